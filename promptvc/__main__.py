@@ -1,0 +1,3 @@
+from promptvc.cli import main
+
+main()

@@ -1,0 +1,288 @@
+"""Assertions: promptfoo's names and semantics where they overlap, each scoring 0..1."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from promptvc.errors import UserError
+
+TEXT_TYPES = {"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
+              "icontains-all", "regex", "starts-with", "max-length"}
+JSON_TYPES = {"is-json", "contains-json"}
+BUDGET_TYPES = {"cost", "latency"}
+KNOWN_TYPES = TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | {"llm-rubric", "python"}
+ASSERT_KEYS = {"type", "value", "weight", "threshold", "min", "metric", "description"}
+
+
+@dataclass(frozen=True)
+class Assertion:
+    type: str                     # without the not- prefix
+    negate: bool
+    value: Any
+    weight: float = 1.0
+    threshold: float | None = None
+    min: int = 4                  # llm-rubric: the lowest passing judge score (1-5)
+
+    @property
+    def label(self) -> str:
+        name = ("not-" if self.negate else "") + self.type
+        if self.value is None or isinstance(self.value, (dict, list)) and self.type in JSON_TYPES:
+            return name
+        return f"{name} {json.dumps(self.value, ensure_ascii=False)}"
+
+    def as_dict(self) -> dict:
+        return {"type": ("not-" if self.negate else "") + self.type, "value": self.value,
+                "weight": self.weight, "threshold": self.threshold, "min": self.min}
+
+
+@dataclass(frozen=True)
+class Grade:
+    label: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the assertions look at: the output and what producing it cost."""
+    output: str
+    vars: dict
+    case_id: str
+    cost: float | None = None
+    latency_ms: float | None = None
+
+
+def strip_negation(name: str) -> tuple[str, bool]:
+    return (name[4:], True) if name.startswith("not-") else (name, False)
+
+
+def parse_assertion(raw: Any, *, where: str, path: str) -> Assertion:
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise UserError(f"{where}: an assertion needs a 'type'", path=path)
+    unknown = set(raw) - ASSERT_KEYS
+    if unknown:
+        raise UserError(f"{where}: assertion has unknown key '{sorted(unknown)[0]}'", path=path)
+    kind, negate = strip_negation(str(raw["type"]))
+    if kind not in KNOWN_TYPES:
+        raise UserError(f"{where}: unknown assertion type '{raw['type']}'", path=path)
+    value = raw.get("value")
+    threshold = raw.get("threshold")
+    _check_value(kind, value, threshold, where, path)
+    return Assertion(kind, negate, value, float(raw.get("weight", 1.0)),
+                     float(threshold) if threshold is not None else None, int(raw.get("min", 4)))
+
+
+def _check_value(kind: str, value: Any, threshold: Any, where: str, path: str) -> None:
+    def bad(why: str) -> UserError:
+        return UserError(f"{where}: {kind}: {why}", path=path)
+    if kind in TEXT_TYPES - {"max-length"} and value is None:
+        raise bad("needs a value")
+    if kind == "regex":
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            raise bad(f"invalid regular expression: {exc}") from None
+    if kind == "max-length" and not isinstance(value, int):
+        raise bad("value must be a number of characters")
+    if kind in BUDGET_TYPES and not isinstance(threshold if threshold is not None else value, (int, float)):
+        raise bad("needs a numeric threshold")
+    if kind == "python" and (not isinstance(value, str) or ":" not in value):
+        raise bad("value must be 'module:function'")
+    if kind == "llm-rubric" and not isinstance(value, str):
+        raise bad("value must be the rubric text")
+    if kind in JSON_TYPES and value is not None:
+        schema = _schema(value)
+        try:
+            import jsonschema
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except Exception as exc:  # jsonschema.SchemaError and friends
+            raise bad(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
+
+
+def _schema(value: Any) -> dict:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            import yaml
+            return yaml.safe_load(value)
+    return value
+
+
+def split_values(value: Any) -> list[str]:
+    """promptfoo's list values: a YAML list, or a comma-separated string (quotes allowed)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [v.strip() for v in next(csv.reader([str(value)], skipinitialspace=True)) if v.strip()]
+
+
+def grade(assertion: Assertion, seen: Observed, *, verdict: tuple[int, str] | None = None,
+          python_fn: Callable | None = None) -> Grade:
+    """Score one assertion; `verdict` is the judge's (score, reason) for llm-rubric."""
+    passed, score, reason = _GRADERS[assertion.type](assertion, seen, verdict, python_fn)
+    if assertion.negate:
+        passed, score = not passed, 1.0 - score
+        reason = f"expected not: {reason}"
+    return Grade(assertion.label, passed, max(0.0, min(1.0, score)), reason, assertion.weight)
+
+
+def _bool(passed: bool, reason: str) -> tuple[bool, float, str]:
+    return passed, 1.0 if passed else 0.0, reason
+
+
+def _equals(a, seen, *_):
+    expected = a.value
+    if isinstance(expected, (dict, list)):
+        try:
+            return _bool(json.loads(seen.output) == expected, "output parsed as JSON equals the value")
+        except json.JSONDecodeError:
+            return _bool(False, "output is not JSON")
+    ok = seen.output == str(expected)
+    return _bool(ok, "output equals the value" if ok else "output differs from the value")
+
+
+def _contains(a, seen, *_, fold=False):
+    output, needle = seen.output, str(a.value)
+    if fold:
+        output, needle = output.lower(), needle.lower()
+    ok = needle in output
+    return _bool(ok, f"output {'contains' if ok else 'does not contain'} {a.value!r}")
+
+
+def _contains_many(a, seen, *_, fold=False, need_all=False):
+    output = seen.output.lower() if fold else seen.output
+    values = split_values(a.value)
+    found = [v for v in values if (v.lower() if fold else v) in output]
+    missing = [v for v in values if v not in found]
+    ok = not missing if need_all else bool(found)
+    if need_all:
+        return _bool(ok, "output contains all values" if ok else f"missing {', '.join(map(repr, missing))}")
+    return _bool(ok, f"found {found[0]!r}" if ok else f"none of {', '.join(map(repr, values))} found")
+
+
+def _regex(a, seen, *_):
+    ok = re.search(str(a.value), seen.output) is not None
+    return _bool(ok, f"output {'matches' if ok else 'does not match'} /{a.value}/")
+
+
+def _starts_with(a, seen, *_):
+    ok = seen.output.startswith(str(a.value))
+    return _bool(ok, f"output {'starts' if ok else 'does not start'} with {a.value!r}")
+
+
+def _max_length(a, seen, *_):
+    ok = len(seen.output) <= int(a.value)
+    return _bool(ok, f"{len(seen.output)} characters (max {a.value})")
+
+
+def _validate_schema(data: Any, schema: Any) -> str | None:
+    if schema is None:
+        return None
+    import jsonschema
+    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(_schema(schema))(_schema(schema)).iter_errors(data))
+    return None if error is None else error.message
+
+
+def _is_json(a, seen, *_):
+    try:
+        data = json.loads(seen.output)
+    except json.JSONDecodeError as exc:
+        return _bool(False, f"output is not JSON ({exc.msg})")
+    problem = _validate_schema(data, a.value)
+    return _bool(problem is None, "output is JSON" if problem is None else f"JSON does not match the schema: {problem}")
+
+
+def extract_json(text: str) -> list[Any]:
+    """Every JSON object or array found in prose or code fences."""
+    decoder, found, index = json.JSONDecoder(), [], 0
+    while index < len(text):
+        starts = [i for i in (text.find("{", index), text.find("[", index)) if i >= 0]
+        if not starts:
+            break
+        start = min(starts)
+        try:
+            value, end = decoder.raw_decode(text, start)
+            found.append(value)
+            index = end
+        except json.JSONDecodeError:
+            index = start + 1
+    return found
+
+
+def _contains_json(a, seen, *_):
+    candidates = extract_json(seen.output)
+    if not candidates:
+        return _bool(False, "no JSON found in the output")
+    problems = [_validate_schema(c, a.value) for c in candidates]
+    if any(p is None for p in problems):
+        return _bool(True, "output contains JSON")
+    return _bool(False, f"JSON does not match the schema: {problems[0]}")
+
+
+def _budget(a, seen, *_):
+    limit = a.threshold if a.threshold is not None else float(a.value)
+    actual = seen.cost if a.type == "cost" else seen.latency_ms
+    if actual is None:
+        return _bool(False, f"no {a.type} was measured (cached or free provider)")
+    unit = "$" if a.type == "cost" else ""
+    suffix = "" if a.type == "cost" else " ms"
+    ok = actual <= limit
+    return _bool(ok, f"{a.type} {unit}{actual:.6g}{suffix} (budget {unit}{limit:g}{suffix})")
+
+
+def _rubric(a, seen, verdict, _fn):
+    if verdict is None:
+        raise RuntimeError("llm-rubric graded without a judge verdict")
+    score, reason = verdict
+    return score >= a.min, (score - 1) / 4, f"judge {score}/5 (min {a.min}): {reason}"
+
+
+def _python(a, seen, _verdict, fn):
+    result = fn(seen.output, {"vars": seen.vars, "case_id": seen.case_id, "value": a.value})
+    if isinstance(result, bool):
+        return _bool(result, f"{a.value} returned {result}")
+    if isinstance(result, (int, float)):
+        score = float(result)
+        passed = score >= a.threshold if a.threshold is not None else score > 0
+        return passed, score, f"{a.value} scored {score:g}"
+    if isinstance(result, dict) and "pass" in result:
+        passed = bool(result["pass"])
+        score = float(result.get("score", 1.0 if passed else 0.0))
+        return passed, score, str(result.get("reason", f"{a.value} returned pass={passed}"))
+    raise TypeError(f"{a.value} returned {type(result).__name__}; expected bool, number or {{'pass': ...}}")
+
+
+_GRADERS: dict[str, Callable] = {
+    "equals": _equals,
+    "contains": _contains,
+    "icontains": lambda a, s, *r: _contains(a, s, fold=True),
+    "contains-any": _contains_many,
+    "contains-all": lambda a, s, *r: _contains_many(a, s, need_all=True),
+    "icontains-any": lambda a, s, *r: _contains_many(a, s, fold=True),
+    "icontains-all": lambda a, s, *r: _contains_many(a, s, fold=True, need_all=True),
+    "regex": _regex,
+    "starts-with": _starts_with,
+    "max-length": _max_length,
+    "is-json": _is_json,
+    "contains-json": _contains_json,
+    "cost": _budget,
+    "latency": _budget,
+    "llm-rubric": _rubric,
+    "python": _python,
+}
+
+
+def case_score(grades: list[Grade]) -> tuple[bool, float]:
+    """A case passes when every assertion passes, and scores their weighted mean (weight 0: report only)."""
+    if not grades:
+        return True, 1.0
+    gating = [g for g in grades if g.weight > 0]
+    total = sum(g.weight for g in gating)
+    score = sum(g.score * g.weight for g in gating) / total if total else 1.0
+    return all(g.passed for g in gating), score

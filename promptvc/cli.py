@@ -1,0 +1,109 @@
+"""The command line: parse, call one command function, map errors to exit codes.
+
+Commands import their modules inside the function so `promptvc --help` and a hook
+with nothing to check stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from promptvc import __version__
+from promptvc.errors import PromptvcError
+
+
+class _RevisionsThenNames(click.Command):
+    """`git diff`-style arguments: revisions, then `--`, then names."""
+
+    def parse_args(self, ctx, args):
+        if "--" in args:
+            split = args.index("--")
+            ctx.meta["names"] = tuple(args[split + 1:])
+            args = args[:split]
+        return super().parse_args(ctx, args)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="promptvc")
+def cli() -> None:
+    """Prompts, few-shot examples and model tiers as versioned templates in git,
+    judged by golden sets, gated at commit time."""
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Scaffold even where promptvc files exist (never overwrites a file).")
+def init(force: bool) -> None:
+    """Scaffold promptvc.toml, prompts/, evals/ and the .gitignore entry."""
+    from promptvc.commands.init import run
+    sys.exit(run(force=force))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--rev", help="A git revision, `index` or `worktree` (default).")
+@click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="A template variable (repeatable).")
+@click.option("--case", help="Take the variables from a golden case (ID or SET/ID).")
+@click.option("--plain", is_flag=True, help="Exactly the text the echo provider returns.")
+@click.option("--allow-missing", is_flag=True, help="Show a missing variable as {{ name }} instead of failing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def render(name, rev, var_pairs, case, plain, allow_missing, as_json) -> None:
+    """Show a prompt's effective config and rendered messages."""
+    from promptvc.commands.render import run
+    sys.exit(run(name, rev, var_pairs, case, plain=plain, allow_missing=allow_missing, as_json=as_json))
+
+
+@cli.command(cls=_RevisionsThenNames)
+@click.argument("revs", nargs=-1)
+@click.option("--staged", "--cached", "staged", is_flag=True, help="HEAD (or REV) against the index.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
+@click.option("--name-only", is_flag=True, help="Only the names of the prompts the change reaches.")
+@click.option("--stat", is_flag=True, help="One line per prompt.")
+@click.option("--all-cases", is_flag=True, help="Show the rendered diff of every affected case, not only the first.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes, as git diff does.")
+@click.option("--eval", "with_eval", is_flag=True, help="Also evaluate the affected sets on both sides.")
+@click.pass_context
+def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval) -> None:
+    """Show what a prompt/config diff changes.
+
+    \b
+      promptvc diff                 index vs working tree
+      promptvc diff --staged        HEAD vs index
+      promptvc diff HEAD~1          HEAD~1 vs working tree
+      promptvc diff A B | A..B      A vs B
+      promptvc diff A...B           merge-base(A, B) vs B
+      promptvc diff HEAD~1 -- support/answer
+    """
+    names = ctx.meta.get("names", ())
+    if with_eval:
+        from promptvc.commands.diff_eval import run as run_eval
+        sys.exit(run_eval(revs, names, staged=staged, as_json=as_json, exit_code=exit_code))
+    from promptvc.commands.diff import run
+    sys.exit(run(revs, names, staged=staged, as_json=as_json, name_only=name_only, stat=stat,
+                 exit_code=exit_code, all_cases=all_cases))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="promptvc", standalone_mode=False)
+    except PromptvcError as exc:
+        click.echo(f"promptvc: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`promptvc render`: a prompt's effective config and rendered messages at a revision."""
+
+from __future__ import annotations
+
+import json
+
+from promptvc.errors import UserError
+from promptvc.goldens import GoldenSet
+from promptvc.snapshot import WORKTREE
+from promptvc.workspace import Workspace
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict:
+    variables = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--var takes key=value, got '{pair}'")
+        variables[key] = value
+    return variables
+
+
+def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
+    """`--case ID` or `--case SET/ID`: the vars of a golden case of this prompt."""
+    set_id, _, case_id = case_ref.rpartition("/")
+    matches = [(g, c) for g in goldens if g.prompt == prompt and (not set_id or g.id == set_id)
+               for c in g.cases if c.id == case_id]
+    if not matches:
+        raise UserError(f"no golden case '{case_ref}' for prompt '{prompt}'")
+    if len(matches) > 1:
+        raise UserError(f"case '{case_ref}' is in several sets; name it as SET/ID")
+    return dict(matches[0][1].vars)
+
+
+def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool,
+        allow_missing: bool, as_json: bool) -> int:
+    ws = Workspace.open()
+    snapshot = ws.snapshot(rev or WORKTREE)
+    renderer = ws.renderer(snapshot)
+    variables = case_vars(ws.goldens(snapshot), name, case) if case else {}
+    variables.update(parse_vars(var_pairs))
+    rendered = renderer.render(name, variables, allow_missing=allow_missing)
+    if plain:
+        print(rendered.plain(), end="")
+        return 0
+    if as_json:
+        print(json.dumps({
+            "prompt": name, "config": rendered.config.params, "tier": rendered.config.tier,
+            "system": rendered.system, "messages": [m.__dict__ for m in rendered.messages],
+        }, indent=2, ensure_ascii=False))
+        return 0
+    _show(rendered)
+    return 0
+
+
+def _show(rendered) -> None:
+    from rich.text import Text
+    from promptvc.output import emit
+    from promptvc.prices import estimate_tokens
+
+    config = rendered.config
+    lines = [Text(f"{rendered.name}", style="bold yellow") + Text(f"   tier {config.tier or '—'}", style="dim")]
+    for key, value in config.params.items():
+        lines.append(Text(f"  {key:<16}{json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}")
+                     + Text(f"   ({config.sources.get(key, '')})", style="dim"))
+    lines.append(Text(f"  ≈{estimate_tokens(rendered.text())} input tokens (offline estimate)", style="dim"))
+    if rendered.system:
+        lines += [Text(""), Text("system:", style="bold magenta"), Text(rendered.system)]
+    for message in rendered.messages:
+        lines += [Text(""), Text(f"{message.role}:", style="bold cyan" if message.role == "user" else "bold green"),
+                  Text(message.content)]
+    emit(lines, pager=True)

@@ -1,0 +1,346 @@
+"""What a prompt/config diff really changes: config, examples, template, rendered messages, cost."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptvc.errors import UserError
+from promptvc.goldens import GoldenSet
+from promptvc.graph import changed_files, judge_changed, partial_reach, reached_prompts
+from promptvc.prices import estimate_tokens, price_for
+from promptvc.prompt import prompt_path
+from promptvc.render import Rendered, Renderer
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    key: str
+    old: Any
+    new: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class ExampleChange:
+    kind: str      # added, removed, changed
+    label: str
+
+
+@dataclass(frozen=True)
+class Hunk:
+    header: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenderedChange:
+    changed: int
+    total: int
+    case: str | None
+    hunks: tuple[Hunk, ...]
+    tokens_delta: int
+    cost_delta: float | None        # per call, for the first changed case
+    run_cost_delta: float | None    # summed over every affected case
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PromptChange:
+    name: str
+    path: str
+    status: str                     # modified, added, removed, reached
+    reasons: tuple[str, ...]
+    tier: str | None
+    model: str | None
+    config: tuple[ConfigChange, ...]
+    examples: tuple[ExampleChange, ...]
+    examples_file: str | None
+    examples_count: tuple[int, int]
+    template: tuple[str, ...]
+    rendered: RenderedChange | None
+    goldens: tuple[tuple[str, str, int], ...]   # (set id, path, cases)
+
+
+@dataclass(frozen=True)
+class SetChange:
+    id: str
+    path: str
+    status: str
+    prompt: str
+    cases: tuple[int, int]
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    old_path: str | None = None
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    old_label: str
+    new_label: str
+    prompts: tuple[PromptChange, ...]
+    shared: dict[str, list[str]]            # partial / examples / tiers.yaml -> prompts it reaches
+    sets: tuple[SetChange, ...]
+    affected_sets: tuple[tuple[str, int], ...] = field(default=())
+    judge_changed: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.prompts or self.sets or self.shared or self.judge_changed)
+
+    @property
+    def run_cost_delta(self) -> float | None:
+        costs = [p.rendered.run_cost_delta for p in self.prompts if p.rendered and p.rendered.run_cost_delta is not None]
+        return sum(costs) if costs else None
+
+
+def compute_diff(old: Renderer, new: Renderer, old_goldens: list[GoldenSet], new_goldens: list[GoldenSet],
+                 *, old_label: str, new_label: str, names: tuple[str, ...] = (), all_cases: bool = False) -> DiffReport:
+    changed = changed_files(old.snapshot, new.snapshot)
+    reached = reached_prompts(old, new, changed)
+    prompts = [
+        _prompt_change(old, new, name, reasons, old_goldens, new_goldens, all_cases)
+        for name, reasons in reached.items() if _selected(name, names)
+    ]
+    sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed) if _selected(s.prompt, names) or _selected(s.id, names))
+    judge = judge_changed(old, new, changed)
+    affected = _affected_sets(new_goldens or old_goldens, {p.name for p in prompts}, sets, judge)
+    shared = {p: n for p, n in partial_reach(old, new, changed).items() if any(_selected(x, names) for x in n) or not names}
+    return DiffReport(old_label, new_label, tuple(prompts), shared, sets, affected, judge)
+
+
+def _selected(name: str, names: tuple[str, ...]) -> bool:
+    return not names or any(name == n or fnmatch.fnmatch(name, n) or name.startswith(n.rstrip("/") + "/") for n in names)
+
+
+def _affected_sets(goldens: list[GoldenSet], prompts: set[str], sets: tuple[SetChange, ...], judge: bool) -> tuple:
+    ids = {s.id for s in sets if s.status != "removed"}
+    found = [(g.id, len(g.cases)) for g in goldens if g.prompt in prompts or g.id in ids or (judge and g.uses_judge)]
+    return tuple(sorted(found))
+
+
+def _status(old: Renderer, new: Renderer, name: str) -> str:
+    path = prompt_path(name, new.prompts_dir)
+    if path not in old.snapshot:
+        return "added"
+    if path not in new.snapshot:
+        return "removed"
+    return "modified" if old.snapshot.files[path].sha != new.snapshot.files[path].sha else "reached"
+
+
+def _safe(fn, default):
+    try:
+        return fn()
+    except UserError:
+        return default
+
+
+def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str],
+                   old_goldens: list[GoldenSet], new_goldens: list[GoldenSet], all_cases: bool) -> PromptChange:
+    status = _status(old, new, name)
+    side = old if status == "removed" else new
+    config = _safe(lambda: side.config(name), None)
+    old_examples = _safe(lambda: old.examples(name), []) if status != "added" else []
+    new_examples = _safe(lambda: new.examples(name), []) if status != "removed" else []
+    sets = [g for g in (new_goldens if status != "removed" else old_goldens) if g.prompt == name]
+    examples_file = _safe(lambda: side.prompt(name).examples_path, None)
+    return PromptChange(
+        name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
+        tier=config.tier if config else None, model=config.model if config else None,
+        config=tuple(_config_changes(old, new, name, status)),
+        examples=tuple(example_changes(old_examples, new_examples)),
+        examples_file=examples_file, examples_count=(len(old_examples), len(new_examples)),
+        template=tuple(_template_diff(old, new, name)),
+        rendered=_rendered_change(old, new, name, sets, all_cases),
+        goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
+    )
+
+
+# -- config --------------------------------------------------------------------------
+
+def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
+    config = _safe(lambda: renderer.config(name), None)
+    if config is None:
+        return {}, {}
+    params = dict(config.params)
+    if config.price:
+        params["price"] = config.price
+    sources = dict(config.sources)
+    if config.price:
+        sources["price"] = f"tiers.yaml: {config.tier}"
+    return params, sources
+
+
+def _config_changes(old: Renderer, new: Renderer, name: str, status: str) -> list[ConfigChange]:
+    before, old_sources = _config_dict(old, name) if status != "added" else ({}, {})
+    after, new_sources = _config_dict(new, name) if status != "removed" else ({}, {})
+    if before == after:  # DeepDiff costs about a millisecond even on equal dicts
+        return []
+    from deepdiff import DeepDiff
+    changes = []
+    for items in DeepDiff(before, after, verbose_level=2).tree.values():
+        for level in items:
+            path = level.path(output_format="list")
+            key = ".".join(str(p) for p in path)
+            absent = type(level.t1).__name__ == "NotPresent", type(level.t2).__name__ == "NotPresent"
+            source = new_sources.get(path[0]) or old_sources.get(path[0]) or ""
+            changes.append(ConfigChange(key, None if absent[0] else level.t1, None if absent[1] else level.t2, source))
+    return sorted(changes, key=lambda c: c.key)
+
+
+# -- examples --------------------------------------------------------------------------
+
+def _example_label(item: Any) -> str:
+    if isinstance(item, dict):
+        text = next((v for v in item.values() if isinstance(v, str)), json.dumps(item, ensure_ascii=False))
+    else:
+        text = str(item)
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def example_changes(before: list, after: list) -> list[ExampleChange]:
+    keys = lambda items: [json.dumps(i, sort_keys=True, ensure_ascii=False, default=str) for i in items]  # noqa: E731
+    changes = []
+    matcher = difflib.SequenceMatcher(a=keys(before), b=keys(after), autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if op == "replace":
+            paired = min(a1 - a0, b1 - b0)
+            changes += [ExampleChange("changed", _example_label(after[b0 + i])) for i in range(paired)]
+            changes += [ExampleChange("removed", _example_label(x)) for x in before[a0 + paired:a1]]
+            changes += [ExampleChange("added", _example_label(x)) for x in after[b0 + paired:b1]]
+        elif op == "delete":
+            changes += [ExampleChange("removed", _example_label(x)) for x in before[a0:a1]]
+        else:
+            changes += [ExampleChange("added", _example_label(x)) for x in after[b0:b1]]
+    return changes
+
+
+# -- template source -----------------------------------------------------------------
+
+def _source(renderer: Renderer, name: str) -> list[str]:
+    path = prompt_path(name, renderer.prompts_dir)
+    if path not in renderer.snapshot:
+        return []
+    return _safe(lambda: renderer.snapshot.read_text(path).splitlines(), [])
+
+
+def unified_lines(before: list[str], after: list[str], context: int = 3) -> list[str]:
+    """A unified diff without the ---/+++ header."""
+    lines = difflib.unified_diff(before, after, lineterm="", n=context)
+    return [line for line in lines if not line.startswith(("---", "+++"))]
+
+
+def _template_diff(old: Renderer, new: Renderer, name: str) -> list[str]:
+    return unified_lines(_source(old, name), _source(new, name))
+
+
+# -- rendered messages -----------------------------------------------------------------
+
+def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered | None:
+    if prompt_path(name, renderer.prompts_dir) not in renderer.snapshot:
+        return None
+    if variables is None:
+        return renderer.render(name, {}, allow_missing=True)
+    return renderer.render(name, variables)
+
+
+def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenSet], all_cases: bool) -> RenderedChange:
+    cases: list[tuple[str, dict | None]] = [(f"{g.id}/{c.id}", c.vars) for g in sets for c in g.cases]
+    if not cases:
+        cases = [("(no golden case: placeholders)", None)]
+    config = _safe(lambda: new.config(name), None) or _safe(lambda: old.config(name), None)
+    price = price_for(config.model, config.price) if config else None
+    changed, first, hunks, first_tokens, run_tokens = 0, None, [], 0, 0
+    for label, variables in cases:
+        try:
+            before = _safe(lambda: _render(old, name, variables), None)
+            after = _render(new, name, variables)
+        except UserError as exc:
+            return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))
+        if _plain(before) == _plain(after):
+            continue
+        changed += 1
+        tokens = _tokens(after) - _tokens(before)
+        run_tokens += tokens
+        if first is None or all_cases:
+            if first is None:
+                first, first_tokens = label, tokens
+            case_hunks = rendered_hunks(before, after)
+            hunks += [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks] if all_cases else case_hunks
+    cost = first_tokens * price.input / 1_000_000 if price else None
+    run_cost = run_tokens * price.input / 1_000_000 if price else None
+    return RenderedChange(changed, len(cases), first, tuple(hunks), first_tokens, cost, run_cost)
+
+
+def _plain(rendered: Rendered | None) -> str | None:
+    return rendered.plain() if rendered else None
+
+
+def _tokens(rendered: Rendered | None) -> int:
+    return estimate_tokens(rendered.text()) if rendered else 0
+
+
+def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk]:
+    """The rendered-message diff: the system text, then the messages aligned turn by turn."""
+    hunks = []
+    old_system = before.system.splitlines() if before else []
+    new_system = after.system.splitlines() if after else []
+    if old_system != new_system:
+        hunks.append(Hunk("system", tuple(_changed_lines(old_system, new_system))))
+    old_msgs = list(before.messages) if before else []
+    new_msgs = list(after.messages) if after else []
+    matcher = difflib.SequenceMatcher(a=old_msgs, b=new_msgs, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        pairs = max(a1 - a0, b1 - b0)
+        for i in range(pairs):
+            o = old_msgs[a0 + i] if a0 + i < a1 else None
+            n = new_msgs[b0 + i] if b0 + i < b1 else None
+            index = b0 + i if n else a0 + i
+            role = (n or o).role
+            note = "  (new turn)" if o is None else "  (removed turn)" if n is None else ""
+            lines = _changed_lines(o.content.splitlines() if o else [], n.content.splitlines() if n else [])
+            hunks.append(Hunk(f"messages[{index}] {role}{note}", tuple(lines)))
+    return hunks
+
+
+def _changed_lines(before: list[str], after: list[str]) -> list[str]:
+    return [line for line in unified_lines(before, after, context=1) if not line.startswith("@@")]
+
+
+# -- golden sets -----------------------------------------------------------------------
+
+def _set_changes(old: list[GoldenSet], new: list[GoldenSet], changed: set[str]) -> list[SetChange]:
+    before = {g.id: g for g in old}
+    after = {g.id: g for g in new}
+    changes = []
+    for set_id in sorted(set(before) | set(after)):
+        a, b = before.get(set_id), after.get(set_id)
+        if a is None:
+            changes.append(SetChange(b.id, b.path, "added", b.prompt, (0, len(b.cases)), added=tuple(c.id for c in b.cases)))
+        elif b is None:
+            changes.append(SetChange(a.id, a.path, "removed", a.prompt, (len(a.cases), 0)))
+        elif a.path in changed or b.path in changed or (b.cases_path and b.cases_path in changed):
+            changes.append(_modified_set(a, b))
+    return changes
+
+
+def _modified_set(a: GoldenSet, b: GoldenSet) -> SetChange:
+    old_cases = {c.id: c for c in a.cases}
+    new_cases = {c.id: c for c in b.cases}
+    status = "renamed" if a.path != b.path else "modified"
+    return SetChange(
+        b.id, b.path, status, b.prompt, (len(a.cases), len(b.cases)),
+        added=tuple(i for i in new_cases if i not in old_cases),
+        removed=tuple(i for i in old_cases if i not in new_cases),
+        changed=tuple(i for i in new_cases if i in old_cases and new_cases[i] != old_cases[i]),
+        old_path=a.path if status == "renamed" else None,
+    )

@@ -1,0 +1,175 @@
+"""How a DiffReport looks: the full view, --stat, --name-only and --json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.text import Text
+
+from promptvc.diff import DiffReport, PromptChange, RenderedChange
+
+LABEL_WIDTH = 11
+INDENT = " " * (LABEL_WIDTH + 2)
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "∅"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _diff_line(line: str) -> Text:
+    style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "dim"
+    return Text(INDENT + line, style=style)
+
+
+def _label(name: str, first: Text | str) -> Text:
+    text = Text(f"  {name:<{LABEL_WIDTH}}", style="bold")
+    return text + (first if isinstance(first, Text) else Text(first))
+
+
+def _money(amount: float | None, per: str = "") -> str:
+    if amount is None:
+        return "cost unknown"
+    sign = "+" if amount >= 0 else "−"
+    return f"{sign}${abs(amount):.6f}{per}"
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n >= 0 else f"−{abs(n)}"
+
+
+def prompt_lines(change: PromptChange) -> list[Text]:
+    head = Text(change.path, style="bold yellow")
+    where = " · ".join(x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x)
+    status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
+    head.append(status, style="bold")
+    if where:
+        head.append(f"   {where}", style="dim")
+    lines = [head]
+    if change.status == "reached":
+        lines.append(_label("reached", ", ".join(change.reasons)))
+    for i, c in enumerate(change.config):
+        entry = Text(f"{c.key}  {_value(c.old)} → {_value(c.new)}")
+        entry.append(f"   ({c.source})" if c.source else "", style="dim")
+        lines.append(_label("config" if i == 0 else "", entry))
+    for i, e in enumerate(change.examples):
+        mark = {"added": "+", "removed": "-", "changed": "~"}[e.kind]
+        entry = Text(f'{mark} "{e.label}"', style={"+": "green", "-": "red", "~": "yellow"}[mark])
+        if i == 0 and change.examples_file:
+            before, after = change.examples_count
+            entry.append(f"  ({change.examples_file}, {before} → {after})", style="dim")
+        lines.append(_label("examples" if i == 0 else "", entry))
+    if change.template:
+        lines.append(_label("template", Text(change.template[0], style="cyan")))
+        lines += [_diff_line(line) for line in change.template[1:]]
+    if change.rendered:
+        lines += rendered_lines(change.rendered)
+    if change.goldens:
+        for i, (set_id, path, cases) in enumerate(change.goldens):
+            lines.append(_label("goldens" if i == 0 else "", f"{path} ({cases} cases)"))
+    else:
+        lines.append(_label("goldens", Text("none — no golden set names this prompt", style="dim")))
+    return lines
+
+
+def rendered_lines(r: RenderedChange) -> list[Text]:
+    if r.error:
+        return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
+    if not r.changed:
+        return [_label("rendered", Text(f"unchanged in all {r.total} cases", style="dim"))]
+    summary = Text(f"changed in {r.changed} of {r.total} cases; first: {r.case}  ")
+    summary.append(f"(≈{_signed(r.tokens_delta)} tokens, {_money(r.cost_delta, '/call')})", style="dim")
+    lines = [_label("rendered", summary)]
+    for hunk in r.hunks:
+        lines.append(Text(f"{INDENT}@@ {hunk.header} @@", style="cyan"))
+        lines += [_diff_line(line) for line in hunk.lines]
+    return lines
+
+
+def report_lines(report: DiffReport) -> list[Text]:
+    lines = [Text(f"promptvc diff · {report.old_label} → {report.new_label}", style="bold"), Text("")]
+    for change in report.prompts:
+        lines += prompt_lines(change)
+        lines.append(Text(""))
+    for path, names in report.shared.items():
+        reach = f"reaches {len(names)} prompt{'s' if len(names) != 1 else ''}"
+        lines.append(Text(f"{path} → {reach}: {', '.join(names) or '(none)'}", style="magenta"))
+    if report.judge_changed:
+        lines.append(Text("the judge changed → every set with an llm-rubric assertion is re-scored", style="magenta"))
+    for s in report.sets:
+        lines.append(_set_line(s))
+    if report.shared or report.sets or report.judge_changed:
+        lines.append(Text(""))
+    lines.append(summary_line(report))
+    return lines
+
+
+def _set_line(s) -> Text:
+    text = Text(f"{s.path}", style="bold blue")
+    if s.status == "renamed":
+        text = Text(f"{s.old_path} → {s.path}", style="bold blue")
+    text.append(f"  golden set {s.id} {s.status} (prompt {s.prompt}, cases {s.cases[0]} → {s.cases[1]})")
+    details = [f"+{len(s.added)} added" if s.added else "", f"-{len(s.removed)} removed" if s.removed else "",
+               f"~{len(s.changed)} changed" if s.changed else ""]
+    details = [d for d in details if d]
+    if details and s.status != "added":
+        text.append("  " + ", ".join(details), style="dim")
+    return text
+
+
+def summary_line(report: DiffReport) -> Text:
+    if report.empty:
+        return Text("no prompt changes", style="dim")
+    cases = sum(n for _id, n in report.affected_sets)
+    n = len(report.prompts)
+    parts = [f"{n} prompt{'s' if n != 1 else ''} changed",
+             f"{len(report.affected_sets)} golden set{'s' if len(report.affected_sets) != 1 else ''} affected ({cases} cases)"]
+    cost = report.run_cost_delta
+    if cost is not None:
+        parts.append(f"est. {_money(cost)} per full run")
+    return Text(" · ".join(parts), style="bold")
+
+
+def stat_lines(report: DiffReport) -> list[Text]:
+    width = max((len(p.name) for p in report.prompts), default=0)
+    lines = []
+    for p in report.prompts:
+        added = sum(1 for line in p.template if line.startswith("+"))
+        removed = sum(1 for line in p.template if line.startswith("-"))
+        bits = [f"template +{added} -{removed}"]
+        if p.config:
+            bits.append(f"config {len(p.config)}")
+        if p.examples:
+            bits.append(f"examples {len(p.examples)}")
+        if p.rendered and not p.rendered.error:
+            bits.append(f"rendered {p.rendered.changed}/{p.rendered.total} cases, ≈{_signed(p.rendered.tokens_delta)} tokens")
+        lines.append(Text(f" {p.name:<{width}} | " + ", ".join(bits)))
+    lines.append(summary_line(report))
+    return lines
+
+
+def name_lines(report: DiffReport) -> list[str]:
+    return [p.name for p in report.prompts]
+
+
+def report_json(report: DiffReport) -> str:
+    data = asdict(report)
+    data["summary"] = {
+        "prompts_changed": len(report.prompts),
+        "sets_affected": len(report.affected_sets),
+        "cases_affected": sum(n for _id, n in report.affected_sets),
+        "est_run_cost_delta": report.run_cost_delta,
+    }
+    data["affected_sets"] = [{"id": i, "cases": n} for i, n in report.affected_sets]
+    for prompt in data["prompts"]:
+        prompt["goldens"] = [{"id": i, "path": p, "cases": n} for i, p, n in prompt["goldens"]]
+        prompt["examples_count"] = {"old": prompt["examples_count"][0], "new": prompt["examples_count"][1]}
+    for s in data["sets"]:
+        s["cases"] = {"old": s["cases"][0], "new": s["cases"][1]}
+    data["schema"] = "promptvc.diff/1"
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)

@@ -1,0 +1,33 @@
+"""The errors a user can cause or meet, each with its exit code."""
+
+from __future__ import annotations
+
+
+class PromptvcError(Exception):
+    """An expected failure: shown as one line, never as a traceback."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = self.path or ""
+        if where and self.line:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+
+class UserError(PromptvcError):
+    """Bad input: a file, a revision, an option. Exit 2."""
+
+    exit_code = 2
+
+
+class CannotEvaluate(PromptvcError):
+    """The model could not be reached, or no key where one is needed. Exit 3."""
+
+    exit_code = 3

@@ -1,0 +1,217 @@
+"""The one place that talks to git.
+
+Everything goes through the git CLI: the index must be read with it (GitPython's
+IndexFile ignores GIT_INDEX_FILE, which is how a hook sees the staged snapshot),
+blobs are read in bulk through one `git cat-file --batch`, and a hook that has
+nothing to check must not pay for importing a git library.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptvc.errors import UserError
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+SYMLINK_MODE = "120000"
+SUBMODULE_MODE = "160000"
+
+
+def _absolutize_index_env() -> None:
+    # git hands a hook a GIT_INDEX_FILE relative to its cwd; we may chdir.
+    index = os.environ.get("GIT_INDEX_FILE")
+    if index and not os.path.isabs(index):
+        os.environ["GIT_INDEX_FILE"] = os.path.abspath(index)
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: str
+    mode: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    timestamp: int
+    subject: str
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+class GitRepo:
+    def __init__(self, root: Path):
+        self.root = root
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> "GitRepo":
+        _absolutize_index_env()
+        start = Path(start or os.getcwd())
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start, capture_output=True, text=True,
+        )
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise UserError(f"not a git repository (or any parent up to /): {start}")
+        return cls(Path(proc.stdout.strip()))
+
+    # -- plumbing ---------------------------------------------------------
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        proc = subprocess.run(
+            ["git", *args], cwd=self.root, input=input, capture_output=True,
+        )
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise UserError(f"git {args[0]}: {err[-1] if err else 'failed'}")
+        return proc.stdout
+
+    def resolve(self, rev: str) -> str:
+        """The commit sha a revision names; a clear error for one git doesn't know."""
+        if rev.startswith("-"):
+            raise UserError(f"unknown revision: {rev}")
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+            cwd=self.root, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise UserError(f"unknown revision: {rev}")
+        return proc.stdout.strip()
+
+    def try_resolve(self, rev: str) -> str | None:
+        try:
+            return self.resolve(rev)
+        except UserError:
+            return None
+
+    def merge_base(self, a: str, b: str) -> str:
+        out = self.run("merge-base", a, b, check=False).decode().strip()
+        if not out:
+            raise UserError(f"no merge base between {a} and {b}")
+        return out
+
+    def git_path(self, name: str) -> Path:
+        out = self.run("rev-parse", "--git-path", name).decode().strip()
+        return (self.root / out).resolve()
+
+    def config(self, key: str) -> str | None:
+        out = self.run("config", "--get", key, check=False).decode().strip()
+        return out or None
+
+    def config_origin(self, key: str) -> str | None:
+        out = self.run("config", "--show-scope", "--get", key, check=False).decode().strip()
+        return out.split("\t", 1)[0] if out else None
+
+    # -- trees, the index and the working tree ------------------------------
+
+    def ls_tree(self, sha: str, paths: list[str]) -> list[TreeEntry]:
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", sha, "--", *paths)
+        entries = []
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, path = record.split(b"\t", 1)
+            mode, _kind, blob = meta.decode().split(" ")
+            entries.append(TreeEntry(path.decode("utf-8", "surrogateescape"), mode, blob))
+        return entries
+
+    def ls_index(self, paths: list[str]) -> list[TreeEntry]:
+        out = self.run("ls-files", "-s", "-z", "--", *paths)
+        entries: dict[str, TreeEntry] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, path = record.split(b"\t", 1)
+            mode, blob, stage = meta.decode().split(" ")
+            name = path.decode("utf-8", "surrogateescape")
+            if stage != "0":
+                raise UserError("unmerged (resolve the conflict first)", path=name)
+            entries[name] = TreeEntry(name, mode, blob)
+        return list(entries.values())
+
+    def ls_worktree(self, paths: list[str]) -> tuple[list[str], set[str]]:
+        """Tracked and untracked (not ignored) files; the second set names the untracked."""
+        tracked = self.run("ls-files", "-z", "--cached", "--", *paths).split(b"\0")
+        others = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", *paths).split(b"\0")
+        decode = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
+        untracked = {decode(p) for p in others if p}
+        names = sorted({decode(p) for p in tracked if p} | untracked)
+        return names, untracked
+
+    def write_index_tree(self) -> str:
+        return self.run("write-tree").decode().strip()
+
+    def cat_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """Read many blobs through one `git cat-file --batch` process."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        out = self.run("cat-file", "--batch", input=("\n".join(wanted) + "\n").encode())
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        for sha in wanted:
+            eol = out.index(b"\n", pos)
+            header = out[pos:eol].decode().split(" ")
+            pos = eol + 1
+            if header[-1] == "missing":
+                continue
+            size = int(header[2])
+            blobs[sha] = out[pos:pos + size]
+            pos += size + 1
+        return blobs
+
+    def changed_paths(self, old: str, new: str | None, paths: list[str]) -> list[str]:
+        """Paths that differ; new=None means the index (as `git diff --cached`)."""
+        args = ["diff", "--name-only", "-z", "--no-renames"]
+        args += ["--cached", old] if new is None else [old, new]
+        out = self.run(*args, "--", *paths)
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+    def renames(self, old: str, new: str, paths: list[str]) -> dict[str, str]:
+        """git's rename detection between two trees: {old path: new path}."""
+        out = self.run("diff", "--name-status", "-z", "-M", old, new, "--", *paths)
+        fields = [f.decode("utf-8", "surrogateescape") for f in out.split(b"\0") if f]
+        renames, i = {}, 0
+        while i < len(fields):
+            status = fields[i]
+            if status.startswith(("R", "C")):
+                renames[fields[i + 1]] = fields[i + 2]
+                i += 3
+            else:
+                i += 2
+        return renames
+
+    # -- history ------------------------------------------------------------
+
+    def log(self, rev: str, paths: list[str], limit: int | None = None) -> list[CommitInfo]:
+        """First-parent history of rev touching paths, newest first."""
+        args = ["log", "--first-parent", "-z", "--format=%H%x1f%P%x1f%an%x1f%at%x1f%s"]
+        if limit:
+            args.append(f"-n{limit}")
+        out = self.run(*args, rev, "--", *paths, check=False)
+        commits = []
+        for record in out.decode("utf-8", "replace").split("\0"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, parents, author, ts, subject = record.split("\x1f", 4)
+            commits.append(CommitInfo(sha, tuple(parents.split()), author, int(ts), subject))
+        return commits
+
+    def commit_info(self, rev: str) -> CommitInfo:
+        sha = self.resolve(rev)
+        out = self.run("log", "-1", "--format=%H%x1f%P%x1f%an%x1f%at%x1f%s", sha).decode("utf-8", "replace")
+        sha, parents, author, ts, subject = out.strip("\n").split("\x1f", 4)
+        return CommitInfo(sha, tuple(parents.split()), author, int(ts), subject)
+
+    def current_branch(self) -> str:
+        out = self.run("rev-parse", "--abbrev-ref", "HEAD", check=False).decode().strip()
+        return out or "HEAD"

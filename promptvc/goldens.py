@@ -1,0 +1,197 @@
+"""Golden sets (`evals/*.yaml`): the cases a prompt is judged on."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import posixpath
+import re
+from dataclasses import dataclass
+
+from promptvc.assertions import parse_assertion, Assertion
+from promptvc.errors import UserError
+from promptvc.snapshot import Snapshot
+from promptvc.yamlfile import key_line, parse_yaml
+
+GOLDEN_SUFFIXES = (".yaml", ".yml")
+SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", "description"}
+CASE_KEYS = {"id", "vars", "assert", "description"}
+PROVIDERS = ("anthropic", "echo", "replay")
+_PROMPT_LINE = re.compile(r"^prompt:\s*['\"]?([^'\"#\s]+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    vars: dict
+    asserts: tuple[Assertion, ...]
+
+
+@dataclass(frozen=True)
+class GoldenSet:
+    id: str
+    path: str
+    prompt: str
+    threshold: float
+    provider: str | None
+    cases: tuple[Case, ...]
+    cases_path: str | None = None
+    sha: str = ""
+
+    @property
+    def uses_judge(self) -> bool:
+        return any(a.type == "llm-rubric" for c in self.cases for a in c.asserts)
+
+    @property
+    def python_modules(self) -> tuple[str, ...]:
+        modules = {a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"}
+        return tuple(sorted(modules))
+
+    def case(self, case_id: str) -> Case:
+        for case in self.cases:
+            if case.id == case_id:
+                return case
+        raise UserError(f"no case '{case_id}' in {self.id}", path=self.path)
+
+
+def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
+    return [p for p in snapshot.under(evals_dir, GOLDEN_SUFFIXES)]
+
+
+def prompt_named_by(snapshot: Snapshot, path: str) -> str | None:
+    """The prompt a golden file names, read cheaply (a full parse only if the line is unusual)."""
+    text = snapshot.read_text(path)
+    match = _PROMPT_LINE.search(text)
+    return match[1] if match else None
+
+
+def load_golden(snapshot: Snapshot, path: str) -> GoldenSet:
+    return _parse_golden(snapshot, path, snapshot.files[path].sha)
+
+
+def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
+    paths = golden_paths(snapshot, evals_dir)
+    snapshot.prefetch(paths)
+    goldens = [load_golden(snapshot, p) for p in paths]
+    seen: dict[str, str] = {}
+    for golden in goldens:
+        if golden.id in seen:
+            raise UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=golden.path)
+        seen[golden.id] = golden.path
+    return goldens
+
+
+def _parse_golden(snapshot: Snapshot, path: str, sha: str) -> GoldenSet:
+    text = snapshot.read_text(path)
+    data = parse_yaml(text, path, cache_key=sha)
+    if not isinstance(data, dict):
+        raise UserError("a golden set must be a mapping", path=path)
+    unknown = set(data) - SET_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise UserError(f"unknown key '{key}'", path=path, line=key_line(text, key))
+    if not isinstance(data.get("prompt"), str):
+        raise UserError("missing 'prompt: NAME'", path=path)
+    set_id = str(data.get("id") or posixpath.splitext(posixpath.basename(path))[0])
+    threshold = data.get("threshold", 1.0)
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise UserError("threshold must be a number from 0 to 1", path=path, line=key_line(text, "threshold"))
+    provider = data.get("provider")
+    if provider is not None and provider not in PROVIDERS:
+        raise UserError(f"unknown provider '{provider}' (one of {', '.join(PROVIDERS)})", path=path,
+                        line=key_line(text, "provider"))
+    shared_vars = data.get("vars") or {}
+    if not isinstance(shared_vars, dict):
+        raise UserError("'vars' must be a mapping", path=path, line=key_line(text, "vars"))
+    default_asserts = data.get("assert") or []
+    raw_cases, cases_path = _raw_cases(snapshot, path, data.get("cases"))
+    cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, text)
+    return GoldenSet(set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha)
+
+
+def _raw_cases(snapshot: Snapshot, path: str, cases) -> tuple[list, str | None]:
+    if cases is None:
+        return [], None
+    if isinstance(cases, list):
+        return cases, None
+    if not isinstance(cases, str):
+        raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path)
+    cases_path = posixpath.normpath(posixpath.join(posixpath.dirname(path), cases))
+    if cases_path not in snapshot:
+        raise UserError(f"cases file '{cases}' not found", path=path)
+    text = snapshot.read_text(cases_path)
+    if cases_path.endswith(".jsonl"):
+        return _jsonl_cases(text, cases_path), cases_path
+    if cases_path.endswith(".csv"):
+        return _csv_cases(text), cases_path
+    raise UserError("a cases file must be .jsonl or .csv", path=cases_path)
+
+
+def _jsonl_cases(text: str, path: str) -> list:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
+        if not isinstance(row, dict):
+            raise UserError("each line must be a JSON object", path=path, line=number)
+        if "vars" not in row:
+            row = {"id": row.pop("id", None), "assert": row.pop("assert", None), "vars": row}
+        rows.append({k: v for k, v in row.items() if v is not None})
+    return rows
+
+
+def _csv_cases(text: str) -> list:
+    rows = []
+    for record in csv.DictReader(io.StringIO(text)):
+        case: dict = {"vars": {}, "assert": []}
+        for column, value in record.items():
+            if column == "id" and value:
+                case["id"] = value
+            elif column and column.startswith("__expected"):
+                if value:
+                    case["assert"].append(_expected_cell(value))
+            elif column:
+                case["vars"][column] = value
+        rows.append(case)
+    return rows
+
+
+def _expected_cell(value: str) -> dict:
+    """promptfoo's `__expected` cell: `contains: foo`, `not-icontains: bar`, or a plain expected output."""
+    kind, sep, rest = value.partition(":")
+    from promptvc.assertions import KNOWN_TYPES, strip_negation
+    if sep and strip_negation(kind.strip())[0] in KNOWN_TYPES:
+        return {"type": kind.strip(), "value": rest.strip()}
+    return {"type": "equals", "value": value}
+
+
+def case_id_for(variables: dict) -> str:
+    canonical = json.dumps(variables, sort_keys=True, ensure_ascii=False, default=str)
+    return "c-" + hashlib.sha1(canonical.encode()).hexdigest()[:10]
+
+
+def _cases(raw_cases: list, shared_vars: dict, default_asserts: list, path: str, text: str) -> tuple[Case, ...]:
+    cases, seen = [], set()
+    for index, raw in enumerate(raw_cases):
+        if not isinstance(raw, dict):
+            raise UserError(f"case {index + 1} must be a mapping", path=path)
+        unknown = set(raw) - CASE_KEYS
+        if unknown:
+            raise UserError(f"case {index + 1} has unknown key '{sorted(unknown)[0]}'", path=path)
+        own_vars = raw.get("vars") or {}
+        if not isinstance(own_vars, dict):
+            raise UserError(f"case {index + 1}: 'vars' must be a mapping", path=path)
+        case_id = str(raw["id"]) if raw.get("id") is not None else case_id_for(own_vars)
+        if case_id in seen:
+            raise UserError(f"duplicate case id '{case_id}'", path=path, line=key_line(text, "cases"))
+        seen.add(case_id)
+        raw_asserts = list(default_asserts) + list(raw.get("assert") or [])
+        asserts = tuple(parse_assertion(a, where=f"case '{case_id}'", path=path) for a in raw_asserts)
+        cases.append(Case(case_id, {**shared_vars, **own_vars}, asserts))
+    return tuple(cases)

@@ -1,0 +1,135 @@
+"""What a change reaches: prompts through their templates, partials, examples and tiers;
+golden sets through their prompt, their own files, the judge and python assertion modules.
+
+Over-approximate rather than miss: dependencies are taken from both sides of a change,
+and a prompt whose includes are computed at render time depends on every partial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptvc.errors import UserError
+from promptvc.goldens import GoldenSet
+from promptvc.prompt import JUDGE_NAME, prompt_name, prompt_names, prompt_path
+from promptvc.render import Renderer
+from promptvc.snapshot import Snapshot
+from promptvc.tiers import DEFAULT_TIER, JUDGE_TIER, TIERS_FILE, tiers_path
+
+
+@dataclass(frozen=True)
+class PromptDeps:
+    name: str
+    templates: frozenset[str]   # the prompt's own file and every partial it reaches
+    dynamic: bool               # an include computed at render time: depends on every partial
+    examples: str | None
+    tier: str | None
+
+
+def changed_files(old: Snapshot, new: Snapshot) -> set[str]:
+    paths = set(old.files) | set(new.files)
+    return {p for p in paths if (old.files.get(p) and old.files[p].sha) != (new.files.get(p) and new.files[p].sha)}
+
+
+def prompt_deps(renderer: Renderer, name: str) -> PromptDeps:
+    if name not in renderer.deps:
+        renderer.deps[name] = _prompt_deps(renderer, name)
+    return renderer.deps[name]
+
+
+def _prompt_deps(renderer: Renderer, name: str) -> PromptDeps:
+    path = prompt_path(name, renderer.prompts_dir)
+    try:
+        prompt = renderer.prompt(name)
+        partials, dynamic = renderer.partials_of(name)
+        examples = renderer.loader.path_of(prompt.examples_path) if prompt.examples_path else None
+        tier = prompt.tier or DEFAULT_TIER
+    except UserError:
+        # A prompt we cannot parse may depend on anything.
+        return PromptDeps(name, frozenset({path}), True, None, None)
+    return PromptDeps(name, frozenset({path}) | partials, dynamic, examples, tier)
+
+
+def tier_changes(old: Renderer, new: Renderer) -> dict[str, list[str]]:
+    """{tier: [changed keys]} between two tiers.yaml files."""
+    before, after = _tiers_or_empty(old), _tiers_or_empty(new)
+    changes = {}
+    for tier in sorted(set(before) | set(after)):
+        a, b = before.get(tier) or {}, after.get(tier) or {}
+        if a != b:
+            changes[tier] = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)) or ["(all)"]
+    return changes
+
+
+def _tiers_or_empty(renderer: Renderer) -> dict:
+    try:
+        return renderer.tiers
+    except UserError:
+        return {}
+
+
+def reached_prompts(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, list[str]]:
+    """Every prompt a change reaches, with the reasons, in name order."""
+    prompts_dir = new.prompts_dir
+    reached: dict[str, list[str]] = {}
+    other = set()
+    for path in sorted(changed):
+        name = prompt_name(path, prompts_dir)
+        if name == JUDGE_NAME:
+            continue
+        if name is not None:
+            reached.setdefault(name, []).append("template")
+        elif path.startswith(prompts_dir + "/"):
+            other.add(path)
+    if not other:
+        return reached
+    tiers = tier_changes(old, new) if tiers_path(prompts_dir) in other else {}
+    for renderer in (old, new):
+        for name in prompt_names(renderer.snapshot, prompts_dir):
+            for reason in _reasons(prompt_deps(renderer, name), other, tiers, prompts_dir):
+                if reason not in reached.setdefault(name, []):
+                    reached[name].append(reason)
+    return {name: reasons for name, reasons in sorted(reached.items()) if reasons}
+
+
+def _reasons(deps: PromptDeps, changed: set[str], tiers: dict[str, list[str]], prompts_dir: str) -> list[str]:
+    reasons = []
+    for path in sorted(changed):
+        rel = path[len(prompts_dir) + 1:]
+        is_template = path.endswith(".jinja") and not rel.startswith("examples/")
+        if path in deps.templates or (deps.dynamic and is_template and prompt_name(path, prompts_dir) is None):
+            reasons.append(f"via {rel}")
+        elif path == deps.examples:
+            reasons.append(f"via {rel}")
+    if deps.tier in tiers:
+        keys = ", ".join(f"{deps.tier}.{k}" for k in tiers[deps.tier])
+        reasons.append(f"via {TIERS_FILE}: {keys}")
+    elif deps.tier is None and tiers:
+        reasons.append(f"via {TIERS_FILE}")
+    return reasons
+
+
+def judge_changed(old: Renderer, new: Renderer, changed: set[str]) -> bool:
+    judge_file = prompt_path(JUDGE_NAME, new.prompts_dir)
+    return judge_file in changed or JUDGE_TIER in tier_changes(old, new)
+
+
+def sets_for_prompt(goldens: list[GoldenSet], name: str) -> list[GoldenSet]:
+    return [g for g in goldens if g.prompt == name]
+
+
+def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, list[str]]:
+    """For each changed partial, examples file or tiers.yaml: the prompts it reaches."""
+    prompts_dir = new.prompts_dir
+    shared = sorted(p for p in changed if p.startswith(prompts_dir + "/") and prompt_name(p, prompts_dir) is None)
+    if not shared:
+        return {}
+    reach: dict[str, set[str]] = {p: set() for p in shared}
+    tiers = tier_changes(old, new) if tiers_path(prompts_dir) in changed else {}
+    for renderer in (old, new):
+        for name in prompt_names(renderer.snapshot, prompts_dir):
+            deps = prompt_deps(renderer, name)
+            for path in shared:
+                if _reasons(deps, {path}, tiers if path == tiers_path(prompts_dir) else {}, prompts_dir):
+                    reach[path].add(name)
+    return {path: sorted(names) for path, names in reach.items()}

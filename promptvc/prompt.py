@@ -1,0 +1,110 @@
+"""A prompt file: YAML front matter and a Jinja body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptvc.errors import UserError
+from promptvc.snapshot import Snapshot
+from promptvc.tiers import API_PARAMS
+from promptvc.yamlfile import key_line, parse_yaml
+
+PROMPT_SUFFIX = ".jinja"
+NOT_PROMPTS = ("partials/", "examples/")
+JUDGE_NAME = "judge"
+META_KEYS = {"description", "tier", "examples", "inputs"}
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    name: str
+    path: str
+    sha: str
+    meta: dict
+    body: str
+    body_line: int  # the file line where the body starts (1-based)
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def tier(self) -> str | None:
+        return self.meta.get("tier")
+
+    @property
+    def examples_path(self) -> str | None:
+        return self.meta.get("examples")
+
+    @property
+    def inputs(self) -> tuple[str, ...] | None:
+        declared = self.meta.get("inputs")
+        return tuple(declared) if declared is not None else None
+
+
+def prompt_name(path: str, prompts_dir: str) -> str | None:
+    """`prompts/support/answer.jinja` -> `support/answer`; None for partials and examples."""
+    prefix = prompts_dir.rstrip("/") + "/"
+    if not path.startswith(prefix) or not path.endswith(PROMPT_SUFFIX):
+        return None
+    rel = path[len(prefix):-len(PROMPT_SUFFIX)]
+    if rel.startswith(NOT_PROMPTS):
+        return None
+    return rel
+
+
+def prompt_path(name: str, prompts_dir: str) -> str:
+    return f"{prompts_dir.rstrip('/')}/{name}{PROMPT_SUFFIX}"
+
+
+def prompt_names(snapshot: Snapshot, prompts_dir: str) -> list[str]:
+    names = (prompt_name(p, prompts_dir) for p in snapshot.under(prompts_dir, (PROMPT_SUFFIX,)))
+    return sorted(n for n in names if n and n != JUDGE_NAME)
+
+
+_PARSED: dict[tuple[str, str], PromptFile] = {}
+
+
+def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:
+    path = prompt_path(name, prompts_dir)
+    if path not in snapshot:
+        raise UserError(f"unknown prompt '{name}' (no {path} in {snapshot.label})")
+    sha = snapshot.files[path].sha
+    key = (sha, name)
+    if key not in _PARSED:
+        _PARSED[key] = parse_prompt(snapshot.read_text(path), name, path, sha)
+    return _PARSED[key]
+
+
+def split_front_matter(text: str, path: str) -> tuple[str | None, str, int]:
+    """(front matter text or None, body, line where the body starts)."""
+    if not (text.startswith("---\n") or text == "---"):
+        return None, text, 1
+    lines = text.split("\n")
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == "---":
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1:]), index + 2
+    raise UserError("front matter opened with '---' is never closed", path=path, line=1)
+
+
+def parse_prompt(text: str, name: str, path: str, sha: str) -> PromptFile:
+    front, body, body_line = split_front_matter(text, path)
+    meta = parse_yaml(front, path, first_line=2) if front else {}
+    meta = meta or {}
+    if not isinstance(meta, dict):
+        raise UserError("front matter must be a mapping", path=path, line=2)
+    overrides = {}
+    for key, value in meta.items():
+        if key in API_PARAMS:
+            overrides[key] = value
+        elif key not in META_KEYS:
+            raise UserError(f"unknown front-matter key '{key}'", path=path, line=key_line(front, str(key), 2))
+    _check_meta(meta, front or "", path)
+    plain = {k: v for k, v in meta.items() if k in META_KEYS}
+    return PromptFile(name, path, sha, plain, body, body_line, overrides)
+
+
+def _check_meta(meta: dict, front: str, path: str) -> None:
+    inputs = meta.get("inputs")
+    if inputs is not None and not (isinstance(inputs, list) and all(isinstance(i, str) for i in inputs)):
+        raise UserError("'inputs' must be a list of names", path=path, line=key_line(front, "inputs", 2))
+    for key in ("tier", "examples", "description"):
+        if key in meta and not isinstance(meta[key], str):
+            raise UserError(f"'{key}' must be a string", path=path, line=key_line(front, key, 2))

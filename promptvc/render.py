@@ -1,0 +1,305 @@
+"""Rendering a prompt at a snapshot into a system text and Messages-API messages.
+
+Role markers are taken from the template's own lines only: before compiling, a line
+that is exactly `system:`, `user:` or `assistant:` becomes a sentinel, and the
+sentinel characters are stripped from every value a template prints, so a variable
+that contains such a line stays data.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import traceback
+from dataclasses import dataclass
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from promptvc.errors import UserError
+from promptvc.prompt import PromptFile, load_prompt, prompt_name, split_front_matter
+from promptvc.snapshot import Snapshot
+from promptvc.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
+from promptvc.yamlfile import parse_yaml
+
+MAX_RENDERED_CHARS = 1_000_000
+ROLES = ("system", "user", "assistant")
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_STRIP_SENTINELS = {ord(_OPEN): None, ord(_CLOSE): None}
+_MARKER_LINE = re.compile(r"^(system|user|assistant):$", re.MULTILINE)
+_SENTINEL = re.compile(f"{_OPEN}({'|'.join(ROLES)}){_CLOSE}\n?")
+_JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs"}
+_CODE: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    name: str
+    system: str
+    messages: tuple[Message, ...]
+    config: EffectiveConfig
+
+    def plain(self) -> str:
+        """The text `render --plain` prints and the echo provider returns."""
+        parts = [f"system:\n{self.system}"] if self.system else []
+        parts += [f"{m.role}:\n{m.content}" for m in self.messages]
+        return "\n".join(parts) + "\n"
+
+    def text(self) -> str:
+        return "\n".join([self.system, *(m.content for m in self.messages)])
+
+
+def mark_roles(source: str) -> str:
+    return _MARKER_LINE.sub(lambda m: f"{_OPEN}{m[1]}{_CLOSE}", source)
+
+
+def split_messages(text: str) -> tuple[str, list[Message]]:
+    parts = _SENTINEL.split(text)
+    if len(parts) == 1:
+        return "", [Message("user", text.strip())]
+    messages = [Message("user", parts[0].strip())] if parts[0].strip() else []
+    system = []
+    for role, content in zip(parts[1::2], parts[2::2]):
+        if role == "system":
+            system.append(content.strip())
+        else:
+            messages.append(Message(role, content.strip()))
+    return "\n\n".join(s for s in system if s), messages
+
+
+def _finalize(value: object) -> str:
+    return str(value).translate(_STRIP_SENTINELS)
+
+
+class _Placeholder(jinja2.ChainableUndefined):
+    """A missing variable shown as `{{ name }}`, for previews of prompts without cases."""
+
+    def __str__(self) -> str:
+        return "{{ %s }}" % self._undefined_name
+
+    def __iter__(self):
+        return iter(())
+
+
+class _SnapshotLoader(jinja2.BaseLoader):
+    """Templates from a snapshot, named relative to prompts/, confined to it."""
+
+    def __init__(self, snapshot: Snapshot, prompts_dir: str):
+        self.snapshot = snapshot
+        self.prompts_dir = prompts_dir.rstrip("/")
+
+    def path_of(self, name: str) -> str:
+        clean = posixpath.normpath(name.replace("\\", "/"))
+        if name.startswith("/") or clean == ".." or clean.startswith("../"):
+            raise UserError(f"include '{name}' is outside {self.prompts_dir}/")
+        return f"{self.prompts_dir}/{clean}"
+
+    def source_of(self, name: str) -> tuple[str, str, str]:
+        path = self.path_of(name)
+        ref = self.snapshot.files.get(path)
+        if ref is None:
+            raise jinja2.TemplateNotFound(name)
+        if ref.is_symlink:
+            raise UserError("is a symlink; promptvc refuses to follow links", path=path)
+        text = self.snapshot.read_text(path)
+        front, body, body_line = split_front_matter(text, path)
+        if front is not None:
+            # Keep line numbers counting from the top of the file, front matter included.
+            body = "{#" + "\n" * (body_line - 2) + "#}\n" + body
+        return mark_roles(body), path, ref.sha
+
+    def get_source(self, environment, name):
+        source, path, _sha = self.source_of(name)
+        return source, path, lambda: True
+
+    def load(self, environment, name, globals=None):
+        source, path, sha = self.source_of(name)
+        code = _CODE.get(sha)
+        if code is None:
+            code = _CODE[sha] = environment.compile(source, name, path)
+        return environment.template_class.from_code(environment, code, environment.make_globals(globals), lambda: True)
+
+
+class Renderer:
+    """Renders the prompts of one snapshot; compiled templates are shared by blob sha."""
+
+    def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts"):
+        self.snapshot = snapshot
+        self.prompts_dir = prompts_dir.rstrip("/")
+        self.loader = _SnapshotLoader(snapshot, self.prompts_dir)
+        self._envs: dict[bool, SandboxedEnvironment] = {}
+        self._tiers: dict | None = None
+        self._refs: dict[str, tuple[frozenset[str], bool]] = {}
+        self.deps: dict = {}  # filled by graph.prompt_deps
+
+    def env(self, allow_missing: bool = False) -> SandboxedEnvironment:
+        if allow_missing not in self._envs:
+            self._envs[allow_missing] = SandboxedEnvironment(
+                loader=self.loader,
+                undefined=_Placeholder if allow_missing else jinja2.StrictUndefined,
+                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                finalize=_finalize, autoescape=False,
+            )
+        return self._envs[allow_missing]
+
+    @property
+    def tiers(self) -> dict:
+        if self._tiers is None:
+            self._tiers = load_tiers(self.snapshot, self.prompts_dir)
+        return self._tiers
+
+    def prompt(self, name: str) -> PromptFile:
+        return load_prompt(self.snapshot, name, self.prompts_dir)
+
+    def config(self, name: str) -> EffectiveConfig:
+        prompt = self.prompt(name)
+        where = tiers_path(self.prompts_dir) if prompt.tier else prompt.path
+        try:
+            return effective_config(prompt.tier, prompt.overrides, self.tiers, where)
+        except UserError as exc:
+            raise UserError(exc.message, path=prompt.path) from None
+
+    def examples(self, name: str) -> list:
+        relative = self.prompt(name).examples_path
+        if not relative:
+            return []
+        path = self.loader.path_of(relative)
+        if path not in self.snapshot:
+            raise UserError(f"examples file '{relative}' not found", path=self.prompt(name).path)
+        data = parse_yaml(self.snapshot.read_text(path), path, cache_key=self.snapshot.files[path].sha)
+        if not isinstance(data, list):
+            raise UserError("an example set must be a list", path=path)
+        return data
+
+    def render(self, name: str, variables: dict, *, allow_missing: bool = False) -> Rendered:
+        prompt = self.prompt(name)
+        config = self.config(name)
+        context = {**variables, "examples": self.examples(name)}
+        if not allow_missing:
+            self._check_inputs(prompt, variables)
+        text = self._generate(prompt, context, allow_missing)
+        system, messages = split_messages(text)
+        return Rendered(name, system, tuple(messages), config)
+
+    def _generate(self, prompt: PromptFile, context: dict, allow_missing: bool) -> str:
+        template_name = prompt.path[len(self.prompts_dir) + 1:]
+        chunks, size = [], 0
+        try:
+            template = self.env(allow_missing).get_template(template_name)
+            for chunk in template.generate(context):
+                size += len(chunk)
+                if size > MAX_RENDERED_CHARS:
+                    raise UserError(f"rendering exceeds {MAX_RENDERED_CHARS:,} characters", path=prompt.path)
+                chunks.append(chunk)
+        except UserError:
+            raise
+        except jinja2.TemplateSyntaxError as exc:
+            raise UserError(f"template syntax error: {exc.message}", path=exc.filename or prompt.path, line=exc.lineno) from None
+        except jinja2.TemplateNotFound as exc:
+            path, line = _template_frame(exc, prompt.path)
+            raise UserError(f"included template '{exc.name}' not found", path=path, line=line) from None
+        except jinja2.exceptions.SecurityError as exc:
+            path, line = _template_frame(exc, prompt.path)
+            raise UserError(f"refused by the sandbox: {exc}", path=path, line=line) from None
+        except jinja2.UndefinedError as exc:
+            path, line = _template_frame(exc, prompt.path)
+            raise UserError(f"undefined variable: {exc.message}", path=path, line=line) from None
+        except Exception as exc:  # an error inside the template's own expressions
+            path, line = _template_frame(exc, prompt.path)
+            raise UserError(f"error while rendering: {type(exc).__name__}: {exc}", path=path, line=line) from None
+        return "".join(chunks)
+
+    def _check_inputs(self, prompt: PromptFile, variables: dict) -> None:
+        declared = prompt.inputs
+        if declared is None:
+            return
+        for name in declared:
+            if name not in variables:
+                raise UserError(f"missing variable '{name}' (declared in inputs)", path=prompt.path)
+        used = self.variables_used(prompt.name)
+        undeclared = sorted(used - set(declared) - {"examples"} - _JINJA_GLOBALS)
+        if undeclared:
+            raise UserError(f"variable '{undeclared[0]}' is used but not declared in inputs", path=prompt.path)
+
+    # -- what a template refers to (the dependency graph reads these) -------------
+
+    def _parse(self, name: str):
+        source, path, _sha = self.loader.source_of(name)
+        try:
+            return self.env().parse(source, name, path)
+        except jinja2.TemplateSyntaxError as exc:
+            raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
+
+    def references(self, path: str) -> tuple[frozenset[str], bool]:
+        """Template paths this file includes or imports, and whether some name is computed."""
+        sha = self.snapshot.files[path].sha
+        if sha not in self._refs:
+            self._refs[sha] = _references(self._parse(path[len(self.prompts_dir) + 1:]), self.loader)
+        return self._refs[sha]
+
+    def partials_of(self, name: str) -> tuple[frozenset[str], bool]:
+        """Every template a prompt reaches, transitively; dynamic=True if any include is computed."""
+        seen: set[str] = set()
+        dynamic = False
+        todo = [self.prompt(name).path]
+        while todo:
+            path = todo.pop()
+            if path not in self.snapshot:
+                continue
+            refs, computed = self.references(path)
+            dynamic |= computed
+            for ref in refs - seen:
+                seen.add(ref)
+                todo.append(ref)
+        return frozenset(seen), dynamic
+
+    def variables_used(self, name: str) -> set[str]:
+        partials, _dynamic = self.partials_of(name)
+        paths = [self.prompt(name).path, *sorted(p for p in partials if p in self.snapshot)]
+        used: set[str] = set()
+        for path in paths:
+            used |= meta.find_undeclared_variables(self._parse(path[len(self.prompts_dir) + 1:]))
+        return used
+
+
+def _references(ast, loader: _SnapshotLoader) -> tuple[frozenset[str], bool]:
+    refs: set[str] = set()
+    dynamic = False
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        target = node.template
+        names = []
+        if isinstance(target, nodes.Const) and isinstance(target.value, str):
+            names = [target.value]
+        elif isinstance(target, (nodes.List, nodes.Tuple)) and all(isinstance(i, nodes.Const) for i in target.items):
+            names = [i.value for i in target.items]
+        else:
+            dynamic = True
+        for value in names:
+            try:
+                refs.add(loader.path_of(value))
+            except UserError:
+                dynamic = True
+    return frozenset(refs), dynamic
+
+
+def _template_frame(exc: BaseException, default_path: str) -> tuple[str, int | None]:
+    """The innermost template frame of an error: jinja rewrites tracebacks to template lines."""
+    path, line = default_path, None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(".jinja") and not frame.filename.endswith(".py"):
+            path, line = frame.filename, frame.lineno
+    return path, line
+
+
+def is_template_path(path: str, prompts_dir: str) -> bool:
+    return path.startswith(prompts_dir.rstrip("/") + "/") and path.endswith(".jinja")
+
+
+__all__ = ["Message", "Rendered", "Renderer", "prompt_name", "mark_roles", "split_messages"]

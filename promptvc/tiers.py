@@ -1,0 +1,82 @@
+"""Model tiers (`prompts/tiers.yaml`) and a prompt's effective config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptvc.errors import UserError
+from promptvc.snapshot import Snapshot
+from promptvc.yamlfile import key_line, parse_yaml
+
+TIERS_FILE = "tiers.yaml"
+DEFAULT_TIER = "default"
+JUDGE_TIER = "judge"
+
+# Keys the Messages API takes, passed through to the request.
+API_PARAMS = (
+    "model", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
+    "tools", "tool_choice", "thinking", "metadata",
+)
+TIER_KEYS = set(API_PARAMS) | {"price"}
+
+
+@dataclass(frozen=True)
+class EffectiveConfig:
+    tier: str | None
+    params: dict            # what goes into the request (model, max_tokens, ...)
+    sources: dict           # key -> where it came from ("tiers.yaml: fast", "front matter")
+    price: dict | None = None
+
+    @property
+    def model(self) -> str | None:
+        return self.params.get("model")
+
+    @property
+    def temperature(self) -> float:
+        return float(self.params.get("temperature", 1.0))
+
+
+def tiers_path(prompts_dir: str) -> str:
+    return f"{prompts_dir}/{TIERS_FILE}"
+
+
+def load_tiers(snapshot: Snapshot, prompts_dir: str) -> dict[str, dict]:
+    path = tiers_path(prompts_dir)
+    if path not in snapshot:
+        return {}
+    text = snapshot.read_text(path)
+    data = parse_yaml(text, path, cache_key=snapshot.files[path].sha) or {}
+    if not isinstance(data, dict):
+        raise UserError("must map tier names to configs", path=path)
+    for name, tier in data.items():
+        if not isinstance(tier, dict):
+            raise UserError(f"tier '{name}' must be a mapping", path=path, line=key_line(text, str(name)))
+        unknown = set(tier) - TIER_KEYS
+        if unknown:
+            raise UserError(
+                f"tier '{name}' has unknown key '{sorted(unknown)[0]}'", path=path, line=key_line(text, str(name))
+            )
+    return data
+
+
+def effective_config(tier_name: str | None, overrides: dict, tiers: dict[str, dict], where: str) -> EffectiveConfig:
+    """The tier's config overridden by the prompt's own front matter."""
+    if tier_name is None and DEFAULT_TIER in tiers:
+        tier_name = DEFAULT_TIER
+    params: dict = {}
+    sources: dict = {}
+    price = None
+    if tier_name is not None:
+        if tier_name not in tiers:
+            known = ", ".join(sorted(tiers)) or "none defined"
+            raise UserError(f"unknown tier '{tier_name}' (tiers: {known})", path=where)
+        for key, value in tiers[tier_name].items():
+            if key == "price":
+                price = value
+                continue
+            params[key] = value
+            sources[key] = f"{TIERS_FILE}: {tier_name}"
+    for key, value in overrides.items():
+        params[key] = value
+        sources[key] = "front matter"
+    return EffectiveConfig(tier_name, params, sources, price)

@@ -1,0 +1,41 @@
+"""The repository a command works in: git, settings, and snapshots of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptvc.gitrepo import GitRepo
+from promptvc.settings import Settings, load_settings
+from promptvc.snapshot import Snapshot, open_snapshot
+
+
+@dataclass
+class Workspace:
+    repo: GitRepo
+    settings: Settings
+
+    @classmethod
+    def open(cls, start: Path | None = None) -> "Workspace":
+        repo = GitRepo.discover(start)
+        return cls(repo, load_settings(repo.root))
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / self.settings.db_path
+
+    def snapshot(self, where: str) -> Snapshot:
+        """`worktree`, `index`, `empty` or any git revision."""
+        return open_snapshot(self.repo, where, self.settings.watched_paths)
+
+    def renderer(self, snapshot: Snapshot):
+        from promptvc.render import Renderer
+        return Renderer(snapshot, self.settings.prompts_dir)
+
+    def goldens(self, snapshot: Snapshot):
+        from promptvc.goldens import load_goldens
+        return load_goldens(snapshot, self.settings.evals_dir)
