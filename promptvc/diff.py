@@ -176,8 +176,10 @@ def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
 
 
 def _config_changes(old: Renderer, new: Renderer, name: str, status: str) -> list[ConfigChange]:
-    before, old_sources = _config_dict(old, name) if status != "added" else ({}, {})
-    after, new_sources = _config_dict(new, name) if status != "removed" else ({}, {})
+    if status in ("added", "removed"):  # the header shows the whole config
+        return []
+    before, old_sources = _config_dict(old, name)
+    after, new_sources = _config_dict(new, name)
     if before == after:  # DeepDiff costs about a millisecond even on equal dicts
         return []
     from deepdiff import DeepDiff
@@ -185,9 +187,10 @@ def _config_changes(old: Renderer, new: Renderer, name: str, status: str) -> lis
     for items in DeepDiff(before, after, verbose_level=2).tree.values():
         for level in items:
             path = level.path(output_format="list")
-            key = ".".join(str(p) for p in path)
+            key = ".".join(str(p) for p in path) or "(config)"
             absent = type(level.t1).__name__ == "NotPresent", type(level.t2).__name__ == "NotPresent"
-            source = new_sources.get(path[0]) or old_sources.get(path[0]) or ""
+            top = path[0] if path else None
+            source = new_sources.get(top) or old_sources.get(top) or ""
             changes.append(ConfigChange(key, None if absent[0] else level.t1, None if absent[1] else level.t2, source))
     return sorted(changes, key=lambda c: c.key)
 

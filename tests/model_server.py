@@ -1,0 +1,110 @@
+"""A small Messages-API server on 127.0.0.1 for tests: answers by rule or from a queue, can be
+slow, can fail with 429/529/500 for the first N calls, and records every request."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+import pytest
+
+
+@dataclass
+class ModelServer:
+    url: str = ""
+    requests: list[dict] = field(default_factory=list)
+    rule: Callable[[dict], str] | None = None
+    queue: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    fail_first: int = 0
+    fail_status: int = 529
+    retry_after: str | None = None
+    stop_reason: str = "end_turn"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failures_sent: int = 0
+
+    def reply_for(self, body: dict) -> str:
+        if self.queue:
+            return self.queue.pop(0)
+        if self.rule:
+            return self.rule(body)
+        return "ok"
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.failures_sent = 0
+
+
+def last_user_text(body: dict) -> str:
+    content = body["messages"][-1]["content"]
+    return content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
+
+
+def _handler(server: ModelServer):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("content-length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with server.lock:
+                server.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+                fail = server.failures_sent < server.fail_first
+                if fail:
+                    server.failures_sent += 1
+            if server.delay:
+                time.sleep(server.delay)
+            if fail:
+                self._send(server.fail_status, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
+                           retry=True)
+                return
+            with server.lock:
+                text = server.reply_for(body)
+            words = max(1, len(text.split()))
+            self._send(200, {
+                "id": f"msg_{len(server.requests)}", "type": "message", "role": "assistant",
+                "model": body.get("model", "unknown") + "-20990101",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": server.stop_reason, "stop_sequence": None,
+                "usage": {"input_tokens": 100, "output_tokens": words},
+            })
+
+        def _send(self, status: int, payload: dict, retry: bool = False):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            if retry and server.retry_after is not None:
+                self.send_header("retry-after", server.retry_after)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@pytest.fixture
+def model_server(monkeypatch):
+    server = ModelServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
+    httpd.daemon_threads = True
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-not-secret")
+    yield server
+    httpd.shutdown()
+    httpd.server_close()

@@ -1,0 +1,160 @@
+import json
+import random
+
+from hypothesis import given, settings, strategies as st
+
+from promptvc.diff import example_changes, unified_lines
+
+
+def test_diff_worktree_shows_config_examples_template_rendered_and_goldens(support_repo, cli):
+    support_repo.write("prompts/support/answer.jinja",
+                       (support_repo.root / "prompts/support/answer.jinja").read_text()
+                       .replace("temperature: 0", "temperature: 0.3")
+                       .replace("Policy:\n", "Policy:\nAlways cite the policy.\n"))
+    with open(support_repo.root / "prompts/examples/support.yaml", "a") as f:
+        f.write("- question: Can I pay by invoice?\n  answer: Yes.\n")
+    code, out, err = cli("diff", "HEAD")
+    assert code == 0, err
+    assert "prompts/support/answer.jinja" in out
+    assert "temperature  0 → 0.3   (front matter)" in out
+    assert '+ "Can I pay by invoice?"  (examples/support.yaml, 1 → 2)' in out
+    assert "+Always cite the policy." in out
+    assert "changed in 2 of 2 cases; first: support-answer/refund-window" in out
+    assert "@@ messages[2] user  (new turn) @@" in out
+    assert "evals/support-answer.yaml (2 cases)" in out
+    assert "1 prompt changed · 1 golden set affected (2 cases)" in out
+
+
+def test_a_tier_change_lists_every_prompt_on_that_tier_with_the_reason(support_repo, cli):
+    support_repo.write("prompts/other.jinja", "---\ntier: fast\n---\nhi {{ name }}\n")
+    support_repo.write("prompts/slow.jinja", "---\ntier: default\n---\nhi\n")
+    support_repo.commit("more prompts")
+    tiers = (support_repo.root / "prompts/tiers.yaml").read_text().replace("claude-haiku-4-5", "claude-haiku-4-6")
+    support_repo.write("prompts/tiers.yaml", tiers)
+    code, out, _ = cli("diff", "--name-only")
+    assert code == 0
+    assert out.split() == ["other", "support/answer"]
+    code, out, _ = cli("diff")
+    assert "via tiers.yaml: fast.model" in out
+    assert "prompts/tiers.yaml → reaches 2 prompts: other, support/answer" in out
+    # A prompt with no golden case renders with placeholders.
+    assert "(no golden case: placeholders)" in out or "unchanged in all 1 cases" in out
+
+
+def test_partial_change_reaches_its_prompts(support_repo, cli):
+    support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    support_repo.commit("formal tone")
+    code, out, _ = cli("diff", "HEAD~1", "HEAD")
+    assert "via partials/tone.jinja" in out
+    assert "-Be warm and brief." in out and "+Be formal." in out
+    assert "prompts/partials/tone.jinja → reaches 1 prompt: support/answer" in out
+
+
+def test_revision_forms(support_repo, cli):
+    base = support_repo.head()
+    support_repo.git("checkout", "-q", "-b", "feature")
+    support_repo.write("prompts/partials/tone.jinja", "feature tone\n")
+    feature = support_repo.commit("feature")
+    support_repo.git("checkout", "-q", "main")
+    support_repo.write("prompts/new.jinja", "on main\n")
+    support_repo.commit("main moves on")
+    # A..B compares the two tips: the prompt main added shows as removed.
+    _, out, _ = cli("diff", "--name-only", f"main..{feature}")
+    assert set(out.split()) == {"new", "support/answer"}
+    # A...B compares with the merge base: only the feature's change.
+    _, out, _ = cli("diff", "--name-only", f"main...{feature}")
+    assert out.split() == ["support/answer"]
+    _, out, _ = cli("diff", "--name-only", base, feature)
+    assert out.split() == ["support/answer"]
+
+
+def test_staged_vs_unstaged(support_repo, cli):
+    support_repo.write("prompts/partials/tone.jinja", "staged\n")
+    support_repo.stage()
+    support_repo.write("prompts/partials/tone.jinja", "unstaged\n")
+    _, staged, _ = cli("diff", "--staged")
+    _, unstaged, _ = cli("diff")
+    assert "+staged" in staged and "unstaged" not in staged
+    assert "-staged" in unstaged and "+unstaged" in unstaged
+
+
+def test_root_commit_compares_with_the_empty_tree(support_repo, cli):
+    root = support_repo.head()
+    code, out, err = cli("diff", f"{root}~1", root)
+    assert code == 0, err
+    assert "(new prompt)" in out
+    assert "golden set support-answer added" in out
+
+
+def test_names_after_double_dash_filter(support_repo, cli):
+    support_repo.write("prompts/other.jinja", "hi\n")
+    support_repo.write("prompts/partials/tone.jinja", "x\n")
+    _, out, _ = cli("diff", "HEAD", "--", "other")
+    assert "prompts/other.jinja" in out and "support/answer.jinja" not in out
+
+
+def test_json_stat_and_exit_code(support_repo, cli):
+    code, out, _ = cli("diff", "--exit-code")
+    assert code == 0 and "no prompt changes" in out
+    support_repo.write("prompts/partials/tone.jinja", "x\n")
+    code, _, _ = cli("diff", "--exit-code")
+    assert code == 1
+    code, out, _ = cli("diff", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["schema"] == "promptvc.diff/1"
+    assert data["prompts"][0]["name"] == "support/answer"
+    assert data["prompts"][0]["rendered"]["changed"] == 2
+    assert data["summary"]["cases_affected"] == 2
+    _, out, _ = cli("diff", "--stat")
+    assert out.startswith(" support/answer | template +0 -0")
+
+
+def test_golden_set_rename_keeps_its_id(support_repo, cli):
+    support_repo.git("mv", "evals/support-answer.yaml", "evals/support.yaml")
+    text = (support_repo.root / "evals/support.yaml").read_text()
+    support_repo.write("evals/support.yaml", "id: support-answer\n" + text)
+    support_repo.stage()
+    _, out, _ = cli("diff", "--staged")
+    assert "evals/support-answer.yaml → evals/support.yaml" in out
+
+
+def test_a_broken_template_shows_inline_and_unknown_revision_exits_2(support_repo, cli):
+    support_repo.write("prompts/support/answer.jinja", "{% if %}\n")
+    code, out, _ = cli("diff")
+    assert code == 0 and "error: prompts/support/answer.jinja:1: template syntax error" in out
+    code, out, err = cli("diff", "no-such-rev")
+    assert code == 2 and err.strip() == "promptvc: unknown revision: no-such-rev"
+
+
+def test_not_a_repository(tmp_path, monkeypatch, cli):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("diff")
+    assert code == 2 and "not a git repository" in err and "Traceback" not in err
+
+
+def test_example_changes_pairs_replacements():
+    before = [{"q": "a"}, {"q": "b"}, {"q": "c"}]
+    after = [{"q": "a"}, {"q": "B!"}, {"q": "c"}, {"q": "d"}]
+    assert [(c.kind, c.label) for c in example_changes(before, after)] == [("changed", "B!"), ("added", "d")]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(alphabet="ab {}%\n", max_size=8), max_size=12), st.randoms(use_true_random=False))
+def test_property_unified_lines_reconstruct_the_edit(lines, rnd: random.Random):
+    before = [line.replace("\n", "") for line in lines]
+    after = list(before)
+    for _ in range(rnd.randint(0, 4)):
+        op = rnd.choice("iad")
+        if op == "i":
+            after.insert(rnd.randint(0, len(after)), rnd.choice(["new", "x", ""]))
+        elif after and op == "d":
+            after.pop(rnd.randrange(len(after)))
+        elif after:
+            after[rnd.randrange(len(after))] += "!"
+    diff = unified_lines(before, after, context=len(before) + len(after))
+    body = [line for line in diff if not line.startswith("@@")]
+    if before == after:
+        assert diff == []
+    else:
+        assert [line[1:] for line in body if not line.startswith("+")] == before
+        assert [line[1:] for line in body if not line.startswith("-")] == after
