@@ -84,6 +84,27 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
                  exit_code=exit_code, all_cases=all_cases))
 
 
+@cli.command(name="eval")
+@click.argument("names", nargs=-1)
+@click.option("-k", "pattern", metavar="PATTERN", help="Only cases whose SET/CASE contains PATTERN (or matches it as a glob).")
+@click.option("--rev", help="Evaluate a git revision instead of the working tree.")
+@click.option("--staged", is_flag=True, help="Evaluate the staged snapshot (the index).")
+@click.option("--changed-since", metavar="REV", help="Only the sets a change since REV can affect.")
+@click.option("--provider", type=click.Choice(["anthropic", "replay", "echo"]), help="Override the provider.")
+@click.option("--repeat", type=int, default=1, show_default=True, help="Samples per case (mean and spread).")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once (default 8).")
+@click.option("--no-cache", is_flag=True, help="Send every request again, ignoring stored responses.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
+@click.option("--junit", metavar="FILE", help="Write JUnit XML.")
+def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurrency, no_cache, as_json, junit) -> None:
+    """Run golden sets, store the results, and show the scores. Exit 1 when a set fails."""
+    if rev and staged:
+        raise click.UsageError("--rev and --staged are exclusive")
+    from promptvc.commands.eval import run
+    sys.exit(run(names, pattern=pattern, rev=rev, staged=staged, changed_since=changed_since, provider=provider,
+                 repeat=repeat, concurrency=concurrency, no_cache=no_cache, as_json=as_json, junit=junit))
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="promptvc", standalone_mode=False)

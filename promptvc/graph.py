@@ -133,3 +133,29 @@ def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, 
                 if _reasons(deps, {path}, tiers if path == tiers_path(prompts_dir) else {}, prompts_dir):
                     reach[path].add(name)
     return {path: sorted(names) for path, names in reach.items()}
+
+
+def affected_sets(old: Renderer, new: Renderer, old_goldens: list[GoldenSet],
+                  new_goldens: list[GoldenSet]) -> list[GoldenSet]:
+    """The golden sets (as in `new`) whose scores a change can move."""
+    changed = changed_files(old.snapshot, new.snapshot)
+    prompts = reached_prompts(old, new, changed)
+    judge = judge_changed(old, new, changed)
+    before = {g.id: g for g in old_goldens}
+    chosen = []
+    for golden in new_goldens:
+        previous = before.get(golden.id)
+        if (previous is None or previous.sha != golden.sha or golden.prompt in prompts
+                or (golden.cases_path and golden.cases_path in changed)
+                or (judge and golden.uses_judge) or _modules_changed(old, new, golden)):
+            chosen.append(golden)
+    return chosen
+
+
+def _modules_changed(old: Renderer, new: Renderer, golden: GoldenSet) -> bool:
+    for module in golden.python_modules:
+        path = module.replace(".", "/") + ".py"
+        a, b = old.snapshot.lookup(path), new.snapshot.lookup(path)
+        if (a and a.sha) != (b and b.sha):
+            return True
+    return False

@@ -12,7 +12,10 @@ from rich.text import Text
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(highlight=False, soft_wrap=True, stderr=stderr, emoji=False)
+    out = Console(highlight=False, soft_wrap=True, stderr=stderr, emoji=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 120  # piped: tables are not squeezed into 80 columns
+    return out
 
 
 def emit(lines: list[Text | str], *, pager: bool = False) -> None:

@@ -1,0 +1,112 @@
+"""How an evaluation looks: a table per set, the failed cases with their output and why,
+and the --json and --junit forms."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree as ET
+
+from rich.table import Table
+from rich.text import Text
+
+from promptvc.scoring import FAILED, PASSED, SetOutcome
+
+MAX_OUTPUT_LINES = 12
+
+
+def score_text(score: float | None) -> str:
+    return "—" if score is None else f"{score:.2f}"
+
+
+def status_text(outcome: SetOutcome) -> Text:
+    style = {"passed": "green", "failed": "bold red"}.get(outcome.status, "dim")
+    return Text({"passed": "✓ passed", "failed": "✗ failed"}.get(outcome.status, outcome.status), style=style)
+
+
+def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column, justify in (("set", "left"), ("score", "right"), ("threshold", "right"), ("pass", "right"),
+                            ("fail", "right"), ("error", "right"), ("skip", "right"), ("tokens", "right"),
+                            ("cost", "right"), ("provider", "left"), ("", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for o in outcomes:
+        score = score_text(o.score)
+        if o.spread is not None:
+            score += f" ±{o.spread:.2f}"
+        notes = status_text(o)
+        if o.noisy:
+            notes.append("  (1 sample at T>0)", style="yellow")
+        table.add_row(o.golden.id, score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
+                      str(o.skipped), f"{o.tokens:,}", f"${o.cost:.4f}", o.plan.identity.label, notes)
+    return table
+
+
+def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
+    lines: list[Text] = []
+    for o in outcomes:
+        for r in o.results:
+            if r.status == PASSED:
+                continue
+            head = Text(f"{o.golden.id}/{r.case_id}", style="bold")
+            if r.sample:
+                head.append(f" (sample {r.sample})")
+            if r.status == FAILED:
+                head.append(f"  FAIL  score {r.score:.2f}", style="bold red")
+                lines.append(head)
+                for g in r.failed_grades:
+                    lines.append(Text(f"  ✗ {g.label}: {g.reason}", style="red"))
+                if r.truncated:
+                    lines.append(Text("  ! the output was cut off by max_tokens", style="yellow"))
+                lines += [Text("  │ " + line, style="dim") for line in _clip(r.output or "")]
+            else:
+                head.append(f"  {r.status.upper()}  {r.error}", style="yellow")
+                lines.append(head)
+    return lines
+
+
+def _clip(output: str) -> list[str]:
+    lines = output.splitlines() or [""]
+    if len(lines) > MAX_OUTPUT_LINES:
+        return lines[:MAX_OUTPUT_LINES] + [f"… {len(lines) - MAX_OUTPUT_LINES} more lines"]
+    return lines
+
+
+def outcome_json(outcomes: tuple[SetOutcome, ...], *, run_id: int, snapshot: str, calls: int, cost: float,
+                 elapsed: float) -> str:
+    return json.dumps({
+        "schema": "promptvc.eval/1", "run_id": run_id, "snapshot": snapshot, "calls": calls,
+        "cost": round(cost, 8), "elapsed_s": round(elapsed, 3),
+        "sets": [{
+            "id": o.golden.id, "path": o.golden.path, "prompt": o.golden.prompt, "set_key": o.plan.set_key,
+            "provider": o.plan.identity.label, "threshold": o.golden.threshold, "score": o.score,
+            "spread": o.spread, "status": o.status, "passed": o.passed, "failed": o.failed,
+            "errored": o.errored, "skipped": o.skipped, "single_sample_at_temperature": o.noisy,
+            "cases": [{
+                "id": r.case_id, "sample": r.sample, "status": r.status, "score": r.score, "output": r.output,
+                "model": r.model, "latency_ms": r.latency_ms, "tokens_in": r.tokens_in,
+                "tokens_out": r.tokens_out, "cost": r.cost, "truncated": r.truncated, "error": r.error,
+                "judge_reason": r.judge_reason, "cached": not r.fresh,
+                "assertions": [g.__dict__ for g in r.grades],
+            } for r in o.results],
+        } for o in outcomes],
+    }, indent=2, ensure_ascii=False)
+
+
+def junit_xml(outcomes: tuple[SetOutcome, ...], elapsed: float) -> bytes:
+    suites = ET.Element("testsuites", name="promptvc", time=f"{elapsed:.3f}")
+    for o in outcomes:
+        suite = ET.SubElement(suites, "testsuite", name=o.golden.id, tests=str(len(o.results)),
+                              failures=str(o.failed), errors=str(o.errored), skipped=str(o.skipped))
+        for r in o.results:
+            name = r.case_id if not r.sample else f"{r.case_id}[{r.sample}]"
+            case = ET.SubElement(suite, "testcase", classname=o.golden.id, name=name,
+                                 time=f"{(r.latency_ms or 0) / 1000:.3f}")
+            if r.status == FAILED:
+                reasons = "; ".join(f"{g.label}: {g.reason}" for g in r.failed_grades)
+                failure = ET.SubElement(case, "failure", message=reasons[:500])
+                failure.text = r.output or ""
+            elif r.status == "error":
+                ET.SubElement(case, "error", message=r.error or "error")
+            elif r.status == "skipped":
+                ET.SubElement(case, "skipped", message=r.error or "skipped")
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

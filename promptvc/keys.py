@@ -1,0 +1,46 @@
+"""Content keys: a golden set's key at a snapshot is a hash of everything its scores depend on.
+
+Results are stored under these keys, so scores computed on staged content are found again
+for the commit it produced, and for any commit where the set's inputs are the same.
+"""
+
+from __future__ import annotations
+
+from promptvc.goldens import GoldenSet
+from promptvc.graph import prompt_deps
+from promptvc.judge import judge_fingerprint
+from promptvc.providers import Identity
+from promptvc.render import Renderer
+from promptvc.requests import content_hash
+
+KEY_VERSION = "set-key/1"
+
+
+def python_module_path(module: str) -> str:
+    return module.replace(".", "/") + ".py"
+
+
+def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
+    snapshot = renderer.snapshot
+    # The golden file by content only, so a renamed set (same id) keeps its key.
+    files: dict = {"<golden>": golden.sha}
+    if golden.cases_path:
+        files["<cases>"] = snapshot.files[golden.cases_path].sha
+    deps = prompt_deps(renderer, golden.prompt)
+    templates = set(deps.templates)
+    if deps.dynamic:
+        templates |= {p for p in snapshot.under(renderer.prompts_dir, (".jinja",))}
+    for path in sorted(templates):
+        files[path] = snapshot.files[path].sha if path in snapshot else None
+    if deps.examples:
+        files[deps.examples] = snapshot.files[deps.examples].sha if deps.examples in snapshot else None
+    for module in golden.python_modules:
+        ref = snapshot.lookup(python_module_path(module))
+        files[python_module_path(module)] = ref.sha if ref else None
+    tier = renderer.tiers.get(deps.tier) if deps.tier else None
+    judge = judge_fingerprint(renderer) if golden.uses_judge else None
+    return content_hash(KEY_VERSION, files, tier, judge, identity.kind, identity.endpoint)
+
+
+def result_key(set_key_: str, case_id: str, sample: int) -> str:
+    return content_hash("result/1", set_key_, case_id, sample)

@@ -1,0 +1,122 @@
+"""Planning an evaluation: which golden sets, which cases, the exact request of each, and its keys.
+
+Planning renders every case first, so a broken template is an input error before a single
+call is made, and the cost of what is not cached can be estimated before it is spent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from promptvc.errors import UserError
+from promptvc.goldens import Case, GoldenSet
+from promptvc.keys import result_key, set_key
+from promptvc.prices import Price, estimate_tokens, price_for
+from promptvc.providers import Identity, identity_for
+from promptvc.render import Renderer
+from promptvc.requests import ModelRequest, build_request
+from promptvc.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    golden: GoldenSet
+    case: Case
+    sample: int
+    key: str
+    request: ModelRequest
+    price: Price | None
+    identity: Identity
+    set_key: str
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    golden: GoldenSet
+    identity: Identity
+    set_key: str
+    jobs: tuple[CaseJob, ...]
+    whole: bool            # every case of the set is in the plan (no -k filter)
+    temperature: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    snapshot: Snapshot
+    renderer: Renderer
+    sets: tuple[SetPlan, ...]
+
+    @property
+    def jobs(self) -> list[CaseJob]:
+        return [job for plan in self.sets for job in plan.jobs]
+
+
+def select_sets(goldens: list[GoldenSet], names: tuple[str, ...]) -> list[GoldenSet]:
+    """Sets named by id, path or prompt name (globs allowed); all when no name is given."""
+    if not names:
+        return list(goldens)
+    chosen = [g for g in goldens if any(_matches(n, (g.id, g.path, g.prompt)) for n in names)]
+    for name in names:
+        if not any(_matches(name, (g.id, g.path, g.prompt)) for g in goldens):
+            raise UserError(f"no golden set or prompt matches '{name}'")
+    return chosen
+
+
+def _matches(pattern: str, candidates: tuple[str, ...]) -> bool:
+    return any(c == pattern or fnmatch.fnmatch(c, pattern) for c in candidates)
+
+
+def case_selected(golden: GoldenSet, case: Case, pattern: str | None) -> bool:
+    """-k as in pytest: a substring (or glob) of `set/case`."""
+    if not pattern:
+        return True
+    name = f"{golden.id}/{case.id}"
+    return pattern in name or fnmatch.fnmatch(name, pattern)
+
+
+def plan_eval(renderer: Renderer, goldens: list[GoldenSet], *, provider: str | None, default_provider: str,
+              repeat: int = 1, pattern: str | None = None) -> EvalPlan:
+    sets = []
+    for golden in goldens:
+        identity = identity_for(golden.provider, provider, default_provider)
+        cases = [c for c in golden.cases if case_selected(golden, c, pattern)]
+        if pattern and not cases:
+            continue
+        sets.append(_plan_set(renderer, golden, identity, cases, repeat, whole=len(cases) == len(golden.cases)))
+    return EvalPlan(renderer.snapshot, renderer, tuple(sets))
+
+
+def _plan_set(renderer: Renderer, golden: GoldenSet, identity: Identity, cases: list[Case], repeat: int,
+              whole: bool) -> SetPlan:
+    try:
+        key = set_key(renderer, golden, identity)
+        config = renderer.config(golden.prompt)
+    except UserError as exc:
+        raise UserError(f"{exc} (golden set {golden.id})") from None
+    if identity.kind == "anthropic" and not config.model:
+        raise UserError(f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)", path=golden.path)
+    price = price_for(config.model, config.price)
+    jobs = []
+    for case in cases:
+        try:
+            rendered = renderer.render(golden.prompt, case.vars)
+        except UserError as exc:
+            raise UserError(f"{exc} (golden set {golden.id}, case {case.id})") from None
+        for sample in range(repeat):
+            request = build_request(rendered, identity.kind, identity.endpoint, sample)
+            jobs.append(CaseJob(golden, case, sample, result_key(key, case.id, sample), request, price, identity, key))
+    return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
+
+
+def estimate_cost(jobs: list[CaseJob]) -> float:
+    """A rough cost for sending these requests: the input estimated offline, output at a quarter of max_tokens."""
+    total = 0.0
+    for job in jobs:
+        if job.price is None or job.request.provider != "anthropic":
+            continue
+        input_tokens = estimate_tokens(job.request.plain())
+        output_tokens = int(dict(job.request.params).get("max_tokens", 1024)) // 4
+        total += job.price.cost(input_tokens, output_tokens)
+    return total

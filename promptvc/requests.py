@@ -1,0 +1,72 @@
+"""A model request in canonical form, and the hash it is cached under."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MAX_TOKENS = 1024
+
+
+def normalise(value: Any) -> Any:
+    """Numbers compare by value (0 == 0.0), keys are sorted by json.dumps."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalise(v) for v in value]
+    return value
+
+
+def content_hash(*parts: Any) -> str:
+    canonical = json.dumps(normalise(list(parts)), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    provider: str                      # "anthropic" or "echo"
+    endpoint: str
+    model: str
+    system: str
+    messages: tuple[tuple[str, str], ...]
+    params: tuple[tuple[str, Any], ...]  # everything else the API takes, sorted
+    sample: int = 0
+
+    @property
+    def key(self) -> str:
+        return content_hash(self.provider, self.endpoint, "messages", self.model, self.system,
+                            [list(m) for m in self.messages], dict(self.params), self.sample)
+
+    def payload(self) -> dict:
+        """The keyword arguments of `messages.create`."""
+        body: dict[str, Any] = {"model": self.model, "messages": [{"role": r, "content": c} for r, c in self.messages]}
+        if self.system:
+            body["system"] = self.system
+        body.update(dict(self.params))
+        body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        return body
+
+    def plain(self) -> str:
+        """What the echo provider answers: the text `promptvc render --plain` prints."""
+        parts = [f"system:\n{self.system}"] if self.system else []
+        parts += [f"{role}:\n{content}" for role, content in self.messages]
+        return "\n".join(parts) + "\n"
+
+    def as_json(self) -> str:
+        return json.dumps({"provider": self.provider, "endpoint": self.endpoint, **self.payload(), "sample": self.sample},
+                          sort_keys=True, ensure_ascii=False)
+
+
+def build_request(rendered, provider: str, endpoint: str, sample: int = 0) -> ModelRequest:
+    params = {k: v for k, v in rendered.config.params.items() if k != "model"}
+    return ModelRequest(
+        provider=provider, endpoint=endpoint, model=rendered.config.model or "",
+        system=rendered.system, messages=tuple((m.role, m.content) for m in rendered.messages),
+        params=tuple(sorted(normalise(params).items())), sample=sample,
+    )

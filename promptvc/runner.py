@@ -1,0 +1,219 @@
+"""Executing a plan: reuse stored results, answer from the cache, call the provider for the rest,
+grade, and store results in batches as they finish. The run is marked complete last, so an
+interrupted run keeps what finished and never serves as a baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from promptvc import assertions
+from promptvc.errors import CannotEvaluate, UserError
+from promptvc.judge import parse_verdict, render_judge
+from promptvc.plan import CaseJob, EvalPlan
+from promptvc.providers import ProviderError, Response, Skipped, echo_response, require_key
+from promptvc.prices import price_for
+from promptvc.pyassert import load_function
+from promptvc.requests import ModelRequest, build_request
+from promptvc.scoring import CaseResult, SetOutcome, summarise_set
+from promptvc.settings import Settings
+from promptvc.store import Store, dumps, now
+
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 0.5
+
+
+@dataclass
+class RunStats:
+    calls: int = 0
+    cost: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    unreachable: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    sets: tuple[SetOutcome, ...]
+    stats: RunStats
+    elapsed: float
+
+
+class Runner:
+    def __init__(self, store: Store, settings: Settings, root: str, *, no_cache: bool = False,
+                 concurrency: int | None = None, on_result: Callable[[CaseResult], None] | None = None):
+        self.store = store
+        self.settings = settings
+        self.root = root
+        self.no_cache = no_cache
+        self.concurrency = concurrency or settings.concurrency
+        self.on_result = on_result or (lambda result: None)
+        self.stats = RunStats()
+        self._provider = None
+        self._pending: list[dict] = []
+        self._last_flush = time.monotonic()
+        self._cached: dict[str, dict] = {}
+
+    # -- the whole run ------------------------------------------------------------------
+
+    def run(self, plan: EvalPlan, *, snapshot_label: str, commit_sha: str | None, command: str) -> RunOutcome:
+        started = time.perf_counter()
+        providers = sorted({p.identity.label for p in plan.sets})
+        run_id = self.store.start_run(snapshot_label, commit_sha, ", ".join(providers), command)
+        self.run_id = run_id
+        results = asyncio.run(self._run_all(plan))
+        outcomes = tuple(summarise_set(p, [results[j.key] for j in p.jobs]) for p in plan.sets)
+        totals = _totals(outcomes, self.stats)
+        self.store.finish_run(run_id, totals, [o.row() for o in outcomes if o.plan.whole])
+        return RunOutcome(run_id, outcomes, self.stats, time.perf_counter() - started)
+
+    async def _run_all(self, plan: EvalPlan) -> dict[str, CaseResult]:
+        jobs = plan.jobs
+        stored = {} if self.no_cache else self.store.results(j.key for j in jobs)
+        results: dict[str, CaseResult] = {}
+        reused = []
+        for job in jobs:
+            row = stored.get(job.key)
+            if row and row["status"] in ("passed", "failed"):
+                results[job.key] = CaseResult.from_row(row, fresh=False)
+                reused.append(job.key)
+                self.on_result(results[job.key])
+        self.store.link_results(self.run_id, reused)
+        todo = [j for j in jobs if j.key not in results]
+        if not self.no_cache:
+            self._cached = self.store.responses_for([j.request.key for j in todo])
+        try:
+            for job, result in zip(todo, await asyncio.gather(*(self._evaluate(plan, j) for j in todo))):
+                results[job.key] = result
+        finally:
+            self._flush(force=True)
+            if self._provider is not None:
+                await self._provider.close()
+        return results
+
+    # -- one case -----------------------------------------------------------------------
+
+    async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
+        try:
+            response, cost, _fresh = await self._respond(job.request, job)
+            result = await self._grade(plan, job, response, cost)
+        except Skipped as exc:
+            result = CaseResult.of_job(job, status="skipped", error=str(exc))
+        except ProviderError as exc:
+            if exc.unreachable:
+                self.stats.unreachable.append(str(exc))
+            result = CaseResult.of_job(job, status="error", error=str(exc))
+        except UserError as exc:
+            result = CaseResult.of_job(job, status="error", error=str(exc))
+        self._pending.append(result.row())
+        self._flush()
+        self.on_result(result)
+        return result
+
+    async def _respond(self, request: ModelRequest, job: CaseJob, *, cache: bool = True):
+        """(response, its cost, whether it was fetched now) from the cache or the provider."""
+        if request.provider == "echo":
+            return echo_response(request), 0.0, False
+        row = None if self.no_cache else (self._cached.get(request.key) or self.store.response(request.key))
+        if row is not None:
+            return _response_from_row(row), row["cost"], False
+        if job.identity.mode == "replay":
+            raise Skipped("no recorded response for this request (replay mode)")
+        provider = self._live_provider()
+        response = await provider.complete(request)
+        price = job.price if request is job.request else price_for(request.model)
+        cost = price.cost(response.input_tokens, response.output_tokens) if price else None
+        self.stats.calls += 1
+        self.stats.cost += cost or 0.0
+        self.stats.tokens_in += response.input_tokens
+        self.stats.tokens_out += response.output_tokens
+        if cache:
+            self._remember(request, response, cost)
+        return response, cost, True
+
+    def _live_provider(self):
+        if self._provider is None:
+            require_key()
+            from promptvc.providers.anthropic_api import AnthropicProvider  # the SDK costs ~1 s to import
+            s = self.settings
+            self._provider = AnthropicProvider(concurrency=self.concurrency, timeout=s.timeout,
+                                               max_retries=s.max_retries, retry_after_cap=s.retry_after_cap)
+        return self._provider
+
+    def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
+        self.store.save_responses([{
+            "key": request.key, "provider": request.provider, "endpoint": request.endpoint, "model": request.model,
+            "request": request.as_json(), "text": response.text, "reported_model": response.model,
+            "stop_reason": response.stop_reason, "tokens_in": response.input_tokens,
+            "tokens_out": response.output_tokens, "latency_ms": response.latency_ms, "cost": cost,
+            "source": "live", "created_at": now(),
+        }])
+
+    async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None) -> CaseResult:
+        seen = assertions.Observed(response.text, job.case.vars, job.case.id, cost, response.latency_ms or None)
+        grades, judge_reasons = [], []
+        for assertion in job.case.asserts:
+            try:
+                verdict = await self._judge(plan, job, assertion, response.text) if assertion.type == "llm-rubric" else None
+                function = (load_function(plan.snapshot, str(assertion.value), self.root)
+                            if assertion.type == "python" else None)
+                grade = assertions.grade(assertion, seen, verdict=verdict, python_fn=function)
+            except (Skipped, ProviderError, UserError):
+                raise
+            except Exception as exc:  # the user's python assertion raised
+                raise UserError(f"{assertion.label}: {type(exc).__name__}: {exc}") from None
+            if verdict:
+                judge_reasons.append(f"{verdict[0]}/5 {verdict[1]}")
+            grades.append(grade)
+        return CaseResult.graded(job, response, cost, grades, " | ".join(judge_reasons) or None)
+
+    async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str) -> tuple[int, str]:
+        rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
+        if job.identity.kind == "echo":
+            raise UserError("llm-rubric needs a model; this set uses the echo provider")
+        request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
+        response, cost, fresh = await self._respond(request, job, cache=False)
+        verdict = parse_verdict(response.text)
+        if verdict is None:
+            raise UserError(f"the judge's reply has no 'Score: N' line: {response.text[:120]!r}")
+        if fresh:
+            self._remember(request, response, cost)  # only a reply that parses is cached
+        return verdict
+
+    # -- storage ------------------------------------------------------------------------
+
+    def _flush(self, force: bool = False) -> None:
+        due = len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        if self._pending and (force or due):
+            rows, self._pending = self._pending, []
+            self.store.save_results(self.run_id, rows, replace=self.no_cache)
+            self._last_flush = time.monotonic()
+
+
+def _response_from_row(row: dict) -> Response:
+    return Response(row["text"], row["reported_model"] or row["model"], row["stop_reason"],
+                    row["tokens_in"] or 0, row["tokens_out"] or 0, row["latency_ms"] or 0.0)
+
+
+def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
+    return {
+        "sets": len(outcomes),
+        "cases": sum(len(o.results) for o in outcomes),
+        "passed": sum(o.passed for o in outcomes),
+        "failed": sum(o.failed for o in outcomes),
+        "errored": sum(o.errored for o in outcomes),
+        "skipped": sum(o.skipped for o in outcomes),
+        "calls": stats.calls, "cost": stats.cost, "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out,
+    }
+
+
+def raise_if_unreachable(outcome: RunOutcome) -> None:
+    if outcome.stats.unreachable:
+        first = outcome.stats.unreachable[0]
+        raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed after retries ({first})")
+
+
+__all__ = ["Runner", "RunOutcome", "raise_if_unreachable", "dumps"]

@@ -1,0 +1,141 @@
+"""Case results and set scores: errored and skipped cases are left out of the means and counted
+on their own; a set whose cases were all skipped is "not evaluated", never "passed"."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+
+from promptvc import assertions
+from promptvc.assertions import Grade
+from promptvc.store import now
+
+PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
+NOT_EVALUATED = "not evaluated"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    key: str
+    set_id: str
+    case_id: str
+    sample: int
+    prompt: str
+    provider: str
+    status: str
+    score: float | None = None
+    output: str | None = None
+    grades: tuple[Grade, ...] = ()
+    judge_reason: str | None = None
+    model: str | None = None
+    request_key: str | None = None
+    set_key: str | None = None
+    latency_ms: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float | None = None
+    truncated: bool = False
+    error: str | None = None
+    fresh: bool = True
+
+    @property
+    def evaluated(self) -> bool:
+        return self.status in (PASSED, FAILED)
+
+    @property
+    def failed_grades(self) -> list[Grade]:
+        return [g for g in self.grades if not g.passed]
+
+    @classmethod
+    def of_job(cls, job, *, status: str, error: str | None = None) -> "CaseResult":
+        return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label, status,
+                   model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error)
+
+    @classmethod
+    def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None) -> "CaseResult":
+        passed, score = assertions.case_score(grades)
+        return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label,
+                   PASSED if passed else FAILED, score, response.text, tuple(grades), judge_reason,
+                   response.model, job.request.key, job.set_key, response.latency_ms, response.input_tokens,
+                   response.output_tokens, cost, response.truncated)
+
+    def row(self) -> dict:
+        return {
+            "key": self.key, "set_key": self.set_key, "set_id": self.set_id, "case_id": self.case_id,
+            "sample": self.sample, "prompt": self.prompt, "provider": self.provider, "model": self.model,
+            "request_key": self.request_key, "status": self.status, "score": self.score,
+            "passed": int(self.status == PASSED), "output": self.output,
+            "grades": json.dumps([g.__dict__ for g in self.grades], ensure_ascii=False),
+            "judge_reason": self.judge_reason, "latency_ms": self.latency_ms, "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out, "cost": self.cost, "truncated": int(self.truncated),
+            "error": self.error, "created_at": now(),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict, fresh: bool = False) -> "CaseResult":
+        grades = tuple(Grade(**g) for g in json.loads(row["grades"] or "[]"))
+        return cls(row["key"], row["set_id"], row["case_id"], row["sample"], row["prompt"], row["provider"],
+                   row["status"], row["score"], row["output"], grades, row["judge_reason"], row["model"],
+                   row["request_key"], row["set_key"], row["latency_ms"], row["tokens_in"] or 0,
+                   row["tokens_out"] or 0, row["cost"], bool(row["truncated"]), row["error"], fresh)
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    plan: object                 # the SetPlan
+    results: tuple[CaseResult, ...]
+    score: float | None
+    status: str                  # passed, failed, not evaluated
+    passed: int
+    failed: int
+    errored: int
+    skipped: int
+    spread: float | None         # the spread of the set's score across samples (--repeat)
+
+    @property
+    def golden(self):
+        return self.plan.golden
+
+    @property
+    def cost(self) -> float:
+        return sum(r.cost or 0.0 for r in self.results if r.fresh)
+
+    @property
+    def tokens(self) -> int:
+        return sum(r.tokens_in + r.tokens_out for r in self.results)
+
+    @property
+    def noisy(self) -> bool:
+        """One sample at temperature > 0: the score may be sampling noise."""
+        return self.plan.samples == 1 and self.plan.temperature > 0 and self.plan.identity.kind != "echo"
+
+    def row(self) -> dict:
+        return {
+            "set_key": self.plan.set_key, "set_id": self.golden.id, "prompt": self.golden.prompt,
+            "provider": self.plan.identity.label, "endpoint": self.plan.identity.endpoint,
+            "threshold": self.golden.threshold, "cases": len(self.results), "passed": self.passed,
+            "failed": self.failed, "errored": self.errored, "skipped": self.skipped, "score": self.score,
+            "status": self.status, "samples": self.plan.samples, "temperature": self.plan.temperature,
+            "cost": self.cost, "created_at": now(),
+        }
+
+
+def summarise_set(plan, results: list[CaseResult]) -> SetOutcome:
+    evaluated = [r for r in results if r.evaluated]
+    score = statistics.fmean(r.score for r in evaluated) if evaluated else None
+    if score is None:
+        status = NOT_EVALUATED
+    else:
+        status = PASSED if score >= plan.golden.threshold - 1e-9 else FAILED
+    spread = None
+    if plan.samples > 1 and evaluated:
+        per_sample = [statistics.fmean(r.score for r in evaluated if r.sample == s)
+                      for s in range(plan.samples) if any(r.sample == s for r in evaluated)]
+        spread = statistics.pstdev(per_sample) if len(per_sample) > 1 else 0.0
+    return SetOutcome(
+        plan, tuple(results), score, status,
+        passed=sum(r.status == PASSED for r in results), failed=sum(r.status == FAILED for r in results),
+        errored=sum(r.status == ERROR for r in results), skipped=sum(r.status == SKIPPED for r in results),
+        spread=spread,
+    )

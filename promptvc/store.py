@@ -1,0 +1,227 @@
+"""The results store: `.promptvc/promptvc.db`, SQLite through sqlite-utils.
+
+WAL so readers (the TUI) never block the writer; a busy timeout and BEGIN IMMEDIATE
+so two writers queue instead of failing; INSERT OR IGNORE / upserts so two processes
+writing the same content key agree. One Store (one connection) per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+migrations = Migrations("promptvc")
+
+RESULT_COLUMNS = (
+    "key", "set_key", "set_id", "case_id", "sample", "prompt", "provider", "model", "request_key", "status",
+    "score", "passed", "output", "grades", "judge_reason", "latency_ms", "tokens_in", "tokens_out", "cost",
+    "truncated", "error", "created_at",
+)
+RESPONSE_COLUMNS = (
+    "key", "provider", "endpoint", "model", "request", "text", "reported_model", "stop_reason",
+    "tokens_in", "tokens_out", "latency_ms", "cost", "source", "created_at",
+)
+SET_SCORE_COLUMNS = (
+    "set_key", "set_id", "prompt", "provider", "endpoint", "threshold", "cases", "passed", "failed", "errored",
+    "skipped", "score", "status", "samples", "temperature", "cost", "run_id", "created_at",
+)
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create({
+        "id": int, "started_at": str, "finished_at": str, "complete": int, "snapshot": str, "commit_sha": str,
+        "provider": str, "command": str, "sets": int, "cases": int, "passed": int, "failed": int,
+        "errored": int, "skipped": int, "calls": int, "cost": float, "tokens_in": int, "tokens_out": int,
+    }, pk="id")
+    db["results"].create({
+        "key": str, "set_key": str, "set_id": str, "case_id": str, "sample": int, "prompt": str,
+        "provider": str, "model": str, "request_key": str, "status": str, "score": float, "passed": int,
+        "output": str, "grades": str, "judge_reason": str, "latency_ms": float, "tokens_in": int,
+        "tokens_out": int, "cost": float, "truncated": int, "error": str, "created_at": str,
+    }, pk="key")
+    db["results"].create_index(["set_key", "case_id"])
+    db["run_results"].create({"run_id": int, "result_key": str}, pk=("run_id", "result_key"),
+                             foreign_keys=[("run_id", "runs", "id"), ("result_key", "results", "key")])
+    db["run_results"].create_index(["result_key"])
+    db["responses"].create({
+        "key": str, "provider": str, "endpoint": str, "model": str, "request": str, "text": str,
+        "reported_model": str, "stop_reason": str, "tokens_in": int, "tokens_out": int, "latency_ms": float,
+        "cost": float, "source": str, "created_at": str,
+    }, pk="key")
+    db["set_scores"].create({
+        "set_key": str, "set_id": str, "prompt": str, "provider": str, "endpoint": str, "threshold": float,
+        "cases": int, "passed": int, "failed": int, "errored": int, "skipped": int, "score": float,
+        "status": str, "samples": int, "temperature": float, "cost": float, "run_id": int, "created_at": str,
+    }, pk="set_key")
+    # What `log` and the TUI read per set, covered by one index.
+    db["set_scores"].create_index(["set_id", "set_key", "score", "status", "provider"])
+    db["commit_sets"].create({"commit_sha": str, "set_id": str, "set_key": str, "prompt": str, "path": str},
+                             pk=("commit_sha", "set_id"))
+    db["commit_sets"].create_index(["set_key"])
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        if self.db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.conn.execute("PRAGMA journal_mode = WAL")
+        self.db.conn.execute("PRAGMA synchronous = NORMAL")
+        if migrations.pending(self.db):
+            with self.immediate():  # two first runs must not migrate at once
+                if migrations.pending(self.db):
+                    migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def immediate(self) -> Iterator[sqlite3.Connection]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def start_run(self, snapshot: str, commit_sha: str | None, provider: str, command: str) -> int:
+        with self.immediate() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, complete, snapshot, commit_sha, provider, command) VALUES (?, 0, ?, ?, ?, ?)",
+                (now(), snapshot, commit_sha, provider, command),
+            )
+            return cursor.lastrowid
+
+    def finish_run(self, run_id: int, totals: dict, set_scores: list[dict]) -> None:
+        """Set scores and the run's completion land together, last."""
+        with self.immediate() as conn:
+            _upsert(conn, "set_scores", SET_SCORE_COLUMNS, "set_key", [{**s, "run_id": run_id} for s in set_scores])
+            assignments = ", ".join(f"{k} = ?" for k in totals)
+            conn.execute(f"UPDATE runs SET {assignments}, finished_at = ?, complete = 1 WHERE id = ?",
+                         (*totals.values(), now(), run_id))
+
+    # -- results ------------------------------------------------------------------------
+
+    def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
+        if not rows:
+            return
+        with self.immediate() as conn:
+            placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
+            # A finished result is content: a second writer of the same key keeps the first,
+            # unless it was an error or a skip, or the user asked for fresh calls.
+            guard = "" if replace else " WHERE results.status IN ('error', 'skipped')"
+            conn.executemany(
+                f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders}) "
+                f"ON CONFLICT(key) DO UPDATE SET {updates}{guard}",
+                [tuple(row.get(c) for c in RESULT_COLUMNS) for row in rows],
+            )
+            self._link(conn, run_id, [row["key"] for row in rows])
+
+    def link_results(self, run_id: int, keys: list[str]) -> None:
+        if keys:
+            with self.immediate() as conn:
+                self._link(conn, run_id, keys)
+
+    @staticmethod
+    def _link(conn: sqlite3.Connection, run_id: int, keys: list[str]) -> None:
+        conn.executemany("INSERT OR IGNORE INTO run_results (run_id, result_key) VALUES (?, ?)",
+                         [(run_id, key) for key in keys])
+
+    def results(self, keys: Iterable[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        keys = list(keys)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            query = f"SELECT * FROM results WHERE key IN ({', '.join('?' for _ in chunk)})"
+            for row in self.db.query(query, chunk):
+                found[row["key"]] = row
+        return found
+
+    def results_for_set(self, set_key: str) -> list[dict]:
+        return list(self.db.query("SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]))
+
+    def set_scores(self, set_keys: Iterable[str]) -> dict[str, dict]:
+        keys = list(set_keys)
+        found = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            for row in self.db.query(f"SELECT * FROM set_scores WHERE set_key IN ({', '.join('?' for _ in chunk)})", chunk):
+                found[row["set_key"]] = row
+        return found
+
+    # -- the response cache -------------------------------------------------------------
+
+    def response(self, key: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM responses WHERE key = ?", [key]))
+        return rows[0] if rows else None
+
+    def responses_for(self, keys: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            for row in self.db.query(f"SELECT * FROM responses WHERE key IN ({', '.join('?' for _ in chunk)})", chunk):
+                found[row["key"]] = row
+        return found
+
+    def save_responses(self, rows: list[dict]) -> None:
+        if rows:
+            with self.immediate() as conn:
+                _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
+
+    def export_responses(self) -> Iterator[dict]:
+        yield from self.db.query("SELECT * FROM responses ORDER BY key")
+
+    # -- commit -> set keys ---------------------------------------------------------------
+
+    def commit_sets(self, shas: list[str]) -> dict[str, list[dict]]:
+        found: dict[str, list[dict]] = {}
+        for start in range(0, len(shas), 500):
+            chunk = shas[start:start + 500]
+            query = f"SELECT * FROM commit_sets WHERE commit_sha IN ({', '.join('?' for _ in chunk)})"
+            for row in self.db.query(query, chunk):
+                found.setdefault(row["commit_sha"], []).append(row)
+        return found
+
+    def save_commit_sets(self, rows: list[dict]) -> None:
+        if rows:
+            with self.immediate() as conn:
+                _insert_or_ignore(conn, "commit_sets", ("commit_sha", "set_id", "set_key", "prompt", "path"), rows)
+
+
+def _insert_or_ignore(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    conn.executemany(
+        f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [tuple(row.get(c) for c in columns) for row in rows],
+    )
+
+
+def _upsert(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], pk: str, rows: list[dict]) -> None:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != pk)
+    conn.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT({pk}) DO UPDATE SET {updates}",
+        [tuple(row.get(c) for c in columns) for row in rows],
+    )
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
