@@ -105,6 +105,47 @@ def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurre
                  repeat=repeat, concurrency=concurrency, no_cache=no_cache, as_json=as_json, junit=junit))
 
 
+@cli.command()
+@click.option("--base", metavar="REV", help="In CI: compare merge-base(REV, HEAD) with HEAD.")
+@click.option("--markdown", metavar="FILE", help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--junit", metavar="FILE", help="Write JUnit XML.")
+def check(base, markdown, junit) -> None:
+    """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
+    from promptvc.commands.check import run
+    sys.exit(run(base, markdown, junit))
+
+
+@cli.group()
+def hook() -> None:
+    """Install or remove the git pre-commit hook."""
+
+
+@hook.command(name="install")
+@click.option("--force", is_flag=True, help="Replace a hook promptvc did not write, or use a global core.hooksPath.")
+def hook_install(force: bool) -> None:
+    """Write a pre-commit hook that runs `promptvc check`."""
+    from promptvc.commands.hook import install
+    sys.exit(install(force))
+
+
+@hook.command(name="uninstall")
+def hook_uninstall() -> None:
+    """Remove promptvc's pre-commit hook (only its own)."""
+    from promptvc.commands.hook import uninstall
+    sys.exit(uninstall())
+
+
+@cli.command(name="log")
+@click.argument("names", nargs=-1)
+@click.option("-n", "limit", type=click.IntRange(min=1), help="At most N commits.")
+@click.option("--rev", default="HEAD", show_default=True, help="Whose first-parent history.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def log_(names, limit, rev, as_json) -> None:
+    """Per-commit scores of each golden set and their change from the parent, newest first."""
+    from promptvc.commands.log import run
+    sys.exit(run(names, limit, rev, as_json))
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="promptvc", standalone_mode=False)

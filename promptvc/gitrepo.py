@@ -215,3 +215,42 @@ class GitRepo:
     def current_branch(self) -> str:
         out = self.run("rev-parse", "--abbrev-ref", "HEAD", check=False).decode().strip()
         return out or "HEAD"
+
+
+def _parse_raw_log(out: bytes) -> list[tuple[CommitInfo, list[tuple[str, str, str]]]]:
+    """`git log --raw -z` output: each commit with its changes as (status, new mode, new sha, path)."""
+    commits = []
+    fields = out.split(b"\0")
+    index = 0
+    current = None
+    while index < len(fields):
+        field = fields[index]
+        text = field.decode("utf-8", "replace").lstrip("\n")
+        if text.startswith("\x1e"):
+            sha, parents, author, ts, subject = text[1:].split("\x1f", 4)
+            current = (CommitInfo(sha, tuple(parents.split()), author, int(ts), subject), [])
+            commits.append(current)
+            index += 1
+        elif text.startswith(":") and current is not None:
+            meta = text[1:].split(" ")
+            status = meta[4]
+            path = fields[index + 1].decode("utf-8", "surrogateescape")
+            if status.startswith(("R", "C")):
+                current[1].append(("D", "", "", path))
+                path = fields[index + 2].decode("utf-8", "surrogateescape")
+                index += 1
+            current[1].append((status[0], meta[1], meta[3], path))
+            index += 2
+        else:
+            index += 1
+    return commits
+
+
+def history_changes(repo: GitRepo, rev: str, paths: list[str], limit: int | None):
+    """First-parent commits touching paths (oldest first) with their changed files, in one process."""
+    args = ["log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-renames", "--no-abbrev", "-z",
+            "--format=%x1e%H%x1f%P%x1f%an%x1f%at%x1f%s"]
+    if limit:
+        args.append(f"-n{limit}")
+    out = repo.run(*args, rev, "--", *paths, check=False)
+    return list(reversed(_parse_raw_log(out)))

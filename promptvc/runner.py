@@ -13,7 +13,7 @@ from promptvc import assertions
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.judge import parse_verdict, render_judge
 from promptvc.plan import CaseJob, EvalPlan
-from promptvc.providers import ProviderError, Response, Skipped, echo_response, require_key
+from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
 from promptvc.prices import price_for
 from promptvc.pyassert import load_function
 from promptvc.requests import ModelRequest, build_request
@@ -98,8 +98,8 @@ class Runner:
 
     async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
         try:
-            response, cost, _fresh = await self._respond(job.request, job)
-            result = await self._grade(plan, job, response, cost)
+            response, cost, called = await self._respond(job.request, job)
+            result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
             result = CaseResult.of_job(job, status="skipped", error=str(exc))
         except ProviderError as exc:
@@ -121,7 +121,8 @@ class Runner:
         if row is not None:
             return _response_from_row(row), row["cost"], False
         if job.identity.mode == "replay":
-            raise Skipped("no recorded response for this request (replay mode)")
+            why = "replay mode" if has_key() else "replay: ANTHROPIC_API_KEY is not set"
+            raise Skipped(f"no recorded response for this request ({why})")
         provider = self._live_provider()
         response = await provider.complete(request)
         price = job.price if request is job.request else price_for(request.model)
@@ -152,7 +153,8 @@ class Runner:
             "source": "live", "created_at": now(),
         }])
 
-    async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None) -> CaseResult:
+    async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
+                     called: bool) -> CaseResult:
         seen = assertions.Observed(response.text, job.case.vars, job.case.id, cost, response.latency_ms or None)
         grades, judge_reasons = [], []
         for assertion in job.case.asserts:
@@ -168,7 +170,7 @@ class Runner:
             if verdict:
                 judge_reasons.append(f"{verdict[0]}/5 {verdict[1]}")
             grades.append(grade)
-        return CaseResult.graded(job, response, cost, grades, " | ".join(judge_reasons) or None)
+        return CaseResult.graded(job, response, cost, grades, " | ".join(judge_reasons) or None, called)
 
     async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str) -> tuple[int, str]:
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)

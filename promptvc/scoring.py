@@ -37,7 +37,8 @@ class CaseResult:
     cost: float | None = None
     truncated: bool = False
     error: str | None = None
-    fresh: bool = True
+    fresh: bool = True           # produced by this run (not a stored result)
+    called: bool = False         # this run sent its request to the model
 
     @property
     def evaluated(self) -> bool:
@@ -53,12 +54,13 @@ class CaseResult:
                    model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error)
 
     @classmethod
-    def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None) -> "CaseResult":
+    def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None,
+               called: bool = False) -> "CaseResult":
         passed, score = assertions.case_score(grades)
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label,
                    PASSED if passed else FAILED, score, response.text, tuple(grades), judge_reason,
                    response.model, job.request.key, job.set_key, response.latency_ms, response.input_tokens,
-                   response.output_tokens, cost, response.truncated)
+                   response.output_tokens, cost, response.truncated, called=called)
 
     def row(self) -> dict:
         return {

@@ -63,8 +63,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     }, pk="set_key")
     # What `log` and the TUI read per set, covered by one index.
     db["set_scores"].create_index(["set_id", "set_key", "score", "status", "provider"])
-    db["commit_sets"].create({"commit_sha": str, "set_id": str, "set_key": str, "prompt": str, "path": str},
-                             pk=("commit_sha", "set_id"))
+    db["commit_sets"].create({"commit_sha": str, "set_id": str, "endpoint": str, "set_key": str, "prompt": str,
+                              "path": str}, pk=("commit_sha", "set_id", "endpoint"))
     db["commit_sets"].create_index(["set_key"])
 
 
@@ -192,19 +192,20 @@ class Store:
 
     # -- commit -> set keys ---------------------------------------------------------------
 
-    def commit_sets(self, shas: list[str]) -> dict[str, list[dict]]:
+    def commit_sets(self, shas: list[str], endpoint: str) -> dict[str, list[dict]]:
+        """The set keys met at these commits; a commit with no golden set has one row with set_id ''."""
         found: dict[str, list[dict]] = {}
         for start in range(0, len(shas), 500):
             chunk = shas[start:start + 500]
-            query = f"SELECT * FROM commit_sets WHERE commit_sha IN ({', '.join('?' for _ in chunk)})"
-            for row in self.db.query(query, chunk):
+            query = (f"SELECT * FROM commit_sets WHERE endpoint = ? AND commit_sha IN ({', '.join('?' for _ in chunk)})")
+            for row in self.db.query(query, [endpoint, *chunk]):
                 found.setdefault(row["commit_sha"], []).append(row)
         return found
 
     def save_commit_sets(self, rows: list[dict]) -> None:
         if rows:
             with self.immediate() as conn:
-                _insert_or_ignore(conn, "commit_sets", ("commit_sha", "set_id", "set_key", "prompt", "path"), rows)
+                _insert_or_ignore(conn, "commit_sets", ("commit_sha", "set_id", "endpoint", "set_key", "prompt", "path"), rows)
 
 
 def _insert_or_ignore(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:

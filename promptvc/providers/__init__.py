@@ -50,6 +50,11 @@ class Identity:
     mode: str        # live, replay or echo
 
     @property
+    def scores_key(self) -> tuple[str, str]:
+        """Scores are comparable only between the same provider and endpoint (replay replays live)."""
+        return self.kind, self.endpoint
+
+    @property
     def label(self) -> str:
         return self.kind if self.mode != "replay" else "anthropic (replay)"
 
@@ -63,15 +68,20 @@ def identity_for(set_provider: str | None, override: str | None, default: str) -
     if set_provider == "echo":
         return Identity("echo", "local", "echo")
     choice = override or set_provider or default
-    if choice == "auto":
-        choice = "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "replay"
+    if choice == "auto" or (choice == "anthropic" and not override and not has_key()):
+        # Without a key, run what recordings can answer; only an explicit --provider anthropic insists.
+        choice = "anthropic" if has_key() else "replay"
     if choice == "echo":
         return Identity("echo", "local", "echo")
     return Identity("anthropic", endpoint(), "replay" if choice == "replay" else "live")
 
 
+def has_key() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))
+
+
 def require_key() -> None:
-    if not os.environ.get("ANTHROPIC_API_KEY") and not os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+    if not has_key():
         raise CannotEvaluate("ANTHROPIC_API_KEY is not set; use --provider replay to run from recordings only")
 
 

@@ -1,0 +1,61 @@
+"""Before/after: per golden set the two scores, the delta, and the cases that flipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptvc.scoring import FAILED, PASSED, CaseResult, SetOutcome
+
+
+@dataclass(frozen=True)
+class Flip:
+    case_id: str
+    before: CaseResult
+    after: CaseResult
+
+    @property
+    def regression(self) -> bool:
+        return self.before.status == PASSED and self.after.status == FAILED
+
+
+@dataclass(frozen=True)
+class SetComparison:
+    set_id: str
+    before: SetOutcome | None
+    after: SetOutcome | None
+    flips: tuple[Flip, ...]
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None or self.before.score is None or self.after.score is None:
+            return None
+        return self.after.score - self.before.score
+
+    @property
+    def regressions(self) -> tuple[Flip, ...]:
+        return tuple(f for f in self.flips if f.regression)
+
+
+def compare(before: list[SetOutcome], after: list[SetOutcome]) -> list[SetComparison]:
+    old = {o.golden.id: o for o in before}
+    new = {o.golden.id: o for o in after}
+    comparisons = []
+    for set_id in sorted(set(old) | set(new), key=lambda i: (i not in new, i)):
+        before, after = old.get(set_id), new.get(set_id)
+        if before and after and before.plan.identity.scores_key != after.plan.identity.scores_key:
+            before = None  # a score from echo or another endpoint is never the baseline
+        comparisons.append(SetComparison(set_id, before, after, _flips(before, after)))
+    return comparisons
+
+
+def _flips(before: SetOutcome | None, after: SetOutcome | None) -> tuple[Flip, ...]:
+    if before is None or after is None:
+        return ()
+    old = {(r.case_id, r.sample): r for r in before.results}
+    flips = []
+    for result in after.results:
+        previous = old.get((result.case_id, result.sample))
+        if previous and previous.status in (PASSED, FAILED) and result.status in (PASSED, FAILED) \
+                and previous.status != result.status:
+            flips.append(Flip(result.case_id, previous, result))
+    return tuple(flips)

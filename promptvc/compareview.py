@@ -1,0 +1,55 @@
+"""How a before/after comparison looks (diff --eval, check)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from promptvc.compare import SetComparison
+from promptvc.evalview import score_text
+
+OUTPUT_WIDTH = 100
+
+
+def delta_text(delta: float | None) -> Text:
+    if delta is None:
+        return Text("")
+    if abs(delta) < 0.005:
+        return Text("(±0.00)", style="dim")
+    sign, style = ("+", "green") if delta > 0 else ("−", "red")
+    return Text(f"({sign}{abs(delta):.2f})", style=style)
+
+
+def _one_line(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= OUTPUT_WIDTH else flat[:OUTPUT_WIDTH - 1] + "…"
+
+
+def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[Text]:
+    width = width or max((len(c.set_id) for c in comparisons), default=10)
+    lines = []
+    for c in comparisons:
+        before = score_text(c.before.score) if c.before else "new"
+        after = score_text(c.after.score) if c.after else "removed"
+        line = Text(f"  {c.set_id:<{width}}  {before} → {after}  ")
+        line.append_text(delta_text(c.delta))
+        if c.after is not None:
+            line.append(f"  threshold {c.after.golden.threshold:.2f}  ", style="dim")
+            status = c.after.status
+            line.append({"passed": "✓", "failed": "✗"}.get(status, status),
+                        style={"passed": "green", "failed": "bold red"}.get(status, "dim"))
+            line.append(f"  {c.after.plan.identity.label}", style="dim")
+            if c.after.noisy:
+                line.append("  (1 sample at T>0)", style="yellow")
+        lines.append(line)
+        for flip in c.flips:
+            style = "red" if flip.regression else "green"
+            arrow = "pass → FAIL" if flip.regression else "fail → pass"
+            head = Text(f"    {flip.case_id}  ")
+            head.append(arrow, style=f"bold {style}")
+            failed = flip.after.failed_grades if flip.regression else flip.before.failed_grades
+            if failed:
+                head.append(f"   {failed[0].label}", style="dim")
+            lines.append(head)
+            lines.append(Text(f"      before: {_one_line(flip.before.output)}", style="dim"))
+            lines.append(Text(f"      after:  {_one_line(flip.after.output)}", style=style))
+    return lines

@@ -1,0 +1,147 @@
+"""Score history per commit: the commits that touched prompts (first parents), each golden set's
+content key there, and the stored score under that key, whichever command produced it.
+
+The file state of every commit is rolled forward from one `git log --raw` and the blobs are
+read through one `git cat-file --batch`; the commit -> set-key table makes a second look free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptvc.errors import UserError
+from promptvc.gitrepo import CommitInfo, history_changes
+from promptvc.providers import endpoint, identity_for
+from promptvc.snapshot import FileRef, Snapshot
+from promptvc.store import Store
+from promptvc.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class SetPoint:
+    set_id: str
+    set_key: str
+    prompt: str
+    score: float | None = None
+    status: str = "not evaluated"
+    provider: str | None = None
+    passed: int = 0
+    cases: int = 0
+
+    @property
+    def evaluated(self) -> bool:
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class CommitPoint:
+    commit: CommitInfo
+    sets: dict[str, SetPoint]
+    parent: dict[str, SetPoint] = field(default_factory=dict)
+
+    @property
+    def overall(self) -> float | None:
+        scores = [s.score for s in self.sets.values() if s.score is not None]
+        return sum(scores) / len(scores) if scores else None
+
+    @property
+    def parent_overall(self) -> float | None:
+        scores = [s.score for s in self.parent.values() if s.score is not None]
+        return sum(scores) / len(scores) if scores else None
+
+    def delta(self, set_id: str) -> float | None:
+        now, before = self.sets.get(set_id), self.parent.get(set_id)
+        if now is None or before is None or now.score is None or before.score is None:
+            return None
+        return now.score - before.score
+
+
+def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[CommitInfo, dict[str, FileRef]]]:
+    """Each first-parent commit touching the watched paths (oldest first) with its full file state."""
+    repo, paths = ws.repo, ws.settings.watched_paths
+    changes = history_changes(repo, rev, paths, limit + 1 if limit else None)
+    if not changes:
+        return []
+    oldest = changes[0][0]
+    state: dict[str, FileRef] = {}
+    if limit and oldest.parents:
+        state = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(oldest.parents[0], paths)}
+    states = []
+    for commit, files in changes:
+        for status, mode, sha, path in files:
+            if status == "D":
+                state.pop(path, None)
+            else:
+                state[path] = FileRef(path, sha, mode)
+        states.append((commit, dict(state)))
+    return states
+
+
+def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
+    from promptvc.keys import set_key
+    renderer = ws.renderer(snapshot)
+    rows = []
+    try:
+        goldens = ws.goldens(snapshot)
+    except UserError:
+        return rows  # a commit whose golden files do not parse has no scores
+    for golden in goldens:
+        identity = identity_for(golden.provider, None, ws.settings.provider)
+        try:
+            key = set_key(renderer, golden, identity)
+        except UserError:
+            continue
+        rows.append({"commit_sha": snapshot.commit, "set_id": golden.id, "set_key": key, "prompt": golden.prompt,
+                     "path": golden.path, "endpoint": endpoint()})
+    return rows
+
+
+def history(ws: Workspace, store: Store, rev: str = "HEAD", limit: int | None = None,
+            names: tuple[str, ...] = ()) -> list[CommitPoint]:
+    """Newest first; each commit with its sets' scores and those at its first parent."""
+    states = commit_states(ws, rev, limit)
+    if not states:
+        return []
+    known = store.commit_sets([c.sha for c, _ in states], endpoint())
+    missing = [(c, files) for c, files in states if c.sha not in known]
+    if missing:
+        fresh = _compute_keys(ws, missing)
+        store.save_commit_sets(fresh)
+        for row in fresh:
+            known.setdefault(row["commit_sha"], []).append(row)
+    scores = store.set_scores({row["set_key"] for rows in known.values() for row in rows})
+    points = []
+    previous: dict[str, SetPoint] = {}
+    for commit, _files in states:
+        sets = {row["set_id"]: _point(row, scores.get(row["set_key"])) for row in known.get(commit.sha, [])
+                if row["set_id"] and _wanted(row, names)}
+        points.append(CommitPoint(commit, sets, previous))
+        previous = sets
+    if limit and len(points) > limit:
+        points = points[-limit:]
+    return list(reversed(points))
+
+
+def _wanted(row: dict, names: tuple[str, ...]) -> bool:
+    return not names or row["set_id"] in names or row["prompt"] in names
+
+
+def _compute_keys(ws: Workspace, states) -> list[dict]:
+    paths = {ref.sha: ref.path for _c, files in states for ref in files.values()}
+    snapshots = [Snapshot(ws.repo, "commit", files, commit=c.sha) for c, files in states]
+    if snapshots:  # every blob of every commit in one `git cat-file --batch`
+        reader = Snapshot(ws.repo, "commit", {p: FileRef(p, sha) for sha, p in paths.items()})
+        reader.prefetch(list(reader.files))
+    rows = []
+    for snapshot in snapshots:
+        # A commit without golden sets gets an empty marker row, so it is not computed again.
+        rows += set_keys_at(ws, snapshot) or [{"commit_sha": snapshot.commit, "set_id": "", "set_key": "",
+                                               "prompt": "", "path": "", "endpoint": endpoint()}]
+    return rows
+
+
+def _point(row: dict, score: dict | None) -> SetPoint:
+    if score is None:
+        return SetPoint(row["set_id"], row["set_key"], row["prompt"])
+    return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], score["status"],
+                    score["provider"], score["passed"] or 0, score["cases"] or 0)
