@@ -146,6 +146,27 @@ def log_(names, limit, rev, as_json) -> None:
     sys.exit(run(names, limit, rev, as_json))
 
 
+@cli.group()
+def responses() -> None:
+    """Move recorded responses between machines (for `replay` in CI)."""
+
+
+@responses.command(name="export")
+@click.argument("file")
+def responses_export(file: str) -> None:
+    """Write every recorded response to FILE (JSON lines; - for stdout)."""
+    from promptvc.commands.responses import export
+    sys.exit(export(file))
+
+
+@responses.command(name="import")
+@click.argument("file")
+def responses_import(file: str) -> None:
+    """Load recorded responses from FILE into the cache."""
+    from promptvc.commands.responses import import_
+    sys.exit(import_(file))
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="promptvc", standalone_mode=False)

@@ -1,0 +1,150 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from promptvc.store import Store
+from tests.test_eval import MODEL_GOLDEN, answer_by_rule
+
+
+def rows(repo, query):
+    conn = sqlite3.connect(repo.root / ".promptvc/promptvc.db")
+    conn.row_factory = sqlite3.Row
+    return [dict(r) for r in conn.execute(query)]
+
+
+def test_responses_export_import_lets_ci_replay_without_a_key(support_repo, model_server, cli, tmp_path, monkeypatch):
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.commit("model golden")
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0
+    recordings = tmp_path / "responses.jsonl"
+    assert cli("responses", "export", str(recordings))[0] == 0
+    assert "test-key-not-secret" not in recordings.read_text()
+    (support_repo.root / ".promptvc/promptvc.db").unlink()
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, out, _ = cli("eval")
+    assert "not evaluated" in out
+    code, out, _ = cli("responses", "import", str(recordings))
+    assert code == 0 and "imported 2 responses" in out
+    code, out, _ = cli("eval")
+    assert code == 0 and "1.00" in out and "anthropic (replay)" in out
+    assert model_server.calls == 2
+
+
+def test_import_rejects_garbage_with_the_line(git_repo, cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"format": "promptvc.responses/1"}\n{"key": "k", "text": "t"}\nnot json\n')
+    code, _, err = cli("responses", "import", str(bad))
+    assert code == 2 and f"{bad}:3: invalid JSON" in err
+
+
+def test_ctrl_c_keeps_finished_results_and_the_run_incomplete(support_repo, model_server, tmp_path):
+    cases = "\n".join(f"  - id: c{i}\n    vars: {{question: 'How long {i}?'}}\n    assert: [{{type: contains, value: days}}]"
+                      for i in range(40))
+    support_repo.write("evals/support-answer.yaml",
+                       f"prompt: support/answer\nprovider: anthropic\nvars: {{policy: P}}\ncases:\n{cases}\n",
+                       dedent=False)
+    support_repo.commit("many cases")
+    model_server.rule = answer_by_rule
+    model_server.delay = 0.15
+    proc = subprocess.Popen([sys.executable, "-m", "promptvc", "eval", "--concurrency", "2"], cwd=support_repo.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 20
+    while model_server.calls < 8 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.6)  # let a batch flush
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
+    run = rows(support_repo, "SELECT * FROM runs")[0]
+    assert run["complete"] == 0
+    kept = rows(support_repo, "SELECT * FROM results WHERE status = 'passed'")
+    assert 4 <= len(kept) < 40
+    assert not rows(support_repo, "SELECT * FROM set_scores")  # an incomplete run is never a baseline
+    linked = rows(support_repo, "SELECT count(*) AS n FROM run_results")[0]["n"]
+    assert linked == len(rows(support_repo, "SELECT * FROM results"))
+    # The next run re-sends only what did not finish.
+    calls = model_server.calls
+    model_server.delay = 0
+    subprocess.run([sys.executable, "-m", "promptvc", "eval"], cwd=support_repo.root, check=True,
+                   capture_output=True)
+    assert model_server.calls - calls <= 40 - len(kept)
+
+
+def test_two_processes_write_at_once(tmp_path):
+    db = tmp_path / "p.db"
+    Store(db).close()
+    script = f"""
+import sys
+from pathlib import Path
+from promptvc.store import Store
+store = Store(Path({str(db)!r}))
+run = store.start_run("worktree", None, "echo", "test")
+for batch in range(20):
+    rows = [{{"key": f"k{{i}}", "status": "passed", "score": 1.0, "set_id": "s", "case_id": str(i)}}
+            for i in range(batch * 10, batch * 10 + 10)]
+    store.save_results(run, rows)
+store.finish_run(run, {{"cases": 200}}, [])
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(3)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM results").fetchone()[0] == 200
+    assert conn.execute("SELECT count(*) FROM run_results").fetchone()[0] == 600
+    assert conn.execute("SELECT count(*) FROM runs WHERE complete = 1").fetchone()[0] == 3
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_schema_is_versioned_by_migrations(tmp_path):
+    store = Store(tmp_path / "p.db")
+    applied = [r["name"] for r in store.db.query("SELECT name FROM _sqlite_migrations")]
+    assert applied == ["m001_initial"]
+    Store(tmp_path / "p.db")  # a second open applies nothing again
+    assert len(list(store.db.query("SELECT * FROM _sqlite_migrations"))) == 1
+
+
+def test_log_shows_scores_deltas_and_providers(support_repo, model_server, cli):
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.commit("model golden")
+    model_server.rule = lambda body: ("I am not sure, sorry." if "Be vague." in body.get("system", "")
+                                      else answer_by_rule(body))
+    cli("eval", "--rev", "HEAD")
+    support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
+    support_repo.commit("vaguer tone")
+    cli("eval", "--rev", "HEAD")
+    support_repo.write("README.txt", "unrelated\n")
+    support_repo.commit("docs")
+    support_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    support_repo.commit("kind tone, not evaluated")
+    code, out, _ = cli("log")
+    assert code == 0
+    lines = out.splitlines()
+    assert "kind tone, not evaluated" in lines[0] and "not evaluated" in lines[1]
+    assert "vaguer tone" in lines[2] and "0.00  (−1.00)  0/2 passed · anthropic" in lines[3]
+    assert "model golden" in lines[4] and "1.00" in lines[5]
+    assert "docs" not in out
+    code, out, _ = cli("log", "-n", "2", "--json")
+    data = json.loads(out)
+    assert len(data) == 2 and data[1]["sets"][0]["delta"] == -1.0
+
+
+def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.commit("model golden")
+    model_server.rule = lambda body: ("I am not sure, sorry." if "Be vague." in body.get("system", "")
+                                      else answer_by_rule(body))
+    support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
+    code, out, err = cli("diff", "--eval", "HEAD")
+    assert code == 0, err
+    assert "support-answer  1.00 → 0.00  (−1.00)" in out
+    assert "refund-window  pass → FAIL" in out
+    assert "after:  I am not sure, sorry." in out
+    calls = model_server.calls
+    cli("diff", "--eval", "HEAD")
+    assert model_server.calls == calls  # everything came from the store
