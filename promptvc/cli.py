@@ -167,6 +167,14 @@ def responses_import(file: str) -> None:
     sys.exit(import_(file))
 
 
+@cli.command()
+@click.option("--rev-range", "rev", default="HEAD", show_default=True, help="Whose first-parent history to browse.")
+def tui(rev: str) -> None:
+    """Browse the per-commit score history."""
+    from promptvc.commands.tui import run
+    sys.exit(run(rev))
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="promptvc", standalone_mode=False)

@@ -148,6 +148,7 @@ cases:
 @pytest.fixture
 def support_repo(git_repo) -> GitRepo:
     """A repository with one prompt, a partial, an example set, tiers and a golden set, committed."""
+    git_repo.write(".gitignore", ".promptvc/\n")
     git_repo.write("prompts/tiers.yaml", TIERS)
     git_repo.write("prompts/support/answer.jinja", ANSWER)
     git_repo.write("prompts/partials/tone.jinja", "Be warm and brief.\n")

@@ -220,7 +220,7 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
     result = subprocess.run(["git", "commit", "-q", "-m", "vague"], cwd=gated.root, env=env, capture_output=True,
                             text=True, stdin=subprocess.DEVNULL)
     assert result.returncode != 0 and "blocked:" in result.stdout + result.stderr
-    gated.write("prompts/partials/tone.jinja", "Be warm and brief.\n")
+    gated.write("prompts/partials/tone.jinja", "Be warm, brief and exact.\n")
     gated.stage()
     result = subprocess.run(["git", "commit", "-q", "-m", "fine"], cwd=gated.root, env=env, capture_output=True,
                             text=True, stdin=subprocess.DEVNULL)

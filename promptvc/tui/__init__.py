@@ -1,0 +1,1 @@
+"""The history browser (`promptvc tui`), built on Textual."""

@@ -1,0 +1,158 @@
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from promptvc.browser import HistoryBrowser
+from promptvc.tui.app import PromptvcApp
+from promptvc.tui.screens import CaseScreen, DiffScreen, KeysScreen, SetScreen
+from promptvc.workspace import Workspace
+from tests.test_eval import MODEL_GOLDEN, answer_by_rule
+
+
+def vague_rule(body):
+    return "I am not sure, sorry." if "Be vague." in body.get("system", "") else answer_by_rule(body)
+
+
+@pytest.fixture
+def history_repo(support_repo, model_server, cli):
+    """Three commits touching prompts: evaluated, evaluated with a regression, not evaluated."""
+    model_server.rule = vague_rule
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.commit("judge the model")
+    assert cli("eval", "--rev", "HEAD")[0] == 0
+    support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
+    support_repo.commit("vaguer tone")
+    assert cli("eval", "--rev", "HEAD")[0] == 1
+    support_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    support_repo.commit("kind tone")
+    return support_repo
+
+
+def make_app():
+    return PromptvcApp(HistoryBrowser(Workspace.open()), live_refresh=False)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def cell(table: DataTable, row: int, column: int) -> str:
+    return str(table.get_row_at(row)[column])
+
+
+def test_main_screen_lists_commits_with_scores_and_deltas(history_repo):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            commits = app.query_one("#commits", DataTable)
+            assert commits.row_count == 4
+            assert [cell(commits, i, 2) for i in range(4)] == ["kind tone", "vaguer tone", "judge the model",
+                                                                "add the support answerer"]
+            assert cell(commits, 0, 3) == "—"            # not evaluated
+            assert cell(commits, 1, 3) == "0.00" and cell(commits, 1, 4) == "▼−1.00"
+            assert "4 commits touching prompts" in str(app.query_one("#title", Static).render())
+            assert "not evaluated here yet" in str(app.query_one("#hint", Static).render())
+            await pilot.press("down")
+            sets = app.query_one("#sets", DataTable)
+            assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "0.00" and cell(sets, 0, 2) == "1.00"
+            flips = str(app.query_one("#flips", Static).render())
+            assert "support-answer/late-return pass→fail" in flips and "refund-window pass→fail" in flips
+    run(scenario())
+
+
+def test_drill_down_to_a_case_and_back(history_repo):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            await pilot.press("down", "enter")          # commit -> sets
+            assert app.focused.id == "sets"
+            await pilot.press("enter")                  # set -> cases
+            assert isinstance(app.screen, SetScreen)
+            cases = app.screen.query_one("#cases", DataTable)
+            assert cell(cases, 0, 3) == "pass→fail"
+            await pilot.press("enter")                  # case -> outputs
+            assert isinstance(app.screen, CaseScreen)
+            text = " ".join(str(w.render()) for w in app.screen.query(Static))
+            assert "I am not sure, sorry." in text and "30 days" in text
+            assert "✗ contains" in text or "✗ not-icontains" in text
+            await pilot.press("escape", "escape")
+            assert not isinstance(app.screen, (SetScreen, CaseScreen))
+    run(scenario())
+
+
+def test_diff_keys_filter_and_quit(history_repo):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            await pilot.press("down", "d")
+            assert isinstance(app.screen, DiffScreen)
+            text = str(app.screen.query_one(Static).render())
+            assert "+Be vague." in text and "via partials/tone.jinja" in text
+            await pilot.press("escape", "question_mark")
+            assert isinstance(app.screen, KeysScreen)
+            await pilot.press("escape", "slash")
+            await pilot.press(*"nomatch", "enter")
+            assert app.query_one("#commits", DataTable).row_count == 0
+            assert "no commit matches" in str(app.query_one("#hint", Static).render())
+            await pilot.press("slash", "escape")
+            assert app.query_one("#commits", DataTable).row_count == 4
+            await pilot.press("q")
+        assert app.return_code == 0 or app.return_code is None
+    run(scenario())
+
+
+def test_evaluate_in_place_against_the_model_server(history_repo, model_server):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            calls = model_server.calls
+            await pilot.press("e")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            commits = app.query_one("#commits", DataTable)
+            assert cell(commits, 0, 3) == "1.00" and cell(commits, 0, 4) == "▲+1.00"
+            assert model_server.calls == calls + 2      # the parent came from the store
+    run(scenario())
+
+
+def test_results_added_by_another_process_show_on_reload(history_repo, cli):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            assert cell(app.query_one("#commits", DataTable), 0, 3) == "—"
+            # another process (a hook, a CI import) writes while the browser is open
+            subprocess.run([sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"], check=True, capture_output=True)
+            app.refresh_if_changed()
+            await pilot.pause()
+            assert cell(app.query_one("#commits", DataTable), 0, 3) == "1.00"
+    run(scenario())
+
+
+def test_empty_repository_says_what_to_do(git_repo):
+    git_repo.write("README.md", "hi\n")
+    git_repo.commit("docs")
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(120, 30)):
+            assert "run `promptvc init`" in str(app.query_one("#hint", Static).render())
+    run(scenario())
+
+
+def test_not_a_repository_exits_2(tmp_path, monkeypatch, cli):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("tui")
+    assert code == 2 and "not a git repository" in err
+
+
+def test_snapshot_main_screen(history_repo, snap_compare, monkeypatch):
+    monkeypatch.delenv("NO_COLOR")  # review the colours too
+    assert snap_compare(make_app(), terminal_size=(130, 30), press=["down"])
+
+
+def test_snapshot_set_screen(history_repo, snap_compare, monkeypatch):
+    monkeypatch.delenv("NO_COLOR")
+    assert snap_compare(make_app(), terminal_size=(130, 30), press=["down", "enter", "enter"])
