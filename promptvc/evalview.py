@@ -25,42 +25,53 @@ def status_text(outcome: SetOutcome) -> Text:
 
 def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("set", "left"), ("score", "right"), ("threshold", "right"), ("pass", "right"),
-                            ("fail", "right"), ("error", "right"), ("skip", "right"), ("tokens", "right"),
-                            ("cost", "right"), ("provider", "left"), ("", "left")):
+    for column, justify in (("set", "left"), ("score", "right"), ("min", "right"), ("pass", "right"),
+                            ("fail", "right"), ("err", "right"), ("skip", "right"), ("cost", "right"),
+                            ("provider", "left"), ("", "left")):
         table.add_column(column, justify=justify, no_wrap=True)
     for o in outcomes:
         score = score_text(o.score)
         if o.spread is not None:
             score += f" ±{o.spread:.2f}"
-        notes = status_text(o)
-        if o.noisy:
-            notes.append("  (1 sample at T>0)", style="yellow")
+        if o.noisy and o.score is not None:
+            score += "†"
         table.add_row(o.golden.id, score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
-                      str(o.skipped), f"{o.tokens:,}", f"${o.cost:.4f}", o.plan.identity.label, notes)
+                      str(o.skipped), f"${o.cost:.4f}", o.plan.identity.label, status_text(o))
     return table
+
+
+def footnotes(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
+    if any(o.noisy and o.score is not None for o in outcomes):
+        return [Text("† one sample at temperature > 0: the score may be sampling noise (--repeat N)", style="yellow")]
+    return []
 
 
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     lines: list[Text] = []
     for o in outcomes:
+        unchecked: dict[tuple[str, str], list[str]] = {}
         for r in o.results:
-            if r.status == PASSED:
-                continue
-            head = Text(f"{o.golden.id}/{r.case_id}", style="bold")
-            if r.sample:
-                head.append(f" (sample {r.sample})")
             if r.status == FAILED:
-                head.append(f"  FAIL  score {r.score:.2f}", style="bold red")
-                lines.append(head)
-                for g in r.failed_grades:
-                    lines.append(Text(f"  ✗ {g.label}: {g.reason}", style="red"))
-                if r.truncated:
-                    lines.append(Text("  ! the output was cut off by max_tokens", style="yellow"))
-                lines += [Text("  │ " + line, style="dim") for line in _clip(r.output or "")]
-            else:
-                head.append(f"  {r.status.upper()}  {r.error}", style="yellow")
-                lines.append(head)
+                lines += _failed_case(o, r)
+            elif r.status != PASSED:
+                unchecked.setdefault((r.status, r.error or ""), []).append(r.case_id)
+        for (status, why), cases in unchecked.items():
+            shown = ", ".join(cases[:5]) + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
+            lines.append(Text(f"{o.golden.id}: {len(cases)} {status}", style="bold yellow")
+                         + Text(f" ({shown}): {why}", style="yellow"))
+    return lines
+
+
+def _failed_case(o: SetOutcome, r) -> list[Text]:
+    head = Text(f"{o.golden.id}/{r.case_id}", style="bold")
+    if r.sample:
+        head.append(f" (sample {r.sample})")
+    head.append(f"  FAIL  score {r.score:.2f}", style="bold red")
+    lines = [head]
+    lines += [Text(f"  ✗ {g.label}: {g.reason}", style="red") for g in r.failed_grades]
+    if r.truncated:
+        lines.append(Text("  ! the output was cut off by max_tokens", style="yellow"))
+    lines += [Text("  │ " + line, style="dim") for line in _clip(r.output or "")]
     return lines
 
 

@@ -166,8 +166,17 @@ def _expected_cell(value: str) -> dict:
     """promptfoo's `__expected` cell: `contains: foo`, `not-icontains: bar`, or a plain expected output."""
     kind, sep, rest = value.partition(":")
     from promptvc.assertions import KNOWN_TYPES, strip_negation
-    if sep and strip_negation(kind.strip())[0] in KNOWN_TYPES:
-        return {"type": kind.strip(), "value": rest.strip()}
+    base = strip_negation(kind.strip())[0]
+    if sep and base in KNOWN_TYPES:
+        rest = rest.strip()
+        if base == "max-length" and rest.isdigit():
+            return {"type": kind.strip(), "value": int(rest)}
+        if base in ("cost", "latency"):
+            try:
+                return {"type": kind.strip(), "threshold": float(rest)}
+            except ValueError:
+                pass
+        return {"type": kind.strip(), "value": rest}
     return {"type": "equals", "value": value}
 
 

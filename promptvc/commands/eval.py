@@ -49,12 +49,15 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         out = console()
         out.print(f"promptvc eval · {snapshot.label} · run {outcome.run_id}", style="bold")
         out.print(evalview.sets_table(outcome.sets, outcome.elapsed))
+        for note in evalview.footnotes(outcome.sets):
+            out.print(note)
         failures = evalview.failure_lines(outcome.sets)
         if failures:
             out.print()
             emit(failures)
-        cached = sum(1 for s in outcome.sets for r in s.results if not r.fresh)
-        out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {cached} reused · "
+        reused = sum(1 for s in outcome.sets for r in s.results if not r.fresh)
+        tokens = sum(s.tokens for s in outcome.sets)
+        out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
                   f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
     raise_if_unreachable(outcome)
     return 1 if any(s.status == "failed" for s in outcome.sets) else 0
