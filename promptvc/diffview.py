@@ -39,6 +39,10 @@ def _money(amount: float | None, per: str = "") -> str:
     return f"{sign}${abs(amount):.6f}{per}"
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _signed(n: int) -> str:
     return f"+{n}" if n >= 0 else f"−{abs(n)}"
 
@@ -71,7 +75,7 @@ def prompt_lines(change: PromptChange) -> list[Text]:
         lines += rendered_lines(change.rendered)
     if change.goldens:
         for i, (set_id, path, cases) in enumerate(change.goldens):
-            lines.append(_label("goldens" if i == 0 else "", f"{path} ({cases} cases)"))
+            lines.append(_label("goldens" if i == 0 else "", f"{path} ({plural(cases, 'case')})"))
     else:
         lines.append(_label("goldens", Text("none — no golden set names this prompt", style="dim")))
     return lines
@@ -82,7 +86,7 @@ def rendered_lines(r: RenderedChange) -> list[Text]:
         return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
     if not r.changed:
         return [_label("rendered", Text(f"unchanged in all {r.total} cases", style="dim"))]
-    summary = Text(f"changed in {r.changed} of {r.total} cases; first: {r.case}  ")
+    summary = Text(f"changed in {r.changed} of {plural(r.total, 'case')}; first: {r.case}  ")
     summary.append(f"(≈{_signed(r.tokens_delta)} tokens, {_money(r.cost_delta, '/call')})", style="dim")
     lines = [_label("rendered", summary)]
     for hunk in r.hunks:
@@ -97,7 +101,7 @@ def report_lines(report: DiffReport) -> list[Text]:
         lines += prompt_lines(change)
         lines.append(Text(""))
     for path, names in report.shared.items():
-        reach = f"reaches {len(names)} prompt{'s' if len(names) != 1 else ''}"
+        reach = f"reaches {plural(len(names), 'prompt')}"
         lines.append(Text(f"{path} → {reach}: {', '.join(names) or '(none)'}", style="magenta"))
     if report.judge_changed:
         lines.append(Text("the judge changed → every set with an llm-rubric assertion is re-scored", style="magenta"))
@@ -126,9 +130,8 @@ def summary_line(report: DiffReport) -> Text:
     if report.empty:
         return Text("no prompt changes", style="dim")
     cases = sum(n for _id, n in report.affected_sets)
-    n = len(report.prompts)
-    parts = [f"{n} prompt{'s' if n != 1 else ''} changed",
-             f"{len(report.affected_sets)} golden set{'s' if len(report.affected_sets) != 1 else ''} affected ({cases} cases)"]
+    parts = [f"{plural(len(report.prompts), 'prompt')} changed",
+             f"{plural(len(report.affected_sets), 'golden set')} affected ({plural(cases, 'case')})"]
     cost = report.run_cost_delta
     if cost is not None:
         parts.append(f"est. {_money(cost)} per full run")

@@ -137,7 +137,7 @@ def test_no_key_without_recordings_skips_in_replay(model_repo, model_server, cli
     assert code == 0
     assert model_server.calls == 0
     assert "not evaluated" in out
-    assert "SKIPPED  no recorded response" in out
+    assert "support-answer: 2 skipped (refund-window, late-return): no recorded response" in out
 
 
 def test_explicit_anthropic_without_a_key_exits_3(model_repo, model_server, cli, monkeypatch):
@@ -241,7 +241,7 @@ def test_python_assertion_from_the_repo(model_repo, model_server, cli):
         """)
     model_server.rule = lambda body: "30 days"
     code, out, _ = cli("eval", "py")
-    assert "py/broken  ERROR  python \"checks.support:explodes\": ValueError: boom" in out
+    assert "py: 1 error (broken): python \"checks.support:explodes\": ValueError: boom" in out
     assert "1.00" in out
 
 
