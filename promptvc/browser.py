@@ -91,7 +91,7 @@ class HistoryBrowser:
         else:
             from promptvc.diff import compute_diff
             old, new = self.ws.snapshot(EMPTY), self.ws.snapshot(commit.sha)
-            report = compute_diff(self.ws.renderer(old), self.ws.renderer(new), [], self.ws.goldens(new),
+            report = compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
                                   old_label="empty tree", new_label=commit.short)
         return diffview.report_lines(report)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptvc.errors import UserError
-from promptvc.goldens import GoldenSet
+from promptvc.goldens import GoldenCatalog, GoldenSet
 from promptvc.graph import changed_files, judge_changed, partial_reach, reached_prompts
 from promptvc.prices import estimate_tokens, price_for
 from promptvc.prompt import prompt_path
@@ -98,7 +98,7 @@ class DiffReport:
         return sum(costs) if costs else None
 
 
-def compute_diff(old: Renderer, new: Renderer, old_goldens: list[GoldenSet], new_goldens: list[GoldenSet],
+def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
                  *, old_label: str, new_label: str, names: tuple[str, ...] = (), all_cases: bool = False) -> DiffReport:
     changed = changed_files(old.snapshot, new.snapshot)
     reached = reached_prompts(old, new, changed)
@@ -106,9 +106,10 @@ def compute_diff(old: Renderer, new: Renderer, old_goldens: list[GoldenSet], new
         _prompt_change(old, new, name, reasons, old_goldens, new_goldens, all_cases)
         for name, reasons in reached.items() if _selected(name, names)
     ]
-    sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed) if _selected(s.prompt, names) or _selected(s.id, names))
+    sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed)
+                 if _selected(s.prompt, names) or _selected(s.id, names))
     judge = judge_changed(old, new, changed)
-    affected = _affected_sets(new_goldens or old_goldens, {p.name for p in prompts}, sets, judge)
+    affected = _affected_sets(new_goldens, {p.name for p in prompts}, sets, judge)
     shared = {p: n for p, n in partial_reach(old, new, changed).items() if any(_selected(x, names) for x in n) or not names}
     return DiffReport(old_label, new_label, tuple(prompts), shared, sets, affected, judge)
 
@@ -117,9 +118,10 @@ def _selected(name: str, names: tuple[str, ...]) -> bool:
     return not names or any(name == n or fnmatch.fnmatch(name, n) or name.startswith(n.rstrip("/") + "/") for n in names)
 
 
-def _affected_sets(goldens: list[GoldenSet], prompts: set[str], sets: tuple[SetChange, ...], judge: bool) -> tuple:
+def _affected_sets(goldens: GoldenCatalog, prompts: set[str], sets: tuple[SetChange, ...], judge: bool) -> tuple:
     ids = {s.id for s in sets if s.status != "removed"}
-    found = [(g.id, len(g.cases)) for g in goldens if g.prompt in prompts or g.id in ids or (judge and g.uses_judge)]
+    chosen = goldens.all() if judge else goldens.naming(prompts) + [goldens.load(goldens.ids()[i]) for i in ids]
+    found = {(g.id, len(g.cases)) for g in chosen if g.prompt in prompts or g.id in ids or (judge and g.uses_judge)}
     return tuple(sorted(found))
 
 
@@ -140,13 +142,13 @@ def _safe(fn, default):
 
 
 def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str],
-                   old_goldens: list[GoldenSet], new_goldens: list[GoldenSet], all_cases: bool) -> PromptChange:
+                   old_goldens: GoldenCatalog, new_goldens: GoldenCatalog, all_cases: bool) -> PromptChange:
     status = _status(old, new, name)
     side = old if status == "removed" else new
     config = _safe(lambda: side.config(name), None)
     old_examples = _safe(lambda: old.examples(name), []) if status != "added" else []
     new_examples = _safe(lambda: new.examples(name), []) if status != "removed" else []
-    sets = [g for g in (new_goldens if status != "removed" else old_goldens) if g.prompt == name]
+    sets = (new_goldens if status != "removed" else old_goldens).naming({name})
     examples_file = _safe(lambda: side.prompt(name).examples_path, None)
     return PromptChange(
         name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
@@ -321,18 +323,23 @@ def _changed_lines(before: list[str], after: list[str]) -> list[str]:
 
 # -- golden sets -----------------------------------------------------------------------
 
-def _set_changes(old: list[GoldenSet], new: list[GoldenSet], changed: set[str]) -> list[SetChange]:
-    before = {g.id: g for g in old}
-    after = {g.id: g for g in new}
+def _set_changes(old: GoldenCatalog, new: GoldenCatalog, changed: set[str]) -> list[SetChange]:
+    before, after = old.ids(), new.ids()
+    # A changed cases file (.jsonl/.csv) may belong to any set: then every set is looked at.
+    other_files = old.cases_file_changed(changed) or new.cases_file_changed(changed)
     changes = []
     for set_id in sorted(set(before) | set(after)):
-        a, b = before.get(set_id), after.get(set_id)
-        if a is None:
+        a_path, b_path = before.get(set_id), after.get(set_id)
+        if a_path is None:
+            b = new.load(b_path)
             changes.append(SetChange(b.id, b.path, "added", b.prompt, (0, len(b.cases)), added=tuple(c.id for c in b.cases)))
-        elif b is None:
+        elif b_path is None:
+            a = old.load(a_path)
             changes.append(SetChange(a.id, a.path, "removed", a.prompt, (len(a.cases), 0)))
-        elif a.path in changed or b.path in changed or (b.cases_path and b.cases_path in changed):
-            changes.append(_modified_set(a, b))
+        elif a_path in changed or b_path in changed or other_files:
+            a, b = old.load(a_path), new.load(b_path)
+            if a_path != b_path or a.sha != b.sha or a.cases != b.cases:
+                changes.append(_modified_set(a, b))
     return changes
 
 

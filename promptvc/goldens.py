@@ -19,7 +19,8 @@ GOLDEN_SUFFIXES = (".yaml", ".yml")
 SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", "description"}
 CASE_KEYS = {"id", "vars", "assert", "description"}
 PROVIDERS = ("anthropic", "echo", "replay")
-_PROMPT_LINE = re.compile(r"^prompt:\s*['\"]?([^'\"#\s]+)", re.MULTILINE)
+_PROMPT_LINE = re.compile(r"^prompt:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
+_ID_LINE = re.compile(r"^id:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,57 @@ def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
     return [p for p in snapshot.under(evals_dir, GOLDEN_SUFFIXES)]
 
 
-def prompt_named_by(snapshot: Snapshot, path: str) -> str | None:
-    """The prompt a golden file names, read cheaply (a full parse only if the line is unusual)."""
-    text = snapshot.read_text(path)
-    match = _PROMPT_LINE.search(text)
-    return match[1] if match else None
+class GoldenCatalog:
+    """The golden sets of a snapshot, parsed only when needed.
+
+    Which prompt a set names, and its id, are read from its text with a regular expression
+    (a full parse only when the file is written unusually), so a diff that reaches 5 of
+    1,000 prompts parses 5 golden files, not 1,000.
+    """
+
+    def __init__(self, snapshot: Snapshot, evals_dir: str):
+        self.snapshot = snapshot
+        self.evals_dir = evals_dir.rstrip("/")
+        self.paths = golden_paths(snapshot, evals_dir)
+        self._headers: dict[str, tuple[str, str | None]] = {}
+        self._loaded: dict[str, GoldenSet] = {}
+        self._by_prompt: dict[str | None, list[str]] | None = None
+
+    def header(self, path: str) -> tuple[str, str | None]:
+        """(set id, prompt name) of a golden file."""
+        if path not in self._headers:
+            text = self.snapshot.read_text(path)
+            prompt, set_id = _PROMPT_LINE.search(text), _ID_LINE.search(text)
+            if prompt and (set_id or "\nid" not in text and not text.startswith("id")):
+                default_id = posixpath.splitext(posixpath.basename(path))[0]
+                self._headers[path] = (set_id[1] if set_id else default_id, prompt[1])
+            else:
+                golden = self.load(path)
+                self._headers[path] = (golden.id, golden.prompt)
+        return self._headers[path]
+
+    def load(self, path: str) -> GoldenSet:
+        if path not in self._loaded:
+            self._loaded[path] = load_golden(self.snapshot, path)
+        return self._loaded[path]
+
+    def naming(self, prompts: set[str]) -> list[GoldenSet]:
+        if self._by_prompt is None:
+            self._by_prompt = {}
+            for path in self.paths:
+                self._by_prompt.setdefault(self.header(path)[1], []).append(path)
+        return [self.load(p) for name in sorted(prompts) for p in self._by_prompt.get(name, [])]
+
+    def ids(self) -> dict[str, str]:
+        return {self.header(p)[0]: p for p in self.paths}
+
+    def all(self) -> list[GoldenSet]:
+        return [self.load(p) for p in self.paths]
+
+    def cases_file_changed(self, changed: set[str]) -> bool:
+        """A changed file under evals/ that is not a golden file: a .jsonl/.csv any set may read."""
+        golden = set(self.paths)
+        return any(p.startswith(self.evals_dir + "/") and p not in golden for p in changed)
 
 
 def load_golden(snapshot: Snapshot, path: str) -> GoldenSet:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptvc.errors import UserError
-from promptvc.goldens import GoldenSet
+from promptvc.goldens import GoldenCatalog, GoldenSet
 from promptvc.prompt import JUDGE_NAME, prompt_name, prompt_names, prompt_path
 from promptvc.render import Renderer
 from promptvc.snapshot import Snapshot
@@ -31,17 +31,19 @@ def changed_files(old: Snapshot, new: Snapshot) -> set[str]:
     return {p for p in paths if (old.files.get(p) and old.files[p].sha) != (new.files.get(p) and new.files[p].sha)}
 
 
-def prompt_deps(renderer: Renderer, name: str) -> PromptDeps:
-    if name not in renderer.deps:
-        renderer.deps[name] = _prompt_deps(renderer, name)
-    return renderer.deps[name]
+def prompt_deps(renderer: Renderer, name: str, *, partials: bool = True) -> PromptDeps:
+    """A prompt's dependencies; partials=False skips parsing templates when no partial changed."""
+    key = (name, partials)
+    if key not in renderer.deps:
+        renderer.deps[key] = _prompt_deps(renderer, name, partials)
+    return renderer.deps[key]
 
 
-def _prompt_deps(renderer: Renderer, name: str) -> PromptDeps:
+def _prompt_deps(renderer: Renderer, name: str, with_partials: bool) -> PromptDeps:
     path = prompt_path(name, renderer.prompts_dir)
     try:
         prompt = renderer.prompt(name)
-        partials, dynamic = renderer.partials_of(name)
+        partials, dynamic = renderer.partials_of(name) if with_partials else (frozenset(), False)
         examples = renderer.loader.path_of(prompt.examples_path) if prompt.examples_path else None
         tier = prompt.tier or DEFAULT_TIER
     except UserError:
@@ -84,9 +86,10 @@ def reached_prompts(old: Renderer, new: Renderer, changed: set[str]) -> dict[str
     if not other:
         return reached
     tiers = tier_changes(old, new) if tiers_path(prompts_dir) in other else {}
+    partials = any(p.endswith(".jinja") for p in other)
     for renderer in (old, new):
         for name in prompt_names(renderer.snapshot, prompts_dir):
-            for reason in _reasons(prompt_deps(renderer, name), other, tiers, prompts_dir):
+            for reason in _reasons(prompt_deps(renderer, name, partials=partials), other, tiers, prompts_dir):
                 if reason not in reached.setdefault(name, []):
                     reached[name].append(reason)
     return {name: reasons for name, reasons in sorted(reached.items()) if reasons}
@@ -126,30 +129,40 @@ def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, 
         return {}
     reach: dict[str, set[str]] = {p: set() for p in shared}
     tiers = tier_changes(old, new) if tiers_path(prompts_dir) in changed else {}
+    partials = any(p.endswith(".jinja") for p in shared)
     for renderer in (old, new):
         for name in prompt_names(renderer.snapshot, prompts_dir):
-            deps = prompt_deps(renderer, name)
+            deps = prompt_deps(renderer, name, partials=partials)
             for path in shared:
                 if _reasons(deps, {path}, tiers if path == tiers_path(prompts_dir) else {}, prompts_dir):
                     reach[path].add(name)
     return {path: sorted(names) for path, names in reach.items()}
 
 
-def affected_sets(old: Renderer, new: Renderer, old_goldens: list[GoldenSet],
-                  new_goldens: list[GoldenSet]) -> list[GoldenSet]:
+def affected_sets(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
+                  new_goldens: GoldenCatalog) -> list[GoldenSet]:
     """The golden sets (as in `new`) whose scores a change can move."""
     changed = changed_files(old.snapshot, new.snapshot)
     prompts = reached_prompts(old, new, changed)
     judge = judge_changed(old, new, changed)
-    before = {g.id: g for g in old_goldens}
+    before = old_goldens.ids()
+    evals_changed = new_goldens.cases_file_changed(changed)
     chosen = []
-    for golden in new_goldens:
-        previous = before.get(golden.id)
-        if (previous is None or previous.sha != golden.sha or golden.prompt in prompts
-                or (golden.cases_path and golden.cases_path in changed)
+    for path in new_goldens.paths:
+        set_id, prompt = new_goldens.header(path)
+        if not (set_id not in before or path in changed or prompt in prompts or judge or evals_changed
+                or _mentions_python(new_goldens, path)):
+            continue
+        golden = new_goldens.load(path)
+        previous = old_goldens.load(before[set_id]) if set_id in before else None
+        if (previous is None or previous.sha != golden.sha or golden.prompt in prompts or previous.cases != golden.cases
                 or (judge and golden.uses_judge) or _modules_changed(old, new, golden)):
             chosen.append(golden)
     return chosen
+
+
+def _mentions_python(goldens: GoldenCatalog, path: str) -> bool:
+    return "python" in goldens.snapshot.read_text(path)
 
 
 def _modules_changed(old: Renderer, new: Renderer, golden: GoldenSet) -> bool:

@@ -12,6 +12,7 @@ import posixpath
 import re
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 from jinja2 import meta, nodes
@@ -20,6 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from promptvc.errors import UserError
 from promptvc.prompt import PromptFile, load_prompt, prompt_name, split_front_matter
 from promptvc.snapshot import Snapshot
+from promptvc.templatecache import MEMORY, Analysis, TemplateCache
 from promptvc.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
 from promptvc.yamlfile import parse_yaml
 
@@ -30,7 +32,7 @@ _STRIP_SENTINELS = {ord(_OPEN): None, ord(_CLOSE): None}
 _MARKER_LINE = re.compile(r"^(system|user|assistant):$", re.MULTILINE)
 _SENTINEL = re.compile(f"{_OPEN}({'|'.join(ROLES)}){_CLOSE}\n?")
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs"}
-_CODE: dict[str, object] = {}
+_CACHES: dict[str, TemplateCache] = {}
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,10 @@ class _Placeholder(jinja2.ChainableUndefined):
 class _SnapshotLoader(jinja2.BaseLoader):
     """Templates from a snapshot, named relative to prompts/, confined to it."""
 
-    def __init__(self, snapshot: Snapshot, prompts_dir: str):
+    def __init__(self, snapshot: Snapshot, prompts_dir: str, cache: TemplateCache):
         self.snapshot = snapshot
         self.prompts_dir = prompts_dir.rstrip("/")
+        self.cache = cache
 
     def path_of(self, name: str) -> str:
         clean = posixpath.normpath(name.replace("\\", "/"))
@@ -120,23 +123,38 @@ class _SnapshotLoader(jinja2.BaseLoader):
         return source, path, lambda: True
 
     def load(self, environment, name, globals=None):
-        source, path, sha = self.source_of(name)
-        code = _CODE.get(sha)
-        if code is None:
-            code = _CODE[sha] = environment.compile(source, name, path)
+        code, _analysis = self.compiled(environment, name)
         return environment.template_class.from_code(environment, code, environment.make_globals(globals), lambda: True)
+
+    def compiled(self, environment, name: str) -> tuple[object, Analysis]:
+        """The template's code and analysis, from one parse per blob (then from the cache)."""
+        path = self.path_of(name)
+        ref = self.snapshot.files.get(path)
+        cached = self.cache.get(ref.sha, path) if ref is not None and not ref.is_symlink else None
+        if cached is not None:
+            return cached
+        source, path, sha = self.source_of(name)
+        try:
+            ast = environment.parse(source, name, path)
+        except jinja2.TemplateSyntaxError as exc:
+            raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
+        references, dynamic = _references(ast, self)
+        analysis = Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
+        code = environment.compile(source, name, path)
+        self.cache.put(sha, path, code, analysis)
+        return code, analysis
 
 
 class Renderer:
     """Renders the prompts of one snapshot; compiled templates are shared by blob sha."""
 
-    def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts"):
+    def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts", cache_dir: Path | None = None):
         self.snapshot = snapshot
         self.prompts_dir = prompts_dir.rstrip("/")
-        self.loader = _SnapshotLoader(snapshot, self.prompts_dir)
+        cache = MEMORY if cache_dir is None else _CACHES.setdefault(str(cache_dir), TemplateCache(cache_dir))
+        self.loader = _SnapshotLoader(snapshot, self.prompts_dir, cache)
         self._envs: dict[bool, SandboxedEnvironment] = {}
         self._tiers: dict | None = None
-        self._refs: dict[str, tuple[frozenset[str], bool]] = {}
         self.deps: dict = {}  # filled by graph.prompt_deps
 
     def env(self, allow_missing: bool = False) -> SandboxedEnvironment:
@@ -230,19 +248,13 @@ class Renderer:
 
     # -- what a template refers to (the dependency graph reads these) -------------
 
-    def _parse(self, name: str):
-        source, path, _sha = self.loader.source_of(name)
-        try:
-            return self.env().parse(source, name, path)
-        except jinja2.TemplateSyntaxError as exc:
-            raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
+    def analysis(self, path: str) -> Analysis:
+        return self.loader.compiled(self.env(), path[len(self.prompts_dir) + 1:])[1]
 
     def references(self, path: str) -> tuple[frozenset[str], bool]:
         """Template paths this file includes or imports, and whether some name is computed."""
-        sha = self.snapshot.files[path].sha
-        if sha not in self._refs:
-            self._refs[sha] = _references(self._parse(path[len(self.prompts_dir) + 1:]), self.loader)
-        return self._refs[sha]
+        analysis = self.analysis(path)
+        return analysis.references, analysis.dynamic
 
     def partials_of(self, name: str) -> tuple[frozenset[str], bool]:
         """Every template a prompt reaches, transitively; dynamic=True if any include is computed."""
@@ -265,7 +277,7 @@ class Renderer:
         paths = [self.prompt(name).path, *sorted(p for p in partials if p in self.snapshot)]
         used: set[str] = set()
         for path in paths:
-            used |= meta.find_undeclared_variables(self._parse(path[len(self.prompts_dir) + 1:]))
+            used |= self.analysis(path).variables
         return used
 
 

@@ -110,7 +110,8 @@ class Snapshot:
         if ref.is_symlink:
             raise UserError("is a symlink; promptvc refuses to follow links", path=path)
         if ref.sha not in _BLOBS:
-            self.prefetch([path])
+            # One `git cat-file --batch` for the whole snapshot costs less than a second process.
+            self.prefetch(list(self.files) if path in self.files else [path])
         return _BLOBS[ref.sha]
 
     def read_text(self, path: str) -> str:

@@ -34,8 +34,15 @@ class Workspace:
 
     def renderer(self, snapshot: Snapshot):
         from promptvc.render import Renderer
-        return Renderer(snapshot, self.settings.prompts_dir)
+        cache_dir = self.db_path.parent / "cache" / "templates"
+        return Renderer(snapshot, self.settings.prompts_dir, cache_dir)
 
     def goldens(self, snapshot: Snapshot):
+        """Every golden set, parsed (for eval)."""
         from promptvc.goldens import load_goldens
         return load_goldens(snapshot, self.settings.evals_dir)
+
+    def catalog(self, snapshot: Snapshot):
+        """The golden sets, parsed only when asked for (for diff and the gate)."""
+        from promptvc.goldens import GoldenCatalog
+        return GoldenCatalog(snapshot, self.settings.evals_dir)

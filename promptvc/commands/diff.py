@@ -13,7 +13,7 @@ def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *,
     old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
     old, new = ws.renderer(old_snap), ws.renderer(new_snap)
     return compute_diff(
-        old, new, ws.goldens(old_snap), ws.goldens(new_snap),
+        old, new, ws.catalog(old_snap), ws.catalog(new_snap),
         old_label=span.old_label, new_label=span.new_label, names=names, all_cases=all_cases,
     )
 

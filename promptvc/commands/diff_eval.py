@@ -18,10 +18,10 @@ def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: st
 
     old_snap, new_snap = ws.snapshot(old_where), ws.snapshot(new_where)
     old, new = ws.renderer(old_snap), ws.renderer(new_snap)
-    old_goldens, new_goldens = ws.goldens(old_snap), ws.goldens(new_snap)
+    old_goldens, new_goldens = ws.catalog(old_snap), ws.catalog(new_snap)
     after_sets = affected_sets(old, new, old_goldens, new_goldens)
-    ids = {g.id for g in after_sets}
-    before_sets = [g for g in old_goldens if g.id in ids]
+    before_ids = old_goldens.ids()
+    before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
     store = Store(ws.db_path)
     outcomes = []
     for renderer, goldens, snap in ((old, before_sets, old_snap), (new, after_sets, new_snap)):

@@ -66,7 +66,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
 def _changed_since(ws: Workspace, rev: str, renderer, goldens):
     from promptvc.graph import affected_sets
     base = ws.snapshot(rev)
-    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.goldens(base), goldens)}
+    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base), ws.catalog(renderer.snapshot))}
     return [g for g in goldens if g.id in affected]
 
 
