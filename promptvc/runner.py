@@ -54,6 +54,7 @@ class Runner:
         self.stats = RunStats()
         self._provider = None
         self._pending: list[dict] = []
+        self._pending_responses: list[dict] = []
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
 
@@ -117,7 +118,7 @@ class Runner:
         """(response, its cost, whether it was fetched now) from the cache or the provider."""
         if request.provider == "echo":
             return echo_response(request), 0.0, False
-        row = None if self.no_cache else (self._cached.get(request.key) or self.store.response(request.key))
+        row = None if self.no_cache else self._cached_response(request, job)
         if row is not None:
             return _response_from_row(row), row["cost"], False
         if job.identity.mode == "replay":
@@ -144,14 +145,20 @@ class Runner:
                                                max_retries=s.max_retries, retry_after_cap=s.retry_after_cap)
         return self._provider
 
+    def _cached_response(self, request: ModelRequest, job: CaseJob) -> dict | None:
+        if request is job.request:  # the case requests were all looked up in one query
+            return self._cached.get(request.key)
+        return self.store.response(request.key)
+
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
-        self.store.save_responses([{
+        """Queue a response for the cache; it is written with the next batch of results."""
+        self._pending_responses.append({
             "key": request.key, "provider": request.provider, "endpoint": request.endpoint, "model": request.model,
             "request": request.as_json(), "text": response.text, "reported_model": response.model,
             "stop_reason": response.stop_reason, "tokens_in": response.input_tokens,
             "tokens_out": response.output_tokens, "latency_ms": response.latency_ms, "cost": cost,
             "source": "live", "created_at": now(),
-        }])
+        })
 
     async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
                      called: bool) -> CaseResult:
@@ -189,9 +196,10 @@ class Runner:
 
     def _flush(self, force: bool = False) -> None:
         due = len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS
-        if self._pending and (force or due):
+        if (self._pending or self._pending_responses) and (force or due):
             rows, self._pending = self._pending, []
-            self.store.save_results(self.run_id, rows, replace=self.no_cache)
+            responses, self._pending_responses = self._pending_responses, []
+            self.store.save_batch(self.run_id, rows, responses, replace=self.no_cache)
             self._last_flush = time.monotonic()
 
 

@@ -120,10 +120,19 @@ class Store:
 
     # -- results ------------------------------------------------------------------------
 
-    def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
-        if not rows:
-            return
+    def save_batch(self, run_id: int, results: list[dict], responses: list[dict], *, replace: bool = False) -> None:
+        """Finished results and the responses they came from, in one transaction."""
         with self.immediate() as conn:
+            _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, responses)
+            self._save_results(conn, run_id, results, replace)
+
+    def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
+        if rows:
+            with self.immediate() as conn:
+                self._save_results(conn, run_id, rows, replace)
+
+    def _save_results(self, conn: sqlite3.Connection, run_id: int, rows: list[dict], replace: bool) -> None:
+        if rows:
             placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
             updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
             # A finished result is content: a second writer of the same key keeps the first,

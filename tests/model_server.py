@@ -95,11 +95,15 @@ def _handler(server: ModelServer):
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # the default backlog of 5 drops connections when many arrive at once
+
+
 @pytest.fixture
 def model_server(monkeypatch):
     server = ModelServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
-    httpd.daemon_threads = True
+    httpd = _Server(("127.0.0.1", 0), _handler(server))
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

@@ -43,16 +43,20 @@ class AnthropicProvider:
         async with self.limit:
             started = time.perf_counter()
             try:
-                message = await self.client.messages.create(**sdk_arguments(request.payload()))
+                # The raw response, read as JSON: building the SDK's pydantic models costs
+                # milliseconds per call on the event loop's one thread.
+                raw = await self.client.messages.with_raw_response.create(**sdk_arguments(request.payload()))
+                body = await raw.json()
             except (anthropic.APIConnectionError, anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
                 raise ProviderError(f"{type(exc).__name__}: {_message(exc)}", unreachable=True) from None
             except anthropic.APIStatusError as exc:
                 unreachable = exc.status_code in (429, 529) or exc.status_code >= 500
                 raise ProviderError(f"HTTP {exc.status_code}: {_message(exc)}", unreachable=unreachable) from None
             latency = (time.perf_counter() - started) * 1000
-        text = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
-        return Response(text, message.model, message.stop_reason, message.usage.input_tokens,
-                        message.usage.output_tokens, latency)
+        text = "".join(block.get("text", "") for block in body.get("content") or [] if block.get("type") == "text")
+        usage = body.get("usage") or {}
+        return Response(text, body.get("model") or request.model, body.get("stop_reason"),
+                        int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0), latency)
 
     async def close(self) -> None:
         await self.client.close()
