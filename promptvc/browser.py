@@ -69,11 +69,23 @@ class HistoryBrowser:
         rows = []
         for set_id in sorted(set(point.sets) | set(point.parent)):
             here, parent = point.sets.get(set_id), point.parent.get(set_id)
-            flips = tuple(f"{c.case_id} {c.flip}" for c in self.case_rows(here, parent) if c.flip) \
-                if here and parent and here.evaluated and parent.evaluated else ()
+            # The same content key on both sides means the same results: no case can have flipped.
+            comparable = here and parent and here.evaluated and parent.evaluated and here.set_key != parent.set_key
+            flips = self.flips(here, parent) if comparable else ()
             rows.append(SetRow(set_id, (here or parent).prompt, here, parent, flips))
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
         return rows
+
+    def flips(self, here: SetPoint, parent: SetPoint) -> tuple[str, ...]:
+        now, before = self.store.case_statuses(here.set_key), self.store.case_statuses(parent.set_key)
+        flipped = []
+        for case_id in sorted(now.keys() & before.keys()):
+            pair = (before[case_id], now[case_id])
+            if pair == ("passed", "failed"):
+                flipped.append(f"{case_id} pass→fail")
+            elif pair == ("failed", "passed"):
+                flipped.append(f"{case_id} fail→pass")
+        return tuple(sorted(flipped, key=lambda f: not f.endswith("pass→fail")))
 
     def case_rows(self, here: SetPoint | None, parent: SetPoint | None) -> list[CaseRow]:
         now = _by_case(self.store.results_for_set(here.set_key)) if here else {}

@@ -114,8 +114,19 @@ class GoldenCatalog:
         return any(p.startswith(self.evals_dir + "/") and p not in golden for p in changed)
 
 
+_INLINE: dict[tuple[str, str], GoldenSet] = {}
+
+
 def load_golden(snapshot: Snapshot, path: str) -> GoldenSet:
-    return _parse_golden(snapshot, path, snapshot.files[path].sha)
+    """A golden set; one whose cases are inline is parsed once per blob (history meets it often)."""
+    sha = snapshot.files[path].sha
+    cached = _INLINE.get((path, sha))
+    if cached is not None:
+        return cached
+    golden = _parse_golden(snapshot, path, sha)
+    if golden.cases_path is None:
+        _INLINE[(path, sha)] = golden
+    return golden
 
 
 def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:

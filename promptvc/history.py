@@ -127,10 +127,10 @@ def _wanted(row: dict, names: tuple[str, ...]) -> bool:
 
 
 def _compute_keys(ws: Workspace, states) -> list[dict]:
-    paths = {ref.sha: ref.path for _c, files in states for ref in files.values()}
+    blobs = {ref.sha for _c, files in states for ref in files.values() if not ref.is_symlink}
     snapshots = [Snapshot(ws.repo, "commit", files, commit=c.sha) for c, files in states]
     if snapshots:  # every blob of every commit in one `git cat-file --batch`
-        reader = Snapshot(ws.repo, "commit", {p: FileRef(p, sha) for sha, p in paths.items()})
+        reader = Snapshot(ws.repo, "commit", {sha: FileRef(sha, sha) for sha in blobs})
         reader.prefetch(list(reader.files))
     rows = []
     for snapshot in snapshots:

@@ -68,6 +68,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["commit_sets"].create_index(["set_key"])
 
 
+@migrations()
+def m002_case_status_index(db: sqlite_utils.Database) -> None:
+    # The TUI compares a set's cases at two commits on every cursor move: cover that query.
+    db["results"].create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -164,6 +170,11 @@ class Store:
             for row in self.db.query(query, chunk):
                 found[row["key"]] = row
         return found
+
+    def case_statuses(self, set_key: str) -> dict[str, str]:
+        """{case id: status} of a set's first samples, from the covering index alone."""
+        rows = self.db.execute("SELECT case_id, status FROM results WHERE set_key = ? AND sample = 0", [set_key])
+        return dict(rows.fetchall())
 
     def results_for_set(self, set_key: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]))

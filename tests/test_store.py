@@ -104,9 +104,9 @@ store.finish_run(run, {{"cases": 200}}, [])
 def test_schema_is_versioned_by_migrations(tmp_path):
     store = Store(tmp_path / "p.db")
     applied = [r["name"] for r in store.db.query("SELECT name FROM _sqlite_migrations")]
-    assert applied == ["m001_initial"]
+    assert applied == ["m001_initial", "m002_case_status_index"]
     Store(tmp_path / "p.db")  # a second open applies nothing again
-    assert len(list(store.db.query("SELECT * FROM _sqlite_migrations"))) == 1
+    assert len(list(store.db.query("SELECT * FROM _sqlite_migrations"))) == 2
 
 
 def test_log_shows_scores_deltas_and_providers(support_repo, model_server, cli):
