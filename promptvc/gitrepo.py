@@ -78,10 +78,14 @@ class GitRepo:
         """The commit sha a revision names; a clear error for one git doesn't know."""
         if rev.startswith("-"):
             raise UserError(f"unknown revision: {rev}")
+        # `:/message` swallows any suffix into its pattern, so it is peeled with a second call.
+        spec = rev if rev.startswith(":/") else f"{rev}^{{commit}}"
         proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", spec],
             cwd=self.root, capture_output=True, text=True,
         )
+        if proc.returncode == 0 and rev.startswith(":/"):
+            return self.resolve(proc.stdout.strip())
         if proc.returncode != 0:
             raise UserError(f"unknown revision: {rev}")
         return proc.stdout.strip()
