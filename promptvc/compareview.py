@@ -19,9 +19,17 @@ def delta_text(delta: float | None) -> Text:
     return Text(f"({sign}{abs(delta):.2f})", style=style)
 
 
-def _one_line(text: str | None) -> str:
+def _one_line(text: str | None, other: str | None = None) -> str:
+    """The output on one line; when both outputs share a long beginning, from where they differ."""
     flat = " ".join((text or "").split())
-    return flat if len(flat) <= OUTPUT_WIDTH else flat[:OUTPUT_WIDTH - 1] + "…"
+    start = 0
+    if other is not None:
+        other_flat = " ".join(other.split())
+        same = next((i for i, (a, b) in enumerate(zip(flat, other_flat)) if a != b), min(len(flat), len(other_flat)))
+        if same > OUTPUT_WIDTH // 2:
+            start = flat.rfind(" ", 0, same - 20) + 1
+    shown = ("…" if start else "") + flat[start:]
+    return shown if len(shown) <= OUTPUT_WIDTH else shown[:OUTPUT_WIDTH - 1] + "…"
 
 
 def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[Text]:
@@ -50,6 +58,6 @@ def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[T
             if failed:
                 head.append(f"   {failed[0].label}", style="dim")
             lines.append(head)
-            lines.append(Text(f"      before: {_one_line(flip.before.output)}", style="dim"))
-            lines.append(Text(f"      after:  {_one_line(flip.after.output)}", style=style))
+            lines.append(Text(f"      before: {_one_line(flip.before.output, flip.after.output)}", style="dim"))
+            lines.append(Text(f"      after:  {_one_line(flip.after.output, flip.before.output)}", style=style))
     return lines

@@ -34,18 +34,21 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
         after = c.after
         if after is None:
             continue
+        problems = []
         unchecked = after.skipped + after.errored
         if after.status == "not evaluated" or unchecked:
             what = f"{c.set_id}: {unchecked} of {len(after.results)} cases not checked ({_why(after)})"
             (reasons if policy.offline == "block" else warnings).append(what)
         if after.status == "failed":
-            reasons.append(f"{c.set_id} is below its threshold ({after.score:.2f} < {after.golden.threshold:.2f})")
+            problems.append(f"fell below its threshold ({after.score:.2f} < {after.golden.threshold:.2f})")
         if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
-            reasons.append(f"{c.set_id} dropped by {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
+            problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
         regressions = c.regressions
         if regressions and flip_blocks(policy, after.plan.temperature):
             n = len(regressions)
-            reasons.append(f"{n} case{'s' if n != 1 else ''} of {c.set_id} flipped pass → fail")
+            problems.append(f"{n} case{'s' if n != 1 else ''} flipped pass → fail")
+        if problems:
+            reasons.append(f"{c.set_id} " + ", ".join(problems))
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))
 
 

@@ -1,0 +1,65 @@
+from types import SimpleNamespace
+
+from promptvc.compare import compare
+from promptvc.compareview import _one_line
+from promptvc.gate import decide
+from promptvc.providers import Identity
+from promptvc.scoring import CaseResult, SetOutcome
+from promptvc.settings import GatePolicy
+
+LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
+ECHO = Identity("echo", "local", "echo")
+
+
+def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE):
+    results = tuple(CaseResult(f"k-{c}", "s", c, 0, "p", identity.label, st, 1.0 if st == "passed" else 0.0,
+                               output=f"out {c} {st}") for c, st in statuses.items())
+    evaluated = [r for r in results if r.status in ("passed", "failed")]
+    score = sum(r.score for r in evaluated) / len(evaluated) if evaluated else None
+    plan = SimpleNamespace(golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"), identity=identity,
+                           temperature=temperature, samples=1, set_key="k")
+    status = "not evaluated" if score is None else "passed" if score >= threshold else "failed"
+    return SetOutcome(plan, results, score, status, sum(r.status == "passed" for r in results),
+                      sum(r.status == "failed" for r in results), 0, sum(r.status == "skipped" for r in results), None)
+
+
+BEFORE = {"a": "passed", "b": "passed", "c": "passed", "d": "passed"}
+ONE_FLIP = {"a": "failed", "b": "passed", "c": "passed", "d": "passed"}
+
+
+def test_a_flip_blocks_at_temperature_zero_only_by_default():
+    policy = GatePolicy(max_drop=0.5)
+    at_zero = decide(compare([outcome(BEFORE)], [outcome(ONE_FLIP)]), policy)
+    assert at_zero.blocked and at_zero.reasons == ("s 1 case flipped pass → fail",)
+    warm = decide(compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]), policy)
+    assert not warm.blocked
+    always = decide(compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]),
+                    GatePolicy(max_drop=0.5, block_on_flip="always"))
+    assert always.blocked
+
+
+def test_max_drop_and_threshold():
+    comparisons = compare([outcome(BEFORE)], [outcome(ONE_FLIP)])
+    verdict = decide(comparisons, GatePolicy(max_drop=0.2, block_on_flip="never"))
+    assert verdict.reasons == ("s dropped 0.25 (max_drop 0.20)",)
+    verdict = decide(compare([outcome(BEFORE)], [outcome(ONE_FLIP, threshold=0.9)]), GatePolicy(block_on_flip="never"))
+    assert "fell below its threshold (0.75 < 0.90)" in verdict.line()
+
+
+def test_unchecked_cases_warn_or_block_as_configured():
+    skipped = {"a": "skipped", "b": "passed"}
+    assert not decide(compare([], [outcome(skipped)]), GatePolicy(offline="warn")).blocked
+    assert decide(compare([], [outcome(skipped)]), GatePolicy(offline="warn")).warnings
+    assert decide(compare([], [outcome(skipped)]), GatePolicy(offline="block")).blocked
+
+
+def test_echo_scores_are_never_a_baseline_for_a_model():
+    comparisons = compare([outcome(BEFORE, identity=ECHO)], [outcome(ONE_FLIP)])
+    assert comparisons[0].before is None and comparisons[0].delta is None and not comparisons[0].flips
+
+
+def test_flip_lines_start_where_long_outputs_differ():
+    before = "system: " + "shared words " * 20 + "the escape hatch is here"
+    after = "system: " + "shared words " * 20 + "nothing"
+    assert _one_line(before, after).startswith("…") and "escape hatch" in _one_line(before, after)
+    assert _one_line("short", "other") == "short"
