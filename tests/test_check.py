@@ -229,3 +229,15 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
     result = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=gated.root, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_nothing_to_check_imports_nothing_heavy(support_repo):
+    support_repo.write("README.txt", "docs\n")
+    support_repo.stage()
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "promptvc", "check"], cwd=support_repo.root,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert imported.isdisjoint({"anthropic", "textual", "deepdiff", "sqlite_utils", "jinja2", "yaml", "rich",
+                                "httpx", "httpx2", "socket"}), imported & {"jinja2", "yaml", "rich", "socket"}
+    assert "no prompt, golden set or config change to check" in proc.stdout

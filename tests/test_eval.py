@@ -3,23 +3,11 @@ import sqlite3
 
 import pytest
 
+from tests.conftest import GOLDEN
 from tests.model_server import last_user_text
 
-MODEL_GOLDEN = """\
-prompt: support/answer
-provider: anthropic
-threshold: 0.9
-vars: {policy: "Refunds are accepted within 30 days of delivery."}
-cases:
-  - id: refund-window
-    vars: {question: "How long do I have to return an item?"}
-    assert:
-      - {type: contains, value: "30 days"}
-  - id: late-return
-    vars: {question: "Can I return after 2 months?"}
-    assert:
-      - {type: not-icontains, value: "sorry"}
-"""
+# The shared golden set, judged on a model's answers.
+MODEL_GOLDEN = GOLDEN.replace("threshold: 0.9", "provider: anthropic\nthreshold: 0.9")
 
 
 def answer_by_rule(body):
