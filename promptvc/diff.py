@@ -63,6 +63,7 @@ class PromptChange:
     template: tuple[str, ...]
     rendered: RenderedChange | None
     goldens: tuple[tuple[str, str, int], ...]   # (set id, path, cases)
+    old_name: str | None = None                 # a renamed prompt's name before
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,12 @@ def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_g
                  *, old_label: str, new_label: str, names: tuple[str, ...] = (), all_cases: bool = False) -> DiffReport:
     changed = changed_files(old.snapshot, new.snapshot)
     reached = reached_prompts(old, new, changed)
+    renames = renamed_prompts(old, new, reached)
+    for new_name, old_name in renames.items():
+        reached[new_name] = [r for r in reached.pop(old_name, []) + reached[new_name] if r != "template"] or ["template"]
     prompts = [
-        _prompt_change(old, new, name, reasons, old_goldens, new_goldens, all_cases)
-        for name, reasons in reached.items() if _selected(name, names)
+        _prompt_change(old, new, name, reasons, old_goldens, new_goldens, all_cases, renames.get(name, name))
+        for name, reasons in sorted(reached.items()) if _selected(name, names)
     ]
     sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed)
                  if _selected(s.prompt, names) or _selected(s.id, names))
@@ -125,12 +129,36 @@ def _affected_sets(goldens: GoldenCatalog, prompts: set[str], sets: tuple[SetCha
     return tuple(sorted(found))
 
 
-def _status(old: Renderer, new: Renderer, name: str) -> str:
-    path = prompt_path(name, new.prompts_dir)
-    if path not in old.snapshot:
+def renamed_prompts(old: Renderer, new: Renderer, reached: dict[str, list[str]]) -> dict[str, str]:
+    """{new name: old name} for prompt files that moved: the same content, or mostly the same."""
+    added = [n for n in reached if prompt_path(n, new.prompts_dir) not in old.snapshot]
+    removed = [n for n in reached if prompt_path(n, new.prompts_dir) not in new.snapshot]
+    if not added or not removed or len(added) * len(removed) > 2500:
+        return {}
+    renames: dict[str, str] = {}
+    for new_name in added:
+        candidates = [o for o in removed if o not in renames.values()]
+        best = max(candidates, key=lambda o: _similarity(old, new, o, new_name), default=None)
+        if best is not None and _similarity(old, new, best, new_name) >= 0.5:
+            renames[new_name] = best
+    return renames
+
+
+def _similarity(old: Renderer, new: Renderer, old_name: str, new_name: str) -> float:
+    a, b = old.snapshot.files[prompt_path(old_name, old.prompts_dir)], new.snapshot.files[prompt_path(new_name, new.prompts_dir)]
+    if a.sha == b.sha:
+        return 1.0
+    return difflib.SequenceMatcher(a=_source(old, old_name), b=_source(new, new_name), autojunk=False).ratio()
+
+
+def _status(old: Renderer, new: Renderer, name: str, old_name: str) -> str:
+    path, old_path = prompt_path(name, new.prompts_dir), prompt_path(old_name, new.prompts_dir)
+    if old_path not in old.snapshot:
         return "added"
     if path not in new.snapshot:
         return "removed"
+    if old_name != name:
+        return "renamed"
     return "modified" if old.snapshot.files[path].sha != new.snapshot.files[path].sha else "reached"
 
 
@@ -141,24 +169,25 @@ def _safe(fn, default):
         return default
 
 
-def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str],
-                   old_goldens: GoldenCatalog, new_goldens: GoldenCatalog, all_cases: bool) -> PromptChange:
-    status = _status(old, new, name)
+def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], old_goldens: GoldenCatalog,
+                   new_goldens: GoldenCatalog, all_cases: bool, old_name: str) -> PromptChange:
+    status = _status(old, new, name, old_name)
     side = old if status == "removed" else new
     config = _safe(lambda: side.config(name), None)
-    old_examples = _safe(lambda: old.examples(name), []) if status != "added" else []
+    old_examples = _safe(lambda: old.examples(old_name), []) if status != "added" else []
     new_examples = _safe(lambda: new.examples(name), []) if status != "removed" else []
     sets = (new_goldens if status != "removed" else old_goldens).naming({name})
     examples_file = _safe(lambda: side.prompt(name).examples_path, None)
     return PromptChange(
         name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
         tier=config.tier if config else None, model=config.model if config else None,
-        config=tuple(_config_changes(old, new, name, status)),
+        config=tuple(_config_changes(old, new, name, status, old_name)),
         examples=tuple(example_changes(old_examples, new_examples)),
         examples_file=examples_file, examples_count=(len(old_examples), len(new_examples)),
-        template=tuple(_template_diff(old, new, name)),
-        rendered=_rendered_change(old, new, name, sets, all_cases),
+        template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
+        rendered=_rendered_change(old, new, name, sets, all_cases, old_name),
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
+        old_name=old_name if old_name != name else None,
     )
 
 
@@ -177,10 +206,10 @@ def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
     return params, sources
 
 
-def _config_changes(old: Renderer, new: Renderer, name: str, status: str) -> list[ConfigChange]:
+def _config_changes(old: Renderer, new: Renderer, name: str, status: str, old_name: str) -> list[ConfigChange]:
     if status in ("added", "removed"):  # the header shows the whole config
         return []
-    before, old_sources = _config_dict(old, name)
+    before, old_sources = _config_dict(old, old_name)
     after, new_sources = _config_dict(new, name)
     if before == after:  # DeepDiff costs about a millisecond even on equal dicts
         return []
@@ -242,10 +271,6 @@ def unified_lines(before: list[str], after: list[str], context: int = 3) -> list
     return [line for line in lines if not line.startswith(("---", "+++"))]
 
 
-def _template_diff(old: Renderer, new: Renderer, name: str) -> list[str]:
-    return unified_lines(_source(old, name), _source(new, name))
-
-
 # -- rendered messages -----------------------------------------------------------------
 
 def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered | None:
@@ -256,16 +281,17 @@ def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered |
     return renderer.render(name, variables)
 
 
-def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenSet], all_cases: bool) -> RenderedChange:
+def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenSet], all_cases: bool,
+                     old_name: str) -> RenderedChange:
     cases: list[tuple[str, dict | None]] = [(f"{g.id}/{c.id}", c.vars) for g in sets for c in g.cases]
     if not cases:
         cases = [("(no golden case: placeholders)", None)]
-    config = _safe(lambda: new.config(name), None) or _safe(lambda: old.config(name), None)
+    config = _safe(lambda: new.config(name), None) or _safe(lambda: old.config(old_name), None)
     price = price_for(config.model, config.price) if config else None
     changed, first, hunks, first_tokens, run_tokens = 0, None, [], 0, 0
     for label, variables in cases:
         try:
-            before = _safe(lambda: _render(old, name, variables), None)
+            before = _safe(lambda: _render(old, old_name, variables), None)
             after = _render(new, name, variables)
         except UserError as exc:
             return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))

@@ -51,6 +51,8 @@ def prompt_lines(change: PromptChange) -> list[Text]:
     head = Text(change.path, style="bold yellow")
     where = " · ".join(x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x)
     status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
+    if change.status == "renamed":
+        status = f"  (renamed from {change.old_name})"
     head.append(status, style="bold")
     if where:
         head.append(f"   {where}", style="dim")

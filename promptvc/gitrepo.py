@@ -150,9 +150,6 @@ class GitRepo:
         names = sorted({decode(p) for p in tracked if p} | untracked)
         return names, untracked
 
-    def write_index_tree(self) -> str:
-        return self.run("write-tree").decode().strip()
-
     def cat_blobs(self, shas: list[str]) -> dict[str, bytes]:
         """Read many blobs through one `git cat-file --batch` process."""
         wanted = list(dict.fromkeys(shas))
@@ -179,36 +176,7 @@ class GitRepo:
         out = self.run(*args, "--", *paths)
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
-    def renames(self, old: str, new: str, paths: list[str]) -> dict[str, str]:
-        """git's rename detection between two trees: {old path: new path}."""
-        out = self.run("diff", "--name-status", "-z", "-M", old, new, "--", *paths)
-        fields = [f.decode("utf-8", "surrogateescape") for f in out.split(b"\0") if f]
-        renames, i = {}, 0
-        while i < len(fields):
-            status = fields[i]
-            if status.startswith(("R", "C")):
-                renames[fields[i + 1]] = fields[i + 2]
-                i += 3
-            else:
-                i += 2
-        return renames
-
     # -- history ------------------------------------------------------------
-
-    def log(self, rev: str, paths: list[str], limit: int | None = None) -> list[CommitInfo]:
-        """First-parent history of rev touching paths, newest first."""
-        args = ["log", "--first-parent", "-z", "--format=%H%x1f%P%x1f%an%x1f%at%x1f%s"]
-        if limit:
-            args.append(f"-n{limit}")
-        out = self.run(*args, rev, "--", *paths, check=False)
-        commits = []
-        for record in out.decode("utf-8", "replace").split("\0"):
-            record = record.strip("\n")
-            if not record:
-                continue
-            sha, parents, author, ts, subject = record.split("\x1f", 4)
-            commits.append(CommitInfo(sha, tuple(parents.split()), author, int(ts), subject))
-        return commits
 
     def commit_info(self, rev: str) -> CommitInfo:
         sha = self.resolve(rev)

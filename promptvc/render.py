@@ -308,10 +308,3 @@ def _template_frame(exc: BaseException, default_path: str) -> tuple[str, int | N
         if frame.filename.endswith(".jinja") and not frame.filename.endswith(".py"):
             path, line = frame.filename, frame.lineno
     return path, line
-
-
-def is_template_path(path: str, prompts_dir: str) -> bool:
-    return path.startswith(prompts_dir.rstrip("/") + "/") and path.endswith(".jinja")
-
-
-__all__ = ["Message", "Rendered", "Renderer", "prompt_name", "mark_roles", "split_messages"]

@@ -19,7 +19,7 @@ from promptvc.pyassert import load_function
 from promptvc.requests import ModelRequest, build_request
 from promptvc.scoring import CaseResult, SetOutcome, summarise_set
 from promptvc.settings import Settings
-from promptvc.store import Store, dumps, now
+from promptvc.store import Store, now
 
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.5
@@ -225,5 +225,3 @@ def raise_if_unreachable(outcome: RunOutcome) -> None:
         first = outcome.stats.unreachable[0]
         raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed after retries ({first})")
 
-
-__all__ = ["Runner", "RunOutcome", "raise_if_unreachable", "dumps"]

@@ -158,3 +158,17 @@ def test_property_unified_lines_reconstruct_the_edit(lines, rnd: random.Random):
     else:
         assert [line[1:] for line in body if not line.startswith("+")] == before
         assert [line[1:] for line in body if not line.startswith("-")] == after
+
+
+def test_a_renamed_prompt_diffs_against_its_old_self(support_repo, cli):
+    support_repo.git("mv", "prompts/support/answer.jinja", "prompts/support/reply.jinja")
+    text = (support_repo.root / "prompts/support/reply.jinja").read_text().replace("Policy:", "The policy:")
+    support_repo.write("prompts/support/reply.jinja", text)
+    golden = (support_repo.root / "evals/support-answer.yaml").read_text().replace("support/answer", "support/reply")
+    support_repo.write("evals/support-answer.yaml", golden)
+    code, out, _ = cli("diff", "HEAD")
+    assert code == 0
+    assert "prompts/support/reply.jinja  (renamed from support/answer)" in out
+    assert "-You are a support agent. Policy:" in out and "+You are a support agent. The policy:" in out
+    assert "support/answer.jinja  (deleted)" not in out
+    assert "changed in 2 of 2 cases" in out
