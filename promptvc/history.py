@@ -27,6 +27,7 @@ class SetPoint:
     provider: str | None = None
     passed: int = 0
     cases: int = 0
+    cost: float | None = None
 
     @property
     def evaluated(self) -> bool:
@@ -144,4 +145,4 @@ def _point(row: dict, score: dict | None) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
     return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], score["status"],
-                    score["provider"], score["passed"] or 0, score["cases"] or 0)
+                    score["provider"], score["passed"] or 0, score["cases"] or 0, score["cost"])

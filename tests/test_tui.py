@@ -49,15 +49,17 @@ def test_main_screen_lists_commits_with_scores_and_deltas(history_repo):
         async with app.run_test(size=(140, 36)) as pilot:
             commits = app.query_one("#commits", DataTable)
             assert commits.row_count == 4
-            assert [cell(commits, i, 2) for i in range(4)] == ["kind tone", "vaguer tone", "judge the model",
+            assert [cell(commits, i, 3) for i in range(4)] == ["kind tone", "vaguer tone", "judge the model",
                                                                 "add the support answerer"]
-            assert cell(commits, 0, 3) == "—"            # not evaluated
-            assert cell(commits, 1, 3) == "0.00" and cell(commits, 1, 4) == "▼−1.00"
+            assert cell(commits, 0, 2) == "Ada Tester"
+            assert cell(commits, 0, 4) == "—"            # not evaluated
+            assert cell(commits, 1, 4) == "0.00" and cell(commits, 1, 5) == "▼−1.00"
             assert "4 commits touching prompts" in str(app.query_one("#title", Static).render())
             assert "not evaluated here yet" in str(app.query_one("#hint", Static).render())
             await pilot.press("down")
             sets = app.query_one("#sets", DataTable)
             assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "0.00" and cell(sets, 0, 2) == "1.00"
+            assert cell(sets, 0, 5).startswith("$") and cell(sets, 0, 6) == "anthropic"
             flips = str(app.query_one("#flips", Static).render())
             assert "support-answer/late-return pass→fail" in flips and "refund-window pass→fail" in flips
     run(scenario())
@@ -113,7 +115,7 @@ def test_evaluate_in_place_against_the_model_server(history_repo, model_server):
             await app.workers.wait_for_complete()
             await pilot.pause()
             commits = app.query_one("#commits", DataTable)
-            assert cell(commits, 0, 3) == "1.00" and cell(commits, 0, 4) == "▲+1.00"
+            assert cell(commits, 0, 4) == "1.00" and cell(commits, 0, 5) == "▲+1.00"
             assert model_server.calls == calls + 2      # the parent came from the store
     run(scenario())
 
@@ -122,12 +124,12 @@ def test_results_added_by_another_process_show_on_reload(history_repo, cli):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(140, 36)) as pilot:
-            assert cell(app.query_one("#commits", DataTable), 0, 3) == "—"
+            assert cell(app.query_one("#commits", DataTable), 0, 4) == "—"
             # another process (a hook, a CI import) writes while the browser is open
             subprocess.run([sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"], check=True, capture_output=True)
             app.refresh_if_changed()
             await pilot.pause()
-            assert cell(app.query_one("#commits", DataTable), 0, 3) == "1.00"
+            assert cell(app.query_one("#commits", DataTable), 0, 4) == "1.00"
     run(scenario())
 
 
@@ -150,9 +152,9 @@ def test_not_a_repository_exits_2(tmp_path, monkeypatch, cli):
 
 def test_snapshot_main_screen(history_repo, snap_compare, monkeypatch):
     monkeypatch.delenv("NO_COLOR")  # review the colours too
-    assert snap_compare(make_app(), terminal_size=(130, 30), press=["down"])
+    assert snap_compare(make_app(), terminal_size=(150, 30), press=["down"])
 
 
 def test_snapshot_set_screen(history_repo, snap_compare, monkeypatch):
     monkeypatch.delenv("NO_COLOR")
-    assert snap_compare(make_app(), terminal_size=(130, 30), press=["down", "enter", "enter"])
+    assert snap_compare(make_app(), terminal_size=(150, 30), press=["down", "enter", "enter"])

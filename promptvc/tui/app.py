@@ -49,6 +49,7 @@ class PromptvcApp(App[None]):
         with Horizontal(id="title-bar"):
             yield Static(id="title")
             yield Sparkline([], id="spark")
+            yield Static("overall", id="spark-label")
         with Horizontal(id="body"):
             commits = DataTable(id="commits", cursor_type="row", zebra_stripes=True)
             commits.border_title = "commits"
@@ -64,8 +65,8 @@ class PromptvcApp(App[None]):
 
     def on_mount(self) -> None:
         commits = self.query_one("#commits", DataTable)
-        commits.add_columns("commit", "date", "subject", "score", "Δ")
-        self.query_one("#sets", DataTable).add_columns("set", "here", "parent", "Δ", "cases", "provider")
+        commits.add_columns("commit", "date", "author", "subject", "score", "Δ")
+        self.query_one("#sets", DataTable).add_columns("set", "here", "parent", "Δ", "cases", "cost", "provider")
         self.load()
         if self.live_refresh:
             self.set_interval(REFRESH_SECONDS, self.refresh_if_changed)
@@ -96,8 +97,8 @@ class PromptvcApp(App[None]):
             date = datetime.fromtimestamp(point.commit.timestamp, timezone.utc).strftime("%m-%d")
             overall = point.overall
             delta = overall - point.parent_overall if overall is not None and point.parent_overall is not None else None
-            table.add_row(Text(point.commit.short, style="yellow"), date, point.commit.subject[:32],
-                          score_cell(overall), delta_cell(delta), key=point.commit.sha)
+            table.add_row(Text(point.commit.short, style="yellow"), date, point.commit.author[:10],
+                          point.commit.subject[:26], score_cell(overall), delta_cell(delta), key=point.commit.sha)
         scores = [p.overall for p in reversed(self.points) if p.overall is not None]
         self.query_one("#spark", Sparkline).data = scores or [0.0]
         branch = self.browser.branch
@@ -143,9 +144,10 @@ class PromptvcApp(App[None]):
             here, parent = row.here, row.parent
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
             failed = Text(" ✗", style="red") if here and here.status == "failed" else Text("")
+            cost = f"${here.cost:.4f}" if here and here.cost is not None else ""
             table.add_row(row.set_id, score_cell(here.score if here else None),
                           score_cell(parent.score if parent else None), delta_cell(row.delta),
-                          Text(cases) + failed, (here.provider if here else "") or "", key=row.set_id)
+                          Text(cases) + failed, cost, (here.provider if here else "") or "", key=row.set_id)
         flips = [f"{r.set_id}/{f}" for r in self.set_rows for f in r.flipped]
         self.query_one("#flips", Static).update(Text("flipped: " + ", ".join(flips), style="yellow") if flips else "")
         evaluated = any(r.here and r.here.evaluated for r in self.set_rows)
