@@ -98,8 +98,8 @@ def git_repo(tmp_path, monkeypatch) -> GitRepo:
 
 TIERS = """\
 fast:    {model: claude-haiku-4-5,  max_tokens: 512}
-default: {model: claude-sonnet-4-5, max_tokens: 1024}
-judge:   {model: claude-sonnet-4-5, max_tokens: 256, temperature: 0}
+default: {model: claude-sonnet-4-6, max_tokens: 1024}
+judge:   {model: claude-sonnet-4-6, max_tokens: 256, temperature: 0}
 """
 
 ANSWER = """\

@@ -186,7 +186,7 @@ def test_llm_rubric_uses_the_judge_and_stores_its_reason(model_repo, model_serve
     case = json.loads(out)["sets"][0]["cases"][0]
     assert case["score"] == 1.0 and case["judge_reason"] == "5/5 It cites the policy clearly."
     judge_request = model_server.requests[1]["body"]
-    assert judge_request["model"] == "claude-sonnet-4-5" and judge_request["max_tokens"] == 256
+    assert judge_request["model"] == "claude-sonnet-4-6" and judge_request["max_tokens"] == 256
 
 
 def test_unparseable_judge_reply_is_a_case_error_and_not_cached(model_repo, model_server, cli):

@@ -1,0 +1,104 @@
+import json
+
+import pytest
+
+from promptvc.errors import UserError
+from promptvc.gitrepo import GitRepo as Git
+from promptvc.goldens import GoldenCatalog, load_goldens
+from promptvc.snapshot import open_snapshot
+from tests.model_server import last_user_text
+
+
+def goldens(repo):
+    return {g.id: g for g in load_goldens(open_snapshot(Git(repo.root), "worktree", ["prompts", "evals"]), "evals")}
+
+
+def test_cases_from_jsonl_and_csv_with_hashed_ids(support_repo):
+    support_repo.write("evals/cases/a.jsonl", '{"id": "one", "vars": {"question": "q1"}, "assert": [{"type": "contains", "value": "x"}]}\n'
+                                              '{"question": "q2"}\n')
+    support_repo.write("evals/from-jsonl.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/a.jsonl\n")
+    support_repo.write("evals/cases/b.csv", "question,__expected\nq3,icontains: days\nq4,exactly this\n")
+    support_repo.write("evals/from-csv.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/b.csv\n")
+    sets = goldens(support_repo)
+    jsonl = sets["from-jsonl"]
+    assert [c.id for c in jsonl.cases][0] == "one" and jsonl.cases[1].id.startswith("c-")
+    assert jsonl.cases[1].vars == {"policy": "P", "question": "q2"}
+    csv = sets["from-csv"]
+    assert [a.type for c in csv.cases for a in c.asserts] == ["icontains", "equals"]
+    # the id comes from the vars, never the row number: reordering rows keeps ids
+    support_repo.write("evals/cases/b.csv", "question,__expected\nq4,exactly this\nq3,icontains: days\n")
+    assert {c.id for c in goldens(support_repo)["from-csv"].cases} == {c.id for c in csv.cases}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("prompt: support/answer\ncases:\n  - id: a\n    vars: [unclosed\n", r"^evals/bad.yaml:[45]: invalid YAML"),
+    ("prompt: support/answer\nthreshold: 2\n", r"^evals/bad.yaml:2: threshold must be a number from 0 to 1"),
+    ("prompt: support/answer\nprovidr: echo\n", r"^evals/bad.yaml:2: unknown key 'providr'"),
+    ("cases: []\n", "missing 'prompt: NAME'"),
+    ("prompt: support/answer\ncases:\n  - id: a\n  - id: a\n", "duplicate case id 'a'"),
+    ("prompt: support/answer\ncases: nope.jsonl\n", "cases file 'nope.jsonl' not found"),
+])
+def test_bad_golden_files_name_file_and_line(support_repo, text, message):
+    support_repo.write("evals/bad.yaml", text)
+    with pytest.raises(UserError, match=message):
+        goldens(support_repo)
+
+
+def test_catalog_reads_headers_without_parsing(support_repo):
+    support_repo.write("evals/other.yaml", "id: custom-id  # a comment\nprompt: 'support/answer'\ncases: []\n")
+    catalog = GoldenCatalog(open_snapshot(Git(support_repo.root), "worktree", ["prompts", "evals"]), "evals")
+    assert catalog.header("evals/other.yaml") == ("custom-id", "support/answer")
+    assert not catalog._loaded
+    assert {g.id for g in catalog.naming({"support/answer"})} == {"support-answer", "custom-id"}
+
+
+def test_a_custom_judge_prompt_is_used_and_its_change_rescores(support_repo, model_server, cli):
+    support_repo.write("prompts/judge.jinja", "---\ntier: judge\n---\nsystem:\nHOUSE JUDGE\nuser:\n{{ rubric }}\n---\n{{ output }}\n")
+    support_repo.write("evals/judged.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        threshold: 0.7
+        vars: {policy: P, question: Q}
+        cases:
+          - id: j
+            assert: [{type: llm-rubric, value: "is polite"}]
+        """)
+
+    def rule(body):
+        return "Polite enough.\nScore: 4" if "HOUSE JUDGE" in body.get("system", "") else "Hello!"
+    model_server.rule = rule
+    code, out, err = cli("eval", "judged", "--json")
+    assert code == 0, out
+    assert json.loads(out)["sets"][0]["cases"][0]["judge_reason"] == "4/5 Polite enough."
+    calls = model_server.calls
+    support_repo.write("prompts/judge.jinja", "---\ntier: judge\n---\nsystem:\nHOUSE JUDGE v2\nuser:\n{{ rubric }}\n{{ output }}\n")
+    code, out, _ = cli("eval", "judged", "--json")
+    assert model_server.calls == calls + 1  # only the judge is asked again; the answer came from the cache
+    assert "HOUSE JUDGE v2" in model_server.requests[-1]["body"]["system"]
+    code, out, _ = cli("diff")
+    assert "the judge changed" in out
+
+
+def test_changed_since_runs_only_affected_sets(support_repo, model_server, cli):
+    support_repo.write("prompts/other.jinja", "Say hi to {{ name }}\n")
+    support_repo.write("evals/other.yaml", "prompt: other\nprovider: echo\ncases:\n  - {id: hi, vars: {name: Bo}}\n")
+    support_repo.commit("other")
+    support_repo.write("prompts/other.jinja", "Say hello to {{ name }}\n")
+    code, out, _ = cli("eval", "--changed-since", "HEAD", "--json")
+    assert [s["id"] for s in json.loads(out)["sets"]] == ["other"]
+    code, out, _ = cli("eval", "--changed-since", "HEAD", "support-answer")
+    assert "no golden sets to evaluate (nothing changed since HEAD)" in out
+
+
+def test_pre_commit_refs_are_compared_in_the_pre_push_stage(support_repo, model_server, cli, monkeypatch):
+    support_repo.write("evals/support-answer.yaml", (support_repo.root / "evals/support-answer.yaml").read_text()
+                       .replace("threshold: 0.9", "provider: anthropic\nthreshold: 0.9"))
+    base = support_repo.commit("model set")
+    support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
+    head = support_repo.commit("vague")
+    model_server.rule = lambda body: "sorry" if "vague" in body.get("system", "") else "30 days"
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
+    code, out, _ = cli("check")
+    assert code == 1 and f"{base[:7]}..{head[:7]}" in out and "pass → FAIL" in out
+    assert any("How long" in last_user_text(r["body"]) for r in model_server.requests)
