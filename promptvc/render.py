@@ -305,6 +305,6 @@ def _template_frame(exc: BaseException, default_path: str) -> tuple[str, int | N
     """The innermost template frame of an error: jinja rewrites tracebacks to template lines."""
     path, line = default_path, None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.endswith(".jinja") and not frame.filename.endswith(".py"):
+        if frame.filename.endswith(".jinja"):
             path, line = frame.filename, frame.lineno
     return path, line
