@@ -64,6 +64,7 @@ class PromptChange:
     rendered: RenderedChange | None
     goldens: tuple[tuple[str, str, int], ...]   # (set id, path, cases)
     old_name: str | None = None                 # a renamed prompt's name before
+    untracked: bool = False                     # a working-tree file git does not track yet
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,13 @@ def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], 
         rendered=_rendered_change(old, new, name, sets, all_cases, old_name),
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
         old_name=old_name if old_name != name else None,
+        untracked=_untracked(new, name),
     )
+
+
+def _untracked(renderer: Renderer, name: str) -> bool:
+    ref = renderer.snapshot.files.get(prompt_path(name, renderer.prompts_dir))
+    return bool(ref and ref.untracked)
 
 
 # -- config --------------------------------------------------------------------------

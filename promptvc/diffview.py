@@ -53,6 +53,8 @@ def prompt_lines(change: PromptChange) -> list[Text]:
     status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
     if change.status == "renamed":
         status = f"  (renamed from {change.old_name})"
+    if change.untracked:
+        status += "  (untracked)"
     head.append(status, style="bold")
     if where:
         head.append(f"   {where}", style="dim")

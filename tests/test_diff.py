@@ -90,7 +90,7 @@ def test_names_after_double_dash_filter(support_repo, cli):
     support_repo.write("prompts/other.jinja", "hi\n")
     support_repo.write("prompts/partials/tone.jinja", "x\n")
     _, out, _ = cli("diff", "HEAD", "--", "other")
-    assert "prompts/other.jinja" in out and "support/answer.jinja" not in out
+    assert "prompts/other.jinja  (new prompt)  (untracked)" in out and "support/answer.jinja" not in out
 
 
 def test_json_stat_and_exit_code(support_repo, cli):
