@@ -158,3 +158,24 @@ def test_snapshot_main_screen(history_repo, snap_compare, monkeypatch):
 def test_snapshot_set_screen(history_repo, snap_compare, monkeypatch):
     monkeypatch.delenv("NO_COLOR")
     assert snap_compare(make_app(), terminal_size=(150, 30), press=["down", "enter", "enter"])
+
+
+def test_evaluate_above_the_spend_cap_asks_first(history_repo, model_server):
+    from promptvc.tui.screens import ConfirmScreen
+    history_repo.write("promptvc.toml", "[eval]\nspend_cap = 0.0\n")
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            calls = model_server.calls
+            await pilot.press("e")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "above the spend cap" in str(app.screen.query_one(Static).render())
+            await pilot.press("n")
+            await pilot.pause()
+            assert model_server.calls == calls
+            await pilot.press("e", "y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert model_server.calls == calls + 2
+    run(scenario())

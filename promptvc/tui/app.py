@@ -224,13 +224,15 @@ class PromptvcApp(App[None]):
         if cost > cap:
             question = (f"Evaluating {point.commit.short} and its parent sends {requests} requests, "
                         f"est. ${cost:.4f} — above the spend cap (${cap:.2f}). Evaluate?")
-            self.push_screen(ConfirmScreen(question), lambda yes: yes and self.start_evaluation(point))
+            self.push_screen(ConfirmScreen(question),
+                             lambda yes: yes and self.start_evaluation(point, requests, cost))
         else:
-            self.start_evaluation(point)
+            self.start_evaluation(point, requests, cost)
 
-    def start_evaluation(self, point: CommitPoint) -> None:
+    def start_evaluation(self, point: CommitPoint, requests: int, cost: float) -> None:
         self.query_one("#progress-row").add_class("visible")
-        self.query_one("#hint", Static).update(f"evaluating {point.commit.short}…")
+        self.query_one("#hint", Static).update(
+            f"evaluating {point.commit.short}: {requests} requests to send, est. ${cost:.4f}…")
         self.evaluate_worker(point)
 
     @work(thread=True, exclusive=True)
