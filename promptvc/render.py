@@ -123,24 +123,30 @@ class _SnapshotLoader(jinja2.BaseLoader):
         return source, path, lambda: True
 
     def load(self, environment, name, globals=None):
-        code, _analysis = self.compiled(environment, name)
+        code, _analysis = self.compiled(environment, name, need_code=True)
         return environment.template_class.from_code(environment, code, environment.make_globals(globals), lambda: True)
 
-    def compiled(self, environment, name: str) -> tuple[object, Analysis]:
-        """The template's code and analysis, from one parse per blob (then from the cache)."""
+    def compiled(self, environment, name: str, need_code: bool = False) -> tuple[object | None, Analysis]:
+        """The template's analysis, and its code when asked for: one parse per blob, then the cache.
+
+        History only needs what a template includes, so code is compiled when a render needs it.
+        """
         path = self.path_of(name)
         ref = self.snapshot.files.get(path)
         cached = self.cache.get(ref.sha, path) if ref is not None and not ref.is_symlink else None
-        if cached is not None:
+        if cached is not None and (cached[0] is not None or not need_code):
             return cached
         source, path, sha = self.source_of(name)
-        try:
-            ast = environment.parse(source, name, path)
-        except jinja2.TemplateSyntaxError as exc:
-            raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
-        references, dynamic = _references(ast, self)
-        analysis = Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
-        code = environment.compile(source, name, path)
+        if cached is not None:
+            analysis = cached[1]
+        else:
+            try:
+                ast = environment.parse(source, name, path)
+            except jinja2.TemplateSyntaxError as exc:
+                raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
+            references, dynamic = _references(ast, self)
+            analysis = Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
+        code = environment.compile(source, name, path) if need_code else None
         self.cache.put(sha, path, code, analysis)
         return code, analysis
 
