@@ -220,9 +220,10 @@ class Store:
         found: dict[str, list[dict]] = {}
         for start in range(0, len(shas), 500):
             chunk = shas[start:start + 500]
-            query = (f"SELECT * FROM commit_sets WHERE endpoint = ? AND commit_sha IN ({', '.join('?' for _ in chunk)})")
-            for row in self.db.query(query, [endpoint, *chunk]):
-                found.setdefault(row["commit_sha"], []).append(row)
+            query = ("SELECT commit_sha, set_id, set_key, prompt FROM commit_sets "
+                     f"WHERE endpoint = ? AND commit_sha IN ({', '.join('?' for _ in chunk)})")
+            for sha, set_id, set_key, prompt in self.db.conn.execute(query, [endpoint, *chunk]):
+                found.setdefault(sha, []).append({"set_id": set_id, "set_key": set_key, "prompt": prompt})
         return found
 
     def save_commit_sets(self, rows: list[dict]) -> None:
