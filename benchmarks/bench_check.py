@@ -5,7 +5,6 @@ Run by hand: python benchmarks/bench_check.py
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile

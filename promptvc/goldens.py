@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from promptvc.assertions import parse_assertion, Assertion
 from promptvc.errors import UserError
+from promptvc.jsonlines import json_objects
 from promptvc.snapshot import Snapshot
 from promptvc.yamlfile import key_line, parse_yaml
 
@@ -189,15 +190,7 @@ def _raw_cases(snapshot: Snapshot, path: str, cases) -> tuple[list, str | None]:
 
 def _jsonl_cases(text: str, path: str) -> list:
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
-        if not isinstance(row, dict):
-            raise UserError("each line must be a JSON object", path=path, line=number)
+    for _number, row in json_objects(text.splitlines(), path):
         if "vars" not in row:
             row = {"id": row.pop("id", None), "assert": row.pop("assert", None), "vars": row}
         rows.append({k: v for k, v in row.items() if v is not None})

@@ -19,7 +19,7 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from promptvc.errors import UserError
-from promptvc.prompt import PromptFile, load_prompt, prompt_name, split_front_matter
+from promptvc.prompt import PromptFile, load_prompt, split_front_matter
 from promptvc.snapshot import Snapshot
 from promptvc.templatecache import MEMORY, Analysis, TemplateCache
 from promptvc.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path

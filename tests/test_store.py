@@ -1,11 +1,9 @@
 import json
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from promptvc.store import Store
 from tests.test_eval import MODEL_GOLDEN, answer_by_rule

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from promptvc.errors import UserError
+from promptvc.jsonlines import json_objects
 from promptvc.workspace import Workspace
 
 FORMAT = "promptvc.responses/1"
@@ -33,18 +34,12 @@ def import_(path: str) -> int:
         raise UserError("no such file", path=path)
     rows = []
     with source.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
+        for number, row in json_objects(f, path):
             if number == 1 and row.get("format"):
                 if row["format"] != FORMAT:
                     raise UserError(f"unknown format {row['format']!r}", path=path, line=1)
                 continue
-            if not isinstance(row, dict) or not isinstance(row.get("key"), str) or "text" not in row:
+            if not isinstance(row.get("key"), str) or "text" not in row:
                 raise UserError("not a recorded response (needs key and text)", path=path, line=number)
             rows.append({c: row.get(c) for c in RESPONSE_COLUMNS} | {"source": "import"})
     store = Store(Workspace.open().db_path)
