@@ -274,3 +274,16 @@ def test_no_secret_in_the_database(model_repo, model_server, cli):
     cli("eval")
     dump = "\n".join(sqlite3.connect(model_repo.root / ".promptvc/promptvc.db").iterdump())
     assert "test-key-not-secret" not in dump
+
+
+def test_eval_staged_and_rev_read_their_own_snapshot(support_repo, cli):
+    support_repo.write("prompts/partials/tone.jinja", "STAGED TONE\n")
+    support_repo.stage()
+    support_repo.write("prompts/partials/tone.jinja", "WORKTREE TONE\n")
+    outputs = lambda out: [c["output"] for s in json.loads(out)["sets"] for c in s["cases"]]  # noqa: E731
+    _, out, _ = cli("eval", "--staged", "--provider", "echo", "--json")
+    assert all("STAGED TONE" in o for o in outputs(out))
+    _, out, _ = cli("eval", "--rev", "HEAD", "--provider", "echo", "--json")
+    assert all("Be warm and brief." in o for o in outputs(out))
+    code, _, err = cli("eval", "--rev", "HEAD", "--staged")
+    assert code == 2 and "exclusive" in err
