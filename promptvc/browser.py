@@ -55,6 +55,7 @@ class HistoryBrowser:
         self.ws = ws
         self.rev = rev
         self.store = Store(ws.db_path)
+        self._planned: dict[str, list] = {}
 
     @property
     def branch(self) -> str:
@@ -110,19 +111,21 @@ class HistoryBrowser:
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""
         from promptvc.plan import estimate_cost
-        jobs = [j for plan in self._plans(point) for j in plan.jobs]
-        stored = self.store.results(j.key for j in jobs)
-        cached = self.store.responses_for([j.request.key for j in jobs])
-        todo = [j for j in jobs if j.key not in stored and j.request.key not in cached and j.identity.mode == "live"]
+        from promptvc.runner import jobs_to_send
+        todo = jobs_to_send(self.store, [j for plan in self._plans(point) for j in plan.jobs])
         return len(todo), estimate_cost(todo)
 
     def _plans(self, point: CommitPoint):
+        """The plans for a commit and its parent, made once (the estimate and the run share them)."""
+        if point.commit.sha in self._planned:
+            return self._planned[point.commit.sha]
         from promptvc.plan import plan_eval
         plans = []
         for sha in (point.commit.sha, *point.commit.parents[:1]):
             snapshot = self.ws.snapshot(sha)
             plans.append(plan_eval(self.ws.renderer(snapshot), self.ws.goldens(snapshot), provider=None,
                                    default_provider=self.ws.settings.provider))
+        self._planned = {point.commit.sha: plans}  # only the latest: a plan holds rendered requests
         return plans
 
     def evaluate(self, point: CommitPoint, on_progress: Callable[[int, int], None]) -> None:

@@ -125,7 +125,8 @@ def _selected(name: str, names: tuple[str, ...]) -> bool:
 
 def _affected_sets(goldens: GoldenCatalog, prompts: set[str], sets: tuple[SetChange, ...], judge: bool) -> tuple:
     ids = {s.id for s in sets if s.status != "removed"}
-    chosen = goldens.all() if judge else goldens.naming(prompts) + [goldens.load(goldens.ids()[i]) for i in ids]
+    paths = goldens.ids()
+    chosen = goldens.all() if judge else goldens.naming(prompts) + [goldens.load(paths[i]) for i in ids]
     found = {(g.id, len(g.cases)) for g in chosen if g.prompt in prompts or g.id in ids or (judge and g.uses_judge)}
     return tuple(sorted(found))
 

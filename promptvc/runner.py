@@ -23,6 +23,7 @@ from promptvc.settings import Settings
 from promptvc.store import Store, now
 
 FLUSH_EVERY = 50
+REUSABLE = ("passed", "failed")  # an errored or skipped result is tried again
 FLUSH_SECONDS = 0.5
 
 
@@ -79,7 +80,7 @@ class Runner:
         reused = []
         for job in jobs:
             row = stored.get(job.key)
-            if row and row["status"] in ("passed", "failed"):
+            if row and row["status"] in REUSABLE:
                 results[job.key] = CaseResult.from_row(row, fresh=False)
                 reused.append(job.key)
                 self.on_result(results[job.key])
@@ -226,6 +227,14 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
         "skipped": sum(o.skipped for o in outcomes),
         "calls": stats.calls, "cost": stats.cost, "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out,
     }
+
+
+def jobs_to_send(store: Store, jobs: list[CaseJob]) -> list[CaseJob]:
+    """The jobs a run would send to the model: no reusable result and no recorded response."""
+    stored = store.results(j.key for j in jobs)
+    cached = store.responses_for([j.request.key for j in jobs])
+    return [j for j in jobs if j.identity.mode == "live" and j.request.key not in cached
+            and (stored.get(j.key) or {}).get("status") not in REUSABLE]
 
 
 def raise_if_unreachable(outcome: RunOutcome) -> None:

@@ -23,23 +23,21 @@ def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: st
     before_ids = old_goldens.ids()
     before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
     store = Store(ws.db_path)
-    outcomes = []
-    for renderer, goldens, snap in ((old, before_sets, old_snap), (new, after_sets, new_snap)):
-        plan = plan_eval(renderer, goldens, provider=provider, default_provider=ws.settings.provider)
-        if spend_cap is not None:
-            _check_spend(store, plan, spend_cap)
-        runner = Runner(store, ws.settings, str(ws.root))
-        outcomes.append(runner.run(plan, snapshot_label=snap.label, commit_sha=snap.commit, command=command))
+    plans = [plan_eval(renderer, goldens, provider=provider, default_provider=ws.settings.provider)
+             for renderer, goldens in ((old, before_sets), (new, after_sets))]
+    if spend_cap is not None:  # both sides together
+        _check_spend(store, [j for plan in plans for j in plan.jobs], spend_cap)
+    outcomes = [Runner(store, ws.settings, str(ws.root)).run(
+        plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command=command) for plan in plans]
     store.close()
     return outcomes[0], outcomes[1], compare(list(outcomes[0].sets), list(outcomes[1].sets))
 
 
-def _check_spend(store, plan, cap: float) -> None:
+def _check_spend(store, jobs, cap: float) -> None:
     from promptvc.errors import CannotEvaluate
     from promptvc.plan import estimate_cost
-    stored = store.results(j.key for j in plan.jobs)
-    cached = store.responses_for([j.request.key for j in plan.jobs])
-    todo = [j for j in plan.jobs if j.key not in stored and j.request.key not in cached and j.identity.mode == "live"]
+    from promptvc.runner import jobs_to_send
+    todo = jobs_to_send(store, jobs)
     estimate = estimate_cost(todo)
     if estimate > cap:
         raise CannotEvaluate(f"would send {len(todo)} requests (est. ${estimate:.4f}), above the spend cap "
