@@ -36,7 +36,7 @@ def populate(root: Path) -> int:
 
 
 async def measure(root: Path) -> None:
-    from promptvc.browser import HistoryBrowser
+    from promptvc.tui.model import HistoryBrowser
     from promptvc.tui.app import PromptvcApp
     from promptvc.workspace import Workspace
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptvc.scoring import FAILED, PASSED, CaseResult, SetOutcome
+from promptvc.evals.scoring import FAILED, PASSED, CaseResult, SetOutcome
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptvc.errors import UserError
-from promptvc.goldens import GoldenCatalog, GoldenSet
+from promptvc.evals.goldens import GoldenCatalog, GoldenSet
 from promptvc.graph import changed_files, judge_changed, partial_reach, reached_prompts
-from promptvc.prices import estimate_tokens, price_for
-from promptvc.prompt import prompt_path
-from promptvc.render import Rendered, Renderer
+from promptvc.evaluation.prices import estimate_tokens, price_for
+from promptvc.prompts.file import prompt_path
+from promptvc.prompts.render import Rendered, Renderer
 
 
 @dataclass(frozen=True)

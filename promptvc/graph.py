@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptvc.errors import UserError
-from promptvc.goldens import GoldenCatalog, GoldenSet
-from promptvc.prompt import JUDGE_NAME, prompt_name, prompt_names, prompt_path
-from promptvc.render import Renderer
-from promptvc.snapshot import Snapshot
-from promptvc.tiers import DEFAULT_TIER, JUDGE_TIER, TIERS_FILE, tiers_path
+from promptvc.evals.goldens import GoldenCatalog, GoldenSet
+from promptvc.prompts.file import JUDGE_NAME, prompt_name, prompt_names, prompt_path
+from promptvc.prompts.render import Renderer
+from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.tiers import DEFAULT_TIER, JUDGE_TIER, TIERS_FILE, tiers_path
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import CommitInfo, history_changes
+from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.providers import endpoint, identity_for
-from promptvc.snapshot import FileRef, Snapshot
+from promptvc.git.snapshot import FileRef, Snapshot
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -79,7 +79,7 @@ def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[Comm
 
 
 def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
-    from promptvc.keys import set_key
+    from promptvc.evaluation.keys import set_key
     renderer = ws.renderer(snapshot)
     rows = []
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptvc.gitrepo import GitRepo
+from promptvc.git.repo import GitRepo
 from promptvc.settings import Settings, load_settings
-from promptvc.snapshot import Snapshot, open_snapshot
+from promptvc.git.snapshot import Snapshot, open_snapshot
 
 
 @dataclass
@@ -33,16 +33,16 @@ class Workspace:
         return open_snapshot(self.repo, where, self.settings.watched_paths)
 
     def renderer(self, snapshot: Snapshot):
-        from promptvc.render import Renderer
+        from promptvc.prompts.render import Renderer
         cache_dir = self.db_path.parent / "cache" / "templates"
         return Renderer(snapshot, self.settings.prompts_dir, cache_dir)
 
     def goldens(self, snapshot: Snapshot):
         """Every golden set, parsed (for eval)."""
-        from promptvc.goldens import load_goldens
+        from promptvc.evals.goldens import load_goldens
         return load_goldens(snapshot, self.settings.evals_dir)
 
     def catalog(self, snapshot: Snapshot):
         """The golden sets, parsed only when asked for (for diff and the gate)."""
-        from promptvc.goldens import GoldenCatalog
+        from promptvc.evals.goldens import GoldenCatalog
         return GoldenCatalog(snapshot, self.settings.evals_dir)

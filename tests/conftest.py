@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from promptvc import snapshot as snapshot_module
+from promptvc.git import snapshot as snapshot_module
 
 pytest_plugins = ["tests.model_server"]
 

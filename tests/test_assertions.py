@@ -1,9 +1,9 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from promptvc.assertions import Observed, case_score, extract_json, grade, parse_assertion, split_values
+from promptvc.evals.assertions import Observed, case_score, extract_json, grade, parse_assertion, split_values
 from promptvc.errors import UserError
-from promptvc.judge import parse_verdict
+from promptvc.prompts.judge import parse_verdict
 
 
 def check(spec, output, **kw):

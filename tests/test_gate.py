@@ -1,10 +1,10 @@
 from types import SimpleNamespace
 
 from promptvc.compare import compare
-from promptvc.compareview import _one_line
+from promptvc.views.comparison import _one_line
 from promptvc.gate import decide
 from promptvc.providers import Identity
-from promptvc.scoring import CaseResult, SetOutcome
+from promptvc.evals.scoring import CaseResult, SetOutcome
 from promptvc.settings import GatePolicy
 
 LIVE = Identity("anthropic", "https://api.anthropic.com", "live")

@@ -2,9 +2,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import GitRepo as Git
-from promptvc.render import Renderer, mark_roles, split_messages, _finalize
-from promptvc.snapshot import open_snapshot
+from promptvc.git.repo import GitRepo as Git
+from promptvc.prompts.render import Renderer, mark_roles, split_messages, _finalize
+from promptvc.git.snapshot import open_snapshot
 
 VARS = {"question": "How long?", "policy": "30 days."}
 

@@ -3,8 +3,8 @@ import os
 import pytest
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import GitRepo as Git
-from promptvc.snapshot import blob_sha, open_snapshot
+from promptvc.git.repo import GitRepo as Git
+from promptvc.git.snapshot import blob_sha, open_snapshot
 
 PATHS = ["prompts", "evals", "promptvc.toml"]
 

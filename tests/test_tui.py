@@ -5,7 +5,7 @@ import sys
 import pytest
 from textual.widgets import DataTable, Static
 
-from promptvc.browser import HistoryBrowser
+from promptvc.tui.model import HistoryBrowser
 from promptvc.tui.app import PromptvcApp
 from promptvc.tui.screens import CaseScreen, DiffScreen, KeysScreen, SetScreen
 from promptvc.workspace import Workspace

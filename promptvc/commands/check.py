@@ -10,8 +10,8 @@ import os
 import re
 import sys
 
-from promptvc.gitrepo import EMPTY_TREE, GitRepo
-from promptvc.snapshot import EMPTY, INDEX
+from promptvc.git.repo import EMPTY_TREE, GitRepo
+from promptvc.git.snapshot import EMPTY, INDEX
 from promptvc.workspace import Workspace
 
 _PY_ASSERT = re.compile(r"""value:\s*['"]?([\w.]+):\w+""")
@@ -74,11 +74,11 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
 
     from rich.text import Text
 
-    from promptvc import evalview
+    from promptvc.views import eval as evalview
     from promptvc.commands.diff_eval import evaluate_both
-    from promptvc.compareview import comparison_lines
+    from promptvc.views.comparison import comparison_lines
     from promptvc.gate import decide
-    from promptvc.output import emit
+    from promptvc.views.terminal import emit
 
     before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)
     verdict = decide(comparisons, ws.settings.gate)
@@ -105,7 +105,7 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
 
 
 def markdown_summary(label: str, comparisons, verdict) -> str:
-    from promptvc.evalview import score_text
+    from promptvc.views.eval import score_text
     rows = ["| golden set | before | after | Δ | threshold | status |", "|---|---:|---:|---:|---:|---|"]
     for c in comparisons:
         before = score_text(c.before.score) if c.before else "—"

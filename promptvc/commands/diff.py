@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promptvc.diff import DiffReport, compute_diff
-from promptvc.revisions import diff_range
+from promptvc.git.revisions import diff_range
 from promptvc.workspace import Workspace
 
 
@@ -21,8 +21,8 @@ def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *,
 
 def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, name_only: bool,
         stat: bool, exit_code: bool, all_cases: bool) -> int:
-    from promptvc import diffview
-    from promptvc.output import emit
+    from promptvc.views import diff as diffview
+    from promptvc.views.terminal import emit
 
     ws = Workspace.open()
     report = diff_report(ws, revs, names, staged=staged, all_cases=all_cases)

@@ -7,17 +7,17 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from promptvc.errors import UserError
-from promptvc.snapshot import INDEX, WORKTREE
+from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.workspace import Workspace
 
 
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
         provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
         junit: str | None) -> int:
-    from promptvc import evalview
-    from promptvc.output import console, emit
-    from promptvc.plan import plan_eval, select_sets
-    from promptvc.runner import Runner, raise_if_unreachable
+    from promptvc.views import eval as evalview
+    from promptvc.views.terminal import console, emit
+    from promptvc.evaluation.plan import plan_eval, select_sets
+    from promptvc.evaluation.runner import Runner, raise_if_unreachable
     from promptvc.store import Store
 
     if repeat < 1:

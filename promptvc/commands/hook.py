@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import GitRepo
+from promptvc.git.repo import GitRepo
 
 MARKER = "# installed by `promptvc hook install`"
 

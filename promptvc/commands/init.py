@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import GitRepo
+from promptvc.git.repo import GitRepo
 
 IGNORE_ENTRY = ".promptvc/"
 

@@ -11,9 +11,9 @@ from promptvc.workspace import Workspace
 def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> int:
     from rich.text import Text
 
-    from promptvc.compareview import delta_text
+    from promptvc.views.comparison import delta_text
     from promptvc.history import history
-    from promptvc.output import emit
+    from promptvc.views.terminal import emit
     from promptvc.store import Store
 
     ws = Workspace.open()

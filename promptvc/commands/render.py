@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from promptvc.errors import UserError
-from promptvc.goldens import GoldenSet
-from promptvc.snapshot import WORKTREE
+from promptvc.evals.goldens import GoldenSet
+from promptvc.git.snapshot import WORKTREE
 from promptvc.workspace import Workspace
 
 
@@ -55,8 +55,8 @@ def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None
 
 def _show(rendered) -> None:
     from rich.text import Text
-    from promptvc.output import emit
-    from promptvc.prices import estimate_tokens
+    from promptvc.views.terminal import emit
+    from promptvc.evaluation.prices import estimate_tokens
 
     config = rendered.config
     lines = [Text(f"{rendered.name}", style="bold yellow") + Text(f"   tier {config.tier or '—'}", style="dim")]

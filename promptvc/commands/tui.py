@@ -7,7 +7,7 @@ from promptvc.workspace import Workspace
 
 def run(rev: str) -> int:
     ws = Workspace.open()  # not a git repository: one line and exit 2, before the screen opens
-    from promptvc.browser import HistoryBrowser
+    from promptvc.tui.model import HistoryBrowser
     from promptvc.tui.app import PromptvcApp
 
     PromptvcApp(HistoryBrowser(ws, rev)).run()

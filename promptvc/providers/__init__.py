@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 from promptvc.errors import CannotEvaluate
-from promptvc.requests import ModelRequest
+from promptvc.evaluation.request import ModelRequest
 
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 

@@ -8,7 +8,7 @@ import time
 import anthropic
 
 from promptvc.providers import ProviderError, Response
-from promptvc.requests import ModelRequest
+from promptvc.evaluation.request import ModelRequest
 
 # Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
 # were removed from its signature in SDK 1.0 and travel in extra_body, unchanged on the wire.

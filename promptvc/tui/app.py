@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, Static
 
-from promptvc.browser import HistoryBrowser, SetRow
+from promptvc.tui.model import HistoryBrowser, SetRow
 from promptvc.history import CommitPoint
 from promptvc.tui.screens import (ConfirmScreen, DiffScreen, KeysScreen, SetScreen, delta_cell, score_cell)
 

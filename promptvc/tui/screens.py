@@ -11,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
-from promptvc.browser import CaseRow, SetRow, failed_assertions
+from promptvc.tui.model import CaseRow, SetRow, failed_assertions
 
 
 def score_cell(score: float | None) -> Text:

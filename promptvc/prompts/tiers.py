@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptvc.errors import UserError
-from promptvc.snapshot import Snapshot
+from promptvc.git.snapshot import Snapshot
 from promptvc.yamlfile import key_line, parse_yaml
 
 TIERS_FILE = "tiers.yaml"

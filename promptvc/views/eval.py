@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 from rich.table import Table
 from rich.text import Text
 
-from promptvc.scoring import FAILED, PASSED, SetOutcome
+from promptvc.evals.scoring import FAILED, PASSED, SetOutcome
 
 MAX_OUTPUT_LINES = 12
 

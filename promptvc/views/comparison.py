@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from promptvc.compare import SetComparison
-from promptvc.evalview import score_text
+from promptvc.views.eval import score_text
 
 OUTPUT_WIDTH = 100
 

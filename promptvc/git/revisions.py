@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import GitRepo
-from promptvc.snapshot import EMPTY, INDEX, WORKTREE
+from promptvc.git.repo import GitRepo
+from promptvc.git.snapshot import EMPTY, INDEX, WORKTREE
 
 _FIRST_PARENT = re.compile(r"^(.+?)(?:~1?|\^1?)$")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
-from promptvc.snapshot import Snapshot
-from promptvc.tiers import API_PARAMS
+from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.tiers import API_PARAMS
 from promptvc.yamlfile import key_line, parse_yaml
 
 PROMPT_SUFFIX = ".jinja"

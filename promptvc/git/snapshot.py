@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptvc.errors import UserError
-from promptvc.gitrepo import SYMLINK_MODE, GitRepo, TreeEntry
+from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry
 
 WORKTREE = "worktree"
 INDEX = "index"

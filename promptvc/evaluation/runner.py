@@ -10,15 +10,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from promptvc import assertions
+from promptvc.evals import assertions
 from promptvc.errors import CannotEvaluate, UserError
-from promptvc.judge import parse_verdict, render_judge
-from promptvc.plan import CaseJob, EvalPlan
+from promptvc.prompts.judge import parse_verdict, render_judge
+from promptvc.evaluation.plan import CaseJob, EvalPlan
 from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
-from promptvc.prices import price_for
-from promptvc.pyassert import load_function
-from promptvc.requests import ModelRequest, build_request
-from promptvc.scoring import CaseResult, SetOutcome, summarise_set
+from promptvc.evaluation.prices import price_for
+from promptvc.evals.pyassert import load_function
+from promptvc.evaluation.request import ModelRequest, build_request
+from promptvc.evals.scoring import CaseResult, SetOutcome, summarise_set
 from promptvc.settings import Settings
 from promptvc.store import Store, now
 

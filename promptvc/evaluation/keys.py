@@ -6,12 +6,12 @@ for the commit it produced, and for any commit where the set's inputs are the sa
 
 from __future__ import annotations
 
-from promptvc.goldens import GoldenSet
+from promptvc.evals.goldens import GoldenSet
 from promptvc.graph import prompt_deps
-from promptvc.judge import judge_fingerprint
+from promptvc.prompts.judge import judge_fingerprint
 from promptvc.providers import Identity
-from promptvc.render import Renderer
-from promptvc.requests import content_hash
+from promptvc.prompts.render import Renderer
+from promptvc.evaluation.request import content_hash
 
 KEY_VERSION = "set-key/1"
 

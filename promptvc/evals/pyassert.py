@@ -8,8 +8,8 @@ import types
 from typing import Callable
 
 from promptvc.errors import UserError
-from promptvc.keys import python_module_path
-from promptvc.snapshot import Snapshot
+from promptvc.evaluation.keys import python_module_path
+from promptvc.git.snapshot import Snapshot
 
 _MODULES: dict[str, types.ModuleType] = {}
 

@@ -10,10 +10,10 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from promptvc.assertions import parse_assertion, Assertion
+from promptvc.evals.assertions import parse_assertion, Assertion
 from promptvc.errors import UserError
 from promptvc.jsonlines import json_objects
-from promptvc.snapshot import Snapshot
+from promptvc.git.snapshot import Snapshot
 from promptvc.yamlfile import key_line, parse_yaml
 
 GOLDEN_SUFFIXES = (".yaml", ".yml")
@@ -216,7 +216,7 @@ def _csv_cases(text: str) -> list:
 def _expected_cell(value: str) -> dict:
     """promptfoo's `__expected` cell: `contains: foo`, `not-icontains: bar`, or a plain expected output."""
     kind, sep, rest = value.partition(":")
-    from promptvc.assertions import KNOWN_TYPES, strip_negation
+    from promptvc.evals.assertions import KNOWN_TYPES, strip_negation
     base = strip_negation(kind.strip())[0]
     if sep and base in KNOWN_TYPES:
         rest = rest.strip()

@@ -7,8 +7,8 @@ import json
 import statistics
 from dataclasses import dataclass
 
-from promptvc import assertions
-from promptvc.assertions import Grade
+from promptvc.evals import assertions
+from promptvc.evals.assertions import Grade
 from promptvc.store import now
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"

@@ -19,10 +19,10 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from promptvc.errors import UserError
-from promptvc.prompt import PromptFile, load_prompt, split_front_matter
-from promptvc.snapshot import Snapshot
-from promptvc.templatecache import MEMORY, Analysis, TemplateCache
-from promptvc.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
+from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
+from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.templatecache import MEMORY, Analysis, TemplateCache
+from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
 from promptvc.yamlfile import parse_yaml
 
 MAX_RENDERED_CHARS = 1_000_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from promptvc.prompt import JUDGE_NAME, prompt_path
-from promptvc.render import Rendered, Renderer, mark_roles, split_messages
-from promptvc.tiers import EffectiveConfig, JUDGE_TIER, effective_config
+from promptvc.prompts.file import JUDGE_NAME, prompt_path
+from promptvc.prompts.render import Rendered, Renderer, mark_roles, split_messages
+from promptvc.prompts.tiers import EffectiveConfig, JUDGE_TIER, effective_config
 
 BUILTIN_JUDGE = """\
 system:

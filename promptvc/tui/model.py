@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from promptvc.history import CommitPoint, SetPoint, history
-from promptvc.snapshot import EMPTY
+from promptvc.git.snapshot import EMPTY
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -96,7 +96,7 @@ class HistoryBrowser:
         return rows
 
     def diff_lines(self, point: CommitPoint):
-        from promptvc import diffview
+        from promptvc.views import diff as diffview
         from promptvc.commands.diff import diff_report
         commit = point.commit
         if commit.parents:
@@ -110,8 +110,8 @@ class HistoryBrowser:
 
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""
-        from promptvc.plan import estimate_cost
-        from promptvc.runner import jobs_to_send
+        from promptvc.evaluation.plan import estimate_cost
+        from promptvc.evaluation.runner import jobs_to_send
         todo = jobs_to_send(self.store, [j for plan in self._plans(point) for j in plan.jobs])
         return len(todo), estimate_cost(todo)
 
@@ -119,7 +119,7 @@ class HistoryBrowser:
         """The plans for a commit and its parent, made once (the estimate and the run share them)."""
         if point.commit.sha in self._planned:
             return self._planned[point.commit.sha]
-        from promptvc.plan import plan_eval
+        from promptvc.evaluation.plan import plan_eval
         plans = []
         for sha in (point.commit.sha, *point.commit.parents[:1]):
             snapshot = self.ws.snapshot(sha)
@@ -130,7 +130,7 @@ class HistoryBrowser:
 
     def evaluate(self, point: CommitPoint, on_progress: Callable[[int, int], None]) -> None:
         """Evaluate a commit and its first parent (reusing everything stored). Runs in a worker thread."""
-        from promptvc.runner import Runner
+        from promptvc.evaluation.runner import Runner
         store = Store(self.ws.db_path)  # one connection per thread
         plans = self._plans(point)
         total = sum(len(p.jobs) for p in plans)
