@@ -4,13 +4,13 @@ from hypothesis import given, settings, strategies as st
 from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo as Git
 from promptvc.prompts.render import Renderer, mark_roles, split_messages, _finalize
-from promptvc.git.snapshot import open_snapshot
+from promptvc.git.snapshot import INDEX, WORKTREE, Commit, open_snapshot
 
 VARS = {"question": "How long?", "policy": "30 days."}
 
 
 def renderer(repo, where="worktree"):
-    return Renderer(open_snapshot(Git(repo.root), where, ["prompts", "evals"]))
+    return Renderer(open_snapshot(Git(repo.root), _where(Git(repo.root), where), ["prompts", "evals"]))
 
 
 def test_renders_system_and_alternating_messages(support_repo):
@@ -159,3 +159,8 @@ def test_property_template_markers_split_exactly(turns):
     system, messages = split_messages(mark_roles(source))
     assert system == ""
     assert [(m.role, m.content) for m in messages] == [(r, c.strip()) for r, c in turns]
+
+
+def _where(git, text):
+    """The test's revision text as a typed location, as the CLI turns it into one."""
+    return {"index": INDEX, "worktree": WORKTREE}.get(text) or Commit(git.resolve(text))

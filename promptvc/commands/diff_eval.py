@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from promptvc.git.snapshot import Where
 from promptvc.workspace import Workspace
 
 
-def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: str | None = None,
+def evaluate_both(ws: Workspace, old_where: Where, new_where: Where, *, provider: str | None = None,
                   command: str = "diff --eval", spend_cap: float | None = None):
     """Evaluate the sets the change between two snapshots affects, on both sides (reusing stored results)."""
     from promptvc.compare import compare

@@ -35,7 +35,7 @@ def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
 def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool,
         allow_missing: bool, as_json: bool) -> int:
     ws = Workspace.open()
-    snapshot = ws.snapshot(rev or WORKTREE)
+    snapshot = ws.snapshot(ws.resolve(rev) if rev else WORKTREE)
     renderer = ws.renderer(snapshot)
     variables = case_vars(ws.goldens(snapshot), name, case) if case else {}
     variables.update(parse_vars(var_pairs))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from promptvc.history import CommitPoint, SetPoint, history
-from promptvc.git.snapshot import EMPTY
+from promptvc.git.snapshot import EMPTY, Commit
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -103,7 +103,7 @@ class HistoryBrowser:
             report = diff_report(self.ws, (commit.parents[0], commit.sha), ())
         else:
             from promptvc.diff import compute_diff
-            old, new = self.ws.snapshot(EMPTY), self.ws.snapshot(commit.sha)
+            old, new = self.ws.snapshot(EMPTY), self.ws.snapshot(Commit(commit.sha))
             report = compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
                                   old_label="empty tree", new_label=commit.short)
         return diffview.report_lines(report)
@@ -122,7 +122,7 @@ class HistoryBrowser:
         from promptvc.evaluation.plan import plan_eval
         plans = []
         for sha in (point.commit.sha, *point.commit.parents[:1]):
-            snapshot = self.ws.snapshot(sha)
+            snapshot = self.ws.snapshot(Commit(sha))
             plans.append(plan_eval(self.ws.renderer(snapshot), self.ws.goldens(snapshot), provider=None,
                                    default_provider=self.ws.settings.provider))
         self._planned = {point.commit.sha: plans}  # only the latest: a plan holds rendered requests
