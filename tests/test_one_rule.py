@@ -18,3 +18,71 @@ def test_a_branch_named_like_a_snapshot_is_a_branch(support_repo, cli):
     data = json.loads(out)
     assert data["snapshot"] == support_repo.head()[:7]
     assert [(s["id"], s["passed"] + s["failed"]) for s in data["sets"]] == [("support-answer", 2)]
+
+
+AGREEMENT_FILES = {
+    "prompts/tiers.yaml": "fast: {model: claude-haiku-4-5, max_tokens: 512}\n"
+                          "default: {model: claude-sonnet-4-6, max_tokens: 1024}\n"
+                          "judge: {model: claude-sonnet-4-6, max_tokens: 256}\n",
+    "prompts/support/answer.jinja": "---\ntier: fast\nexamples: examples/support.yaml\n---\nsystem:\n"
+                                    "{% include 'partials/tone.jinja' %}\n{% for ex in examples %}{{ ex.q }}\n"
+                                    "{% endfor %}\nuser:\n{{ question }}\n",
+    "prompts/partials/tone.jinja": "Be warm.\n",
+    "prompts/examples/support.yaml": "- {q: Where is my order?}\n",
+    "prompts/summary.jinja": "---\ntier: default\n---\nSummarise: {{ text }}\n",
+    "prompts/judge.jinja": "Rubric: {{ rubric }}\nOutput: {{ output }}\nEnd with Score: N\n",
+    "checks/cite.py": "def check(output, context):\n    return 'Summarise' in output\n",
+    "evals/support-answer.yaml": "prompt: support/answer\nprovider: echo\ncases:\n"
+                                 "  - {id: a, vars: {question: q}, assert: [{type: contains, value: warm}]}\n",
+    "evals/summary.yaml": "prompt: summary\nprovider: echo\ncases:\n"
+                          "  - {id: a, vars: {text: t}, assert: [{type: python, value: 'checks.cite:check'}]}\n",
+    "evals/judged.yaml": "prompt: summary\nthreshold: 0.5\ncases:\n"
+                         "  - {id: a, vars: {text: t}, assert: [{type: llm-rubric, value: short}]}\n",
+    "evals/from-file.yaml": "prompt: summary\nprovider: echo\ncases: cases/extra.jsonl\n",
+    "evals/cases/extra.jsonl": '{"id": "x", "vars": {"text": "t"}, "assert": [{"type": "contains", "value": "t"}]}\n',
+}
+
+CHANGES = {  # a kind of change -> (file, new content, the sets it must reach)
+    "template": ("prompts/summary.jinja", "---\ntier: default\n---\nSummarise briefly: {{ text }}\n",
+                 {"summary", "judged", "from-file"}),
+    "partial": ("prompts/partials/tone.jinja", "Be formal.\n", {"support-answer"}),
+    "examples": ("prompts/examples/support.yaml", "- {q: Can I pay by invoice?}\n", {"support-answer"}),
+    "tier": ("prompts/tiers.yaml", AGREEMENT_FILES["prompts/tiers.yaml"].replace("512", "384"), {"support-answer"}),
+    "judge": ("prompts/judge.jinja", "Rubric: {{ rubric }}\n{{ output }}\nScore: N\n", {"judged"}),
+    "golden file": ("evals/summary.yaml", AGREEMENT_FILES["evals/summary.yaml"] + "  - {id: b, vars: {text: u}}\n",
+                    {"summary"}),
+    "python module": ("checks/cite.py", "def check(output, context):\n    return 'brief' in output\n", {"summary"}),
+    "cases file": ("evals/cases/extra.jsonl", AGREEMENT_FILES["evals/cases/extra.jsonl"].replace('"x"', '"y"'),
+                   {"from-file"}),
+    "promptvc.toml": ("promptvc.toml", "[gate]\nmax_drop = 0.1\n", set()),
+}
+
+
+def _sets_each_command_runs(repo, cli, tmp_path) -> dict[str, set[str]]:
+    _code, out, _ = cli("diff", "--staged", "--json")
+    by_diff = {s["id"] for s in json.loads(out)["affected_sets"]}
+    _code, out, _ = cli("eval", "--staged", "--changed-since", "HEAD", "--json")
+    by_eval = {s["id"] for s in json.loads(out)["sets"]} if out.startswith("{") else set()
+    report = tmp_path / "check.md"
+    report.unlink(missing_ok=True)
+    cli("check", "--markdown", str(report))
+    rows = report.read_text().splitlines()[4:] if report.exists() else []
+    by_check = {row.split("|")[1].strip() for row in rows if row.startswith("| ")}
+    return {"diff": by_diff, "eval --changed-since": by_eval, "check": by_check}
+
+
+def test_diff_eval_and_check_agree_on_what_a_change_affects(git_repo, cli, tmp_path):
+    for path, text in AGREEMENT_FILES.items():
+        git_repo.write(path, text, dedent=False)
+    git_repo.write(".gitignore", ".promptvc/\n")
+    git_repo.commit("base")
+    for kind, (path, text, expected) in CHANGES.items():
+        git_repo.write(path, text, dedent=False)
+        git_repo.stage(path)
+        answers = _sets_each_command_runs(git_repo, cli, tmp_path)
+        assert answers == dict.fromkeys(answers, expected), kind
+        if kind == "python module":
+            _code, out, _ = cli("diff", "--staged")
+            assert "golden set summary affected: python module checks/cite.py changed" in out
+            assert "no prompt changes" not in out
+        git_repo.git("reset", "-q", "--hard")
