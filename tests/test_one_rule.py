@@ -86,3 +86,45 @@ def test_diff_eval_and_check_agree_on_what_a_change_affects(git_repo, cli, tmp_p
             assert "golden set summary affected: python module checks/cite.py changed" in out
             assert "no prompt changes" not in out
         git_repo.git("reset", "-q", "--hard")
+
+
+JUDGED = """\
+prompt: support/answer
+provider: anthropic
+threshold: 0.5
+vars: {policy: "Refunds within 30 days."}
+cases:
+  - id: grounded
+    vars: {question: "Can I return after 2 months?"}
+    assert:
+      - {type: llm-rubric, value: "Says no, citing the policy"}
+"""
+
+
+def test_the_spend_cap_counts_the_judge_calls_and_the_tui_estimates_the_same(support_repo, model_server, cli):
+    """One case with one llm-rubric on each side: a model call and a judge call each, so four."""
+    from promptvc.evaluation.both import plan_both, spend
+    from promptvc.git.snapshot import INDEX, Commit
+    from promptvc.store import Store
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.workspace import Workspace
+
+    support_repo.write("evals/support-answer.yaml", JUDGED)
+    support_repo.commit("judge the answers")
+    support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    support_repo.write("promptvc.toml", "[eval]\nspend_cap = 0.0\n")
+    support_repo.stage()
+    code, out, err = cli("check")
+    assert code == 3 and "would send 4 requests" in out + err, out + err
+    assert model_server.calls == 0
+
+    ws = Workspace.open()
+    head = ws.resolve("HEAD")
+    store = Store(ws.db_path)
+    needed = spend(store, plan_both(ws, head, INDEX))
+    assert needed.requests == 4 and needed.cost > 0
+    support_repo.commit("formal tone")
+    browser = HistoryBrowser(ws)
+    point = next(p for p in browser.commits() if p.commit.sha == support_repo.head())
+    assert browser.cost_to_evaluate(point) == (needed.requests, needed.cost)
+    assert Commit(support_repo.head()) == ws.resolve("HEAD")

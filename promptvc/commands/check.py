@@ -75,12 +75,13 @@ def _check(ws: Workspace, old: Where, new: Where, label: str, markdown: str | No
     from rich.text import Text
 
     from promptvc.views import eval as evalview
-    from promptvc.commands.diff_eval import evaluate_both
+    from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.views.comparison import comparison_lines
     from promptvc.gate import decide
     from promptvc.views.terminal import emit
 
-    before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)
+    outcome = evaluate_both(ws, plan_both(ws, old, new), command="check", spend_cap=ws.settings.spend_cap)
+    before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     verdict = decide(comparisons, ws.settings.gate)
     unreachable = before.stats.unreachable + after.stats.unreachable
     total = sum(len(s.results) for s in after.sets)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.git.snapshot import EMPTY, Commit
 from promptvc.store import Store
 from promptvc.workspace import Workspace
+
+if TYPE_CHECKING:
+    from promptvc.evaluation.both import BothPlans
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class HistoryBrowser:
         self.ws = ws
         self.rev = rev
         self.store = Store(ws.db_path)
-        self._planned: dict[str, list] = {}
+        self._planned: dict[str, BothPlans] = {}
 
     @property
     def branch(self) -> str:
@@ -110,39 +113,30 @@ class HistoryBrowser:
 
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""
-        from promptvc.evaluation.plan import estimate_cost
-        from promptvc.evaluation.runner import jobs_to_send
-        todo = jobs_to_send(self.store, [j for plan in self._plans(point) for j in plan.jobs])
-        return len(todo), estimate_cost(todo)
+        from promptvc.evaluation.both import spend
+        needed = spend(self.store, self._plans(point))
+        return needed.requests, needed.cost
 
     def _plans(self, point: CommitPoint):
         """The plans for a commit and its parent, made once (the estimate and the run share them)."""
-        if point.commit.sha in self._planned:
-            return self._planned[point.commit.sha]
-        from promptvc.evaluation.plan import plan_eval
-        plans = []
-        for sha in (point.commit.sha, *point.commit.parents[:1]):
-            snapshot = self.ws.snapshot(Commit(sha))
-            plans.append(plan_eval(self.ws.renderer(snapshot), self.ws.goldens(snapshot), provider=None,
-                                   default_provider=self.ws.settings.provider))
-        self._planned = {point.commit.sha: plans}  # only the latest: a plan holds rendered requests
-        return plans
+        if point.commit.sha not in self._planned:
+            from promptvc.evaluation.both import plan_both
+            parent = Commit(point.commit.parents[0]) if point.commit.parents else EMPTY
+            # only the latest: a plan holds rendered requests
+            self._planned = {point.commit.sha: plan_both(self.ws, parent, Commit(point.commit.sha), scope="all")}
+        return self._planned[point.commit.sha]
 
     def evaluate(self, point: CommitPoint, on_progress: Callable[[int, int], None]) -> None:
         """Evaluate a commit and its first parent (reusing everything stored). Runs in a worker thread."""
-        from promptvc.evaluation.runner import Runner
-        store = Store(self.ws.db_path)  # one connection per thread
+        from promptvc.evaluation.both import evaluate_both
         plans = self._plans(point)
-        total = sum(len(p.jobs) for p in plans)
+        total = sum(len(p.jobs) for p in plans.plans)
         done = [0]
 
         def advance(_result):
             done[0] += 1
             on_progress(done[0], total)
-        for plan in plans:
-            runner = Runner(store, self.ws.settings, str(self.ws.root), on_result=advance)
-            runner.run(plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command="tui")
-        store.close()
+        evaluate_both(self.ws, plans, command="tui", on_result=advance)
 
 
 def _by_case(rows: list[dict]) -> dict[str, dict]:
