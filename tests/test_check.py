@@ -40,7 +40,7 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     gated.stage()
     result = commit(gated)
     assert result.returncode != 0
-    assert "blocked:" in result.stdout and "pass → FAIL" in result.stdout
+    assert "blocked:" in result.stdout and "pass → fail" in result.stdout
     assert "(skip once with `git commit --no-verify`)" in result.stdout
     assert gated.git("log", "--oneline").count("\n") == 2  # nothing committed
 

@@ -61,7 +61,7 @@ def test_main_screen_lists_commits_with_scores_and_deltas(history_repo):
             assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "0.00" and cell(sets, 0, 2) == "1.00"
             assert cell(sets, 0, 5).startswith("$") and cell(sets, 0, 6) == "anthropic"
             flips = str(app.query_one("#flips", Static).render())
-            assert "support-answer/late-return pass→fail" in flips and "refund-window pass→fail" in flips
+            assert "support-answer/late-return pass → fail" in flips and "refund-window pass → fail" in flips
     run(scenario())
 
 
@@ -74,7 +74,7 @@ def test_drill_down_to_a_case_and_back(history_repo):
             await pilot.press("enter")                  # set -> cases
             assert isinstance(app.screen, SetScreen)
             cases = app.screen.query_one("#cases", DataTable)
-            assert cell(cases, 0, 3) == "pass→fail"
+            assert cell(cases, 0, 3) == "pass → fail"
             await pilot.press("enter")                  # case -> outputs
             assert isinstance(app.screen, CaseScreen)
             text = " ".join(str(w.render()) for w in app.screen.query(Static))

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from promptvc.compare import Direction, flip_direction
 from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.git.snapshot import EMPTY, Commit
 from promptvc.store import Store
@@ -23,7 +24,7 @@ class SetRow:
     prompt: str
     here: SetPoint | None
     parent: SetPoint | None
-    flipped: tuple[str, ...]      # "case pass→fail"
+    flipped: tuple[tuple[str, Direction], ...]   # (case id, which way), regressions first
 
     @property
     def delta(self) -> float | None:
@@ -43,14 +44,8 @@ class CaseRow:
     parent: dict | None
 
     @property
-    def flip(self) -> str:
-        a = self.parent["status"] if self.parent else None
-        b = self.here["status"] if self.here else None
-        if a == "passed" and b == "failed":
-            return "pass→fail"
-        if a == "failed" and b == "passed":
-            return "fail→pass"
-        return ""
+    def flip(self) -> Direction | None:
+        return flip_direction(self.parent and self.parent["status"], self.here and self.here["status"])
 
 
 class HistoryBrowser:
@@ -80,16 +75,11 @@ class HistoryBrowser:
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
         return rows
 
-    def flips(self, here: SetPoint, parent: SetPoint) -> tuple[str, ...]:
+    def flips(self, here: SetPoint, parent: SetPoint) -> tuple[tuple[str, Direction], ...]:
         now, before = self.store.case_statuses(here.set_key), self.store.case_statuses(parent.set_key)
-        flipped = []
-        for case_id in sorted(now.keys() & before.keys()):
-            pair = (before[case_id], now[case_id])
-            if pair == ("passed", "failed"):
-                flipped.append(f"{case_id} pass→fail")
-            elif pair == ("failed", "passed"):
-                flipped.append(f"{case_id} fail→pass")
-        return tuple(sorted(flipped, key=lambda f: not f.endswith("pass→fail")))
+        flipped = [(case_id, d) for case_id in sorted(now.keys() & before.keys())
+                   if (d := flip_direction(before[case_id], now[case_id]))]
+        return tuple(sorted(flipped, key=lambda f: f[1] is not Direction.REGRESSED))
 
     def case_rows(self, here: SetPoint | None, parent: SetPoint | None) -> list[CaseRow]:
         now = _by_case(self.store.results_for_set(here.set_key)) if here else {}
