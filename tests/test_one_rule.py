@@ -4,6 +4,8 @@ tests hold the places that use it to the same answer."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 
 def test_a_branch_named_like_a_snapshot_is_a_branch(support_repo, cli):
@@ -128,3 +130,23 @@ def test_the_spend_cap_counts_the_judge_calls_and_the_tui_estimates_the_same(sup
     point = next(p for p in browser.commits() if p.commit.sha == support_repo.head())
     assert browser.cost_to_evaluate(point) == (needed.requests, needed.cost)
     assert Commit(support_repo.head()) == ws.resolve("HEAD")
+
+
+def test_git_missing_or_failing_is_told_apart_from_a_bad_revision(support_repo, cli, monkeypatch, tmp_path):
+    code, _out, err = cli("diff", "nosuch")
+    assert code == 2 and err.strip() == "promptvc: unknown revision: nosuch"
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    (fake_bin / "git").write_text(  # git whose object reads fail, as in a corrupt repository
+        f'#!/bin/sh\nif [ "$1" = cat-file ]; then echo "fatal: simulated corruption" >&2; exit 128; fi\n'
+        f'exec {real_git} "$@"\n')
+    (fake_bin / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
+    code, _out, err = cli("render", "support/answer", "--rev", "HEAD", "--var", "question=q", "--var", "policy=p")
+    assert code == 3 and err.strip() == "promptvc: git cat-file failed: fatal: simulated corruption"
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, _out, err = cli("diff")
+    assert code == 3 and "git is not installed" in err and len(err.strip().splitlines()) == 1
