@@ -150,3 +150,13 @@ def test_git_missing_or_failing_is_told_apart_from_a_bad_revision(support_repo, 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     code, _out, err = cli("diff")
     assert code == 3 and "git is not installed" in err and len(err.strip().splitlines()) == 1
+
+
+def test_render_staged_reads_the_index(support_repo, cli):
+    support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    support_repo.stage()
+    support_repo.write("prompts/partials/tone.jinja", "Be loud.\n")
+    code, out, _ = cli("render", "support/answer", "--staged", "--var", "question=q", "--var", "policy=p")
+    assert code == 0 and "Be formal." in out
+    code, _out, err = cli("render", "support/answer", "--staged", "--rev", "HEAD")
+    assert code == 2 and err.strip() == "promptvc: give --rev or --staged, not both"
