@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
-from promptvc.graph import changed_files, judge_changed, partial_reach, reached_prompts
 from promptvc.evaluation.prices import estimate_tokens, price_for
+from promptvc.graph import changed_files, judge_changed, partial_reach, reached_prompts
 from promptvc.prompts.file import prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 
@@ -299,7 +300,7 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenS
     changed, first, hunks, first_tokens, run_tokens = 0, None, [], 0, 0
     for label, variables in cases:
         try:
-            before = _safe(lambda: _render(old, old_name, variables), None)
+            before = _safe(functools.partial(_render, old, old_name, variables), None)
             after = _render(new, name, variables)
         except UserError as exc:
             return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))

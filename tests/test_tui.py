@@ -5,8 +5,8 @@ import sys
 import pytest
 from textual.widgets import DataTable, Static
 
-from promptvc.tui.model import HistoryBrowser
 from promptvc.tui.app import PromptvcApp
+from promptvc.tui.model import HistoryBrowser
 from promptvc.tui.screens import CaseScreen, DiffScreen, KeysScreen, SetScreen
 from promptvc.workspace import Workspace
 from tests.test_eval import MODEL_GOLDEN, answer_by_rule

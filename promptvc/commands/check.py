@@ -74,10 +74,10 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
 
     from rich.text import Text
 
-    from promptvc.views import eval as evalview
     from promptvc.commands.diff_eval import evaluate_both
-    from promptvc.views.comparison import comparison_lines
     from promptvc.gate import decide
+    from promptvc.views import eval as evalview
+    from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
 
     before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)

@@ -11,9 +11,9 @@ def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: st
                   command: str = "diff --eval", spend_cap: float | None = None):
     """Evaluate the sets the change between two snapshots affects, on both sides (reusing stored results)."""
     from promptvc.compare import compare
-    from promptvc.graph import affected_sets
     from promptvc.evaluation.plan import plan_eval
     from promptvc.evaluation.runner import Runner
+    from promptvc.graph import affected_sets
     from promptvc.store import Store
 
     old_snap, new_snap = ws.snapshot(old_where), ws.snapshot(new_where)
@@ -47,10 +47,10 @@ def _check_spend(store, jobs, cap: float) -> None:
 def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool) -> int:
     from rich.text import Text
 
+    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.git.revisions import diff_range
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
-    from promptvc.git.revisions import diff_range
-    from promptvc.evaluation.runner import raise_if_unreachable
 
     ws = Workspace.open()
     span = diff_range(ws.repo, revs, staged)

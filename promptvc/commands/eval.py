@@ -14,11 +14,11 @@ from promptvc.workspace import Workspace
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
         provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
         junit: str | None) -> int:
-    from promptvc.views import eval as evalview
-    from promptvc.views.terminal import console, emit
     from promptvc.evaluation.plan import plan_eval, select_sets
     from promptvc.evaluation.runner import Runner, raise_if_unreachable
     from promptvc.store import Store
+    from promptvc.views import eval as evalview
+    from promptvc.views.terminal import console, emit
 
     if repeat < 1:
         raise UserError("--repeat must be at least 1")
@@ -74,6 +74,7 @@ def _progress(err, total: int, quiet: bool):
     if quiet or not err.is_terminal or total < 2:
         return nullcontext(lambda: None)
     from contextlib import contextmanager
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     @contextmanager

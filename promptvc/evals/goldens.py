@@ -10,10 +10,10 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from promptvc.evals.assertions import parse_assertion, Assertion
 from promptvc.errors import UserError
-from promptvc.jsonlines import json_objects
+from promptvc.evals.assertions import Assertion, parse_assertion
 from promptvc.git.snapshot import Snapshot
+from promptvc.jsonlines import json_objects
 from promptvc.yamlfile import key_line, parse_yaml
 
 GOLDEN_SUFFIXES = (".yaml", ".yml")

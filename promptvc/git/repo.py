@@ -52,7 +52,7 @@ class GitRepo:
         self.root = root
 
     @classmethod
-    def discover(cls, start: Path | None = None) -> "GitRepo":
+    def discover(cls, start: Path | None = None) -> GitRepo:
         _absolutize_index_env()
         start = Path(start or os.getcwd())
         proc = subprocess.run(

@@ -65,17 +65,17 @@ class Snapshot:
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> "Snapshot":
+    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(sha, paths)}
         return cls(repo, "commit", files, commit=sha)
 
     @classmethod
-    def at_index(cls, repo: GitRepo, paths: list[str]) -> "Snapshot":
+    def at_index(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_index(paths)}
         return cls(repo, INDEX, files)
 
     @classmethod
-    def at_worktree(cls, repo: GitRepo, paths: list[str]) -> "Snapshot":
+    def at_worktree(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
         names, untracked = repo.ls_worktree(paths)
         files = {}
         for name in names:
@@ -85,7 +85,7 @@ class Snapshot:
         return cls(repo, WORKTREE, files)
 
     @classmethod
-    def empty(cls) -> "Snapshot":
+    def empty(cls) -> Snapshot:
         return cls(None, EMPTY, {})
 
     # -- reading ----------------------------------------------------------

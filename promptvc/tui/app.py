@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -13,9 +13,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, Static
 
-from promptvc.tui.model import HistoryBrowser, SetRow
 from promptvc.history import CommitPoint
-from promptvc.tui.screens import (ConfirmScreen, DiffScreen, KeysScreen, SetScreen, delta_cell, score_cell)
+from promptvc.tui.model import HistoryBrowser, SetRow
+from promptvc.tui.screens import (
+    ConfirmScreen,
+    DiffScreen,
+    KeysScreen,
+    SetScreen,
+    delta_cell,
+    score_cell,
+)
 
 REFRESH_SECONDS = 5.0
 
@@ -94,7 +101,7 @@ class PromptvcApp(App[None]):
         table.clear()
         self.shown = [p for p in self.points if self._matches(p)]
         for point in self.shown:
-            date = datetime.fromtimestamp(point.commit.timestamp, timezone.utc).strftime("%m-%d")
+            date = datetime.fromtimestamp(point.commit.timestamp, UTC).strftime("%m-%d")
             overall = point.overall
             delta = overall - point.parent_overall if overall is not None and point.parent_overall is not None else None
             table.add_row(Text(point.commit.short, style="yellow"), date, point.commit.author[:10],

@@ -5,11 +5,11 @@ evaluating a commit in place. The TUI gets one of these in its constructor."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.git.snapshot import EMPTY
+from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -96,8 +96,8 @@ class HistoryBrowser:
         return rows
 
     def diff_lines(self, point: CommitPoint):
-        from promptvc.views import diff as diffview
         from promptvc.commands.diff import diff_report
+        from promptvc.views import diff as diffview
         commit = point.commit
         if commit.parents:
             report = diff_report(self.ws, (commit.parents[0], commit.sha), ())
