@@ -11,11 +11,12 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
 from sqlite_utils import Migrations
+
+from promptvc.clock import now
 
 migrations = Migrations("promptvc")
 
@@ -72,10 +73,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_case_status_index(db: sqlite_utils.Database) -> None:
     # The TUI compares a set's cases at two commits on every cursor move: cover that query.
     db["results"].create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Store:

@@ -7,9 +7,9 @@ import json
 import statistics
 from dataclasses import dataclass
 
+from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
-from promptvc.store import now
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 NOT_EVALUATED = "not evaluated"

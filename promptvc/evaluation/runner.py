@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
 from promptvc.evals.pyassert import load_function
@@ -20,7 +21,7 @@ from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
 from promptvc.settings import Settings
-from promptvc.store import Store, now
+from promptvc.store import Store
 
 FLUSH_EVERY = 50
 REUSABLE = ("passed", "failed")  # an errored or skipped result is tried again

@@ -184,16 +184,17 @@ class PromptvcApp(App[None]):
         if point is None or row is None:
             return
         cases = self.browser.case_rows(row.here, row.parent)
-        self.push_screen(SetScreen(row, cases, f"{point.commit.short} {point.commit.subject}"))
+        self.push_screen(SetScreen(row, cases, f"{point.commit.short} {point.commit.subject}",
+                                   diff_lines=lambda: self.diff_lines(point)))
 
-    def diff_text_for_selected(self) -> list[Text]:
-        point = self.selected()
-        return self.browser.diff_lines(point) if point else []
+    def diff_lines(self, point: CommitPoint) -> list[Text]:
+        from promptvc.views.diff import report_lines
+        return report_lines(self.browser.diff(point))
 
     def action_diff(self) -> None:
         point = self.selected()
         if point is not None:
-            self.push_screen(DiffScreen(self.browser.diff_lines(point)))
+            self.push_screen(DiffScreen(self.diff_lines(point)))
 
     def action_keys(self) -> None:
         self.push_screen(KeysScreen())
