@@ -117,10 +117,6 @@ def judge_changed(old: Renderer, new: Renderer, changed: set[str]) -> bool:
     return judge_file in changed or JUDGE_TIER in tier_changes(old, new)
 
 
-def sets_for_prompt(goldens: list[GoldenSet], name: str) -> list[GoldenSet]:
-    return [g for g in goldens if g.prompt == name]
-
-
 def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, list[str]]:
     """For each changed partial, examples file or tiers.yaml: the prompts it reaches."""
     prompts_dir = new.prompts_dir

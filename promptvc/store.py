@@ -8,7 +8,6 @@ writing the same content key agree. One Store (one connection) per thread.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -243,7 +242,3 @@ def _upsert(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], pk: 
         f"ON CONFLICT({pk}) DO UPDATE SET {updates}",
         [tuple(row.get(c) for c in columns) for row in rows],
     )
-
-
-def dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

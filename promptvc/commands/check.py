@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 
 from promptvc.git.repo import EMPTY_TREE, GitRepo
 from promptvc.git.snapshot import EMPTY, INDEX
@@ -122,6 +121,3 @@ def markdown_summary(label: str, comparisons, verdict) -> str:
     parts.append(f"{icon} {verdict.line()}")
     return "\n".join(parts) + "\n"
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run(None, None, None))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -85,6 +84,3 @@ def _progress(err, total: int, quiet: bool):
             yield lambda: progress.advance(task)
     return bar()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run(()))

@@ -35,10 +35,6 @@ class Assertion:
             return name
         return f"{name} {json.dumps(self.value, ensure_ascii=False)}"
 
-    def as_dict(self) -> dict:
-        return {"type": ("not-" if self.negate else "") + self.type, "value": self.value,
-                "weight": self.weight, "threshold": self.threshold, "min": self.min}
-
 
 @dataclass(frozen=True)
 class Grade:

@@ -51,12 +51,6 @@ class GoldenSet:
         modules = {a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"}
         return tuple(sorted(modules))
 
-    def case(self, case_id: str) -> Case:
-        for case in self.cases:
-            if case.id == case_id:
-                return case
-        raise UserError(f"no case '{case_id}' in {self.id}", path=self.path)
-
 
 def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
     return [p for p in snapshot.under(evals_dir, GOLDEN_SUFFIXES)]

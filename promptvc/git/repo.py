@@ -17,7 +17,6 @@ from promptvc.errors import UserError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SYMLINK_MODE = "120000"
-SUBMODULE_MODE = "160000"
 
 
 def _absolutize_index_env() -> None:
