@@ -223,12 +223,13 @@ def _config_changes(old: Renderer, new: Renderer, name: str, status: str, old_na
     if before == after:  # DeepDiff costs about a millisecond even on equal dicts
         return []
     from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
     changes = []
     for items in DeepDiff(before, after, verbose_level=2).tree.values():
         for level in items:
             path = level.path(output_format="list")
             key = ".".join(str(p) for p in path) or "(config)"
-            absent = type(level.t1).__name__ == "NotPresent", type(level.t2).__name__ == "NotPresent"
+            absent = level.t1 is notpresent, level.t2 is notpresent
             top = path[0] if path else None
             source = new_sources.get(top) or old_sources.get(top) or ""
             changes.append(ConfigChange(key, None if absent[0] else level.t1, None if absent[1] else level.t2, source))
