@@ -36,8 +36,8 @@ def populate(root: Path) -> int:
 
 
 async def measure(root: Path) -> None:
-    from promptvc.tui.model import HistoryBrowser
     from promptvc.tui.app import PromptvcApp
+    from promptvc.tui.model import HistoryBrowser
     from promptvc.workspace import Workspace
 
     os.chdir(root)

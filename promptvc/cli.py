@@ -215,6 +215,3 @@ def _run(argv: list[str] | None) -> None:
     except BrokenPipeError:
         sys.exit(0)
 
-
-if __name__ == "__main__":
-    main()

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
-from promptvc.graph import AffectedSet, affected, changed_files, judge_changed, partial_reach, reached_prompts
 from promptvc.evaluation.prices import estimate_tokens, price_for
+from promptvc.graph import (
+    AffectedSet,
+    affected,
+    changed_files,
+    judge_changed,
+    partial_reach,
+    reached_prompts,
+)
 from promptvc.prompts.file import prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 
@@ -219,12 +227,13 @@ def _config_changes(old: Renderer, new: Renderer, name: str, status: str, old_na
     if before == after:  # DeepDiff costs about a millisecond even on equal dicts
         return []
     from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
     changes = []
     for items in DeepDiff(before, after, verbose_level=2).tree.values():
         for level in items:
             path = level.path(output_format="list")
             key = ".".join(str(p) for p in path) or "(config)"
-            absent = type(level.t1).__name__ == "NotPresent", type(level.t2).__name__ == "NotPresent"
+            absent = level.t1 is notpresent, level.t2 is notpresent
             top = path[0] if path else None
             source = new_sources.get(top) or old_sources.get(top) or ""
             changes.append(ConfigChange(key, None if absent[0] else level.t1, None if absent[1] else level.t2, source))
@@ -296,7 +305,7 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenS
     changed, first, hunks, first_tokens, run_tokens = 0, None, [], 0, 0
     for label, variables in cases:
         try:
-            before = _safe(lambda: _render(old, old_name, variables), None)
+            before = _safe(functools.partial(_render, old, old_name, variables), None)
             after = _render(new, name, variables)
         except UserError as exc:
             return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))

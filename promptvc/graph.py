@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
+from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.file import JUDGE_NAME, prompt_name, prompt_names, prompt_path
 from promptvc.prompts.render import Renderer
-from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.tiers import DEFAULT_TIER, JUDGE_TIER, TIERS_FILE, tiers_path
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
 from promptvc.git.repo import CommitInfo, history_changes
-from promptvc.providers import endpoint, identity_for
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
+from promptvc.providers import endpoint, identity_for
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 

@@ -8,16 +8,19 @@ writing the same content key agree. One Store (one connection) per thread.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import sqlite_utils
 from sqlite_utils import Migrations
+from sqlite_utils.utils import chunks
+
+from promptvc.clock import now
 
 migrations = Migrations("promptvc")
+
+BATCH = 500  # keys per `IN (...)` query, well under SQLite's limit on bound parameters
 
 RESULT_COLUMNS = (
     "key", "set_key", "set_id", "case_id", "sample", "prompt", "provider", "model", "request_key", "status",
@@ -72,10 +75,6 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_case_status_index(db: sqlite_utils.Database) -> None:
     # The TUI compares a set's cases at two commits on every cursor move: cover that query.
     db["results"].create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class Store:
@@ -166,9 +165,7 @@ class Store:
 
     def results(self, keys: Iterable[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
-        keys = list(keys)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+        for chunk in map(list, chunks(keys, BATCH)):
             query = f"SELECT * FROM results WHERE key IN ({', '.join('?' for _ in chunk)})"
             for row in self.db.query(query, chunk):
                 found[row["key"]] = row
@@ -183,10 +180,8 @@ class Store:
         return list(self.db.query("SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]))
 
     def set_scores(self, set_keys: Iterable[str]) -> dict[str, dict]:
-        keys = list(set_keys)
         found = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+        for chunk in map(list, chunks(set_keys, BATCH)):
             for row in self.db.query(f"SELECT * FROM set_scores WHERE set_key IN ({', '.join('?' for _ in chunk)})", chunk):
                 found[row["set_key"]] = row
         return found
@@ -199,8 +194,7 @@ class Store:
 
     def responses_for(self, keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+        for chunk in map(list, chunks(keys, BATCH)):
             for row in self.db.query(f"SELECT * FROM responses WHERE key IN ({', '.join('?' for _ in chunk)})", chunk):
                 found[row["key"]] = row
         return found
@@ -218,8 +212,7 @@ class Store:
     def commit_sets(self, shas: list[str], endpoint: str) -> dict[str, list[dict]]:
         """The set keys met at these commits; a commit with no golden set has one row with set_id ''."""
         found: dict[str, list[dict]] = {}
-        for start in range(0, len(shas), 500):
-            chunk = shas[start:start + 500]
+        for chunk in map(list, chunks(shas, BATCH)):
             query = ("SELECT commit_sha, set_id, set_key, prompt FROM commit_sets "
                      f"WHERE endpoint = ? AND commit_sha IN ({', '.join('?' for _ in chunk)})")
             for sha, set_id, set_key, prompt in self.db.conn.execute(query, [endpoint, *chunk]):
@@ -246,7 +239,3 @@ def _upsert(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], pk: 
         f"ON CONFLICT({pk}) DO UPDATE SET {updates}",
         [tuple(row.get(c) for c in columns) for row in rows],
     )
-
-
-def dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptvc.git.repo import GitRepo
-from promptvc.settings import Settings, load_settings
 from promptvc.git.snapshot import Commit, Snapshot, Where, open_snapshot
+from promptvc.settings import Settings, load_settings
 
 
 @dataclass
@@ -16,7 +16,7 @@ class Workspace:
     settings: Settings
 
     @classmethod
-    def open(cls, start: Path | None = None) -> "Workspace":
+    def open(cls, start: Path | None = None) -> Workspace:
         repo = GitRepo.discover(start)
         return cls(repo, load_settings(repo.root))
 

@@ -1,8 +1,16 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from promptvc.evals.assertions import Observed, case_score, extract_json, grade, parse_assertion, split_values
 from promptvc.errors import UserError
+from promptvc.evals.assertions import (
+    Observed,
+    case_score,
+    extract_json,
+    grade,
+    parse_assertion,
+    split_values,
+)
 from promptvc.prompts.judge import parse_verdict
 
 

@@ -1,7 +1,8 @@
 import json
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptvc.diff import example_changes, unified_lines
 

@@ -1,11 +1,11 @@
 from types import SimpleNamespace
 
 from promptvc.compare import compare
-from promptvc.views.comparison import _one_line
+from promptvc.evals.scoring import CaseResult, SetOutcome
 from promptvc.gate import decide
 from promptvc.providers import Identity
-from promptvc.evals.scoring import CaseResult, SetOutcome
 from promptvc.settings import GatePolicy
+from promptvc.views.comparison import _one_line
 
 LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
 ECHO = Identity("echo", "local", "echo")

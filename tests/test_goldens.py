@@ -3,8 +3,8 @@ import json
 import pytest
 
 from promptvc.errors import UserError
-from promptvc.git.repo import GitRepo as Git
 from promptvc.evals.goldens import GoldenCatalog, load_goldens
+from promptvc.git.repo import GitRepo as Git
 from promptvc.git.snapshot import WORKTREE, open_snapshot
 from tests.model_server import last_user_text
 

@@ -1,10 +1,11 @@
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo as Git
-from promptvc.prompts.render import Renderer, mark_roles, split_messages, _finalize
 from promptvc.git.snapshot import INDEX, WORKTREE, Commit, open_snapshot
+from promptvc.prompts.render import Renderer, _finalize, mark_roles, split_messages
 
 VARS = {"question": "How long?", "policy": "30 days."}
 

@@ -23,6 +23,8 @@ def test_responses_export_import_lets_ci_replay_without_a_key(support_repo, mode
     recordings = tmp_path / "responses.jsonl"
     assert cli("responses", "export", str(recordings))[0] == 0
     assert "test-key-not-secret" not in recordings.read_text()
+    code, out, err = cli("responses", "export", "-")
+    assert code == 0 and out == recordings.read_text() and "exported 2 responses" in err
     (support_repo.root / ".promptvc/promptvc.db").unlink()
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     code, out, _ = cli("eval")

@@ -3,10 +3,12 @@ import subprocess
 import sys
 
 import pytest
+from rich.text import Text
+from textual.app import App
 from textual.widgets import DataTable, Static
 
-from promptvc.tui.model import HistoryBrowser
 from promptvc.tui.app import PromptvcApp
+from promptvc.tui.model import CaseRow, HistoryBrowser, SetRow
 from promptvc.tui.screens import CaseScreen, DiffScreen, KeysScreen, SetScreen
 from promptvc.workspace import Workspace
 from tests.test_eval import MODEL_GOLDEN, answer_by_rule
@@ -80,8 +82,28 @@ def test_drill_down_to_a_case_and_back(history_repo):
             text = " ".join(str(w.render()) for w in app.screen.query(Static))
             assert "I am not sure, sorry." in text and "30 days" in text
             assert "✗ not-contains \"sorry\"" in text
+            assert "+Be vague." in text                 # the commit's prompt diff, under the case
             await pilot.press("escape", "escape")
             assert not isinstance(app.screen, (SetScreen, CaseScreen))
+    run(scenario())
+
+
+def test_a_set_screen_asks_nothing_of_the_app_it_runs_in():
+    # It once called a method that only PromptvcApp has; it gets what it shows in its constructor.
+    row = SetRow("support-answer", "support/answer", None, None, ())
+    case = CaseRow("refund-window", {"status": "failed", "score": 0.0, "output": "sorry", "grades": None}, None)
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(SetScreen(row, [case], "abc1234 vaguer tone",
+                                       diff_lines=lambda: [Text("+Be vague.")]))
+
+    async def scenario():
+        app = Host()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("enter")
+            assert isinstance(app.screen, CaseScreen)
+            assert "+Be vague." in " ".join(str(w.render()) for w in app.screen.query(Static))
     run(scenario())
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 
 from promptvc.git.repo import EMPTY_TREE, GitRepo
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
@@ -74,10 +73,10 @@ def _check(ws: Workspace, old: Where, new: Where, label: str, markdown: str | No
 
     from rich.text import Text
 
-    from promptvc.views import eval as evalview
     from promptvc.evaluation.both import evaluate_both, plan_both
-    from promptvc.views.comparison import comparison_lines
     from promptvc.gate import decide
+    from promptvc.views import eval as evalview
+    from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
 
     outcome = evaluate_both(ws, plan_both(ws, old, new), command="check", spend_cap=ws.settings.spend_cap)
@@ -123,6 +122,3 @@ def markdown_summary(label: str, comparisons, verdict) -> str:
     parts.append(f"{icon} {verdict.line()}")
     return "\n".join(parts) + "\n"
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run(None, None, None))

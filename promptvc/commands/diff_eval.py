@@ -10,12 +10,11 @@ from promptvc.workspace import Workspace
 def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool) -> int:
     from rich.text import Text
 
+    from promptvc.evaluation.both import evaluate_both, plan_both
+    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.git.revisions import diff_range
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
-    from promptvc.git.revisions import diff_range
-    from promptvc.evaluation.runner import raise_if_unreachable
-
-    from promptvc.evaluation.both import evaluate_both, plan_both
 
     ws = Workspace.open()
     span = diff_range(ws.repo, revs, staged)

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptvc.errors import UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.workspace import Workspace
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
         provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
         junit: str | None) -> int:
-    from promptvc.views import eval as evalview
-    from promptvc.views.terminal import console, emit
     from promptvc.evaluation.plan import plan_eval, select_sets
     from promptvc.evaluation.runner import Runner, raise_if_unreachable
     from promptvc.store import Store
+    from promptvc.views import eval as evalview
+    from promptvc.views.terminal import console, emit
 
     if repeat < 1:
         raise UserError("--repeat must be at least 1")
@@ -70,20 +74,12 @@ def _changed_since(ws: Workspace, rev: str, renderer, goldens):
     return [g for g in goldens if g.id in affected]
 
 
-def _progress(err, total: int, quiet: bool):
-    if quiet or not err.is_terminal or total < 2:
-        return nullcontext(lambda: None)
-    from contextlib import contextmanager
+@contextmanager
+def _progress(err: Console, total: int, quiet: bool) -> Iterator[Callable[[], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    @contextmanager
-    def bar():
-        with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True) as progress:
-            task = progress.add_task("eval", total=total)
-            yield lambda: progress.advance(task)
-    return bar()
+    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=quiet or not err.is_terminal or total < 2) as progress:
+        task = progress.add_task("eval", total=total)
+        yield lambda: progress.advance(task)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run(()))

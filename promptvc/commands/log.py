@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from promptvc.workspace import Workspace
 
@@ -11,10 +11,10 @@ from promptvc.workspace import Workspace
 def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> int:
     from rich.text import Text
 
-    from promptvc.views.comparison import delta_text
     from promptvc.history import history
-    from promptvc.views.terminal import emit
     from promptvc.store import Store
+    from promptvc.views.comparison import delta_text
+    from promptvc.views.terminal import emit
 
     ws = Workspace.open()
     ws.repo.resolve(rev)
@@ -33,7 +33,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     width = max((len(s) for p in points for s in p.sets), default=0)
     lines = []
     for p in points:
-        date = datetime.fromtimestamp(p.commit.timestamp, timezone.utc).strftime("%Y-%m-%d")
+        date = datetime.fromtimestamp(p.commit.timestamp, UTC).strftime("%Y-%m-%d")
         head = Text(p.commit.short, style="yellow") + Text(f" {date} ", style="dim") + Text(p.commit.subject)
         lines.append(head)
         for set_id, point in sorted(p.sets.items()):

@@ -57,8 +57,9 @@ def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None
 
 def _show(rendered) -> None:
     from rich.text import Text
-    from promptvc.views.terminal import emit
+
     from promptvc.evaluation.prices import estimate_tokens
+    from promptvc.views.terminal import emit
 
     config = rendered.config
     lines = [Text(f"{rendered.name}", style="bold yellow") + Text(f"   tier {config.tier or '—'}", style="dim")]

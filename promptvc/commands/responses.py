@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import click
+
 from promptvc.errors import UserError
 from promptvc.jsonlines import json_objects
 from promptvc.workspace import Workspace
@@ -16,13 +18,13 @@ FORMAT = "promptvc.responses/1"
 def export(path: str) -> int:
     from promptvc.store import Store
     store = Store(Workspace.open().db_path)
-    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")
     count = 0
-    with out if path != "-" else _keep_open(out):
+    with click.open_file(path, "w", encoding="utf-8") as out:  # "-" is stdout, left open
         out.write(json.dumps({"format": FORMAT}) + "\n")
         for row in store.export_responses():
             out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
+        out.flush()  # stdout is only wrapped, not closed, so nothing else would flush it before the count
     print(f"exported {count} responses", file=sys.stderr)
     return 0
 
@@ -49,13 +51,3 @@ def import_(path: str) -> int:
     print(f"imported {added} responses ({len(rows) - added} already present)")
     return 0
 
-
-class _keep_open:
-    def __init__(self, stream):
-        self.stream = stream
-
-    def __enter__(self):
-        return self.stream
-
-    def __exit__(self, *exc):
-        self.stream.flush()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from promptvc.errors import UserError
 
@@ -33,10 +34,6 @@ class Assertion:
         if self.value is None or isinstance(self.value, (dict, list)) and self.type in JSON_TYPES:
             return name
         return f"{name} {json.dumps(self.value, ensure_ascii=False)}"
-
-    def as_dict(self) -> dict:
-        return {"type": ("not-" if self.negate else "") + self.type, "value": self.value,
-                "weight": self.weight, "threshold": self.threshold, "min": self.min}
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from promptvc.evals.assertions import parse_assertion, Assertion
 from promptvc.errors import UserError
-from promptvc.jsonlines import json_objects
+from promptvc.evals.assertions import Assertion, parse_assertion
 from promptvc.git.snapshot import Snapshot
+from promptvc.jsonlines import json_objects
 from promptvc.yamlfile import key_line, parse_yaml
 
 GOLDEN_SUFFIXES = (".yaml", ".yml")
@@ -50,12 +50,6 @@ class GoldenSet:
     def python_modules(self) -> tuple[str, ...]:
         modules = {a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"}
         return tuple(sorted(modules))
-
-    def case(self, case_id: str) -> Case:
-        for case in self.cases:
-            if case.id == case_id:
-                return case
-        raise UserError(f"no case '{case_id}' in {self.id}", path=self.path)
 
 
 def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Callable
+from collections.abc import Callable
 
 from promptvc.errors import UserError
 from promptvc.evaluation.keys import python_module_path

@@ -7,9 +7,9 @@ import json
 import statistics
 from dataclasses import dataclass
 
+from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
-from promptvc.store import now
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 NOT_EVALUATED = "not evaluated"
@@ -49,13 +49,13 @@ class CaseResult:
         return [g for g in self.grades if not g.passed]
 
     @classmethod
-    def of_job(cls, job, *, status: str, error: str | None = None) -> "CaseResult":
+    def of_job(cls, job, *, status: str, error: str | None = None) -> CaseResult:
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label, status,
                    model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error)
 
     @classmethod
     def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None,
-               called: bool = False) -> "CaseResult":
+               called: bool = False) -> CaseResult:
         passed, score = assertions.case_score(grades)
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label,
                    PASSED if passed else FAILED, score, response.text, tuple(grades), judge_reason,
@@ -75,7 +75,7 @@ class CaseResult:
         }
 
     @classmethod
-    def from_row(cls, row: dict, fresh: bool = False) -> "CaseResult":
+    def from_row(cls, row: dict, fresh: bool = False) -> CaseResult:
         grades = tuple(Grade(**g) for g in json.loads(row["grades"] or "[]"))
         return cls(row["key"], row["set_id"], row["case_id"], row["sample"], row["prompt"], row["provider"],
                    row["status"], row["score"], row["output"], grades, row["judge_reason"], row["model"],

@@ -4,14 +4,15 @@ held to the spend cap before anything is spent, then runs them and compares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 from promptvc.compare import SetComparison, compare
 from promptvc.errors import CannotEvaluate
+from promptvc.evals.scoring import CaseResult
 from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
 from promptvc.evaluation.runner import Runner, RunOutcome, calls_to_send
-from promptvc.evals.scoring import CaseResult
 from promptvc.git.snapshot import Where
 from promptvc.graph import affected_sets
 from promptvc.store import Store

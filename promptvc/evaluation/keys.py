@@ -7,11 +7,11 @@ for the commit it produced, and for any commit where the set's inputs are the sa
 from __future__ import annotations
 
 from promptvc.evals.goldens import GoldenSet
+from promptvc.evaluation.request import content_hash
 from promptvc.graph import prompt_deps
 from promptvc.prompts.judge import judge_fingerprint
-from promptvc.providers import Identity
 from promptvc.prompts.render import Renderer
-from promptvc.evaluation.request import content_hash
+from promptvc.providers import Identity
 
 KEY_VERSION = "set-key/1"
 

@@ -13,12 +13,11 @@ from promptvc.errors import UserError
 from promptvc.evals.goldens import Case, GoldenSet
 from promptvc.evaluation.keys import result_key, set_key
 from promptvc.evaluation.prices import Price, estimate_tokens, price_for
-from promptvc.providers import Identity, identity_for
-from promptvc.prompts.judge import judge_config, render_judge
-from promptvc.prompts.render import Renderer
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
-
+from promptvc.prompts.judge import judge_config, render_judge
+from promptvc.prompts.render import Renderer
+from promptvc.providers import Identity, identity_for
 
 OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
 

@@ -7,20 +7,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from promptvc.evals import assertions
+from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
-from promptvc.prompts.judge import parse_verdict, render_judge
-from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
-from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
-from promptvc.evaluation.prices import price_for
+from promptvc.evals import assertions
 from promptvc.evals.pyassert import load_function
-from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.evals.scoring import CaseResult, SetOutcome, summarise_set
+from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
+from promptvc.evaluation.prices import price_for
+from promptvc.evaluation.request import ModelRequest, build_request
+from promptvc.prompts.judge import parse_verdict, render_judge
+from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
 from promptvc.settings import Settings
-from promptvc.store import Store, now
+from promptvc.store import Store
 
 FLUSH_EVERY = 50
 REUSABLE = ("passed", "failed")  # an errored or skipped result is tried again
@@ -89,7 +90,7 @@ class Runner:
         if not self.no_cache:
             self._cached = self.store.responses_for([j.request.key for j in todo])
         try:
-            for job, result in zip(todo, await asyncio.gather(*(self._evaluate(plan, j) for j in todo))):
+            for job, result in zip(todo, await asyncio.gather(*(self._evaluate(plan, j) for j in todo)), strict=True):
                 results[job.key] = result
         finally:
             self._flush(force=True)

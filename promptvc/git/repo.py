@@ -17,7 +17,6 @@ from promptvc.errors import GitFailed, UserError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SYMLINK_MODE = "120000"
-SUBMODULE_MODE = "160000"
 
 
 def _absolutize_index_env() -> None:
@@ -62,7 +61,7 @@ class GitRepo:
         self.root = root
 
     @classmethod
-    def discover(cls, start: Path | None = None) -> "GitRepo":
+    def discover(cls, start: Path | None = None) -> GitRepo:
         _absolutize_index_env()
         start = Path(start or os.getcwd())
         proc = _git(["rev-parse", "--show-toplevel"], start)

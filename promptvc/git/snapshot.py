@@ -17,7 +17,6 @@ from promptvc.errors import UserError
 from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry
 
 
-
 class Special(Enum):
     """The snapshots that are not a commit. Never a string: a branch may be named `index`."""
 
@@ -85,17 +84,17 @@ class Snapshot:
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> "Snapshot":
+    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(sha, paths)}
         return cls(repo, Commit(sha), files)
 
     @classmethod
-    def at_index(cls, repo: GitRepo, paths: list[str]) -> "Snapshot":
+    def at_index(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_index(paths)}
         return cls(repo, INDEX, files)
 
     @classmethod
-    def at_worktree(cls, repo: GitRepo, paths: list[str]) -> "Snapshot":
+    def at_worktree(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
         names, untracked = repo.ls_worktree(paths)
         files = {}
         for name in names:
@@ -105,7 +104,7 @@ class Snapshot:
         return cls(repo, WORKTREE, files)
 
     @classmethod
-    def empty(cls) -> "Snapshot":
+    def empty(cls) -> Snapshot:
         return cls(None, EMPTY, {})
 
     # -- reading ----------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 
 from promptvc.prompts.file import JUDGE_NAME, prompt_path
 from promptvc.prompts.render import Rendered, Renderer, mark_roles, split_messages
-from promptvc.prompts.tiers import EffectiveConfig, JUDGE_TIER, effective_config
+from promptvc.prompts.tiers import JUDGE_TIER, EffectiveConfig, effective_config
 
 BUILTIN_JUDGE = """\
 system:

@@ -19,8 +19,8 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from promptvc.errors import UserError
-from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
 from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
 from promptvc.prompts.templatecache import MEMORY, Analysis, TemplateCache
 from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
 from promptvc.yamlfile import parse_yaml
@@ -68,7 +68,7 @@ def split_messages(text: str) -> tuple[str, list[Message]]:
         return "", [Message("user", text.strip())]
     messages = [Message("user", parts[0].strip())] if parts[0].strip() else []
     system = []
-    for role, content in zip(parts[1::2], parts[2::2]):
+    for role, content in zip(parts[1::2], parts[2::2], strict=True):
         if role == "system":
             system.append(content.strip())
         else:
@@ -84,7 +84,7 @@ class _Placeholder(jinja2.ChainableUndefined):
     """A missing variable shown as `{{ name }}`, for previews of prompts without cases."""
 
     def __str__(self) -> str:
-        return "{{ %s }}" % self._undefined_name
+        return f"{{{{ {self._undefined_name} }}}}"
 
     def __iter__(self):
         return iter(())

@@ -7,8 +7,8 @@ import time
 
 import anthropic
 
-from promptvc.providers import ProviderError, Response
 from promptvc.evaluation.request import ModelRequest
+from promptvc.providers import ProviderError, Response
 
 # Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
 # were removed from its signature in SDK 1.0 and travel in extra_body, unchanged on the wire.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -13,9 +13,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, Static
 
-from promptvc.tui.model import HistoryBrowser, SetRow
 from promptvc.history import CommitPoint
-from promptvc.tui.screens import (ConfirmScreen, DiffScreen, KeysScreen, SetScreen, delta_cell, score_cell)
+from promptvc.tui.model import HistoryBrowser, SetRow
+from promptvc.tui.screens import (
+    ConfirmScreen,
+    DiffScreen,
+    KeysScreen,
+    SetScreen,
+    delta_cell,
+    score_cell,
+)
 
 REFRESH_SECONDS = 5.0
 
@@ -94,7 +101,7 @@ class PromptvcApp(App[None]):
         table.clear()
         self.shown = [p for p in self.points if self._matches(p)]
         for point in self.shown:
-            date = datetime.fromtimestamp(point.commit.timestamp, timezone.utc).strftime("%m-%d")
+            date = datetime.fromtimestamp(point.commit.timestamp, UTC).strftime("%m-%d")
             overall = point.overall
             delta = overall - point.parent_overall if overall is not None and point.parent_overall is not None else None
             table.add_row(Text(point.commit.short, style="yellow"), date, point.commit.author[:10],
@@ -177,16 +184,17 @@ class PromptvcApp(App[None]):
         if point is None or row is None:
             return
         cases = self.browser.case_rows(row.here, row.parent)
-        self.push_screen(SetScreen(row, cases, f"{point.commit.short} {point.commit.subject}"))
+        self.push_screen(SetScreen(row, cases, f"{point.commit.short} {point.commit.subject}",
+                                   diff_lines=lambda: self.diff_lines(point)))
 
-    def diff_text_for_selected(self) -> list[Text]:
-        point = self.selected()
-        return self.browser.diff_lines(point) if point else []
+    def diff_lines(self, point: CommitPoint) -> list[Text]:
+        from promptvc.views.diff import report_lines
+        return report_lines(self.browser.diff(point))
 
     def action_diff(self) -> None:
         point = self.selected()
         if point is not None:
-            self.push_screen(DiffScreen(self.browser.diff_lines(point)))
+            self.push_screen(DiffScreen(self.diff_lines(point)))
 
     def action_keys(self) -> None:
         self.push_screen(KeysScreen())

@@ -5,16 +5,18 @@ evaluating a commit in place. The TUI gets one of these in its constructor."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from promptvc.compare import Direction, flip_direction
-from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.git.snapshot import EMPTY, Commit
+from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
 if TYPE_CHECKING:
+    from promptvc.diff import DiffReport
     from promptvc.evaluation.both import BothPlans
 
 
@@ -88,18 +90,15 @@ class HistoryBrowser:
         rows.sort(key=lambda r: (not r.flip, r.case_id))
         return rows
 
-    def diff_lines(self, point: CommitPoint):
-        from promptvc.views import diff as diffview
-        from promptvc.commands.diff import diff_report
+    def diff(self, point: CommitPoint) -> DiffReport:
+        """The commit's prompt diff against its first parent (the empty tree for a root commit)."""
+        from promptvc.diff import compute_diff
         commit = point.commit
-        if commit.parents:
-            report = diff_report(self.ws, (commit.parents[0], commit.sha), ())
-        else:
-            from promptvc.diff import compute_diff
-            old, new = self.ws.snapshot(EMPTY), self.ws.snapshot(Commit(commit.sha))
-            report = compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
-                                  old_label="empty tree", new_label=commit.short)
-        return diffview.report_lines(report)
+        parent = Commit(commit.parents[0]) if commit.parents else EMPTY
+        old, new = self.ws.snapshot(parent), self.ws.snapshot(Commit(commit.sha))
+        old_label = commit.parents[0][:7] if commit.parents else "empty tree"
+        return compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
+                            old_label=old_label, new_label=commit.short)
 
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -38,11 +39,13 @@ class SetScreen(Screen[None]):
     AUTO_FOCUS = "#cases"
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
-    def __init__(self, row: SetRow, cases: list[CaseRow], commit_label: str):
+    def __init__(self, row: SetRow, cases: list[CaseRow], commit_label: str, *,
+                 diff_lines: Callable[[], list[Text]] = list):
         super().__init__()
         self.row = row
         self.cases = cases
         self.commit_label = commit_label
+        self.diff_lines = diff_lines  # the commit's prompt diff, shown under a case; made when a case opens
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" {self.row.set_id}  ·  prompt {self.row.prompt}  ·  {self.commit_label}", style="bold"))
@@ -61,7 +64,7 @@ class SetScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         case = next(c for c in self.cases if c.case_id == event.row_key.value)
-        self.app.push_screen(CaseScreen(self.row.set_id, case, self.app.diff_text_for_selected()))
+        self.app.push_screen(CaseScreen(self.row.set_id, case, self.diff_lines()))
 
 
 def word_diff(old: str, new: str) -> tuple[Text, Text]:

@@ -25,7 +25,7 @@ def _one_line(text: str | None, other: str | None = None) -> str:
     start = 0
     if other is not None:
         other_flat = " ".join(other.split())
-        same = next((i for i, (a, b) in enumerate(zip(flat, other_flat)) if a != b), min(len(flat), len(other_flat)))
+        same = next((i for i, (a, b) in enumerate(zip(flat, other_flat, strict=False)) if a != b), min(len(flat), len(other_flat)))
         if same > OUTPUT_WIDTH // 2:
             start = flat.rfind(" ", 0, same - 20) + 1
     shown = ("…" if start else "") + flat[start:]

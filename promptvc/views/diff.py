@@ -78,7 +78,7 @@ def prompt_lines(change: PromptChange) -> list[Text]:
     if change.rendered:
         lines += rendered_lines(change.rendered)
     if change.goldens:
-        for i, (set_id, path, cases) in enumerate(change.goldens):
+        for i, (_set_id, path, cases) in enumerate(change.goldens):
             lines.append(_label("goldens" if i == 0 else "", f"{path} ({plural(cases, 'case')})"))
     else:
         lines.append(_label("goldens", Text("none — no golden set names this prompt", style="dim")))
