@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
+from tests.data import MODEL_GOLDEN
 from tests.model_server import last_user_text
-from tests.test_eval import MODEL_GOLDEN
 
 
 def good_answer(body):
@@ -101,7 +101,7 @@ def test_a_tier_change_reruns_every_prompt_on_that_tier(gated, model_server, cli
 
 
 def test_first_commit_checks_thresholds_only(git_repo, model_server, cli):
-    from tests.conftest import ANSWER, EXAMPLES, TIERS
+    from tests.data import ANSWER, EXAMPLES, TIERS
     model_server.rule = lambda body: "I am not sure, sorry."
     cli("hook", "install")
     git_repo.write("prompts/tiers.yaml", TIERS)

@@ -6,7 +6,7 @@ import sys
 import time
 
 from promptvc.store import Store
-from tests.test_eval import MODEL_GOLDEN, answer_by_rule
+from tests.data import MODEL_GOLDEN, answer_by_rule
 
 
 def rows(repo, query):

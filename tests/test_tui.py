@@ -11,7 +11,7 @@ from promptvc.tui.app import PromptvcApp
 from promptvc.tui.model import CaseRow, HistoryBrowser, SetRow
 from promptvc.tui.screens import CaseScreen, DiffScreen, KeysScreen, SetScreen
 from promptvc.workspace import Workspace
-from tests.test_eval import MODEL_GOLDEN, answer_by_rule
+from tests.data import MODEL_GOLDEN, answer_by_rule
 
 
 def vague_rule(body):
