@@ -55,7 +55,8 @@ MODEL_GOLDEN = GOLDEN.replace("threshold: 0.9", "provider: anthropic\nthreshold:
 
 
 def answer_by_rule(body):
-    from tests.model_server import last_user_text  # a pytest plugin: imported after pytest has loaded it
+    # A pytest plugin: imported here, after pytest has loaded it (so its asserts are rewritten).
+    from tests.model_server import last_user_text
 
     question = last_user_text(body)
     if "How long" in question:
