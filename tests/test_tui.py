@@ -51,16 +51,16 @@ def test_main_screen_lists_commits_with_scores_and_deltas(history_repo):
         async with app.run_test(size=(140, 36)) as pilot:
             commits = app.query_one("#commits", DataTable)
             assert commits.row_count == 4
-            assert [cell(commits, i, 3) for i in range(4)] == ["kind tone", "vaguer tone", "judge the model",
+            assert [cell(commits, i, 5) for i in range(4)] == ["kind tone", "vaguer tone", "judge the model",
                                                                 "add the support answerer"]
-            assert cell(commits, 0, 2) == "Ada Tester"
-            assert cell(commits, 0, 4) == "—"            # not evaluated
-            assert cell(commits, 1, 4) == "0.00" and cell(commits, 1, 5) == "▼−1.00"
+            assert cell(commits, 0, 4) == "Ada Tester"
+            assert cell(commits, 0, 2) == "—"            # not evaluated
+            assert cell(commits, 1, 2) == "0.00" and cell(commits, 1, 3) == "▼−1.00"
             assert "4 commits touching prompts" in str(app.query_one("#title", Static).render())
             assert "not evaluated here yet" in str(app.query_one("#hint", Static).render())
             await pilot.press("down")
             sets = app.query_one("#sets", DataTable)
-            assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "0.00" and cell(sets, 0, 2) == "1.00"
+            assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "1.00" and cell(sets, 0, 2) == "0.00"
             assert cell(sets, 0, 5).startswith("$") and cell(sets, 0, 6) == "anthropic"
             flips = str(app.query_one("#flips", Static).render())
             assert "support-answer/late-return pass → fail" in flips and "refund-window pass → fail" in flips
@@ -79,6 +79,8 @@ def test_drill_down_to_a_case_and_back(history_repo):
             assert cell(cases, 0, 3) == "pass → fail"
             await pilot.press("enter")                  # case -> outputs
             assert isinstance(app.screen, CaseScreen)
+            await app.workers.wait_for_complete()       # the diff and the request arrive from workers
+            await pilot.pause()
             text = " ".join(str(w.render()) for w in app.screen.query(Static))
             assert "I am not sure, sorry." in text and "30 days" in text
             assert "✗ not-contains \"sorry\"" in text
@@ -96,7 +98,7 @@ def test_a_set_screen_asks_nothing_of_the_app_it_runs_in():
     class Host(App[None]):
         def on_mount(self) -> None:
             self.push_screen(SetScreen(row, [case], "abc1234 vaguer tone",
-                                       diff_lines=lambda: [Text("+Be vague.")]))
+                                       open_case=lambda c: CaseScreen(row.set_id, c, [Text("+Be vague.")])))
 
     async def scenario():
         app = Host()
@@ -113,6 +115,8 @@ def test_diff_keys_filter_and_quit(history_repo):
         async with app.run_test(size=(140, 36)) as pilot:
             await pilot.press("down", "d")
             assert isinstance(app.screen, DiffScreen)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
             text = str(app.screen.query_one(Static).render())
             assert "+Be vague." in text and "via partials/tone.jinja" in text
             await pilot.press("escape", "question_mark")
@@ -137,7 +141,7 @@ def test_evaluate_in_place_against_the_model_server(history_repo, model_server):
             await app.workers.wait_for_complete()
             await pilot.pause()
             commits = app.query_one("#commits", DataTable)
-            assert cell(commits, 0, 4) == "1.00" and cell(commits, 0, 5) == "▲+1.00"
+            assert cell(commits, 0, 2) == "1.00" and cell(commits, 0, 3) == "▲+1.00"
             assert model_server.calls == calls + 2      # the parent came from the store
     run(scenario())
 
@@ -146,12 +150,12 @@ def test_results_added_by_another_process_show_on_reload(history_repo, cli):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(140, 36)) as pilot:
-            assert cell(app.query_one("#commits", DataTable), 0, 4) == "—"
+            assert cell(app.query_one("#commits", DataTable), 0, 2) == "—"
             # another process (a hook, a CI import) writes while the browser is open
             subprocess.run([sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"], check=True, capture_output=True)
             app.refresh_if_changed()
             await pilot.pause()
-            assert cell(app.query_one("#commits", DataTable), 0, 4) == "1.00"
+            assert cell(app.query_one("#commits", DataTable), 0, 2) == "1.00"
     run(scenario())
 
 
@@ -191,13 +195,78 @@ def test_evaluate_above_the_spend_cap_asks_first(history_repo, model_server):
         async with app.run_test(size=(140, 36)) as pilot:
             calls = model_server.calls
             await pilot.press("e")
+            await app.workers.wait_for_complete()       # planning runs in a worker
+            await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
             assert "above the spend cap" in str(app.screen.query_one(Static).render())
             await pilot.press("n")
             await pilot.pause()
             assert model_server.calls == calls
-            await pilot.press("e", "y")
+            await pilot.press("e")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("y")
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert model_server.calls == calls + 2
+    run(scenario())
+
+
+def test_at_80_columns_scores_stay_and_the_subject_is_cut(history_repo):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("down")
+            commits = app.query_one("#commits", DataTable)
+            assert [c.label.plain for c in commits.columns.values()][:4] == ["commit", "date", "score", "Δ"]
+            assert commits.region.width < 80 and sum(c.get_render_width(commits) for c in
+                                                     list(commits.columns.values())[:4]) <= commits.region.width
+    run(scenario())
+
+
+def test_the_filter_narrows_commit_scores_and_reload_keeps_the_commit(history_repo, cli):
+    history_repo.write("evals/other.yaml", "prompt: support/answer\nprovider: echo\ncases:\n"
+                                           "  - {id: a, vars: {question: q, policy: p}, assert: [{type: contains, value: nope}]}\n")
+    history_repo.commit("another set, failing")
+    assert cli("eval", "--rev", "HEAD", "other")[0] == 1
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)) as pilot:
+            commits = app.query_one("#commits", DataTable)
+            assert cell(commits, 0, 2) == "0.00"          # only the failing echo set is evaluated at HEAD
+            await pilot.press("slash", *"support-answer", "enter")
+            assert cell(commits, 0, 2) == "—"             # support-answer is not evaluated at HEAD
+            await pilot.press("down", "down")
+            selected = app.selected()
+            assert selected is not None and selected.commit.subject == "vaguer tone"
+            assert cell(commits, 2, 2) == "0.00"
+            app.action_reload()
+            await pilot.pause()
+            assert app.selected().commit.subject == "vaguer tone"
+    run(scenario())
+
+
+def test_an_empty_history_draws_no_sparkline(git_repo):
+    from textual.widgets import Sparkline
+    git_repo.write("README.md", "hi\n")
+    git_repo.commit("docs")
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(120, 30)):
+            assert list(app.query_one("#spark", Sparkline).data or []) == []
+    run(scenario())
+
+
+def test_the_case_view_shows_the_variables_and_the_request(history_repo):
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 50)) as pilot:
+            await pilot.press("down", "enter", "enter", "enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            details = str(app.screen.query_one("#case-details", Static).render())
+            assert "question: Can I return after 2 months?" in details
+            assert "system:" in details and "Be vague." in details
     run(scenario())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,9 +15,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, Static
 
+from promptvc.errors import PromptvcError
 from promptvc.history import CommitPoint
-from promptvc.tui.model import HistoryBrowser, SetRow
+from promptvc.tui.model import CaseRequest, CaseRow, HistoryBrowser, SetRow
 from promptvc.tui.screens import (
+    CaseScreen,
     ConfirmScreen,
     DiffScreen,
     KeysScreen,
@@ -25,6 +29,7 @@ from promptvc.tui.screens import (
 )
 
 REFRESH_SECONDS = 5.0
+DIFFS_KEPT = 8  # a diff holds rendered text; the TUI may stay open all day
 
 
 class PromptvcApp(App[None]):
@@ -48,7 +53,8 @@ class PromptvcApp(App[None]):
         self.set_rows: list[SetRow] = []
         self.filter_text = ""
         self.live_refresh = live_refresh
-        self._db_stamp = None
+        self._db_stamp: tuple[int, ...] | None = None
+        self._diffs: OrderedDict[str, list[Text]] = OrderedDict()   # by commit sha, the newest kept
 
     # -- layout -------------------------------------------------------------------------
 
@@ -72,8 +78,9 @@ class PromptvcApp(App[None]):
 
     def on_mount(self) -> None:
         commits = self.query_one("#commits", DataTable)
-        commits.add_columns("commit", "date", "author", "subject", "score", "Δ")
-        self.query_one("#sets", DataTable).add_columns("set", "here", "parent", "Δ", "cases", "cost", "provider")
+        # The subject goes last: at 80 columns it is what gets cut, never the scores.
+        commits.add_columns("commit", "date", "score", "Δ", "author", "subject")
+        self.query_one("#sets", DataTable).add_columns("set", "parent", "here", "Δ", "cases", "cost", "provider")
         self.load()
         if self.live_refresh:
             self.set_interval(REFRESH_SECONDS, self.refresh_if_changed)
@@ -97,34 +104,43 @@ class PromptvcApp(App[None]):
 
     def fill_commits(self) -> None:
         table = self.query_one("#commits", DataTable)
-        keep = table.cursor_row
+        selected = self.selected()
         table.clear()
-        self.shown = [p for p in self.points if self._matches(p)]
+        # The filter narrows the scores too: a commit's score is over the sets the filter keeps.
+        self.shown = [narrowed for p in self.points if (narrowed := self._narrowed(p)) is not None]
         for point in self.shown:
             date = datetime.fromtimestamp(point.commit.timestamp, UTC).strftime("%m-%d")
             overall = point.overall
             delta = overall - point.parent_overall if overall is not None and point.parent_overall is not None else None
-            table.add_row(Text(point.commit.short, style="yellow"), date, point.commit.author[:10],
-                          point.commit.subject[:26], score_cell(overall), delta_cell(delta), key=point.commit.sha)
-        scores = [p.overall for p in reversed(self.points) if p.overall is not None]
-        self.query_one("#spark", Sparkline).data = scores or [0.0]
+            table.add_row(Text(point.commit.short, style="yellow"), date, score_cell(overall), delta_cell(delta),
+                          point.commit.author[:10], point.commit.subject[:40], key=point.commit.sha)
+        scores = [p.overall for p in reversed(self.shown) if p.overall is not None]
+        self.query_one("#spark", Sparkline).data = scores
+        self.query_one("#spark-label", Static).update("overall" if scores else "")
         branch = self.browser.branch
         title = f"promptvc · {branch} · {len(self.points)} commits touching prompts"
         if self.filter_text:
             title += f" · filter: {self.filter_text}"
         self.query_one("#title", Static).update(title)
         if self.shown:
-            table.move_cursor(row=min(max(keep, 0), len(self.shown) - 1))
+            # r and a live refresh keep the selected commit, wherever new commits put it.
+            shas = [p.commit.sha for p in self.shown]
+            row = shas.index(selected.commit.sha) if selected and selected.commit.sha in shas else 0
+            table.move_cursor(row=row)
             self.show_commit(self.shown[table.cursor_row])
         else:
             self.show_empty()
 
-    def _matches(self, point: CommitPoint) -> bool:
+    def _narrowed(self, point: CommitPoint) -> CommitPoint | None:
+        """The commit with only the sets the filter keeps; None when it keeps none."""
         if not self.filter_text:
-            return True
+            return point
         needle = self.filter_text.lower()
-        return any(needle in s.set_id.lower() or needle in s.prompt.lower()
-                   for s in (*point.sets.values(), *point.parent.values()))
+
+        def kept(sets: dict) -> dict:
+            return {k: s for k, s in sets.items() if needle in s.set_id.lower() or needle in s.prompt.lower()}
+        sets, parent = kept(point.sets), kept(point.parent)
+        return replace(point, sets=sets, parent=parent) if sets or parent else None
 
     def show_empty(self) -> None:
         self.query_one("#sets", DataTable).clear()
@@ -152,8 +168,8 @@ class PromptvcApp(App[None]):
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
             failed = Text(" ✗", style="red") if here and here.status == "failed" else Text("")
             cost = f"${here.cost:.4f}" if here and here.cost is not None else ""
-            table.add_row(row.set_id, score_cell(here.score if here else None),
-                          score_cell(parent.score if parent else None), delta_cell(row.delta),
+            table.add_row(row.set_id, score_cell(parent.score if parent else None),
+                          score_cell(here.score if here else None), delta_cell(row.delta),
                           Text(cases) + failed, cost, (here.provider if here else "") or "", key=row.set_id)
         flips = [f"{r.set_id}/{case_id} {d.value}" for r in self.set_rows for case_id, d in r.flipped]
         self.query_one("#flips", Static).update(Text("flipped: " + ", ".join(flips), style="yellow") if flips else "")
@@ -185,16 +201,50 @@ class PromptvcApp(App[None]):
             return
         cases = self.browser.case_rows(row.here, row.parent)
         self.push_screen(SetScreen(row, cases, f"{point.commit.short} {point.commit.subject}",
-                                   diff_lines=lambda: self.diff_lines(point)))
+                                   open_case=lambda case: self.case_screen(point, set_id, case)))
 
-    def diff_lines(self, point: CommitPoint) -> list[Text]:
-        from promptvc.views.diff import report_lines
-        return report_lines(self.browser.diff(point))
+    def case_screen(self, point: CommitPoint, set_id: str, case: CaseRow) -> CaseScreen:
+        screen = CaseScreen(set_id, case, self._diffs.get(point.commit.sha))
+        self.case_details_worker(screen, point, set_id, case, self.browser.case_request(case.here))
+        if screen.diff_lines is None:
+            self.diff_worker(point, screen)
+        return screen
 
     def action_diff(self) -> None:
         point = self.selected()
-        if point is not None:
-            self.push_screen(DiffScreen(self.diff_lines(point)))
+        if point is None:
+            return
+        screen = DiffScreen(self._diffs.get(point.commit.sha))
+        self.push_screen(screen)
+        if screen.lines is None:
+            self.diff_worker(point, screen)
+
+    @work(thread=True, group="diff")
+    def diff_worker(self, point: CommitPoint, screen: DiffScreen | CaseScreen) -> None:
+        """The prompt diff renders every affected case at two commits: never on the UI thread."""
+        from promptvc.views.diff import report_lines
+        try:
+            lines = report_lines(self.browser.diff(point))
+        except PromptvcError as exc:
+            lines = [Text(f"cannot diff {point.commit.short}: {exc}", style="red")]
+        self.call_from_thread(self._diff_ready, point.commit.sha, lines, screen)
+
+    def _diff_ready(self, sha: str, lines: list[Text], screen: DiffScreen | CaseScreen) -> None:
+        self._diffs[sha] = lines
+        while len(self._diffs) > DIFFS_KEPT:
+            self._diffs.popitem(last=False)
+        if screen.is_attached:
+            screen.show_diff(lines)
+
+    @work(thread=True, group="case")
+    def case_details_worker(self, screen: CaseScreen, point: CommitPoint, set_id: str, case: CaseRow,
+                            request: CaseRequest | None) -> None:
+        """The case's variables come from its golden set at the commit: a read from git."""
+        try:
+            variables = self.browser.case_vars(point, set_id, case.case_id)
+        except PromptvcError:
+            variables = None
+        self.call_from_thread(lambda: screen.is_attached and screen.show_details(variables, request))
 
     def action_keys(self) -> None:
         self.push_screen(KeysScreen())
@@ -227,13 +277,29 @@ class PromptvcApp(App[None]):
         point = self.selected()
         if point is None:
             return
-        requests, cost = self.browser.cost_to_evaluate(point)
+        self.query_one("#hint", Static).update(f"planning {point.commit.short}: rendering its cases…")
+        self.estimate_worker(point)
+
+    @work(thread=True, exclusive=True, group="estimate")
+    def estimate_worker(self, point: CommitPoint) -> None:
+        """Planning renders every case at two commits; the estimate then decides whether to ask."""
+        try:
+            requests, cost = self.browser.cost_to_evaluate(point)
+        except PromptvcError as exc:
+            self.call_from_thread(self.evaluation_done, f"could not plan {point.commit.short}: {exc}")
+            return
+        self.call_from_thread(self.confirm_evaluation, point, requests, cost)
+
+    def confirm_evaluation(self, point: CommitPoint, requests: int, cost: float) -> None:
         cap = self.browser.ws.settings.spend_cap
         if cost > cap:
             question = (f"Evaluating {point.commit.short} and its parent sends {requests} requests, "
-                        f"est. ${cost:.4f} — above the spend cap (${cap:.2f}). Evaluate?")
-            self.push_screen(ConfirmScreen(question),
-                             lambda yes: yes and self.start_evaluation(point, requests, cost))
+                        f"est. ${cost:.4f} — above the spend cap (${cap:.4f}). Evaluate?")
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.start_evaluation(point, requests, cost)
+            self.push_screen(ConfirmScreen(question), answered)
         else:
             self.start_evaluation(point, requests, cost)
 

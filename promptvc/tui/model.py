@@ -40,6 +40,12 @@ class SetRow:
 
 
 @dataclass(frozen=True)
+class CaseRequest:
+    system: str
+    messages: tuple[tuple[str, str], ...]   # (role, text)
+
+
+@dataclass(frozen=True)
 class CaseRow:
     case_id: str
     here: dict | None       # the stored result row
@@ -100,10 +106,34 @@ class HistoryBrowser:
         return compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
                             old_label=old_label, new_label=commit.short)
 
+    def case_request(self, here: dict | None) -> CaseRequest | None:
+        """The case's variables and the request that produced its output here, from the store."""
+        if not here or not here.get("request_key"):
+            return None
+        row = self.store.responses_for([here["request_key"]]).get(here["request_key"])
+        if row is None:
+            return None
+        request = json.loads(row["request"])
+        return CaseRequest(request.get("system") or "", tuple(
+            (m.get("role", "?"), m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content")))
+            for m in request.get("messages", [])))
+
+    def case_vars(self, point: CommitPoint, set_id: str, case_id: str) -> dict | None:
+        """The case's variables as its golden set gives them at this commit (read from git)."""
+        catalog = self.ws.catalog(self.ws.snapshot(Commit(point.commit.sha)))
+        path = catalog.ids().get(set_id)
+        if path is None:
+            return None
+        return next((dict(c.vars) for c in catalog.load(path).cases if c.id == case_id), None)
+
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""
         from promptvc.evaluation.both import spend
-        needed = spend(self.store, self._plans(point))
+        store = Store(self.ws.db_path)  # one connection per thread: the TUI asks from a worker
+        try:
+            needed = spend(store, self._plans(point))
+        finally:
+            store.close()
         return needed.requests, needed.cost
 
     def _plans(self, point: CommitPoint):

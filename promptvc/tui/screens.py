@@ -13,7 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from promptvc.compare import Direction, is_unchanged
-from promptvc.tui.model import CaseRow, SetRow, failed_assertions
+from promptvc.tui.model import CaseRequest, CaseRow, SetRow, failed_assertions
 
 
 def score_cell(score: float | None) -> Text:
@@ -40,21 +40,22 @@ class SetScreen(Screen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
     def __init__(self, row: SetRow, cases: list[CaseRow], commit_label: str, *,
-                 diff_lines: Callable[[], list[Text]] = list):
+                 open_case: Callable[[CaseRow], CaseScreen] | None = None):
         super().__init__()
         self.row = row
         self.cases = cases
         self.commit_label = commit_label
-        self.diff_lines = diff_lines  # the commit's prompt diff, shown under a case; made when a case opens
+        # The app fills a case screen in with what it reads slowly (the prompt diff, the request).
+        self.open_case = open_case or (lambda case: CaseScreen(row.set_id, case))
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" {self.row.set_id}  ·  prompt {self.row.prompt}  ·  {self.commit_label}", style="bold"))
         table = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
-        table.add_columns("case", "here", "parent", "flip", "score")
+        table.add_columns("case", "parent", "here", "flip", "score")
         for case in self.cases:
             style = {Direction.REGRESSED: "red", Direction.FIXED: "green"}.get(case.flip, "") if case.flip else ""
             flip = case.flip.value if case.flip else ""
-            table.add_row(case.case_id, status_cell(case.here), status_cell(case.parent), Text(flip, style=style),
+            table.add_row(case.case_id, status_cell(case.parent), status_cell(case.here), Text(flip, style=style),
                           score_cell(case.here["score"] if case.here else None), key=case.case_id)
         if not self.cases:
             yield Static(Text(" no stored results for this set here or at the parent — press escape, then e",
@@ -64,7 +65,7 @@ class SetScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         case = next(c for c in self.cases if c.case_id == event.row_key.value)
-        self.app.push_screen(CaseScreen(self.row.set_id, case, self.diff_lines()))
+        self.app.push_screen(self.open_case(case))
 
 
 def word_diff(old: str, new: str) -> tuple[Text, Text]:
@@ -78,11 +79,13 @@ def word_diff(old: str, new: str) -> tuple[Text, Text]:
 
 
 class CaseScreen(Screen[None]):
-    """One case: its output here beside its output at the parent, why it failed, the judge's reason."""
+    """One case: its output at the parent beside its output here (as in a diff), why it failed, the
+    judge's reason, its variables and request, and the commit's prompt diff. What is slow to read
+    arrives later through `show_details` and `show_diff`, so opening a case never waits on git."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
-    def __init__(self, set_id: str, case: CaseRow, diff_lines: list[Text]):
+    def __init__(self, set_id: str, case: CaseRow, diff_lines: list[Text] | None = None):
         super().__init__()
         self.set_id = set_id
         self.case = case
@@ -92,14 +95,22 @@ class CaseScreen(Screen[None]):
         here = (self.case.here or {}).get("output") or ""
         parent = (self.case.parent or {}).get("output") or ""
         left, right = word_diff(parent, here)
-        yield Static(Text(f" {self.set_id}/{self.case.case_id}  {self.case.flip.value if self.case.flip else ''}", style="bold"))
+        flip = self.case.flip.value if self.case.flip else ""
+        yield Static(Text(f" {self.set_id}/{self.case.case_id}  {flip}", style="bold"))
         with Horizontal(id="outputs"):
-            with VerticalScroll(classes="pane") as pane:
-                pane.border_title = "here"
-                yield Static(right if self.case.here else Text("not evaluated", style="dim"))
             with VerticalScroll(classes="pane") as pane:
                 pane.border_title = "parent"
                 yield Static(left if self.case.parent else Text("not evaluated", style="dim"))
+            with VerticalScroll(classes="pane") as pane:
+                pane.border_title = "here"
+                yield Static(right if self.case.here else Text("not evaluated", style="dim"))
+        with VerticalScroll(id="case-notes"):
+            yield Static(self._notes())
+            yield Static(Text("variables and request: reading…", style="dim"), id="case-details")
+            yield Static(self._diff_text(), id="case-diff")
+        yield Footer()
+
+    def _notes(self) -> Text:
         notes = Text()
         for line in failed_assertions(self.case.here):
             notes.append(line + "\n", style="red")
@@ -107,24 +118,61 @@ class CaseScreen(Screen[None]):
             notes.append(f"judge: {self.case.here['judge_reason']}\n", style="cyan")
         if self.case.here and self.case.here.get("error"):
             notes.append(f"{self.case.here['status']}: {self.case.here['error']}\n", style="yellow")
-        with VerticalScroll(id="case-notes"):
-            yield Static(notes)
-            for line in self.diff_lines:
-                yield Static(line)
-        yield Footer()
+        return notes
+
+    def _diff_text(self) -> Text:
+        if self.diff_lines is None:
+            return Text("prompt diff: computing…", style="dim")
+        return Text("\n").join(self.diff_lines)
+
+    def show_diff(self, lines: list[Text]) -> None:
+        self.diff_lines = lines
+        self.query_one("#case-diff", Static).update(self._diff_text())
+
+    def show_details(self, variables: dict | None, request: CaseRequest | None) -> None:
+        text = Text()
+        if variables is not None:
+            text.append("variables\n", style="bold")
+            for key, value in variables.items():
+                text.append(f"  {key}: ", style="cyan")
+                text.append(f"{value}\n")
+        if request is not None:
+            text.append("request\n", style="bold")
+            if request.system:
+                text.append("  system:\n", style="magenta")
+                text.append(_indent(request.system) + "\n")
+            for role, content in request.messages:
+                text.append(f"  {role}:\n", style="magenta")
+                text.append(_indent(content) + "\n")
+        if not text:
+            text = Text("no variables or recorded request for this case", style="dim")
+        self.query_one("#case-details", Static).update(text)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
 
 
 class DiffScreen(Screen[None]):
+    """The commit's prompt diff; computed in a worker, so the screen opens at once."""
+
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
-    def __init__(self, lines: list[Text]):
+    def __init__(self, lines: list[Text] | None = None):
         super().__init__()
         self.lines = lines
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(Text("\n").join(self.lines))
+            yield Static(self._text())
         yield Footer()
+
+    def _text(self) -> Text:
+        return Text("computing the diff…", style="dim") if self.lines is None else Text("\n").join(self.lines)
+
+    def show_diff(self, lines: list[Text]) -> None:
+        self.lines = lines
+        self.query_one(Static).update(self._text())
 
 
 KEYS = """\
