@@ -244,7 +244,11 @@ class PromptvcApp(App[None]):
             variables = self.browser.case_vars(point, set_id, case.case_id)
         except PromptvcError:
             variables = None
-        self.call_from_thread(lambda: screen.is_attached and screen.show_details(variables, request))
+        self.call_from_thread(self._details_ready, screen, variables, request)
+
+    def _details_ready(self, screen: CaseScreen, variables: dict | None, request: CaseRequest | None) -> None:
+        if screen.is_attached:
+            screen.show_details(variables, request)
 
     def action_keys(self) -> None:
         self.push_screen(KeysScreen())

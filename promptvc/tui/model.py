@@ -53,7 +53,8 @@ class CaseRow:
 
     @property
     def flip(self) -> Direction | None:
-        return flip_direction(self.parent and self.parent["status"], self.here and self.here["status"])
+        return flip_direction(self.parent["status"] if self.parent else None,
+                              self.here["status"] if self.here else None)
 
 
 class HistoryBrowser:
