@@ -176,6 +176,16 @@ class GitRepo:
         out = self.run(*args, "--", *paths)
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
+    def tracked_under(self, relative: str) -> list[str]:
+        """Files git tracks at or under a path of the work tree; a path git will not look at
+        (beyond a tracked symlink) raises."""
+        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--", relative], cwd=self.root,
+                              capture_output=True)
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise UserError(f"{relative}: {err[-1] if err else 'git ls-files failed'}")
+        return [p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p]
+
     # -- history ------------------------------------------------------------
 
     def commit_info(self, rev: str) -> CommitInfo:

@@ -1,0 +1,105 @@
+"""Code that a repository supplies runs only when the user asks for it (`python` assertions),
+never from a committed cache, a shadowing package or a stray module."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import marshal
+from pathlib import Path
+
+from promptvc.prompts.templatecache import FORMAT
+
+ECHO_GOLDEN = """\
+prompt: support/answer
+provider: echo
+vars: {policy: "Refunds are accepted within 30 days of delivery."}
+cases:
+  - id: refund-window
+    vars: {question: "How long do I have to return an item?"}
+    assert:
+      - {type: contains, value: "30 days"}
+"""
+
+
+def crafted_entry(path: str, marker: Path) -> bytes:
+    """A marshalled cache entry whose code object writes `marker` when run."""
+    payload = compile(f"open({str(marker)!r}, 'w').write('pwned')", path, "exec")
+    return marshal.dumps((FORMAT, path, payload, (), False, ()))
+
+
+def blob_sha(repo, path: str) -> str:
+    return repo.git("rev-parse", f"HEAD:{path}").strip()
+
+
+def test_a_committed_template_cache_is_never_run(support_repo, cli, tmp_path):
+    marker = tmp_path / "pwned"
+    support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN)
+    support_repo.commit("echo golden")
+    for template in ("prompts/support/answer.jinja", "prompts/partials/tone.jinja"):
+        sha = blob_sha(support_repo, template)
+        where = hashlib.sha1(template.encode()).hexdigest()[:8]
+        support_repo.write_bytes(f".promptvc/cache/templates/{sha[:2]}/{sha[2:]}-{where}",
+                                 crafted_entry(template, marker))
+    support_repo.git("add", "-f", ".promptvc/cache")
+    support_repo.commit("a cache nobody asked for")
+    code, out, err = cli("render", "support/answer", "--case", "refund-window", "--plain")
+    assert not marker.exists()
+    assert code == 0 and "30 days" in out, err
+    code, out, err = cli("eval")
+    assert not marker.exists()
+    assert code == 2 and "holds tracked files" in err  # a tracked .promptvc/ could hold a database too
+    support_repo.write("promptvc.toml", f'[paths]\ndb = "{tmp_path / "state/promptvc.db"}"\n')
+    code, out, err = cli("eval")
+    assert not marker.exists()
+    assert code == 0, out + err
+
+
+def test_a_cache_entry_without_this_machines_hmac_is_never_run(support_repo, cli, tmp_path):
+    from promptvc.prompts.templatecache import template_cache_dir
+    marker = tmp_path / "pwned"
+    support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN)
+    support_repo.commit("echo golden")
+    cache = template_cache_dir(support_repo.root)
+    for template in ("prompts/support/answer.jinja", "prompts/partials/tone.jinja"):
+        sha = blob_sha(support_repo, template)
+        where = hashlib.sha1(template.encode()).hexdigest()[:8]
+        payload = compile(f"open({str(marker)!r}, 'w').write('pwned')", template, "exec")
+        data = marshal.dumps((FORMAT, sha, template, payload, (), False, ()))
+        forged = hmac.new(b"\0" * 32, data, hashlib.sha256).digest() + data
+        target = cache / sha[:2] / f"{sha[2:]}-{where}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(forged)
+    code, out, err = cli("render", "support/answer", "--case", "refund-window", "--plain")
+    assert not marker.exists()
+    assert code == 0 and "30 days" in out, err
+    code, out, err = cli("eval")
+    assert not marker.exists()
+    assert code == 0, out + err
+
+
+def test_the_template_cache_lives_outside_the_repository_and_is_reused(support_repo, cli):
+    from promptvc.prompts.templatecache import TemplateCache, template_cache_dir, user_cache_dir
+    assert cli("render", "support/answer", "--case", "refund-window")[0] == 0
+    assert not (support_repo.root / ".promptvc/cache").exists()
+    key = user_cache_dir() / "key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    sha = blob_sha(support_repo, "prompts/support/answer.jinja")
+    fresh = TemplateCache.on_disk(template_cache_dir(support_repo.root))
+    assert fresh.get(sha, "prompts/support/answer.jinja") is not None  # verified, so used
+    key.chmod(0o644)  # a key others can read could sign anything: the cache stays in memory
+    assert TemplateCache.on_disk(template_cache_dir(support_repo.root)).get(sha, "prompts/support/answer.jinja") is None
+
+
+def test_a_database_inside_what_git_tracks_is_refused(support_repo, cli):
+    support_repo.write("promptvc.toml", '[paths]\ndb = "evals/.state/promptvc.db"\n')
+    support_repo.write("evals/.state/cache/notes.txt", "committed beside the database\n")
+    support_repo.commit("state beside the goldens")
+    code, _, err = cli("eval")
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "evals/.state" in err and "tracked" in err
+    support_repo.write("promptvc.toml", '[paths]\ndb = ".state/promptvc.db"\n')
+    support_repo.write_bytes(".state/promptvc.db-wal", b"crafted")
+    support_repo.commit("a committed write-ahead log")
+    code, _, err = cli("eval")
+    assert code == 2 and ".state" in err
