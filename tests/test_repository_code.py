@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import marshal
+import subprocess
 from pathlib import Path
 
 from promptvc.prompts.templatecache import FORMAT
@@ -103,3 +104,38 @@ def test_a_database_inside_what_git_tracks_is_refused(support_repo, cli):
     support_repo.commit("a committed write-ahead log")
     code, _, err = cli("eval")
     assert code == 2 and ".state" in err
+
+
+def git_commit(repo, *args: str):
+    """A real `git commit` through the installed hook; its output read as one stream."""
+    return subprocess.run(["git", "commit", "-q", "-m", "change", *args], cwd=repo.root, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_the_hook_runs_the_installed_promptvc_not_the_repositorys(support_repo, cli, tmp_path):
+    marker = tmp_path / "pwned"
+    support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN)
+    support_repo.write("promptvc/__init__.py", f"open({str(marker)!r}, 'a').write('promptvc ')\n")
+    support_repo.write("promptvc/__main__.py", "raise SystemExit(0)  # a gate that always allows\n")
+    support_repo.write("yaml.py", f"open({str(marker)!r}, 'a').write('yaml ')\n")
+    support_repo.commit("a package that shadows the tool")
+    assert cli("hook", "install")[0] == 0
+    support_repo.write("prompts/support/answer.jinja", "---\ntier: fast\n---\nuser:\nI cannot say, sorry.\n")
+    support_repo.stage()
+    result = git_commit(support_repo)
+    assert not marker.exists(), marker.read_text()
+    assert result.returncode == 1 and "blocked:" in result.stdout, result.stdout
+
+
+def test_a_hook_whose_python_is_gone_says_how_to_fix_it(support_repo):
+    from promptvc.commands.hook import hook_script
+    hook = support_repo.root / ".git/hooks/pre-commit"
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text(hook_script("/nowhere/venv/bin/python"))
+    hook.chmod(0o755)
+    support_repo.write("prompts/partials/tone.jinja", "Be brief.\n")
+    support_repo.stage()
+    result = git_commit(support_repo)
+    assert result.returncode == 1
+    assert result.stdout == ("promptvc: the hook's Python (/nowhere/venv/bin/python) is gone; "
+                             "run 'promptvc hook install' again\n")

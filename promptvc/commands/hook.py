@@ -15,11 +15,19 @@ MARKER = "# installed by `promptvc hook install`"
 
 
 def hook_script(python: str) -> str:
+    # -P: the hook runs in the repository root, and a committed `promptvc/` or `yaml.py` there
+    # must not replace the installed tool (-I would also drop PYTHONPATH, which users rely on).
+    quoted = shlex.quote(python)
+    gone = shlex.quote(f"promptvc: the hook's Python ({python}) is gone; run 'promptvc hook install' again")
     return f"""#!/bin/sh
 {MARKER}: runs the golden sets a staged change affects.
 # Skip once with `git commit --no-verify`, or PROMPTVC_SKIP=1.
 [ "$PROMPTVC_SKIP" = "1" ] && exit 0
-exec {shlex.quote(python)} -m promptvc check </dev/null
+if [ ! -x {quoted} ]; then
+    echo {gone} >&2
+    exit 1
+fi
+exec {quoted} -P -m promptvc check </dev/null
 """
 
 
