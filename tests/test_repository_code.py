@@ -80,7 +80,11 @@ def test_a_cache_entry_without_this_machines_hmac_is_never_run(support_repo, cli
 
 
 def test_the_template_cache_lives_outside_the_repository_and_is_reused(support_repo, cli):
-    from promptvc.prompts.templatecache import TemplateCache, template_cache_dir, user_cache_dir
+    from promptvc.prompts.templatecache import (
+        TemplateCache,
+        template_cache_dir,
+        user_cache_dir,
+    )
     assert cli("render", "support/answer", "--case", "refund-window")[0] == 0
     assert not (support_repo.root / ".promptvc/cache").exists()
     key = user_cache_dir() / "key"

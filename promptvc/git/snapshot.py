@@ -61,6 +61,10 @@ class Snapshot:
         self.kind = kind
         self.commit = commit
         self.files = files
+        # Files outside the watched paths (python assertion modules and what they import),
+        # looked up on demand; kept apart so that `files` stays what a diff compares.
+        self._extra: dict[str, FileRef] = {}
+        self._missing: set[str] = set()
 
     # -- construction -----------------------------------------------------
 
@@ -114,12 +118,15 @@ class Snapshot:
             self.prefetch(list(self.files) if path in self.files else [path])
         return _BLOBS[ref.sha]
 
+    def _ref(self, path: str) -> FileRef | None:
+        return self.files.get(path) or self._extra.get(path)
+
     def read_text(self, path: str) -> str:
         return decode_text(path, self.read_bytes(path))
 
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
-        refs = [self.files[p] for p in paths if p in self.files and self.files[p].sha not in _BLOBS]
+        refs = [ref for p in paths if (ref := self._ref(p)) is not None and ref.sha not in _BLOBS]
         if not refs:
             return
         if self.kind == WORKTREE:
@@ -130,21 +137,27 @@ class Snapshot:
 
     def lookup(self, path: str) -> FileRef | None:
         """A file outside the watched paths (a python assertion module), found on demand."""
-        if path in self.files:
-            return self.files[path]
-        if self.repo is None:
-            return None
-        if self.kind == WORKTREE:
-            ref = _worktree_ref(self.repo.root, path, untracked=False)
-        else:
-            entries: list[TreeEntry] = (
-                self.repo.ls_index([path]) if self.kind == INDEX else self.repo.ls_tree(self.commit, [path])
-            )
-            match = [e for e in entries if e.path == path]
-            ref = FileRef(path, match[0].sha, match[0].mode) if match else None
-        if ref is not None:
-            self.files[path] = ref
-        return ref
+        return self.lookup_many([path]).get(path)
+
+    def lookup_many(self, paths: list[str]) -> dict[str, FileRef]:
+        """The files among `paths` that exist here; those not yet met are found in one git call."""
+        wanted = [p for p in dict.fromkeys(paths) if self._ref(p) is None and p not in self._missing]
+        if wanted and self.repo is not None:
+            if self.kind == WORKTREE:
+                found = {p: ref for p in wanted if (ref := _worktree_ref(self.repo.root, p, untracked=False))}
+            else:
+                entries: list[TreeEntry] = (
+                    self.repo.ls_index(wanted) if self.kind == INDEX else self.repo.ls_tree(self.commit, wanted)
+                )
+                found = {e.path: FileRef(e.path, e.sha, e.mode) for e in entries}
+            for p in wanted:
+                if p in found:
+                    self._extra[p] = found[p]
+                else:
+                    self._missing.add(p)
+        elif wanted:
+            self._missing.update(wanted)
+        return {p: ref for p in paths if (ref := self._ref(p)) is not None}
 
 
 def _worktree_ref(root: Path, name: str, untracked: bool) -> FileRef | None:
