@@ -143,3 +143,20 @@ def test_a_hook_whose_python_is_gone_says_how_to_fix_it(support_repo):
     assert result.returncode == 1
     assert result.stdout == ("promptvc: the hook's Python (/nowhere/venv/bin/python) is gone; "
                              "run 'promptvc hook install' again\n")
+
+
+def test_diff_render_and_log_never_run_a_commits_python(support_repo, cli, tmp_path):
+    marker = tmp_path / "ran"
+    support_repo.write("checks/__init__.py", "")
+    support_repo.write("checks/support.py", f"open({str(marker)!r}, 'w')\n\ndef ok(output, context):\n    return True\n")
+    support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN.replace(
+        '{type: contains, value: "30 days"}', '{type: python, value: "checks.support:ok"}'))
+    support_repo.commit("a python check")
+    support_repo.write("checks/support.py", f"open({str(marker)!r}, 'w')\n\ndef ok(output, context):\n    return 1\n")
+    support_repo.commit("a changed python check")
+    for args in (("diff", "HEAD~1"), ("diff", "HEAD~2", "HEAD"), ("render", "support/answer", "--case", "refund-window"),
+                 ("log",), ("log", "support-answer")):
+        code, out, err = cli(*args)
+        assert code == 0, (args, out, err)
+        assert not marker.exists(), args
+    assert cli("eval")[0] == 0 and marker.exists()  # the command that does, when asked
