@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from tests.conftest import EXAMPLES
 from tests.model_server import last_user_text
 from tests.test_eval import MODEL_GOLDEN
 
@@ -241,3 +242,36 @@ def test_nothing_to_check_imports_nothing_heavy(support_repo):
     assert imported.isdisjoint({"anthropic", "textual", "deepdiff", "sqlite_utils", "jinja2", "yaml", "rich",
                                 "httpx", "httpx2", "socket"}), imported & {"jinja2", "yaml", "rich", "socket"}
     assert "no prompt, golden set or config change to check" in proc.stdout
+
+
+def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli):
+    """pre-merge-commit: a clean merge is gated on its result against the first parent."""
+    budget = len(cli("render", "support/answer", "--case", "refund-window", "--plain")[1]) + 30
+    support_repo.write("evals/support-answer.yaml", f"""\
+        prompt: support/answer
+        provider: echo
+        vars: {{policy: "Refunds are accepted within 30 days of delivery."}}
+        cases:
+          - id: refund-window
+            vars: {{question: "How long do I have to return an item?"}}
+            assert:
+              - {{type: max-length, value: {budget}}}
+        """)
+    support_repo.commit("a size budget")
+    assert cli("hook", "install")[0] == 0
+    assert (support_repo.root / ".git/hooks/pre-merge-commit").exists()
+    support_repo.git("checkout", "-q", "-b", "warmer")
+    support_repo.write("prompts/partials/tone.jinja", "Be warm and brief. Thank them for asking.\n")
+    support_repo.stage()
+    assert commit(support_repo).returncode == 0
+    support_repo.git("checkout", "-q", "main")
+    support_repo.write("prompts/examples/support.yaml", EXAMPLES.replace("email.", "email, usually within the hour."))
+    support_repo.stage()
+    assert commit(support_repo).returncode == 0
+    head = support_repo.head()
+    result = subprocess.run(["git", "merge", "--no-edit", "warmer"], cwd=support_repo.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
+    assert support_repo.head() == head  # the merge was not committed
+    assert cli("hook", "uninstall")[0] == 0
+    assert not (support_repo.root / ".git/hooks/pre-merge-commit").exists()
