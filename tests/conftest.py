@@ -88,11 +88,17 @@ class GitRepo:
 
 
 @pytest.fixture
-def git_repo(tmp_path, monkeypatch) -> GitRepo:
+def object_format() -> str:
+    """The repository's hash; a test runs in a SHA-256 repository too by parametrizing this."""
+    return "sha1"
+
+
+@pytest.fixture
+def git_repo(tmp_path, monkeypatch, object_format) -> GitRepo:
     root = tmp_path / "repo"
     root.mkdir()
     repo = GitRepo(root)
-    repo.git("init", "-q", "-b", "main")
+    repo.git("init", "-q", "-b", "main", f"--object-format={object_format}")
     monkeypatch.chdir(root)
     return repo
 

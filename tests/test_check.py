@@ -1,10 +1,11 @@
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, GOLDEN
 from tests.model_server import last_user_text
 from tests.test_eval import MODEL_GOLDEN
 
@@ -36,6 +37,7 @@ def commit(repo, *args, message="change"):
                           stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_server):
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.stage()
@@ -101,6 +103,7 @@ def test_a_tier_change_reruns_every_prompt_on_that_tier(gated, model_server, cli
     assert model_server.calls == 3  # both prompts on `fast` re-run; HEAD's side came from the store
 
 
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_first_commit_checks_thresholds_only(git_repo, model_server, cli):
     from tests.conftest import ANSWER, EXAMPLES, TIERS
     model_server.rule = lambda body: "I am not sure, sorry."
@@ -275,3 +278,12 @@ def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli
     assert support_repo.head() == head  # the merge was not committed
     assert cli("hook", "uninstall")[0] == 0
     assert not (support_repo.root / ".git/hooks/pre-merge-commit").exists()
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_work_tree_results_carry_over_to_the_commit(support_repo, cli, object_format):
+    support_repo.write("evals/support-answer.yaml", GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"))
+    assert cli("eval", "--json")[0] in (0, 1)
+    support_repo.commit("echo golden")
+    code, out, _ = cli("eval", "--rev", "HEAD", "--json")
+    assert json.loads(out)["sets"][0]["cases"][0]["cached"]  # found again by content, not re-run

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-from promptvc.git.repo import EMPTY_TREE
 from promptvc.git.snapshot import EMPTY, INDEX
 from promptvc.workspace import Workspace
 
@@ -32,7 +31,7 @@ def sides(ws: Workspace, base: str | None) -> tuple[str, str, str]:
 
 def touches_prompts(ws: Workspace, old: str, new: str) -> bool:
     repo = ws.repo
-    tree = EMPTY_TREE if old == EMPTY else old
+    tree = repo.empty_tree if old == EMPTY else old
     changed = repo.changed_paths(tree, None if new == INDEX else new, [])
     watched = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
     if any(p.startswith(watched) or p in ws.settings.watched_paths for p in changed):

@@ -7,13 +7,11 @@ sides of a diff read an unchanged file once.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from promptvc.errors import UserError
-from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry
+from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry, object_id
 
 WORKTREE = "worktree"
 INDEX = "index"
@@ -35,9 +33,9 @@ class FileRef:
         return self.mode == SYMLINK_MODE
 
 
-def blob_sha(data: bytes) -> str:
-    """The sha git gives a blob with this content."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def blob_sha(data: bytes, object_format: str = "sha1") -> str:
+    """The id git gives a blob with this content, in the repository's hash."""
+    return object_id(object_format, "blob", data)
 
 
 def decode_text(path: str, data: bytes) -> str:
@@ -83,7 +81,7 @@ class Snapshot:
         names, untracked = repo.ls_worktree(paths)
         files = {}
         for name in names:
-            ref = _worktree_ref(repo.root, name, name in untracked)
+            ref = _worktree_ref(repo, name, name in untracked)
             if ref is not None:
                 files[name] = ref
         return cls(repo, WORKTREE, files)
@@ -144,7 +142,7 @@ class Snapshot:
         wanted = [p for p in dict.fromkeys(paths) if self._ref(p) is None and p not in self._missing]
         if wanted and self.repo is not None:
             if self.kind == WORKTREE:
-                found = {p: ref for p in wanted if (ref := _worktree_ref(self.repo.root, p, untracked=False))}
+                found = {p: ref for p in wanted if (ref := _worktree_ref(self.repo, p, untracked=False))}
             else:
                 entries: list[TreeEntry] = (
                     self.repo.ls_index(wanted) if self.kind == INDEX else self.repo.ls_tree(self.commit, wanted)
@@ -160,14 +158,14 @@ class Snapshot:
         return {p: ref for p in paths if (ref := self._ref(p)) is not None}
 
 
-def _worktree_ref(root: Path, name: str, untracked: bool) -> FileRef | None:
-    full = root / name
+def _worktree_ref(repo: GitRepo, name: str, untracked: bool) -> FileRef | None:
+    full = repo.root / name
     if os.path.islink(full):
-        return FileRef(name, blob_sha(os.readlink(full).encode()), SYMLINK_MODE, untracked)
+        return FileRef(name, blob_sha(os.readlink(full).encode(), repo.object_format), SYMLINK_MODE, untracked)
     if not full.is_file():
         return None  # deleted in the working tree but still in the index
     data = full.read_bytes()
-    sha = blob_sha(data)
+    sha = blob_sha(data, repo.object_format)
     _BLOBS.setdefault(sha, data)
     return FileRef(name, sha, "100644", untracked)
 
