@@ -120,20 +120,20 @@ def check(base, markdown, junit) -> None:
 
 @cli.group()
 def hook() -> None:
-    """Install or remove the git pre-commit hook."""
+    """Install or remove the git hooks (pre-commit, pre-merge-commit)."""
 
 
 @hook.command(name="install")
 @click.option("--force", is_flag=True, help="Replace a hook promptvc did not write, or use a global core.hooksPath.")
 def hook_install(force: bool) -> None:
-    """Write a pre-commit hook that runs `promptvc check`."""
+    """Write pre-commit and pre-merge-commit hooks that run `promptvc check`."""
     from promptvc.commands.hook import install
     sys.exit(install(force))
 
 
 @hook.command(name="uninstall")
 def hook_uninstall() -> None:
-    """Remove promptvc's pre-commit hook (only its own)."""
+    """Remove promptvc's hooks (only its own)."""
     from promptvc.commands.hook import uninstall
     sys.exit(uninstall())
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
+from promptvc.evals.pyassert import python_dependencies
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.file import JUDGE_NAME, prompt_name, prompt_names, prompt_path
 from promptvc.prompts.render import Renderer
@@ -154,7 +155,7 @@ def affected(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
     for path in new_goldens.paths:
         set_id, prompt = new_goldens.header(path)
         if not (set_id not in before or path in changed or prompt in prompts or judge or evals_changed
-                or _mentions_python(new_goldens, path)):
+                or new_goldens.may_use_python(path)):
             continue
         golden = new_goldens.load(path)
         previous = old_goldens.load(before[set_id]) if set_id in before else None
@@ -189,14 +190,11 @@ def _set_reasons(old: Renderer, new: Renderer, golden: GoldenSet, previous: Gold
     return reasons
 
 
-def _mentions_python(goldens: GoldenCatalog, path: str) -> bool:
-    return "python" in goldens.snapshot.read_text(path)
-
-
 def _changed_module(old: Renderer, new: Renderer, golden: GoldenSet) -> str | None:
-    for module in golden.python_modules:
-        path = module.replace(".", "/") + ".py"
-        a, b = old.snapshot.lookup(path), new.snapshot.lookup(path)
-        if (a and a.sha) != (b and b.sha):
-            return path
-    return None
+    """The first file that the set's python assertions load (a module or a helper it imports)
+    and that differs between the two sides."""
+    if not golden.python_modules:
+        return None
+    before = python_dependencies(old.snapshot, golden.python_modules)
+    after = python_dependencies(new.snapshot, golden.python_modules)
+    return next((path for path in sorted(before.keys() | after.keys()) if before.get(path) != after.get(path)), None)

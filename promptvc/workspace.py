@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo
 from promptvc.git.snapshot import Commit, Snapshot, Where, open_snapshot
 from promptvc.settings import Settings, load_settings
@@ -14,6 +16,7 @@ from promptvc.settings import Settings, load_settings
 class Workspace:
     repo: GitRepo
     settings: Settings
+    _db_checked: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def open(cls, start: Path | None = None) -> Workspace:
@@ -26,7 +29,12 @@ class Workspace:
 
     @property
     def db_path(self) -> Path:
-        return self.root / self.settings.db_path
+        """The database; refused inside anything git tracks, where a repository could supply it."""
+        path = self.root / self.settings.db_path
+        if not self._db_checked:
+            _refuse_tracked_state(self.repo, path)
+            self._db_checked = True
+        return path
 
     def resolve(self, rev: str) -> Commit:
         """The commit a user's revision text names (`HEAD~1`, a branch, a sha, `:/message`)."""
@@ -37,8 +45,8 @@ class Workspace:
 
     def renderer(self, snapshot: Snapshot):
         from promptvc.prompts.render import Renderer
-        cache_dir = self.db_path.parent / "cache" / "templates"
-        return Renderer(snapshot, self.settings.prompts_dir, cache_dir)
+        from promptvc.prompts.templatecache import template_cache_dir
+        return Renderer(snapshot, self.settings.prompts_dir, template_cache_dir(self.root))
 
     def goldens(self, snapshot: Snapshot):
         """Every golden set, parsed (for eval)."""
@@ -49,3 +57,16 @@ class Workspace:
         """The golden sets, parsed only when asked for (for diff and the gate)."""
         from promptvc.evals.goldens import GoldenCatalog
         return GoldenCatalog(snapshot, self.settings.evals_dir)
+
+
+def _refuse_tracked_state(repo: GitRepo, db: Path) -> None:
+    # A committed database (or its -wal journal beside it) would hand the gate a repository's
+    # own "passed" results; its folder must hold nothing git tracks.
+    folder = os.path.relpath(os.path.abspath(db.parent), os.path.abspath(repo.root))
+    if folder == ".." or folder.startswith(".." + os.sep):
+        return  # outside the work tree
+    tracked = repo.tracked_under(folder)
+    if tracked:
+        where = "the repository root" if folder == "." else f"{folder}/"
+        raise UserError(f"the database folder {where} holds tracked files ({tracked[0]}); keep the database "
+                        "outside anything git tracks ([paths] db in promptvc.toml)")

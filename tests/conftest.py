@@ -26,10 +26,11 @@ GIT_ENV = {
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path_factory, monkeypatch):
-    """A temp home, no API key, an empty global git config, fixed author and committer."""
+    """A temp home (and so its own template cache), no API key, an empty global git config, fixed author and committer."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     for key in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "GIT_INDEX_FILE",
@@ -88,11 +89,17 @@ class GitRepo:
 
 
 @pytest.fixture
-def git_repo(tmp_path, monkeypatch) -> GitRepo:
+def object_format() -> str:
+    """The repository's hash; a test runs in a SHA-256 repository too by parametrizing this."""
+    return "sha1"
+
+
+@pytest.fixture
+def git_repo(tmp_path, monkeypatch, object_format) -> GitRepo:
     root = tmp_path / "repo"
     root.mkdir()
     repo = GitRepo(root)
-    repo.git("init", "-q", "-b", "main")
+    repo.git("init", "-q", "-b", "main", f"--object-format={object_format}")
     monkeypatch.chdir(root)
     return repo
 

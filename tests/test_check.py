@@ -1,10 +1,11 @@
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.data import MODEL_GOLDEN
+from tests.data import EXAMPLES, GOLDEN, MODEL_GOLDEN
 from tests.model_server import last_user_text
 
 
@@ -35,6 +36,7 @@ def commit(repo, *args, message="change"):
                           stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
 
 
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_server):
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.stage()
@@ -100,6 +102,7 @@ def test_a_tier_change_reruns_every_prompt_on_that_tier(gated, model_server, cli
     assert model_server.calls == 3  # both prompts on `fast` re-run; HEAD's side came from the store
 
 
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_first_commit_checks_thresholds_only(git_repo, model_server, cli):
     from tests.data import ANSWER, EXAMPLES, TIERS
     model_server.rule = lambda body: "I am not sure, sorry."
@@ -241,3 +244,45 @@ def test_nothing_to_check_imports_nothing_heavy(support_repo):
     assert imported.isdisjoint({"anthropic", "textual", "deepdiff", "sqlite_utils", "jinja2", "yaml", "rich",
                                 "httpx", "httpx2", "socket"}), imported & {"jinja2", "yaml", "rich", "socket"}
     assert "no prompt, golden set or config change to check" in proc.stdout
+
+
+def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli):
+    """pre-merge-commit: a clean merge is gated on its result against the first parent."""
+    budget = len(cli("render", "support/answer", "--case", "refund-window", "--plain")[1]) + 30
+    support_repo.write("evals/support-answer.yaml", f"""\
+        prompt: support/answer
+        provider: echo
+        vars: {{policy: "Refunds are accepted within 30 days of delivery."}}
+        cases:
+          - id: refund-window
+            vars: {{question: "How long do I have to return an item?"}}
+            assert:
+              - {{type: max-length, value: {budget}}}
+        """)
+    support_repo.commit("a size budget")
+    assert cli("hook", "install")[0] == 0
+    assert (support_repo.root / ".git/hooks/pre-merge-commit").exists()
+    support_repo.git("checkout", "-q", "-b", "warmer")
+    support_repo.write("prompts/partials/tone.jinja", "Be warm and brief. Thank them for asking.\n")
+    support_repo.stage()
+    assert commit(support_repo).returncode == 0
+    support_repo.git("checkout", "-q", "main")
+    support_repo.write("prompts/examples/support.yaml", EXAMPLES.replace("email.", "email, usually within the hour."))
+    support_repo.stage()
+    assert commit(support_repo).returncode == 0
+    head = support_repo.head()
+    result = subprocess.run(["git", "merge", "--no-edit", "warmer"], cwd=support_repo.root, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
+    assert support_repo.head() == head  # the merge was not committed
+    assert cli("hook", "uninstall")[0] == 0
+    assert not (support_repo.root / ".git/hooks/pre-merge-commit").exists()
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_work_tree_results_carry_over_to_the_commit(support_repo, cli, object_format):
+    support_repo.write("evals/support-answer.yaml", GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"))
+    assert cli("eval", "--json")[0] in (0, 1)
+    support_repo.commit("echo golden")
+    code, out, _ = cli("eval", "--rev", "HEAD", "--json")
+    assert json.loads(out)["sets"][0]["cases"][0]["cached"]  # found again by content, not re-run

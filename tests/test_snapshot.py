@@ -32,9 +32,14 @@ def test_worktree_includes_untracked_files_marked_but_not_ignored_ones(support_r
     assert "prompts/scratch/tmp.jinja" not in worktree.files
 
 
-def test_worktree_sha_matches_git(support_repo):
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_worktree_sha_and_empty_tree_match_git(support_repo, object_format):
     ref = snap(support_repo, "worktree").files["prompts/tiers.yaml"]
     assert ref.sha == support_repo.git("hash-object", "prompts/tiers.yaml").strip()
+    assert ref.sha == snap(support_repo, "index").files["prompts/tiers.yaml"].sha
+    repo = Git(support_repo.root)
+    assert repo.object_format == object_format
+    assert repo.empty_tree == support_repo.git("hash-object", "-t", "tree", "/dev/null").strip()
     assert blob_sha(b"") == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
 
 

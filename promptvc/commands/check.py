@@ -7,13 +7,9 @@ neither jinja2, yaml, sqlite-utils, rich nor the SDK, and opens no connection.
 from __future__ import annotations
 
 import os
-import re
 
-from promptvc.git.repo import EMPTY_TREE, GitRepo
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.workspace import Workspace
-
-_PY_ASSERT = re.compile(r"""value:\s*['"]?([\w.]+):\w+""")
 
 
 def sides(ws: Workspace, base: str | None) -> tuple[Where, Where, str]:
@@ -34,26 +30,24 @@ def sides(ws: Workspace, base: str | None) -> tuple[Where, Where, str]:
 
 def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
     repo = ws.repo
-    tree = old.sha if isinstance(old, Commit) else EMPTY_TREE
+    tree = old.sha if isinstance(old, Commit) else repo.empty_tree
     changed = repo.changed_paths(tree, new.sha if isinstance(new, Commit) else None, [])
     watched = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
     if any(p.startswith(watched) or p in ws.settings.watched_paths for p in changed):
         return True
     changed_py = {p for p in changed if p.endswith(".py")}
-    return bool(changed_py) and bool(changed_py & _python_assertion_modules(repo, ws, new))
+    return bool(changed_py) and bool(changed_py & _python_assertion_files(ws, old, new))
 
 
-def _python_assertion_modules(repo: GitRepo, ws: Workspace, where: Where) -> set[str]:
-    """Module files that golden sets' python assertions name, found without parsing YAML."""
-    snapshot = ws.snapshot(where)
-    paths = [p for p in snapshot.under(ws.settings.evals_dir) if p.endswith((".yaml", ".yml"))]
-    snapshot.prefetch(paths)
-    modules = set()
-    for path in paths:
-        text = snapshot.read_bytes(path).decode("utf-8", "replace")
-        if "python" in text:
-            modules |= {m.replace(".", "/") + ".py" for m in _PY_ASSERT.findall(text)}
-    return modules
+def _python_assertion_files(ws: Workspace, old: Where, new: Where) -> set[str]:
+    """The files that the staged golden sets' python assertions load, on either side (a helper
+    deleted by the change counts). Only a commit that changes a .py file pays for this."""
+    from promptvc.evals.pyassert import python_dependencies
+
+    modules = ws.catalog(ws.snapshot(new)).python_modules()
+    if not modules:
+        return set()
+    return set(python_dependencies(ws.snapshot(old), modules)) | set(python_dependencies(ws.snapshot(new), modules))
 
 
 def run(base: str | None, markdown: str | None, junit: str | None) -> int:

@@ -1,4 +1,10 @@
-"""`promptvc hook install / uninstall`: a git pre-commit hook that runs `promptvc check`."""
+"""`promptvc hook install / uninstall`: git hooks that run `promptvc check`.
+
+pre-commit judges what is staged against HEAD; pre-merge-commit, which git runs before it
+records a clean merge, judges the merge result (the index) against the first parent (HEAD),
+so two branches that each pass cannot merge into a failing result. A merge with conflicts is
+committed with `git commit`, which runs pre-commit. Rebase and cherry-pick run neither.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +21,32 @@ MARKER = "# installed by `promptvc hook install`"
 
 
 def hook_script(python: str) -> str:
+    # -P: the hook runs in the repository root, and a committed `promptvc/` or `yaml.py` there
+    # must not replace the installed tool (-I would also drop PYTHONPATH, which users rely on).
+    quoted = shlex.quote(python)
+    gone = shlex.quote(f"promptvc: the hook's Python ({python}) is gone; run 'promptvc hook install' again")
     return f"""#!/bin/sh
 {MARKER}: runs the golden sets a staged change affects.
 # Skip once with `git commit --no-verify`, or PROMPTVC_SKIP=1.
 [ "$PROMPTVC_SKIP" = "1" ] && exit 0
-exec {shlex.quote(python)} -m promptvc check </dev/null
+if [ ! -x {quoted} ]; then
+    echo {gone} >&2
+    exit 1
+fi
+exec {quoted} -P -m promptvc check </dev/null
 """
 
 
-def _hook_path(repo: GitRepo) -> Path:
-    return repo.git_path("hooks") / "pre-commit"
+HOOKS = ("pre-commit", "pre-merge-commit")
+
+
+def _hook_paths(repo: GitRepo) -> list[Path]:
+    folder = repo.git_path("hooks")
+    return [folder / name for name in HOOKS]
+
+
+def _ours(path: Path) -> bool:
+    return MARKER in path.read_text(errors="replace")
 
 
 def install(force: bool) -> int:
@@ -33,24 +55,30 @@ def install(force: bool) -> int:
     if scope in ("global", "system") and not force:
         raise UserError(f"core.hooksPath is set in your {scope} git config ({repo.config('core.hooksPath')}); "
                         "installing there would affect every repository (use --force to do it anyway)")
-    path = _hook_path(repo)
-    if path.exists() and MARKER not in path.read_text(errors="replace") and not force:
-        raise UserError(f"{path} exists and was not written by promptvc (use --force to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(hook_script(os.path.abspath(sys.executable)))
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    print(f"installed {path}")
+    paths = _hook_paths(repo)
+    for path in paths:  # refuse before writing either
+        if path.exists() and not _ours(path) and not force:
+            raise UserError(f"{path} exists and was not written by promptvc (use --force to replace it)")
+    script = hook_script(os.path.abspath(sys.executable))
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(script)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        print(f"installed {path}")
     return 0
 
 
 def uninstall() -> int:
     repo = GitRepo.discover()
-    path = _hook_path(repo)
-    if not path.exists():
-        print("no pre-commit hook installed")
+    present = [p for p in _hook_paths(repo) if p.exists()]
+    if not present:
+        print("no promptvc hook installed")
         return 0
-    if MARKER not in path.read_text(errors="replace"):
-        raise UserError(f"{path} was not written by promptvc; leaving it alone")
-    path.unlink()
-    print(f"removed {path}")
+    foreign = [p for p in present if not _ours(p)]
+    for path in present:
+        if path not in foreign:
+            path.unlink()
+            print(f"removed {path}")
+    if foreign:
+        raise UserError(f"{foreign[0]} was not written by promptvc; leaving it alone")
     return 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptvc.errors import UserError
+from promptvc.evals.pyassert import valid_spec
 
 TEXT_TYPES = {"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
               "icontains-all", "regex", "starts-with", "max-length"}
@@ -89,8 +90,9 @@ def _check_value(kind: str, value: Any, threshold: Any, where: str, path: str) -
         raise bad("value must be a number of characters")
     if kind in BUDGET_TYPES and not isinstance(threshold if threshold is not None else value, (int, float)):
         raise bad("needs a numeric threshold")
-    if kind == "python" and (not isinstance(value, str) or ":" not in value):
-        raise bad("value must be 'module:function'")
+    if kind == "python" and not valid_spec(value):
+        # A path (`/elsewhere/mod:check`) would load code from outside the snapshot being judged.
+        raise bad("value must be 'module:function', the module named with dots from the repository's root")
     if kind == "llm-rubric" and not isinstance(value, str):
         raise bad("value must be the rubric text")
     if kind in JSON_TYPES and value is not None:

@@ -21,6 +21,9 @@ SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", 
 CASE_KEYS = {"id", "vars", "assert", "description"}
 PROVIDERS = ("anthropic", "echo", "replay")
 _PROMPT_LINE = re.compile(r"^prompt:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
+# Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
+# name must end so), or a YAML escape that could spell either.
+_MAYBE_PYTHON = re.compile(r"python|\.jsonl|\.csv|\\")
 _ID_LINE = re.compile(r"^id:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
@@ -102,6 +105,21 @@ class GoldenCatalog:
 
     def all(self) -> list[GoldenSet]:
         return [self.load(p) for p in self.paths]
+
+    def may_use_python(self, path: str) -> bool:
+        """False only when the golden file surely has no `python` assertion (nor a case file)."""
+        return _MAYBE_PYTHON.search(self.snapshot.read_text(path)) is not None
+
+    def python_modules(self) -> set[str]:
+        """The modules that python assertions name, over every set that parses."""
+        paths = [p for p in self.paths if self.may_use_python(p)]
+        modules: set[str] = set()
+        for path in paths:
+            try:
+                modules.update(self.load(path).python_modules)
+            except UserError:
+                continue  # a set that cannot be read cannot be evaluated either; its error shows there
+        return modules
 
     def cases_file_changed(self, changed: set[str]) -> bool:
         """A changed file under evals/ that is not a golden file: a .jsonl/.csv any set may read."""

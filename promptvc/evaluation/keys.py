@@ -7,6 +7,7 @@ for the commit it produced, and for any commit where the set's inputs are the sa
 from __future__ import annotations
 
 from promptvc.evals.goldens import GoldenSet
+from promptvc.evals.pyassert import python_dependencies
 from promptvc.evaluation.request import content_hash
 from promptvc.graph import prompt_deps
 from promptvc.prompts.judge import judge_fingerprint
@@ -14,10 +15,6 @@ from promptvc.prompts.render import Renderer
 from promptvc.providers import Identity
 
 KEY_VERSION = "set-key/1"
-
-
-def python_module_path(module: str) -> str:
-    return module.replace(".", "/") + ".py"
 
 
 def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
@@ -34,9 +31,7 @@ def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
         files[path] = snapshot.files[path].sha if path in snapshot else None
     if deps.examples:
         files[deps.examples] = snapshot.files[deps.examples].sha if deps.examples in snapshot else None
-    for module in golden.python_modules:
-        ref = snapshot.lookup(python_module_path(module))
-        files[python_module_path(module)] = ref.sha if ref else None
+    files.update(python_dependencies(snapshot, golden.python_modules))
     tier = renderer.tiers.get(deps.tier) if deps.tier else None
     judge = judge_fingerprint(renderer) if golden.uses_judge else None
     return content_hash(KEY_VERSION, files, tier, judge, identity.kind, identity.endpoint)

@@ -180,9 +180,9 @@ class Runner:
                 function = (load_function(plan.snapshot, str(assertion.value), self.root)
                             if assertion.type == "python" else None)
                 grade = assertions.grade(assertion, seen, verdict=verdict, python_fn=function)
-            except (Skipped, ProviderError, UserError):
+            except (Skipped, ProviderError, UserError, KeyboardInterrupt, asyncio.CancelledError):
                 raise
-            except Exception as exc:  # the user's python assertion raised
+            except BaseException as exc:  # the user's python assertion raised, or called sys.exit()
                 raise UserError(f"{assertion.label}: {type(exc).__name__}: {exc}") from None
             if verdict:
                 judge_reasons.append(f"{verdict[0]}/5 {verdict[1]}")

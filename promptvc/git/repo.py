@@ -8,6 +8,7 @@ nothing to check must not pay for importing a git library.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from pathlib import Path
 
 from promptvc.errors import GitFailed, UserError
 
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SYMLINK_MODE = "120000"
 
 
@@ -56,9 +56,15 @@ class CommitInfo:
         return self.sha[:7]
 
 
+def object_id(object_format: str, kind: str, data: bytes) -> str:
+    """The id git gives an object, in the repository's hash (sha1 or sha256)."""
+    return hashlib.new(object_format, b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+
+
 class GitRepo:
     def __init__(self, root: Path):
         self.root = root
+        self._object_format: str | None = None
 
     @classmethod
     def discover(cls, start: Path | None = None) -> GitRepo:
@@ -105,6 +111,18 @@ class GitRepo:
         if not out:
             raise UserError(f"no merge base between {a} and {b}")
         return out
+
+    @property
+    def object_format(self) -> str:
+        """`sha1` or `sha256`: never assume the first (a SHA-256 repository has other ids)."""
+        if self._object_format is None:
+            out = self.run("rev-parse", "--show-object-format", check=False).decode().strip()
+            self._object_format = out if out in ("sha1", "sha256") else "sha1"
+        return self._object_format
+
+    @property
+    def empty_tree(self) -> str:
+        return object_id(self.object_format, "tree", b"")
 
     def git_path(self, name: str) -> Path:
         out = self.run("rev-parse", "--git-path", name).decode().strip()
@@ -179,6 +197,16 @@ class GitRepo:
         args += ["--cached", old] if new is None else [old, new]
         out = self.run(*args, "--", *paths)
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+    def tracked_under(self, relative: str) -> list[str]:
+        """Files git tracks at or under a path of the work tree; a path git will not look at
+        (beyond a tracked symlink) raises."""
+        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--", relative], cwd=self.root,
+                              capture_output=True)
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise UserError(f"{relative}: {err[-1] if err else 'git ls-files failed'}")
+        return [p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p]
 
     # -- history ------------------------------------------------------------
 

@@ -7,14 +7,12 @@ sides of a diff read an unchanged file once.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 from promptvc.errors import UserError
-from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry
+from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry, object_id
 
 
 class Special(Enum):
@@ -53,9 +51,9 @@ class FileRef:
         return self.mode == SYMLINK_MODE
 
 
-def blob_sha(data: bytes) -> str:
-    """The sha git gives a blob with this content."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+def blob_sha(data: bytes, object_format: str = "sha1") -> str:
+    """The id git gives a blob with this content, in the repository's hash."""
+    return object_id(object_format, "blob", data)
 
 
 def decode_text(path: str, data: bytes) -> str:
@@ -80,6 +78,10 @@ class Snapshot:
         self.commit = where.sha if isinstance(where, Commit) else None
         self.kind = "commit" if isinstance(where, Commit) else where.value
         self.files = files
+        # Files outside the watched paths (python assertion modules and what they import),
+        # looked up on demand; kept apart so that `files` stays what a diff compares.
+        self._extra: dict[str, FileRef] = {}
+        self._missing: set[str] = set()
 
     # -- construction -----------------------------------------------------
 
@@ -98,7 +100,7 @@ class Snapshot:
         names, untracked = repo.ls_worktree(paths)
         files = {}
         for name in names:
-            ref = _worktree_ref(repo.root, name, name in untracked)
+            ref = _worktree_ref(repo, name, name in untracked)
             if ref is not None:
                 files[name] = ref
         return cls(repo, WORKTREE, files)
@@ -133,12 +135,15 @@ class Snapshot:
             self.prefetch(list(self.files) if path in self.files else [path])
         return _BLOBS[ref.sha]
 
+    def _ref(self, path: str) -> FileRef | None:
+        return self.files.get(path) or self._extra.get(path)
+
     def read_text(self, path: str) -> str:
         return decode_text(path, self.read_bytes(path))
 
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
-        refs = [self.files[p] for p in paths if p in self.files and self.files[p].sha not in _BLOBS]
+        refs = [ref for p in paths if (ref := self._ref(p)) is not None and ref.sha not in _BLOBS]
         if not refs:
             return
         if self.where is WORKTREE:
@@ -149,31 +154,37 @@ class Snapshot:
 
     def lookup(self, path: str) -> FileRef | None:
         """A file outside the watched paths (a python assertion module), found on demand."""
-        if path in self.files:
-            return self.files[path]
-        if self.repo is None:
-            return None
-        if self.where is WORKTREE:
-            ref = _worktree_ref(self.repo.root, path, untracked=False)
-        else:
-            entries: list[TreeEntry] = (
-                self.repo.ls_index([path]) if self.where is INDEX else self.repo.ls_tree(self.commit, [path])
-            )
-            match = [e for e in entries if e.path == path]
-            ref = FileRef(path, match[0].sha, match[0].mode) if match else None
-        if ref is not None:
-            self.files[path] = ref
-        return ref
+        return self.lookup_many([path]).get(path)
+
+    def lookup_many(self, paths: list[str]) -> dict[str, FileRef]:
+        """The files among `paths` that exist here; those not yet met are found in one git call."""
+        wanted = [p for p in dict.fromkeys(paths) if self._ref(p) is None and p not in self._missing]
+        if wanted and self.repo is not None:
+            if self.where is WORKTREE:
+                found = {p: ref for p in wanted if (ref := _worktree_ref(self.repo, p, untracked=False))}
+            else:
+                entries: list[TreeEntry] = (
+                    self.repo.ls_index(wanted) if self.where is INDEX else self.repo.ls_tree(self.commit, wanted)
+                )
+                found = {e.path: FileRef(e.path, e.sha, e.mode) for e in entries}
+            for p in wanted:
+                if p in found:
+                    self._extra[p] = found[p]
+                else:
+                    self._missing.add(p)
+        elif wanted:
+            self._missing.update(wanted)
+        return {p: ref for p in paths if (ref := self._ref(p)) is not None}
 
 
-def _worktree_ref(root: Path, name: str, untracked: bool) -> FileRef | None:
-    full = root / name
+def _worktree_ref(repo: GitRepo, name: str, untracked: bool) -> FileRef | None:
+    full = repo.root / name
     if os.path.islink(full):
-        return FileRef(name, blob_sha(os.readlink(full).encode()), SYMLINK_MODE, untracked)
+        return FileRef(name, blob_sha(os.readlink(full).encode(), repo.object_format), SYMLINK_MODE, untracked)
     if not full.is_file():
         return None  # deleted in the working tree but still in the index
     data = full.read_bytes()
-    sha = blob_sha(data)
+    sha = blob_sha(data, repo.object_format)
     _BLOBS.setdefault(sha, data)
     return FileRef(name, sha, "100644", untracked)
 

@@ -157,7 +157,9 @@ class Renderer:
     def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts", cache_dir: Path | None = None):
         self.snapshot = snapshot
         self.prompts_dir = prompts_dir.rstrip("/")
-        cache = MEMORY if cache_dir is None else _CACHES.setdefault(str(cache_dir), TemplateCache(cache_dir))
+        cache = MEMORY if cache_dir is None else _CACHES.get(str(cache_dir))
+        if cache is None:
+            cache = _CACHES.setdefault(str(cache_dir), TemplateCache.on_disk(cache_dir))
         self.loader = _SnapshotLoader(snapshot, self.prompts_dir, cache)
         self._envs: dict[bool, SandboxedEnvironment] = {}
         self._tiers: dict | None = None
