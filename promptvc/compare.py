@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptvc.evals.scoring import FAILED, PASSED, CaseResult, SetOutcome
+from promptvc.evals.scoring import CaseResult, SetOutcome, Status
+
+JUDGED = (Status.PASSED, Status.FAILED)  # a case that ran and was graded
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,7 @@ class Flip:
 
     @property
     def regression(self) -> bool:
-        return self.before.status == PASSED and self.after.status == FAILED
+        return self.before.status == Status.PASSED and self.after.status == Status.FAILED
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def _flips(before: SetOutcome | None, after: SetOutcome | None) -> tuple[Flip, .
     flips = []
     for result in after.results:
         previous = old.get((result.case_id, result.sample))
-        if previous and previous.status in (PASSED, FAILED) and result.status in (PASSED, FAILED) \
+        if previous and previous.status in JUDGED and result.status in JUDGED \
                 and previous.status != result.status:
             flips.append(Flip(result.case_id, previous, result))
     return tuple(flips)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
+from promptvc.evals.scoring import Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import FileRef, Snapshot
 from promptvc.providers import endpoint, identity_for
@@ -23,7 +24,7 @@ class SetPoint:
     set_key: str
     prompt: str
     score: float | None = None
-    status: str = "not evaluated"
+    status: Status = Status.NOT_EVALUATED
     provider: str | None = None
     passed: int = 0
     cases: int = 0
@@ -144,5 +145,5 @@ def _compute_keys(ws: Workspace, states) -> list[dict]:
 def _point(row: dict, score: dict | None) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
-    return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], score["status"],
+    return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], Status(score["status"]),
                     score["provider"], score["passed"] or 0, score["cases"] or 0, score["cost"])

@@ -145,6 +145,7 @@ class Store:
             updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
             # A finished result is content: a second writer of the same key keeps the first,
             # unless it was an error or a skip, or the user asked for fresh calls.
+            # Status.ERROR and Status.SKIPPED, spelt as stored (the store does not import the domain).
             guard = "" if replace else " WHERE results.status IN ('error', 'skipped')"
             conn.executemany(
                 f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders}) "

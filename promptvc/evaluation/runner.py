@@ -14,7 +14,7 @@ from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
 from promptvc.evals.pyassert import load_function
-from promptvc.evals.scoring import CaseResult, SetOutcome, summarise_set
+from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.plan import CaseJob, EvalPlan
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -24,7 +24,7 @@ from promptvc.settings import Settings
 from promptvc.store import Store
 
 FLUSH_EVERY = 50
-REUSABLE = ("passed", "failed")  # an errored or skipped result is tried again
+REUSABLE = (Status.PASSED, Status.FAILED)  # an errored or skipped result is tried again
 FLUSH_SECONDS = 0.5
 
 
@@ -105,13 +105,13 @@ class Runner:
             response, cost, called = await self._respond(job.request, job)
             result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
-            result = CaseResult.of_job(job, status="skipped", error=str(exc))
+            result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
         except ProviderError as exc:
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
-            result = CaseResult.of_job(job, status="error", error=str(exc))
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc))
         except UserError as exc:
-            result = CaseResult.of_job(job, status="error", error=str(exc))
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc))
         self._pending.append(result.row())
         self._flush()
         self.on_result(result)

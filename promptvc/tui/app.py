@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, Static
 
+from promptvc.evals.scoring import Status
 from promptvc.history import CommitPoint
 from promptvc.tui.model import HistoryBrowser, SetRow
 from promptvc.tui.screens import (
@@ -150,7 +151,7 @@ class PromptvcApp(App[None]):
         for row in self.set_rows:
             here, parent = row.here, row.parent
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
-            failed = Text(" ✗", style="red") if here and here.status == "failed" else Text("")
+            failed = Text(" ✗", style="red") if here and here.status == Status.FAILED else Text("")
             cost = f"${here.cost:.4f}" if here and here.cost is not None else ""
             table.add_row(row.set_id, score_cell(here.score if here else None),
                           score_cell(parent.score if parent else None), delta_cell(row.delta),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from promptvc.evals.scoring import Status
 from promptvc.git.snapshot import EMPTY
 from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.store import Store
@@ -47,9 +48,9 @@ class CaseRow:
     def flip(self) -> str:
         a = self.parent["status"] if self.parent else None
         b = self.here["status"] if self.here else None
-        if a == "passed" and b == "failed":
+        if a == Status.PASSED and b == Status.FAILED:
             return "pass→fail"
-        if a == "failed" and b == "passed":
+        if a == Status.FAILED and b == Status.PASSED:
             return "fail→pass"
         return ""
 
@@ -86,9 +87,9 @@ class HistoryBrowser:
         flipped = []
         for case_id in sorted(now.keys() & before.keys()):
             pair = (before[case_id], now[case_id])
-            if pair == ("passed", "failed"):
+            if pair == (Status.PASSED, Status.FAILED):
                 flipped.append(f"{case_id} pass→fail")
-            elif pair == ("failed", "passed"):
+            elif pair == (Status.FAILED, Status.PASSED):
                 flipped.append(f"{case_id} fail→pass")
         return tuple(sorted(flipped, key=lambda f: not f.endswith("pass→fail")))
 

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
+from promptvc.evals.scoring import Status
 from promptvc.tui.model import CaseRow, SetRow, failed_assertions
 
 
@@ -30,7 +31,7 @@ def delta_cell(delta: float | None) -> Text:
 def status_cell(row: dict | None) -> Text:
     if row is None:
         return Text("—", style="dim")
-    style = {"passed": "green", "failed": "red"}.get(row["status"], "yellow")
+    style = {Status.PASSED: "green", Status.FAILED: "red"}.get(row["status"], "yellow")
     return Text(row["status"], style=style)
 
 
@@ -96,10 +97,10 @@ class CaseScreen(Screen[None]):
         with Horizontal(id="outputs"):
             with VerticalScroll(classes="pane") as pane:
                 pane.border_title = "here"
-                yield Static(right if self.case.here else Text("not evaluated", style="dim"))
+                yield Static(right if self.case.here else Text(Status.NOT_EVALUATED, style="dim"))
             with VerticalScroll(classes="pane") as pane:
                 pane.border_title = "parent"
-                yield Static(left if self.case.parent else Text("not evaluated", style="dim"))
+                yield Static(left if self.case.parent else Text(Status.NOT_EVALUATED, style="dim"))
         notes = Text()
         for line in failed_assertions(self.case.here):
             notes.append(line + "\n", style="red")
