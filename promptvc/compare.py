@@ -43,10 +43,10 @@ def compare(before: list[SetOutcome], after: list[SetOutcome]) -> list[SetCompar
     new = {o.golden.id: o for o in after}
     comparisons = []
     for set_id in sorted(set(old) | set(new), key=lambda i: (i not in new, i)):
-        before, after = old.get(set_id), new.get(set_id)
-        if before and after and before.plan.identity.scores_key != after.plan.identity.scores_key:
-            before = None  # a score from echo or another endpoint is never the baseline
-        comparisons.append(SetComparison(set_id, before, after, _flips(before, after)))
+        was, now = old.get(set_id), new.get(set_id)
+        if was and now and was.plan.identity.scores_key != now.plan.identity.scores_key:
+            was = None  # a score from echo or another endpoint is never the baseline
+        comparisons.append(SetComparison(set_id, was, now, _flips(was, now)))
     return comparisons
 
 

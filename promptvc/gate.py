@@ -30,7 +30,8 @@ def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
 
 
 def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
-    reasons, warnings = [], []
+    reasons: list[str] = []
+    warnings: list[str] = []
     for c in comparisons:
         after = c.after
         if after is None:

@@ -82,7 +82,7 @@ def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[Comm
 def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
     from promptvc.evaluation.keys import set_key
     renderer = ws.renderer(snapshot)
-    rows = []
+    rows: list[dict] = []
     try:
         goldens = ws.goldens(snapshot)
     except UserError:

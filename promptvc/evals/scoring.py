@@ -7,10 +7,14 @@ import json
 import statistics
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
+
+if TYPE_CHECKING:
+    from promptvc.evals.goldens import GoldenSet
 
 
 class Status(StrEnum):
@@ -91,9 +95,37 @@ class CaseResult:
                    row["tokens_out"] or 0, row["cost"], bool(row["truncated"]), row["error"], fresh)
 
 
+class ScoresSource(Protocol):
+    """Where a set's scores come from (the provider's identity), as far as scoring needs it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def scores_key(self) -> tuple[str, str]: ...
+
+
+class PlannedSet(Protocol):
+    """What scoring needs of a set's plan (evaluation.plan.SetPlan), without depending on it."""
+
+    @property
+    def golden(self) -> GoldenSet: ...
+    @property
+    def identity(self) -> ScoresSource: ...
+    @property
+    def set_key(self) -> str: ...
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def samples(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class SetOutcome:
-    plan: object                 # the SetPlan
+    plan: PlannedSet
     results: tuple[CaseResult, ...]
     score: float | None
     status: Status               # passed, failed or not evaluated
@@ -104,7 +136,7 @@ class SetOutcome:
     spread: float | None         # the spread of the set's score across samples (--repeat)
 
     @property
-    def golden(self):
+    def golden(self) -> GoldenSet:
         return self.plan.golden
 
     @property
@@ -131,17 +163,17 @@ class SetOutcome:
         }
 
 
-def summarise_set(plan, results: list[CaseResult]) -> SetOutcome:
-    evaluated = [r for r in results if r.evaluated]
-    score = statistics.fmean(r.score for r in evaluated) if evaluated else None
+def summarise_set(plan: PlannedSet, results: list[CaseResult]) -> SetOutcome:
+    scored = [(r.sample, r.score) for r in results if r.evaluated and r.score is not None]
+    score = statistics.fmean(s for _sample, s in scored) if scored else None
     if score is None:
         status = Status.NOT_EVALUATED
     else:
         status = Status.PASSED if score >= plan.golden.threshold - 1e-9 else Status.FAILED
     spread = None
-    if plan.samples > 1 and evaluated:
-        per_sample = [statistics.fmean(r.score for r in evaluated if r.sample == s)
-                      for s in range(plan.samples) if any(r.sample == s for r in evaluated)]
+    if plan.samples > 1 and scored:
+        per_sample = [statistics.fmean(s for sample, s in scored if sample == n)
+                      for n in range(plan.samples) if any(sample == n for sample, _s in scored)]
         spread = statistics.pstdev(per_sample) if len(per_sample) > 1 else 0.0
     return SetOutcome(
         plan, tuple(results), score, status,

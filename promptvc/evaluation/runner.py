@@ -9,6 +9,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
@@ -22,6 +23,9 @@ from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
 from promptvc.settings import Settings
 from promptvc.store import Store
+
+if TYPE_CHECKING:
+    from promptvc.providers.anthropic_api import AnthropicProvider
 
 FLUSH_EVERY = 50
 REUSABLE = (Status.PASSED, Status.FAILED)  # an errored or skipped result is tried again
@@ -55,7 +59,7 @@ class Runner:
         self.concurrency = concurrency or settings.concurrency
         self.on_result = on_result or (lambda result: None)
         self.stats = RunStats()
-        self._provider = None
+        self._provider: AnthropicProvider | None = None
         self._pending: list[dict] = []
         self._pending_responses: list[dict] = []
         self._last_flush = time.monotonic()
@@ -71,7 +75,8 @@ class Runner:
         results = asyncio.run(self._run_all(plan))
         outcomes = tuple(summarise_set(p, [results[j.key] for j in p.jobs]) for p in plan.sets)
         totals = _totals(outcomes, self.stats)
-        self.store.finish_run(run_id, totals, [o.row() for o in outcomes if o.plan.whole])
+        whole = [o.row() for p, o in zip(plan.sets, outcomes, strict=True) if p.whole]
+        self.store.finish_run(run_id, totals, whole)
         return RunOutcome(run_id, outcomes, self.stats, time.perf_counter() - started)
 
     async def _run_all(self, plan: EvalPlan) -> dict[str, CaseResult]:
@@ -139,7 +144,7 @@ class Runner:
             self._remember(request, response, cost)
         return response, cost, True
 
-    def _live_provider(self):
+    def _live_provider(self) -> AnthropicProvider:
         if self._provider is None:
             require_key()
             # The SDK costs about a second to import; the collector running over its freshly built

@@ -92,7 +92,7 @@ class Snapshot:
 
     @property
     def label(self) -> str:
-        if self.kind == "commit":
+        if self.kind == "commit" and self.commit is not None:
             return self.commit[:7]
         return self.kind
 
@@ -120,7 +120,7 @@ class Snapshot:
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
         refs = [self.files[p] for p in paths if p in self.files and self.files[p].sha not in _BLOBS]
-        if not refs:
+        if not refs or self.repo is None:  # the empty snapshot has no files to load
             return
         if self.kind == WORKTREE:
             for ref in refs:
@@ -138,7 +138,8 @@ class Snapshot:
             ref = _worktree_ref(self.repo.root, path, untracked=False)
         else:
             entries: list[TreeEntry] = (
-                self.repo.ls_index([path]) if self.kind == INDEX else self.repo.ls_tree(self.commit, [path])
+                self.repo.ls_index([path]) if self.kind == INDEX or self.commit is None
+                else self.repo.ls_tree(self.commit, [path])
             )
             match = [e for e in entries if e.path == path]
             ref = FileRef(path, match[0].sha, match[0].mode) if match else None

@@ -296,7 +296,7 @@ def _references(ast, loader: _SnapshotLoader) -> tuple[frozenset[str], bool]:
         if isinstance(target, nodes.Const) and isinstance(target.value, str):
             names = [target.value]
         elif isinstance(target, (nodes.List, nodes.Tuple)) and all(isinstance(i, nodes.Const) for i in target.items):
-            names = [i.value for i in target.items]
+            names = [i.value for i in target.items if isinstance(i, nodes.Const)]
         else:
             dynamic = True
         for value in names:

@@ -59,7 +59,7 @@ class PromptvcApp(App[None]):
             yield Sparkline([], id="spark")
             yield Static("overall", id="spark-label")
         with Horizontal(id="body"):
-            commits = DataTable(id="commits", cursor_type="row", zebra_stripes=True)
+            commits: DataTable[str | Text] = DataTable(id="commits", cursor_type="row", zebra_stripes=True)
             commits.border_title = "commits"
             yield commits
             with Vertical(id="detail"):
@@ -176,7 +176,7 @@ class PromptvcApp(App[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "commits":
             self.query_one("#sets", DataTable).focus()
-        elif event.data_table.id == "sets":
+        elif event.data_table.id == "sets" and event.row_key.value is not None:
             self.open_set(event.row_key.value)
 
     def open_set(self, set_id: str) -> None:
@@ -233,8 +233,11 @@ class PromptvcApp(App[None]):
         if cost > cap:
             question = (f"Evaluating {point.commit.short} and its parent sends {requests} requests, "
                         f"est. ${cost:.4f} — above the spend cap (${cap:.2f}). Evaluate?")
-            self.push_screen(ConfirmScreen(question),
-                             lambda yes: yes and self.start_evaluation(point, requests, cost))
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.start_evaluation(point, requests, cost)
+            self.push_screen(ConfirmScreen(question), answered)
         else:
             self.start_evaluation(point, requests, cost)
 

@@ -51,7 +51,7 @@ class SetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" {self.row.set_id}  ·  prompt {self.row.prompt}  ·  {self.commit_label}", style="bold"))
-        table = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
         table.add_columns("case", "here", "parent", "flip", "score")
         for case in self.cases:
             style = "red" if case.flip == "pass→fail" else "green" if case.flip else ""
@@ -110,8 +110,8 @@ class CaseScreen(Screen[None]):
             notes.append(f"{self.case.here['status']}: {self.case.here['error']}\n", style="yellow")
         with VerticalScroll(id="case-notes"):
             yield Static(notes)
-            for line in self.diff_lines:
-                yield Static(line)
+            for diff_line in self.diff_lines:
+                yield Static(diff_line)
         yield Footer()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -26,9 +27,10 @@ def status_text(outcome: SetOutcome) -> Text:
 
 def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("set", "left"), ("score", "right"), ("min", "right"), ("pass", "right"),
-                            ("fail", "right"), ("err", "right"), ("skip", "right"), ("cost", "right"),
-                            ("provider", "left"), ("", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("set", "left"), ("score", "right"), ("min", "right"), ("pass", "right"), ("fail", "right"),
+        ("err", "right"), ("skip", "right"), ("cost", "right"), ("provider", "left"), ("", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=True)
     for o in outcomes:
         score = score_text(o.score)
