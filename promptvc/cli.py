@@ -43,16 +43,18 @@ def init(force: bool) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--rev", help="A git revision, `index` or `worktree` (default).")
+@click.option("--rev", help="A git revision (default: the working tree).")
+@click.option("--staged", "--cached", "staged", is_flag=True, help="The staged snapshot (the index).")
 @click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="A template variable (repeatable).")
 @click.option("--case", help="Take the variables from a golden case (ID or SET/ID).")
 @click.option("--plain", is_flag=True, help="Exactly the text the echo provider returns.")
 @click.option("--allow-missing", is_flag=True, help="Show a missing variable as {{ name }} instead of failing.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def render(name, rev, var_pairs, case, plain, allow_missing, as_json) -> None:
+def render(name, rev, staged, var_pairs, case, plain, allow_missing, as_json) -> None:
     """Show a prompt's effective config and rendered messages."""
     from promptvc.commands.render import run
-    sys.exit(run(name, rev, var_pairs, case, plain=plain, allow_missing=allow_missing, as_json=as_json))
+    sys.exit(run(name, rev, var_pairs, case, staged=staged, plain=plain, allow_missing=allow_missing,
+                 as_json=as_json))
 
 
 @cli.command(cls=_RevisionsThenNames)
@@ -145,6 +147,14 @@ def log_(names, limit, rev, as_json) -> None:
     """Per-commit scores of each golden set and their change from the parent, newest first."""
     from promptvc.commands.log import run
     sys.exit(run(names, limit, rev, as_json))
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(["golden-set", "prompt-front-matter"]))
+def schema(name: str) -> None:
+    """Print the JSON Schema of golden files or prompt front matter (for yaml-language-server)."""
+    from promptvc.commands.schema import run
+    sys.exit(run(name))
 
 
 @cli.group()

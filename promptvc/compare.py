@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 
-JUDGED = (Status.PASSED, Status.FAILED)  # a case that ran and was graded
+# Scores are shown to two decimals: a smaller change is shown, and treated, as no change.
+UNCHANGED_BELOW = 0.005
+
+
+class Direction(Enum):
+    """Which way a case flipped; the value is how every view names it."""
+
+    REGRESSED = "pass → fail"
+    FIXED = "fail → pass"
+
+
+def flip_direction(before: str | None, after: str | None) -> Direction | None:
+    """A flip is a case that passed and now fails, or the reverse; errors and skips never flip."""
+    if before == Status.PASSED and after == Status.FAILED:
+        return Direction.REGRESSED
+    if before == Status.FAILED and after == Status.PASSED:
+        return Direction.FIXED
+    return None
+
+
+def is_unchanged(delta: float) -> bool:
+    return abs(delta) < UNCHANGED_BELOW
 
 
 @dataclass(frozen=True)
@@ -16,8 +38,12 @@ class Flip:
     after: CaseResult
 
     @property
+    def direction(self) -> Direction | None:
+        return flip_direction(self.before.status, self.after.status)
+
+    @property
     def regression(self) -> bool:
-        return self.before.status == Status.PASSED and self.after.status == Status.FAILED
+        return self.direction is Direction.REGRESSED
 
 
 @dataclass(frozen=True)
@@ -57,7 +83,6 @@ def _flips(before: SetOutcome | None, after: SetOutcome | None) -> tuple[Flip, .
     flips = []
     for result in after.results:
         previous = old.get((result.case_id, result.sample))
-        if previous and previous.status in JUDGED and result.status in JUDGED \
-                and previous.status != result.status:
+        if previous and flip_direction(previous.status, result.status):
             flips.append(Flip(result.case_id, previous, result))
     return tuple(flips)

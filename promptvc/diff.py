@@ -12,7 +12,14 @@ from typing import Any
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
 from promptvc.evaluation.prices import estimate_tokens, price_for
-from promptvc.graph import changed_files, judge_changed, partial_reach, reached_prompts
+from promptvc.graph import (
+    AffectedSet,
+    affected,
+    changed_files,
+    judge_changed,
+    partial_reach,
+    reached_prompts,
+)
 from promptvc.prompts.file import prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 
@@ -88,12 +95,16 @@ class DiffReport:
     prompts: tuple[PromptChange, ...]
     shared: dict[str, list[str]]            # partial / examples / tiers.yaml -> prompts it reaches
     sets: tuple[SetChange, ...]
-    affected_sets: tuple[tuple[str, int], ...] = field(default=())
+    affected_sets: tuple[AffectedSet, ...] = field(default=())
     judge_changed: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.prompts or self.sets or self.shared or self.judge_changed)
+        return not (self.prompts or self.sets or self.shared or self.judge_changed or self.affected_sets)
+
+    @property
+    def affected_cases(self) -> int:
+        return sum(len(a.golden.cases) for a in self.affected_sets)
 
     @property
     def run_cost_delta(self) -> float | None:
@@ -115,21 +126,14 @@ def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_g
     sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed)
                  if _selected(s.prompt, names) or _selected(s.id, names))
     judge = judge_changed(old, new, changed)
-    affected = _affected_sets(new_goldens, {p.name for p in prompts}, sets, judge)
+    reach = tuple(a for a in affected(old, new, old_goldens, new_goldens)
+                  if _selected(a.golden.prompt, names) or _selected(a.golden.id, names))
     shared = {p: n for p, n in partial_reach(old, new, changed).items() if any(_selected(x, names) for x in n) or not names}
-    return DiffReport(old_label, new_label, tuple(prompts), shared, sets, affected, judge)
+    return DiffReport(old_label, new_label, tuple(prompts), shared, sets, reach, judge)
 
 
 def _selected(name: str, names: tuple[str, ...]) -> bool:
     return not names or any(name == n or fnmatch.fnmatch(name, n) or name.startswith(n.rstrip("/") + "/") for n in names)
-
-
-def _affected_sets(goldens: GoldenCatalog, prompts: set[str], sets: tuple[SetChange, ...], judge: bool) -> tuple:
-    ids = {s.id for s in sets if s.status != "removed"}
-    paths = goldens.ids()
-    chosen = goldens.all() if judge else goldens.naming(prompts) + [goldens.load(paths[i]) for i in ids]
-    found = {(g.id, len(g.cases)) for g in chosen if g.prompt in prompts or g.id in ids or (judge and g.uses_judge)}
-    return tuple(sorted(found))
 
 
 def renamed_prompts(old: Renderer, new: Renderer, reached: dict[str, list[str]]) -> dict[str, str]:

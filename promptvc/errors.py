@@ -31,3 +31,9 @@ class CannotEvaluate(PromptvcError):
     """The model could not be reached, or no key where one is needed. Exit 3."""
 
     exit_code = 3
+
+
+class GitFailed(PromptvcError):
+    """git itself failed (not installed, a corrupt repository), as opposed to a bad revision. Exit 3."""
+
+    exit_code = 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from promptvc.compare import SetComparison
+from promptvc.compare import Direction, SetComparison
 from promptvc.evals.scoring import Status
 from promptvc.settings import GatePolicy
 
@@ -48,7 +48,7 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
         regressions = c.regressions
         if regressions and flip_blocks(policy, after.plan.temperature):
             n = len(regressions)
-            problems.append(f"{n} case{'s' if n != 1 else ''} flipped pass → fail")
+            problems.append(f"{n} case{'s' if n != 1 else ''} flipped {Direction.REGRESSED.value}")
         if problems:
             reasons.append(f"{c.set_id} " + ", ".join(problems))
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))

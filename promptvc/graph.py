@@ -135,9 +135,16 @@ def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, 
     return {path: sorted(names) for path, names in reach.items()}
 
 
-def affected_sets(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
-                  new_goldens: GoldenCatalog) -> list[GoldenSet]:
-    """The golden sets (as in `new`) whose scores a change can move."""
+@dataclass(frozen=True)
+class AffectedSet:
+    golden: GoldenSet           # as in the new snapshot
+    reasons: tuple[str, ...]    # why its scores can move, in words a user reads
+
+
+def affected(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
+             new_goldens: GoldenCatalog) -> list[AffectedSet]:
+    """The golden sets whose scores a change can move, with the reasons. The one rule that
+    `diff`, `eval --changed-since`, `diff --eval`, `check` and the TUI all ask."""
     changed = changed_files(old.snapshot, new.snapshot)
     prompts = reached_prompts(old, new, changed)
     judge = judge_changed(old, new, changed)
@@ -151,20 +158,45 @@ def affected_sets(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
             continue
         golden = new_goldens.load(path)
         previous = old_goldens.load(before[set_id]) if set_id in before else None
-        if (previous is None or previous.sha != golden.sha or golden.prompt in prompts or previous.cases != golden.cases
-                or (judge and golden.uses_judge) or _modules_changed(old, new, golden)):
-            chosen.append(golden)
+        reasons = _set_reasons(old, new, golden, previous, prompts, judge)
+        if reasons:
+            chosen.append(AffectedSet(golden, tuple(reasons)))
     return chosen
+
+
+def affected_sets(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
+                  new_goldens: GoldenCatalog) -> list[GoldenSet]:
+    """The golden sets (as in `new`) whose scores a change can move."""
+    return [a.golden for a in affected(old, new, old_goldens, new_goldens)]
+
+
+def _set_reasons(old: Renderer, new: Renderer, golden: GoldenSet, previous: GoldenSet | None,
+                 prompts: dict[str, list[str]], judge: bool) -> list[str]:
+    reasons = []
+    if previous is None:
+        reasons.append("new golden set")
+    elif previous.sha != golden.sha:
+        reasons.append("golden file changed")
+    elif previous.cases != golden.cases:
+        reasons.append("cases file changed")
+    if golden.prompt in prompts:
+        reasons.append(f"prompt {golden.prompt} changed")
+    if judge and golden.uses_judge:
+        reasons.append("judge changed")
+    module = _changed_module(old, new, golden)
+    if module:
+        reasons.append(f"python module {module} changed")
+    return reasons
 
 
 def _mentions_python(goldens: GoldenCatalog, path: str) -> bool:
     return "python" in goldens.snapshot.read_text(path)
 
 
-def _modules_changed(old: Renderer, new: Renderer, golden: GoldenSet) -> bool:
+def _changed_module(old: Renderer, new: Renderer, golden: GoldenSet) -> str | None:
     for module in golden.python_modules:
         path = module.replace(".", "/") + ".py"
         a, b = old.snapshot.lookup(path), new.snapshot.lookup(path)
         if (a and a.sha) != (b and b.sha):
-            return True
-    return False
+            return path
+    return None

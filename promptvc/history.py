@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from promptvc.errors import UserError
 from promptvc.evals.scoring import Status
 from promptvc.git.repo import CommitInfo, history_changes
-from promptvc.git.snapshot import FileRef, Snapshot
+from promptvc.git.snapshot import Commit, FileRef, Snapshot
 from promptvc.providers import endpoint, identity_for
 from promptvc.store import Store
 from promptvc.workspace import Workspace
@@ -130,9 +130,9 @@ def _wanted(row: dict, names: tuple[str, ...]) -> bool:
 
 def _compute_keys(ws: Workspace, states) -> list[dict]:
     blobs = {ref.sha for _c, files in states for ref in files.values() if not ref.is_symlink}
-    snapshots = [Snapshot(ws.repo, "commit", files, commit=c.sha) for c, files in states]
+    snapshots = [Snapshot(ws.repo, Commit(c.sha), files) for c, files in states]
     if snapshots:  # every blob of every commit in one `git cat-file --batch`
-        reader = Snapshot(ws.repo, "commit", {sha: FileRef(sha, sha) for sha in blobs})
+        reader = Snapshot(ws.repo, Commit(states[0][0].sha), {sha: FileRef(sha, sha) for sha in blobs})
         reader.prefetch(list(reader.files))
     rows = []
     for snapshot in snapshots:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptvc.git.repo import GitRepo
-from promptvc.git.snapshot import Snapshot, open_snapshot
+from promptvc.git.snapshot import Commit, Snapshot, Where, open_snapshot
 from promptvc.settings import Settings, load_settings
 
 
@@ -28,8 +28,11 @@ class Workspace:
     def db_path(self) -> Path:
         return self.root / self.settings.db_path
 
-    def snapshot(self, where: str) -> Snapshot:
-        """`worktree`, `index`, `empty` or any git revision."""
+    def resolve(self, rev: str) -> Commit:
+        """The commit a user's revision text names (`HEAD~1`, a branch, a sha, `:/message`)."""
+        return Commit(self.repo.resolve(rev))
+
+    def snapshot(self, where: Where) -> Snapshot:
         return open_snapshot(self.repo, where, self.settings.watched_paths)
 
     def renderer(self, snapshot: Snapshot):

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from promptvc.git import snapshot as snapshot_module
+from tests.data import ANSWER, EXAMPLES, GOLDEN, TIERS
 
 pytest_plugins = ["tests.model_server"]
 
@@ -94,55 +95,6 @@ def git_repo(tmp_path, monkeypatch) -> GitRepo:
     repo.git("init", "-q", "-b", "main")
     monkeypatch.chdir(root)
     return repo
-
-
-TIERS = """\
-fast:    {model: claude-haiku-4-5,  max_tokens: 512}
-default: {model: claude-sonnet-4-6, max_tokens: 1024}
-judge:   {model: claude-sonnet-4-6, max_tokens: 256, temperature: 0}
-"""
-
-ANSWER = """\
----
-description: Answer a support question from the policy
-tier: fast
-temperature: 0
-examples: examples/support.yaml
-inputs: [question, policy]
----
-system:
-You are a support agent. Policy:
-{{ policy }}
-{% include "partials/tone.jinja" %}
-{% for ex in examples %}
-user:
-{{ ex.question }}
-assistant:
-{{ ex.answer }}
-{% endfor %}
-user:
-{{ question }}
-"""
-
-EXAMPLES = """\
-- question: Where is my order?
-  answer: Follow the tracking link in your email.
-"""
-
-GOLDEN = """\
-prompt: support/answer
-threshold: 0.9
-vars: {policy: "Refunds are accepted within 30 days of delivery."}
-cases:
-  - id: refund-window
-    vars: {question: "How long do I have to return an item?"}
-    assert:
-      - {type: contains, value: "30 days"}
-  - id: late-return
-    vars: {question: "Can I return after 2 months?"}
-    assert:
-      - {type: not-contains, value: "sorry"}
-"""
 
 
 @pytest.fixture

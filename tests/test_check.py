@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
+from tests.data import MODEL_GOLDEN
 from tests.model_server import last_user_text
-from tests.test_eval import MODEL_GOLDEN
 
 
 def good_answer(body):
@@ -40,7 +40,7 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     gated.stage()
     result = commit(gated)
     assert result.returncode != 0
-    assert "blocked:" in result.stdout and "pass → FAIL" in result.stdout
+    assert "blocked:" in result.stdout and "pass → fail" in result.stdout
     assert "(skip once with `git commit --no-verify`)" in result.stdout
     assert gated.git("log", "--oneline").count("\n") == 2  # nothing committed
 
@@ -101,7 +101,7 @@ def test_a_tier_change_reruns_every_prompt_on_that_tier(gated, model_server, cli
 
 
 def test_first_commit_checks_thresholds_only(git_repo, model_server, cli):
-    from tests.conftest import ANSWER, EXAMPLES, TIERS
+    from tests.data import ANSWER, EXAMPLES, TIERS
     model_server.rule = lambda body: "I am not sure, sorry."
     cli("hook", "install")
     git_repo.write("prompts/tiers.yaml", TIERS)

@@ -3,18 +3,8 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import GOLDEN
+from tests.data import MODEL_GOLDEN, answer_by_rule
 from tests.model_server import last_user_text
-
-# The shared golden set, judged on a model's answers.
-MODEL_GOLDEN = GOLDEN.replace("threshold: 0.9", "provider: anthropic\nthreshold: 0.9")
-
-
-def answer_by_rule(body):
-    question = last_user_text(body)
-    if "How long" in question:
-        return "You have 30 days from delivery."
-    return "No, the window is 30 days."
 
 
 @pytest.fixture

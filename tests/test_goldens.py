@@ -5,12 +5,12 @@ import pytest
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, load_goldens
 from promptvc.git.repo import GitRepo as Git
-from promptvc.git.snapshot import open_snapshot
+from promptvc.git.snapshot import WORKTREE, open_snapshot
 from tests.model_server import last_user_text
 
 
 def goldens(repo):
-    return {g.id: g for g in load_goldens(open_snapshot(Git(repo.root), "worktree", ["prompts", "evals"]), "evals")}
+    return {g.id: g for g in load_goldens(open_snapshot(Git(repo.root), WORKTREE, ["prompts", "evals"]), "evals")}
 
 
 def test_cases_from_jsonl_and_csv_with_hashed_ids(support_repo):
@@ -46,7 +46,7 @@ def test_bad_golden_files_name_file_and_line(support_repo, text, message):
 
 def test_catalog_reads_headers_without_parsing(support_repo):
     support_repo.write("evals/other.yaml", "id: custom-id  # a comment\nprompt: 'support/answer'\ncases: []\n")
-    catalog = GoldenCatalog(open_snapshot(Git(support_repo.root), "worktree", ["prompts", "evals"]), "evals")
+    catalog = GoldenCatalog(open_snapshot(Git(support_repo.root), WORKTREE, ["prompts", "evals"]), "evals")
     assert catalog.header("evals/other.yaml") == ("custom-id", "support/answer")
     assert not catalog._loaded
     assert {g.id for g in catalog.naming({"support/answer"})} == {"support-answer", "custom-id"}
@@ -100,5 +100,5 @@ def test_pre_commit_refs_are_compared_in_the_pre_push_stage(support_repo, model_
     monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
     monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
     code, out, _ = cli("check")
-    assert code == 1 and f"{base[:7]}..{head[:7]}" in out and "pass → FAIL" in out
+    assert code == 1 and f"{base[:7]}..{head[:7]}" in out and "pass → fail" in out
     assert any("How long" in last_user_text(r["body"]) for r in model_server.requests)

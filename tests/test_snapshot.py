@@ -4,13 +4,13 @@ import pytest
 
 from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo as Git
-from promptvc.git.snapshot import blob_sha, open_snapshot
+from promptvc.git.snapshot import INDEX, WORKTREE, Commit, blob_sha, open_snapshot
 
 PATHS = ["prompts", "evals", "promptvc.toml"]
 
 
 def snap(repo, where):
-    return open_snapshot(Git(repo.root), where, PATHS)
+    return open_snapshot(Git(repo.root), _where(Git(repo.root), where), PATHS)
 
 
 def test_commit_index_and_worktree_each_see_their_own_bytes(support_repo):
@@ -55,7 +55,7 @@ def test_relative_git_index_file_is_made_absolute(support_repo, monkeypatch):
     monkeypatch.setenv("GIT_INDEX_FILE", ".git/alt-index")
     repo = Git.discover(support_repo.root)
     assert os.path.isabs(os.environ["GIT_INDEX_FILE"])
-    assert "prompts/tiers.yaml" in open_snapshot(repo, "index", PATHS).files
+    assert "prompts/tiers.yaml" in open_snapshot(repo, INDEX, PATHS).files
 
 
 def test_any_revision_form_resolves(support_repo):
@@ -115,3 +115,8 @@ def test_bulk_read_uses_one_process_for_many_blobs(support_repo):
     snapshot.prefetch(paths)
     assert calls == ["cat-file"]
     assert snapshot.read_text("prompts/many/p7.jinja") == "prompt 7\n"
+
+
+def _where(git, text):
+    """The test's revision text as a typed location, as the CLI turns it into one."""
+    return {"index": INDEX, "worktree": WORKTREE}.get(text) or Commit(git.resolve(text))

@@ -7,7 +7,7 @@ import time
 
 from promptvc.evals.scoring import CaseResult, Status
 from promptvc.store import Store
-from tests.test_eval import MODEL_GOLDEN, answer_by_rule
+from tests.data import MODEL_GOLDEN, answer_by_rule
 
 
 def rows(repo, query):
@@ -157,7 +157,7 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     code, out, err = cli("diff", "--eval", "HEAD")
     assert code == 0, err
     assert "support-answer  1.00 → 0.00  (−1.00)" in out
-    assert "refund-window  pass → FAIL" in out
+    assert "refund-window  pass → fail" in out
     assert "after:  I am not sure, sorry." in out
     calls = model_server.calls
     cli("diff", "--eval", "HEAD")

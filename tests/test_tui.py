@@ -11,7 +11,7 @@ from promptvc.tui.app import PromptvcApp
 from promptvc.tui.model import CaseRow, HistoryBrowser, SetRow
 from promptvc.tui.screens import CaseScreen, DiffScreen, KeysScreen, SetScreen
 from promptvc.workspace import Workspace
-from tests.test_eval import MODEL_GOLDEN, answer_by_rule
+from tests.data import MODEL_GOLDEN, answer_by_rule
 
 
 def vague_rule(body):
@@ -63,7 +63,7 @@ def test_main_screen_lists_commits_with_scores_and_deltas(history_repo):
             assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "0.00" and cell(sets, 0, 2) == "1.00"
             assert cell(sets, 0, 5).startswith("$") and cell(sets, 0, 6) == "anthropic"
             flips = str(app.query_one("#flips", Static).render())
-            assert "support-answer/late-return pass→fail" in flips and "refund-window pass→fail" in flips
+            assert "support-answer/late-return pass → fail" in flips and "refund-window pass → fail" in flips
     run(scenario())
 
 
@@ -76,7 +76,7 @@ def test_drill_down_to_a_case_and_back(history_repo):
             await pilot.press("enter")                  # set -> cases
             assert isinstance(app.screen, SetScreen)
             cases = app.screen.query_one("#cases", DataTable)
-            assert cell(cases, 0, 3) == "pass→fail"
+            assert cell(cases, 0, 3) == "pass → fail"
             await pilot.press("enter")                  # case -> outputs
             assert isinstance(app.screen, CaseScreen)
             text = " ".join(str(w.render()) for w in app.screen.query(Static))

@@ -10,32 +10,32 @@ import os
 import re
 
 from promptvc.git.repo import EMPTY_TREE, GitRepo
-from promptvc.git.snapshot import EMPTY, INDEX
+from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.workspace import Workspace
 
 _PY_ASSERT = re.compile(r"""value:\s*['"]?([\w.]+):\w+""")
 
 
-def sides(ws: Workspace, base: str | None) -> tuple[str, str, str]:
+def sides(ws: Workspace, base: str | None) -> tuple[Where, Where, str]:
     """(old, new, label): staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs."""
     repo = ws.repo
     from_ref, to_ref = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
-        return repo.resolve(from_ref), repo.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}"
+        return ws.resolve(from_ref), ws.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}"
     if base:
         tip = repo.resolve("HEAD")
         merge_base = repo.merge_base(repo.resolve(base), tip)
-        return merge_base, tip, f"HEAD ({tip[:7]}) vs merge-base with {base} ({merge_base[:7]})"
+        return Commit(merge_base), Commit(tip), f"HEAD ({tip[:7]}) vs merge-base with {base} ({merge_base[:7]})"
     head = repo.try_resolve("HEAD")
     if head is None:
         return EMPTY, INDEX, "staged (first commit, thresholds only)"
-    return head, INDEX, f"staged vs HEAD ({head[:7]})"
+    return Commit(head), INDEX, f"staged vs HEAD ({head[:7]})"
 
 
-def touches_prompts(ws: Workspace, old: str, new: str) -> bool:
+def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
     repo = ws.repo
-    tree = EMPTY_TREE if old == EMPTY else old
-    changed = repo.changed_paths(tree, None if new == INDEX else new, [])
+    tree = old.sha if isinstance(old, Commit) else EMPTY_TREE
+    changed = repo.changed_paths(tree, new.sha if isinstance(new, Commit) else None, [])
     watched = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
     if any(p.startswith(watched) or p in ws.settings.watched_paths for p in changed):
         return True
@@ -43,7 +43,7 @@ def touches_prompts(ws: Workspace, old: str, new: str) -> bool:
     return bool(changed_py) and bool(changed_py & _python_assertion_modules(repo, ws, new))
 
 
-def _python_assertion_modules(repo: GitRepo, ws: Workspace, where: str) -> set[str]:
+def _python_assertion_modules(repo: GitRepo, ws: Workspace, where: Where) -> set[str]:
     """Module files that golden sets' python assertions name, found without parsing YAML."""
     snapshot = ws.snapshot(where)
     paths = [p for p in snapshot.under(ws.settings.evals_dir) if p.endswith((".yaml", ".yml"))]
@@ -68,18 +68,19 @@ def run(base: str | None, markdown: str | None, junit: str | None) -> int:
     return _check(ws, old, new, label, markdown, junit)
 
 
-def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, junit: str | None) -> int:
+def _check(ws: Workspace, old: Where, new: Where, label: str, markdown: str | None, junit: str | None) -> int:
     from pathlib import Path
 
     from rich.text import Text
 
-    from promptvc.commands.diff_eval import evaluate_both
+    from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.gate import decide
     from promptvc.views import eval as evalview
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
 
-    before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)
+    outcome = evaluate_both(ws, plan_both(ws, old, new), command="check", spend_cap=ws.settings.spend_cap)
+    before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     verdict = decide(comparisons, ws.settings.gate)
     unreachable = before.stats.unreachable + after.stats.unreachable
     total = sum(len(s.results) for s in after.sets)

@@ -7,46 +7,10 @@ import json
 from promptvc.workspace import Workspace
 
 
-def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: str | None = None,
-                  command: str = "diff --eval", spend_cap: float | None = None):
-    """Evaluate the sets the change between two snapshots affects, on both sides (reusing stored results)."""
-    from promptvc.compare import compare
-    from promptvc.evaluation.plan import plan_eval
-    from promptvc.evaluation.runner import Runner
-    from promptvc.graph import affected_sets
-    from promptvc.store import Store
-
-    old_snap, new_snap = ws.snapshot(old_where), ws.snapshot(new_where)
-    old, new = ws.renderer(old_snap), ws.renderer(new_snap)
-    old_goldens, new_goldens = ws.catalog(old_snap), ws.catalog(new_snap)
-    after_sets = affected_sets(old, new, old_goldens, new_goldens)
-    before_ids = old_goldens.ids()
-    before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
-    store = Store(ws.db_path)
-    plans = [plan_eval(renderer, goldens, provider=provider, default_provider=ws.settings.provider)
-             for renderer, goldens in ((old, before_sets), (new, after_sets))]
-    if spend_cap is not None:  # both sides together
-        _check_spend(store, [j for plan in plans for j in plan.jobs], spend_cap)
-    outcomes = [Runner(store, ws.settings, str(ws.root)).run(
-        plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command=command) for plan in plans]
-    store.close()
-    return outcomes[0], outcomes[1], compare(list(outcomes[0].sets), list(outcomes[1].sets))
-
-
-def _check_spend(store, jobs, cap: float) -> None:
-    from promptvc.errors import CannotEvaluate
-    from promptvc.evaluation.plan import estimate_cost
-    from promptvc.evaluation.runner import jobs_to_send
-    todo = jobs_to_send(store, jobs)
-    estimate = estimate_cost(todo)
-    if estimate > cap:
-        raise CannotEvaluate(f"would send {len(todo)} requests (est. ${estimate:.4f}), above the spend cap "
-                             f"${cap:.2f} in promptvc.toml; run `promptvc eval` by hand to spend it")
-
-
 def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool) -> int:
     from rich.text import Text
 
+    from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.evaluation.runner import raise_if_unreachable
     from promptvc.git.revisions import diff_range
     from promptvc.views.comparison import comparison_lines
@@ -54,7 +18,8 @@ def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json:
 
     ws = Workspace.open()
     span = diff_range(ws.repo, revs, staged)
-    before, after, comparisons = evaluate_both(ws, span.old, span.new)
+    outcome = evaluate_both(ws, plan_both(ws, span.old, span.new), command="diff --eval")
+    before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     if names:
         comparisons = [c for c in comparisons if c.set_id in names or (c.after and c.after.golden.prompt in names)]
     raise_if_unreachable(before)

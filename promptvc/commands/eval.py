@@ -28,7 +28,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     if repeat < 1:
         raise UserError("--repeat must be at least 1")
     ws = Workspace.open()
-    where = INDEX if staged else (rev or WORKTREE)
+    where = INDEX if staged else (ws.resolve(rev) if rev else WORKTREE)
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
     goldens = select_sets(ws.goldens(snapshot), names)
@@ -70,7 +70,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
 
 def _changed_since(ws: Workspace, rev: str, renderer, goldens):
     from promptvc.graph import affected_sets
-    base = ws.snapshot(rev)
+    base = ws.snapshot(ws.resolve(rev))
     affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base), ws.catalog(renderer.snapshot))}
     return [g for g in goldens if g.id in affected]
 

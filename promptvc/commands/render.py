@@ -6,7 +6,7 @@ import json
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
-from promptvc.git.snapshot import WORKTREE
+from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.workspace import Workspace
 
 
@@ -32,10 +32,12 @@ def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
     return dict(matches[0][1].vars)
 
 
-def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool,
+def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool, staged: bool = False,
         allow_missing: bool, as_json: bool) -> int:
     ws = Workspace.open()
-    snapshot = ws.snapshot(rev or WORKTREE)
+    if staged and rev:
+        raise UserError("give --rev or --staged, not both")
+    snapshot = ws.snapshot(INDEX if staged else ws.resolve(rev) if rev else WORKTREE)
     renderer = ws.renderer(snapshot)
     variables = case_vars(ws.goldens(snapshot), name, case) if case else {}
     variables.update(parse_vars(var_pairs))

@@ -15,8 +15,24 @@ from promptvc.evaluation.keys import result_key, set_key
 from promptvc.evaluation.prices import Price, estimate_tokens, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.render import Renderer
 from promptvc.providers import Identity, identity_for
+
+OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request a run may send, estimated before it is sent."""
+
+    price: Price | None
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def cost(self) -> float:
+        return self.price.cost(self.input_tokens, self.output_tokens) if self.price else 0.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,14 @@ class CaseJob:
     price: Price | None
     identity: Identity
     set_key: str
+    # The judge's requests depend on the output, so they are estimated from the judge template
+    # and the output budget: one per llm-rubric assertion.
+    judge_calls: tuple[Call, ...] = ()
+
+    @property
+    def model_call(self) -> Call:
+        output_budget = int(dict(self.request.params).get("max_tokens", 1024))
+        return Call(self.price, estimate_tokens(self.request.plain()), output_budget // OUTPUT_SHARE)
 
 
 @dataclass(frozen=True)
@@ -98,25 +122,35 @@ def _plan_set(renderer: Renderer, golden: GoldenSet, identity: Identity, cases: 
     if identity.kind == "anthropic" and not config.model:
         raise UserError(f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)", path=golden.path)
     price = price_for(config.model, config.price)
+    answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
     for case in cases:
         try:
             rendered = renderer.render(golden.prompt, case.vars)
+            judge_calls = _judge_calls(renderer, case, answer_tokens) if identity.kind != "echo" else ()
         except UserError as exc:
             raise UserError(f"{exc} (golden set {golden.id}, case {case.id})") from None
         for sample in range(repeat):
             request = build_request(rendered, identity.kind, identity.endpoint, sample)
-            jobs.append(CaseJob(golden, case, sample, result_key(key, case.id, sample), request, price, identity, key))
+            jobs.append(CaseJob(golden, case, sample, result_key(key, case.id, sample), request, price, identity, key,
+                                judge_calls))
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
 
 
-def estimate_cost(jobs: list[CaseJob]) -> float:
-    """A rough cost for sending these requests: the input estimated offline, output at a quarter of max_tokens."""
-    total = 0.0
-    for job in jobs:
-        if job.price is None or job.request.provider != "anthropic":
-            continue
-        input_tokens = estimate_tokens(job.request.plain())
-        output_tokens = int(dict(job.request.params).get("max_tokens", 1024)) // 4
-        total += job.price.cost(input_tokens, output_tokens)
-    return total
+def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Call, ...]:
+    rubrics = [str(a.value) for a in case.asserts if a.type == "llm-rubric"]
+    if not rubrics:
+        return ()
+    config = judge_config(renderer)
+    price = price_for(config.model, config.price)
+    reply_tokens = int(config.params.get("max_tokens", 256)) // OUTPUT_SHARE
+    calls = []
+    for rubric in rubrics:
+        prompt_tokens = estimate_tokens(render_judge(renderer, rubric, "", case.vars).plain())
+        calls.append(Call(price, prompt_tokens + answer_tokens, reply_tokens))
+    return tuple(calls)
+
+
+def estimate_cost(calls: list[Call]) -> float:
+    """A rough cost for these calls: the input estimated offline, the output at a quarter of its budget."""
+    return sum(call.cost for call in calls)

@@ -16,7 +16,7 @@ from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
-from promptvc.evaluation.plan import CaseJob, EvalPlan
+from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
@@ -235,12 +235,20 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
     }
 
 
-def jobs_to_send(store: Store, jobs: list[CaseJob]) -> list[CaseJob]:
-    """The jobs a run would send to the model: no reusable result and no recorded response."""
+def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
+    """The calls a run of these jobs would make: the model's, unless a result can be reused or the
+    response is recorded; and the judge's, for every result not reused (its request depends on
+    the output, so it cannot be looked up before)."""
     stored = store.results(j.key for j in jobs)
     cached = store.responses_for([j.request.key for j in jobs])
-    return [j for j in jobs if j.identity.mode == "live" and j.request.key not in cached
-            and (stored.get(j.key) or {}).get("status") not in REUSABLE]
+    calls: list[Call] = []
+    for job in jobs:
+        if job.identity.mode != "live" or (stored.get(job.key) or {}).get("status") in REUSABLE:
+            continue
+        if job.request.key not in cached:
+            calls.append(job.model_call)
+        calls.extend(job.judge_calls)
+    return calls
 
 
 def raise_if_unreachable(outcome: RunOutcome) -> None:

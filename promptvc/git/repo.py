@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptvc.errors import UserError
+from promptvc.errors import GitFailed, UserError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SYMLINK_MODE = "120000"
@@ -24,6 +24,16 @@ def _absolutize_index_env() -> None:
     index = os.environ.get("GIT_INDEX_FILE")
     if index and not os.path.isabs(index):
         os.environ["GIT_INDEX_FILE"] = os.path.abspath(index)
+
+
+def _git(args: list[str], cwd: Path, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Every git process starts here, so a missing git binary is one line, not a traceback."""
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True)
+    except FileNotFoundError:
+        raise GitFailed("git is not installed (or not on PATH); promptvc runs the git command line") from None
+    except OSError as exc:
+        raise GitFailed(f"could not run git: {exc.strerror or exc}") from None
 
 
 @dataclass(frozen=True)
@@ -54,23 +64,20 @@ class GitRepo:
     def discover(cls, start: Path | None = None) -> GitRepo:
         _absolutize_index_env()
         start = Path(start or os.getcwd())
-        proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start, capture_output=True, text=True,
-        )
-        if proc.returncode != 0 or not proc.stdout.strip():
+        proc = _git(["rev-parse", "--show-toplevel"], start)
+        top = proc.stdout.decode("utf-8", "surrogateescape").strip()
+        if proc.returncode != 0 or not top:
             raise UserError(f"not a git repository (or any parent up to /): {start}")
-        return cls(Path(proc.stdout.strip()))
+        return cls(Path(top))
 
     # -- plumbing ---------------------------------------------------------
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        proc = subprocess.run(
-            ["git", *args], cwd=self.root, input=input, capture_output=True,
-        )
+        proc = _git(list(args), self.root, input)
         if check and proc.returncode != 0:
+            # Revisions a user typed are checked in `resolve`; a command failing here is git's fault.
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise UserError(f"git {args[0]}: {err[-1] if err else 'failed'}")
+            raise GitFailed(f"git {args[0]} failed: {err[-1] if err else f'exit {proc.returncode}'}")
         return proc.stdout
 
     def resolve(self, rev: str) -> str:
@@ -79,15 +86,13 @@ class GitRepo:
             raise UserError(f"unknown revision: {rev}")
         # `:/message` swallows any suffix into its pattern, so it is peeled with a second call.
         spec = rev if rev.startswith(":/") else f"{rev}^{{commit}}"
-        proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", spec],
-            cwd=self.root, capture_output=True, text=True,
-        )
+        proc = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", spec], self.root)
+        sha = proc.stdout.decode().strip()
         if proc.returncode == 0 and rev.startswith(":/"):
-            return self.resolve(proc.stdout.strip())
+            return self.resolve(sha)
         if proc.returncode != 0:
             raise UserError(f"unknown revision: {rev}")
-        return proc.stdout.strip()
+        return sha
 
     def try_resolve(self, rev: str) -> str | None:
         try:

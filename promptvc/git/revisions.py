@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo
-from promptvc.git.snapshot import EMPTY, INDEX, WORKTREE
+from promptvc.git.snapshot import EMPTY, INDEX, WORKTREE, Commit, Where
 
 _FIRST_PARENT = re.compile(r"^(.+?)(?:~1?|\^1?)$")
 
 
 @dataclass(frozen=True)
 class Range:
-    old: str   # a commit sha, INDEX, WORKTREE or EMPTY
-    new: str
+    old: Where
+    new: Where
     old_label: str
     new_label: str
 
@@ -34,7 +34,7 @@ def diff_range(repo: GitRepo, revs: tuple[str, ...], staged: bool = False) -> Ra
         a, b = revs[0].split("...", 1)
         a, b = a or "HEAD", b or "HEAD"
         base = repo.merge_base(repo.resolve(a), repo.resolve(b))
-        return Range(base, repo.resolve(b), f"merge-base({a}, {b}) {base[:7]}", _label(repo, b))
+        return Range(Commit(base), Commit(repo.resolve(b)), f"merge-base({a}, {b}) {base[:7]}", _label(repo, b))
     if len(revs) == 1 and ".." in revs[0]:
         a, b = revs[0].split("..", 1)
         return _range(repo, a or "HEAD", b or "HEAD")
@@ -45,19 +45,20 @@ def diff_range(repo: GitRepo, revs: tuple[str, ...], staged: bool = False) -> Ra
     raise UserError("too many revisions (give at most two, or A..B / A...B)")
 
 
-def _range(repo: GitRepo, old: str, new: str, new_label: str | None = None) -> Range:
-    old_sha, old_label = _commit_or_empty(repo, old)
-    if new in (INDEX, WORKTREE):
-        return Range(old_sha, new, old_label, new_label or new)
-    new_sha, label = _commit_or_empty(repo, new)
-    return Range(old_sha, new_sha, old_label, new_label or label)
+def _range(repo: GitRepo, old: str, new: str | Where, new_label: str | None = None) -> Range:
+    old_where, old_label = _commit_or_empty(repo, old)
+    if new is INDEX or new is WORKTREE:
+        return Range(old_where, new, old_label, new_label or new.value)
+    assert isinstance(new, str)
+    new_where, label = _commit_or_empty(repo, new)
+    return Range(old_where, new_where, old_label, new_label or label)
 
 
-def _commit_or_empty(repo: GitRepo, rev: str) -> tuple[str, str]:
+def _commit_or_empty(repo: GitRepo, rev: str) -> tuple[Where, str]:
     """The parent of a root commit is the empty tree, as `git show` treats it."""
     sha = repo.try_resolve(rev)
     if sha is not None:
-        return sha, _label(repo, rev, sha)
+        return Commit(sha), _label(repo, rev, sha)
     parent_of = _FIRST_PARENT.match(rev)
     if parent_of:
         child = repo.try_resolve(parent_of[1])

@@ -10,14 +10,32 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from promptvc.errors import UserError
 from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry
 
-WORKTREE = "worktree"
-INDEX = "index"
-EMPTY = "empty"
+
+class Special(Enum):
+    """The snapshots that are not a commit. Never a string: a branch may be named `index`."""
+
+    INDEX = "index"
+    WORKTREE = "worktree"
+    EMPTY = "empty"
+
+
+INDEX, WORKTREE, EMPTY = Special.INDEX, Special.WORKTREE, Special.EMPTY
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A resolved commit: the CLI turns a user's revision text into one (`Workspace.resolve`)."""
+
+    sha: str
+
+
+Where = Commit | Special
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 
 _BLOBS: dict[str, bytes] = {}
@@ -56,10 +74,11 @@ def decode_text(path: str, data: bytes) -> str:
 class Snapshot:
     """The files under the watched paths at one point: a commit, the index or the working tree."""
 
-    def __init__(self, repo: GitRepo | None, kind: str, files: dict[str, FileRef], commit: str | None = None):
+    def __init__(self, repo: GitRepo | None, where: Where, files: dict[str, FileRef]):
         self.repo = repo
-        self.kind = kind
-        self.commit = commit
+        self.where = where
+        self.commit = where.sha if isinstance(where, Commit) else None
+        self.kind = "commit" if isinstance(where, Commit) else where.value
         self.files = files
 
     # -- construction -----------------------------------------------------
@@ -67,7 +86,7 @@ class Snapshot:
     @classmethod
     def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(sha, paths)}
-        return cls(repo, "commit", files, commit=sha)
+        return cls(repo, Commit(sha), files)
 
     @classmethod
     def at_index(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
@@ -92,8 +111,8 @@ class Snapshot:
 
     @property
     def label(self) -> str:
-        if self.kind == "commit" and self.commit is not None:
-            return self.commit[:7]
+        if isinstance(self.where, Commit):
+            return self.where.sha[:7]
         return self.kind
 
     def __contains__(self, path: str) -> bool:
@@ -122,7 +141,7 @@ class Snapshot:
         refs = [self.files[p] for p in paths if p in self.files and self.files[p].sha not in _BLOBS]
         if not refs or self.repo is None:  # the empty snapshot has no files to load
             return
-        if self.kind == WORKTREE:
+        if self.where is WORKTREE:
             for ref in refs:
                 _BLOBS[ref.sha] = (self.repo.root / ref.path).read_bytes()
         else:
@@ -134,12 +153,11 @@ class Snapshot:
             return self.files[path]
         if self.repo is None:
             return None
-        if self.kind == WORKTREE:
+        if self.where is WORKTREE:
             ref = _worktree_ref(self.repo.root, path, untracked=False)
         else:
             entries: list[TreeEntry] = (
-                self.repo.ls_index([path]) if self.kind == INDEX or self.commit is None
-                else self.repo.ls_tree(self.commit, [path])
+                self.repo.ls_tree(self.where.sha, [path]) if isinstance(self.where, Commit) else self.repo.ls_index([path])
             )
             match = [e for e in entries if e.path == path]
             ref = FileRef(path, match[0].sha, match[0].mode) if match else None
@@ -160,12 +178,13 @@ def _worktree_ref(root: Path, name: str, untracked: bool) -> FileRef | None:
     return FileRef(name, sha, "100644", untracked)
 
 
-def open_snapshot(repo: GitRepo, where: str, paths: list[str]) -> Snapshot:
-    """`worktree`, `index`, `empty`, or any git revision."""
-    if where == WORKTREE:
+def open_snapshot(repo: GitRepo, where: Where, paths: list[str]) -> Snapshot:
+    if where is WORKTREE:
         return Snapshot.at_worktree(repo, paths)
-    if where == INDEX:
+    if where is INDEX:
         return Snapshot.at_index(repo, paths)
-    if where == EMPTY:
+    if where is EMPTY:
         return Snapshot.empty()
-    return Snapshot.at_commit(repo, repo.resolve(where), paths)
+    if not isinstance(where, Commit):
+        raise TypeError(f"not a snapshot location: {where!r}")
+    return Snapshot.at_commit(repo, where.sha, paths)

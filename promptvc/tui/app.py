@@ -156,7 +156,7 @@ class PromptvcApp(App[None]):
             table.add_row(row.set_id, score_cell(here.score if here else None),
                           score_cell(parent.score if parent else None), delta_cell(row.delta),
                           Text(cases) + failed, cost, (here.provider if here else "") or "", key=row.set_id)
-        flips = [f"{r.set_id}/{f}" for r in self.set_rows for f in r.flipped]
+        flips = [f"{r.set_id}/{case_id} {d.value}" for r in self.set_rows for case_id, d in r.flipped]
         self.query_one("#flips", Static).update(Text("flipped: " + ", ".join(flips), style="yellow") if flips else "")
         evaluated = any(r.here and r.here.evaluated for r in self.set_rows)
         self.query_one("#hint", Static).update(

@@ -9,14 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptvc.evals.scoring import Status
-from promptvc.git.snapshot import EMPTY
+from promptvc.compare import Direction, flip_direction
+from promptvc.git.snapshot import EMPTY, Commit
 from promptvc.history import CommitPoint, SetPoint, history
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
 if TYPE_CHECKING:
     from promptvc.diff import DiffReport
+    from promptvc.evaluation.both import BothPlans
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class SetRow:
     prompt: str
     here: SetPoint | None
     parent: SetPoint | None
-    flipped: tuple[str, ...]      # "case pass→fail"
+    flipped: tuple[tuple[str, Direction], ...]   # (case id, which way), regressions first
 
     @property
     def delta(self) -> float | None:
@@ -45,14 +46,8 @@ class CaseRow:
     parent: dict | None
 
     @property
-    def flip(self) -> str:
-        a = self.parent["status"] if self.parent else None
-        b = self.here["status"] if self.here else None
-        if a == Status.PASSED and b == Status.FAILED:
-            return "pass→fail"
-        if a == Status.FAILED and b == Status.PASSED:
-            return "fail→pass"
-        return ""
+    def flip(self) -> Direction | None:
+        return flip_direction(self.parent["status"] if self.parent else None, self.here["status"] if self.here else None)
 
 
 class HistoryBrowser:
@@ -60,7 +55,7 @@ class HistoryBrowser:
         self.ws = ws
         self.rev = rev
         self.store = Store(ws.db_path)
-        self._planned: dict[str, list] = {}
+        self._planned: dict[str, BothPlans] = {}
 
     @property
     def branch(self) -> str:
@@ -75,7 +70,7 @@ class HistoryBrowser:
         rows = []
         for set_id in sorted(set(point.sets) | set(point.parent)):
             here, parent = point.sets.get(set_id), point.parent.get(set_id)
-            flips: tuple[str, ...] = ()
+            flips: tuple[tuple[str, Direction], ...] = ()
             # The same content key on both sides means the same results: no case can have flipped.
             if here and parent and here.evaluated and parent.evaluated and here.set_key != parent.set_key:
                 flips = self.flips(here, parent)
@@ -85,16 +80,11 @@ class HistoryBrowser:
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
         return rows
 
-    def flips(self, here: SetPoint, parent: SetPoint) -> tuple[str, ...]:
+    def flips(self, here: SetPoint, parent: SetPoint) -> tuple[tuple[str, Direction], ...]:
         now, before = self.store.case_statuses(here.set_key), self.store.case_statuses(parent.set_key)
-        flipped = []
-        for case_id in sorted(now.keys() & before.keys()):
-            pair = (before[case_id], now[case_id])
-            if pair == (Status.PASSED, Status.FAILED):
-                flipped.append(f"{case_id} pass→fail")
-            elif pair == (Status.FAILED, Status.PASSED):
-                flipped.append(f"{case_id} fail→pass")
-        return tuple(sorted(flipped, key=lambda f: not f.endswith("pass→fail")))
+        flipped = [(case_id, d) for case_id in sorted(now.keys() & before.keys())
+                   if (d := flip_direction(before[case_id], now[case_id]))]
+        return tuple(sorted(flipped, key=lambda f: f[1] is not Direction.REGRESSED))
 
     def case_rows(self, here: SetPoint | None, parent: SetPoint | None) -> list[CaseRow]:
         now = _by_case(self.store.results_for_set(here.set_key)) if here else {}
@@ -107,46 +97,38 @@ class HistoryBrowser:
         """The commit's prompt diff against its first parent (the empty tree for a root commit)."""
         from promptvc.diff import compute_diff
         commit = point.commit
-        parent = commit.parents[0] if commit.parents else EMPTY
-        old, new = self.ws.snapshot(parent), self.ws.snapshot(commit.sha)
+        parent = Commit(commit.parents[0]) if commit.parents else EMPTY
+        old, new = self.ws.snapshot(parent), self.ws.snapshot(Commit(commit.sha))
+        old_label = commit.parents[0][:7] if commit.parents else "empty tree"
         return compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
-                            old_label=parent[:7] if commit.parents else "empty tree", new_label=commit.short)
+                            old_label=old_label, new_label=commit.short)
 
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""
-        from promptvc.evaluation.plan import estimate_cost
-        from promptvc.evaluation.runner import jobs_to_send
-        todo = jobs_to_send(self.store, [j for plan in self._plans(point) for j in plan.jobs])
-        return len(todo), estimate_cost(todo)
+        from promptvc.evaluation.both import spend
+        needed = spend(self.store, self._plans(point))
+        return needed.requests, needed.cost
 
     def _plans(self, point: CommitPoint):
         """The plans for a commit and its parent, made once (the estimate and the run share them)."""
-        if point.commit.sha in self._planned:
-            return self._planned[point.commit.sha]
-        from promptvc.evaluation.plan import plan_eval
-        plans = []
-        for sha in (point.commit.sha, *point.commit.parents[:1]):
-            snapshot = self.ws.snapshot(sha)
-            plans.append(plan_eval(self.ws.renderer(snapshot), self.ws.goldens(snapshot), provider=None,
-                                   default_provider=self.ws.settings.provider))
-        self._planned = {point.commit.sha: plans}  # only the latest: a plan holds rendered requests
-        return plans
+        if point.commit.sha not in self._planned:
+            from promptvc.evaluation.both import plan_both
+            parent = Commit(point.commit.parents[0]) if point.commit.parents else EMPTY
+            # only the latest: a plan holds rendered requests
+            self._planned = {point.commit.sha: plan_both(self.ws, parent, Commit(point.commit.sha), scope="all")}
+        return self._planned[point.commit.sha]
 
     def evaluate(self, point: CommitPoint, on_progress: Callable[[int, int], None]) -> None:
         """Evaluate a commit and its first parent (reusing everything stored). Runs in a worker thread."""
-        from promptvc.evaluation.runner import Runner
-        store = Store(self.ws.db_path)  # one connection per thread
+        from promptvc.evaluation.both import evaluate_both
         plans = self._plans(point)
-        total = sum(len(p.jobs) for p in plans)
+        total = sum(len(p.jobs) for p in plans.plans)
         done = [0]
 
         def advance(_result):
             done[0] += 1
             on_progress(done[0], total)
-        for plan in plans:
-            runner = Runner(store, self.ws.settings, str(self.ws.root), on_result=advance)
-            runner.run(plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command="tui")
-        store.close()
+        evaluate_both(self.ws, plans, command="tui", on_result=advance)
 
 
 def _by_case(rows: list[dict]) -> dict[str, dict]:

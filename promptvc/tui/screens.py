@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
+from promptvc.compare import Direction, is_unchanged
 from promptvc.evals.scoring import Status
 from promptvc.tui.model import CaseRow, SetRow, failed_assertions
 
@@ -21,9 +22,7 @@ def score_cell(score: float | None) -> Text:
 
 
 def delta_cell(delta: float | None) -> Text:
-    if delta is None:
-        return Text("·", style="dim")
-    if abs(delta) < 0.005:
+    if delta is None or is_unchanged(delta):
         return Text("·", style="dim")
     return Text(f"▲+{delta:.2f}", style="green") if delta > 0 else Text(f"▼−{-delta:.2f}", style="red")
 
@@ -54,8 +53,9 @@ class SetScreen(Screen[None]):
         table: DataTable[str | Text] = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
         table.add_columns("case", "here", "parent", "flip", "score")
         for case in self.cases:
-            style = "red" if case.flip == "pass→fail" else "green" if case.flip else ""
-            table.add_row(case.case_id, status_cell(case.here), status_cell(case.parent), Text(case.flip, style=style),
+            style = {Direction.REGRESSED: "red", Direction.FIXED: "green"}.get(case.flip, "") if case.flip else ""
+            flip = case.flip.value if case.flip else ""
+            table.add_row(case.case_id, status_cell(case.here), status_cell(case.parent), Text(flip, style=style),
                           score_cell(case.here["score"] if case.here else None), key=case.case_id)
         if not self.cases:
             yield Static(Text(" no stored results for this set here or at the parent — press escape, then e",
@@ -93,7 +93,7 @@ class CaseScreen(Screen[None]):
         here = (self.case.here or {}).get("output") or ""
         parent = (self.case.parent or {}).get("output") or ""
         left, right = word_diff(parent, here)
-        yield Static(Text(f" {self.set_id}/{self.case.case_id}  {self.case.flip}", style="bold"))
+        yield Static(Text(f" {self.set_id}/{self.case.case_id}  {self.case.flip.value if self.case.flip else ''}", style="bold"))
         with Horizontal(id="outputs"):
             with VerticalScroll(classes="pane") as pane:
                 pane.border_title = "here"

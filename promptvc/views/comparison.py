@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from promptvc.compare import SetComparison
+from promptvc.compare import SetComparison, is_unchanged
 from promptvc.evals.scoring import Status
 from promptvc.views.eval import score_text
 
@@ -14,7 +14,7 @@ OUTPUT_WIDTH = 100
 def delta_text(delta: float | None) -> Text:
     if delta is None:
         return Text("")
-    if abs(delta) < 0.005:
+    if is_unchanged(delta):
         return Text("(±0.00)", style="dim")
     sign, style = ("+", "green") if delta > 0 else ("−", "red")
     return Text(f"({sign}{abs(delta):.2f})", style=style)
@@ -52,7 +52,7 @@ def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[T
         lines.append(line)
         for flip in c.flips:
             style = "red" if flip.regression else "green"
-            arrow = "pass → FAIL" if flip.regression else "fail → pass"
+            arrow = flip.direction.value if flip.direction else ""
             head = Text(f"    {flip.case_id}  ")
             head.append(arrow, style=f"bold {style}")
             failed = flip.after.failed_grades if flip.regression else flip.before.failed_grades

@@ -111,10 +111,18 @@ def report_lines(report: DiffReport) -> list[Text]:
         lines.append(Text("the judge changed → every set with an llm-rubric assertion is re-scored", style="magenta"))
     for s in report.sets:
         lines.append(_set_line(s))
-    if report.shared or report.sets or report.judge_changed:
+    checks_only = [a for a in report.affected_sets if any(r.startswith(_CHECK_REASONS) for r in a.reasons)]
+    for a in checks_only:
+        because = "; ".join(r for r in a.reasons if r.startswith(_CHECK_REASONS))
+        lines.append(Text(f"{a.golden.path}  golden set {a.golden.id} affected: {because}", style="bold blue"))
+    if report.shared or report.sets or report.judge_changed or checks_only:
         lines.append(Text(""))
     lines.append(summary_line(report))
     return lines
+
+
+# Reasons no other line of the diff shows: the set's checks changed, not its prompt or file.
+_CHECK_REASONS = ("python module", "cases file")
 
 
 def _set_line(s) -> Text:
@@ -133,7 +141,7 @@ def _set_line(s) -> Text:
 def summary_line(report: DiffReport) -> Text:
     if report.empty:
         return Text("no prompt changes", style="dim")
-    cases = sum(n for _id, n in report.affected_sets)
+    cases = report.affected_cases
     parts = [f"{plural(len(report.prompts), 'prompt')} changed",
              f"{plural(len(report.affected_sets), 'golden set')} affected ({plural(cases, 'case')})"]
     cost = report.run_cost_delta
@@ -169,10 +177,11 @@ def report_json(report: DiffReport) -> str:
     data["summary"] = {
         "prompts_changed": len(report.prompts),
         "sets_affected": len(report.affected_sets),
-        "cases_affected": sum(n for _id, n in report.affected_sets),
+        "cases_affected": report.affected_cases,
         "est_run_cost_delta": report.run_cost_delta,
     }
-    data["affected_sets"] = [{"id": i, "cases": n} for i, n in report.affected_sets]
+    data["affected_sets"] = [{"id": a.golden.id, "cases": len(a.golden.cases), "reasons": list(a.reasons)}
+                             for a in report.affected_sets]
     for prompt in data["prompts"]:
         prompt["goldens"] = [{"id": i, "path": p, "cases": n} for i, p, n in prompt["goldens"]]
         prompt["examples_count"] = {"old": prompt["examples_count"][0], "new": prompt["examples_count"][1]}

@@ -1,0 +1,93 @@
+"""Evaluating both sides of a change: the use case behind `diff --eval`, `check` and the TUI's
+`e`. Plans both snapshots first, so what would be sent (model and judge calls) is known and
+held to the spend cap before anything is spent, then runs them and compares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from promptvc.compare import SetComparison, compare
+from promptvc.errors import CannotEvaluate
+from promptvc.evals.scoring import CaseResult
+from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
+from promptvc.evaluation.runner import Runner, RunOutcome, calls_to_send
+from promptvc.git.snapshot import Where
+from promptvc.graph import affected_sets
+from promptvc.store import Store
+from promptvc.workspace import Workspace
+
+Scope = Literal["affected", "all"]
+
+
+@dataclass(frozen=True)
+class BothPlans:
+    before: EvalPlan
+    after: EvalPlan
+
+    @property
+    def plans(self) -> tuple[EvalPlan, EvalPlan]:
+        return self.before, self.after
+
+
+@dataclass(frozen=True)
+class Spend:
+    """What a run would send: requests to the model and the judge, and their estimated cost."""
+
+    requests: int
+    cost: float
+
+
+@dataclass(frozen=True)
+class BothOutcomes:
+    before: RunOutcome
+    after: RunOutcome
+    comparisons: list[SetComparison]
+
+
+def plan_both(ws: Workspace, old: Where, new: Where, *, scope: Scope = "affected",
+              provider: str | None = None) -> BothPlans:
+    """The sets the change affects (or every set, for the TUI), planned at both snapshots."""
+    old_snap, new_snap = ws.snapshot(old), ws.snapshot(new)
+    old_renderer, new_renderer = ws.renderer(old_snap), ws.renderer(new_snap)
+    old_goldens, new_goldens = ws.catalog(old_snap), ws.catalog(new_snap)
+    if scope == "affected":
+        after_sets = affected_sets(old_renderer, new_renderer, old_goldens, new_goldens)
+        before_ids = old_goldens.ids()
+        before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
+    else:
+        before_sets, after_sets = old_goldens.all(), new_goldens.all()
+    before, after = (plan_eval(renderer, sets, provider=provider, default_provider=ws.settings.provider)
+                     for renderer, sets in ((old_renderer, before_sets), (new_renderer, after_sets)))
+    return BothPlans(before, after)
+
+
+def spend(store: Store, plans: BothPlans) -> Spend:
+    """Both sides together: a cap is a cap on the whole comparison."""
+    calls = calls_to_send(store, [job for plan in plans.plans for job in plan.jobs])
+    return Spend(len(calls), estimate_cost(calls))
+
+
+def check_spend(store: Store, plans: BothPlans, cap: float) -> None:
+    needed = spend(store, plans)
+    if needed.cost > cap:
+        raise CannotEvaluate(
+            f"would send {needed.requests} requests (est. ${needed.cost:.4f}), above the spend cap "
+            f"${cap:.4f} in promptvc.toml; run `promptvc eval` by hand to spend it")
+
+
+def evaluate_both(ws: Workspace, plans: BothPlans, *, command: str, spend_cap: float | None = None,
+                  on_result: Callable[[CaseResult], None] | None = None) -> BothOutcomes:
+    """Run both plans (reusing stored results) and compare them. One store connection per call,
+    so a TUI worker thread can run this."""
+    store = Store(ws.db_path)
+    try:
+        if spend_cap is not None:
+            check_spend(store, plans, spend_cap)
+        before, after = (Runner(store, ws.settings, str(ws.root), on_result=on_result).run(
+            plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command=command)
+            for plan in plans.plans)
+    finally:
+        store.close()
+    return BothOutcomes(before, after, compare(list(before.sets), list(after.sets)))
