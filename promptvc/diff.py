@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import functools
 import json
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from promptvc.graph import (
     partial_reach,
     reached_prompts,
 )
-from promptvc.prompts.file import prompt_path
+from promptvc.names import require_matches, selected
+from promptvc.prompts.file import prompt_names, prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 
 
@@ -114,6 +114,8 @@ class DiffReport:
 
 def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
                  *, old_label: str, new_label: str, names: tuple[str, ...] = (), all_cases: bool = False) -> DiffReport:
+    if names:
+        _require_known(old, new, old_goldens, new_goldens, names)
     changed = changed_files(old.snapshot, new.snapshot)
     reached = reached_prompts(old, new, changed)
     renames = renamed_prompts(old, new, reached)
@@ -121,19 +123,25 @@ def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_g
         reached[new_name] = [r for r in reached.pop(old_name, []) + reached[new_name] if r != "template"] or ["template"]
     prompts = [
         _prompt_change(old, new, name, reasons, old_goldens, new_goldens, all_cases, renames.get(name, name))
-        for name, reasons in sorted(reached.items()) if _selected(name, names)
+        for name, reasons in sorted(reached.items()) if selected(name, names)
     ]
     sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed)
-                 if _selected(s.prompt, names) or _selected(s.id, names))
+                 if selected(s.prompt, names) or selected(s.id, names))
     judge = judge_changed(old, new, changed)
     reach = tuple(a for a in affected(old, new, old_goldens, new_goldens)
-                  if _selected(a.golden.prompt, names) or _selected(a.golden.id, names))
-    shared = {p: n for p, n in partial_reach(old, new, changed).items() if any(_selected(x, names) for x in n) or not names}
+                  if selected(a.golden.prompt, names) or selected(a.golden.id, names))
+    shared = {p: n for p, n in partial_reach(old, new, changed).items() if any(selected(x, names) for x in n) or not names}
     return DiffReport(old_label, new_label, tuple(prompts), shared, sets, reach, judge)
 
 
-def _selected(name: str, names: tuple[str, ...]) -> bool:
-    return not names or any(name == n or fnmatch.fnmatch(name, n) or name.startswith(n.rstrip("/") + "/") for n in names)
+def _require_known(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
+                   names: tuple[str, ...]) -> None:
+    """A name that is neither a prompt nor a golden set on either side is a mistake, not 'no change'."""
+    known = {*prompt_names(old.snapshot, old.prompts_dir), *prompt_names(new.snapshot, new.prompts_dir)}
+    for goldens in (old_goldens, new_goldens):
+        for set_id, path in goldens.ids().items():
+            known |= {set_id, path}
+    require_matches(names, known)
 
 
 def renamed_prompts(old: Renderer, new: Renderer, reached: dict[str, list[str]]) -> dict[str, str]:

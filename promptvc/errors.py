@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class PromptvcError(Exception):
     """An expected failure: shown as one line, never as a traceback."""
@@ -37,3 +39,11 @@ class GitFailed(PromptvcError):
     """git itself failed (not installed, a corrupt repository), as opposed to a bad revision. Exit 3."""
 
     exit_code = 3
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest known names, or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)" if close else ""

@@ -13,6 +13,7 @@ from promptvc.errors import UserError
 from promptvc.evals.scoring import Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
+from promptvc.names import matches
 from promptvc.providers import endpoint, identity_for
 from promptvc.store import Store
 from promptvc.workspace import Workspace
@@ -125,7 +126,7 @@ def history(ws: Workspace, store: Store, rev: str = "HEAD", limit: int | None = 
 
 
 def _wanted(row: dict, names: tuple[str, ...]) -> bool:
-    return not names or row["set_id"] in names or row["prompt"] in names
+    return not names or any(matches(row["set_id"], n) or matches(row["prompt"], n) for n in names)
 
 
 def _compute_keys(ws: Workspace, states) -> list[dict]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.model_server import last_user_text
-
 TIERS = """\
 fast:    {model: claude-haiku-4-5,  max_tokens: 512}
 default: {model: claude-sonnet-4-6, max_tokens: 1024}
@@ -57,6 +55,9 @@ MODEL_GOLDEN = GOLDEN.replace("threshold: 0.9", "provider: anthropic\nthreshold:
 
 
 def answer_by_rule(body):
+    # A pytest plugin: imported here, after pytest has loaded it (so its asserts are rewritten).
+    from tests.model_server import last_user_text
+
     question = last_user_text(body)
     if "How long" in question:
         return "You have 30 days from delivery."

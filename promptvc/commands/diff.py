@@ -9,6 +9,9 @@ from promptvc.workspace import Workspace
 
 def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool = False,
                 all_cases: bool = False) -> DiffReport:
+    from promptvc.names import as_name
+
+    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
     span = diff_range(ws.repo, revs, staged)
     old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
     old, new = ws.renderer(old_snap), ws.renderer(new_snap)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from promptvc.errors import UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
+from promptvc.names import as_name
 from promptvc.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     where = INDEX if staged else (ws.resolve(rev) if rev else WORKTREE)
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
+    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
     goldens = select_sets(ws.goldens(snapshot), names)
     if changed_since:
         goldens = _changed_since(ws, changed_since, renderer, goldens)

@@ -18,8 +18,8 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     from promptvc.views.terminal import emit
 
     ws = Workspace.open()
-    ws.repo.resolve(rev)
     store = Store(ws.db_path)
+    rev, names = _revision_or_names(ws, store, rev, names, limit)
     points = history(ws, store, rev, limit, names)
     if as_json:
         print(json.dumps([{
@@ -48,3 +48,25 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
             lines.append(row)
     emit(lines, pager=True)
     return 0
+
+
+def _revision_or_names(ws: Workspace, store, rev: str, names: tuple[str, ...],
+                       limit: int | None) -> tuple[str, tuple[str, ...]]:
+    """`log feature` as git users type it: a lone argument that names no set or prompt but is a
+    revision is the revision. A name that is neither is an error with the closest names."""
+    from promptvc.history import history
+    from promptvc.names import as_name, matches, require_matches
+
+    if ws.repo.try_resolve(rev) is None:
+        if rev == "HEAD":
+            return rev, ()  # no commits yet: nothing to name
+        ws.repo.resolve(rev)  # the one-line error for an unknown revision
+    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
+    if not names:
+        return rev, names
+    known = {name for p in history(ws, store, rev, limit) for s in p.sets.values() for name in (s.set_id, s.prompt)}
+    if len(names) == 1 and rev == "HEAD" and not any(matches(k, names[0]) for k in known):
+        if ws.repo.try_resolve(names[0]) is not None:
+            return names[0], ()
+    require_matches(names, known, "golden set or prompt in this history")
+    return rev, names

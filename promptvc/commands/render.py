@@ -7,6 +7,7 @@ import json
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
 from promptvc.git.snapshot import INDEX, WORKTREE
+from promptvc.names import as_name
 from promptvc.workspace import Workspace
 
 
@@ -35,6 +36,7 @@ def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
 def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool, staged: bool = False,
         allow_missing: bool, as_json: bool) -> int:
     ws = Workspace.open()
+    name = as_name(name, ws.settings.prompts_dir)
     if staged and rev:
         raise UserError("give --rev or --staged, not both")
     snapshot = ws.snapshot(INDEX if staged else ws.resolve(rev) if rev else WORKTREE)

@@ -15,6 +15,7 @@ from promptvc.evaluation.keys import result_key, set_key
 from promptvc.evaluation.prices import Price, estimate_tokens, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
+from promptvc.names import matches, require_matches
 from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.render import Renderer
 from promptvc.providers import Identity, identity_for
@@ -81,15 +82,8 @@ def select_sets(goldens: list[GoldenSet], names: tuple[str, ...]) -> list[Golden
     """Sets named by id, path or prompt name (globs allowed); all when no name is given."""
     if not names:
         return list(goldens)
-    chosen = [g for g in goldens if any(_matches(n, (g.id, g.path, g.prompt)) for n in names)]
-    for name in names:
-        if not any(_matches(name, (g.id, g.path, g.prompt)) for g in goldens):
-            raise UserError(f"no golden set or prompt matches '{name}'")
-    return chosen
-
-
-def _matches(pattern: str, candidates: tuple[str, ...]) -> bool:
-    return any(c == pattern or fnmatch.fnmatch(c, pattern) for c in candidates)
+    require_matches(names, [name for g in goldens for name in (g.id, g.path, g.prompt)], "golden set or prompt")
+    return [g for g in goldens if any(matches(c, n) for n in names for c in (g.id, g.path, g.prompt))]
 
 
 def case_selected(golden: GoldenSet, case: Case, pattern: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from promptvc.errors import UserError
+from promptvc.errors import UserError, did_you_mean
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.tiers import API_PARAMS
 from promptvc.yamlfile import key_line, parse_yaml
@@ -65,7 +65,8 @@ _PARSED: dict[tuple[str, str], PromptFile] = {}
 def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:
     path = prompt_path(name, prompts_dir)
     if path not in snapshot:
-        raise UserError(f"unknown prompt '{name}' (no {path} in {snapshot.label})")
+        known = prompt_names(snapshot, prompts_dir)
+        raise UserError(f"unknown prompt '{name}' (no {path} in {snapshot.label}){did_you_mean(name, known)}")
     sha = snapshot.files[path].sha
     key = (sha, name)
     if key not in _PARSED:

@@ -1,0 +1,43 @@
+"""Names on the command line: paths mean what they name, and a name that matches nothing is an
+error with the closest names, never a silent empty answer (exit 2)."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_paths_are_accepted_where_names_are(support_repo, cli):
+    support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    code, out, _ = cli("diff", "--json", "--", "prompts/support/answer.jinja")
+    assert code == 0 and [p["name"] for p in json.loads(out)["prompts"]] == ["support/answer"]
+    code, out, _ = cli("render", "prompts/support/answer.jinja", "--var", "question=q", "--var", "policy=p")
+    assert code == 0 and "Be formal." in out
+    code, out, _ = cli("eval", "evals/support-answer.yaml", "--provider", "echo", "--json")
+    assert [s["id"] for s in json.loads(out)["sets"]] == ["support-answer"]
+
+
+def test_a_name_that_matches_nothing_says_so(support_repo, cli):
+    code, _out, err = cli("diff", "--", "support/answr")
+    assert code == 2
+    assert err.strip() == ("promptvc: no prompt or golden set matches 'support/answr' (did you mean "
+                           "'support/answer' or 'support-answer' or 'evals/support-answer.yaml'?)")
+    code, _out, err = cli("eval", "support-answr", "--provider", "echo")
+    assert code == 2 and "did you mean 'support-answer' or" in err
+    code, _out, err = cli("render", "support/answr")
+    assert code == 2 and "did you mean 'support/answer'?" in err
+
+
+def test_log_takes_a_branch_as_git_log_does(support_repo, cli):
+    support_repo.git("checkout", "-q", "-b", "feature")
+    support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    feature_head = support_repo.commit("formal tone")
+    support_repo.git("checkout", "-q", "main")
+    code, out, _ = cli("log", "-n", "2", "--json", "feature")
+    assert code == 0 and json.loads(out)[0]["commit"] == feature_head
+    code, _out, err = cli("log", "nosuch")
+    assert code == 2 and "no golden set or prompt in this history matches 'nosuch'" in err
+
+
+def test_log_without_commits(git_repo, cli):
+    code, out, err = cli("log")
+    assert code == 0 and "no commits touch" in out, err
