@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from promptvc.evals.scoring import FAILED, PASSED, CaseResult, SetOutcome
+from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 
 # Scores are shown to two decimals: a smaller change is shown, and treated, as no change.
 UNCHANGED_BELOW = 0.005
@@ -20,9 +20,9 @@ class Direction(Enum):
 
 def flip_direction(before: str | None, after: str | None) -> Direction | None:
     """A flip is a case that passed and now fails, or the reverse; errors and skips never flip."""
-    if before == PASSED and after == FAILED:
+    if before == Status.PASSED and after == Status.FAILED:
         return Direction.REGRESSED
-    if before == FAILED and after == PASSED:
+    if before == Status.FAILED and after == Status.PASSED:
         return Direction.FIXED
     return None
 
@@ -69,10 +69,10 @@ def compare(before: list[SetOutcome], after: list[SetOutcome]) -> list[SetCompar
     new = {o.golden.id: o for o in after}
     comparisons = []
     for set_id in sorted(set(old) | set(new), key=lambda i: (i not in new, i)):
-        before, after = old.get(set_id), new.get(set_id)
-        if before and after and before.plan.identity.scores_key != after.plan.identity.scores_key:
-            before = None  # a score from echo or another endpoint is never the baseline
-        comparisons.append(SetComparison(set_id, before, after, _flips(before, after)))
+        was, now = old.get(set_id), new.get(set_id)
+        if was and now and was.plan.identity.scores_key != now.plan.identity.scores_key:
+            was = None  # a score from echo or another endpoint is never the baseline
+        comparisons.append(SetComparison(set_id, was, now, _flips(was, now)))
     return comparisons
 
 

@@ -358,7 +358,9 @@ def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk
             o = old_msgs[a0 + i] if a0 + i < a1 else None
             n = new_msgs[b0 + i] if b0 + i < b1 else None
             index = b0 + i if n else a0 + i
-            role = (n or o).role
+            message = n or o
+            assert message is not None  # i < max(a1 - a0, b1 - b0): one side has a message here
+            role = message.role
             note = "  (new turn)" if o is None else "  (removed turn)" if n is None else ""
             lines = _changed_lines(o.content.splitlines() if o else [], n.content.splitlines() if n else [])
             hunks.append(Hunk(f"messages[{index}] {role}{note}", tuple(lines)))
@@ -379,6 +381,7 @@ def _set_changes(old: GoldenCatalog, new: GoldenCatalog, changed: set[str]) -> l
     for set_id in sorted(set(before) | set(after)):
         a_path, b_path = before.get(set_id), after.get(set_id)
         if a_path is None:
+            assert b_path is not None  # the id came from one side or the other
             b = new.load(b_path)
             changes.append(SetChange(b.id, b.path, "added", b.prompt, (0, len(b.cases)), added=tuple(c.id for c in b.cases)))
         elif b_path is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptvc.compare import Direction, SetComparison
+from promptvc.evals.scoring import Status
 from promptvc.settings import GatePolicy
 
 
@@ -29,17 +30,18 @@ def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
 
 
 def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
-    reasons, warnings = [], []
+    reasons: list[str] = []
+    warnings: list[str] = []
     for c in comparisons:
         after = c.after
         if after is None:
             continue
         problems = []
         unchecked = after.skipped + after.errored
-        if after.status == "not evaluated" or unchecked:
+        if after.status == Status.NOT_EVALUATED or unchecked:
             what = f"{c.set_id}: {unchecked} of {len(after.results)} cases not checked ({_why(after)})"
             (reasons if policy.offline == "block" else warnings).append(what)
-        if after.status == "failed":
+        if after.status == Status.FAILED:
             problems.append(f"fell below its threshold ({after.score:.2f} < {after.golden.threshold:.2f})")
         if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
             problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
@@ -53,5 +55,5 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
 
 
 def _why(outcome) -> str:
-    first = next((r.error for r in outcome.results if r.status in ("skipped", "error") and r.error), "")
+    first = next((r.error for r in outcome.results if r.status in (Status.SKIPPED, Status.ERROR) and r.error), "")
     return first.split(";")[0][:100]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
+from promptvc.evals.scoring import Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
 from promptvc.names import matches
@@ -24,7 +25,7 @@ class SetPoint:
     set_key: str
     prompt: str
     score: float | None = None
-    status: str = "not evaluated"
+    status: Status = Status.NOT_EVALUATED
     provider: str | None = None
     passed: int = 0
     cases: int = 0
@@ -82,7 +83,7 @@ def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[Comm
 def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
     from promptvc.evaluation.keys import set_key
     renderer = ws.renderer(snapshot)
-    rows = []
+    rows: list[dict] = []
     try:
         goldens = ws.goldens(snapshot)
     except UserError:
@@ -145,5 +146,5 @@ def _compute_keys(ws: Workspace, states) -> list[dict]:
 def _point(row: dict, score: dict | None) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
-    return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], score["status"],
+    return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], Status(score["status"]),
                     score["provider"], score["passed"] or 0, score["cases"] or 0, score["cost"])

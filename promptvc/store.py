@@ -39,42 +39,42 @@ SET_SCORE_COLUMNS = (
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["runs"].create({
+    db.table("runs").create({
         "id": int, "started_at": str, "finished_at": str, "complete": int, "snapshot": str, "commit_sha": str,
         "provider": str, "command": str, "sets": int, "cases": int, "passed": int, "failed": int,
         "errored": int, "skipped": int, "calls": int, "cost": float, "tokens_in": int, "tokens_out": int,
     }, pk="id")
-    db["results"].create({
+    db.table("results").create({
         "key": str, "set_key": str, "set_id": str, "case_id": str, "sample": int, "prompt": str,
         "provider": str, "model": str, "request_key": str, "status": str, "score": float, "passed": int,
         "output": str, "grades": str, "judge_reason": str, "latency_ms": float, "tokens_in": int,
         "tokens_out": int, "cost": float, "truncated": int, "error": str, "created_at": str,
     }, pk="key")
-    db["results"].create_index(["set_key", "case_id"])
-    db["run_results"].create({"run_id": int, "result_key": str}, pk=("run_id", "result_key"),
+    db.table("results").create_index(["set_key", "case_id"])
+    db.table("run_results").create({"run_id": int, "result_key": str}, pk=("run_id", "result_key"),
                              foreign_keys=[("run_id", "runs", "id"), ("result_key", "results", "key")])
-    db["run_results"].create_index(["result_key"])
-    db["responses"].create({
+    db.table("run_results").create_index(["result_key"])
+    db.table("responses").create({
         "key": str, "provider": str, "endpoint": str, "model": str, "request": str, "text": str,
         "reported_model": str, "stop_reason": str, "tokens_in": int, "tokens_out": int, "latency_ms": float,
         "cost": float, "source": str, "created_at": str,
     }, pk="key")
-    db["set_scores"].create({
+    db.table("set_scores").create({
         "set_key": str, "set_id": str, "prompt": str, "provider": str, "endpoint": str, "threshold": float,
         "cases": int, "passed": int, "failed": int, "errored": int, "skipped": int, "score": float,
         "status": str, "samples": int, "temperature": float, "cost": float, "run_id": int, "created_at": str,
     }, pk="set_key")
     # What `log` and the TUI read per set, covered by one index.
-    db["set_scores"].create_index(["set_id", "set_key", "score", "status", "provider"])
-    db["commit_sets"].create({"commit_sha": str, "set_id": str, "endpoint": str, "set_key": str, "prompt": str,
+    db.table("set_scores").create_index(["set_id", "set_key", "score", "status", "provider"])
+    db.table("commit_sets").create({"commit_sha": str, "set_id": str, "endpoint": str, "set_key": str, "prompt": str,
                               "path": str}, pk=("commit_sha", "set_id", "endpoint"))
-    db["commit_sets"].create_index(["set_key"])
+    db.table("commit_sets").create_index(["set_key"])
 
 
 @migrations()
 def m002_case_status_index(db: sqlite_utils.Database) -> None:
     # The TUI compares a set's cases at two commits on every cursor move: cover that query.
-    db["results"].create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
+    db.table("results").create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
 
 
 class Store:
@@ -113,6 +113,7 @@ class Store:
                 "INSERT INTO runs (started_at, complete, snapshot, commit_sha, provider, command) VALUES (?, 0, ?, ?, ?, ?)",
                 (now(), snapshot, commit_sha, provider, command),
             )
+            assert cursor.lastrowid is not None  # set by every INSERT into a rowid table
             return cursor.lastrowid
 
     def finish_run(self, run_id: int, totals: dict, set_scores: list[dict]) -> None:
@@ -145,6 +146,7 @@ class Store:
             updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
             # A finished result is content: a second writer of the same key keeps the first,
             # unless it was an error or a skip, or the user asked for fresh calls.
+            # Status.ERROR and Status.SKIPPED, spelt as stored (the store does not import the domain).
             guard = "" if replace else " WHERE results.status IN ('error', 'skipped')"
             conn.executemany(
                 f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders}) "

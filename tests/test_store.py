@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+from promptvc.evals.scoring import CaseResult, Status
 from promptvc.store import Store
 from tests.data import MODEL_GOLDEN, answer_by_rule
 
@@ -107,6 +108,19 @@ def test_schema_is_versioned_by_migrations(tmp_path):
     assert applied == ["m001_initial", "m002_case_status_index"]
     Store(tmp_path / "p.db")  # a second open applies nothing again
     assert len(list(store.db.query("SELECT * FROM _sqlite_migrations"))) == 2
+
+
+def test_statuses_are_stored_as_the_plain_words(tmp_path):
+    store = Store(tmp_path / "p.db")
+    run_id = store.start_run("worktree", None, "echo", "eval")
+    results = [CaseResult(f"k{i}", "s", f"c{i}", 0, "p", "echo", status) for i, status in enumerate(Status)]
+    store.save_results(run_id, [r.row() for r in results])
+    stored = store.db.execute("SELECT status, typeof(status) FROM results ORDER BY key").fetchall()
+    assert stored == [("passed", "text"), ("failed", "text"), ("error", "text"), ("skipped", "text"),
+                      ("not evaluated", "text")]
+    rows = store.results(r.key for r in results)
+    read = [CaseResult.from_row(rows[r.key]).status for r in results]
+    assert read == list(Status) and all(type(s) is Status for s in read)
 
 
 def test_log_shows_scores_deltas_and_providers(support_repo, model_server, cli):

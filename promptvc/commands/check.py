@@ -19,9 +19,9 @@ def sides(ws: Workspace, base: str | None) -> tuple[Where, Where, str]:
     if from_ref and to_ref:
         return ws.resolve(from_ref), ws.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}"
     if base:
-        head = repo.resolve("HEAD")
-        merge_base = repo.merge_base(repo.resolve(base), head)
-        return Commit(merge_base), Commit(head), f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})"
+        tip = repo.resolve("HEAD")
+        merge_base = repo.merge_base(repo.resolve(base), tip)
+        return Commit(merge_base), Commit(tip), f"HEAD ({tip[:7]}) vs merge-base with {base} ({merge_base[:7]})"
     head = repo.try_resolve("HEAD")
     if head is None:
         return EMPTY, INDEX, "staged (first commit, thresholds only)"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
         provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
         junit: str | None) -> int:
+    from promptvc.evals.scoring import Status
     from promptvc.evaluation.plan import plan_eval, select_sets
     from promptvc.evaluation.runner import Runner, raise_if_unreachable
     from promptvc.store import Store
@@ -66,7 +67,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
                   f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
     raise_if_unreachable(outcome)
-    return 1 if any(s.status == "failed" for s in outcome.sets) else 0
+    return 1 if any(s.status == Status.FAILED for s in outcome.sets) else 0
 
 
 def _changed_since(ws: Workspace, rev: str, renderer, goldens):

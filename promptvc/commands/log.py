@@ -11,6 +11,7 @@ from promptvc.workspace import Workspace
 def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> int:
     from rich.text import Text
 
+    from promptvc.evals.scoring import Status
     from promptvc.history import history
     from promptvc.store import Store
     from promptvc.views.comparison import delta_text
@@ -43,7 +44,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                 row.append_text(delta_text(p.delta(set_id)))
                 row.append(f"  {point.passed}/{point.cases} passed · {point.provider}", style="dim")
             else:
-                row.append("not evaluated", style="dim")
+                row.append(Status.NOT_EVALUATED, style="dim")
             lines.append(row)
     emit(lines, pager=True)
     return 0

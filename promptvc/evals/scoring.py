@@ -6,13 +6,25 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 
-PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
-NOT_EVALUATED = "not evaluated"
+if TYPE_CHECKING:
+    from promptvc.evals.goldens import GoldenSet
+
+
+class Status(StrEnum):
+    """A case's or a set's result. The values are stored in SQLite and printed as they are."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"                  # the case's request or its own check failed
+    SKIPPED = "skipped"              # nothing to answer from (replay without a recording)
+    NOT_EVALUATED = "not evaluated"  # a set none of whose cases was evaluated
 
 
 @dataclass(frozen=True)
@@ -23,7 +35,7 @@ class CaseResult:
     sample: int
     prompt: str
     provider: str
-    status: str
+    status: Status
     score: float | None = None
     output: str | None = None
     grades: tuple[Grade, ...] = ()
@@ -42,14 +54,14 @@ class CaseResult:
 
     @property
     def evaluated(self) -> bool:
-        return self.status in (PASSED, FAILED)
+        return self.status in (Status.PASSED, Status.FAILED)
 
     @property
     def failed_grades(self) -> list[Grade]:
         return [g for g in self.grades if not g.passed]
 
     @classmethod
-    def of_job(cls, job, *, status: str, error: str | None = None) -> CaseResult:
+    def of_job(cls, job, *, status: Status, error: str | None = None) -> CaseResult:
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label, status,
                    model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error)
 
@@ -58,7 +70,7 @@ class CaseResult:
                called: bool = False) -> CaseResult:
         passed, score = assertions.case_score(grades)
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label,
-                   PASSED if passed else FAILED, score, response.text, tuple(grades), judge_reason,
+                   Status.PASSED if passed else Status.FAILED, score, response.text, tuple(grades), judge_reason,
                    response.model, job.request.key, job.set_key, response.latency_ms, response.input_tokens,
                    response.output_tokens, cost, response.truncated, called=called)
 
@@ -67,7 +79,7 @@ class CaseResult:
             "key": self.key, "set_key": self.set_key, "set_id": self.set_id, "case_id": self.case_id,
             "sample": self.sample, "prompt": self.prompt, "provider": self.provider, "model": self.model,
             "request_key": self.request_key, "status": self.status, "score": self.score,
-            "passed": int(self.status == PASSED), "output": self.output,
+            "passed": int(self.status == Status.PASSED), "output": self.output,
             "grades": json.dumps([g.__dict__ for g in self.grades], ensure_ascii=False),
             "judge_reason": self.judge_reason, "latency_ms": self.latency_ms, "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out, "cost": self.cost, "truncated": int(self.truncated),
@@ -78,17 +90,45 @@ class CaseResult:
     def from_row(cls, row: dict, fresh: bool = False) -> CaseResult:
         grades = tuple(Grade(**g) for g in json.loads(row["grades"] or "[]"))
         return cls(row["key"], row["set_id"], row["case_id"], row["sample"], row["prompt"], row["provider"],
-                   row["status"], row["score"], row["output"], grades, row["judge_reason"], row["model"],
+                   Status(row["status"]), row["score"], row["output"], grades, row["judge_reason"], row["model"],
                    row["request_key"], row["set_key"], row["latency_ms"], row["tokens_in"] or 0,
                    row["tokens_out"] or 0, row["cost"], bool(row["truncated"]), row["error"], fresh)
 
 
+class ScoresSource(Protocol):
+    """Where a set's scores come from (the provider's identity), as far as scoring needs it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def scores_key(self) -> tuple[str, str]: ...
+
+
+class PlannedSet(Protocol):
+    """What scoring needs of a set's plan (evaluation.plan.SetPlan), without depending on it."""
+
+    @property
+    def golden(self) -> GoldenSet: ...
+    @property
+    def identity(self) -> ScoresSource: ...
+    @property
+    def set_key(self) -> str: ...
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def samples(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class SetOutcome:
-    plan: object                 # the SetPlan
+    plan: PlannedSet
     results: tuple[CaseResult, ...]
     score: float | None
-    status: str                  # passed, failed, not evaluated
+    status: Status               # passed, failed or not evaluated
     passed: int
     failed: int
     errored: int
@@ -96,7 +136,7 @@ class SetOutcome:
     spread: float | None         # the spread of the set's score across samples (--repeat)
 
     @property
-    def golden(self):
+    def golden(self) -> GoldenSet:
         return self.plan.golden
 
     @property
@@ -123,21 +163,23 @@ class SetOutcome:
         }
 
 
-def summarise_set(plan, results: list[CaseResult]) -> SetOutcome:
-    evaluated = [r for r in results if r.evaluated]
-    score = statistics.fmean(r.score for r in evaluated) if evaluated else None
+def summarise_set(plan: PlannedSet, results: list[CaseResult]) -> SetOutcome:
+    scored = [(r.sample, r.score) for r in results if r.evaluated and r.score is not None]
+    score = statistics.fmean(s for _sample, s in scored) if scored else None
     if score is None:
-        status = NOT_EVALUATED
+        status = Status.NOT_EVALUATED
     else:
-        status = PASSED if score >= plan.golden.threshold - 1e-9 else FAILED
+        status = Status.PASSED if score >= plan.golden.threshold - 1e-9 else Status.FAILED
     spread = None
-    if plan.samples > 1 and evaluated:
-        per_sample = [statistics.fmean(r.score for r in evaluated if r.sample == s)
-                      for s in range(plan.samples) if any(r.sample == s for r in evaluated)]
+    if plan.samples > 1 and scored:
+        per_sample = [statistics.fmean(s for sample, s in scored if sample == n)
+                      for n in range(plan.samples) if any(sample == n for sample, _s in scored)]
         spread = statistics.pstdev(per_sample) if len(per_sample) > 1 else 0.0
     return SetOutcome(
         plan, tuple(results), score, status,
-        passed=sum(r.status == PASSED for r in results), failed=sum(r.status == FAILED for r in results),
-        errored=sum(r.status == ERROR for r in results), skipped=sum(r.status == SKIPPED for r in results),
+        passed=sum(r.status == Status.PASSED for r in results),
+        failed=sum(r.status == Status.FAILED for r in results),
+        errored=sum(r.status == Status.ERROR for r in results),
+        skipped=sum(r.status == Status.SKIPPED for r in results),
         spread=spread,
     )

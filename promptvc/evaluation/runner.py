@@ -9,12 +9,13 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
 from promptvc.evals.pyassert import load_function
-from promptvc.evals.scoring import CaseResult, SetOutcome, summarise_set
+from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -23,8 +24,11 @@ from promptvc.providers import ProviderError, Response, Skipped, echo_response, 
 from promptvc.settings import Settings
 from promptvc.store import Store
 
+if TYPE_CHECKING:
+    from promptvc.providers.anthropic_api import AnthropicProvider
+
 FLUSH_EVERY = 50
-REUSABLE = ("passed", "failed")  # an errored or skipped result is tried again
+REUSABLE = (Status.PASSED, Status.FAILED)  # an errored or skipped result is tried again
 FLUSH_SECONDS = 0.5
 
 
@@ -55,7 +59,7 @@ class Runner:
         self.concurrency = concurrency or settings.concurrency
         self.on_result = on_result or (lambda result: None)
         self.stats = RunStats()
-        self._provider = None
+        self._provider: AnthropicProvider | None = None
         self._pending: list[dict] = []
         self._pending_responses: list[dict] = []
         self._last_flush = time.monotonic()
@@ -71,7 +75,8 @@ class Runner:
         results = asyncio.run(self._run_all(plan))
         outcomes = tuple(summarise_set(p, [results[j.key] for j in p.jobs]) for p in plan.sets)
         totals = _totals(outcomes, self.stats)
-        self.store.finish_run(run_id, totals, [o.row() for o in outcomes if o.plan.whole])
+        whole = [o.row() for p, o in zip(plan.sets, outcomes, strict=True) if p.whole]
+        self.store.finish_run(run_id, totals, whole)
         return RunOutcome(run_id, outcomes, self.stats, time.perf_counter() - started)
 
     async def _run_all(self, plan: EvalPlan) -> dict[str, CaseResult]:
@@ -105,13 +110,13 @@ class Runner:
             response, cost, called = await self._respond(job.request, job)
             result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
-            result = CaseResult.of_job(job, status="skipped", error=str(exc))
+            result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
         except ProviderError as exc:
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
-            result = CaseResult.of_job(job, status="error", error=str(exc))
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc))
         except UserError as exc:
-            result = CaseResult.of_job(job, status="error", error=str(exc))
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc))
         self._pending.append(result.row())
         self._flush()
         self.on_result(result)
@@ -139,7 +144,7 @@ class Runner:
             self._remember(request, response, cost)
         return response, cost, True
 
-    def _live_provider(self):
+    def _live_provider(self) -> AnthropicProvider:
         if self._provider is None:
             require_key()
             # The SDK costs about a second to import; the collector running over its freshly built

@@ -221,12 +221,12 @@ class GitRepo:
         return out or "HEAD"
 
 
-def _parse_raw_log(out: bytes) -> list[tuple[CommitInfo, list[tuple[str, str, str]]]]:
+def _parse_raw_log(out: bytes) -> list[tuple[CommitInfo, list[tuple[str, str, str, str]]]]:
     """`git log --raw -z` output: each commit with its changes as (status, new mode, new sha, path)."""
     commits = []
     fields = out.split(b"\0")
     index = 0
-    current = None
+    current: tuple[CommitInfo, list[tuple[str, str, str, str]]] | None = None
     while index < len(fields):
         field = fields[index]
         text = field.decode("utf-8", "replace").lstrip("\n")

@@ -113,8 +113,8 @@ class Snapshot:
 
     @property
     def label(self) -> str:
-        if self.kind == "commit":
-            return self.commit[:7]
+        if isinstance(self.where, Commit):
+            return self.where.sha[:7]
         return self.kind
 
     def __contains__(self, path: str) -> bool:
@@ -144,7 +144,7 @@ class Snapshot:
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
         refs = [ref for p in paths if (ref := self._ref(p)) is not None and ref.sha not in _BLOBS]
-        if not refs:
+        if not refs or self.repo is None:  # the empty snapshot has no files to load
             return
         if self.where is WORKTREE:
             for ref in refs:
@@ -164,7 +164,8 @@ class Snapshot:
                 found = {p: ref for p in wanted if (ref := _worktree_ref(self.repo, p, untracked=False))}
             else:
                 entries: list[TreeEntry] = (
-                    self.repo.ls_index(wanted) if self.where is INDEX else self.repo.ls_tree(self.commit, wanted)
+                    self.repo.ls_tree(self.where.sha, wanted) if isinstance(self.where, Commit)
+                    else self.repo.ls_index(wanted)
                 )
                 found = {e.path: FileRef(e.path, e.sha, e.mode) for e in entries}
             for p in wanted:

@@ -96,7 +96,7 @@ def parse_prompt(text: str, name: str, path: str, sha: str) -> PromptFile:
         if key in API_PARAMS:
             overrides[key] = value
         elif key not in META_KEYS:
-            raise UserError(f"unknown front-matter key '{key}'", path=path, line=key_line(front, str(key), 2))
+            raise UserError(f"unknown front-matter key '{key}'", path=path, line=key_line(front or "", str(key), 2))
     _check_meta(meta, front or "", path)
     plain = {k: v for k, v in meta.items() if k in META_KEYS}
     return PromptFile(name, path, sha, plain, body, body_line, overrides)

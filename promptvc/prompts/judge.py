@@ -47,7 +47,7 @@ def judge_fingerprint(renderer: Renderer) -> dict:
         path = prompt_path(JUDGE_NAME, renderer.prompts_dir)
         partials, _ = renderer.partials_of(JUDGE_NAME)
         files = {p: renderer.snapshot.files[p].sha for p in sorted({path, *partials}) if p in renderer.snapshot}
-        template = files
+        template: dict[str, str] | str = files
     else:
         template = BUILTIN_JUDGE_VERSION
     config = judge_config(renderer)

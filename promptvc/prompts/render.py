@@ -157,9 +157,10 @@ class Renderer:
     def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts", cache_dir: Path | None = None):
         self.snapshot = snapshot
         self.prompts_dir = prompts_dir.rstrip("/")
-        cache = MEMORY if cache_dir is None else _CACHES.get(str(cache_dir))
-        if cache is None:
-            cache = _CACHES.setdefault(str(cache_dir), TemplateCache.on_disk(cache_dir))
+        if cache_dir is None:
+            cache = MEMORY
+        else:
+            cache = _CACHES.get(str(cache_dir)) or _CACHES.setdefault(str(cache_dir), TemplateCache.on_disk(cache_dir))
         self.loader = _SnapshotLoader(snapshot, self.prompts_dir, cache)
         self._envs: dict[bool, SandboxedEnvironment] = {}
         self._tiers: dict | None = None
@@ -298,7 +299,7 @@ def _references(ast, loader: _SnapshotLoader) -> tuple[frozenset[str], bool]:
         if isinstance(target, nodes.Const) and isinstance(target.value, str):
             names = [target.value]
         elif isinstance(target, (nodes.List, nodes.Tuple)) and all(isinstance(i, nodes.Const) for i in target.items):
-            names = [i.value for i in target.items]
+            names = [i.value for i in target.items if isinstance(i, nodes.Const)]
         else:
             dynamic = True
         for value in names:

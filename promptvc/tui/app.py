@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, Static
 
 from promptvc.errors import PromptvcError
+from promptvc.evals.scoring import Status
 from promptvc.history import CommitPoint
 from promptvc.tui.model import CaseRequest, CaseRow, HistoryBrowser, SetRow
 from promptvc.tui.screens import (
@@ -64,7 +65,7 @@ class PromptvcApp(App[None]):
             yield Sparkline([], id="spark")
             yield Static("overall", id="spark-label")
         with Horizontal(id="body"):
-            commits = DataTable(id="commits", cursor_type="row", zebra_stripes=True)
+            commits: DataTable[str | Text] = DataTable(id="commits", cursor_type="row", zebra_stripes=True)
             commits.border_title = "commits"
             yield commits
             with Vertical(id="detail"):
@@ -166,7 +167,7 @@ class PromptvcApp(App[None]):
         for row in self.set_rows:
             here, parent = row.here, row.parent
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
-            failed = Text(" ✗", style="red") if here and here.status == "failed" else Text("")
+            failed = Text(" ✗", style="red") if here and here.status == Status.FAILED else Text("")
             cost = f"${here.cost:.4f}" if here and here.cost is not None else ""
             table.add_row(row.set_id, score_cell(parent.score if parent else None),
                           score_cell(here.score if here else None), delta_cell(row.delta),
@@ -191,7 +192,7 @@ class PromptvcApp(App[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "commits":
             self.query_one("#sets", DataTable).focus()
-        elif event.data_table.id == "sets":
+        elif event.data_table.id == "sets" and event.row_key.value is not None:
             self.open_set(event.row_key.value)
 
     def open_set(self, set_id: str) -> None:

@@ -77,10 +77,13 @@ class HistoryBrowser:
         rows = []
         for set_id in sorted(set(point.sets) | set(point.parent)):
             here, parent = point.sets.get(set_id), point.parent.get(set_id)
+            flips: tuple[tuple[str, Direction], ...] = ()
             # The same content key on both sides means the same results: no case can have flipped.
-            comparable = here and parent and here.evaluated and parent.evaluated and here.set_key != parent.set_key
-            flips = self.flips(here, parent) if comparable else ()
-            rows.append(SetRow(set_id, (here or parent).prompt, here, parent, flips))
+            if here and parent and here.evaluated and parent.evaluated and here.set_key != parent.set_key:
+                flips = self.flips(here, parent)
+            either = here or parent
+            assert either is not None  # the set id came from one side or the other
+            rows.append(SetRow(set_id, either.prompt, here, parent, flips))
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
         return rows
 

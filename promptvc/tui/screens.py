@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from promptvc.compare import Direction, is_unchanged
+from promptvc.evals.scoring import Status
 from promptvc.tui.model import CaseRequest, CaseRow, SetRow, failed_assertions
 
 
@@ -29,7 +30,7 @@ def delta_cell(delta: float | None) -> Text:
 def status_cell(row: dict | None) -> Text:
     if row is None:
         return Text("—", style="dim")
-    style = {"passed": "green", "failed": "red"}.get(row["status"], "yellow")
+    style = {Status.PASSED: "green", Status.FAILED: "red"}.get(row["status"], "yellow")
     return Text(row["status"], style=style)
 
 
@@ -50,7 +51,7 @@ class SetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f" {self.row.set_id}  ·  prompt {self.row.prompt}  ·  {self.commit_label}", style="bold"))
-        table = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
+        table: DataTable[str | Text] = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
         table.add_columns("case", "parent", "here", "flip", "score")
         for case in self.cases:
             style = {Direction.REGRESSED: "red", Direction.FIXED: "green"}.get(case.flip, "") if case.flip else ""
@@ -100,10 +101,10 @@ class CaseScreen(Screen[None]):
         with Horizontal(id="outputs"):
             with VerticalScroll(classes="pane") as pane:
                 pane.border_title = "parent"
-                yield Static(left if self.case.parent else Text("not evaluated", style="dim"))
+                yield Static(left if self.case.parent else Text(Status.NOT_EVALUATED, style="dim"))
             with VerticalScroll(classes="pane") as pane:
                 pane.border_title = "here"
-                yield Static(right if self.case.here else Text("not evaluated", style="dim"))
+                yield Static(right if self.case.here else Text(Status.NOT_EVALUATED, style="dim"))
         with VerticalScroll(id="case-notes"):
             yield Static(self._notes())
             yield Static(Text("variables and request: reading…", style="dim"), id="case-details")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from promptvc.compare import SetComparison, is_unchanged
+from promptvc.evals.scoring import Status
 from promptvc.views.eval import score_text
 
 OUTPUT_WIDTH = 100
@@ -43,8 +44,8 @@ def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[T
         if c.after is not None:
             line.append(f"  threshold {c.after.golden.threshold:.2f}  ", style="dim")
             status = c.after.status
-            line.append({"passed": "✓", "failed": "✗"}.get(status, status),
-                        style={"passed": "green", "failed": "bold red"}.get(status, "dim"))
+            line.append({Status.PASSED: "✓", Status.FAILED: "✗"}.get(status, status),
+                        style={Status.PASSED: "green", Status.FAILED: "bold red"}.get(status, "dim"))
             line.append(f"  {c.after.plan.identity.label}", style="dim")
             if c.after.noisy:
                 line.append("  (1 sample at T>0)", style="yellow")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from promptvc.evals.scoring import FAILED, PASSED, SetOutcome
+from promptvc.evals.scoring import SetOutcome, Status
 
 MAX_OUTPUT_LINES = 12
 
@@ -19,15 +20,17 @@ def score_text(score: float | None) -> str:
 
 
 def status_text(outcome: SetOutcome) -> Text:
-    style = {"passed": "green", "failed": "bold red"}.get(outcome.status, "dim")
-    return Text({"passed": "✓ passed", "failed": "✗ failed"}.get(outcome.status, outcome.status), style=style)
+    style = {Status.PASSED: "green", Status.FAILED: "bold red"}.get(outcome.status, "dim")
+    mark = {Status.PASSED: "✓ ", Status.FAILED: "✗ "}.get(outcome.status, "")
+    return Text(mark + outcome.status, style=style)
 
 
 def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("set", "left"), ("score", "right"), ("min", "right"), ("pass", "right"),
-                            ("fail", "right"), ("err", "right"), ("skip", "right"), ("cost", "right"),
-                            ("provider", "left"), ("", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("set", "left"), ("score", "right"), ("min", "right"), ("pass", "right"), ("fail", "right"),
+        ("err", "right"), ("skip", "right"), ("cost", "right"), ("provider", "left"), ("", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, no_wrap=True)
     for o in outcomes:
         score = score_text(o.score)
@@ -51,9 +54,9 @@ def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     for o in outcomes:
         unchecked: dict[tuple[str, str], list[str]] = {}
         for r in o.results:
-            if r.status == FAILED:
+            if r.status == Status.FAILED:
                 lines += _failed_case(o, r)
-            elif r.status != PASSED:
+            elif r.status != Status.PASSED:
                 unchecked.setdefault((r.status, r.error or ""), []).append(r.case_id)
         for (status, why), cases in unchecked.items():
             shown = ", ".join(cases[:5]) + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
@@ -112,12 +115,12 @@ def junit_xml(outcomes: tuple[SetOutcome, ...], elapsed: float) -> bytes:
             name = r.case_id if not r.sample else f"{r.case_id}[{r.sample}]"
             case = ET.SubElement(suite, "testcase", classname=o.golden.id, name=name,
                                  time=f"{(r.latency_ms or 0) / 1000:.3f}")
-            if r.status == FAILED:
+            if r.status == Status.FAILED:
                 reasons = "; ".join(f"{g.label}: {g.reason}" for g in r.failed_grades)
                 failure = ET.SubElement(case, "failure", message=reasons[:500])
                 failure.text = r.output or ""
-            elif r.status == "error":
+            elif r.status == Status.ERROR:
                 ET.SubElement(case, "error", message=r.error or "error")
-            elif r.status == "skipped":
+            elif r.status == Status.SKIPPED:
                 ET.SubElement(case, "skipped", message=r.error or "skipped")
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.text import Text
@@ -18,7 +19,7 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
-def emit(lines: list[Text | str], *, pager: bool = False) -> None:
+def emit(lines: Sequence[Text | str], *, pager: bool = False) -> None:
     out = console()
     if pager and _should_page(out, len(lines)):
         with out.capture() as captured:
