@@ -28,28 +28,54 @@ def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
     return temperature == 0  # at temperature > 0 a flip may be sampling noise
 
 
-def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
+def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HEAD") -> Verdict:
+    """Block for a set only when the commit makes it worse; a set that was already failing and
+    is no worse is a warning (unless `block_below_threshold = "always"`)."""
     reasons, warnings = [], []
     for c in comparisons:
         after = c.after
         if after is None:
             continue
-        problems = []
         unchecked = after.skipped + after.errored
         if after.status == "not evaluated" or unchecked:
             what = f"{c.set_id}: {unchecked} of {len(after.results)} cases not checked ({_why(after)})"
             (reasons if policy.offline == "block" else warnings).append(what)
-        if after.status == "failed":
-            problems.append(f"fell below its threshold ({after.score:.2f} < {after.golden.threshold:.2f})")
-        if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
-            problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
-        regressions = c.regressions
-        if regressions and flip_blocks(policy, after.plan.temperature):
-            n = len(regressions)
-            problems.append(f"{n} case{'s' if n != 1 else ''} flipped pass → fail")
-        if problems:
-            reasons.append(f"{c.set_id} " + ", ".join(problems))
+        worse = _worse(c, policy)
+        below = _below_threshold(c, policy, bool(worse))
+        if below and below.startswith("still "):
+            warnings.append(f"{c.set_id} {below}, no worse than {base}")
+        elif below:
+            worse.insert(0, below)
+        if worse:
+            reasons.append(f"{c.set_id} " + ", ".join(worse))
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))
+
+
+def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
+    """What the commit made worse: a drop beyond max_drop, cases that flipped pass → fail."""
+    problems = []
+    if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
+        problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
+    regressions = c.regressions
+    if regressions and c.after is not None and flip_blocks(policy, c.after.plan.temperature):
+        n = len(regressions)
+        problems.append(f"{n} case{'s' if n != 1 else ''} flipped pass → fail")
+    return problems
+
+
+def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> str | None:
+    """Why the set's failing score matters: it fell, it has no baseline, or it was already failing."""
+    after, before = c.after, c.before
+    if after is None or after.status != "failed":
+        return None
+    scores = f"({after.score:.2f} < {after.golden.threshold:.2f})"
+    if before is None or before.score is None:
+        return f"is below its threshold {scores} with no baseline to be no worse than"
+    if before.status == "passed":
+        return f"fell below its threshold {scores}"
+    if policy.block_below_threshold == "always":
+        return f"is below its threshold {scores}"
+    return None if worse else f"still below its threshold {scores}"
 
 
 def _why(outcome) -> str:

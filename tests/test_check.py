@@ -241,3 +241,44 @@ def test_nothing_to_check_imports_nothing_heavy(support_repo):
     assert imported.isdisjoint({"anthropic", "textual", "deepdiff", "sqlite_utils", "jinja2", "yaml", "rich",
                                 "httpx", "httpx2", "socket"}), imported & {"jinja2", "yaml", "rich", "socket"}
     assert "no prompt, golden set or config change to check" in proc.stdout
+
+
+def half_right(body):
+    """Vague: every case fails. Curt: the refund-window case fails, late-return passes."""
+    system = body.get("system", "")
+    if "Be vague." in system:
+        return "I am not sure, sorry."
+    if "Be curt" in system:
+        return "Soon." if "How long" in last_user_text(body) else "No."
+    return good_answer(body)
+
+
+def test_a_set_already_below_its_threshold_is_not_blocked_unless_it_gets_worse(gated, model_server):
+    model_server.rule = half_right
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    gated.write("prompts/partials/tone.jinja", "Be curt.\n")  # an improvement: 0.00 → 0.50
+    gated.stage()
+    result = commit(gated, message="curt")
+    assert result.returncode == 0, result.stdout
+    assert "support-answer still below its threshold (0.50 < 0.90), no worse than HEAD" in result.stdout
+    gated.write("prompts/partials/tone.jinja", "Be curt!\n")  # neutral: 0.50 → 0.50
+    gated.stage()
+    result = commit(gated, message="curt!")
+    assert result.returncode == 0, result.stdout
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")  # worse: 0.50 → 0.00
+    gated.stage()
+    result = commit(gated, message="vague again")
+    assert result.returncode == 1 and "blocked: support-answer dropped 0.50" in result.stdout
+
+
+def test_block_below_threshold_always_blocks_an_improvement_that_still_fails(gated, model_server):
+    model_server.rule = half_right
+    gated.write("promptvc.toml", '[gate]\nblock_below_threshold = "always"\n')
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("add", "-A")
+    gated.git("commit", "-q", "--no-verify", "-m", "vague")
+    gated.write("prompts/partials/tone.jinja", "Be curt.\n")
+    gated.stage()
+    result = commit(gated, message="curt")
+    assert result.returncode == 1 and "blocked: support-answer is below its threshold (0.50 < 0.90)" in result.stdout

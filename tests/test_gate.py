@@ -63,3 +63,45 @@ def test_flip_lines_start_where_long_outputs_differ():
     after = "system: " + "shared words " * 20 + "nothing"
     assert _one_line(before, after).startswith("…") and "escape hatch" in _one_line(before, after)
     assert _one_line("short", "other") == "short"
+
+
+HALF = {"a": "passed", "b": "passed", "c": "failed", "d": "failed"}
+THREE_QUARTERS = {"a": "passed", "b": "passed", "c": "passed", "d": "failed"}
+
+
+def test_a_set_already_below_its_threshold_and_no_worse_is_a_warning():
+    improved = decide(compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), GatePolicy())
+    assert not improved.blocked
+    assert improved.warnings == ("s still below its threshold (0.75 < 1.00), no worse than HEAD",)
+    neutral = decide(compare([outcome(HALF, threshold=1.0)], [outcome(HALF, threshold=1.0)]), GatePolicy(),
+                     base="the base")
+    assert not neutral.blocked and neutral.warnings == ("s still below its threshold (0.50 < 1.00), no worse than the base",)
+
+
+def test_a_failing_set_that_gets_worse_still_blocks():
+    worse = decide(compare([outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]), GatePolicy())
+    assert worse.blocked and "dropped 0.25" in worse.line() and "1 case flipped pass → fail" in worse.line()
+
+
+def test_a_new_set_that_fails_blocks_it_has_no_baseline():
+    verdict = decide(compare([], [outcome(HALF, threshold=1.0)]), GatePolicy())
+    assert verdict.reasons == ("s is below its threshold (0.50 < 1.00) with no baseline to be no worse than",)
+
+
+def test_block_below_threshold_always_keeps_the_strict_reading():
+    policy = GatePolicy(block_below_threshold="always")
+    verdict = decide(compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), policy)
+    assert verdict.blocked and verdict.reasons == ("s is below its threshold (0.75 < 1.00)",)
+
+
+def test_block_below_threshold_is_validated(support_repo, cli):
+    from promptvc.settings import load_settings
+    support_repo.write("promptvc.toml", '[gate]\nblock_below_threshold = "always"\n')
+    assert load_settings(support_repo.root).gate.block_below_threshold == "always"
+    assert GatePolicy().block_below_threshold == "when-worse"
+    support_repo.write("promptvc.toml", '[gate]\nblock_below_threshold = "sometimes"\n')
+    support_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    support_repo.stage()
+    code, out, err = cli("check")
+    assert code == 2
+    assert err == 'promptvc: promptvc.toml: [gate] block_below_threshold must be "when-worse" or "always"\n'

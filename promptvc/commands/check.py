@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import dataclass
 
 from promptvc.git.repo import EMPTY_TREE, GitRepo
 from promptvc.git.snapshot import EMPTY, INDEX
@@ -17,20 +18,31 @@ from promptvc.workspace import Workspace
 _PY_ASSERT = re.compile(r"""value:\s*['"]?([\w.]+):\w+""")
 
 
-def sides(ws: Workspace, base: str | None) -> tuple[str, str, str]:
-    """(old, new, label): staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs."""
+@dataclass(frozen=True)
+class Sides:
+    old: str
+    new: str
+    label: str         # what the header says is compared
+    base_name: str     # what "no worse than …" names
+    skip_hint: str     # how to skip the gate once, or "" where it cannot be skipped (CI)
+
+
+def sides(ws: Workspace, base: str | None) -> Sides:
+    """Staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs (pre-push)."""
     repo = ws.repo
     from_ref, to_ref = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
-        return repo.resolve(from_ref), repo.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}"
+        return Sides(repo.resolve(from_ref), repo.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}",
+                     from_ref[:7], "git push --no-verify")
     if base:
         head = repo.resolve("HEAD")
         merge_base = repo.merge_base(repo.resolve(base), head)
-        return merge_base, head, f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})"
+        return Sides(merge_base, head, f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})",
+                     f"the merge-base with {base}", "")
     head = repo.try_resolve("HEAD")
     if head is None:
-        return EMPTY, INDEX, "staged (first commit, thresholds only)"
-    return head, INDEX, f"staged vs HEAD ({head[:7]})"
+        return Sides(EMPTY, INDEX, "staged (first commit, thresholds only)", "the empty tree", "git commit --no-verify")
+    return Sides(head, INDEX, f"staged vs HEAD ({head[:7]})", "HEAD", "git commit --no-verify")
 
 
 def touches_prompts(ws: Workspace, old: str, new: str) -> bool:
@@ -62,14 +74,14 @@ def run(base: str | None, markdown: str | None, junit: str | None) -> int:
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
     ws = Workspace.open()
-    old, new, label = sides(ws, base)
-    if not touches_prompts(ws, old, new):
+    compared = sides(ws, base)
+    if not touches_prompts(ws, compared.old, compared.new):
         print("promptvc check: no prompt, golden set or config change to check")
         return 0
-    return _check(ws, old, new, label, markdown, junit)
+    return _check(ws, compared, markdown, junit)
 
 
-def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, junit: str | None) -> int:
+def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None) -> int:
     from pathlib import Path
 
     from rich.text import Text
@@ -80,8 +92,10 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
     from promptvc.gate import decide
     from promptvc.views.terminal import emit
 
-    before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)
-    verdict = decide(comparisons, ws.settings.gate)
+    before, after, comparisons = evaluate_both(ws, compared.old, compared.new, command="check",
+                                               spend_cap=ws.settings.spend_cap)
+    verdict = decide(comparisons, ws.settings.gate, compared.base_name)
+    label = compared.label
     unreachable = before.stats.unreachable + after.stats.unreachable
     total = sum(len(s.results) for s in after.sets)
     rerun = sum(1 for s in after.sets for r in s.results if r.called)
