@@ -36,16 +36,22 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HE
         after = c.after
         if after is None:
             continue
-        unchecked = after.skipped + after.errored
-        if after.status == "not evaluated" or unchecked:
-            what = f"{c.set_id}: {unchecked} of {len(after.results)} cases not checked ({_why(after)})"
+        unchecked = after.unchecked
+        if unchecked:  # only a model that could not be asked is the offline policy's business
+            what = f"{c.set_id}: {len(unchecked)} of {len(after.results)} cases not checked ({_why(unchecked)})"
             (reasons if policy.offline == "block" else warnings).append(what)
         worse = _worse(c, policy)
-        below = _below_threshold(c, policy, bool(worse))
-        if below and below.startswith("still "):
-            warnings.append(f"{c.set_id} {below}, no worse than {base}")
-        elif below:
+        broken = after.broken
+        if broken:
+            n = len(broken)
+            own = (" in its own checks" if n == 1 else " in their own checks") \
+                if all(r.fault == "check" for r in broken) else ""
+            worse.insert(0, f"{n} case{'' if n == 1 else 's'} errored{own} ({_why(broken)})")
+        below, blocks = _below_threshold(c, policy, bool(worse))
+        if below and blocks:
             worse.insert(0, below)
+        elif below:
+            warnings.append(f"{c.set_id} {below}, no worse than {base}")
         if worse:
             reasons.append(f"{c.set_id} " + ", ".join(worse))
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))
@@ -63,21 +69,22 @@ def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
     return problems
 
 
-def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> str | None:
-    """Why the set's failing score matters: it fell, it has no baseline, or it was already failing."""
+def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> tuple[str | None, bool]:
+    """(what a failing score says, whether that alone blocks): it fell, it has no baseline, or it
+    was already failing (a warning, unless the commit made it worse in another way)."""
     after, before = c.after, c.before
     if after is None or after.status != "failed":
-        return None
+        return None, False
     scores = f"({after.score:.2f} < {after.golden.threshold:.2f})"
     if before is None or before.score is None:
-        return f"is below its threshold {scores} with no baseline to be no worse than"
+        return f"is below its threshold {scores} with no baseline to be no worse than", True
     if before.status == "passed":
-        return f"fell below its threshold {scores}"
+        return f"fell below its threshold {scores}", True
     if policy.block_below_threshold == "always":
-        return f"is below its threshold {scores}"
-    return None if worse else f"still below its threshold {scores}"
+        return f"is below its threshold {scores}", True
+    return (None if worse else f"still below its threshold {scores}"), False
 
 
-def _why(outcome) -> str:
-    first = next((r.error for r in outcome.results if r.status in ("skipped", "error") and r.error), "")
+def _why(results) -> str:
+    first = next((r.error for r in results if r.error), "")
     return first.split(";")[0][:100]

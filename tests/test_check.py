@@ -282,3 +282,37 @@ def test_block_below_threshold_always_blocks_an_improvement_that_still_fails(gat
     gated.stage()
     result = commit(gated, message="curt")
     assert result.returncode == 1 and "blocked: support-answer is below its threshold (0.50 < 0.90)" in result.stdout
+
+
+def test_a_python_assertion_that_raises_blocks_the_commit_with_the_error(gated, model_server):
+    gated.write("checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n")
+    gated.write("evals/py.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        vars: {policy: "30 days"}
+        cases:
+          - id: broken
+            vars: {question: "q"}
+            assert: [{type: python, value: "checks.support:explodes"}]
+        """)
+    gated.stage()
+    result = commit(gated, message="a python check")
+    assert result.returncode == 1, result.stdout
+    assert "blocked: py 1 case errored in its own checks" in result.stdout
+    assert "ValueError: boom" in result.stdout
+
+
+def test_a_judge_reply_without_a_score_blocks_the_commit(gated, model_server):
+    model_server.rule = lambda body: "Looks fine." if "Rubric:" in last_user_text(body) else good_answer(body)
+    gated.write("evals/grounded.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        vars: {policy: "30 days", question: "q"}
+        cases:
+          - id: grounded
+            assert: [{type: llm-rubric, value: "Says no"}]
+        """)
+    gated.stage()
+    result = commit(gated, message="a judged set")
+    assert result.returncode == 1, result.stdout
+    assert "grounded 1 case errored in its own checks" in result.stdout and "no 'Score: N' line" in result.stdout

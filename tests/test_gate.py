@@ -11,16 +11,18 @@ LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
 ECHO = Identity("echo", "local", "echo")
 
 
-def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE):
+def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fault=None):
     results = tuple(CaseResult(f"k-{c}", "s", c, 0, "p", identity.label, st, 1.0 if st == "passed" else 0.0,
-                               output=f"out {c} {st}") for c, st in statuses.items())
+                               output=f"out {c} {st}", error="boom" if st == "error" else None,
+                               fault=fault if st == "error" else None) for c, st in statuses.items())
     evaluated = [r for r in results if r.status in ("passed", "failed")]
     score = sum(r.score for r in evaluated) / len(evaluated) if evaluated else None
     plan = SimpleNamespace(golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"), identity=identity,
                            temperature=temperature, samples=1, set_key="k")
     status = "not evaluated" if score is None else "passed" if score >= threshold else "failed"
     return SetOutcome(plan, results, score, status, sum(r.status == "passed" for r in results),
-                      sum(r.status == "failed" for r in results), 0, sum(r.status == "skipped" for r in results), None)
+                      sum(r.status == "failed" for r in results), sum(r.status == "error" for r in results),
+                      sum(r.status == "skipped" for r in results), None)
 
 
 BEFORE = {"a": "passed", "b": "passed", "c": "passed", "d": "passed"}
@@ -105,3 +107,17 @@ def test_block_below_threshold_is_validated(support_repo, cli):
     code, out, err = cli("check")
     assert code == 2
     assert err == 'promptvc: promptvc.toml: [gate] block_below_threshold must be "when-worse" or "always"\n'
+
+
+def test_an_error_in_the_users_own_checks_blocks_whatever_the_offline_policy():
+    broken = {"a": "error", "b": "error"}
+    for offline in ("warn", "block"):
+        verdict = decide(compare([outcome(BEFORE)], [outcome(broken, fault="check")]), GatePolicy(offline=offline))
+        assert verdict.blocked and verdict.reasons == ("s 2 cases errored in their own checks (boom)",)
+
+
+def test_an_unreachable_model_is_governed_by_the_offline_policy_only():
+    down = {"a": "error", "b": "passed"}
+    warned = decide(compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="warn"))
+    assert not warned.blocked and warned.warnings == ("s: 1 of 2 cases not checked (boom)",)
+    assert decide(compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="block")).blocked

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
+from typing import Literal
 
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
@@ -13,6 +14,11 @@ from promptvc.store import now
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 NOT_EVALUATED = "not evaluated"
+
+# Why a case errored. Only "unreachable" (the model could not be reached after retries) is the
+# offline policy's business; "check" (the user's own python assertion or judge failed) and
+# "request" (the API rejected the request the snapshot made) are failures of the snapshot.
+Fault = Literal["unreachable", "check", "request"]
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,31 @@ class CaseResult:
     error: str | None = None
     fresh: bool = True           # produced by this run (not a stored result)
     called: bool = False         # this run sent its request to the model
+    fault: Fault | None = None   # for an error: whose it is
 
     @property
     def evaluated(self) -> bool:
         return self.status in (PASSED, FAILED)
 
     @property
+    def unchecked(self) -> bool:
+        """Not checked for want of a model: no recording, no key, or the API unreachable."""
+        return self.status == SKIPPED or (self.status == ERROR and self.fault == "unreachable")
+
+    @property
+    def broken(self) -> bool:
+        """Errored in the snapshot's own checks or request: a failure, not a missing model."""
+        return self.status == ERROR and self.fault != "unreachable"
+
+    @property
     def failed_grades(self) -> list[Grade]:
         return [g for g in self.grades if not g.passed]
 
     @classmethod
-    def of_job(cls, job, *, status: str, error: str | None = None) -> "CaseResult":
+    def of_job(cls, job, *, status: str, error: str | None = None, fault: Fault | None = None) -> "CaseResult":
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label, status,
-                   model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error)
+                   model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error,
+                   fault=fault)
 
     @classmethod
     def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None,
@@ -106,6 +124,14 @@ class SetOutcome:
     @property
     def tokens(self) -> int:
         return sum(r.tokens_in + r.tokens_out for r in self.results)
+
+    @property
+    def unchecked(self) -> tuple[CaseResult, ...]:
+        return tuple(r for r in self.results if r.unchecked)
+
+    @property
+    def broken(self) -> tuple[CaseResult, ...]:
+        return tuple(r for r in self.results if r.broken)
 
     @property
     def noisy(self) -> bool:

@@ -95,7 +95,7 @@ def outcome_json(outcomes: tuple[SetOutcome, ...], *, run_id: int, snapshot: str
             "cases": [{
                 "id": r.case_id, "sample": r.sample, "status": r.status, "score": r.score, "output": r.output,
                 "model": r.model, "latency_ms": r.latency_ms, "tokens_in": r.tokens_in,
-                "tokens_out": r.tokens_out, "cost": r.cost, "truncated": r.truncated, "error": r.error,
+                "tokens_out": r.tokens_out, "cost": r.cost, "truncated": r.truncated, "error": r.error, "fault": r.fault,
                 "judge_reason": r.judge_reason, "cached": not r.fresh,
                 "assertions": [g.__dict__ for g in r.grades],
             } for r in o.results],
