@@ -316,3 +316,14 @@ def test_a_judge_reply_without_a_score_blocks_the_commit(gated, model_server):
     result = commit(gated, message="a judged set")
     assert result.returncode == 1, result.stdout
     assert "grounded 1 case errored in its own checks" in result.stdout and "no 'Score: N' line" in result.stdout
+
+
+def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(gated, model_server, cli, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    gated.write("prompts/partials/tone.jinja", "Be kind.\n")
+    gated.stage()
+    code, out, err = cli("check")
+    assert code == 0 and "nothing was evaluated: 2 cases, 2 skipped" in out
+    code, out, err = cli("check", "--strict")
+    assert code == 3
+    assert err.startswith("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recorded response")

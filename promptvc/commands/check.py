@@ -69,7 +69,7 @@ def _python_assertion_modules(repo: GitRepo, ws: Workspace, where: str) -> set[s
     return modules
 
 
-def run(base: str | None, markdown: str | None, junit: str | None) -> int:
+def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False) -> int:
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
@@ -78,10 +78,10 @@ def run(base: str | None, markdown: str | None, junit: str | None) -> int:
     if not touches_prompts(ws, compared.old, compared.new):
         print("promptvc check: no prompt, golden set or config change to check")
         return 0
-    return _check(ws, compared, markdown, junit)
+    return _check(ws, compared, markdown, junit, strict)
 
 
-def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None) -> int:
+def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:
     from pathlib import Path
 
     from rich.text import Text
@@ -105,6 +105,9 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     if unreachable:
         lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
                           style="bold yellow"))
+    nothing = evalview.nothing_evaluated_text(after.sets)
+    if nothing:
+        lines.append(Text(nothing, style="bold yellow"))
     lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
     if verdict.blocked:
         lines.append(Text("(skip once with `git commit --no-verify`)", style="dim"))
@@ -115,7 +118,13 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
         Path(junit).write_bytes(evalview.junit_xml(after.sets, after.elapsed))
     if unreachable and ws.settings.gate.offline == "block":
         return 3
-    return 1 if verdict.blocked else 0
+    if verdict.blocked:
+        return 1
+    unchecked = evalview.unchecked_sets_text(after.sets)
+    if strict and unchecked:
+        from promptvc.errors import CannotEvaluate
+        raise CannotEvaluate(f"--strict: {unchecked}")
+    return 0
 
 
 def markdown_summary(label: str, comparisons, verdict) -> str:

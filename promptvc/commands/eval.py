@@ -6,18 +6,18 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-from promptvc.errors import UserError
+from promptvc.errors import CannotEvaluate, UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.workspace import Workspace
 
 
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
         provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
-        junit: str | None) -> int:
+        junit: str | None, strict: bool = False) -> int:
     from promptvc.views import eval as evalview
     from promptvc.views.terminal import console, emit
     from promptvc.evaluation.plan import plan_eval, select_sets
-    from promptvc.evaluation.runner import Runner, raise_if_unreachable
+    from promptvc.evaluation.runner import Runner
     from promptvc.store import Store
 
     if repeat < 1:
@@ -59,8 +59,24 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         tokens = sum(s.tokens for s in outcome.sets)
         out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
                   f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
+    coverage = evalview.coverage_line(outcome.sets)
+    if coverage:
+        (err if as_json else console()).print(coverage, style="bold yellow")
+    return exit_code(outcome, strict)
+
+
+def exit_code(outcome, strict: bool) -> int:
+    """3 when the model was unreachable (or, with --strict, a set was not evaluated); 1 for a failed
+    set or a case whose own checks errored; else 0, even when sets went unevaluated for want of a key."""
+    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.views import eval as evalview
     raise_if_unreachable(outcome)
-    return 1 if any(s.status == "failed" for s in outcome.sets) else 0
+    if any(s.status == "failed" or s.broken for s in outcome.sets):
+        return 1
+    unchecked = evalview.unchecked_sets_text(outcome.sets)
+    if strict and unchecked:
+        raise CannotEvaluate(f"--strict: {unchecked}")
+    return 0
 
 
 def _changed_since(ws: Workspace, rev: str, renderer, goldens):

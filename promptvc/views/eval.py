@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 from rich.table import Table
 from rich.text import Text
 
-from promptvc.evals.scoring import FAILED, PASSED, SetOutcome
+from promptvc.evals.scoring import ERROR, FAILED, PASSED, SKIPPED, SetOutcome
 
 MAX_OUTPUT_LINES = 12
 
@@ -44,6 +44,32 @@ def footnotes(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     if any(o.noisy and o.score is not None for o in outcomes):
         return [Text("† one sample at temperature > 0: the score may be sampling noise (--repeat N)", style="yellow")]
     return []
+
+
+def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
+    """What a run did not evaluate, in plain words; None when every case was checked."""
+    return nothing_evaluated_text(outcomes) or unchecked_sets_text(outcomes)
+
+
+def nothing_evaluated_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
+    results = [r for o in outcomes for r in o.results]
+    if results and not any(r.evaluated for r in results):
+        errored, skipped = sum(r.status == ERROR for r in results), sum(r.status == SKIPPED for r in results)
+        counts = [f"{n} {what}" for n, what in ((errored, "errored"), (skipped, "skipped")) if n]
+        return f"nothing was evaluated: {len(results)} case{'s' if len(results) != 1 else ''}, " + ", ".join(counts)
+    return None
+
+
+def unchecked_sets_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
+    """'2 of 5 golden sets not evaluated (first-set: why)' for sets with cases no model checked."""
+    incomplete = [o for o in outcomes if o.unchecked]
+    if not incomplete:
+        return None
+    fully = "fully " if any(o.score is not None for o in incomplete) else ""
+    first = incomplete[0]
+    why = next((r.error for r in first.unchecked if r.error), "")
+    noun = "golden set" if len(outcomes) == 1 else "golden sets"
+    return f"{len(incomplete)} of {len(outcomes)} {noun} not {fully}evaluated ({first.golden.id}: {why})"
 
 
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
