@@ -327,3 +327,16 @@ def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(gated, model_ser
     code, out, err = cli("check", "--strict")
     assert code == 3
     assert err.startswith("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recorded response")
+
+
+def test_reports_go_into_new_folders_and_a_directory_is_one_line(gated, model_server, cli, tmp_path):
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.stage()
+    summary, junit = tmp_path / "reports/ci/summary.md", tmp_path / "reports/ci/junit.xml"
+    code, out, err = cli("check", "--markdown", str(summary), "--junit", str(junit))
+    assert code == 1 and "Traceback" not in err
+    assert "blocked" in summary.read_text() and "<failure" in junit.read_text()
+    model_server.reset()
+    code, out, err = cli("check", "--junit", str(tmp_path))
+    assert code == 2 and err == f"promptvc: {tmp_path}: is a directory; give a file name\n"
+    assert out == "" and model_server.calls == 0  # refused before anything is run or printed

@@ -146,3 +146,12 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     calls = model_server.calls
     cli("diff", "--eval", "HEAD")
     assert model_server.calls == calls  # everything came from the store
+
+
+def test_responses_export_into_a_new_folder_or_a_directory(support_repo, cli, tmp_path):
+    target = tmp_path / "recordings/ci/responses.jsonl"
+    code, _, err = cli("responses", "export", str(target))
+    assert code == 0, err
+    assert target.read_text().startswith('{"format": "promptvc.responses/1"}')
+    code, _, err = cli("responses", "export", str(tmp_path))
+    assert code == 2 and err == f"promptvc: {tmp_path}: is a directory; give a file name\n"

@@ -73,6 +73,10 @@ def run(base: str | None, markdown: str | None, junit: str | None, strict: bool 
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
+    from promptvc.commands.reportfile import check_path
+    for report in (markdown, junit):
+        if report:
+            check_path(report)  # a path that cannot be written is refused before anything is run
     ws = Workspace.open()
     compared = sides(ws, base)
     if not touches_prompts(ws, compared.old, compared.new):
@@ -82,9 +86,9 @@ def run(base: str | None, markdown: str | None, junit: str | None, strict: bool 
 
 
 def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:
-    from pathlib import Path
-
     from rich.text import Text
+
+    from promptvc.commands import reportfile
 
     from promptvc.views import eval as evalview
     from promptvc.commands.diff_eval import evaluate_both
@@ -111,11 +115,11 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
     if verdict.blocked:
         lines.append(Text("(skip once with `git commit --no-verify`)", style="dim"))
-    emit(lines)
-    if markdown:
-        Path(markdown).write_text(markdown_summary(label, comparisons, verdict), encoding="utf-8")
+    if markdown:  # the reports first: the verdict on screen is the last word
+        reportfile.write(markdown, markdown_summary(label, comparisons, verdict))
     if junit:
-        Path(junit).write_bytes(evalview.junit_xml(after.sets, after.elapsed))
+        reportfile.write(junit, evalview.junit_xml(after.sets, after.elapsed))
+    emit(lines)
     if unreachable and ws.settings.gate.offline == "block":
         return 3
     if verdict.blocked:

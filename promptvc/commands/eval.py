@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
@@ -20,8 +19,12 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     from promptvc.evaluation.runner import Runner
     from promptvc.store import Store
 
+    from promptvc.commands import reportfile
+
     if repeat < 1:
         raise UserError("--repeat must be at least 1")
+    if junit:
+        reportfile.check_path(junit)
     ws = Workspace.open()
     where = INDEX if staged else (rev or WORKTREE)
     snapshot = ws.snapshot(where)
@@ -41,7 +44,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
                         on_result=lambda result: advance())
         outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
     if junit:
-        Path(junit).write_bytes(evalview.junit_xml(outcome.sets, outcome.elapsed))
+        reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
         print(evalview.outcome_json(outcome.sets, run_id=outcome.run_id, snapshot=snapshot.label,
                                     calls=outcome.stats.calls, cost=outcome.stats.cost, elapsed=outcome.elapsed))

@@ -14,9 +14,12 @@ FORMAT = "promptvc.responses/1"
 
 
 def export(path: str) -> int:
+    from promptvc.commands.reportfile import check_path, open_for_writing
     from promptvc.store import Store
+    if path != "-":
+        check_path(path)
     store = Store(Workspace.open().db_path)
-    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8")
+    out = sys.stdout if path == "-" else open_for_writing(path)
     count = 0
     with out if path != "-" else _keep_open(out):
         out.write(json.dumps({"format": FORMAT}) + "\n")
