@@ -41,6 +41,7 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     result = commit(gated)
     assert result.returncode != 0
     assert "blocked:" in result.stdout and "pass → FAIL" in result.stdout
+    assert "refund-window  pass → FAIL   contains \"30 days\": output does not contain '30 days'" in result.stdout
     assert "(skip once with `git commit --no-verify`)" in result.stdout
     assert gated.git("log", "--oneline").count("\n") == 2  # nothing committed
 
@@ -199,6 +200,17 @@ def test_check_base_in_ci_with_markdown_and_junit(gated, model_server, cli, tmp_
     assert code == 1, out + err
     assert "| support-answer | 1.00 | 0.00 | -1.00 | 0.90 | failed |" in summary.read_text()
     assert "<failure" in junit.read_text()
+    assert "blocked:" in out and "--no-verify" not in out  # CI cannot skip a hook
+
+
+def test_pre_push_hint_names_git_push(gated, model_server, cli, monkeypatch):
+    base = gated.head()
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", gated.head())
+    code, out, _ = cli("check")
+    assert code == 1 and "(skip once with `git push --no-verify`)" in out
 
 
 def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_path):
@@ -340,3 +352,39 @@ def test_reports_go_into_new_folders_and_a_directory_is_one_line(gated, model_se
     code, out, err = cli("check", "--junit", str(tmp_path))
     assert code == 2 and err == f"promptvc: {tmp_path}: is a directory; give a file name\n"
     assert out == "" and model_server.calls == 0  # refused before anything is run or printed
+
+
+def test_check_shows_why_the_cases_of_a_new_set_fail_and_the_judges_reason(gated, model_server):
+    def rule(body):
+        if "Rubric:" in last_user_text(body):
+            return "It never cites the policy.\nScore: 2"
+        return good_answer(body)
+    model_server.rule = rule
+    gated.write("evals/grounded.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        vars: {policy: "30 days"}
+        cases:
+          - id: cites
+            vars: {question: "Can I return it?"}
+            assert: [{type: llm-rubric, value: "Cites the policy", min: 4}]
+          - id: polite
+            vars: {question: "Where is it?"}
+            assert: [{type: contains, value: "please"}]
+        """)
+    gated.stage()
+    result = commit(gated, message="a new set")
+    assert result.returncode == 1
+    assert "cites  FAIL   llm-rubric: judge 2/5 (min 4): It never cites the policy." in result.stdout
+    assert "polite  FAIL   contains \"please\": output does not contain 'please'" in result.stdout
+
+
+def test_when_only_a_check_changed_check_shows_the_verdicts_not_two_equal_outputs(gated, model_server):
+    gated.write("evals/support-answer.yaml",
+                (gated.root / "evals/support-answer.yaml").read_text().replace('"30 days"}', '"45 days"}'))
+    gated.stage()
+    result = commit(gated)
+    assert result.returncode == 1
+    assert "output unchanged; the checks' verdicts:" in result.stdout
+    assert "before: ✓ contains \"30 days\": output contains '30 days'" in result.stdout
+    assert "after:  ✗ contains \"45 days\": output does not contain '45 days'" in result.stdout

@@ -113,8 +113,8 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     if nothing:
         lines.append(Text(nothing, style="bold yellow"))
     lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
-    if verdict.blocked:
-        lines.append(Text("(skip once with `git commit --no-verify`)", style="dim"))
+    if verdict.blocked and compared.skip_hint:
+        lines.append(Text(f"(skip once with `{compared.skip_hint}`)", style="dim"))
     if markdown:  # the reports first: the verdict on screen is the last word
         reportfile.write(markdown, markdown_summary(label, comparisons, verdict))
     if junit:
