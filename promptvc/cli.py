@@ -114,10 +114,11 @@ def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurre
 @click.option("--markdown", metavar="FILE", help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--junit", metavar="FILE", help="Write JUnit XML.")
 @click.option("--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (for CI).")
-def check(base, markdown, junit, strict) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Say so when there is nothing to check.")
+def check(base, markdown, junit, strict, verbose) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     from promptvc.commands.check import run
-    sys.exit(run(base, markdown, junit, strict))
+    sys.exit(run(base, markdown, junit, strict, verbose))
 
 
 @cli.group()

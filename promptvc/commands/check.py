@@ -69,7 +69,8 @@ def _python_assertion_modules(repo: GitRepo, ws: Workspace, where: str) -> set[s
     return modules
 
 
-def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False) -> int:
+def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False,
+        verbose: bool = False) -> int:
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
@@ -80,7 +81,8 @@ def run(base: str | None, markdown: str | None, junit: str | None, strict: bool 
     ws = Workspace.open()
     compared = sides(ws, base)
     if not touches_prompts(ws, compared.old, compared.new):
-        print("promptvc check: no prompt, golden set or config change to check")
+        if verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
+            print("promptvc check: no prompt, golden set or config change to check")
         return 0
     return _check(ws, compared, markdown, junit, strict)
 
