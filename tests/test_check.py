@@ -390,3 +390,14 @@ def test_when_only_a_check_changed_check_shows_the_verdicts_not_two_equal_output
     assert "output unchanged; the checks' verdicts:" in result.stdout
     assert "before: ✓ contains \"30 days\": output contains '30 days'" in result.stdout
     assert "after:  ✗ contains \"45 days\": output does not contain '45 days'" in result.stdout
+
+
+def test_check_shows_the_cost_change_of_a_model_change(gated, model_server):
+    tiers = (gated.root / "prompts/tiers.yaml").read_text().replace("claude-haiku-4-5", "claude-sonnet-4-5")
+    gated.write("prompts/tiers.yaml", tiers)
+    gated.stage()
+    result = commit(gated, message="sonnet")
+    assert result.returncode == 0, result.stdout
+    # 2 calls of 100 input tokens, 9 output words in all: haiku $1/$5, sonnet $3/$15 per million
+    assert "cost per run: $0.000245 → $0.000735 (+$0.000490, ×3.0) over the 2 cases evaluated on both sides" \
+        in result.stdout

@@ -107,7 +107,7 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     rerun = sum(1 for s in after.sets for r in s.results if r.called)
     head = Text(f"promptvc check · {label} · {len(after.sets)} golden set{'s' if len(after.sets) != 1 else ''}, "
                 f"{rerun} of {total} cases re-run", style="bold")
-    lines = [head] + comparison_lines(comparisons)
+    lines = [head] + comparison_lines(comparisons) + cost_lines(comparisons)
     if unreachable:
         lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
                           style="bold yellow"))
@@ -131,6 +131,24 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
         from promptvc.errors import CannotEvaluate
         raise CannotEvaluate(f"--strict: {unchecked}")
     return 0
+
+
+def cost_lines(comparisons) -> list:
+    """The cost change per run of the cases evaluated on both sides (a model change shows here)."""
+    from rich.text import Text
+
+    from promptvc.compare import cost_change
+    before, after, cases = cost_change(comparisons)
+    if not cases or before == after == 0:
+        return []
+    where = f"over the {cases} case{'s' if cases != 1 else ''} evaluated on both sides"
+    if before is None or after is None:
+        return [Text(f"  cost per run: unknown (a model without a price) {where}", style="dim")]
+    change = after - before
+    ratio = f", ×{after / before:.1f}" if before and abs(change) >= 5e-7 else ""
+    sign = "+" if change >= 0 else "−"
+    return [Text(f"  cost per run: ${before:.6f} → ${after:.6f} ({sign}${abs(change):.6f}{ratio}) {where}",
+                 style="dim")]
 
 
 def markdown_summary(label: str, comparisons, verdict) -> str:
