@@ -96,9 +96,11 @@ class PromptvcApp(App[None]):
         for point in self.shown:
             date = datetime.fromtimestamp(point.commit.timestamp, timezone.utc).strftime("%m-%d")
             overall = point.overall
-            delta = overall - point.parent_overall if overall is not None and point.parent_overall is not None else None
+            # A commit whose changed sets were not evaluated has no delta worth showing.
+            delta = Text("partial", style="yellow") if overall is not None and point.partial \
+                else delta_cell(point.overall_delta)
             table.add_row(Text(point.commit.short, style="yellow"), date, point.commit.author[:10],
-                          point.commit.subject[:26], score_cell(overall), delta_cell(delta), key=point.commit.sha)
+                          point.commit.subject[:26], score_cell(overall), delta, key=point.commit.sha)
         scores = [p.overall for p in reversed(self.points) if p.overall is not None]
         self.query_one("#spark", Sparkline).data = scores or [0.0]
         branch = self.browser.branch

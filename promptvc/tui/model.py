@@ -24,9 +24,9 @@ class SetRow:
 
     @property
     def delta(self) -> float | None:
-        if not self.here or not self.parent or self.here.score is None or self.parent.score is None:
+        if not self.here or not self.here.comparable(self.parent):
             return None
-        return self.here.score - self.parent.score
+        return self.here.score - self.parent.score  # type: ignore[operator, union-attr]
 
     @property
     def changed(self) -> bool:
@@ -71,7 +71,7 @@ class HistoryBrowser:
         for set_id in sorted(set(point.sets) | set(point.parent)):
             here, parent = point.sets.get(set_id), point.parent.get(set_id)
             # The same content key on both sides means the same results: no case can have flipped.
-            comparable = here and parent and here.evaluated and parent.evaluated and here.set_key != parent.set_key
+            comparable = here and here.comparable(parent) and here.set_key != parent.set_key
             flips = self.flips(here, parent) if comparable else ()
             rows.append(SetRow(set_id, (here or parent).prompt, here, parent, flips))
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
