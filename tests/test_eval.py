@@ -113,6 +113,7 @@ def test_unreachable_api_exits_3_and_keeps_the_run_incomplete(model_repo, model_
     code, out, err = cli("eval")
     assert code == 3
     assert "could not evaluate" in err
+    assert "support-answer: 2 not checked (model unreachable) (refund-window, late-return): HTTP 500" in out
     assert model_server.calls == 4  # 2 cases x (1 try + 1 retry)
     errors = db_rows(model_repo, "SELECT status, error FROM results")
     assert {r["status"] for r in errors} == {"error"}

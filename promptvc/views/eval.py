@@ -80,11 +80,15 @@ def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
             if r.status == FAILED:
                 lines += _failed_case(o, r)
             elif r.status != PASSED:
-                unchecked.setdefault((r.status, r.error or ""), []).append(r.case_id)
-        for (status, why), cases in unchecked.items():
+                # An error in the case's own checks is a failure (red); a model that could not be
+                # reached, or a missing recording, only leaves the case unchecked (yellow).
+                kind = "not checked (model unreachable)" if r.fault == "unreachable" else r.status
+                unchecked.setdefault((kind, r.error or "", r.broken), []).append(r.case_id)
+        for (kind, why, broken), cases in unchecked.items():
             shown = ", ".join(cases[:5]) + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
-            lines.append(Text(f"{o.golden.id}: {len(cases)} {status}", style="bold yellow")
-                         + Text(f" ({shown}): {why}", style="yellow"))
+            style = "red" if broken else "yellow"
+            lines.append(Text(f"{o.golden.id}: {len(cases)} {kind}", style=f"bold {style}")
+                         + Text(f" ({shown}): {why}", style=style))
     return lines
 
 
