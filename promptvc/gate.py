@@ -31,7 +31,8 @@ def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
 def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HEAD") -> Verdict:
     """Block for a set only when the commit makes it worse; a set that was already failing and
     is no worse is a warning (unless `block_below_threshold = "always"`)."""
-    reasons, warnings = [], []
+    reasons: list[str] = []
+    warnings: list[str] = []
     for c in comparisons:
         after = c.after
         if after is None:

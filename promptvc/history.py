@@ -60,9 +60,11 @@ class CommitPoint:
         """The change in the mean over the sets evaluated comparably on both sides only: a set
         evaluated at one side alone moves the overall score, never its delta."""
         pairs = [(s.score, self.parent[i].score) for i, s in self.sets.items() if s.comparable(self.parent.get(i))]
-        if not pairs:
+        now = [a for a, _ in pairs if a is not None]
+        before = [b for _, b in pairs if b is not None]
+        if not now:
             return None
-        return sum(now for now, _ in pairs) / len(pairs) - sum(before for _, before in pairs) / len(pairs)
+        return sum(now) / len(now) - sum(before) / len(before)
 
     @property
     def partial(self) -> tuple[str, ...]:

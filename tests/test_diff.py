@@ -184,7 +184,7 @@ def test_the_cost_estimate_prices_each_side_at_its_own_model(support_repo, cli):
     tokens = rendered["cost_delta"] / ((3.0 - 1.0) / 1_000_000)  # haiku $1, sonnet $3 per million input
     assert tokens > 20 and abs(tokens - round(tokens)) < 1e-6
     assert data["summary"]["est_run_cost_delta"] > 1.5 * rendered["cost_delta"]
-    code, out, _ = cli("diff")
+    _, out, _ = cli("diff")
     assert "unchanged in all 2 cases (model: ≈+$0.000" in out
     assert "est. +$0.000000" not in out and "est. +$0.000" in out
 
@@ -192,7 +192,7 @@ def test_the_cost_estimate_prices_each_side_at_its_own_model(support_repo, cli):
 def test_a_side_without_a_price_makes_the_cost_unknown(support_repo, cli):
     tiers = (support_repo.root / "prompts/tiers.yaml").read_text()
     support_repo.write("prompts/tiers.yaml", tiers.replace("claude-haiku-4-5", "claude-haiku-9"))
-    code, out, _ = cli("diff")
+    _, out, _ = cli("diff")
     assert "est. cost unknown per full run (no price for claude-haiku-9)" in out
     data = json.loads(cli("diff", "--json")[1])
     assert data["summary"]["est_run_cost_delta"] is None

@@ -328,7 +328,7 @@ def test_some_sets_not_evaluated_are_said_and_strict_makes_them_exit_3(model_rep
     assert "1 of 2 golden sets not evaluated (support-answer: no recorded response" in out
     assert "nothing was evaluated" not in out
     assert cli("eval", "--strict")[0] == 3
-    code, out, err = cli("eval", "--strict", "--json")
+    code, out, _ = cli("eval", "--strict", "--json")
     assert code == 3 and json.loads(out)["sets"]
 
 
@@ -337,5 +337,5 @@ def test_eval_junit_into_a_new_folder_or_a_directory(model_repo, model_server, c
     code, _, err = cli("eval", "--junit", str(tmp_path / "out/junit.xml"))
     assert code == 0, err
     assert (tmp_path / "out/junit.xml").exists()
-    code, out, err = cli("eval", "--junit", str(tmp_path / "out"))
+    code, _, err = cli("eval", "--junit", str(tmp_path / "out"))
     assert code == 2 and err == f"promptvc: {tmp_path / 'out'}: is a directory; give a file name\n"

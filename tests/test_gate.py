@@ -104,7 +104,7 @@ def test_block_below_threshold_is_validated(support_repo, cli):
     support_repo.write("promptvc.toml", '[gate]\nblock_below_threshold = "sometimes"\n')
     support_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
     support_repo.stage()
-    code, out, err = cli("check")
+    code, _, err = cli("check")
     assert code == 2
     assert err == 'promptvc: promptvc.toml: [gate] block_below_threshold must be "when-worse" or "always"\n'
 

@@ -166,7 +166,7 @@ def test_log_never_compares_a_score_with_one_from_another_provider(support_repo,
     support_repo.commit("judged by the model")
     model_server.rule = lambda body: "I am not sure, sorry."
     assert cli("eval", "--rev", "HEAD")[0] == 1
-    code, out, _ = cli("log", "-n", "2")
+    _, out, _ = cli("log", "-n", "2")
     lines = out.splitlines()
     assert "judged by the model" in lines[0]
     assert "support-answer  0.00    0/2 passed · anthropic (parent: echo, not compared)" in lines[1]

@@ -39,10 +39,10 @@ def sides(ws: Workspace, base: str | None) -> Sides:
         merge_base = repo.merge_base(repo.resolve(base), head)
         return Sides(merge_base, head, f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})",
                      f"the merge-base with {base}", "")
-    head = repo.try_resolve("HEAD")
-    if head is None:
+    current = repo.try_resolve("HEAD")
+    if current is None:
         return Sides(EMPTY, INDEX, "staged (first commit, thresholds only)", "the empty tree", "git commit --no-verify")
-    return Sides(head, INDEX, f"staged vs HEAD ({head[:7]})", "HEAD", "git commit --no-verify")
+    return Sides(current, INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify")
 
 
 def touches_prompts(ws: Workspace, old: str, new: str) -> bool:

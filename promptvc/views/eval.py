@@ -75,7 +75,7 @@ def unchecked_sets_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     lines: list[Text] = []
     for o in outcomes:
-        unchecked: dict[tuple[str, str], list[str]] = {}
+        unchecked: dict[tuple[str, str, bool], list[str]] = {}
         for r in o.results:
             if r.status == FAILED:
                 lines += _failed_case(o, r)
