@@ -88,40 +88,21 @@ def run(base: str | None, markdown: str | None, junit: str | None, strict: bool 
 
 
 def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:
-    from rich.text import Text
-
     from promptvc.commands import reportfile
-
-    from promptvc.views import eval as evalview
     from promptvc.commands.diff_eval import evaluate_both
-    from promptvc.views.comparison import comparison_lines
     from promptvc.gate import decide
+    from promptvc.views import eval as evalview
     from promptvc.views.terminal import emit
 
     before, after, comparisons = evaluate_both(ws, compared.old, compared.new, command="check",
                                                spend_cap=ws.settings.spend_cap)
     verdict = decide(comparisons, ws.settings.gate, compared.base_name)
-    label = compared.label
     unreachable = before.stats.unreachable + after.stats.unreachable
-    total = sum(len(s.results) for s in after.sets)
-    rerun = sum(1 for s in after.sets for r in s.results if r.called)
-    head = Text(f"promptvc check · {label} · {len(after.sets)} golden set{'s' if len(after.sets) != 1 else ''}, "
-                f"{rerun} of {total} cases re-run", style="bold")
-    lines = [head] + comparison_lines(comparisons) + cost_lines(comparisons)
-    if unreachable:
-        lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
-                          style="bold yellow"))
-    nothing = evalview.nothing_evaluated_text(after.sets)
-    if nothing:
-        lines.append(Text(nothing, style="bold yellow"))
-    lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
-    if verdict.blocked and compared.skip_hint:
-        lines.append(Text(f"(skip once with `{compared.skip_hint}`)", style="dim"))
     if markdown:  # the reports first: the verdict on screen is the last word
-        reportfile.write(markdown, markdown_summary(label, comparisons, verdict))
+        reportfile.write(markdown, markdown_summary(compared.label, comparisons, verdict))
     if junit:
         reportfile.write(junit, evalview.junit_xml(after.sets, after.elapsed))
-    emit(lines)
+    emit(_report_lines(compared, after, comparisons, verdict, unreachable))
     if unreachable and ws.settings.gate.offline == "block":
         return 3
     if verdict.blocked:
@@ -133,22 +114,27 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     return 0
 
 
-def cost_lines(comparisons) -> list:
-    """The cost change per run of the cases evaluated on both sides (a model change shows here)."""
+def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: list[str]) -> list:
     from rich.text import Text
 
-    from promptvc.compare import cost_change
-    before, after, cases = cost_change(comparisons)
-    if not cases or before == after == 0:
-        return []
-    where = f"over the {cases} case{'s' if cases != 1 else ''} evaluated on both sides"
-    if before is None or after is None:
-        return [Text(f"  cost per run: unknown (a model without a price) {where}", style="dim")]
-    change = after - before
-    ratio = f", ×{after / before:.1f}" if before and abs(change) >= 5e-7 else ""
-    sign = "+" if change >= 0 else "−"
-    return [Text(f"  cost per run: ${before:.6f} → ${after:.6f} ({sign}${abs(change):.6f}{ratio}) {where}",
-                 style="dim")]
+    from promptvc.views import eval as evalview
+    from promptvc.views.comparison import comparison_lines, cost_lines
+
+    total = sum(len(s.results) for s in after.sets)
+    rerun = sum(1 for s in after.sets for r in s.results if r.called)
+    sets = f"{len(after.sets)} golden set{'s' if len(after.sets) != 1 else ''}"
+    lines = [Text(f"promptvc check · {compared.label} · {sets}, {rerun} of {total} cases re-run", style="bold")]
+    lines += comparison_lines(comparisons) + cost_lines(comparisons)
+    if unreachable:
+        lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
+                          style="bold yellow"))
+    nothing = evalview.nothing_evaluated_text(after.sets)
+    if nothing:
+        lines.append(Text(nothing, style="bold yellow"))
+    lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
+    if verdict.blocked and compared.skip_hint:
+        lines.append(Text(f"(skip once with `{compared.skip_hint}`)", style="dim"))
+    return lines
 
 
 def markdown_summary(label: str, comparisons, verdict) -> str:

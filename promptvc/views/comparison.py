@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from promptvc.compare import Flip, SetComparison
+from promptvc.compare import Flip, SetComparison, cost_change
 from promptvc.evals.assertions import Grade
 from promptvc.evals.scoring import FAILED, CaseResult, SetOutcome
 from promptvc.views.eval import score_text
@@ -113,3 +113,18 @@ def _why(grade: Grade) -> str:
 
 def _verdicts(result: CaseResult) -> str:
     return _one_line("; ".join(f"{'✓' if g.passed else '✗'} {g.label}: {g.reason}" for g in result.grades))
+
+
+def cost_lines(comparisons: list[SetComparison]) -> list[Text]:
+    """The cost per run of the cases evaluated on both sides, before and after (a model change shows here)."""
+    before, after, cases = cost_change(comparisons)
+    if not cases or before == after == 0:
+        return []
+    where = f"over the {cases} case{'s' if cases != 1 else ''} evaluated on both sides"
+    if before is None or after is None:
+        return [Text(f"  cost per run: unknown (a model without a price) {where}", style="dim")]
+    change = after - before
+    ratio = f", ×{after / before:.1f}" if before and abs(change) >= 5e-7 else ""
+    sign = "+" if change >= 0 else "−"
+    return [Text(f"  cost per run: ${before:.6f} → ${after:.6f} ({sign}${abs(change):.6f}{ratio}) {where}",
+                 style="dim")]
