@@ -99,23 +99,28 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
 @click.option("--no-cache", is_flag=True, help="Send every request again, ignoring stored responses.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
 @click.option("--junit", metavar="FILE", help="Write JUnit XML.")
-def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurrency, no_cache, as_json, junit) -> None:
-    """Run golden sets, store the results, and show the scores. Exit 1 when a set fails."""
+@click.option("--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (no key or recording).")
+def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurrency, no_cache, as_json, junit,
+          strict) -> None:
+    """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
     from promptvc.commands.eval import run
     sys.exit(run(names, pattern=pattern, rev=rev, staged=staged, changed_since=changed_since, provider=provider,
-                 repeat=repeat, concurrency=concurrency, no_cache=no_cache, as_json=as_json, junit=junit))
+                 repeat=repeat, concurrency=concurrency, no_cache=no_cache, as_json=as_json, junit=junit,
+                 strict=strict))
 
 
 @cli.command()
 @click.option("--base", metavar="REV", help="In CI: compare merge-base(REV, HEAD) with HEAD.")
 @click.option("--markdown", metavar="FILE", help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--junit", metavar="FILE", help="Write JUnit XML.")
-def check(base, markdown, junit) -> None:
+@click.option("--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (for CI).")
+@click.option("-v", "--verbose", is_flag=True, help="Say so when there is nothing to check.")
+def check(base, markdown, junit, strict, verbose) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     from promptvc.commands.check import run
-    sys.exit(run(base, markdown, junit))
+    sys.exit(run(base, markdown, junit, strict, verbose))
 
 
 @cli.group()

@@ -63,6 +63,25 @@ class SetComparison:
     def regressions(self) -> tuple[Flip, ...]:
         return tuple(f for f in self.flips if f.regression)
 
+    def paired(self) -> list[tuple[CaseResult, CaseResult]]:
+        """(before, after) for each case evaluated on both sides: what like-with-like compares."""
+        if self.before is None or self.after is None:
+            return []
+        old = {(r.case_id, r.sample): r for r in self.before.results if r.evaluated}
+        return [(old[(r.case_id, r.sample)], r) for r in self.after.results
+                if r.evaluated and (r.case_id, r.sample) in old]
+
+
+def cost_change(comparisons: list[SetComparison]) -> tuple[float | None, float | None, int]:
+    """What the cases evaluated on both sides cost per run, before and after (None: a model without a
+    price), and how many cases that covers."""
+    pairs = [pair for c in comparisons for pair in c.paired()]
+
+    def total(results: list[CaseResult]) -> float | None:
+        costs = [r.cost for r in results]
+        return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    return total([b for b, _ in pairs]), total([a for _, a in pairs]), len(pairs)
+
 
 def compare(before: list[SetOutcome], after: list[SetOutcome]) -> list[SetComparison]:
     old = {o.golden.id: o for o in before}

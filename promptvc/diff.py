@@ -22,6 +22,7 @@ from promptvc.graph import (
 from promptvc.names import require_matches, selected
 from promptvc.prompts.file import prompt_names, prompt_path
 from promptvc.prompts.render import Rendered, Renderer
+from promptvc.prompts.tiers import EffectiveConfig
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ class RenderedChange:
     case: str | None
     hunks: tuple[Hunk, ...]
     tokens_delta: int
-    cost_delta: float | None        # per call, for the first changed case
-    run_cost_delta: float | None    # summed over every affected case
+    cost_delta: float | None        # per call, for the first changed case (else the first case)
+    run_cost_delta: float | None    # summed over every affected case; None when a side has no price
     error: str | None = None
+    unpriced: tuple[str, ...] = ()  # models (old or new side) without a known price
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,15 @@ class DiffReport:
 
     @property
     def run_cost_delta(self) -> float | None:
-        costs = [p.rendered.run_cost_delta for p in self.prompts if p.rendered and p.rendered.run_cost_delta is not None]
-        return sum(costs) if costs else None
+        """The input cost change of a full run; None ("cost unknown") when any side has no price."""
+        rendered = [p.rendered for p in self.prompts if p.rendered and not p.rendered.error]
+        if not rendered or any(r.run_cost_delta is None for r in rendered):
+            return None
+        return sum(r.run_cost_delta for r in rendered if r.run_cost_delta is not None)
+
+    @property
+    def unpriced(self) -> tuple[str, ...]:
+        return tuple(sorted({m for p in self.prompts if p.rendered for m in p.rendered.unpriced}))
 
 
 def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
@@ -308,28 +317,52 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenS
     cases: list[tuple[str, dict | None]] = [(f"{g.id}/{c.id}", c.vars) for g in sets for c in g.cases]
     if not cases:
         cases = [("(no golden case: placeholders)", None)]
-    config = _safe(lambda: new.config(name), None) or _safe(lambda: old.config(old_name), None)
-    price = price_for(config.model, config.price) if config else None
-    changed, first, hunks, first_tokens, run_tokens = 0, None, [], 0, 0
+    prices = _SidePrices(_safe(lambda: old.config(old_name), None), _safe(lambda: new.config(name), None))
+    changed, first, hunks, first_tokens = 0, None, [], 0
+    call_costs: list[float | None] = []
+    first_cost: float | None = None
     for label, variables in cases:
         try:
             before = _safe(functools.partial(_render, old, old_name, variables), None)
             after = _render(new, name, variables)
         except UserError as exc:
             return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))
+        call_costs.append(prices.change(before, after))
         if _plain(before) == _plain(after):
             continue
         changed += 1
-        tokens = _tokens(after) - _tokens(before)
-        run_tokens += tokens
         if first is None or all_cases:
             if first is None:
-                first, first_tokens = label, tokens
+                first, first_tokens, first_cost = label, _tokens(after) - _tokens(before), call_costs[-1]
             case_hunks = rendered_hunks(before, after)
             hunks += [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks] if all_cases else case_hunks
-    cost = first_tokens * price.input / 1_000_000 if price else None
-    run_cost = run_tokens * price.input / 1_000_000 if price else None
-    return RenderedChange(changed, len(cases), first, tuple(hunks), first_tokens, cost, run_cost)
+    run_cost = None if any(c is None for c in call_costs) else sum(c for c in call_costs if c is not None)
+    cost = first_cost if first is not None else call_costs[0]  # a model change alone still costs
+    return RenderedChange(changed, len(cases), first, tuple(hunks), first_tokens, cost, run_cost,
+                          unpriced=prices.unpriced)
+
+
+class _SidePrices:
+    """Each side of a diff priced at its own model: a tier moving to a dearer model costs more even
+    when not one rendered token changes."""
+
+    def __init__(self, old: EffectiveConfig | None, new: EffectiveConfig | None):
+        self.old = price_for(old.model, old.price) if old else None
+        self.new = price_for(new.model, new.price) if new else None
+        self.unpriced = tuple(sorted({c.model or "(no model)" for c, p in ((old, self.old), (new, self.new))
+                                      if c is not None and p is None}))
+
+    def change(self, before: Rendered | None, after: Rendered | None) -> float | None:
+        """The input cost change of one call; None when a side that exists has no price."""
+        costs = []
+        for rendered, price in ((before, self.old), (after, self.new)):
+            if rendered is None:
+                costs.append(0.0)
+            elif price is None:
+                return None
+            else:
+                costs.append(_tokens(rendered) * price.input / 1_000_000)
+        return costs[1] - costs[0]
 
 
 def _plain(rendered: Rendered | None) -> str | None:

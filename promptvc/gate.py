@@ -29,31 +29,64 @@ def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
     return temperature == 0  # at temperature > 0 a flip may be sampling noise
 
 
-def decide(comparisons: list[SetComparison], policy: GatePolicy) -> Verdict:
+def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HEAD") -> Verdict:
+    """Block for a set only when the commit makes it worse; a set that was already failing and
+    is no worse is a warning (unless `block_below_threshold = "always"`)."""
     reasons: list[str] = []
     warnings: list[str] = []
     for c in comparisons:
         after = c.after
         if after is None:
             continue
-        problems = []
-        unchecked = after.skipped + after.errored
-        if after.status == Status.NOT_EVALUATED or unchecked:
-            what = f"{c.set_id}: {unchecked} of {len(after.results)} cases not checked ({_why(after)})"
+        unchecked = after.unchecked
+        if unchecked:  # only a model that could not be asked is the offline policy's business
+            what = f"{c.set_id}: {len(unchecked)} of {len(after.results)} cases not checked ({_why(unchecked)})"
             (reasons if policy.offline == "block" else warnings).append(what)
-        if after.status == Status.FAILED:
-            problems.append(f"fell below its threshold ({after.score:.2f} < {after.golden.threshold:.2f})")
-        if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
-            problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
-        regressions = c.regressions
-        if regressions and flip_blocks(policy, after.plan.temperature):
-            n = len(regressions)
-            problems.append(f"{n} case{'s' if n != 1 else ''} flipped {Direction.REGRESSED.value}")
-        if problems:
-            reasons.append(f"{c.set_id} " + ", ".join(problems))
+        worse = _worse(c, policy)
+        broken = after.broken
+        if broken:
+            n = len(broken)
+            own = (" in its own checks" if n == 1 else " in their own checks") \
+                if all(r.fault == "check" for r in broken) else ""
+            worse.insert(0, f"{n} case{'' if n == 1 else 's'} errored{own} ({_why(broken)})")
+        below, blocks = _below_threshold(c, policy, bool(worse))
+        if below and blocks:
+            worse.insert(0, below)
+        elif below:
+            warnings.append(f"{c.set_id} {below}, no worse than {base}")
+        if worse:
+            reasons.append(f"{c.set_id} " + ", ".join(worse))
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))
 
 
-def _why(outcome) -> str:
-    first = next((r.error for r in outcome.results if r.status in (Status.SKIPPED, Status.ERROR) and r.error), "")
+def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
+    """What the commit made worse: a drop beyond max_drop, cases that flipped pass → fail."""
+    problems = []
+    if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
+        problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
+    regressions = c.regressions
+    if regressions and c.after is not None and flip_blocks(policy, c.after.plan.temperature):
+        n = len(regressions)
+        problems.append(f"{n} case{'s' if n != 1 else ''} flipped {Direction.REGRESSED.value}")
+    return problems
+
+
+def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> tuple[str | None, bool]:
+    """(what a failing score says, whether that alone blocks): it fell, it has no baseline, or it
+    was already failing (a warning, unless the commit made it worse in another way)."""
+    after, before = c.after, c.before
+    if after is None or after.status != Status.FAILED:
+        return None, False
+    scores = f"({after.score:.2f} < {after.golden.threshold:.2f})"
+    if before is None or before.score is None:
+        return f"is below its threshold {scores} with no baseline to be no worse than", True
+    if before.status == Status.PASSED:
+        return f"fell below its threshold {scores}", True
+    if policy.block_below_threshold == "always":
+        return f"is below its threshold {scores}", True
+    return (None if worse else f"still below its threshold {scores}"), False
+
+
+def _why(results) -> str:
+    first = next((r.error for r in results if r.error), "")
     return first.split(";")[0][:100]

@@ -30,10 +30,20 @@ class SetPoint:
     passed: int = 0
     cases: int = 0
     cost: float | None = None
+    endpoint: str | None = None
 
     @property
     def evaluated(self) -> bool:
         return self.score is not None
+
+    @property
+    def scores_key(self) -> tuple[str, str | None]:
+        """Which provider and endpoint the score is from ("anthropic (replay)" replays anthropic)."""
+        return (self.provider or "").split(" (")[0], self.endpoint
+
+    def comparable(self, other: SetPoint | None) -> bool:
+        """Like with like: both evaluated, by the same provider at the same endpoint (never echo vs a model)."""
+        return other is not None and self.evaluated and other.evaluated and self.scores_key == other.scores_key
 
 
 @dataclass(frozen=True)
@@ -48,15 +58,27 @@ class CommitPoint:
         return sum(scores) / len(scores) if scores else None
 
     @property
-    def parent_overall(self) -> float | None:
-        scores = [s.score for s in self.parent.values() if s.score is not None]
-        return sum(scores) / len(scores) if scores else None
+    def overall_delta(self) -> float | None:
+        """The change in the mean over the sets evaluated comparably on both sides only: a set
+        evaluated at one side alone moves the overall score, never its delta."""
+        pairs = [(s.score, self.parent[i].score) for i, s in self.sets.items() if s.comparable(self.parent.get(i))]
+        now = [a for a, _ in pairs if a is not None]
+        before = [b for _, b in pairs if b is not None]
+        if not now:
+            return None
+        return sum(now) / len(now) - sum(before) / len(before)
+
+    @property
+    def partial(self) -> tuple[str, ...]:
+        """The sets this commit changed (or added) that are not evaluated here."""
+        return tuple(sorted(i for i, s in self.sets.items() if not s.evaluated
+                            and (i not in self.parent or self.parent[i].set_key != s.set_key)))
 
     def delta(self, set_id: str) -> float | None:
         now, before = self.sets.get(set_id), self.parent.get(set_id)
-        if now is None or before is None or now.score is None or before.score is None:
+        if now is None or before is None or not now.comparable(before):
             return None
-        return now.score - before.score
+        return now.score - before.score  # type: ignore[operator]
 
 
 def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[CommitInfo, dict[str, FileRef]]]:
@@ -147,4 +169,4 @@ def _point(row: dict, score: dict | None) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
     return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], Status(score["status"]),
-                    score["provider"], score["passed"] or 0, score["cases"] or 0, score["cost"])
+                    score["provider"], score["passed"] or 0, score["cases"] or 0, score["cost"], score["endpoint"])

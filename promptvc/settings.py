@@ -17,6 +17,8 @@ class GatePolicy:
     # "temperature-zero": a flip blocks only where it cannot be sampling noise.
     block_on_flip: str = "temperature-zero"
     offline: str = "warn"
+    # "when-worse": a set already below its threshold blocks only when the commit makes it worse.
+    block_below_threshold: str = "when-worse"
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ def _gate_policy(table: dict) -> GatePolicy:
         max_drop=float(table.get("max_drop", 0.05)),
         block_on_flip=str(flip),
         offline=str(table.get("offline", "warn")),
+        block_below_threshold=str(table.get("block_below_threshold", "when-worse")),
     )
 
 
@@ -92,6 +95,8 @@ def _validate(s: Settings) -> None:
         raise UserError(f"unknown provider '{s.provider}' in [eval]", path=CONFIG_FILE)
     if s.gate.offline not in ("warn", "block"):
         raise UserError("[gate] offline must be \"warn\" or \"block\"", path=CONFIG_FILE)
+    if s.gate.block_below_threshold not in ("when-worse", "always"):
+        raise UserError("[gate] block_below_threshold must be \"when-worse\" or \"always\"", path=CONFIG_FILE)
     if s.gate.block_on_flip not in ("temperature-zero", "always", "never"):
         raise UserError("[gate] block_on_flip must be true, false or \"temperature-zero\"", path=CONFIG_FILE)
     if not isinstance(s.concurrency, int) or s.concurrency < 1:

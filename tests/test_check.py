@@ -43,6 +43,7 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     result = commit(gated)
     assert result.returncode != 0
     assert "blocked:" in result.stdout and "pass → fail" in result.stdout
+    assert "refund-window  pass → fail   contains \"30 days\": output does not contain '30 days'" in result.stdout
     assert "(skip once with `git commit --no-verify`)" in result.stdout
     assert gated.git("log", "--oneline").count("\n") == 2  # nothing committed
 
@@ -64,13 +65,15 @@ def test_commit_all_and_commit_path_judge_the_temporary_index(gated):
     assert "Be vague." not in gated.git("show", "HEAD:prompts/partials/tone.jinja")
 
 
-def test_unrelated_commit_passes_and_sends_nothing(gated, model_server):
+def test_unrelated_commit_passes_silently_and_sends_nothing(gated, model_server, cli):
     gated.write("README.txt", "docs\n")
     gated.stage()
     result = commit(gated)
     assert result.returncode == 0
-    assert "no prompt, golden set or config change to check" in result.stdout
+    assert result.stdout == ""  # the hook is silent on every commit it has nothing to say about
     assert model_server.calls == 0
+    code, out, _ = cli("check", "-v")
+    assert code == 0 and out == "promptvc check: no prompt, golden set or config change to check\n"
 
 
 def test_one_prompt_change_sends_only_its_changed_cases_and_results_are_found_again(gated, model_server, cli):
@@ -202,6 +205,17 @@ def test_check_base_in_ci_with_markdown_and_junit(gated, model_server, cli, tmp_
     assert code == 1, out + err
     assert "| support-answer | 1.00 | 0.00 | -1.00 | 0.90 | failed |" in summary.read_text()
     assert "<failure" in junit.read_text()
+    assert "blocked:" in out and "--no-verify" not in out  # CI cannot skip a hook
+
+
+def test_pre_push_hint_names_git_push(gated, model_server, cli, monkeypatch):
+    base = gated.head()
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
+    monkeypatch.setenv("PRE_COMMIT_TO_REF", gated.head())
+    code, out, _ = cli("check")
+    assert code == 1 and "(skip once with `git push --no-verify`)" in out
 
 
 def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_path):
@@ -237,7 +251,7 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
 def test_nothing_to_check_imports_nothing_heavy(support_repo):
     support_repo.write("README.txt", "docs\n")
     support_repo.stage()
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "promptvc", "check"], cwd=support_repo.root,
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "promptvc", "check", "-v"], cwd=support_repo.root,
                           capture_output=True, text=True)
     assert proc.returncode == 0
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
@@ -286,3 +300,149 @@ def test_work_tree_results_carry_over_to_the_commit(support_repo, cli, object_fo
     support_repo.commit("echo golden")
     code, out, _ = cli("eval", "--rev", "HEAD", "--json")
     assert json.loads(out)["sets"][0]["cases"][0]["cached"]  # found again by content, not re-run
+
+
+def half_right(body):
+    """Vague: every case fails. Curt: the refund-window case fails, late-return passes."""
+    system = body.get("system", "")
+    if "Be vague." in system:
+        return "I am not sure, sorry."
+    if "Be curt" in system:
+        return "Soon." if "How long" in last_user_text(body) else "No."
+    return good_answer(body)
+
+
+def test_a_set_already_below_its_threshold_is_not_blocked_unless_it_gets_worse(gated, model_server):
+    model_server.rule = half_right
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    gated.write("prompts/partials/tone.jinja", "Be curt.\n")  # an improvement: 0.00 → 0.50
+    gated.stage()
+    result = commit(gated, message="curt")
+    assert result.returncode == 0, result.stdout
+    assert "support-answer still below its threshold (0.50 < 0.90), no worse than HEAD" in result.stdout
+    gated.write("prompts/partials/tone.jinja", "Be curt!\n")  # neutral: 0.50 → 0.50
+    gated.stage()
+    result = commit(gated, message="curt!")
+    assert result.returncode == 0, result.stdout
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")  # worse: 0.50 → 0.00
+    gated.stage()
+    result = commit(gated, message="vague again")
+    assert result.returncode == 1 and "blocked: support-answer dropped 0.50" in result.stdout
+
+
+def test_block_below_threshold_always_blocks_an_improvement_that_still_fails(gated, model_server):
+    model_server.rule = half_right
+    gated.write("promptvc.toml", '[gate]\nblock_below_threshold = "always"\n')
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("add", "-A")
+    gated.git("commit", "-q", "--no-verify", "-m", "vague")
+    gated.write("prompts/partials/tone.jinja", "Be curt.\n")
+    gated.stage()
+    result = commit(gated, message="curt")
+    assert result.returncode == 1 and "blocked: support-answer is below its threshold (0.50 < 0.90)" in result.stdout
+
+
+def test_a_python_assertion_that_raises_blocks_the_commit_with_the_error(gated, model_server):
+    gated.write("checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n")
+    gated.write("evals/py.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        vars: {policy: "30 days"}
+        cases:
+          - id: broken
+            vars: {question: "q"}
+            assert: [{type: python, value: "checks.support:explodes"}]
+        """)
+    gated.stage()
+    result = commit(gated, message="a python check")
+    assert result.returncode == 1, result.stdout
+    assert "blocked: py 1 case errored in its own checks" in result.stdout
+    assert "ValueError: boom" in result.stdout
+
+
+def test_a_judge_reply_without_a_score_blocks_the_commit(gated, model_server):
+    model_server.rule = lambda body: "Looks fine." if "Rubric:" in last_user_text(body) else good_answer(body)
+    gated.write("evals/grounded.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        vars: {policy: "30 days", question: "q"}
+        cases:
+          - id: grounded
+            assert: [{type: llm-rubric, value: "Says no"}]
+        """)
+    gated.stage()
+    result = commit(gated, message="a judged set")
+    assert result.returncode == 1, result.stdout
+    assert "grounded 1 case errored in its own checks" in result.stdout and "no 'Score: N' line" in result.stdout
+
+
+def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(gated, model_server, cli, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    gated.write("prompts/partials/tone.jinja", "Be kind.\n")
+    gated.stage()
+    code, out, err = cli("check")
+    assert code == 0 and "nothing was evaluated: 2 cases, 2 skipped" in out
+    code, out, err = cli("check", "--strict")
+    assert code == 3
+    assert err.startswith("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recorded response")
+
+
+def test_reports_go_into_new_folders_and_a_directory_is_one_line(gated, model_server, cli, tmp_path):
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.stage()
+    summary, junit = tmp_path / "reports/ci/summary.md", tmp_path / "reports/ci/junit.xml"
+    code, out, err = cli("check", "--markdown", str(summary), "--junit", str(junit))
+    assert code == 1 and "Traceback" not in err
+    assert "blocked" in summary.read_text() and "<failure" in junit.read_text()
+    model_server.reset()
+    code, out, err = cli("check", "--junit", str(tmp_path))
+    assert code == 2 and err == f"promptvc: {tmp_path}: is a directory; give a file name\n"
+    assert out == "" and model_server.calls == 0  # refused before anything is run or printed
+
+
+def test_check_shows_why_the_cases_of_a_new_set_fail_and_the_judges_reason(gated, model_server):
+    def rule(body):
+        if "Rubric:" in last_user_text(body):
+            return "It never cites the policy.\nScore: 2"
+        return good_answer(body)
+    model_server.rule = rule
+    gated.write("evals/grounded.yaml", """\
+        prompt: support/answer
+        provider: anthropic
+        vars: {policy: "30 days"}
+        cases:
+          - id: cites
+            vars: {question: "Can I return it?"}
+            assert: [{type: llm-rubric, value: "Cites the policy", min: 4}]
+          - id: polite
+            vars: {question: "Where is it?"}
+            assert: [{type: contains, value: "please"}]
+        """)
+    gated.stage()
+    result = commit(gated, message="a new set")
+    assert result.returncode == 1
+    assert "cites  FAIL   llm-rubric: judge 2/5 (min 4): It never cites the policy." in result.stdout
+    assert "polite  FAIL   contains \"please\": output does not contain 'please'" in result.stdout
+
+
+def test_when_only_a_check_changed_check_shows_the_verdicts_not_two_equal_outputs(gated, model_server):
+    gated.write("evals/support-answer.yaml",
+                (gated.root / "evals/support-answer.yaml").read_text().replace('"30 days"}', '"45 days"}'))
+    gated.stage()
+    result = commit(gated)
+    assert result.returncode == 1
+    assert "output unchanged; the checks' verdicts:" in result.stdout
+    assert "before: ✓ contains \"30 days\": output contains '30 days'" in result.stdout
+    assert "after:  ✗ contains \"45 days\": output does not contain '45 days'" in result.stdout
+
+
+def test_check_shows_the_cost_change_of_a_model_change(gated, model_server):
+    tiers = (gated.root / "prompts/tiers.yaml").read_text().replace("claude-haiku-4-5", "claude-sonnet-4-5")
+    gated.write("prompts/tiers.yaml", tiers)
+    gated.stage()
+    result = commit(gated, message="sonnet")
+    assert result.returncode == 0, result.stdout
+    # 2 calls of 100 input tokens, 9 output words in all: haiku $1/$5, sonnet $3/$15 per million
+    assert "cost per run: $0.000245 → $0.000735 (+$0.000490, ×3.0) over the 2 cases evaluated on both sides" \
+        in result.stdout

@@ -173,3 +173,27 @@ def test_a_renamed_prompt_diffs_against_its_old_self(support_repo, cli):
     assert "-You are a support agent. Policy:" in out and "+You are a support agent. The policy:" in out
     assert "support/answer.jinja  (deleted)" not in out
     assert "changed in 2 of 2 cases" in out
+
+
+def test_the_cost_estimate_prices_each_side_at_its_own_model(support_repo, cli):
+    tiers = (support_repo.root / "prompts/tiers.yaml").read_text()
+    support_repo.write("prompts/tiers.yaml", tiers.replace("claude-haiku-4-5", "claude-sonnet-4-5"))
+    code, out, _ = cli("diff", "--json")
+    data = json.loads(out)
+    rendered = data["prompts"][0]["rendered"]
+    assert rendered["changed"] == 0  # not one rendered token changed, yet every call costs more
+    tokens = rendered["cost_delta"] / ((3.0 - 1.0) / 1_000_000)  # haiku $1, sonnet $3 per million input
+    assert tokens > 20 and abs(tokens - round(tokens)) < 1e-6
+    assert data["summary"]["est_run_cost_delta"] > 1.5 * rendered["cost_delta"]
+    _, out, _ = cli("diff")
+    assert "unchanged in all 2 cases (model: ≈+$0.000" in out
+    assert "est. +$0.000000" not in out and "est. +$0.000" in out
+
+
+def test_a_side_without_a_price_makes_the_cost_unknown(support_repo, cli):
+    tiers = (support_repo.root / "prompts/tiers.yaml").read_text()
+    support_repo.write("prompts/tiers.yaml", tiers.replace("claude-haiku-4-5", "claude-haiku-9"))
+    _, out, _ = cli("diff")
+    assert "est. cost unknown per full run (no price for claude-haiku-9)" in out
+    data = json.loads(cli("diff", "--json")[1])
+    assert data["summary"]["est_run_cost_delta"] is None

@@ -103,6 +103,7 @@ def test_unreachable_api_exits_3_and_keeps_the_run_incomplete(model_repo, model_
     code, out, err = cli("eval")
     assert code == 3
     assert "could not evaluate" in err
+    assert "support-answer: 2 not checked (model unreachable) (refund-window, late-return): HTTP 500" in out
     assert model_server.calls == 4  # 2 cases x (1 try + 1 retry)
     errors = db_rows(model_repo, "SELECT status, error FROM results")
     assert {r["status"] for r in errors} == {"error"}
@@ -277,3 +278,54 @@ def test_eval_staged_and_rev_read_their_own_snapshot(support_repo, cli):
     assert all("Be warm and brief." in o for o in outputs(out))
     code, _, err = cli("eval", "--rev", "HEAD", "--staged")
     assert code == 2 and "exclusive" in err
+
+
+def test_every_case_errored_exits_1_and_says_nothing_was_evaluated(model_repo, model_server, cli):
+    model_repo.write("checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n")
+    text = (model_repo.root / "evals/support-answer.yaml").read_text()
+    text = text.replace('{type: contains, value: "30 days"}', '{type: python, value: "checks.support:explodes"}')
+    text = text.replace('{type: not-contains, value: "sorry"}', '{type: python, value: "checks.support:explodes"}')
+    model_repo.write("evals/support-answer.yaml", text)
+    model_server.rule = answer_by_rule
+    code, out, _ = cli("eval")
+    assert code == 1, out
+    assert "nothing was evaluated: 2 cases, 2 errored" in out
+
+
+def test_replay_without_recordings_exits_0_saying_so_and_3_with_strict(model_repo, model_server, cli, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, out, _ = cli("eval")
+    assert code == 0
+    assert "nothing was evaluated: 2 cases, 2 skipped" in out
+    code, out, err = cli("eval", "--strict")
+    assert code == 3
+    assert err == ("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recorded response "
+                   "for this request (replay: ANTHROPIC_API_KEY is not set))\n")
+
+
+def test_some_sets_not_evaluated_are_said_and_strict_makes_them_exit_3(model_repo, model_server, cli, monkeypatch):
+    model_repo.write("evals/prompt.yaml", """\
+        prompt: support/answer
+        provider: echo
+        vars: {policy: "P", question: "Q"}
+        cases:
+          - id: has-policy
+            assert: [{type: contains, value: "Policy:"}]
+        """)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, out, _ = cli("eval")
+    assert code == 0
+    assert "1 of 2 golden sets not evaluated (support-answer: no recorded response" in out
+    assert "nothing was evaluated" not in out
+    assert cli("eval", "--strict")[0] == 3
+    code, out, _ = cli("eval", "--strict", "--json")
+    assert code == 3 and json.loads(out)["sets"]
+
+
+def test_eval_junit_into_a_new_folder_or_a_directory(model_repo, model_server, cli, tmp_path):
+    model_server.rule = answer_by_rule
+    code, _, err = cli("eval", "--junit", str(tmp_path / "out/junit.xml"))
+    assert code == 0, err
+    assert (tmp_path / "out/junit.xml").exists()
+    code, _, err = cli("eval", "--junit", str(tmp_path / "out"))
+    assert code == 2 and err == f"promptvc: {tmp_path / 'out'}: is a directory; give a file name\n"

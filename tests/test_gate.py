@@ -11,16 +11,18 @@ LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
 ECHO = Identity("echo", "local", "echo")
 
 
-def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE):
+def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fault=None):
     results = tuple(CaseResult(f"k-{c}", "s", c, 0, "p", identity.label, st, 1.0 if st == "passed" else 0.0,
-                               output=f"out {c} {st}") for c, st in statuses.items())
+                               output=f"out {c} {st}", error="boom" if st == "error" else None,
+                               fault=fault if st == "error" else None) for c, st in statuses.items())
     evaluated = [r for r in results if r.status in ("passed", "failed")]
     score = sum(r.score for r in evaluated) / len(evaluated) if evaluated else None
     plan = SimpleNamespace(golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"), identity=identity,
                            temperature=temperature, samples=1, set_key="k")
     status = "not evaluated" if score is None else "passed" if score >= threshold else "failed"
     return SetOutcome(plan, results, score, status, sum(r.status == "passed" for r in results),
-                      sum(r.status == "failed" for r in results), 0, sum(r.status == "skipped" for r in results), None)
+                      sum(r.status == "failed" for r in results), sum(r.status == "error" for r in results),
+                      sum(r.status == "skipped" for r in results), None)
 
 
 BEFORE = {"a": "passed", "b": "passed", "c": "passed", "d": "passed"}
@@ -63,3 +65,59 @@ def test_flip_lines_start_where_long_outputs_differ():
     after = "system: " + "shared words " * 20 + "nothing"
     assert _one_line(before, after).startswith("…") and "escape hatch" in _one_line(before, after)
     assert _one_line("short", "other") == "short"
+
+
+HALF = {"a": "passed", "b": "passed", "c": "failed", "d": "failed"}
+THREE_QUARTERS = {"a": "passed", "b": "passed", "c": "passed", "d": "failed"}
+
+
+def test_a_set_already_below_its_threshold_and_no_worse_is_a_warning():
+    improved = decide(compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), GatePolicy())
+    assert not improved.blocked
+    assert improved.warnings == ("s still below its threshold (0.75 < 1.00), no worse than HEAD",)
+    neutral = decide(compare([outcome(HALF, threshold=1.0)], [outcome(HALF, threshold=1.0)]), GatePolicy(),
+                     base="the base")
+    assert not neutral.blocked and neutral.warnings == ("s still below its threshold (0.50 < 1.00), no worse than the base",)
+
+
+def test_a_failing_set_that_gets_worse_still_blocks():
+    worse = decide(compare([outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]), GatePolicy())
+    assert worse.blocked and "dropped 0.25" in worse.line() and "1 case flipped pass → fail" in worse.line()
+
+
+def test_a_new_set_that_fails_blocks_it_has_no_baseline():
+    verdict = decide(compare([], [outcome(HALF, threshold=1.0)]), GatePolicy())
+    assert verdict.reasons == ("s is below its threshold (0.50 < 1.00) with no baseline to be no worse than",)
+
+
+def test_block_below_threshold_always_keeps_the_strict_reading():
+    policy = GatePolicy(block_below_threshold="always")
+    verdict = decide(compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), policy)
+    assert verdict.blocked and verdict.reasons == ("s is below its threshold (0.75 < 1.00)",)
+
+
+def test_block_below_threshold_is_validated(support_repo, cli):
+    from promptvc.settings import load_settings
+    support_repo.write("promptvc.toml", '[gate]\nblock_below_threshold = "always"\n')
+    assert load_settings(support_repo.root).gate.block_below_threshold == "always"
+    assert GatePolicy().block_below_threshold == "when-worse"
+    support_repo.write("promptvc.toml", '[gate]\nblock_below_threshold = "sometimes"\n')
+    support_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    support_repo.stage()
+    code, _, err = cli("check")
+    assert code == 2
+    assert err == 'promptvc: promptvc.toml: [gate] block_below_threshold must be "when-worse" or "always"\n'
+
+
+def test_an_error_in_the_users_own_checks_blocks_whatever_the_offline_policy():
+    broken = {"a": "error", "b": "error"}
+    for offline in ("warn", "block"):
+        verdict = decide(compare([outcome(BEFORE)], [outcome(broken, fault="check")]), GatePolicy(offline=offline))
+        assert verdict.blocked and verdict.reasons == ("s 2 cases errored in their own checks (boom)",)
+
+
+def test_an_unreachable_model_is_governed_by_the_offline_policy_only():
+    down = {"a": "error", "b": "passed"}
+    warned = decide(compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="warn"))
+    assert not warned.blocked and warned.warnings == ("s: 1 of 2 cases not checked (boom)",)
+    assert decide(compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="block")).blocked

@@ -7,7 +7,7 @@ import time
 
 from promptvc.evals.scoring import CaseResult, Status
 from promptvc.store import Store
-from tests.data import MODEL_GOLDEN, answer_by_rule
+from tests.data import GOLDEN, MODEL_GOLDEN, answer_by_rule
 
 
 def rows(repo, query):
@@ -162,3 +162,29 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     calls = model_server.calls
     cli("diff", "--eval", "HEAD")
     assert model_server.calls == calls  # everything came from the store
+
+
+def test_responses_export_into_a_new_folder_or_a_directory(support_repo, cli, tmp_path):
+    target = tmp_path / "recordings/ci/responses.jsonl"
+    code, _, err = cli("responses", "export", str(target))
+    assert code == 0, err
+    assert target.read_text().startswith('{"format": "promptvc.responses/1"}')
+    code, _, err = cli("responses", "export", str(tmp_path))
+    assert code == 2 and err == f"promptvc: {tmp_path}: is a directory; give a file name\n"
+
+
+def test_log_never_compares_a_score_with_one_from_another_provider(support_repo, model_server, cli):
+    support_repo.write("evals/support-answer.yaml", GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"))
+    support_repo.commit("checked with echo")
+    assert cli("eval", "--rev", "HEAD")[0] == 0
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.commit("judged by the model")
+    model_server.rule = lambda body: "I am not sure, sorry."
+    assert cli("eval", "--rev", "HEAD")[0] == 1
+    _, out, _ = cli("log", "-n", "2")
+    lines = out.splitlines()
+    assert "judged by the model" in lines[0]
+    assert "support-answer  0.00    0/2 passed · anthropic (parent: echo, not compared)" in lines[1]
+    assert "(−1.00)" not in out
+    data = json.loads(cli("log", "-n", "1", "--json")[1])
+    assert data[0]["sets"][0]["delta"] is None and data[0]["sets"][0]["endpoint"] == model_server.url

@@ -269,4 +269,43 @@ def test_the_case_view_shows_the_variables_and_the_request(history_repo):
             details = str(app.screen.query_one("#case-details", Static).render())
             assert "question: Can I return after 2 months?" in details
             assert "system:" in details and "Be vague." in details
+
+
+ECHO_SET = """\
+prompt: support/answer
+provider: echo
+id: prompt-checks
+vars: {policy: "P", question: "Q"}
+cases:
+  - id: has-policy
+    assert: [{type: contains, value: "Policy:"}]
+"""
+
+
+def test_overall_delta_compares_only_sets_evaluated_on_both_sides_and_marks_partial(support_repo, model_server, cli):
+    from promptvc.history import history
+    from promptvc.store import Store
+    model_server.rule = lambda body: "I am not sure, sorry."
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.write("evals/prompt-checks.yaml", ECHO_SET)
+    support_repo.commit("two sets")
+    assert cli("eval", "--rev", "HEAD", "prompt-checks")[0] == 0          # echo 1.00; the model set is not run
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 3 months"))
+    support_repo.commit("model set changed, evaluated")
+    assert cli("eval", "--rev", "HEAD")[0] == 1                           # model set 0.00, echo set 1.00
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 4 months"))
+    support_repo.commit("model set changed, not evaluated")
+    points = history(Workspace.open(), Store(support_repo.root / ".promptvc/promptvc.db"))
+    latest, evaluated = points[0], points[1]
+    # HEAD~1: the overall mean is 0.50 against 1.00 at its parent, only because the parent had one
+    # set evaluated; compared like with like (the echo set, on both sides) nothing changed.
+    assert evaluated.overall == 0.5 and evaluated.overall_delta == 0.0 and not evaluated.partial
+    assert latest.partial == ("support-answer",) and latest.overall == 1.0
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)):
+            commits = app.query_one("#commits", DataTable)
+            assert cell(commits, 0, 3) == "partial"
+            assert cell(commits, 1, 2) == "0.50" and cell(commits, 1, 3) == "·"
     run(scenario())

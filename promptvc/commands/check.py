@@ -7,25 +7,37 @@ neither jinja2, yaml, sqlite-utils, rich nor the SDK, and opens no connection.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.workspace import Workspace
 
 
-def sides(ws: Workspace, base: str | None) -> tuple[Where, Where, str]:
-    """(old, new, label): staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs."""
+@dataclass(frozen=True)
+class Sides:
+    old: Where
+    new: Where
+    label: str         # what the header says is compared
+    base_name: str     # what "no worse than …" names
+    skip_hint: str     # how to skip the gate once, or "" where it cannot be skipped (CI)
+
+
+def sides(ws: Workspace, base: str | None) -> Sides:
+    """Staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs (pre-push)."""
     repo = ws.repo
     from_ref, to_ref = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
-        return ws.resolve(from_ref), ws.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}"
+        return Sides(ws.resolve(from_ref), ws.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}",
+                     from_ref[:7], "git push --no-verify")
     if base:
-        tip = repo.resolve("HEAD")
-        merge_base = repo.merge_base(repo.resolve(base), tip)
-        return Commit(merge_base), Commit(tip), f"HEAD ({tip[:7]}) vs merge-base with {base} ({merge_base[:7]})"
-    head = repo.try_resolve("HEAD")
-    if head is None:
-        return EMPTY, INDEX, "staged (first commit, thresholds only)"
-    return Commit(head), INDEX, f"staged vs HEAD ({head[:7]})"
+        head = repo.resolve("HEAD")
+        merge_base = repo.merge_base(repo.resolve(base), head)
+        return Sides(Commit(merge_base), Commit(head), f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})",
+                     f"the merge-base with {base}", "")
+    current = repo.try_resolve("HEAD")
+    if current is None:
+        return Sides(EMPTY, INDEX, "staged (first commit, thresholds only)", "the empty tree", "git commit --no-verify")
+    return Sides(Commit(current), INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify")
 
 
 def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
@@ -50,52 +62,73 @@ def _python_assertion_files(ws: Workspace, old: Where, new: Where) -> set[str]:
     return set(python_dependencies(ws.snapshot(old), modules)) | set(python_dependencies(ws.snapshot(new), modules))
 
 
-def run(base: str | None, markdown: str | None, junit: str | None) -> int:
+def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False,
+        verbose: bool = False) -> int:
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
+    from promptvc.views.reportfile import check_path
+    for report in (markdown, junit):
+        if report:
+            check_path(report)  # a path that cannot be written is refused before anything is run
     ws = Workspace.open()
-    old, new, label = sides(ws, base)
-    if not touches_prompts(ws, old, new):
-        print("promptvc check: no prompt, golden set or config change to check")
+    compared = sides(ws, base)
+    if not touches_prompts(ws, compared.old, compared.new):
+        if verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
+            print("promptvc check: no prompt, golden set or config change to check")
         return 0
-    return _check(ws, old, new, label, markdown, junit)
+    return _check(ws, compared, markdown, junit, strict)
 
 
-def _check(ws: Workspace, old: Where, new: Where, label: str, markdown: str | None, junit: str | None) -> int:
-    from pathlib import Path
-
-    from rich.text import Text
-
+def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:
     from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.gate import decide
     from promptvc.views import eval as evalview
-    from promptvc.views.comparison import comparison_lines
+    from promptvc.views import reportfile
     from promptvc.views.terminal import emit
 
-    outcome = evaluate_both(ws, plan_both(ws, old, new), command="check", spend_cap=ws.settings.spend_cap)
+    outcome = evaluate_both(ws, plan_both(ws, compared.old, compared.new), command="check",
+                            spend_cap=ws.settings.spend_cap)
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
-    verdict = decide(comparisons, ws.settings.gate)
+    verdict = decide(comparisons, ws.settings.gate, compared.base_name)
     unreachable = before.stats.unreachable + after.stats.unreachable
+    if markdown:  # the reports first: the verdict on screen is the last word
+        reportfile.write(markdown, markdown_summary(compared.label, comparisons, verdict))
+    if junit:
+        reportfile.write(junit, evalview.junit_xml(after.sets, after.elapsed))
+    emit(_report_lines(compared, after, comparisons, verdict, unreachable))
+    if unreachable and ws.settings.gate.offline == "block":
+        return 3
+    if verdict.blocked:
+        return 1
+    unchecked = evalview.unchecked_sets_text(after.sets)
+    if strict and unchecked:
+        from promptvc.errors import CannotEvaluate
+        raise CannotEvaluate(f"--strict: {unchecked}")
+    return 0
+
+
+def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: list[str]) -> list:
+    from rich.text import Text
+
+    from promptvc.views import eval as evalview
+    from promptvc.views.comparison import comparison_lines, cost_lines
+
     total = sum(len(s.results) for s in after.sets)
     rerun = sum(1 for s in after.sets for r in s.results if r.called)
-    head = Text(f"promptvc check · {label} · {len(after.sets)} golden set{'s' if len(after.sets) != 1 else ''}, "
-                f"{rerun} of {total} cases re-run", style="bold")
-    lines = [head] + comparison_lines(comparisons)
+    sets = f"{len(after.sets)} golden set{'s' if len(after.sets) != 1 else ''}"
+    lines = [Text(f"promptvc check · {compared.label} · {sets}, {rerun} of {total} cases re-run", style="bold")]
+    lines += comparison_lines(comparisons) + cost_lines(comparisons)
     if unreachable:
         lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
                           style="bold yellow"))
+    nothing = evalview.nothing_evaluated_text(after.sets)
+    if nothing:
+        lines.append(Text(nothing, style="bold yellow"))
     lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
-    if verdict.blocked:
-        lines.append(Text("(skip once with `git commit --no-verify`)", style="dim"))
-    emit(lines)
-    if markdown:
-        Path(markdown).write_text(markdown_summary(label, comparisons, verdict), encoding="utf-8")
-    if junit:
-        Path(junit).write_bytes(evalview.junit_xml(after.sets, after.elapsed))
-    if unreachable and ws.settings.gate.offline == "block":
-        return 3
-    return 1 if verdict.blocked else 0
+    if verdict.blocked and compared.skip_hint:
+        lines.append(Text(f"(skip once with `{compared.skip_hint}`)", style="dim"))
+    return lines
 
 
 def markdown_summary(label: str, comparisons, verdict) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptvc.errors import UserError
+from promptvc.errors import CannotEvaluate, UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
 from promptvc.workspace import Workspace
@@ -18,16 +17,18 @@ if TYPE_CHECKING:
 
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
         provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
-        junit: str | None) -> int:
-    from promptvc.evals.scoring import Status
+        junit: str | None, strict: bool = False) -> int:
     from promptvc.evaluation.plan import plan_eval, select_sets
-    from promptvc.evaluation.runner import Runner, raise_if_unreachable
+    from promptvc.evaluation.runner import Runner
     from promptvc.store import Store
     from promptvc.views import eval as evalview
+    from promptvc.views import reportfile
     from promptvc.views.terminal import console, emit
 
     if repeat < 1:
         raise UserError("--repeat must be at least 1")
+    if junit:
+        reportfile.check_path(junit)
     ws = Workspace.open()
     where = INDEX if staged else (ws.resolve(rev) if rev else WORKTREE)
     snapshot = ws.snapshot(where)
@@ -48,7 +49,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
                         on_result=lambda result: advance())
         outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
     if junit:
-        Path(junit).write_bytes(evalview.junit_xml(outcome.sets, outcome.elapsed))
+        reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
         print(evalview.outcome_json(outcome.sets, run_id=outcome.run_id, snapshot=snapshot.label,
                                     calls=outcome.stats.calls, cost=outcome.stats.cost, elapsed=outcome.elapsed))
@@ -66,8 +67,25 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         tokens = sum(s.tokens for s in outcome.sets)
         out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
                   f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
+    coverage = evalview.coverage_line(outcome.sets)
+    if coverage:
+        (err if as_json else console()).print(coverage, style="bold yellow")
+    return exit_code(outcome, strict)
+
+
+def exit_code(outcome, strict: bool) -> int:
+    """3 when the model was unreachable (or, with --strict, a set was not evaluated); 1 for a failed
+    set or a case whose own checks errored; else 0, even when sets went unevaluated for want of a key."""
+    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.views import eval as evalview
     raise_if_unreachable(outcome)
-    return 1 if any(s.status == Status.FAILED for s in outcome.sets) else 0
+    from promptvc.evals.scoring import Status
+    if any(s.status == Status.FAILED or s.broken for s in outcome.sets):
+        return 1
+    unchecked = evalview.unchecked_sets_text(outcome.sets)
+    if strict and unchecked:
+        raise CannotEvaluate(f"--strict: {unchecked}")
+    return 0
 
 
 def _changed_since(ws: Workspace, rev: str, renderer, goldens):

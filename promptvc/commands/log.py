@@ -25,7 +25,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
         print(json.dumps([{
             "commit": p.commit.sha, "subject": p.commit.subject, "timestamp": p.commit.timestamp,
             "sets": [{"id": s.set_id, "set_key": s.set_key, "score": s.score, "status": s.status,
-                      "provider": s.provider, "delta": p.delta(s.set_id)} for s in p.sets.values()],
+                      "provider": s.provider, "endpoint": s.endpoint, "delta": p.delta(s.set_id)} for s in p.sets.values()],
         } for p in points], indent=2))
         return 0
     if not points:
@@ -43,6 +43,9 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                 row.append(f"{point.score:.2f}  ")
                 row.append_text(delta_text(p.delta(set_id)))
                 row.append(f"  {point.passed}/{point.cases} passed · {point.provider}", style="dim")
+                parent = p.parent.get(set_id)
+                if parent is not None and parent.evaluated and not point.comparable(parent):
+                    row.append(f" (parent: {parent.provider}, not compared)", style="dim")
             else:
                 row.append(Status.NOT_EVALUATED, style="dim")
             lines.append(row)

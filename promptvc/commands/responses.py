@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
-
-import click
 
 from promptvc.errors import UserError
 from promptvc.jsonlines import json_objects
@@ -17,9 +16,12 @@ FORMAT = "promptvc.responses/1"
 
 def export(path: str) -> int:
     from promptvc.store import Store
+    from promptvc.views.reportfile import check_path, open_for_writing
+    if path != "-":
+        check_path(path)
     store = Store(Workspace.open().db_path)
     count = 0
-    with click.open_file(path, "w", encoding="utf-8") as out:  # "-" is stdout, left open
+    with nullcontext(sys.stdout) if path == "-" else open_for_writing(path) as out:
         out.write(json.dumps({"format": FORMAT}) + "\n")
         for row in store.export_responses():
             out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")

@@ -7,7 +7,7 @@ import json
 import statistics
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from promptvc.clock import now
 from promptvc.evals import assertions
@@ -25,6 +25,11 @@ class Status(StrEnum):
     ERROR = "error"                  # the case's request or its own check failed
     SKIPPED = "skipped"              # nothing to answer from (replay without a recording)
     NOT_EVALUATED = "not evaluated"  # a set none of whose cases was evaluated
+
+# Why a case errored. Only "unreachable" (the model could not be reached after retries) is the
+# offline policy's business; "check" (the user's own python assertion or judge failed) and
+# "request" (the API rejected the request the snapshot made) are failures of the snapshot.
+Fault = Literal["unreachable", "check", "request"]
 
 
 @dataclass(frozen=True)
@@ -51,19 +56,31 @@ class CaseResult:
     error: str | None = None
     fresh: bool = True           # produced by this run (not a stored result)
     called: bool = False         # this run sent its request to the model
+    fault: Fault | None = None   # for an error: whose it is
 
     @property
     def evaluated(self) -> bool:
         return self.status in (Status.PASSED, Status.FAILED)
 
     @property
+    def unchecked(self) -> bool:
+        """Not checked for want of a model: no recording, no key, or the API unreachable."""
+        return self.status == Status.SKIPPED or (self.status == Status.ERROR and self.fault == "unreachable")
+
+    @property
+    def broken(self) -> bool:
+        """Errored in the snapshot's own checks or request: a failure, not a missing model."""
+        return self.status == Status.ERROR and self.fault != "unreachable"
+
+    @property
     def failed_grades(self) -> list[Grade]:
         return [g for g in self.grades if not g.passed]
 
     @classmethod
-    def of_job(cls, job, *, status: Status, error: str | None = None) -> CaseResult:
+    def of_job(cls, job, *, status: Status, error: str | None = None, fault: Fault | None = None) -> CaseResult:
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label, status,
-                   model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error)
+                   model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error,
+                   fault=fault)
 
     @classmethod
     def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None,
@@ -146,6 +163,14 @@ class SetOutcome:
     @property
     def tokens(self) -> int:
         return sum(r.tokens_in + r.tokens_out for r in self.results)
+
+    @property
+    def unchecked(self) -> tuple[CaseResult, ...]:
+        return tuple(r for r in self.results if r.unchecked)
+
+    @property
+    def broken(self) -> tuple[CaseResult, ...]:
+        return tuple(r for r in self.results if r.broken)
 
     @property
     def noisy(self) -> bool:

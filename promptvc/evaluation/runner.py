@@ -114,9 +114,10 @@ class Runner:
         except ProviderError as exc:
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
-            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc))
-        except UserError as exc:
-            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc))
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc),
+                                       fault="unreachable" if exc.unreachable else "request")
+        except UserError as exc:  # the case's own checks: a python assertion, the judge's reply
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
         self._pending.append(result.row())
         self._flush()
         self.on_result(result)

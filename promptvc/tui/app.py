@@ -112,8 +112,10 @@ class PromptvcApp(App[None]):
         for point in self.shown:
             date = datetime.fromtimestamp(point.commit.timestamp, UTC).strftime("%m-%d")
             overall = point.overall
-            delta = overall - point.parent_overall if overall is not None and point.parent_overall is not None else None
-            table.add_row(Text(point.commit.short, style="yellow"), date, score_cell(overall), delta_cell(delta),
+            # A commit whose changed sets were not evaluated has no delta worth showing.
+            delta = Text("partial", style="yellow") if overall is not None and point.partial \
+                else delta_cell(point.overall_delta)
+            table.add_row(Text(point.commit.short, style="yellow"), date, score_cell(overall), delta,
                           point.commit.author[:10], point.commit.subject[:40], key=point.commit.sha)
         scores = [p.overall for p in reversed(self.shown) if p.overall is not None]
         self.query_one("#spark", Sparkline).data = scores

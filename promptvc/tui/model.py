@@ -30,9 +30,9 @@ class SetRow:
 
     @property
     def delta(self) -> float | None:
-        if not self.here or not self.parent or self.here.score is None or self.parent.score is None:
+        if not self.here or not self.here.comparable(self.parent):
             return None
-        return self.here.score - self.parent.score
+        return self.here.score - self.parent.score  # type: ignore[operator, union-attr]
 
     @property
     def changed(self) -> bool:
@@ -79,8 +79,9 @@ class HistoryBrowser:
             here, parent = point.sets.get(set_id), point.parent.get(set_id)
             flips: tuple[tuple[str, Direction], ...] = ()
             # The same content key on both sides means the same results: no case can have flipped.
-            if here and parent and here.evaluated and parent.evaluated and here.set_key != parent.set_key:
-                flips = self.flips(here, parent)
+            comparable = here is not None and parent is not None and here.comparable(parent) \
+                and here.set_key != parent.set_key
+            flips = self.flips(here, parent) if comparable else ()  # type: ignore[arg-type]
             either = here or parent
             assert either is not None  # the set id came from one side or the other
             rows.append(SetRow(set_id, either.prompt, here, parent, flips))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from promptvc.compare import SetComparison, is_unchanged
-from promptvc.evals.scoring import Status
+from promptvc.compare import Flip, SetComparison, cost_change, is_unchanged
+from promptvc.evals.assertions import Grade
+from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 from promptvc.views.eval import score_text
 
 OUTPUT_WIDTH = 100
+MAX_ERRORS_SHOWN = 5
 
 
 def delta_text(delta: float | None) -> Text:
@@ -37,28 +39,92 @@ def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[T
     width = width or max((len(c.set_id) for c in comparisons), default=10)
     lines = []
     for c in comparisons:
-        before = score_text(c.before.score) if c.before else "new"
-        after = score_text(c.after.score) if c.after else "removed"
-        line = Text(f"  {c.set_id:<{width}}  {before} → {after}  ")
-        line.append_text(delta_text(c.delta))
-        if c.after is not None:
-            line.append(f"  threshold {c.after.golden.threshold:.2f}  ", style="dim")
-            status = c.after.status
-            line.append({Status.PASSED: "✓", Status.FAILED: "✗"}.get(status, status),
-                        style={Status.PASSED: "green", Status.FAILED: "bold red"}.get(status, "dim"))
-            line.append(f"  {c.after.plan.identity.label}", style="dim")
-            if c.after.noisy:
-                line.append("  (1 sample at T>0)", style="yellow")
-        lines.append(line)
+        lines.append(_set_line(c, width))
         for flip in c.flips:
-            style = "red" if flip.regression else "green"
-            arrow = flip.direction.value if flip.direction else ""
-            head = Text(f"    {flip.case_id}  ")
-            head.append(arrow, style=f"bold {style}")
-            failed = flip.after.failed_grades if flip.regression else flip.before.failed_grades
-            if failed:
-                head.append(f"   {failed[0].label}", style="dim")
-            lines.append(head)
-            lines.append(Text(f"      before: {_one_line(flip.before.output, flip.after.output)}", style="dim"))
-            lines.append(Text(f"      after:  {_one_line(flip.after.output, flip.before.output)}", style=style))
+            lines += _flip_lines(flip)
+        if c.after is not None and c.before is None:  # a new set (or no baseline): why its cases fail
+            lines += [line for r in c.after.results if r.status == Status.FAILED for line in _failed_case_lines(r)]
+        if c.after is not None:
+            lines += _error_lines(c.after)
     return lines
+
+
+def _set_line(c: SetComparison, width: int) -> Text:
+    before = score_text(c.before.score) if c.before else "new"
+    after = score_text(c.after.score) if c.after else "removed"
+    line = Text(f"  {c.set_id:<{width}}  {before} → {after}  ")
+    line.append_text(delta_text(c.delta))
+    if c.after is not None:
+        line.append(f"  threshold {c.after.golden.threshold:.2f}  ", style="dim")
+        status = c.after.status
+        line.append({Status.PASSED: "✓", Status.FAILED: "✗"}.get(status, status),
+                    style={Status.PASSED: "green", Status.FAILED: "bold red"}.get(status, "dim"))
+        line.append(f"  {c.after.plan.identity.label}", style="dim")
+        if c.after.noisy:
+            line.append("  (1 sample at T>0)", style="yellow")
+    return line
+
+
+def _flip_lines(flip: Flip) -> list[Text]:
+    style = "red" if flip.regression else "green"
+    arrow = flip.direction.value if flip.direction else ""
+    head = Text(f"    {flip.case_id}  ")
+    head.append(arrow, style=f"bold {style}")
+    failed = flip.after.failed_grades if flip.regression else flip.before.failed_grades
+    if failed:
+        head.append(f"   {_why(failed[0])}", style="dim")
+    lines = [head]
+    if flip.before.output == flip.after.output:  # only the checks changed: their verdicts say why
+        lines.append(Text("      output unchanged; the checks' verdicts:", style="dim"))
+        lines.append(Text(f"      before: {_verdicts(flip.before)}", style="dim"))
+        lines.append(Text(f"      after:  {_verdicts(flip.after)}", style=style))
+        return lines
+    lines.append(Text(f"      before: {_one_line(flip.before.output, flip.after.output)}", style="dim"))
+    lines.append(Text(f"      after:  {_one_line(flip.after.output, flip.before.output)}", style=style))
+    return lines
+
+
+def _failed_case_lines(result: CaseResult) -> list[Text]:
+    head = Text(f"    {result.case_id}  ")
+    head.append("FAIL", style="bold red")
+    if result.failed_grades:
+        head.append(f"   {_why(result.failed_grades[0])}", style="dim")
+    return [head, Text(f"      output: {_one_line(result.output)}", style="red")]
+
+
+def _error_lines(outcome: SetOutcome) -> list[Text]:
+    broken = outcome.broken
+    lines = []
+    for result in broken[:MAX_ERRORS_SHOWN]:
+        head = Text(f"    {result.case_id}  ")
+        head.append("ERROR", style="bold red")
+        head.append(f"   {_one_line(result.error)}", style="red")
+        lines.append(head)
+    if len(broken) > MAX_ERRORS_SHOWN:
+        lines.append(Text(f"    … {len(broken) - MAX_ERRORS_SHOWN} more errored", style="dim"))
+    return lines
+
+
+def _why(grade: Grade) -> str:
+    """The assertion and its reason (for llm-rubric, the judge's score and reason, not the rubric)."""
+    label = "llm-rubric" if grade.label.startswith(("llm-rubric", "not-llm-rubric")) else grade.label
+    return _one_line(f"{label}: {grade.reason}")
+
+
+def _verdicts(result: CaseResult) -> str:
+    return _one_line("; ".join(f"{'✓' if g.passed else '✗'} {g.label}: {g.reason}" for g in result.grades))
+
+
+def cost_lines(comparisons: list[SetComparison]) -> list[Text]:
+    """The cost per run of the cases evaluated on both sides, before and after (a model change shows here)."""
+    before, after, cases = cost_change(comparisons)
+    if not cases or before == after == 0:
+        return []
+    where = f"over the {cases} case{'s' if cases != 1 else ''} evaluated on both sides"
+    if before is None or after is None:
+        return [Text(f"  cost per run: unknown (a model without a price) {where}", style="dim")]
+    change = after - before
+    ratio = f", ×{after / before:.1f}" if before and abs(change) >= 5e-7 else ""
+    sign = "+" if change >= 0 else "−"
+    return [Text(f"  cost per run: ${before:.6f} → ${after:.6f} ({sign}${abs(change):.6f}{ratio}) {where}",
+                 style="dim")]

@@ -89,7 +89,10 @@ def rendered_lines(r: RenderedChange) -> list[Text]:
     if r.error:
         return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
     if not r.changed:
-        return [_label("rendered", Text(f"unchanged in all {r.total} cases", style="dim"))]
+        text = Text(f"unchanged in all {r.total} cases", style="dim")
+        if r.cost_delta is None or abs(r.cost_delta) >= 5e-7:  # the model (or its price) changed
+            text.append(f" (model: ≈{_money(r.cost_delta, '/call')})", style="dim")
+        return [_label("rendered", text)]
     summary = Text(f"changed in {r.changed} of {plural(r.total, 'case')}; first: {r.case}  ")
     summary.append(f"(≈{_signed(r.tokens_delta)} tokens, {_money(r.cost_delta, '/call')})", style="dim")
     lines = [_label("rendered", summary)]
@@ -147,6 +150,8 @@ def summary_line(report: DiffReport) -> Text:
     cost = report.run_cost_delta
     if cost is not None:
         parts.append(f"est. {_money(cost)} per full run")
+    elif report.unpriced:
+        parts.append(f"est. cost unknown per full run (no price for {', '.join(report.unpriced)})")
     return Text(" · ".join(parts), style="bold")
 
 

@@ -49,19 +49,49 @@ def footnotes(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     return []
 
 
+def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
+    """What a run did not evaluate, in plain words; None when every case was checked."""
+    return nothing_evaluated_text(outcomes) or unchecked_sets_text(outcomes)
+
+
+def nothing_evaluated_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
+    results = [r for o in outcomes for r in o.results]
+    if results and not any(r.evaluated for r in results):
+        errored, skipped = sum(r.status == Status.ERROR for r in results), sum(r.status == Status.SKIPPED for r in results)
+        counts = [f"{n} {what}" for n, what in ((errored, "errored"), (skipped, "skipped")) if n]
+        return f"nothing was evaluated: {len(results)} case{'s' if len(results) != 1 else ''}, " + ", ".join(counts)
+    return None
+
+
+def unchecked_sets_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
+    """'2 of 5 golden sets not evaluated (first-set: why)' for sets with cases no model checked."""
+    incomplete = [o for o in outcomes if o.unchecked]
+    if not incomplete:
+        return None
+    fully = "fully " if any(o.score is not None for o in incomplete) else ""
+    first = incomplete[0]
+    why = next((r.error for r in first.unchecked if r.error), "")
+    noun = "golden set" if len(outcomes) == 1 else "golden sets"
+    return f"{len(incomplete)} of {len(outcomes)} {noun} not {fully}evaluated ({first.golden.id}: {why})"
+
+
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     lines: list[Text] = []
     for o in outcomes:
-        unchecked: dict[tuple[str, str], list[str]] = {}
+        unchecked: dict[tuple[str, str, bool], list[str]] = {}
         for r in o.results:
             if r.status == Status.FAILED:
                 lines += _failed_case(o, r)
             elif r.status != Status.PASSED:
-                unchecked.setdefault((r.status, r.error or ""), []).append(r.case_id)
-        for (status, why), cases in unchecked.items():
+                # An error in the case's own checks is a failure (red); a model that could not be
+                # reached, or a missing recording, only leaves the case unchecked (yellow).
+                kind: str = "not checked (model unreachable)" if r.fault == "unreachable" else r.status
+                unchecked.setdefault((kind, r.error or "", r.broken), []).append(r.case_id)
+        for (kind, why, broken), cases in unchecked.items():
             shown = ", ".join(cases[:5]) + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
-            lines.append(Text(f"{o.golden.id}: {len(cases)} {status}", style="bold yellow")
-                         + Text(f" ({shown}): {why}", style="yellow"))
+            style = "red" if broken else "yellow"
+            lines.append(Text(f"{o.golden.id}: {len(cases)} {kind}", style=f"bold {style}")
+                         + Text(f" ({shown}): {why}", style=style))
     return lines
 
 
@@ -98,7 +128,7 @@ def outcome_json(outcomes: tuple[SetOutcome, ...], *, run_id: int, snapshot: str
             "cases": [{
                 "id": r.case_id, "sample": r.sample, "status": r.status, "score": r.score, "output": r.output,
                 "model": r.model, "latency_ms": r.latency_ms, "tokens_in": r.tokens_in,
-                "tokens_out": r.tokens_out, "cost": r.cost, "truncated": r.truncated, "error": r.error,
+                "tokens_out": r.tokens_out, "cost": r.cost, "truncated": r.truncated, "error": r.error, "fault": r.fault,
                 "judge_reason": r.judge_reason, "cached": not r.fresh,
                 "assertions": [g.__dict__ for g in r.grades],
             } for r in o.results],
