@@ -1,7 +1,7 @@
 from types import SimpleNamespace
 
 from promptvc.compare import compare
-from promptvc.evals.scoring import CaseResult, SetOutcome
+from promptvc.evals.scoring import CaseResult, Status, summarise_set
 from promptvc.gate import decide
 from promptvc.providers import Identity
 from promptvc.settings import GatePolicy
@@ -12,17 +12,13 @@ ECHO = Identity("echo", "local", "echo")
 
 
 def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fault=None):
-    results = tuple(CaseResult(f"k-{c}", "s", c, 0, "p", identity.label, st, 1.0 if st == "passed" else 0.0,
-                               output=f"out {c} {st}", error="boom" if st == "error" else None,
-                               fault=fault if st == "error" else None) for c, st in statuses.items())
-    evaluated = [r for r in results if r.status in ("passed", "failed")]
-    score = sum(r.score for r in evaluated) / len(evaluated) if evaluated else None
+    """A set's outcome summarised by the real scoring code, from case statuses."""
+    results = [CaseResult(f"k-{c}", "s", c, 0, "p", identity.label, Status(st), 1.0 if st == "passed" else 0.0,
+                          output=f"out {c} {st}", error="boom" if st == "error" else None,
+                          fault=fault if st == "error" else None) for c, st in statuses.items()]
     plan = SimpleNamespace(golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"), identity=identity,
                            temperature=temperature, samples=1, set_key="k")
-    status = "not evaluated" if score is None else "passed" if score >= threshold else "failed"
-    return SetOutcome(plan, results, score, status, sum(r.status == "passed" for r in results),
-                      sum(r.status == "failed" for r in results), sum(r.status == "error" for r in results),
-                      sum(r.status == "skipped" for r in results), None)
+    return summarise_set(plan, results)
 
 
 BEFORE = {"a": "passed", "b": "passed", "c": "passed", "d": "passed"}
