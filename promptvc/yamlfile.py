@@ -1,4 +1,8 @@
-"""YAML parsing with the C loader, errors as one line with file and line, results cached by blob sha."""
+"""YAML parsing with the C loader, errors as one line with file and line, results cached by blob sha.
+
+A cached result is never handed out itself: every caller gets its own copy, so nothing a caller
+does to its data (a template, a case) can change what the next caller reads.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
     """Parse YAML; an error names the file and the line counted from the top of the file."""
     key = (cache_key, first_line) if cache_key else None
     if key and key in _CACHE:
-        return _CACHE[key]
+        return _fresh(_CACHE[key])
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -30,7 +34,25 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
         raise UserError(f"invalid YAML: {problem}", path=path, line=line) from None
     if key:
         _CACHE[key] = data
+        return _fresh(data)
     return data
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of the containers of a parsed document; the scalars YAML makes are immutable.
+
+    Much cheaper than copy.deepcopy, which matters: an example set is read once per rendered case.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: _fresh(v) for k, v in value.items()}
+    if kind is list:
+        return [_fresh(v) for v in value]
+    if kind is set:
+        return set(value)
+    if kind is tuple:  # !!omap and !!pairs give (key, value) tuples
+        return tuple(_fresh(v) for v in value)
+    return value
 
 
 def key_line(text: str, key: str, first_line: int = 1) -> int | None:

@@ -159,3 +159,31 @@ def test_property_template_markers_split_exactly(turns):
     system, messages = split_messages(mark_roles(source))
     assert system == ""
     assert [(m.role, m.content) for m in messages] == [(r, c.strip()) for r, c in turns]
+
+
+def test_a_template_cannot_mutate_its_examples(support_repo):
+    support_repo.write("prompts/support/answer.jinja",
+                       "{{ examples.append({'question': 'q', 'answer': 'a'}) or '' }}{{ examples|length }}\n")
+    with pytest.raises(UserError, match=r"^prompts/support/answer.jinja:1: refused by the sandbox: .*append"):
+        renderer(support_repo).render("support/answer", {})
+
+
+def test_what_a_caller_does_to_parsed_yaml_never_reaches_the_next_caller(support_repo):
+    r = renderer(support_repo)
+    r.examples("support/answer").append({"question": "injected", "answer": "x"})
+    r.examples("support/answer")[0]["question"] = "changed"
+    assert r.examples("support/answer") == [{"question": "Where is my order?",
+                                            "answer": "Follow the tracking link in your email."}]
+
+
+def test_cases_render_the_same_in_any_order(support_repo):
+    from promptvc.evaluation.request import build_request
+    from promptvc.evals.goldens import load_goldens
+
+    def keys(order):
+        r = renderer(support_repo)
+        golden = load_goldens(r.snapshot, "evals")[0]
+        cases = golden.cases if order == "forward" else tuple(reversed(golden.cases))
+        return {c.id: build_request(r.render(golden.prompt, c.vars), "echo", "").key for c in cases}
+
+    assert keys("forward") == keys("reverse")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptvc.errors import UserError
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
@@ -159,13 +159,13 @@ class Renderer:
         self.prompts_dir = prompts_dir.rstrip("/")
         cache = MEMORY if cache_dir is None else _CACHES.setdefault(str(cache_dir), TemplateCache(cache_dir))
         self.loader = _SnapshotLoader(snapshot, self.prompts_dir, cache)
-        self._envs: dict[bool, SandboxedEnvironment] = {}
+        self._envs: dict[bool, ImmutableSandboxedEnvironment] = {}
         self._tiers: dict | None = None
         self.deps: dict = {}  # filled by graph.prompt_deps
 
-    def env(self, allow_missing: bool = False) -> SandboxedEnvironment:
+    def env(self, allow_missing: bool = False) -> ImmutableSandboxedEnvironment:
         if allow_missing not in self._envs:
-            self._envs[allow_missing] = SandboxedEnvironment(
+            self._envs[allow_missing] = ImmutableSandboxedEnvironment(
                 loader=self.loader,
                 undefined=_Placeholder if allow_missing else jinja2.StrictUndefined,
                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
