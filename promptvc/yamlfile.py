@@ -13,9 +13,54 @@ import yaml
 from promptvc.errors import UserError
 
 try:
-    _Loader = yaml.CSafeLoader
+    _FastLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _FastLoader = yaml.SafeLoader
+
+# What aliases may add to a document, in nodes: generous for `<<: *defaults` in every case,
+# far below a "billion laughs" (ten levels of nine aliases, 10**9 nodes from 100 lines).
+ALIAS_EXPANSION_BUDGET = 100_000
+
+
+class _Loader(_FastLoader):  # type: ignore[valid-type,misc]
+    """The C loader, refusing a document whose aliases expand past the budget, or refer to themselves.
+
+    The parser shares an aliased node, so the graph stays small; it is the readers of the data
+    (copies, hashes, templates) that would expand it. Checked on the node graph, before any of it is built.
+    """
+
+    def construct_document(self, node):
+        _check_aliases(node)
+        return super().construct_document(node)
+
+
+class _AliasBomb(yaml.YAMLError):
+    def __init__(self, problem: str, node):
+        self.problem, self.problem_mark = problem, node.start_mark
+
+
+def _check_aliases(root) -> None:
+    """Count the nodes of the document as its readers will see it, visiting each shared node once."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else ())
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise _AliasBomb("an alias refers to a node that contains it", node)
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    if sizes[id(root)] - len(sizes) > ALIAS_EXPANSION_BUDGET:
+        raise _AliasBomb(f"aliases expand the document past {ALIAS_EXPANSION_BUDGET:,} extra nodes", root)
 
 _CACHE: dict[tuple[str, int], Any] = {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
 
 from promptvc.workspace import Workspace
@@ -19,7 +20,8 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     ws = Workspace.open()
     ws.repo.resolve(rev)
     store = Store(ws.db_path)
-    points = history(ws, store, rev, limit, names)
+    points = history(ws, store, rev, limit, names, on_warning=lambda message: print(
+        f"promptvc: warning: {message}", file=sys.stderr))
     if as_json:
         print(json.dumps([{
             "commit": p.commit.sha, "subject": p.commit.subject, "timestamp": p.commit.timestamp,

@@ -185,8 +185,9 @@ class Renderer:
     def config(self, name: str) -> EffectiveConfig:
         prompt = self.prompt(name)
         where = tiers_path(self.prompts_dir) if prompt.tier else prompt.path
+        tiers = self.tiers  # an error in tiers.yaml names tiers.yaml
         try:
-            return effective_config(prompt.tier, prompt.overrides, self.tiers, where)
+            return effective_config(prompt.tier, prompt.overrides, tiers, where)
         except UserError as exc:
             raise UserError(exc.message, path=prompt.path) from None
 
