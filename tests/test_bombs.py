@@ -99,3 +99,61 @@ def test_history_skips_a_commit_whose_tiers_are_a_bomb_and_recovers(support_repo
     assert "fix the tiers" in out and "support-answer" in out
     code, out, err, _ = run_bounded(["log"], support_repo.root)  # nothing poisoned: the same again
     assert code == 0 and f"skipped commit {bad[:7]}" in err
+
+
+# -- input faults ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("toml, expected", [
+    ("[gate]\nmax_drop = 'x'\n", "promptvc.toml:2: [gate] max_drop must be a number from 0 to 1, not 'x'"),
+    ("gate = 1\n", "promptvc.toml:1: 'gate' must be a table ([gate])"),
+    ("[eval]\nconcurrency = 2\nmax_retries = -5\n", "promptvc.toml:3: [eval] max_retries must be an integer from 0, not -5"),
+    ("[eval]\nspend_cap = 'x'\n", "promptvc.toml:2: [eval] spend_cap must be an amount in USD from 0, not 'x'"),
+    ("[eval]\ntimeout = 'abc'\n", "promptvc.toml:2: [eval] timeout must be a positive number of seconds, not 'abc'"),
+    ("[eval]\ntimeout = true\n", "promptvc.toml:2: [eval] timeout must be a positive number of seconds, not True"),
+    ("[gate]\noffline = 'sometimes'\n", "promptvc.toml:2: [gate] offline must be \"warn\" or \"block\", not 'sometimes'"),
+    ("a = " + "[" * 100_000 + "]" * 100_000 + "\n", "promptvc.toml: invalid TOML: nested too deeply"),
+], ids=["max_drop", "gate=1", "max_retries", "spend_cap", "timeout", "timeout-bool", "offline", "deep"])
+def test_config_typos_are_one_line(support_repo, cli, toml, expected):
+    support_repo.write("promptvc.toml", toml, dedent=False)
+    code, _out, err = cli("render", "support/answer", "--case", "refund-window")
+    assert code == 2 and err == f"promptvc: {expected}\n"
+
+
+def test_valid_config_values_still_load(support_repo):
+    from promptvc.settings import load_settings
+    support_repo.write("promptvc.toml", "[eval]\ntimeout = 5\nspend_cap = 0\nmax_retries = 0\n"
+                                        "[gate]\nmax_drop = 0.1\nblock_on_flip = 'always'\noffline = 'block'\n")
+    settings = load_settings(support_repo.root)
+    assert (settings.timeout, settings.spend_cap, settings.gate.block_on_flip) == (5, 0, "always")
+
+
+def test_jsonl_nested_too_deeply(support_repo, cli):
+    support_repo.write("evals/cases/deep.jsonl", '{"question": "q"}\n{"question": ' + "[" * 100_000 + "]" * 100_000
+                       + "}\n", dedent=False)
+    support_repo.write("evals/support-answer.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/deep.jsonl\n")
+    code, _out, err = cli("eval")
+    assert code == 2 and "evals/cases/deep.jsonl:2: invalid JSON: nested too deeply" in err
+    assert "Traceback" not in err
+
+
+def set_with_csv(repo, csv_text: str) -> None:
+    repo.write("evals/cases/cases.csv", csv_text, dedent=False)
+    repo.write("evals/support-answer.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/cases.csv\n")
+
+
+def test_a_csv_field_longer_than_the_csv_default_loads(support_repo):
+    from tests.test_goldens import goldens
+    document = "word " * 40_000  # 200,000 characters, past the csv module's 131,072
+    set_with_csv(support_repo, f'id,question\nlong,"{document}"\n')
+    assert goldens(support_repo)["support-answer"].cases[0].vars["question"] == document
+
+
+@pytest.mark.parametrize("csv_text, expected", [
+    ('id,question\none,"fine"\ntwo,"never closed\nthree,q\n', "evals/cases/cases.csv:3: invalid CSV: a quoted field is never closed"),
+    ("id,question\none,q\ntwo,q,extra\n", "evals/cases/cases.csv:3: row has 3 cells, the header has 2"),
+    ('id,question\none,"x"y\n', "evals/cases/cases.csv:2: invalid CSV: ',' expected after '\"'"),
+], ids=["unterminated", "extra-cells", "junk-after-quote"])
+def test_malformed_csv_rows_are_errors_with_their_line(support_repo, cli, csv_text, expected):
+    set_with_csv(support_repo, csv_text)
+    code, _out, err = cli("eval")
+    assert code == 2 and f"promptvc: {expected}\n" in err
