@@ -157,3 +157,20 @@ def test_malformed_csv_rows_are_errors_with_their_line(support_repo, cli, csv_te
     set_with_csv(support_repo, csv_text)
     code, _out, err = cli("eval")
     assert code == 2 and f"promptvc: {expected}\n" in err
+
+
+# -- templates nested past the parser's stack ----------------------------------------------------
+
+@pytest.mark.parametrize("expression", ["(" * 100 + "question" + ")" * 100, " + ".join(["question"] * 1000)],
+                         ids=["parentheses", "plus-chain"])
+def test_deeply_nested_templates_are_one_line_and_history_survives_them(support_repo, expression):
+    support_repo.write("prompts/support/answer.jinja", ANSWER.replace("{{ question }}", "{{ %s }}" % expression))
+    support_repo.commit("nest deeply")
+    expected = "prompts/support/answer.jinja: template nests too deeply"
+    assert_one_line(run_bounded(["render", "support/answer", "--case", "refund-window"], support_repo.root), expected)
+    code, _out, err, seconds = run_bounded(["eval"], support_repo.root)
+    assert code == 2 and expected in err and "Traceback" not in err and seconds < SECONDS
+    code, out, err, seconds = run_bounded(["diff", "HEAD~1"], support_repo.root)
+    assert code == 0 and f"error: {expected}" in out and err == "" and seconds < SECONDS
+    code, out, err, seconds = run_bounded(["log"], support_repo.root)
+    assert code == 0 and "nest deeply" in out and "Traceback" not in err and seconds < SECONDS

@@ -137,18 +137,23 @@ class _SnapshotLoader(jinja2.BaseLoader):
         if cached is not None and (cached[0] is not None or not need_code):
             return cached
         source, path, sha = self.source_of(name)
-        if cached is not None:
-            analysis = cached[1]
-        else:
-            try:
-                ast = environment.parse(source, name, path)
-            except jinja2.TemplateSyntaxError as exc:
-                raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
-            references, dynamic = _references(ast, self)
-            analysis = Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
-        code = environment.compile(source, name, path) if need_code else None
+        try:
+            analysis = cached[1] if cached is not None else self._analyse(environment, source, name, path)
+            code = environment.compile(source, name, path) if need_code else None
+        except RecursionError:
+            # Jinja parses, analyses and compiles recursively: ~100 nested parentheses or a
+            # 1,000-term `+` chain is past Python's stack. Refused, as a file the tool cannot read.
+            raise UserError("template nests too deeply (parentheses, operators or blocks)", path=path) from None
         self.cache.put(sha, path, code, analysis)
         return code, analysis
+
+    def _analyse(self, environment, source: str, name: str, path: str) -> Analysis:
+        try:
+            ast = environment.parse(source, name, path)
+        except jinja2.TemplateSyntaxError as exc:
+            raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
+        references, dynamic = _references(ast, self)
+        return Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
 
 
 class Renderer:
