@@ -29,7 +29,7 @@ def run_bounded(args: list[str], cwd: Path, env: dict | None = None) -> tuple[in
 
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "promptvc", *args], cwd=cwd, capture_output=True, text=True,
-                          preexec_fn=limit, timeout=30,
+                          preexec_fn=limit, timeout=30, check=False,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
     return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started
 
@@ -164,7 +164,7 @@ def test_malformed_csv_rows_are_errors_with_their_line(support_repo, cli, csv_te
 @pytest.mark.parametrize("expression", ["(" * 100 + "question" + ")" * 100, " + ".join(["question"] * 1000)],
                          ids=["parentheses", "plus-chain"])
 def test_deeply_nested_templates_are_one_line_and_history_survives_them(support_repo, expression):
-    support_repo.write("prompts/support/answer.jinja", ANSWER.replace("{{ question }}", "{{ %s }}" % expression))
+    support_repo.write("prompts/support/answer.jinja", ANSWER.replace("{{ question }}", f"{{{{ {expression} }}}}"))
     support_repo.commit("nest deeply")
     expected = "prompts/support/answer.jinja: template nests too deeply"
     assert_one_line(run_bounded(["render", "support/answer", "--case", "refund-window"], support_repo.root), expected)
@@ -174,3 +174,158 @@ def test_deeply_nested_templates_are_one_line_and_history_survives_them(support_
     assert code == 0 and f"error: {expected}" in out and err == "" and seconds < SECONDS
     code, out, err, seconds = run_bounded(["log"], support_repo.root)
     assert code == 0 and "nest deeply" in out and "Traceback" not in err and seconds < SECONDS
+
+
+# -- template resource use -------------------------------------------------------------------------
+
+S = "{% set s = 'a' * 1000000 %}"
+TEMPLATE_BOMBS = {
+    # name: (template, what the one line says)
+    "repeat": ("{{ 'a' * 10**9 }}", "repeating with * would make 1,000,000,000 characters"),
+    "repeat-reversed": ("{{ 10**9 * 'a' }}", "repeating with * would make 1,000,000,000 characters"),
+    "list-repeat": ("{{ ([1] * 10**9)|length }}", "repeating with * would make"),
+    "center": ("{{ 'a'|center(10**9) }}", "|center width 1,000,000,000 is past the render cap"),
+    "ljust": ("{{ 'a'.ljust(10**9) }}", "ljust() width 1,000,000,000 is past the render cap"),
+    "format-width": ("{{ '{:>999999999}'.format(1) }}", "a format width 999,999,999 is past the render cap"),
+    "format-nested-width": ("{{ '{:{w}}'.format(1, w=10**9) }}", "a format width 1,000,000,000 is past"),
+    "percent": ("{{ '%999999999s' % 'x' }}", "a % format width 999,999,999 is past the render cap"),
+    "percent-star": ("{{ '%*s' % (10**9, 'x') }}", "a '*' width 1,000,000,000 is past the render cap"),
+    "format-filter": ("{{ '%999999999s'|format('x') }}", "a % format width 999,999,999 is past"),
+    "replace": ("{% set s = 'a' * 100000 %}{{ s|replace('a', s) }}", "|replace would make 10,000,000,000"),
+    "replace-chain": ("{{ ('a' * 1000)" + "|replace('a', 'aaaaaaaaaa')" * 4 + " }}", "|replace would make 10,000,000"),
+    "indent": ("{{ ('\\n' * 1000)|indent(10**6) }}", "|indent would make"),
+    "indent-width": ("{{ 'a'|indent(10**9) }}", "|indent width 1,000,000,000 is past"),
+    "wordwrap": ("{{ ('a ' * 400000)|wordwrap(1, wrapstring='x' * 1000) }}", "|wordwrap would make"),
+    "slice": ("{{ [1]|slice(10**9)|list|length }}", "|slice count 1,000,000,000 is past its limit"),
+    "batch": ("{{ [1]|batch(10**9, 0)|list|length }}", "|batch size 1,000,000,000 is past its limit"),
+    "tilde-doubling": (("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+                        "{% endfor %}{{ ns.s|length }}"), "joining with ~ would make 1,048,576 characters"),
+    "plus-doubling": (("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
+                       "{% endfor %}{{ ns.s|length }}"), "joining with + would make 1,048,576 characters"),
+    "nested-range": ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                     "rendering takes longer than 0.25 s"),
+    "exponential-macro": (("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}"
+                           "{{ f(40) }}"), "rendering takes longer than 0.25 s"),
+    "endless-macro": ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recursion too deep"),
+    "power": ("{% set n = 9 %}{{ n ** (n ** 9) }}", "a power past 65,536 bits"),
+    "squaring": ("{% set ns = namespace(x=3) %}{% for i in range(64) %}{% set ns.x = ns.x * ns.x %}{% endfor %}",
+                 "a product past 65,536 bits"),
+    "lipsum": ("{{ lipsum(n=10**7) }}", "lipsum() would make"),
+    "join-filter": (S + "{{ [s, s, s, s, s, s, s, s, s, s]|join }}", "|join would make"),
+    "join-method": (S + "{{ ''.join([s, s, s, s, s, s, s, s, s, s]) }}", "join() would make"),
+    "print-a-list": (S + "{{ [s, s, s, s, s, s, s, s, s, s] }}", "printing a value would make"),
+    "tilde-a-list": (S + "{{ 'x' ~ [s, s, s, s, s, s, s, s, s, s] }}", "joining with ~ would make"),
+    "tojson": (S + "{{ [s, s, s, s, s, s, s, s, s, s]|tojson }}", "|tojson would make"),
+    "many-allowed-steps": ("{{ range(1000)|map('center', 1000000)|list|length }}",
+                           "rendering builds more than 16,000,000 characters of text"),
+    "block-set": (S + "{% set x %}{% for i in range(1000) %}{{ s }}{% endfor %}{% endset %}{{ x|length }}",
+                  "rendering builds more than 16,000,000 characters of text"),
+    "macro-body": (S + "{% macro m() %}{% for i in range(1000) %}{{ s }}{% endfor %}{% endmacro %}{{ m()|length }}",
+                   "rendering builds more than 16,000,000 characters of text"),
+    "literal-block": ("{% set x %}{% for i in range(100000) %}" + "0123456789" * 10 + "{% endfor %}{% endset %}",
+                      "the text of a macro or block would make"),
+    "expandtabs": ("{{ ('\\t' * 100000).expandtabs(100000) }}", "expandtabs() would make"),
+    "translate": ("{{ ('a' * 10000).translate({97: 'b' * 100000}) }}", "translate() would make"),
+}
+
+_RENDER_ALL = """
+import json, resource, sys, time
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))
+from promptvc.errors import UserError
+from promptvc.git.repo import GitRepo
+from promptvc.git.snapshot import open_snapshot
+from promptvc.prompts.render import Renderer
+renderer = Renderer(open_snapshot(GitRepo(Path.cwd()), "worktree", ["prompts"]))
+results = {{}}
+for name in json.loads(sys.argv[1]):
+    started = time.monotonic()
+    try:
+        renderer.render("bombs/" + name, {{}})
+        message = "rendered"
+    except UserError as exc:
+        message = str(exc)
+    except BaseException as exc:
+        message = f"crashed: {{type(exc).__name__}}: {{exc}}"
+    results[name] = (message, time.monotonic() - started)
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def template_bombs(tmp_path_factory):
+    """Every payload rendered once, in one child process under the memory limit (deadline lowered to stay fast)."""
+    import json
+    root = tmp_path_factory.mktemp("bombs")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    for name, (template, _expected) in TEMPLATE_BOMBS.items():
+        (root / "prompts/bombs").mkdir(parents=True, exist_ok=True)
+        (root / f"prompts/bombs/{name}.jinja").write_text("line one\n" + template + "\n")
+    proc = subprocess.run([sys.executable, "-c", _RENDER_ALL.format(memory=MEMORY), json.dumps(list(TEMPLATE_BOMBS))],
+                          cwd=root, capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "PROMPTVC_RENDER_DEADLINE": "0.25"})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("name", list(TEMPLATE_BOMBS))
+def test_template_bombs_are_one_line_fast_and_small(template_bombs, name):
+    message, seconds = template_bombs[name]
+    assert message.startswith(f"prompts/bombs/{name}.jinja:2: "), message
+    assert TEMPLATE_BOMBS[name][1] in message and "\n" not in message
+    assert seconds < 0.5
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("{{ 'a' * 10**9 }}", "repeating with * would make 1,000,000,000 characters"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+     "rendering takes longer than 1 s"),
+], ids=["memory", "time"])
+def test_template_bombs_at_the_defaults_through_the_cli(support_repo, template, expected):
+    support_repo.write("prompts/bomb.jinja", "hello\n" + template + "\n")
+    assert_one_line(run_bounded(["render", "bomb"], support_repo.root), f"prompts/bomb.jinja:2: {expected}")
+
+
+def test_the_render_cap_is_a_knob_for_the_user_not_the_repository(git_repo, monkeypatch):
+    from promptvc.errors import UserError
+    from tests.test_render import renderer
+    git_repo.write("prompts/p.jinja", "{{ 'a' * 2000 }}\n")
+    assert len(renderer(git_repo).render("p", {}).messages[0].content) == 2000
+    monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
+    with pytest.raises(UserError, match="would make 2,000 characters or more; the render cap is 1,000"):
+        renderer(git_repo).render("p", {})
+
+
+def test_ordinary_templates_render_as_before_in_the_bounded_sandbox(git_repo):
+    from tests.test_render import renderer
+    git_repo.write("prompts/p.jinja", """\
+        {% set ns = namespace(total=0) %}
+        {% for ex in examples %}{% set ns.total = ns.total + ex.n %}{{ loop.index }}. {{ ex.q|upper|center(9) }}|{{ '%5.1f' % ex.n }}|{{ '{:>4}'.format(ex.n) }}
+        {% endfor %}
+        {{ '-' * 10 }} {{ ns.total }} {{ [1, 2] + [3] }} {{ 2 ** 10 }} {{ 'a,b'|replace(',', ' & ') }} {{ range(5)|batch(2)|list }}
+        {{ ['x', 'y']|join(', ') ~ '!' }} {{ 'Dear ' + 'you' }} {{ lipsum(1, html=False)|length > 10 }} {{ 7 % 3 }}
+        """)
+    git_repo.write("prompts/examples/e.yaml", "- {q: ab, n: 1}\n- {q: cd, n: 2.5}\n")
+    git_repo.write("prompts/p.jinja", "---\nexamples: examples/e.yaml\n---\n" + (git_repo.root / "prompts/p.jinja").read_text())
+    text = renderer(git_repo).render("p", {}).messages[0].content
+    assert text == ("1.     AB   |  1.0|   1\n2.     CD   |  2.5| 2.5\n"
+                    "---------- 3.5 [1, 2, 3] 1024 a & b [[0, 1], [2, 3], [4]]\nx, y! Dear you True 1")
+
+
+def test_a_syntax_error_speaks_of_the_users_text(git_repo):
+    from promptvc.errors import UserError
+    from tests.test_render import renderer
+    git_repo.write("prompts/p.jinja", "---\ndescription: x\n---\nsystem:\nhi {{ foo(\nuser:\n1) }}\n")
+    with pytest.raises(UserError) as err:
+        renderer(git_repo).render("p", {})
+    assert str(err.value) == "prompts/p.jinja:6: template syntax error: expected token ',', got ':'"
+
+
+def test_a_refused_include_names_the_file_that_holds_it(git_repo):
+    from promptvc.errors import UserError
+    from tests.test_render import renderer
+    git_repo.write("prompts/p.jinja", "hello\n{% include 'partials/inc.jinja' %}\n")
+    git_repo.write("prompts/partials/inc.jinja", "one\ntwo\n{% include '../../etc/passwd' %}\n")
+    with pytest.raises(UserError) as err:
+        renderer(git_repo).render("p", {})
+    assert str(err.value) == "prompts/partials/inc.jinja:3: include '../../etc/passwd' is outside prompts/"

@@ -61,7 +61,7 @@ def test_passthrough_params_and_unknown_front_matter_key(git_repo):
     ("line\n{% if %}\n", "prompts/bad.jinja:6: template syntax error"),
     ("one\ntwo\n{{ questoin }}\n", "prompts/bad.jinja:7: undefined variable: 'questoin' is undefined"),
     ("{{ ''.__class__.__mro__[1].__subclasses__() }}\n", "prompts/bad.jinja:5: refused by the sandbox"),
-    ('{% include "../secrets.jinja" %}\n', "include '../secrets.jinja' is outside prompts/"),
+    ('{% include "../secrets.jinja" %}\n', "prompts/bad.jinja:5: include '../secrets.jinja' is outside prompts/"),
     ('{% include "partials/missing.jinja" %}\n', "prompts/bad.jinja:5: included template 'partials/missing.jinja' not found"),
     ("{{ 1 // 0 }}\n", "prompts/bad.jinja:5: error while rendering: ZeroDivisionError"),
 ])

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import jinja2
 
-FORMAT = f"promptvc-templates/1 jinja2 {jinja2.__version__}"
+# /2: code from the bounded sandbox's code generator (`~` and for loops checked)
+FORMAT = f"promptvc-templates/2 jinja2 {jinja2.__version__}"
 
 
 @dataclass(frozen=True)
