@@ -12,6 +12,7 @@ import yaml
 
 from promptvc.errors import UserError
 
+_FastLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 try:
     _FastLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
@@ -29,8 +30,11 @@ class _Loader(_FastLoader):  # type: ignore[valid-type,misc]
     (copies, hashes, templates) that would expand it. Checked on the node graph, before any of it is built.
     """
 
+    may_alias = True
+
     def construct_document(self, node):
-        _check_aliases(node)
+        if self.may_alias:
+            _check_aliases(node)
         return super().construct_document(node)
 
 
@@ -71,7 +75,13 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
     if key and key in _CACHE:
         return _fresh(_CACHE[key])
     try:
-        data = yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        # An alias needs an anchor (`&a`) and a reference (`*a`): most files have neither, and skip the count.
+        loader.may_alias = "&" in text and "*" in text
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + first_line if mark else None
