@@ -329,3 +329,15 @@ def test_a_refused_include_names_the_file_that_holds_it(git_repo):
     with pytest.raises(UserError) as err:
         renderer(git_repo).render("p", {})
     assert str(err.value) == "prompts/partials/inc.jinja:3: include '../../etc/passwd' is outside prompts/"
+
+
+@pytest.mark.parametrize("schema, expected", [
+    (billion_laughs(), "invalid JSON Schema: invalid YAML: aliases expand the document past 100,000 extra nodes"),
+    ("type: [unclosed\n", "invalid JSON Schema: invalid YAML"),
+], ids=["alias-bomb", "broken"])
+def test_a_json_schema_written_as_yaml_text_is_read_as_boundedly_as_any_yaml(support_repo, schema, expected):
+    import json
+    golden = GOLDEN.replace('{type: contains, value: "30 days"}', f"{{type: is-json, value: {json.dumps(schema)}}}")
+    support_repo.write("evals/support-answer.yaml", golden)
+    code, _out, err, seconds = run_bounded(["eval"], support_repo.root)
+    assert code == 2 and expected in err and "Traceback" not in err and seconds < SECONDS, err
