@@ -64,6 +64,10 @@ def test_passthrough_params_and_unknown_front_matter_key(git_repo):
     ('{% include "../secrets.jinja" %}\n', "prompts/bad.jinja:5: include '../secrets.jinja' is outside prompts/"),
     ('{% include "partials/missing.jinja" %}\n', "prompts/bad.jinja:5: included template 'partials/missing.jinja' not found"),
     ("{{ 1 // 0 }}\n", "prompts/bad.jinja:5: error while rendering: ZeroDivisionError"),
+    ("{{ 1|nosuchfilter }}\n", "prompts/bad.jinja:5: template syntax error: No filter named 'nosuchfilter'."),
+    ("line\n{% for x in [1] %}\n{% set y %}a{% endset %}\n{% if x %}{% endif %}\nuser:\n{{ x }}\n",
+     "prompts/bad.jinja:6: template syntax error: Unexpected end of template."),
+    ("system:\n{{ 'a' ~\nuser:\n'b' }}\n", "prompts/bad.jinja:7: template syntax error: expected token 'end of print statement', got ':'"),
 ])
 def test_template_errors_name_the_file_and_line_from_the_top(git_repo, body, expected):
     git_repo.write("prompts/bad.jinja", "---\ndescription: broken\ntemperature: 0\n---\n" + body)

@@ -145,6 +145,8 @@ class _SnapshotLoader(jinja2.BaseLoader):
         try:
             analysis = cached[1] if cached is not None else self._analyse(environment, source, name, path)
             code = environment.compile(source, name, path) if need_code else None
+        except jinja2.TemplateSyntaxError as exc:  # found while compiling: an unknown filter or test
+            raise self._syntax_error(environment, exc, name, path) from None
         except RecursionError:
             # Jinja parses, analyses and compiles recursively: ~100 nested parentheses or a
             # 1,000-term `+` chain is past Python's stack. Refused, as a file the tool cannot read.
@@ -155,10 +157,11 @@ class _SnapshotLoader(jinja2.BaseLoader):
     def _analyse(self, environment, source: str, name: str, path: str) -> Analysis:
         try:
             ast = environment.parse(source, name, path)
+            variables = frozenset(meta.find_undeclared_variables(ast))  # compiles: may find an unknown filter
         except jinja2.TemplateSyntaxError as exc:
             raise self._syntax_error(environment, exc, name, path) from None
         references, dynamic = _references(ast, self)
-        return Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
+        return Analysis(references, dynamic, variables)
 
     def _syntax_error(self, environment, exc: jinja2.TemplateSyntaxError, name: str, path: str) -> UserError:
         """The error as the user's own text gives it: never a sentinel, never an offset into our text."""
@@ -171,7 +174,36 @@ class _SnapshotLoader(jinja2.BaseLoader):
             else:  # the marker is the problem: a role line inside a {{ }} or {% %} tag
                 message = "a role marker line (system:, user: or assistant:) inside a template tag"
         message = re.sub(r" at \d+$", "", message)
+        if message.startswith("Unexpected end of template"):
+            # Jinja gives the line where the last piece of text began; the block left open is the news.
+            line = _unclosed_block_line(environment, self.text_of(name)[0]) or line
         return UserError(f"template syntax error: {message}", path=path, line=line)
+
+
+_BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "block", "with", "autoescape", "trans", "set"}
+
+
+def _unclosed_block_line(environment, source: str) -> int | None:
+    """The line of the innermost block tag that is never closed, from the template's tokens."""
+    try:
+        tokens = [token for token in environment.lex(source) if token[1] != "whitespace"]
+    except jinja2.TemplateSyntaxError:
+        return None
+    open_blocks: list[int] = []
+    for index, (line, kind, value) in enumerate(tokens[:-1]):
+        if kind != "block_begin" or tokens[index + 1][1] != "name":
+            continue
+        tag = tokens[index + 1][2]
+        if tag == "set":  # `{% set x %}…{% endset %}` is a block, `{% set x = 1 %}` is not
+            rest = tokens[index + 2:]
+            end = next((i for i, token in enumerate(rest) if token[1] == "block_end"), len(rest))
+            if any(token[1] == "operator" and token[2] == "=" for token in rest[:end]):
+                continue
+        if tag in _BLOCK_TAGS:
+            open_blocks.append(line)
+        elif tag.startswith("end") and open_blocks:
+            open_blocks.pop()
+    return open_blocks[-1] if open_blocks else None
 
 
 class Renderer:
