@@ -341,3 +341,15 @@ def test_a_json_schema_written_as_yaml_text_is_read_as_boundedly_as_any_yaml(sup
     support_repo.write("evals/support-answer.yaml", golden)
     code, _out, err, seconds = run_bounded(["eval"], support_repo.root)
     assert code == 2 and expected in err and "Traceback" not in err and seconds < SECONDS, err
+
+
+def test_the_tui_model_reports_a_skipped_commit(support_repo):
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.workspace import Workspace
+    support_repo.write("prompts/tiers.yaml", billion_laughs() + "fast: {model: claude-haiku-4-5, bomb: *l9}\n")
+    bad = support_repo.commit("a bomb in tiers.yaml")
+    browser = HistoryBrowser(Workspace.open())
+    points = browser.commits()
+    assert points[0].commit.sha == bad and points[0].sets == {}
+    assert browser.warnings == [(f"skipped commit {bad[:7]}: prompts/tiers.yaml:1: invalid YAML: "
+                                 "aliases expand the document past 100,000 extra nodes")]
