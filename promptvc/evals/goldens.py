@@ -202,11 +202,9 @@ CSV_FIELD_LIMIT = 2**31 - 1
 
 
 def _csv_cases(text: str, path: str) -> list:
-    previous = csv.field_size_limit(CSV_FIELD_LIMIT)
-    try:
-        return [_csv_case(header, record) for header, record in _csv_records(text, path)]
-    finally:
-        csv.field_size_limit(previous)
+    # Process-wide, and never put back: restoring it could cut short a parse in another thread.
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    return [_csv_case(header, record) for header, record in _csv_records(text, path)]
 
 
 def _csv_records(text: str, path: str):
