@@ -224,6 +224,9 @@ TEMPLATE_BOMBS = {
                    "rendering builds more than 16,000,000 characters of text"),
     "literal-block": ("{% set x %}{% for i in range(100000) %}" + "0123456789" * 10 + "{% endfor %}{% endset %}",
                       "the text of a macro or block would make"),
+    "many-lists": ("{% set s = 'a' * 999999 %}" + "{% set x = s|batch(1)|list %}" * 3, "rendering builds more than 16,000,000 characters of text and lists"),
+    "many-splits": ("{% set s = 'a,' * 499999 %}" + "{% set x = s.split(',') %}" * 5,
+                    "rendering builds more than 16,000,000 characters of text and lists"),
     "expandtabs": ("{{ ('\\t' * 100000).expandtabs(100000) }}", "expandtabs() would make"),
     "translate": ("{{ ('a' * 10000).translate({97: 'b' * 100000}) }}", "translate() would make"),
 }

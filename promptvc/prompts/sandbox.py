@@ -40,6 +40,7 @@ from markupsafe import Markup
 MAX_RENDERED_CHARS = 1_000_000
 RENDER_DEADLINE = 1.0      # seconds; rendering a prompt takes milliseconds
 WORK_FACTOR = 16           # all text a render builds, in multiples of the cap
+ITEM_WEIGHT = 16           # a list item made by a filter or call, in characters (a pointer and its object)
 MAX_INT_BITS = 65_536      # ~20,000 digits; Python will not print more than 4,300
 _CHECK_EVERY = 256         # ticks between looks at the clock
 
@@ -91,6 +92,14 @@ class Budget:
             self.built += chars
             if self.built > cap * WORK_FACTOR:
                 raise RenderLimitExceeded(f"rendering builds more than {cap * WORK_FACTOR:,} characters of text")
+
+    def items(self, count: int) -> None:
+        """A list a filter or call made: it holds memory the way text does, so it counts the same way."""
+        if self.timed:
+            self.built += count * ITEM_WEIGHT
+            if self.built > self.limits.max_chars * WORK_FACTOR:
+                raise RenderLimitExceeded(f"rendering builds more than {self.limits.max_chars * WORK_FACTOR:,} "
+                                          "characters of text and lists")
 
     def width(self, value: Any, what: str) -> None:
         if isinstance(value, int) and value > self.limits.max_chars:
@@ -359,6 +368,8 @@ def _bounded_filter(name: str, func: Callable) -> Callable:
         result = func(*args, **kwargs)
         if isinstance(result, str):
             b.size(len(result), f"the |{name} filter")
+        elif isinstance(result, (list, tuple)):
+            b.items(len(result))
         return result
 
     return bounded
@@ -436,6 +447,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         result = super().call(context, obj, *args, **kwargs)
         if isinstance(result, (str, bytes)):
             b.size(len(result), "a call")
+        elif isinstance(result, (list, tuple)):
+            b.items(len(result))
         return result
 
     def getattr(self, obj: Any, attribute: str) -> Any:
