@@ -276,7 +276,7 @@ def test_template_bombs_are_one_line_fast_and_small(template_bombs, name):
     message, seconds = template_bombs[name]
     assert message.startswith(f"prompts/bombs/{name}.jinja:2: "), message
     assert TEMPLATE_BOMBS[name][1] in message and "\n" not in message
-    assert seconds < 0.5
+    assert seconds < SECONDS
 
 
 @pytest.mark.parametrize("template, expected", [
@@ -297,6 +297,12 @@ def test_the_render_cap_is_a_knob_for_the_user_not_the_repository(git_repo, monk
     monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
     with pytest.raises(UserError, match="would make 2,000 characters or more; the render cap is 1,000"):
         renderer(git_repo).render("p", {})
+
+
+def test_a_bad_limit_in_the_environment_is_one_line(support_repo, cli, monkeypatch):
+    monkeypatch.setenv("PROMPTVC_RENDER_DEADLINE", "soon")
+    code, _out, err = cli("render", "support/answer", "--case", "refund-window")
+    assert code == 2 and err == "promptvc: PROMPTVC_RENDER_DEADLINE must be a positive number, not 'soon'\n"
 
 
 def test_ordinary_templates_render_as_before_in_the_bounded_sandbox(git_repo):

@@ -20,7 +20,8 @@ from jinja2 import meta, nodes
 from promptvc.errors import UserError
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
 from promptvc.git.snapshot import Snapshot
-from promptvc.prompts.sandbox import BoundedSandbox, RenderLimitExceeded, RenderLimits, bounded_render
+from promptvc.prompts.budget import RenderLimitExceeded, RenderLimits, bounded_render
+from promptvc.prompts.sandbox import BoundedSandbox
 from promptvc.prompts.templatecache import MEMORY, Analysis, TemplateCache
 from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
 from promptvc.yamlfile import parse_yaml

@@ -19,12 +19,8 @@ size checks cannot see (nested loops, recursion that builds nothing).
 from __future__ import annotations
 
 import functools
-import os
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import nodes
@@ -34,127 +30,19 @@ from jinja2.sandbox import (
     SandboxedEscapeFormatter,
     SandboxedFormatter,
 )
-from jinja2.utils import Namespace, generate_lorem_ipsum
+from jinja2.utils import generate_lorem_ipsum
 from markupsafe import Markup
 
-MAX_RENDERED_CHARS = 1_000_000
-RENDER_DEADLINE = 1.0      # seconds; rendering a prompt takes milliseconds
-WORK_FACTOR = 16           # all text a render builds, in multiples of the cap
-ITEM_WEIGHT = 16           # a list item made by a filter or call, in characters (a pointer and its object)
-MAX_INT_BITS = 65_536      # ~20,000 digits; Python will not print more than 4,300
-_CHECK_EVERY = 256         # ticks between looks at the clock
-
-
-class RenderLimitExceeded(Exception):
-    """A template asked for more than a render may use; the message speaks of the template."""
-
-
-@dataclass(frozen=True)
-class RenderLimits:
-    max_chars: int = MAX_RENDERED_CHARS
-    deadline: float = RENDER_DEADLINE
-
-    @classmethod
-    def from_env(cls) -> RenderLimits:
-        """Defaults, lowered or raised by the user's environment (never by a repository's files)."""
-        chars = os.environ.get("PROMPTVC_RENDER_MAX_CHARS")
-        seconds = os.environ.get("PROMPTVC_RENDER_DEADLINE")
-        return cls(int(chars) if chars else MAX_RENDERED_CHARS, float(seconds) if seconds else RENDER_DEADLINE)
-
-
-class Budget:
-    """What one render has used: operations (for the deadline) and characters built."""
-
-    __slots__ = ("_ends", "_next_look", "built", "limits", "ops", "timed")
-
-    def __init__(self, limits: RenderLimits, *, timed: bool = True):
-        self.limits = limits
-        self.timed = timed
-        self.ops = 0
-        self.built = 0
-        self._next_look = _CHECK_EVERY
-        self._ends = time.monotonic() + limits.deadline
-
-    def tick(self) -> None:
-        self.ops += 1
-        if self.ops >= self._next_look and self.timed:
-            self._next_look = self.ops + _CHECK_EVERY
-            if time.monotonic() > self._ends:
-                raise RenderLimitExceeded(f"rendering takes longer than {self.limits.deadline:g} s "
-                                          "(loops or recursion without end?)")
-
-    def size(self, chars: int, what: str) -> None:
-        """Refuse an operation whose result would be `chars` long, before it runs."""
-        cap = self.limits.max_chars
-        if chars > cap:
-            raise RenderLimitExceeded(f"{what} would make {chars:,} characters or more; the render cap is {cap:,}")
-        if self.timed:
-            self.built += chars
-            if self.built > cap * WORK_FACTOR:
-                raise RenderLimitExceeded(f"rendering builds more than {cap * WORK_FACTOR:,} characters of text")
-
-    def items(self, count: int) -> None:
-        """A list a filter or call made: it holds memory the way text does, so it counts the same way."""
-        if self.timed:
-            self.built += count * ITEM_WEIGHT
-            if self.built > self.limits.max_chars * WORK_FACTOR:
-                raise RenderLimitExceeded(f"rendering builds more than {self.limits.max_chars * WORK_FACTOR:,} "
-                                          "characters of text and lists")
-
-    def width(self, value: Any, what: str) -> None:
-        if isinstance(value, int) and value > self.limits.max_chars:
-            raise RenderLimitExceeded(f"{what} {value:,} is past the render cap of {self.limits.max_chars:,}")
-
-
-_CURRENT: ContextVar[Budget | None] = ContextVar("promptvc_render_budget", default=None)
-_UNTIMED = Budget(RenderLimits(), timed=False)  # compile-time folding, trusted built-in templates
-
-
-def budget() -> Budget:
-    return _CURRENT.get() or _UNTIMED
-
-
-class bounded_render:
-    """`with bounded_render(limits):` — the budget every hook of the sandbox charges."""
-
-    def __init__(self, limits: RenderLimits):
-        self.limits = limits
-
-    def __enter__(self) -> Budget:
-        current = Budget(self.limits)
-        self._token = _CURRENT.set(current)
-        return current
-
-    def __exit__(self, *exc) -> None:
-        _CURRENT.reset(self._token)
-
-
-def text_size(value: Any, limit: int) -> int:
-    """About how long `str(value)` is, counted without building it; stops counting past `limit`."""
-    total, todo = 0, [value]
-    while todo and total <= limit:
-        item = todo.pop()
-        if isinstance(item, (str, bytes)):
-            total += len(item) + 2
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            total += 2 + 2 * len(item)
-            todo.extend(item)
-        elif isinstance(item, dict):
-            total += 2 + 4 * len(item)
-            todo.extend(item.keys())
-            todo.extend(item.values())
-        elif isinstance(item, Namespace):
-            todo.append(dict(item._Namespace__attrs))  # type: ignore[attr-defined]
-        elif isinstance(item, int) and not isinstance(item, bool):
-            total += item.bit_length() // 3 + 2
-        else:
-            total += 24
-    return total
-
-
-def _int_bits(value: Any) -> int:
-    return value.bit_length() if isinstance(value, int) else 0
-
+from promptvc.prompts.budget import (
+    MAX_INT_BITS,
+    Budget,
+    RenderLimitExceeded,
+    RenderLimits,
+    as_text,
+    budget,
+    int_bits,
+    text_size,
+)
 
 # -- operators ----------------------------------------------------------------------------
 
@@ -163,13 +51,13 @@ def _check_repeat(b: Budget, left: Any, right: Any) -> None:
     if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int) and count > 0:
         unit = len(seq) if isinstance(seq, (str, bytes)) else text_size(seq, b.limits.max_chars + 1)
         b.size(unit * count, "repeating with *")
-    elif isinstance(left, int) and isinstance(right, int) and _int_bits(left) + _int_bits(right) > MAX_INT_BITS:
+    elif isinstance(left, int) and isinstance(right, int) and int_bits(left) + int_bits(right) > MAX_INT_BITS:
         raise RenderLimitExceeded(f"a product past {MAX_INT_BITS:,} bits")
 
 
 def _check_power(b: Budget, base: Any, exponent: Any) -> None:
     big = isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1
-    if big and exponent * _int_bits(base) > MAX_INT_BITS:
+    if big and exponent * int_bits(base) > MAX_INT_BITS:
         raise RenderLimitExceeded(f"a power past {MAX_INT_BITS:,} bits")
 
 
@@ -297,13 +185,13 @@ def _filter_wordwrap(b, s, width=79, break_long_words=True, wrapstring=None, *re
 
 
 def _filter_replace(b, s, old="", new="", count=None, *rest, **kw):
-    text = _as_text(b, s)
-    b.size(_replacement_size(text, _as_text(b, old), _as_text(b, new), count), "|replace")
+    text = as_text(b, s)
+    b.size(_replacement_size(text, as_text(b, old), as_text(b, new), count), "|replace")
     return text
 
 
 def _filter_format(b, value, *args, **kwargs):
-    text = _as_text(b, value)
+    text = as_text(b, value)
     _check_percent(b, text, kwargs or args)
     return text
 
@@ -492,13 +380,6 @@ def _bounded_join(parts: Iterable[str]) -> str:
             b.size(total, "the text of a macro or block")
         chunks.append(part)
     return "".join(chunks)
-
-
-def _as_text(b: Budget, value: Any) -> str:
-    if not isinstance(value, str):
-        b.size(text_size(value, b.limits.max_chars + 1), "converting a value to text")
-        return str(value)
-    return value
 
 
 def _bounded_finalize(finalize: Callable[[Any], str]) -> Callable[[Any], str]:
