@@ -362,3 +362,13 @@ def test_the_tui_model_reports_a_skipped_commit(support_repo):
     assert points[0].commit.sha == bad and points[0].sets == {}
     assert browser.warnings == [(f"skipped commit {bad[:7]}: prompts/tiers.yaml:1: invalid YAML: "
                                  "aliases expand the document past 100,000 extra nodes")]
+
+
+def test_the_built_in_judge_bounds_a_huge_model_output(support_repo, monkeypatch):
+    from promptvc.errors import UserError
+    from promptvc.prompts.judge import render_judge
+    from tests.test_render import renderer
+    monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
+    with pytest.raises(UserError, match="^the built-in judge's prompt: .*the render cap is 1,000"):
+        render_judge(renderer(support_repo), "Says no", "x" * 5000, {})
+    assert "Says no" in render_judge(renderer(support_repo), "Says no", "fine", {}).text()
