@@ -183,7 +183,8 @@ TEMPLATE_BOMBS = {
     # name: (template, what the one line says)
     "repeat": ("{{ 'a' * 10**9 }}", "repeating with * would make 1,000,000,000 characters"),
     "repeat-reversed": ("{{ 10**9 * 'a' }}", "repeating with * would make 1,000,000,000 characters"),
-    "list-repeat": ("{{ ([1] * 10**9)|length }}", "repeating with * would make"),
+    "list-repeat": ("{{ ([1] * 10**9)|length }}", "repeating a list with * would make 1,000,000,000 items"),
+    "nested-list-repeat": ("{{ ([[1] * 1000] * 1000)|string }}", "|string would make"),
     "center": ("{{ 'a'|center(10**9) }}", "|center width 1,000,000,000 is past the render cap"),
     "ljust": ("{{ 'a'.ljust(10**9) }}", "ljust() width 1,000,000,000 is past the render cap"),
     "format-width": ("{{ '{:>999999999}'.format(1) }}", "a format width 999,999,999 is past the render cap"),
@@ -372,3 +373,10 @@ def test_the_built_in_judge_bounds_a_huge_model_output(support_repo, monkeypatch
     with pytest.raises(UserError, match="^the built-in judge's prompt: .*the render cap is 1,000"):
         render_judge(renderer(support_repo), "Says no", "x" * 5000, {})
     assert "Says no" in render_judge(renderer(support_repo), "Says no", "fine", {}).text()
+
+
+def test_joining_many_short_strings_up_to_the_cap_is_allowed(git_repo, monkeypatch):
+    from tests.test_render import renderer
+    monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
+    git_repo.write("prompts/p.jinja", "{{ (['ab'] * 400)|join }}{{ ''.join(['cd'] * 99) }}\n")
+    assert len(renderer(git_repo).render("p", {}).messages[0].content) == 998

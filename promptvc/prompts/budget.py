@@ -84,8 +84,13 @@ class Budget:
             if self.built > cap * WORK_FACTOR:
                 raise RenderLimitExceeded(f"rendering builds more than {cap * WORK_FACTOR:,} characters of text")
 
-    def items(self, count: int) -> None:
-        """A list a filter or call made: it holds memory the way text does, so it counts the same way."""
+    def items(self, count: int, what: str | None = None) -> None:
+        """A list an operation makes: it holds memory the way text does, so it counts the same way.
+
+        With `what`, checked before the list is made: no list longer than the cap in items.
+        """
+        if what is not None and count > self.limits.max_chars:
+            raise RenderLimitExceeded(f"{what} would make {count:,} items; the render cap is {self.limits.max_chars:,}")
         if self.timed:
             self.built += count * ITEM_WEIGHT
             if self.built > self.limits.max_chars * WORK_FACTOR:

@@ -48,9 +48,10 @@ from promptvc.prompts.budget import (
 
 def _check_repeat(b: Budget, left: Any, right: Any) -> None:
     seq, count = (left, right) if isinstance(right, int) else (right, left)
-    if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int) and count > 0:
-        unit = len(seq) if isinstance(seq, (str, bytes)) else text_size(seq, b.limits.max_chars + 1)
-        b.size(unit * count, "repeating with *")
+    if isinstance(seq, (str, bytes)) and isinstance(count, int) and count > 0:
+        b.size(len(seq) * count, "repeating with *")
+    elif isinstance(seq, (list, tuple)) and isinstance(count, int) and count > 0:
+        b.items(len(seq) * count, "repeating a list with *")  # its text is checked where it is printed or joined
     elif isinstance(left, int) and isinstance(right, int) and int_bits(left) + int_bits(right) > MAX_INT_BITS:
         raise RenderLimitExceeded(f"a product past {MAX_INT_BITS:,} bits")
 
@@ -65,8 +66,7 @@ def _check_add(b: Budget, left: Any, right: Any) -> None:
     if isinstance(left, (str, bytes)) and isinstance(right, (str, bytes)):
         b.size(len(left) + len(right), "joining with +")
     elif isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-        cap = b.limits.max_chars + 1
-        b.size(text_size(left, cap) + text_size(right, cap), "joining lists with +")
+        b.items(len(left) + len(right), "joining lists with +")
 
 
 # `%(name)-*.*s`: a conversion, with its width and precision.
@@ -146,12 +146,18 @@ def _check_method(b: Budget, owner: Any, name: str, args: tuple, kwargs: dict) -
                                  _arg(args, kwargs, 2, "count", -1)), "replace()")
     elif name == "join" and args:
         items = list(_iterate(args[0]))
-        b.size(text_size(items, b.limits.max_chars + 1) + len(owner) * len(items), "join()")
+        b.size(_joined_size(b, items) + len(owner) * len(items), "join()")
         args = (items, *args[1:])
     elif name == "translate" and args and isinstance(args[0], dict):
         longest = max((len(v) for v in args[0].values() if isinstance(v, (str, bytes))), default=1)
         b.size(len(owner) * max(longest, 1), "translate()")
     return args
+
+
+def _joined_size(b: Budget, items: list) -> int:
+    """How long the items are once joined: a string as it is, anything else as it prints."""
+    cap = b.limits.max_chars + 1
+    return sum(len(item) if isinstance(item, (str, bytes)) else text_size(item, cap) for item in items)
 
 
 # -- filters --------------------------------------------------------------------------------
@@ -198,7 +204,7 @@ def _filter_format(b, value, *args, **kwargs):
 
 def _filter_join(b, value, d="", *rest, **kw):
     items = list(_iterate(value))
-    b.size(text_size(items, b.limits.max_chars + 1) + len(str(d)) * len(items), "|join")
+    b.size(_joined_size(b, items) + len(str(d)) * len(items), "|join")
     return items
 
 
