@@ -193,6 +193,8 @@ TEMPLATE_BOMBS = {
     "percent-star": ("{{ '%*s' % (10**9, 'x') }}", "a '*' width 1,000,000,000 is past the render cap"),
     "format-filter": ("{{ '%999999999s'|format('x') }}", "a % format width 999,999,999 is past"),
     "replace": ("{% set s = 'a' * 100000 %}{{ s|replace('a', s) }}", "|replace would make 10,000,000,000"),
+    "replace-markup": ("{% set s = ('a' * 100000)|safe %}{{ s|replace('a', 'b' * 1000) }}", "|replace would make"),
+    "replace-method-markup": ("{{ (('a' * 100000)|safe).replace('a', 'b' * 1000) }}", "replace() would make"),
     "replace-chain": ("{{ ('a' * 1000)" + "|replace('a', 'aaaaaaaaaa')" * 4 + " }}", "|replace would make 10,000,000"),
     "indent": ("{{ ('\\n' * 1000)|indent(10**6) }}", "|indent would make"),
     "indent-width": ("{{ 'a'|indent(10**9) }}", "|indent width 1,000,000,000 is past"),

@@ -125,7 +125,8 @@ def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) 
 
 
 def _replacement_size(text: Any, old: Any, new: Any, count: Any) -> int:
-    if not (isinstance(text, (str, bytes)) and isinstance(old, type(text)) and isinstance(new, type(text))):
+    kind = str if isinstance(text, str) else bytes  # Markup is a str
+    if not (isinstance(text, kind) and isinstance(old, kind) and isinstance(new, kind)):
         return 0
     hits = text.count(old) if old else len(text) + 1  # type: ignore[arg-type]  # same type, checked above
     if isinstance(count, int) and count >= 0:
