@@ -7,6 +7,7 @@ read through one `git cat-file --batch`; the commit -> set-key table makes a sec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
@@ -103,34 +104,32 @@ def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[Comm
 
 
 def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
+    """Each golden set's content key at a snapshot; UserError when a file it reads is broken."""
     from promptvc.evaluation.keys import set_key
     renderer = ws.renderer(snapshot)
     rows: list[dict] = []
-    try:
-        goldens = ws.goldens(snapshot)
-    except UserError:
-        return rows  # a commit whose golden files do not parse has no scores
-    for golden in goldens:
+    for golden in ws.goldens(snapshot):
         identity = identity_for(golden.provider, None, ws.settings.provider)
-        try:
-            key = set_key(renderer, golden, identity)
-        except UserError:
-            continue
+        key = set_key(renderer, golden, identity)
         rows.append({"commit_sha": snapshot.commit, "set_id": golden.id, "set_key": key, "prompt": golden.prompt,
                      "path": golden.path, "endpoint": endpoint()})
     return rows
 
 
 def history(ws: Workspace, store: Store, rev: str = "HEAD", limit: int | None = None,
-            names: tuple[str, ...] = ()) -> list[CommitPoint]:
-    """Newest first; each commit with its sets' scores and those at its first parent."""
+            names: tuple[str, ...] = (), on_warning: Callable[[str], None] | None = None) -> list[CommitPoint]:
+    """Newest first; each commit with its sets' scores and those at its first parent.
+
+    A commit whose set keys cannot be computed (a broken or hostile file) is shown without scores,
+    reported through `on_warning`, and not stored: once fixed, or read by a promptvc that can, it fills in.
+    """
     states = commit_states(ws, rev, limit)
     if not states:
         return []
     known = store.commit_sets([c.sha for c, _ in states], endpoint())
     missing = [(c, files) for c, files in states if c.sha not in known]
     if missing:
-        fresh = _compute_keys(ws, missing)
+        fresh = _compute_keys(ws, missing, on_warning or (lambda message: None))
         store.save_commit_sets(fresh)
         for row in fresh:
             known.setdefault(row["commit_sha"], []).append(row)
@@ -151,7 +150,7 @@ def _wanted(row: dict, names: tuple[str, ...]) -> bool:
     return not names or any(matches(row["set_id"], n) or matches(row["prompt"], n) for n in names)
 
 
-def _compute_keys(ws: Workspace, states) -> list[dict]:
+def _compute_keys(ws: Workspace, states, warn: Callable[[str], None]) -> list[dict]:
     blobs = {ref.sha for _c, files in states for ref in files.values() if not ref.is_symlink}
     snapshots = [Snapshot(ws.repo, Commit(c.sha), files) for c, files in states]
     if snapshots:  # every blob of every commit in one `git cat-file --batch`
@@ -159,9 +158,15 @@ def _compute_keys(ws: Workspace, states) -> list[dict]:
         reader.prefetch(list(reader.files))
     rows = []
     for snapshot in snapshots:
+        try:
+            keys = set_keys_at(ws, snapshot)
+        except (UserError, RecursionError) as exc:
+            reason = str(exc) if isinstance(exc, UserError) else "a template nests too deeply to analyse"
+            warn(f"skipped commit {(snapshot.commit or '')[:7]}: {reason}")
+            continue
         # A commit without golden sets gets an empty marker row, so it is not computed again.
-        rows += set_keys_at(ws, snapshot) or [{"commit_sha": snapshot.commit, "set_id": "", "set_key": "",
-                                               "prompt": "", "path": "", "endpoint": endpoint()}]
+        rows += keys or [{"commit_sha": snapshot.commit, "set_id": "", "set_key": "",
+                          "prompt": "", "path": "", "endpoint": endpoint()}]
     return rows
 
 

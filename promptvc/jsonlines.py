@@ -17,6 +17,8 @@ def json_objects(lines: Iterable[str], path: str) -> Iterator[tuple[int, dict]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
+        except RecursionError:
+            raise UserError("invalid JSON: nested too deeply", path=path, line=number) from None
         if not isinstance(row, dict):
             raise UserError("each line must be a JSON object", path=path, line=number)
         yield number, row

@@ -55,30 +55,82 @@ def load_settings(root: Path) -> Settings:
     if not path.exists():
         return Settings()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"invalid TOML: {exc}", path=CONFIG_FILE) from None
+    except RecursionError:
+        raise UserError("invalid TOML: nested too deeply", path=CONFIG_FILE) from None
     values: dict = {}
     for section, table in data.items():
+        if not isinstance(table, dict):
+            raise UserError(f"'{section}' must be a table ([{section}])", path=CONFIG_FILE,
+                            line=_line_of(text, None, section))
         if section == "gate":
-            values["gate"] = _gate_policy(table)
+            values["gate"] = _gate_policy(table, text)
             continue
         known = _SECTIONS.get(section)
-        if known is None or not isinstance(table, dict):
-            raise UserError(f"unknown section [{section}]", path=CONFIG_FILE)
+        if known is None:
+            raise UserError(f"unknown section [{section}]", path=CONFIG_FILE, line=_line_of(text, None, section))
         for key, value in table.items():
             if key not in known:
-                raise UserError(f"unknown key '{key}' in [{section}]", path=CONFIG_FILE)
+                raise UserError(f"unknown key '{key}' in [{section}]", path=CONFIG_FILE,
+                                line=_line_of(text, section, key))
+            _check_value(section, key, value, text)
             values[known[key]] = value
     settings = Settings(**values)
     _validate(settings)
     return settings
 
 
-def _gate_policy(table: dict) -> GatePolicy:
+# [section] key -> (what it must be, its check); a bool is never a number here.
+_NUMBER = (int, float)
+_CHECKS = {
+    ("paths", "prompts"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
+    ("paths", "evals"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
+    ("paths", "db"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
+    ("eval", "provider"): ("a provider name", lambda v: isinstance(v, str)),
+    ("eval", "concurrency"): ("a positive integer", lambda v: type(v) is int and v >= 1),
+    ("eval", "timeout"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
+    ("eval", "max_retries"): ("an integer from 0", lambda v: type(v) is int and v >= 0),
+    ("eval", "retry_after_cap"): ("a number of seconds from 0", lambda v: type(v) in _NUMBER and 0 <= v < float("inf")),
+    ("eval", "spend_cap"): ("an amount in USD from 0", lambda v: type(v) in _NUMBER and 0 <= v < float("inf")),
+    ("gate", "max_drop"): ("a number from 0 to 1", lambda v: type(v) in _NUMBER and 0 <= v <= 1),
+    ("gate", "block_on_flip"): ("true, false or \"temperature-zero\"",
+                                lambda v: isinstance(v, bool) or v in ("temperature-zero", "always", "never")),
+    ("gate", "offline"): ("\"warn\" or \"block\"", lambda v: v in ("warn", "block")),
+    ("gate", "block_below_threshold"): ("\"when-worse\" or \"always\"", lambda v: v in ("when-worse", "always")),
+}
+
+
+def _check_value(section: str, key: str, value, text: str) -> None:
+    must, ok = _CHECKS.get((section, key), ("", lambda v: True))
+    if not ok(value):
+        raise UserError(f"[{section}] {key} must be {must}, not {value!r}"[:200], path=CONFIG_FILE,
+                        line=_line_of(text, section, key))
+
+
+def _line_of(text: str, section: str | None, key: str) -> int | None:
+    """Where `key` is set (in [section]), or where [key] opens, for error messages."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.strip("[]").strip()
+            if section is None and current == key:
+                return number
+        elif current == section and stripped.split("=", 1)[0].strip().strip("\"'") == key:
+            return number
+    return None
+
+
+def _gate_policy(table: dict, text: str) -> GatePolicy:
     unknown = set(table) - _GATE_KEYS
     if unknown:
-        raise UserError(f"unknown key '{sorted(unknown)[0]}' in [gate]", path=CONFIG_FILE)
+        key = sorted(unknown)[0]
+        raise UserError(f"unknown key '{key}' in [gate]", path=CONFIG_FILE, line=_line_of(text, "gate", key))
+    for key, value in table.items():
+        _check_value("gate", key, value, text)
     flip = table.get("block_on_flip", "temperature-zero")
     if isinstance(flip, bool):
         flip = "always" if flip else "never"
@@ -93,11 +145,3 @@ def _gate_policy(table: dict) -> GatePolicy:
 def _validate(s: Settings) -> None:
     if s.provider not in ("auto", "anthropic", "echo", "replay"):
         raise UserError(f"unknown provider '{s.provider}' in [eval]", path=CONFIG_FILE)
-    if s.gate.offline not in ("warn", "block"):
-        raise UserError("[gate] offline must be \"warn\" or \"block\"", path=CONFIG_FILE)
-    if s.gate.block_below_threshold not in ("when-worse", "always"):
-        raise UserError("[gate] block_below_threshold must be \"when-worse\" or \"always\"", path=CONFIG_FILE)
-    if s.gate.block_on_flip not in ("temperature-zero", "always", "never"):
-        raise UserError("[gate] block_on_flip must be true, false or \"temperature-zero\"", path=CONFIG_FILE)
-    if not isinstance(s.concurrency, int) or s.concurrency < 1:
-        raise UserError("[eval] concurrency must be a positive integer", path=CONFIG_FILE)

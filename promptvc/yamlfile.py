@@ -1,4 +1,8 @@
-"""YAML parsing with the C loader, errors as one line with file and line, results cached by blob sha."""
+"""YAML parsing with the C loader, errors as one line with file and line, results cached by blob sha.
+
+A cached result is never handed out itself: every caller gets its own copy, so nothing a caller
+does to its data (a template, a case) can change what the next caller reads.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,59 @@ import yaml
 
 from promptvc.errors import UserError
 
-_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
+_FastLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 try:
-    _Loader = yaml.CSafeLoader
+    _FastLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _FastLoader = yaml.SafeLoader
+
+# What aliases may add to a document, in nodes: generous for `<<: *defaults` in every case,
+# far below a "billion laughs" (ten levels of nine aliases, 10**9 nodes from 100 lines).
+ALIAS_EXPANSION_BUDGET = 100_000
+
+
+class _Loader(_FastLoader):  # type: ignore[valid-type,misc]
+    """The C loader, refusing a document whose aliases expand past the budget, or refer to themselves.
+
+    The parser shares an aliased node, so the graph stays small; it is the readers of the data
+    (copies, hashes, templates) that would expand it. Checked on the node graph, before any of it is built.
+    """
+
+    may_alias = True
+
+    def construct_document(self, node):
+        if self.may_alias:
+            _check_aliases(node)
+        return super().construct_document(node)
+
+
+class _AliasBomb(yaml.YAMLError):
+    def __init__(self, problem: str, node):
+        self.problem, self.problem_mark = problem, node.start_mark
+
+
+def _check_aliases(root) -> None:
+    """Count the nodes of the document as its readers will see it, visiting each shared node once."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else ())
+        if children_done:
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise _AliasBomb("an alias refers to a node that contains it", node)
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    if sizes[id(root)] - len(sizes) > ALIAS_EXPANSION_BUDGET:
+        raise _AliasBomb(f"aliases expand the document past {ALIAS_EXPANSION_BUDGET:,} extra nodes", root)
 
 _CACHE: dict[tuple[str, int], Any] = {}
 
@@ -21,9 +73,15 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
     """Parse YAML; an error names the file and the line counted from the top of the file."""
     key = (cache_key, first_line) if cache_key else None
     if key and key in _CACHE:
-        return _CACHE[key]
+        return _fresh(_CACHE[key])
     try:
-        data = yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        # An alias needs an anchor (`&a`) and a reference (`*a`): most files have neither, and skip the count.
+        loader.may_alias = "&" in text and "*" in text
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + first_line if mark else None
@@ -31,7 +89,25 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
         raise UserError(f"invalid YAML: {problem}", path=path, line=line) from None
     if key:
         _CACHE[key] = data
+        return _fresh(data)
     return data
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of the containers of a parsed document; the scalars YAML makes are immutable.
+
+    Much cheaper than copy.deepcopy, which matters: an example set is read once per rendered case.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: _fresh(v) for k, v in value.items()}
+    if kind is list:
+        return [_fresh(v) for v in value]
+    if kind is set:
+        return set(value)
+    if kind is tuple:  # !!omap and !!pairs give (key, value) tuples
+        return tuple(_fresh(v) for v in value)
+    return value
 
 
 def key_line(text: str, key: str, first_line: int = 1) -> int | None:

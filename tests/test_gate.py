@@ -102,7 +102,7 @@ def test_block_below_threshold_is_validated(support_repo, cli):
     support_repo.stage()
     code, _, err = cli("check")
     assert code == 2
-    assert err == 'promptvc: promptvc.toml: [gate] block_below_threshold must be "when-worse" or "always"\n'
+    assert err == "promptvc: promptvc.toml:2: [gate] block_below_threshold must be \"when-worse\" or \"always\", not 'sometimes'\n"
 
 
 def test_an_error_in_the_users_own_checks_blocks_whatever_the_offline_policy():

@@ -62,9 +62,13 @@ def test_passthrough_params_and_unknown_front_matter_key(git_repo):
     ("line\n{% if %}\n", "prompts/bad.jinja:6: template syntax error"),
     ("one\ntwo\n{{ questoin }}\n", "prompts/bad.jinja:7: undefined variable: 'questoin' is undefined"),
     ("{{ ''.__class__.__mro__[1].__subclasses__() }}\n", "prompts/bad.jinja:5: refused by the sandbox"),
-    ('{% include "../secrets.jinja" %}\n', "include '../secrets.jinja' is outside prompts/"),
+    ('{% include "../secrets.jinja" %}\n', "prompts/bad.jinja:5: include '../secrets.jinja' is outside prompts/"),
     ('{% include "partials/missing.jinja" %}\n', "prompts/bad.jinja:5: included template 'partials/missing.jinja' not found"),
     ("{{ 1 // 0 }}\n", "prompts/bad.jinja:5: error while rendering: ZeroDivisionError"),
+    ("{{ 1|nosuchfilter }}\n", "prompts/bad.jinja:5: template syntax error: No filter named 'nosuchfilter'."),
+    ("line\n{% for x in [1] %}\n{% set y %}a{% endset %}\n{% if x %}{% endif %}\nuser:\n{{ x }}\n",
+     "prompts/bad.jinja:6: template syntax error: Unexpected end of template."),
+    ("system:\n{{ 'a' ~\nuser:\n'b' }}\n", "prompts/bad.jinja:7: template syntax error: expected token 'end of print statement', got ':'"),
 ])
 def test_template_errors_name_the_file_and_line_from_the_top(git_repo, body, expected):
     git_repo.write("prompts/bad.jinja", "---\ndescription: broken\ntemperature: 0\n---\n" + body)
@@ -165,3 +169,31 @@ def test_property_template_markers_split_exactly(turns):
 def _where(git, text):
     """The test's revision text as a typed location, as the CLI turns it into one."""
     return {"index": INDEX, "worktree": WORKTREE}.get(text) or Commit(git.resolve(text))
+
+
+def test_a_template_cannot_mutate_its_examples(support_repo):
+    support_repo.write("prompts/support/answer.jinja",
+                       "{{ examples.append({'question': 'q', 'answer': 'a'}) or '' }}{{ examples|length }}\n")
+    with pytest.raises(UserError, match=r"^prompts/support/answer.jinja:1: refused by the sandbox: .*append"):
+        renderer(support_repo).render("support/answer", {})
+
+
+def test_what_a_caller_does_to_parsed_yaml_never_reaches_the_next_caller(support_repo):
+    r = renderer(support_repo)
+    r.examples("support/answer").append({"question": "injected", "answer": "x"})
+    r.examples("support/answer")[0]["question"] = "changed"
+    assert r.examples("support/answer") == [{"question": "Where is my order?",
+                                            "answer": "Follow the tracking link in your email."}]
+
+
+def test_cases_render_the_same_in_any_order(support_repo):
+    from promptvc.evals.goldens import load_goldens
+    from promptvc.evaluation.request import build_request
+
+    def keys(order):
+        r = renderer(support_repo)
+        golden = load_goldens(r.snapshot, "evals")[0]
+        cases = golden.cases if order == "forward" else tuple(reversed(golden.cases))
+        return {c.id: build_request(r.render(golden.prompt, c.vars), "echo", "").key for c in cases}
+
+    assert keys("forward") == keys("reverse")

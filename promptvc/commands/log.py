@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 
 from promptvc.workspace import Workspace
@@ -20,7 +21,8 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     ws = Workspace.open()
     store = Store(ws.db_path)
     rev, names = _revision_or_names(ws, store, rev, names, limit)
-    points = history(ws, store, rev, limit, names)
+    points = history(ws, store, rev, limit, names, on_warning=lambda message: print(
+        f"promptvc: warning: {message}", file=sys.stderr))
     if as_json:
         print(json.dumps([{
             "commit": p.commit.sha, "subject": p.commit.subject, "timestamp": p.commit.timestamp,

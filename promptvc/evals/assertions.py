@@ -96,7 +96,10 @@ def _check_value(kind: str, value: Any, threshold: Any, where: str, path: str) -
     if kind == "llm-rubric" and not isinstance(value, str):
         raise bad("value must be the rubric text")
     if kind in JSON_TYPES and value is not None:
-        schema = _schema(value)
+        try:
+            schema = _schema(value)
+        except UserError as exc:
+            raise bad(f"invalid JSON Schema: {exc.message}") from None
         try:
             import jsonschema
             jsonschema.validators.validator_for(schema).check_schema(schema)
@@ -105,12 +108,13 @@ def _check_value(kind: str, value: Any, threshold: Any, where: str, path: str) -
 
 
 def _schema(value: Any) -> dict:
+    """A schema given inline, or as JSON or YAML text (read like every YAML file: aliases bounded)."""
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
-            import yaml
-            return yaml.safe_load(value)
+        except (json.JSONDecodeError, RecursionError):
+            from promptvc.yamlfile import parse_yaml
+            return parse_yaml(value, "the schema")
     return value
 
 

@@ -196,7 +196,7 @@ def _raw_cases(snapshot: Snapshot, path: str, cases) -> tuple[list, str | None]:
     if cases_path.endswith(".jsonl"):
         return _jsonl_cases(text, cases_path), cases_path
     if cases_path.endswith(".csv"):
-        return _csv_cases(text), cases_path
+        return _csv_cases(text, cases_path), cases_path
     raise UserError("a cases file must be .jsonl or .csv", path=cases_path)
 
 
@@ -209,20 +209,51 @@ def _jsonl_cases(text: str, path: str) -> list:
     return rows
 
 
-def _csv_cases(text: str) -> list:
-    rows = []
-    for record in csv.DictReader(io.StringIO(text)):
-        case: dict = {"vars": {}, "assert": []}
-        for column, value in record.items():
-            if column == "id" and value:
-                case["id"] = value
-            elif column and column.startswith("__expected"):
-                if value:
-                    case["assert"].append(_expected_cell(value))
-            elif column:
-                case["vars"][column] = value
-        rows.append(case)
-    return rows
+# Long documents are realistic case variables; the csv module's default is 131,072 characters.
+CSV_FIELD_LIMIT = 2**31 - 1
+
+
+def _csv_cases(text: str, path: str) -> list:
+    # Process-wide, and never put back: restoring it could cut short a parse in another thread.
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    return [_csv_case(header, record) for header, record in _csv_records(text, path)]
+
+
+def _csv_records(text: str, path: str):
+    """(header, cells) per non-blank row; an unterminated quote or a row wider than the header is an error."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    header: list[str] | None = None
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = "a quoted field is never closed" if "end of data" in str(exc) else str(exc)
+            raise UserError(f"invalid CSV: {problem}", path=path, line=start) from None
+        if not cells:
+            continue
+        if header is None:
+            header = cells
+        elif len(cells) > len(header):
+            raise UserError(f"row has {len(cells)} cells, the header has {len(header)}", path=path, line=start)
+        else:
+            yield header, cells
+
+
+def _csv_case(header: list[str], cells: list[str]) -> dict:
+    case: dict = {"vars": {}, "assert": []}
+    padded: list[str | None] = [*cells, *[None] * (len(header) - len(cells))]
+    for column, value in zip(header, padded, strict=True):
+        if column == "id" and value:
+            case["id"] = value
+        elif column and column.startswith("__expected"):
+            if value:
+                case["assert"].append(_expected_cell(value))
+        elif column:
+            case["vars"][column] = value
+    return case
 
 
 def _expected_cell(value: str) -> dict:

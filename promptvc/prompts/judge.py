@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from promptvc.errors import UserError
+from promptvc.prompts.budget import RenderLimitExceeded, bounded_render
 from promptvc.prompts.file import JUDGE_NAME, prompt_path
 from promptvc.prompts.render import Rendered, Renderer, mark_roles, split_messages
 from promptvc.prompts.tiers import JUDGE_TIER, EffectiveConfig, effective_config
@@ -61,7 +63,11 @@ def render_judge(renderer: Renderer, rubric: str, output: str, case_vars: dict) 
     template = renderer.__dict__.get("_builtin_judge")
     if template is None:
         template = renderer.__dict__["_builtin_judge"] = renderer.env().from_string(mark_roles(BUILTIN_JUDGE))
-    text = template.render(variables)
+    try:
+        with bounded_render(renderer.limits):  # the model's output is in it: bounded like any template
+            text = template.render(variables)
+    except RenderLimitExceeded as exc:
+        raise UserError(f"the built-in judge's prompt: {exc}") from None
     system, messages = split_messages(text)
     return Rendered(JUDGE_NAME, system, tuple(messages), judge_config(renderer))
 

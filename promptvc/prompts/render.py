@@ -16,16 +16,16 @@ from pathlib import Path
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
 from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.budget import RenderLimitExceeded, RenderLimits, bounded_render
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
+from promptvc.prompts.sandbox import BoundedSandbox
 from promptvc.prompts.templatecache import MEMORY, Analysis, TemplateCache
 from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
 from promptvc.yamlfile import parse_yaml
 
-MAX_RENDERED_CHARS = 1_000_000
 ROLES = ("system", "user", "assistant")
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _STRIP_SENTINELS = {ord(_OPEN): None, ord(_CLOSE): None}
@@ -105,6 +105,12 @@ class _SnapshotLoader(jinja2.BaseLoader):
         return f"{self.prompts_dir}/{clean}"
 
     def source_of(self, name: str) -> tuple[str, str, str]:
+        """The template text as compiled: role marker lines made sentinels."""
+        body, path, sha = self.text_of(name)
+        return mark_roles(body), path, sha
+
+    def text_of(self, name: str) -> tuple[str, str, str]:
+        """The template text as the user wrote it, front matter blanked out to keep line numbers."""
         path = self.path_of(name)
         ref = self.snapshot.files.get(path)
         if ref is None:
@@ -116,7 +122,7 @@ class _SnapshotLoader(jinja2.BaseLoader):
         if front is not None:
             # Keep line numbers counting from the top of the file, front matter included.
             body = "{#" + "\n" * (body_line - 2) + "#}\n" + body
-        return mark_roles(body), path, ref.sha
+        return body, path, ref.sha
 
     def get_source(self, environment, name):
         source, path, _sha = self.source_of(name)
@@ -137,38 +143,90 @@ class _SnapshotLoader(jinja2.BaseLoader):
         if cached is not None and (cached[0] is not None or not need_code):
             return cached
         source, path, sha = self.source_of(name)
-        if cached is not None:
-            analysis = cached[1]
-        else:
-            try:
-                ast = environment.parse(source, name, path)
-            except jinja2.TemplateSyntaxError as exc:
-                raise UserError(f"template syntax error: {exc.message}", path=path, line=exc.lineno) from None
-            references, dynamic = _references(ast, self)
-            analysis = Analysis(references, dynamic, frozenset(meta.find_undeclared_variables(ast)))
-        code = environment.compile(source, name, path) if need_code else None
+        try:
+            analysis = cached[1] if cached is not None else self._analyse(environment, source, name, path)
+            code = environment.compile(source, name, path) if need_code else None
+        except jinja2.TemplateSyntaxError as exc:  # found while compiling: an unknown filter or test
+            raise self._syntax_error(environment, exc, name, path) from None
+        except RecursionError:
+            # Jinja parses, analyses and compiles recursively: ~100 nested parentheses or a
+            # 1,000-term `+` chain is past Python's stack. Refused, as a file the tool cannot read.
+            raise UserError("template nests too deeply (parentheses, operators or blocks)", path=path) from None
         self.cache.put(sha, path, code, analysis)
         return code, analysis
+
+    def _analyse(self, environment, source: str, name: str, path: str) -> Analysis:
+        try:
+            ast = environment.parse(source, name, path)
+            variables = frozenset(meta.find_undeclared_variables(ast))  # compiles: may find an unknown filter
+        except jinja2.TemplateSyntaxError as exc:
+            raise self._syntax_error(environment, exc, name, path) from None
+        references, dynamic = _references(ast, self)
+        return Analysis(references, dynamic, variables)
+
+    def _syntax_error(self, environment, exc: jinja2.TemplateSyntaxError, name: str, path: str) -> UserError:
+        """The error as the user's own text gives it: never a sentinel, never an offset into our text."""
+        message, line = exc.message or "", exc.lineno
+        if any(mark in message for mark in (_OPEN, _CLOSE, repr(_OPEN)[1:-1], repr(_CLOSE)[1:-1])):
+            try:
+                environment.parse(self.text_of(name)[0], name, path)
+            except jinja2.TemplateSyntaxError as plain:
+                message, line = plain.message or "", plain.lineno
+            else:  # the marker is the problem: a role line inside a {{ }} or {% %} tag
+                message = "a role marker line (system:, user: or assistant:) inside a template tag"
+        message = re.sub(r" at \d+$", "", message)
+        if message.startswith("Unexpected end of template"):
+            # Jinja gives the line where the last piece of text began; the block left open is the news.
+            line = _unclosed_block_line(environment, self.text_of(name)[0]) or line
+        return UserError(f"template syntax error: {message}", path=path, line=line)
+
+
+_BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "block", "with", "autoescape", "trans", "set"}
+
+
+def _unclosed_block_line(environment, source: str) -> int | None:
+    """The line of the innermost block tag that is never closed, from the template's tokens."""
+    try:
+        tokens = [token for token in environment.lex(source) if token[1] != "whitespace"]
+    except jinja2.TemplateSyntaxError:
+        return None
+    open_blocks: list[int] = []
+    for index, (line, kind, _value) in enumerate(tokens[:-1]):
+        if kind != "block_begin" or tokens[index + 1][1] != "name":
+            continue
+        tag = tokens[index + 1][2]
+        if tag == "set":  # `{% set x %}…{% endset %}` is a block, `{% set x = 1 %}` is not
+            rest = tokens[index + 2:]
+            end = next((i for i, token in enumerate(rest) if token[1] == "block_end"), len(rest))
+            if any(token[1] == "operator" and token[2] == "=" for token in rest[:end]):
+                continue
+        if tag in _BLOCK_TAGS:
+            open_blocks.append(line)
+        elif tag.startswith("end") and open_blocks:
+            open_blocks.pop()
+    return open_blocks[-1] if open_blocks else None
 
 
 class Renderer:
     """Renders the prompts of one snapshot; compiled templates are shared by blob sha."""
 
-    def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts", cache_dir: Path | None = None):
+    def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts", cache_dir: Path | None = None,
+                 limits: RenderLimits | None = None):
         self.snapshot = snapshot
+        self.limits = limits or RenderLimits.from_env()
         self.prompts_dir = prompts_dir.rstrip("/")
         if cache_dir is None:
             cache = MEMORY
         else:
             cache = _CACHES.get(str(cache_dir)) or _CACHES.setdefault(str(cache_dir), TemplateCache.on_disk(cache_dir))
         self.loader = _SnapshotLoader(snapshot, self.prompts_dir, cache)
-        self._envs: dict[bool, SandboxedEnvironment] = {}
+        self._envs: dict[bool, BoundedSandbox] = {}
         self._tiers: dict | None = None
         self.deps: dict = {}  # filled by graph.prompt_deps
 
-    def env(self, allow_missing: bool = False) -> SandboxedEnvironment:
+    def env(self, allow_missing: bool = False) -> BoundedSandbox:
         if allow_missing not in self._envs:
-            self._envs[allow_missing] = SandboxedEnvironment(
+            self._envs[allow_missing] = BoundedSandbox(
                 loader=self.loader,
                 undefined=_Placeholder if allow_missing else jinja2.StrictUndefined,
                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
@@ -188,8 +246,9 @@ class Renderer:
     def config(self, name: str) -> EffectiveConfig:
         prompt = self.prompt(name)
         where = tiers_path(self.prompts_dir) if prompt.tier else prompt.path
+        tiers = self.tiers  # an error in tiers.yaml names tiers.yaml
         try:
-            return effective_config(prompt.tier, prompt.overrides, self.tiers, where)
+            return effective_config(prompt.tier, prompt.overrides, tiers, where)
         except UserError as exc:
             raise UserError(exc.message, path=prompt.path) from None
 
@@ -217,15 +276,19 @@ class Renderer:
 
     def _generate(self, prompt: PromptFile, context: dict, allow_missing: bool) -> str:
         template_name = prompt.path[len(self.prompts_dir) + 1:]
-        chunks, size = [], 0
+        chunks, size, cap = [], 0, self.limits.max_chars
         try:
             template = self.env(allow_missing).get_template(template_name)
-            for chunk in template.generate(context):
-                size += len(chunk)
-                if size > MAX_RENDERED_CHARS:
-                    raise UserError(f"rendering exceeds {MAX_RENDERED_CHARS:,} characters", path=prompt.path)
-                chunks.append(chunk)
-        except UserError:
+            with bounded_render(self.limits):
+                for chunk in template.generate(context):
+                    size += len(chunk)
+                    if size > cap:
+                        raise UserError(f"rendering exceeds {cap:,} characters", path=prompt.path)
+                    chunks.append(chunk)
+        except UserError as exc:
+            if exc.path is None:  # a refused include: name the file that holds it
+                path, line = _template_frame(exc, prompt.path)
+                raise UserError(exc.message, path=path, line=line) from None
             raise
         except jinja2.TemplateSyntaxError as exc:
             raise UserError(f"template syntax error: {exc.message}", path=exc.filename or prompt.path, line=exc.lineno) from None
@@ -238,9 +301,19 @@ class Renderer:
         except jinja2.UndefinedError as exc:
             path, line = _template_frame(exc, prompt.path)
             raise UserError(f"undefined variable: {exc.message}", path=path, line=line) from None
+        except RenderLimitExceeded as exc:
+            path, line = _template_frame(exc, prompt.path)
+            raise UserError(str(exc), path=path, line=line) from None
+        except RecursionError as exc:
+            path, line = _template_frame(exc, prompt.path)
+            raise UserError("recursion too deep (a macro or a recursive loop that calls itself without end?)",
+                            path=path, line=line) from None
+        except MemoryError:
+            raise UserError("rendering ran out of memory", path=prompt.path) from None
         except Exception as exc:  # an error inside the template's own expressions
             path, line = _template_frame(exc, prompt.path)
-            raise UserError(f"error while rendering: {type(exc).__name__}: {exc}", path=path, line=line) from None
+            message = " ".join(str(exc).split())[:300]
+            raise UserError(f"error while rendering: {type(exc).__name__}: {message}", path=path, line=line) from None
         return "".join(chunks)
 
     def _check_inputs(self, prompt: PromptFile, variables: dict) -> None:

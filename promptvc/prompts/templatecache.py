@@ -22,7 +22,8 @@ from pathlib import Path
 
 import jinja2
 
-FORMAT = f"promptvc-templates/2 jinja2 {jinja2.__version__}"
+# /3: signed entries (trust) with code from the bounded sandbox's code generator (bombs)
+FORMAT = f"promptvc-templates/3 jinja2 {jinja2.__version__}"
 KEY_BYTES = 32
 _MAC_BYTES = hashlib.sha256().digest_size
 

@@ -90,6 +90,8 @@ class PromptvcApp(App[None]):
 
     def load(self) -> None:
         self.points = self.browser.commits()
+        for warning in self.browser.warnings:
+            self.notify(warning, severity="warning")
         self._db_stamp = self._stamp()
         self.fill_commits()
 

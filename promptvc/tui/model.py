@@ -63,6 +63,7 @@ class HistoryBrowser:
         self.rev = rev
         self.store = Store(ws.db_path)
         self._planned: dict[str, BothPlans] = {}
+        self.warnings: list[str] = []  # commits history had to skip, shown by the app
 
     @property
     def branch(self) -> str:
@@ -71,7 +72,8 @@ class HistoryBrowser:
     def commits(self) -> list[CommitPoint]:
         if self.ws.repo.try_resolve(self.rev) is None:
             return []
-        return history(self.ws, self.store, self.rev)
+        self.warnings = []
+        return history(self.ws, self.store, self.rev, on_warning=self.warnings.append)
 
     def set_rows(self, point: CommitPoint) -> list[SetRow]:
         rows = []
