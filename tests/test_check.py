@@ -131,6 +131,69 @@ def test_no_verify_and_promptvc_skip(gated, model_server):
     assert model_server.calls == 0
 
 
+def test_an_amend_is_judged_against_the_amended_commits_parent(gated, model_server):
+    """A regression committed with --no-verify must not pass by being amended."""
+    parent = gated.head()
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.stage()
+    assert commit(gated, "--no-verify", message="vague").returncode == 0
+    vague = gated.head()
+    gated.write("notes.txt", "unrelated\n")
+    gated.stage()
+    result = commit(gated, "--amend", message="vague, with notes")
+    assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
+    assert f"amended commit ({vague[:7]}) vs its parent ({parent[:7]})" in result.stdout
+    assert "(skip once with `git commit --no-verify`)" in result.stdout
+    assert gated.head() == vague  # nothing was rewritten
+    # a rewording alone is judged the same way, and so is an abbreviated --amend
+    assert commit(gated, "--amen", message="reworded").returncode != 0
+    # an amend that undoes the regression has nothing left to check against the parent
+    gated.write("prompts/partials/tone.jinja", "Be warm and brief.\n")
+    gated.stage()
+    result = commit(gated, "--amend", message="notes only")
+    assert result.returncode == 0, result.stdout
+    assert gated.git("rev-parse", "HEAD^").strip() == parent
+
+
+def test_amending_the_first_commit_compares_with_the_empty_tree(git_repo, model_server, cli):
+    from tests.data import ANSWER, EXAMPLES, TIERS
+    model_server.rule = lambda body: "I am not sure, sorry."
+    git_repo.write("prompts/tiers.yaml", TIERS)
+    git_repo.write("prompts/support/answer.jinja", ANSWER)
+    git_repo.write("prompts/partials/tone.jinja", "x\n")
+    git_repo.write("prompts/examples/support.yaml", EXAMPLES)
+    git_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    git_repo.stage()
+    assert commit(git_repo, "--no-verify").returncode == 0
+    cli("hook", "install")
+    result = commit(git_repo, "--amend", message="first, reworded")
+    assert result.returncode != 0 and "below its threshold" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(("argv", "amend"), [
+    (["git", "commit", "--amend"], True),
+    (["/usr/lib/git-core/git", "commit", "-q", "--amen", "-m", "x"], True),
+    (["git", "-c", "core.editor=vi", "-C", "sub", "commit", "--amend=x"], False),
+    (["git", "--no-pager", "commit", "--am"], True),
+    (["git", "commit", "-m", "--amend"], False),
+    (["git", "commit", "-m--amend"], False),
+    (["git", "commit", "--amend", "--no-amend"], False),
+    (["git", "commit", "--", "--amend"], False),
+    (["git", "merge", "--amend"], False),
+    (["git", "commit", "--a"], False),
+    (["python", "commit", "--amend"], False),
+])
+def test_which_git_commands_are_amends(argv, amend):
+    from promptvc.git.invocation import is_amend
+    assert is_amend(argv) is amend
+
+
+def test_no_git_ancestor_is_no_amend(monkeypatch):
+    from promptvc.git import invocation
+    monkeypatch.setattr(invocation, "_parent", lambda pid: None)
+    assert invocation.amending() is False
+
+
 def test_merge_commit_compares_with_the_first_parent(gated, model_server):
     gated.git("checkout", "-q", "-b", "side")
     gated.write("notes.txt", "side\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.workspace import Workspace
 
@@ -23,7 +24,8 @@ class Sides:
 
 
 def sides(ws: Workspace, base: str | None) -> Sides:
-    """Staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs (pre-push)."""
+    """Staged vs HEAD (vs HEAD's parent for an amend); merge-base(BASE, HEAD) vs HEAD; pre-commit's
+    FROM/TO refs (pre-push)."""
     repo = ws.repo
     from_ref, to_ref = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
@@ -37,6 +39,11 @@ def sides(ws: Workspace, base: str | None) -> Sides:
     current = repo.try_resolve("HEAD")
     if current is None:
         return Sides(EMPTY, INDEX, "staged (first commit, thresholds only)", "the empty tree", "git commit --no-verify")
+    if amending():  # the amended commit is replaced: its parent is what the result must be no worse than
+        parent = repo.try_resolve(f"{current}^")
+        label = f"staged, amended commit ({current[:7]}) vs its parent ({parent[:7] if parent else 'the empty tree'})"
+        return Sides(Commit(parent) if parent else EMPTY, INDEX, label, "the amended commit's parent",
+                     "git commit --no-verify")
     return Sides(Commit(current), INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify")
 
 
