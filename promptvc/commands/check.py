@@ -69,8 +69,21 @@ def _python_assertion_files(ws: Workspace, old: Where, new: Where) -> set[str]:
     return set(python_dependencies(ws.snapshot(old), modules)) | set(python_dependencies(ws.snapshot(new), modules))
 
 
+def pushed_sides(ws: Workspace, remote: str, lines: list[str]) -> list[Sides]:
+    """pre-push: each pushed ref against what the remote has (see promptvc.git.push)."""
+    from promptvc.git.push import plan_push
+
+    plan = plan_push(ws.repo, remote, lines)
+    for line in plan.skipped:
+        print(f"promptvc check: {line}")
+    return [Sides(Commit(r.base), Commit(r.head),
+                  f"push {r.ref.removeprefix('refs/heads/')} to {remote}: {r.head[:7]} vs {r.base_name}",
+                  r.base_name, "git push --no-verify") for r in plan.ranges]
+
+
 def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False,
-        verbose: bool = False) -> int:
+        verbose: bool = False, pre_push: str | None = None) -> int:
+    """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
@@ -79,12 +92,15 @@ def run(base: str | None, markdown: str | None, junit: str | None, strict: bool 
         if report:
             check_path(report)  # a path that cannot be written is refused before anything is run
     ws = Workspace.open()
-    compared = sides(ws, base)
-    if not touches_prompts(ws, compared.old, compared.new):
-        if verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
-            print("promptvc check: no prompt, golden set or config change to check")
-        return 0
-    return _check(ws, compared, markdown, junit, strict)
+    if pre_push is not None:
+        import sys
+        compared = pushed_sides(ws, pre_push, sys.stdin.read().splitlines())
+    else:
+        compared = [sides(ws, base)]
+    codes = [_check(ws, c, markdown, junit, strict) for c in compared if touches_prompts(ws, c.old, c.new)]
+    if not codes and verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
+        print("promptvc check: no prompt, golden set or config change to check")
+    return max(codes, default=0)
 
 
 def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:
