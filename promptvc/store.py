@@ -6,26 +6,24 @@ writing the same content key agree. One Store (one connection) per thread.
 
 Whatever goes wrong with the file (read-only, damaged, a directory, written by a newer
 promptvc, a full disk, a writer holding the lock too long) is one line naming the file and
-what to do: every public method runs inside `_faults`. A command that only reads opens it
+what to do (promptvc.storefaults): every public method runs inside `faults`. A command that only reads opens it
 with `Store.for_reading`, which falls back to a read-only connection where it cannot write.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
 
 import sqlite_utils
 from sqlite_utils import Migrations
 from sqlite_utils.utils import chunks
 
 from promptvc.clock import now
-from promptvc.errors import CannotEvaluate, PromptvcError, UserError
+from promptvc.errors import UserError
+from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
 
 migrations = Migrations("promptvc")
 
@@ -87,75 +85,6 @@ def m002_case_status_index(db: sqlite_utils.Database) -> None:
     db.table("results").create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
 
 
-class StoreReadOnly(UserError):
-    """The database (or its folder) cannot be written: a reader may still open it read-only."""
-
-
-# SQLite's primary result codes (the low byte of an extended code), and what each means here.
-_KINDS = {5: "busy", 6: "busy", 8: "readonly", 10: "io", 11: "corrupt", 13: "full", 14: "cantopen", 26: "corrupt"}
-_SAID = {"locked": "busy", "readonly": "readonly", "unable to open": "cantopen", "malformed": "corrupt",
-         "not a database": "corrupt", "disk is full": "full", "disk i/o": "io"}
-
-
-def _kind(exc: sqlite3.Error) -> str:
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    said = str(exc).lower()
-    return _KINDS.get(code) or next((kind for words, kind in _SAID.items() if words in said), "other")
-
-
-def _fault(path: Path, exc: sqlite3.Error) -> PromptvcError:
-    """One line for what SQLite said: exit 2 for what the user fixes, 3 for what passes."""
-    kind, said, where = _kind(exc), str(exc), str(path)
-    if kind == "busy":
-        return CannotEvaluate(f"another process has held the database's write lock for over {BUSY_TIMEOUT:g} s "
-                              f"({said}); let it finish (or end it) and run again", path=where)
-    if kind == "readonly":
-        return StoreReadOnly(f"cannot be written ({said}); make the file and its folder writable, or set "
-                             "[paths] db in promptvc.toml to a writable place", path=where)
-    if kind == "cantopen":
-        return StoreReadOnly(f"cannot be opened or created ({said}); check that its folder exists and is "
-                             "writable, or set [paths] db in promptvc.toml", path=where)
-    if kind == "corrupt":
-        return UserError(f"is damaged or not a promptvc database ({said}); move it aside and promptvc starts "
-                         "a new one (scores are computed again when needed)", path=where)
-    if kind == "full":
-        return CannotEvaluate(f"the disk is full ({said}); free some space and run again (finished results "
-                              "are kept)", path=where)
-    if kind == "io":
-        return CannotEvaluate(f"could not be read or written ({said}); check the disk and run again", path=where)
-    return CannotEvaluate(f"the database failed ({said})", path=where)
-
-
-@contextlib.contextmanager
-def _faults(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise _fault(path, exc) from None
-    except PermissionError as exc:
-        raise StoreReadOnly(f"cannot be created ({exc.strerror}: {exc.filename}); make its folder writable, "
-                            "or set [paths] db in promptvc.toml", path=str(path)) from None
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _guarded(method: F) -> F:
-    """Run a Store method inside `_faults` (a generator for as long as it is iterated)."""
-    if inspect.isgeneratorfunction(method):
-        @functools.wraps(method)
-        def generator(self: Store, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            with _faults(self.path):
-                yield from method(self, *args, **kwargs)
-        return cast(F, generator)
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        with _faults(self.path):
-            return method(self, *args, **kwargs)
-    return cast(F, wrapper)
-
-
 def _refuse_newer(db: sqlite_utils.Database, path: Path) -> None:
     """A database a newer promptvc migrated is never half-read: its tables may mean something else."""
     known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the registered ones here
@@ -171,7 +100,8 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
         self.readonly = readonly
-        with _faults(path):
+        self.busy_timeout = BUSY_TIMEOUT
+        with faults(path, self.busy_timeout):
             if path.is_dir():
                 raise UserError("is a directory, not the database file; remove it or set [paths] db in "
                                 "promptvc.toml to a file", path=str(path))
@@ -252,7 +182,7 @@ class Store:
 
     # -- runs ---------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def start_run(self, snapshot: str, commit_sha: str | None, provider: str, command: str) -> int:
         with self.immediate() as conn:
             cursor = conn.execute(
@@ -262,7 +192,7 @@ class Store:
             assert cursor.lastrowid is not None  # set by every INSERT into a rowid table
             return cursor.lastrowid
 
-    @_guarded
+    @guarded
     def finish_run(self, run_id: int, totals: dict, set_scores: list[dict]) -> None:
         """Set scores and the run's completion land together, last."""
         with self.immediate() as conn:
@@ -273,7 +203,7 @@ class Store:
 
     # -- results ------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def save_batch(self, run_id: int, results: list[dict], responses: list[dict], *, replace: bool = False) -> None:
         """Finished results and the responses they came from, in one transaction."""
         with self.immediate() as conn:
@@ -283,7 +213,7 @@ class Store:
                 _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, responses)
             self._save_results(conn, run_id, results, replace)
 
-    @_guarded
+    @guarded
     def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
         if rows:
             with self.immediate() as conn:
@@ -304,7 +234,7 @@ class Store:
             )
             self._link(conn, run_id, [row["key"] for row in rows])
 
-    @_guarded
+    @guarded
     def link_results(self, run_id: int, keys: list[str]) -> None:
         if keys:
             with self.immediate() as conn:
@@ -315,7 +245,7 @@ class Store:
         conn.executemany("INSERT OR IGNORE INTO run_results (run_id, result_key) VALUES (?, ?)",
                          [(run_id, key) for key in keys])
 
-    @_guarded
+    @guarded
     def results(self, keys: Iterable[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for chunk in map(list, chunks(keys, BATCH)):
@@ -324,17 +254,17 @@ class Store:
                 found[row["key"]] = row
         return found
 
-    @_guarded
+    @guarded
     def case_statuses(self, set_key: str) -> dict[str, str]:
         """{case id: status} of a set's first samples, from the covering index alone."""
         rows = self.db.execute("SELECT case_id, status FROM results WHERE set_key = ? AND sample = 0", [set_key])
         return dict(rows.fetchall())
 
-    @_guarded
+    @guarded
     def results_for_set(self, set_key: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]))
 
-    @_guarded
+    @guarded
     def set_scores(self, set_keys: Iterable[str]) -> dict[str, dict]:
         found = {}
         for chunk in map(list, chunks(set_keys, BATCH)):
@@ -344,12 +274,12 @@ class Store:
 
     # -- the response cache -------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def response(self, key: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM responses WHERE key = ?", [key]))
         return rows[0] if rows else None
 
-    @_guarded
+    @guarded
     def responses_for(self, keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for chunk in map(list, chunks(keys, BATCH)):
@@ -357,19 +287,19 @@ class Store:
                 found[row["key"]] = row
         return found
 
-    @_guarded
+    @guarded
     def save_responses(self, rows: list[dict]) -> None:
         if rows:
             with self.immediate() as conn:
                 _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
 
-    @_guarded
+    @guarded
     def export_responses(self) -> Iterator[dict]:
         yield from self.db.query("SELECT * FROM responses ORDER BY key")
 
     # -- commit -> set keys ---------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def commit_sets(self, shas: list[str], endpoint: str) -> dict[str, list[dict]]:
         """The set keys met at these commits; a commit with no golden set has one row with set_id ''."""
         found: dict[str, list[dict]] = {}
@@ -380,7 +310,7 @@ class Store:
                 found.setdefault(sha, []).append({"set_id": set_id, "set_key": set_key, "prompt": prompt})
         return found
 
-    @_guarded
+    @guarded
     def save_commit_sets(self, rows: list[dict]) -> None:
         """A cache: skipped when the database cannot be written now (read-only, or another writer
         holds the lock), so history still shows, only slower next time."""
@@ -391,13 +321,13 @@ class Store:
             with self.immediate() as conn:
                 _insert_or_ignore(conn, "commit_sets", ("commit_sha", "set_id", "endpoint", "set_key", "prompt", "path"), rows)
         except sqlite3.OperationalError as exc:
-            if _kind(exc) not in ("busy", "readonly", "cantopen"):
+            if kind(exc) not in ("busy", "readonly", "cantopen"):
                 raise
-            self.readonly = _kind(exc) != "busy"
+            self.readonly = kind(exc) != "busy"
         finally:
-            self.db.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self.db.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
-    @_guarded
+    @guarded
     def response_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM responses").fetchone()[0]
 

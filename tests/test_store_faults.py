@@ -209,3 +209,24 @@ def test_a_database_folder_that_cannot_be_created_is_one_line(support_repo, tmp_
         assert not (locked / "state").exists()
     finally:
         locked.chmod(0o755)
+
+
+@pytest.mark.parametrize(("message", "kind"), [
+    ("database or disk is full", "full"), ("database is locked", "busy"),
+    ("attempt to write a readonly database", "readonly"), ("file is not a database", "corrupt"),
+    ("database disk image is malformed", "corrupt"), ("unable to open database file", "cantopen"),
+    ("no such table: runs", "other"),
+])
+def test_an_error_raised_without_sqlites_code_is_read_from_its_words(message, kind):
+    from promptvc.storefaults import kind as kind_of
+    assert kind_of(sqlite3.OperationalError(message)) == kind
+
+
+def test_a_file_where_the_database_folder_should_be_is_one_line(support_repo, cli):
+    support_repo.write("state", "a file, not a folder\n")
+    support_repo.write("promptvc.toml", '[paths]\ndb = "state/promptvc.db"\n')
+    support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN)
+    code, _out, err = cli("eval")
+    assert code == 2
+    line = one_line(err)
+    assert "state/promptvc.db" in line and "cannot be created" in line
