@@ -405,6 +405,16 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
     result = subprocess.run(["git", "commit", "-q", "-m", "fine"], cwd=gated.root, env=env, capture_output=True,
                             text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
+    # Through the framework too, an amend is judged against the amended commit's parent: vaguer than
+    # a --no-verify HEAD is no worse than HEAD, but worse than HEAD's parent.
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    gated.write("prompts/partials/tone.jinja", "Be vague. Really.\n")
+    gated.stage()
+    result = subprocess.run(["git", "commit", "-q", "--amend", "-m", "vaguer"], cwd=gated.root, env=env,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0 and "amended commit" in result.stdout + result.stderr, result.stdout
+    gated.git("reset", "-q", "--hard", "HEAD~1")
     # `pre-commit run --all-files` stages nothing; the hook then has nothing to check.
     result = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=gated.root, env=env,
                             capture_output=True, text=True)
