@@ -189,6 +189,20 @@ def test_which_git_commands_are_amends(argv, amend):
     assert is_amend(argv) is amend
 
 
+def test_without_proc_the_parent_is_read_from_ps(monkeypatch, tmp_path):
+    import shutil
+
+    from promptvc.git import invocation
+    if shutil.which("ps") is None:
+        pytest.skip("no ps here")
+    from_proc = invocation._parent(os.getpid())
+    monkeypatch.setattr(invocation, "Path", lambda _name: tmp_path / "no-proc")
+    from_ps = invocation._parent(os.getpid())
+    assert from_proc is not None and from_ps is not None
+    assert from_ps[1] == from_proc[1] == os.getppid()
+    assert from_ps[0][:2] == from_proc[0][:2]
+
+
 def test_no_git_ancestor_is_no_amend(monkeypatch):
     from promptvc.git import invocation
     monkeypatch.setattr(invocation, "_parent", lambda pid: None)
