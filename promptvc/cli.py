@@ -117,23 +117,29 @@ def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurre
 @click.option("--junit", metavar="FILE", help="Write JUnit XML.")
 @click.option("--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (for CI).")
 @click.option("-v", "--verbose", is_flag=True, help="Say so when there is nothing to check.")
-def check(base, markdown, junit, strict, verbose) -> None:
+@click.option("--pre-push", "pre_push", metavar="REMOTE", hidden=True,
+              help="Run as git's pre-push hook: the pushed refs on stdin, as git writes them.")
+def check(base, markdown, junit, strict, verbose, pre_push) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
+    if base and pre_push is not None:
+        raise click.UsageError("--base and --pre-push are exclusive")
     from promptvc.commands.check import run
-    sys.exit(run(base, markdown, junit, strict, verbose))
+    sys.exit(run(base, markdown, junit, strict, verbose, pre_push))
 
 
 @cli.group()
 def hook() -> None:
-    """Install or remove the git hooks (pre-commit, pre-merge-commit)."""
+    """Install or remove the git hooks (pre-commit, pre-merge-commit, pre-push)."""
 
 
 @hook.command(name="install")
 @click.option("--force", is_flag=True, help="Replace a hook promptvc did not write, or use a global core.hooksPath.")
-def hook_install(force: bool) -> None:
-    """Write pre-commit and pre-merge-commit hooks that run `promptvc check`."""
+@click.option("--pre-push", "pre_push", is_flag=True,
+              help="Also a pre-push hook: each pushed branch against what the remote has.")
+def hook_install(force: bool, pre_push: bool) -> None:
+    """Write pre-commit and pre-merge-commit hooks that run `promptvc check` (and pre-push with --pre-push)."""
     from promptvc.commands.hook import install
-    sys.exit(install(force))
+    sys.exit(install(force, pre_push))
 
 
 @hook.command(name="uninstall")

@@ -3,6 +3,11 @@
 WAL so readers (the TUI) never block the writer; a busy timeout and BEGIN IMMEDIATE
 so two writers queue instead of failing; INSERT OR IGNORE / upserts so two processes
 writing the same content key agree. One Store (one connection) per thread.
+
+Whatever goes wrong with the file (read-only, damaged, a directory, written by a newer
+promptvc, a full disk, a writer holding the lock too long) is one line naming the file and
+what to do (promptvc.storefaults): every public method runs inside `faults`. A command that only reads opens it
+with `Store.for_reading`, which falls back to a read-only connection where it cannot write.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from sqlite_utils import Migrations
 from sqlite_utils.utils import chunks
 
 from promptvc.clock import now
+from promptvc.errors import UserError
+from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
 
 migrations = Migrations("promptvc")
 
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another writer's lock before giving up
 BATCH = 500  # keys per `IN (...)` query, well under SQLite's limit on bound parameters
 
 RESULT_COLUMNS = (
@@ -77,22 +85,87 @@ def m002_case_status_index(db: sqlite_utils.Database) -> None:
     db.table("results").create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
 
 
+def _refuse_newer(db: sqlite_utils.Database, path: Path) -> None:
+    """A database a newer promptvc migrated is never half-read: its tables may mean something else."""
+    known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the registered ones here
+    applied = [m.name for m in migrations.applied(db)]
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise UserError(f"was written by a newer promptvc (schema version {len(applied)}, up to migration "
+                        f"{unknown[-1]}; this promptvc reads up to version {len(known)}); upgrade promptvc, or "
+                        "set [paths] db in promptvc.toml to another file", path=str(path))
+
+
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = path
+        self.readonly = readonly
+        self.busy_timeout = BUSY_TIMEOUT
+        with faults(path, self.busy_timeout):
+            if path.is_dir():
+                raise UserError("is a directory, not the database file; remove it or set [paths] db in "
+                                "promptvc.toml to a file", path=str(path))
+            self.db = self._open_readonly(path) if readonly else self._open(path)
+
+    @classmethod
+    def for_reading(cls, path: Path) -> Store:
+        """For a command that only reads (`log`, `responses export`): read-write where the file can be
+        written, so an older schema is upgraded and the commit -> set-key cache fills; read-only
+        where it cannot."""
+        try:
+            return cls(path)
+        except StoreReadOnly:
+            return cls(path, readonly=True)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite_utils.Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
-        if self.db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.db.conn.execute("PRAGMA journal_mode = WAL")
-        self.db.conn.execute("PRAGMA synchronous = NORMAL")
-        if migrations.pending(self.db):
-            with self.immediate():  # two first runs must not migrate at once
-                if migrations.pending(self.db):
-                    migrations.apply(self.db)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        _refuse_newer(db, path)
+        if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.conn.execute("PRAGMA journal_mode = WAL")
+        db.conn.execute("PRAGMA synchronous = NORMAL")
+        if migrations.pending(db):
+            conn.execute("BEGIN IMMEDIATE")  # two first runs must not migrate at once
+            try:
+                if migrations.pending(db):
+                    migrations.apply(db)
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return db
+
+    @staticmethod
+    def _open_readonly(path: Path) -> sqlite_utils.Database:
+        if not path.exists():  # nothing stored yet: an empty store, and no file created
+            db = sqlite_utils.Database(memory=True, execute_plugins=False)
+            migrations.apply(db)
+            return db
+        uri = path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # WAL needs a -shm file beside the database; in a read-only folder without one, read the
+            # file as it stands, which holds everything unless a write-ahead log is left over.
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists() and wal.stat().st_size:
+                raise
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        _refuse_newer(db, path)
+        if migrations.pending(db):
+            raise StoreReadOnly("is read-only and was written by an older promptvc; make it writable once so "
+                                "that it can be upgraded", path=str(path))
+        return db
 
     def close(self) -> None:
-        self.db.close()
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
 
     @contextlib.contextmanager
     def immediate(self) -> Iterator[sqlite3.Connection]:
@@ -101,12 +174,15 @@ class Store:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (a full disk): the cause is what matters.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
     # -- runs ---------------------------------------------------------------------------
 
+    @guarded
     def start_run(self, snapshot: str, commit_sha: str | None, provider: str, command: str) -> int:
         with self.immediate() as conn:
             cursor = conn.execute(
@@ -116,6 +192,7 @@ class Store:
             assert cursor.lastrowid is not None  # set by every INSERT into a rowid table
             return cursor.lastrowid
 
+    @guarded
     def finish_run(self, run_id: int, totals: dict, set_scores: list[dict]) -> None:
         """Set scores and the run's completion land together, last."""
         with self.immediate() as conn:
@@ -126,6 +203,7 @@ class Store:
 
     # -- results ------------------------------------------------------------------------
 
+    @guarded
     def save_batch(self, run_id: int, results: list[dict], responses: list[dict], *, replace: bool = False) -> None:
         """Finished results and the responses they came from, in one transaction."""
         with self.immediate() as conn:
@@ -135,6 +213,7 @@ class Store:
                 _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, responses)
             self._save_results(conn, run_id, results, replace)
 
+    @guarded
     def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
         if rows:
             with self.immediate() as conn:
@@ -155,6 +234,7 @@ class Store:
             )
             self._link(conn, run_id, [row["key"] for row in rows])
 
+    @guarded
     def link_results(self, run_id: int, keys: list[str]) -> None:
         if keys:
             with self.immediate() as conn:
@@ -165,6 +245,7 @@ class Store:
         conn.executemany("INSERT OR IGNORE INTO run_results (run_id, result_key) VALUES (?, ?)",
                          [(run_id, key) for key in keys])
 
+    @guarded
     def results(self, keys: Iterable[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for chunk in map(list, chunks(keys, BATCH)):
@@ -173,14 +254,17 @@ class Store:
                 found[row["key"]] = row
         return found
 
+    @guarded
     def case_statuses(self, set_key: str) -> dict[str, str]:
         """{case id: status} of a set's first samples, from the covering index alone."""
         rows = self.db.execute("SELECT case_id, status FROM results WHERE set_key = ? AND sample = 0", [set_key])
         return dict(rows.fetchall())
 
+    @guarded
     def results_for_set(self, set_key: str) -> list[dict]:
         return list(self.db.query("SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]))
 
+    @guarded
     def set_scores(self, set_keys: Iterable[str]) -> dict[str, dict]:
         found = {}
         for chunk in map(list, chunks(set_keys, BATCH)):
@@ -190,10 +274,12 @@ class Store:
 
     # -- the response cache -------------------------------------------------------------
 
+    @guarded
     def response(self, key: str) -> dict | None:
         rows = list(self.db.query("SELECT * FROM responses WHERE key = ?", [key]))
         return rows[0] if rows else None
 
+    @guarded
     def responses_for(self, keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for chunk in map(list, chunks(keys, BATCH)):
@@ -201,16 +287,19 @@ class Store:
                 found[row["key"]] = row
         return found
 
+    @guarded
     def save_responses(self, rows: list[dict]) -> None:
         if rows:
             with self.immediate() as conn:
                 _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
 
+    @guarded
     def export_responses(self) -> Iterator[dict]:
         yield from self.db.query("SELECT * FROM responses ORDER BY key")
 
     # -- commit -> set keys ---------------------------------------------------------------
 
+    @guarded
     def commit_sets(self, shas: list[str], endpoint: str) -> dict[str, list[dict]]:
         """The set keys met at these commits; a commit with no golden set has one row with set_id ''."""
         found: dict[str, list[dict]] = {}
@@ -221,10 +310,26 @@ class Store:
                 found.setdefault(sha, []).append({"set_id": set_id, "set_key": set_key, "prompt": prompt})
         return found
 
+    @guarded
     def save_commit_sets(self, rows: list[dict]) -> None:
-        if rows:
+        """A cache: skipped when the database cannot be written now (read-only, or another writer
+        holds the lock), so history still shows, only slower next time."""
+        if not rows or self.readonly:
+            return
+        self.db.conn.execute("PRAGMA busy_timeout = 250")
+        try:
             with self.immediate() as conn:
                 _insert_or_ignore(conn, "commit_sets", ("commit_sha", "set_id", "endpoint", "set_key", "prompt", "path"), rows)
+        except sqlite3.OperationalError as exc:
+            if kind(exc) not in ("busy", "readonly", "cantopen"):
+                raise
+            self.readonly = kind(exc) != "busy"
+        finally:
+            self.db.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    @guarded
+    def response_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM responses").fetchone()[0]
 
 
 def _insert_or_ignore(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:

@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -131,6 +132,83 @@ def test_no_verify_and_promptvc_skip(gated, model_server):
     assert model_server.calls == 0
 
 
+def test_an_amend_is_judged_against_the_amended_commits_parent(gated, model_server):
+    """A regression committed with --no-verify must not pass by being amended."""
+    parent = gated.head()
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.stage()
+    assert commit(gated, "--no-verify", message="vague").returncode == 0
+    vague = gated.head()
+    gated.write("notes.txt", "unrelated\n")
+    gated.stage()
+    result = commit(gated, "--amend", message="vague, with notes")
+    assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
+    assert f"amended commit ({vague[:7]}) vs its parent ({parent[:7]})" in result.stdout
+    assert "(skip once with `git commit --no-verify`)" in result.stdout
+    assert gated.head() == vague  # nothing was rewritten
+    # a rewording alone is judged the same way, and so is an abbreviated --amend
+    assert commit(gated, "--amen", message="reworded").returncode != 0
+    # an amend that undoes the regression has nothing left to check against the parent
+    gated.write("prompts/partials/tone.jinja", "Be warm and brief.\n")
+    gated.stage()
+    result = commit(gated, "--amend", message="notes only")
+    assert result.returncode == 0, result.stdout
+    assert gated.git("rev-parse", "HEAD^").strip() == parent
+
+
+def test_amending_the_first_commit_compares_with_the_empty_tree(git_repo, model_server, cli):
+    from tests.data import ANSWER, EXAMPLES, TIERS
+    model_server.rule = lambda body: "I am not sure, sorry."
+    git_repo.write("prompts/tiers.yaml", TIERS)
+    git_repo.write("prompts/support/answer.jinja", ANSWER)
+    git_repo.write("prompts/partials/tone.jinja", "x\n")
+    git_repo.write("prompts/examples/support.yaml", EXAMPLES)
+    git_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    git_repo.stage()
+    assert commit(git_repo, "--no-verify").returncode == 0
+    cli("hook", "install")
+    result = commit(git_repo, "--amend", message="first, reworded")
+    assert result.returncode != 0 and "below its threshold" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(("argv", "amend"), [
+    (["git", "commit", "--amend"], True),
+    (["/usr/lib/git-core/git", "commit", "-q", "--amen", "-m", "x"], True),
+    (["git", "-c", "core.editor=vi", "-C", "sub", "commit", "--amend=x"], False),
+    (["git", "--no-pager", "commit", "--am"], True),
+    (["git", "commit", "-m", "--amend"], False),
+    (["git", "commit", "-m--amend"], False),
+    (["git", "commit", "--amend", "--no-amend"], False),
+    (["git", "commit", "--", "--amend"], False),
+    (["git", "merge", "--amend"], False),
+    (["git", "commit", "--a"], False),
+    (["python", "commit", "--amend"], False),
+])
+def test_which_git_commands_are_amends(argv, amend):
+    from promptvc.git.invocation import is_amend
+    assert is_amend(argv) is amend
+
+
+def test_without_proc_the_parent_is_read_from_ps(monkeypatch, tmp_path):
+    import shutil
+
+    from promptvc.git import invocation
+    if shutil.which("ps") is None:
+        pytest.skip("no ps here")
+    from_proc = invocation._parent(os.getpid())
+    monkeypatch.setattr(invocation, "Path", lambda _name: tmp_path / "no-proc")
+    from_ps = invocation._parent(os.getpid())
+    assert from_proc is not None and from_ps is not None
+    assert from_ps[1] == from_proc[1] == os.getppid()
+    assert from_ps[0][:2] == from_proc[0][:2]
+
+
+def test_no_git_ancestor_is_no_amend(monkeypatch):
+    from promptvc.git import invocation
+    monkeypatch.setattr(invocation, "_parent", lambda pid: None)
+    assert invocation.amending() is False
+
+
 def test_merge_commit_compares_with_the_first_parent(gated, model_server):
     gated.git("checkout", "-q", "-b", "side")
     gated.write("notes.txt", "side\n")
@@ -218,6 +296,105 @@ def test_pre_push_hint_names_git_push(gated, model_server, cli, monkeypatch):
     assert code == 1 and "(skip once with `git push --no-verify`)" in out
 
 
+def push(repo, *args, env=None):
+    """A real `git push`; the pre-push hook's output is read with git's."""
+    return subprocess.run(["git", "push", "-q", *args], cwd=repo.root, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def remote(gated, tmp_path):
+    """A bare remote that has main; the pre-push hook installed after the first push."""
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    gated.git("remote", "add", "origin", str(bare))
+    gated.git("push", "-q", "origin", "main")
+    return bare
+
+
+def remote_sha(bare, ref):
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=bare, capture_output=True, text=True)
+    return proc.stdout.strip() or None
+
+
+def test_pre_push_judges_the_pushed_range_against_the_remote(gated, remote, model_server, cli):
+    code, out, _ = cli("hook", "install", "--pre-push")
+    assert code == 0 and "pre-push" in out
+    script = (gated.root / ".git/hooks/pre-push").read_text()
+    assert 'check --pre-push "$1"' in script and "</dev/null" not in script
+    published = gated.head()
+    # history that never met the commit hook: a regression, then an unrelated commit on top
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    gated.write("notes.txt", "notes\n")
+    gated.commit("notes")
+    result = push(gated, "origin", "main")
+    assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
+    assert f"push main to origin: {gated.head()[:7]} vs origin's main ({published[:7]})" in result.stdout
+    assert "(skip once with `git push --no-verify`)" in result.stdout
+    assert remote_sha(remote, "main") == published  # nothing was pushed
+    # a new branch is judged against its merge-base with the remote's default branch
+    gated.git("branch", "feature")
+    result = push(gated, "origin", "feature")
+    assert result.returncode != 0 and "the merge-base with origin/main" in result.stdout, result.stdout
+    assert remote_sha(remote, "feature") is None
+    # deleting a branch sends nothing to judge
+    assert push(gated, "origin", "--no-verify", "feature").returncode == 0
+    calls = model_server.calls
+    result = push(gated, "origin", ":feature")
+    assert result.returncode == 0 and result.stdout == "" and model_server.calls == calls
+    # undone, the push has nothing prompt-related left to judge and goes through silently
+    gated.write("prompts/partials/tone.jinja", "Be warm and brief.\n")
+    gated.commit("undo vague")
+    result = push(gated, "origin", "main")
+    assert result.returncode == 0 and result.stdout == "", result.stdout
+    assert remote_sha(remote, "main") == gated.head()
+
+
+def test_pre_push_of_a_new_branch_to_an_unknown_default_says_it_did_not_check(gated, remote, model_server, cli):
+    assert cli("hook", "install", "--pre-push")[0] == 0
+    gated.git("checkout", "-q", "-b", "feature")
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    result = push(gated, str(remote), "feature")  # a URL: no remote-tracking refs to find a default in
+    assert result.returncode == 0, result.stdout
+    assert "feature is new on" in result.stdout and "not checked" in result.stdout
+    assert model_server.calls == 0
+
+
+def test_pre_push_is_refreshed_by_a_plain_install_and_removed_by_uninstall(gated, cli):
+    hooks = gated.root / ".git/hooks"
+    assert not (hooks / "pre-push").exists()  # only on request
+    assert cli("hook", "install", "--pre-push")[0] == 0
+    (hooks / "pre-push").write_text((hooks / "pre-push").read_text().replace(sys.executable, "/old/python"))
+    assert cli("hook", "install")[0] == 0
+    assert os.path.abspath(sys.executable) in (hooks / "pre-push").read_text()
+    assert cli("hook", "uninstall")[0] == 0
+    assert not (hooks / "pre-push").exists()
+    (hooks / "pre-push").write_text("#!/bin/sh\necho mine\n")
+    code, _, err = cli("hook", "install", "--pre-push")
+    assert code == 2 and "pre-push exists and was not written by promptvc" in err
+    assert not (hooks / "pre-commit").exists()  # refused before writing any
+
+
+def test_rebase_exec_check_stops_at_the_commit_that_regresses(gated, model_server):
+    """The README's recipe for history rewritten by rebase, which runs no commit hook."""
+    base = gated.head()
+    gated.write("notes.txt", "one\n")
+    gated.commit("notes")
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    gated.write("notes.txt", "two\n")
+    gated.commit("more notes")
+    command = f"{shlex.quote(sys.executable)} -m promptvc check --base HEAD~1"
+    result = subprocess.run(["git", "rebase", "-q", "--force-rebase", "-x", command, base], cwd=gated.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
+    assert gated.git("log", "-1", "--format=%s").strip() == "vague"  # the rebase stopped there
+    gated.git("rebase", "--abort")
+
+
 def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_path):
     import yaml
     shipped_file = os.path.join(os.path.dirname(__file__), "..", ".pre-commit-hooks.yaml")
@@ -242,6 +419,16 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
     result = subprocess.run(["git", "commit", "-q", "-m", "fine"], cwd=gated.root, env=env, capture_output=True,
                             text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
+    # Through the framework too, an amend is judged against the amended commit's parent: vaguer than
+    # a --no-verify HEAD is no worse than HEAD, but worse than HEAD's parent.
+    gated.write("prompts/partials/tone.jinja", "Be vague.\n")
+    gated.git("commit", "-q", "--no-verify", "-am", "vague")
+    gated.write("prompts/partials/tone.jinja", "Be vague. Really.\n")
+    gated.stage()
+    result = subprocess.run(["git", "commit", "-q", "--amend", "-m", "vaguer"], cwd=gated.root, env=env,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert result.returncode != 0 and "amended commit" in result.stdout + result.stderr, result.stdout
+    gated.git("reset", "-q", "--hard", "HEAD~1")
     # `pre-commit run --all-files` stages nothing; the hook then has nothing to check.
     result = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=gated.root, env=env,
                             capture_output=True, text=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.workspace import Workspace
 
@@ -23,7 +24,8 @@ class Sides:
 
 
 def sides(ws: Workspace, base: str | None) -> Sides:
-    """Staged vs HEAD; merge-base(BASE, HEAD) vs HEAD; pre-commit's FROM/TO refs (pre-push)."""
+    """Staged vs HEAD (vs HEAD's parent for an amend); merge-base(BASE, HEAD) vs HEAD; pre-commit's
+    FROM/TO refs (pre-push)."""
     repo = ws.repo
     from_ref, to_ref = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
@@ -37,6 +39,11 @@ def sides(ws: Workspace, base: str | None) -> Sides:
     current = repo.try_resolve("HEAD")
     if current is None:
         return Sides(EMPTY, INDEX, "staged (first commit, thresholds only)", "the empty tree", "git commit --no-verify")
+    if amending():  # the amended commit is replaced: its parent is what the result must be no worse than
+        parent = repo.try_resolve(f"{current}^")
+        label = f"staged, amended commit ({current[:7]}) vs its parent ({parent[:7] if parent else 'the empty tree'})"
+        return Sides(Commit(parent) if parent else EMPTY, INDEX, label, "the amended commit's parent",
+                     "git commit --no-verify")
     return Sides(Commit(current), INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify")
 
 
@@ -62,8 +69,21 @@ def _python_assertion_files(ws: Workspace, old: Where, new: Where) -> set[str]:
     return set(python_dependencies(ws.snapshot(old), modules)) | set(python_dependencies(ws.snapshot(new), modules))
 
 
+def pushed_sides(ws: Workspace, remote: str, lines: list[str]) -> list[Sides]:
+    """pre-push: each pushed ref against what the remote has (see promptvc.git.push)."""
+    from promptvc.git.push import plan_push
+
+    plan = plan_push(ws.repo, remote, lines)
+    for line in plan.skipped:
+        print(f"promptvc check: {line}")
+    return [Sides(Commit(r.base), Commit(r.head),
+                  f"push {r.ref.removeprefix('refs/heads/')} to {remote}: {r.head[:7]} vs {r.base_name}",
+                  r.base_name, "git push --no-verify") for r in plan.ranges]
+
+
 def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False,
-        verbose: bool = False) -> int:
+        verbose: bool = False, pre_push: str | None = None) -> int:
+    """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
@@ -72,12 +92,15 @@ def run(base: str | None, markdown: str | None, junit: str | None, strict: bool 
         if report:
             check_path(report)  # a path that cannot be written is refused before anything is run
     ws = Workspace.open()
-    compared = sides(ws, base)
-    if not touches_prompts(ws, compared.old, compared.new):
-        if verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
-            print("promptvc check: no prompt, golden set or config change to check")
-        return 0
-    return _check(ws, compared, markdown, junit, strict)
+    if pre_push is not None:
+        import sys
+        compared = pushed_sides(ws, pre_push, sys.stdin.read().splitlines())
+    else:
+        compared = [sides(ws, base)]
+    codes = [_check(ws, c, markdown, junit, strict) for c in compared if touches_prompts(ws, c.old, c.new)]
+    if not codes and verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
+        print("promptvc check: no prompt, golden set or config change to check")
+    return max(codes, default=0)
 
 
 def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:

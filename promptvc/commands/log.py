@@ -19,7 +19,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     from promptvc.views.terminal import emit
 
     ws = Workspace.open()
-    store = Store(ws.db_path)
+    store = Store.for_reading(ws.db_path)  # only reads: works on a read-only database
     rev, names = _revision_or_names(ws, store, rev, names, limit)
     points = history(ws, store, rev, limit, names, on_warning=lambda message: print(
         f"promptvc: warning: {message}", file=sys.stderr))

@@ -19,7 +19,7 @@ def export(path: str) -> int:
     from promptvc.views.reportfile import check_path, open_for_writing
     if path != "-":
         check_path(path)
-    store = Store(Workspace.open().db_path)
+    store = Store.for_reading(Workspace.open().db_path)
     count = 0
     with nullcontext(sys.stdout) if path == "-" else open_for_writing(path) as out:
         out.write(json.dumps({"format": FORMAT}) + "\n")
@@ -47,9 +47,9 @@ def import_(path: str) -> int:
                 raise UserError("not a recorded response (needs key and text)", path=path, line=number)
             rows.append({c: row.get(c) for c in RESPONSE_COLUMNS} | {"source": "import"})
     store = Store(Workspace.open().db_path)
-    before = store.db["responses"].count
+    before = store.response_count()
     store.save_responses(rows)
-    added = store.db["responses"].count - before
+    added = store.response_count() - before
     print(f"imported {added} responses ({len(rows) - added} already present)")
     return 0
 

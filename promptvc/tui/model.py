@@ -61,7 +61,7 @@ class HistoryBrowser:
     def __init__(self, ws: Workspace, rev: str = "HEAD"):
         self.ws = ws
         self.rev = rev
-        self.store = Store(ws.db_path)
+        self.store = Store.for_reading(ws.db_path)  # browsing only reads; `e` opens its own to write
         self._planned: dict[str, BothPlans] = {}
         self.warnings: list[str] = []  # commits history had to skip, shown by the app
 
