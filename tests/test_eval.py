@@ -250,7 +250,8 @@ def test_unknown_assertion_type_is_an_input_error(support_repo, cli):
         """)
     code, _, err = cli("eval")
     assert code == 2
-    assert err == "promptvc: evals/bad.yaml: case 'c1': unknown assertion type 'containz'\n"
+    assert err == ("promptvc: evals/bad.yaml:4: case 'c1': unknown assertion type 'containz' "
+                   "(did you mean 'contains' or 'icontains' or 'not-contains'?)\n")
 
 
 def test_truncated_output_is_flagged(model_repo, model_server, cli):

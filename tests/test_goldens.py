@@ -35,12 +35,70 @@ def test_cases_from_jsonl_and_csv_with_hashed_ids(support_repo):
     ("prompt: support/answer\nthreshold: 2\n", r"^evals/bad.yaml:2: threshold must be a number from 0 to 1"),
     ("prompt: support/answer\nprovidr: echo\n", r"^evals/bad.yaml:2: unknown key 'providr'"),
     ("cases: []\n", "missing 'prompt: NAME'"),
-    ("prompt: support/answer\ncases:\n  - id: a\n  - id: a\n", "duplicate case id 'a'"),
+    ("prompt: support/answer\ncases:\n  - id: a\n  - id: a\n", r"^evals/bad.yaml:4: duplicate case id 'a'"),
     ("prompt: support/answer\ncases: nope.jsonl\n", "cases file 'nope.jsonl' not found"),
 ])
 def test_bad_golden_files_name_file_and_line(support_repo, text, message):
     support_repo.write("evals/bad.yaml", text)
     with pytest.raises(UserError, match=message):
+        goldens(support_repo)
+
+
+CASES_YAML = """\
+prompt: support/answer
+vars: {policy: P}
+cases:
+  - id: one
+    vars: {question: q1}
+    assert:
+      - {type: contains, value: x}
+  - id: two
+    vars: {question: q2}
+    assert:
+      - type: icontains
+        value: y
+      - type: contain
+        value: z
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    # the offending case's own line, never "case 3"
+    (CASES_YAML, r"^evals/bad.yaml:13: case 'two': unknown assertion type 'contain' \(did you mean 'contains'"),
+    (CASES_YAML.replace("type: contain\n", "type: not-contain\n"), r":13: .*did you mean 'not-contains'"),
+    (CASES_YAML.replace("  - id: two", "  - id: one"), r"^evals/bad.yaml:8: duplicate case id 'one'"),
+    (CASES_YAML.replace("        value: y", "        value: y\n        treshold: 0.5"),
+     r"^evals/bad.yaml:13: case 'two': assertion has unknown key 'treshold' \(did you mean 'threshold'\?\)"),
+    (CASES_YAML.replace("    vars: {question: q2}", "    varz: {question: q2}"),
+     r"^evals/bad.yaml:9: case has unknown key 'varz' \(did you mean 'vars'\?\)"),
+    (CASES_YAML.replace("  - id: two", "  - 5\n  - id: two"), r"^evals/bad.yaml:8: a case must be a mapping"),
+    ("prompt: support/answer\ntreshold: 0.5\n", r"^evals/bad.yaml:2: unknown key 'treshold' \(did you mean 'threshold'\?\)"),
+    ("prompt: support/answer\nassert:\n  - {type: max-length, value: 9}\n  - {type: regexp, value: a}\ncases: []\n",
+     r"^evals/bad.yaml:4: set-level assert: unknown assertion type 'regexp' \(did you mean 'regex'"),
+    ("prompt: support/answer\ncases:\n  - id: j\n    assert:\n      - type: llm-rubric\n        value: polite\n"
+     "        min: 6\n", r"^evals/bad.yaml:7: case 'j': llm-rubric: min must be a whole number from 1 to 5"),
+    ("prompt: support/answer\ncases:\n  - id: j\n    assert: [{type: llm-rubric, value: polite, min: 2.5}]\n",
+     r"^evals/bad.yaml:4: .*min must be a whole number"),
+])
+def test_golden_errors_point_at_the_offending_line(support_repo, text, message):
+    support_repo.write("evals/bad.yaml", text)
+    with pytest.raises(UserError, match=message):
+        goldens(support_repo)
+
+
+def test_case_file_errors_give_the_row_line(support_repo):
+    support_repo.write("evals/bad.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/c.jsonl\n")
+    support_repo.write("evals/cases/c.jsonl", '{"id": "a", "vars": {"question": "q"}}\n\n'
+                                              '{"id": "b", "vars": {}, "assert": [{"type": "icontain", "value": "x"}]}\n')
+    with pytest.raises(UserError, match=r"^evals/cases/c.jsonl:3: case 'b': unknown assertion type 'icontain' "
+                                        r"\(did you mean 'icontains'"):
+        goldens(support_repo)
+    support_repo.write("evals/cases/c.jsonl", '{"id": "a", "vars": {"question": "q"}}\n{"id": "a", "vars": {}}\n')
+    with pytest.raises(UserError, match=r"^evals/cases/c.jsonl:2: duplicate case id 'a'"):
+        goldens(support_repo)
+    support_repo.write("evals/bad.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/c.csv\n")
+    support_repo.write("evals/cases/c.csv", 'id,question\na,"two\nlines"\nb,q\na,again\n')
+    with pytest.raises(UserError, match=r"^evals/cases/c.csv:5: duplicate case id 'a'"):
         goldens(support_repo)
 
 

@@ -8,13 +8,14 @@ import io
 import json
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from promptvc.errors import UserError
+from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.assertions import Assertion, parse_assertion
 from promptvc.git.snapshot import Snapshot
 from promptvc.jsonlines import json_objects
-from promptvc.yamlfile import key_line, parse_yaml
+from promptvc.yamlfile import line_of, parse_yaml
 
 GOLDEN_SUFFIXES = (".yaml", ".yml")
 SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", "description"}
@@ -159,59 +160,86 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str) -> GoldenSet:
     data = parse_yaml(text, path, cache_key=sha)
     if not isinstance(data, dict):
         raise UserError("a golden set must be a mapping", path=path)
-    unknown = set(data) - SET_KEYS
+    unknown = sorted(str(k) for k in set(data) - SET_KEYS)
     if unknown:
-        key = sorted(unknown)[0]
-        raise UserError(f"unknown key '{key}'", path=path, line=key_line(text, key))
+        raise UserError(f"unknown key '{unknown[0]}'{did_you_mean(unknown[0], SET_KEYS)}", path=path,
+                        line=line_of(text, unknown[0]))
     if not isinstance(data.get("prompt"), str):
-        raise UserError("missing 'prompt: NAME'", path=path)
+        raise UserError("missing 'prompt: NAME'", path=path, line=line_of(text, "prompt"))
     set_id = str(data.get("id") or posixpath.splitext(posixpath.basename(path))[0])
     threshold = data.get("threshold", 1.0)
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise UserError("threshold must be a number from 0 to 1", path=path, line=key_line(text, "threshold"))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise UserError("threshold must be a number from 0 to 1", path=path, line=line_of(text, "threshold"))
     provider = data.get("provider")
     if provider is not None and provider not in PROVIDERS:
         raise UserError(f"unknown provider '{provider}' (one of {', '.join(PROVIDERS)})", path=path,
-                        line=key_line(text, "provider"))
+                        line=line_of(text, "provider"))
     shared_vars = data.get("vars") or {}
     if not isinstance(shared_vars, dict):
-        raise UserError("'vars' must be a mapping", path=path, line=key_line(text, "vars"))
-    default_asserts = data.get("assert") or []
-    raw_cases, cases_path = _raw_cases(snapshot, path, data.get("cases"))
-    cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, text)
+        raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
+    default_asserts = _set_asserts(data.get("assert"), path, text)
+    raw_cases, cases_path, locate = _raw_cases(snapshot, path, data.get("cases"), text)
+    cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, locate)
     return GoldenSet(set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha)
 
 
-def _raw_cases(snapshot: Snapshot, path: str, cases) -> tuple[list, str | None]:
+# Where a case (or a key or assertion inside it) is written: (case index, *steps inside the case) ->
+# line. Called only when there is an error to report, so the happy path never composes YAML nodes.
+Locate = Callable[..., int | None]
+
+
+def _set_asserts(raw, path: str, text: str) -> tuple[Assertion, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise UserError("'assert' must be a list of assertions", path=path, line=line_of(text, "assert"))
+    return tuple(
+        parse_assertion(a, where="set-level assert", path=path,
+                        line=_within(lambda *steps: line_of(text, *steps), "assert", i))
+        for i, a in enumerate(raw))
+
+
+def _within(locate: Locate, *prefix: str | int) -> Callable[[str | None], int | None]:
+    """The line of an assertion (key=None) or of one of its keys."""
+    def line(key: str | None) -> int | None:
+        return locate(*prefix, *([key] if key else []))
+    return line
+
+
+def _raw_cases(snapshot: Snapshot, path: str, cases, text: str) -> tuple[list, str | None, Locate]:
     if cases is None:
-        return [], None
+        return [], None, lambda *steps: None
     if isinstance(cases, list):
-        return cases, None
+        return cases, None, lambda *steps: line_of(text, "cases", *steps)
     if not isinstance(cases, str):
-        raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path)
+        raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path, line=line_of(text, "cases"))
     cases_path = posixpath.normpath(posixpath.join(posixpath.dirname(path), cases))
     if cases_path not in snapshot:
-        raise UserError(f"cases file '{cases}' not found", path=path)
-    text = snapshot.read_text(cases_path)
+        raise UserError(f"cases file '{cases}' not found", path=path, line=line_of(text, "cases"))
+    case_text = snapshot.read_text(cases_path)
     if cases_path.endswith(".jsonl"):
-        return _jsonl_cases(text, cases_path), cases_path
-    if cases_path.endswith(".csv"):
-        return _csv_cases(text), cases_path
-    raise UserError("a cases file must be .jsonl or .csv", path=cases_path)
+        rows, lines = _jsonl_cases(case_text, cases_path)
+    elif cases_path.endswith(".csv"):
+        rows, lines = _csv_cases(case_text)
+    else:
+        raise UserError("a cases file must be .jsonl or .csv", path=path, line=line_of(text, "cases"))
+    return rows, cases_path, lambda index, *steps: lines[index]
 
 
-def _jsonl_cases(text: str, path: str) -> list:
-    rows = []
-    for _number, row in json_objects(text.splitlines(), path):
+def _jsonl_cases(text: str, path: str) -> tuple[list, list[int]]:
+    rows, lines = [], []
+    for number, row in json_objects(text.splitlines(), path):
         if "vars" not in row:
             row = {"id": row.pop("id", None), "assert": row.pop("assert", None), "vars": row}
         rows.append({k: v for k, v in row.items() if v is not None})
-    return rows
+        lines.append(number)
+    return rows, lines
 
 
-def _csv_cases(text: str) -> list:
-    rows = []
-    for record in csv.DictReader(io.StringIO(text)):
+def _csv_cases(text: str) -> tuple[list, list[int]]:
+    rows, lines = [], []
+    reader = csv.DictReader(io.StringIO(text))
+    for record in reader:
         case: dict = {"vars": {}, "assert": []}
         for column, value in record.items():
             if column == "id" and value:
@@ -222,7 +250,9 @@ def _csv_cases(text: str) -> list:
             elif column:
                 case["vars"][column] = value
         rows.append(case)
-    return rows
+        # The reader stands on the record's last line; a quoted cell may have spanned several.
+        lines.append(reader.line_num - sum(str(v).count("\n") for v in record.values() if v))
+    return rows, lines
 
 
 def _expected_cell(value: str) -> dict:
@@ -248,22 +278,30 @@ def case_id_for(variables: dict) -> str:
     return "c-" + hashlib.sha1(canonical.encode()).hexdigest()[:10]
 
 
-def _cases(raw_cases: list, shared_vars: dict, default_asserts: list, path: str, text: str) -> tuple[Case, ...]:
-    cases, seen = [], set()
+def _cases(raw_cases: list, shared_vars: dict, default_asserts: tuple[Assertion, ...], path: str,
+           locate: Locate) -> tuple[Case, ...]:
+    cases: list[Case] = []
+    seen: set[str] = set()
     for index, raw in enumerate(raw_cases):
         if not isinstance(raw, dict):
-            raise UserError(f"case {index + 1} must be a mapping", path=path)
-        unknown = set(raw) - CASE_KEYS
+            raise UserError("a case must be a mapping", path=path, line=locate(index))
+        unknown = sorted(str(k) for k in set(raw) - CASE_KEYS)
         if unknown:
-            raise UserError(f"case {index + 1} has unknown key '{sorted(unknown)[0]}'", path=path)
+            raise UserError(f"case has unknown key '{unknown[0]}'{did_you_mean(unknown[0], CASE_KEYS)}", path=path,
+                            line=locate(index, unknown[0]))
         own_vars = raw.get("vars") or {}
         if not isinstance(own_vars, dict):
-            raise UserError(f"case {index + 1}: 'vars' must be a mapping", path=path)
+            raise UserError("case: 'vars' must be a mapping", path=path, line=locate(index, "vars"))
         case_id = str(raw["id"]) if raw.get("id") is not None else case_id_for(own_vars)
         if case_id in seen:
-            raise UserError(f"duplicate case id '{case_id}'", path=path, line=key_line(text, "cases"))
+            raise UserError(f"duplicate case id '{case_id}'", path=path, line=locate(index))
         seen.add(case_id)
-        raw_asserts = list(default_asserts) + list(raw.get("assert") or [])
-        asserts = tuple(parse_assertion(a, where=f"case '{case_id}'", path=path) for a in raw_asserts)
+        own = raw.get("assert") or []
+        if not isinstance(own, list):
+            raise UserError(f"case '{case_id}': 'assert' must be a list", path=path, line=locate(index, "assert"))
+        asserts = default_asserts + tuple(
+            parse_assertion(a, where=f"case '{case_id}'", path=path,
+                            line=_within(locate, index, "assert", i))
+            for i, a in enumerate(own))
         cases.append(Case(case_id, {**shared_vars, **own_vars}, asserts))
     return tuple(cases)
