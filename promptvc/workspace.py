@@ -53,6 +53,11 @@ class Workspace:
         from promptvc.evals.goldens import load_goldens
         return load_goldens(snapshot, self.settings.evals_dir)
 
+    def read_goldens(self, snapshot: Snapshot):
+        """The golden sets that parse, and the files that do not (eval reports those and runs the rest)."""
+        from promptvc.evals.goldens import read_goldens
+        return read_goldens(snapshot, self.settings.evals_dir)
+
     def catalog(self, snapshot: Snapshot):
         """The golden sets, parsed only when asked for (for diff and the gate)."""
         from promptvc.evals.goldens import GoldenCatalog

@@ -330,3 +330,55 @@ def test_eval_junit_into_a_new_folder_or_a_directory(model_repo, model_server, c
     assert (tmp_path / "out/junit.xml").exists()
     code, _, err = cli("eval", "--junit", str(tmp_path / "out"))
     assert code == 2 and err == f"promptvc: {tmp_path / 'out'}: is a directory; give a file name\n"
+
+
+ECHO_GOLDEN = """\
+prompt: support/answer
+provider: echo
+vars: {policy: P, question: Q}
+cases:
+  - id: ok
+    assert: [{type: contains, value: "support agent"}]
+"""
+BROKEN_GOLDEN = """\
+prompt: support/answer
+provider: echo
+vars: {policy: P, question: Q}
+cases:
+  - id: fine
+    assert: [{type: contains, value: P}]
+  - id: typo
+    assert:
+      - {type: contain, value: P}
+"""
+
+
+def test_one_broken_golden_file_is_reported_and_the_others_run(support_repo, cli):
+    support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
+    support_repo.write("evals/broken.yaml", BROKEN_GOLDEN)
+    code, out, err = cli("eval", "echo", "broken")
+    assert code == 2, out + err
+    assert "echo" in out and "✓ passed" in out  # the other set ran and its results were shown
+    assert err.strip().splitlines()[-1] == ("promptvc: evals/broken.yaml:9: case 'typo': unknown assertion type "
+                                            "'contain' (did you mean 'contains' or 'icontains' or 'not-contains'?)")
+    code, out, err = cli("eval", "echo", "broken", "--json")
+    assert code == 2
+    report = json.loads(out)
+    assert [s["id"] for s in report["sets"]] == ["echo"]
+    assert report["errors"] == [{"path": "evals/broken.yaml", "line": 9,
+                                 "message": "case 'typo': unknown assertion type 'contain' (did you mean "
+                                            "'contains' or 'icontains' or 'not-contains'?)"}]
+    assert "evals/broken.yaml:9" in err
+    # named alone, the broken set is still found by its name, and reported
+    code, out, err = cli("eval", "broken")
+    assert code == 2 and "evals/broken.yaml:9" in err and "no golden set" not in err
+
+
+def test_eval_json_with_nothing_selected_prints_json(support_repo, cli):
+    support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
+    support_repo.commit("echo set")
+    code, out, err = cli("eval", "--changed-since", "HEAD", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["sets"] == [] and report["errors"] == []
+    assert report["message"] == "no golden sets to evaluate (nothing changed since HEAD)"

@@ -143,15 +143,44 @@ def load_golden(snapshot: Snapshot, path: str) -> GoldenSet:
     return golden
 
 
-def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
+@dataclass(frozen=True)
+class BrokenSet:
+    """A golden file that cannot be read: reported on its own line while the other sets still run."""
+
+    path: str
+    error: UserError
+    names: tuple[str, ...]  # what a user may call it: its path and file-name id, its id and prompt when known
+
+
+def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], list[BrokenSet]]:
+    """Every golden set that parses, and every golden file that does not."""
     paths = golden_paths(snapshot, evals_dir)
     snapshot.prefetch(paths)
-    goldens = [load_golden(snapshot, p) for p in paths]
+    goldens: list[GoldenSet] = []
+    broken: list[BrokenSet] = []
     seen: dict[str, str] = {}
-    for golden in goldens:
+    for path in paths:
+        default_id = posixpath.splitext(posixpath.basename(path))[0]
+        try:
+            golden = load_golden(snapshot, path)
+        except UserError as exc:
+            broken.append(BrokenSet(path, exc, (path, default_id)))
+            continue
         if golden.id in seen:
-            raise UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=golden.path)
+            error = UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=path,
+                              line=line_of(snapshot.read_text(path), "id"))
+            broken.append(BrokenSet(path, error, (path, default_id, golden.id, golden.prompt)))
+            continue
         seen[golden.id] = golden.path
+        goldens.append(golden)
+    return goldens, broken
+
+
+def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
+    """Every golden set; the first file that cannot be read is an error."""
+    goldens, broken = read_goldens(snapshot, evals_dir)
+    if broken:
+        raise broken[0].error
     return goldens
 
 
