@@ -382,3 +382,17 @@ def test_eval_json_with_nothing_selected_prints_json(support_repo, cli):
     report = json.loads(out)
     assert report["sets"] == [] and report["errors"] == []
     assert report["message"] == "no golden sets to evaluate (nothing changed since HEAD)"
+
+
+def test_cases_without_assertions_are_warned_about_once_per_set(support_repo, cli):
+    support_repo.write("evals/loose.yaml", "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+                                           "cases:\n  - {id: a}\n  - {id: b}\n  - {id: c, assert: [{type: contains, value: P}]}\n")
+    code, out, err = cli("eval", "loose")
+    assert code == 0, err
+    assert err.count("warning") == 1
+    assert ("promptvc: warning: evals/loose.yaml: 2 cases have no assertions and will pass whatever the output "
+            "(a, b); give them `assert`, or the set a set-level `assert`") in err
+    support_repo.write("evals/loose.yaml", "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+                                           "assert: [{type: max-length, value: 9999}]\ncases:\n  - {id: a}\n")
+    code, out, err = cli("eval", "loose")
+    assert code == 0 and "warning" not in err

@@ -53,6 +53,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         return _report_broken(broken, 0)
     store = Store(ws.db_path)
     err = console(stderr=True)
+    _warn_unchecked(plan)
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
         runner = Runner(store, ws.settings, str(ws.root), no_cache=no_cache, concurrency=concurrency,
                         on_result=lambda result: advance())
@@ -87,6 +88,17 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     except PromptvcError as exc:
         print(f"promptvc: {exc}", file=sys.stderr)
     return _report_broken(broken, 0)
+
+
+def _warn_unchecked(plan) -> None:
+    """Once per set: cases without assertions pass whatever the model says."""
+    for set_plan in plan.sets:
+        unchecked = set_plan.golden.unchecked_cases
+        if unchecked:
+            cases = "1 case has" if len(unchecked) == 1 else f"{len(unchecked)} cases have"
+            print(f"promptvc: warning: {set_plan.golden.path}: {cases} no assertions and will pass whatever the "
+                  f"output ({', '.join(unchecked)}); give them `assert`, or the set a set-level `assert`",
+                  file=sys.stderr)
 
 
 def _report_broken(broken: list[BrokenSet], code: int) -> int:

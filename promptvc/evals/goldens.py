@@ -51,6 +51,12 @@ class GoldenSet:
         return any(a.type == "llm-rubric" for c in self.cases for a in c.asserts)
 
     @property
+    def unchecked_cases(self) -> tuple[str, ...]:
+        """Cases with no assertion at all (none of their own, no set-level `assert`): they pass
+        whatever the output, as in promptfoo, so a run says so."""
+        return tuple(c.id for c in self.cases if not c.asserts)
+
+    @property
     def python_modules(self) -> tuple[str, ...]:
         modules = {a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"}
         return tuple(sorted(modules))
