@@ -1,9 +1,13 @@
 import json
 
 import pytest
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, load_goldens
+from promptvc.evals.header import read_header
 from promptvc.git.repo import GitRepo as Git
 from promptvc.git.snapshot import WORKTREE, open_snapshot
 from tests.model_server import last_user_text
@@ -108,6 +112,59 @@ def test_catalog_reads_headers_without_parsing(support_repo):
     assert catalog.header("evals/other.yaml") == ("custom-id", "support/answer")
     assert not catalog._loaded
     assert {g.id for g in catalog.naming({"support/answer"})} == {"support-answer", "custom-id"}
+
+
+def test_catalog_reads_an_escaped_prompt_name_as_yaml_does(support_repo):
+    # A YAML escape spells the same name: the set is found by its prompt, so its prompt's changes are gated.
+    support_repo.write("evals/escaped.yaml", 'prompt: "support\\/answer"\nid: "esc\\x61ped"\ncases: []\n')
+    catalog = GoldenCatalog(open_snapshot(Git(support_repo.root), WORKTREE, ["prompts", "evals"]), "evals")
+    assert catalog.header("evals/escaped.yaml") == ("escaped", "support/answer")
+    assert {g.id for g in catalog.naming({"support/answer"})} == {"support-answer", "escaped"}
+
+
+HEADER_KEYS = ["prompt", "id", "threshold", "description", "vars", "cases", '"prompt"', "'id'", "? prompt",
+               "&a prompt", "<<", "prompt ", "id ", "prompt_x", "ID", "!!str id", '"id"']
+HEADER_VALUES = ["support/answer", "a", "x-1", '"support\\/answer"', '"a\\x41"', "'it''s'", '"quoted"', "'single'",
+                 "yes", "null", "~", "0.9", "123", "1_0", "2001-01-01", "{prompt: z}", "{id: q, prompt: z}", "[a, b]",
+                 "|", ">-", "*a", "&b x", "!!str x", '""', "''", '"a #b"', "a #b", "a#b", "'a #b'", '"a', "a'",
+                 "", ".inf", "on", "a: b", '"tab\tin"', "'\u2028'", "support/answer # comment"]
+HEADER_LINES = st.one_of(
+    st.builds(lambda k, v: f"{k}: {v}".rstrip(), st.sampled_from(HEADER_KEYS), st.sampled_from(HEADER_VALUES)),
+    st.builds(lambda k, v: f"{k}:{v}", st.sampled_from(HEADER_KEYS), st.sampled_from(HEADER_VALUES)),
+    st.sampled_from(["---", "...", "# prompt: fake", "", "  indented: x", "  - id: q", "- id: q", "  prompt: nested",
+                     "cases:", "  |", 'prompt: a"', "{prompt: f, id: g}", "%YAML 1.1", "  text over", "'", '"',
+                     "\tprompt: t", "vars: {a: 1,", "  prompt: b}", "  # indented comment", " x"]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(HEADER_LINES, min_size=1, max_size=8))
+@example(["prompt: support/answer", "  text over"])          # a plain value continued on the next line
+@example(["prompt: a", "vars: {}", "prompt: b"])              # the last of a repeated key wins
+@example(['prompt: "support\\/answer"'])
+@example(["description: \"x", "prompt: a", '"'])              # a quoted value spanning lines
+def test_fast_header_agrees_with_the_yaml_parser(lines):
+    text = "\n".join(lines) + "\n"
+    fast = read_header(text)
+    if fast is None:
+        return  # the caller parses the file
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return  # the set cannot be loaded at all; its error shows when it is
+    assert isinstance(data, dict)
+    assert data.get("prompt") == fast[1]
+    assert str(data.get("id") or "default") == (fast[0] or "default")
+
+
+@pytest.mark.parametrize("text, header", [
+    ("prompt: support/answer\n", (None, "support/answer")),
+    ("# yaml-language-server: $schema=x.json\nid: custom  # a comment\nprompt: 'support/answer'\nthreshold: 0.9\n"
+     "vars: {policy: P}\ncases:\n  - id: a\n", ("custom", "support/answer")),
+    ("---\nprompt: \"a/b\"\ncases:\n- id: x\n", (None, "a/b")),
+])
+def test_fast_header_reads_the_usual_files_without_parsing(text, header):
+    assert read_header(text) == header
 
 
 def test_a_custom_judge_prompt_is_used_and_its_change_rescores(support_repo, model_server, cli):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.assertions import Assertion, parse_assertion
+from promptvc.evals.header import read_header
 from promptvc.git.snapshot import Snapshot
 from promptvc.jsonlines import json_objects
 from promptvc.yamlfile import line_of, parse_yaml
@@ -21,11 +22,9 @@ GOLDEN_SUFFIXES = (".yaml", ".yml")
 SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", "description"}
 CASE_KEYS = {"id", "vars", "assert", "description"}
 PROVIDERS = ("anthropic", "echo", "replay")
-_PROMPT_LINE = re.compile(r"^prompt:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 # Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
 # name must end so), or a YAML escape that could spell either.
 _MAYBE_PYTHON = re.compile(r"python|\.jsonl|\.csv|\\")
-_ID_LINE = re.compile(r"^id:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,11 @@ class GoldenSet:
         return tuple(sorted(modules))
 
 
+def default_set_id(path: str) -> str:
+    """A set without `id:` is named by its file."""
+    return posixpath.splitext(posixpath.basename(path))[0]
+
+
 def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
     return [p for p in snapshot.under(evals_dir, GOLDEN_SUFFIXES)]
 
@@ -69,9 +73,9 @@ def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
 class GoldenCatalog:
     """The golden sets of a snapshot, parsed only when needed.
 
-    Which prompt a set names, and its id, are read from its text with a regular expression
-    (a full parse only when the file is written unusually), so a diff that reaches 5 of
-    1,000 prompts parses 5 golden files, not 1,000.
+    Which prompt a set names, and its id, are read from the file's leading lines (a full parse
+    only when the file is written in a way only the parser reads right: evals/header.py), so a
+    diff that reaches 5 of 1,000 prompts parses 5 golden files, not 1,000.
     """
 
     def __init__(self, snapshot: Snapshot, evals_dir: str):
@@ -83,13 +87,13 @@ class GoldenCatalog:
         self._by_prompt: dict[str | None, list[str]] | None = None
 
     def header(self, path: str) -> tuple[str, str | None]:
-        """(set id, prompt name) of a golden file."""
+        """(set id, prompt name) of a golden file: read from its leading lines when they say it
+        plainly, else from the parsed file (evals/header.py says when)."""
         if path not in self._headers:
-            text = self.snapshot.read_text(path)
-            prompt, set_id = _PROMPT_LINE.search(text), _ID_LINE.search(text)
-            if prompt and (set_id or "\nid" not in text and not text.startswith("id")):
-                default_id = posixpath.splitext(posixpath.basename(path))[0]
-                self._headers[path] = (set_id[1] if set_id else default_id, prompt[1])
+            fast = read_header(self.snapshot.read_text(path))
+            if fast is not None:
+                default_id = default_set_id(path)
+                self._headers[path] = (fast[0] or default_id, fast[1])
             else:
                 golden = self.load(path)
                 self._headers[path] = (golden.id, golden.prompt)
@@ -166,11 +170,11 @@ def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], l
     broken: list[BrokenSet] = []
     seen: dict[str, str] = {}
     for path in paths:
-        default_id = posixpath.splitext(posixpath.basename(path))[0]
+        default_id = default_set_id(path)
         try:
             golden = load_golden(snapshot, path)
         except UserError as exc:
-            broken.append(BrokenSet(path, exc, (path, default_id)))
+            broken.append(BrokenSet(path, exc, (path, default_id, *_header_names(snapshot, path))))
             continue
         if golden.id in seen:
             error = UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=path,
@@ -180,6 +184,15 @@ def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], l
         seen[golden.id] = golden.path
         goldens.append(golden)
     return goldens, broken
+
+
+def _header_names(snapshot: Snapshot, path: str) -> tuple[str, ...]:
+    """The id and prompt of a file that does not parse, when its header says them plainly."""
+    try:
+        header = read_header(snapshot.read_text(path))
+    except UserError:
+        return ()
+    return tuple(name for name in header or () if name)
 
 
 def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
@@ -201,7 +214,7 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str) -> GoldenSet:
                         line=line_of(text, unknown[0]))
     if not isinstance(data.get("prompt"), str):
         raise UserError("missing 'prompt: NAME'", path=path, line=line_of(text, "prompt"))
-    set_id = str(data.get("id") or posixpath.splitext(posixpath.basename(path))[0])
+    set_id = str(data.get("id") or default_set_id(path))
     threshold = data.get("threshold", 1.0)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise UserError("threshold must be a number from 0 to 1", path=path, line=line_of(text, "threshold"))
