@@ -106,6 +106,14 @@ def test_case_file_errors_give_the_row_line(support_repo):
         goldens(support_repo)
 
 
+@pytest.mark.parametrize("cases", ["../prompts/cases.jsonl", "/etc/cases.jsonl", "../cases.jsonl"])
+def test_a_cases_file_outside_evals_is_refused(support_repo, cases):
+    support_repo.write("prompts/cases.jsonl", '{"question": "q"}\n')
+    support_repo.write("evals/outside.yaml", f"prompt: support/answer\nvars: {{policy: P}}\ncases: {cases}\n")
+    with pytest.raises(UserError, match=rf"^evals/outside.yaml:3: cases file '{cases}' is outside evals/"):
+        goldens(support_repo)
+
+
 def test_catalog_reads_headers_without_parsing(support_repo):
     support_repo.write("evals/other.yaml", "id: custom-id  # a comment\nprompt: 'support/answer'\ncases: []\n")
     catalog = GoldenCatalog(open_snapshot(Git(support_repo.root), WORKTREE, ["prompts", "evals"]), "evals")

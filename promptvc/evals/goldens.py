@@ -101,7 +101,7 @@ class GoldenCatalog:
 
     def load(self, path: str) -> GoldenSet:
         if path not in self._loaded:
-            self._loaded[path] = load_golden(self.snapshot, path)
+            self._loaded[path] = load_golden(self.snapshot, path, self.evals_dir)
         return self._loaded[path]
 
     def naming(self, prompts: set[str]) -> list[GoldenSet]:
@@ -141,13 +141,13 @@ class GoldenCatalog:
 _INLINE: dict[tuple[str, str], GoldenSet] = {}
 
 
-def load_golden(snapshot: Snapshot, path: str) -> GoldenSet:
+def load_golden(snapshot: Snapshot, path: str, evals_dir: str) -> GoldenSet:
     """A golden set; one whose cases are inline is parsed once per blob (history meets it often)."""
     sha = snapshot.files[path].sha
     cached = _INLINE.get((path, sha))
     if cached is not None:
         return cached
-    golden = _parse_golden(snapshot, path, sha)
+    golden = _parse_golden(snapshot, path, sha, evals_dir)
     if golden.cases_path is None:
         _INLINE[(path, sha)] = golden
     return golden
@@ -172,7 +172,7 @@ def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], l
     for path in paths:
         default_id = default_set_id(path)
         try:
-            golden = load_golden(snapshot, path)
+            golden = load_golden(snapshot, path, evals_dir)
         except UserError as exc:
             broken.append(BrokenSet(path, exc, (path, default_id, *_header_names(snapshot, path))))
             continue
@@ -203,7 +203,7 @@ def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
     return goldens
 
 
-def _parse_golden(snapshot: Snapshot, path: str, sha: str) -> GoldenSet:
+def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> GoldenSet:
     text = snapshot.read_text(path)
     data = parse_yaml(text, path, cache_key=sha)
     if not isinstance(data, dict):
@@ -226,7 +226,7 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str) -> GoldenSet:
     if not isinstance(shared_vars, dict):
         raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
     default_asserts = _set_asserts(data.get("assert"), path, text)
-    raw_cases, cases_path, locate = _raw_cases(snapshot, path, data.get("cases"), text)
+    raw_cases, cases_path, locate = _raw_cases(snapshot, path, data.get("cases"), text, evals_dir)
     cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, locate)
     return GoldenSet(set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha)
 
@@ -254,7 +254,7 @@ def _within(locate: Locate, *prefix: str | int) -> Callable[[str | None], int | 
     return line
 
 
-def _raw_cases(snapshot: Snapshot, path: str, cases, text: str) -> tuple[list, str | None, Locate]:
+def _raw_cases(snapshot: Snapshot, path: str, cases, text: str, evals_dir: str) -> tuple[list, str | None, Locate]:
     if cases is None:
         return [], None, lambda *steps: None
     if isinstance(cases, list):
@@ -262,6 +262,10 @@ def _raw_cases(snapshot: Snapshot, path: str, cases, text: str) -> tuple[list, s
     if not isinstance(cases, str):
         raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path, line=line_of(text, "cases"))
     cases_path = posixpath.normpath(posixpath.join(posixpath.dirname(path), cases))
+    if not cases_path.startswith(evals_dir.rstrip("/") + "/"):
+        # Outside evals/ a change to it would not reach the gate.
+        raise UserError(f"cases file '{cases}' is outside {evals_dir.rstrip('/')}/ (keep case files there, where "
+                        "their changes are gated)", path=path, line=line_of(text, "cases"))
     if cases_path not in snapshot:
         raise UserError(f"cases file '{cases}' not found", path=path, line=line_of(text, "cases"))
     case_text = snapshot.read_text(cases_path)
