@@ -396,3 +396,14 @@ def test_cases_without_assertions_are_warned_about_once_per_set(support_repo, cl
                                            "assert: [{type: max-length, value: 9999}]\ncases:\n  - {id: a}\n")
     code, out, err = cli("eval", "loose")
     assert code == 0 and "warning" not in err
+
+
+def test_changed_since_runs_past_a_broken_golden_file(support_repo, cli):
+    support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
+    support_repo.commit("echo set")
+    support_repo.write("evals/broken.yaml", BROKEN_GOLDEN.replace("prompt: support/answer", "prompt: 'support/answer"))
+    support_repo.write("prompts/partials/tone.jinja", "Be warm.\n")
+    code, out, err = cli("eval", "--changed-since", "HEAD", "--json")
+    assert code == 2, err
+    assert [s["id"] for s in json.loads(out)["sets"]] == ["echo", "support-answer"]  # both reach the partial
+    assert "promptvc: evals/broken.yaml:10: invalid YAML: found unexpected end of stream" in err

@@ -41,7 +41,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     all_sets, unreadable = ws.read_goldens(snapshot)
     goldens, broken = select_sets(all_sets, names, unreadable)
     if changed_since:
-        goldens = _changed_since(ws, changed_since, renderer, goldens)
+        goldens = _changed_since(ws, changed_since, renderer, goldens, [b.path for b in unreadable])
     plan = plan_eval(renderer, goldens, provider=provider, default_provider=ws.settings.provider,
                      repeat=repeat, pattern=pattern, broken=broken)
     if not plan.sets:
@@ -123,10 +123,13 @@ def exit_code(outcome, strict: bool) -> int:
     return 0
 
 
-def _changed_since(ws: Workspace, rev: str, renderer, goldens):
+def _changed_since(ws: Workspace, rev: str, renderer, goldens, unreadable: list[str]):
     from promptvc.graph import affected_sets
     base = ws.snapshot(ws.resolve(rev))
-    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base), ws.catalog(renderer.snapshot))}
+    # Files that do not parse on either side are left to their own error line, not the graph's.
+    base_unreadable = [b.path for b in ws.read_goldens(base)[1]]
+    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base, base_unreadable),
+                                            ws.catalog(renderer.snapshot, unreadable))}
     return [g for g in goldens if g.id in affected]
 
 

@@ -8,7 +8,7 @@ import io
 import json
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from promptvc.errors import UserError, did_you_mean
@@ -78,10 +78,11 @@ class GoldenCatalog:
     diff that reaches 5 of 1,000 prompts parses 5 golden files, not 1,000.
     """
 
-    def __init__(self, snapshot: Snapshot, evals_dir: str):
+    def __init__(self, snapshot: Snapshot, evals_dir: str, exclude: Iterable[str] = ()):
         self.snapshot = snapshot
         self.evals_dir = evals_dir.rstrip("/")
-        self.paths = golden_paths(snapshot, evals_dir)
+        skipped = set(exclude)  # files known not to parse, reported by their caller
+        self.paths = [p for p in golden_paths(snapshot, evals_dir) if p not in skipped]
         self._headers: dict[str, tuple[str, str | None]] = {}
         self._loaded: dict[str, GoldenSet] = {}
         self._by_prompt: dict[str | None, list[str]] | None = None
