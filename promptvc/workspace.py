@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +54,16 @@ class Workspace:
         from promptvc.evals.goldens import load_goldens
         return load_goldens(snapshot, self.settings.evals_dir)
 
-    def catalog(self, snapshot: Snapshot):
-        """The golden sets, parsed only when asked for (for diff and the gate)."""
+    def read_goldens(self, snapshot: Snapshot):
+        """The golden sets that parse, and the files that do not (eval reports those and runs the rest)."""
+        from promptvc.evals.goldens import read_goldens
+        return read_goldens(snapshot, self.settings.evals_dir)
+
+    def catalog(self, snapshot: Snapshot, exclude: Iterable[str] = ()):
+        """The golden sets, parsed only when asked for (for diff and the gate); `exclude` leaves
+        out files already known not to parse."""
         from promptvc.evals.goldens import GoldenCatalog
-        return GoldenCatalog(snapshot, self.settings.evals_dir)
+        return GoldenCatalog(snapshot, self.settings.evals_dir, exclude)
 
 
 def _refuse_tracked_state(repo: GitRepo, db: Path) -> None:

@@ -110,6 +110,30 @@ def _fresh(value: Any) -> Any:
     return value
 
 
+def line_of(text: str, *steps: str | int, first_line: int = 1) -> int | None:
+    """The line of the node that `steps` (mapping keys, sequence indexes) lead to, for an error
+    message; a last step that is a key gives the key's own line. It composes the document, so it
+    is called only when an error is being reported, never on the happy path."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for step in steps:
+        if isinstance(node, yaml.MappingNode):
+            found = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)]
+            if not found:
+                return None
+            key, node = found[-1]  # a repeated key: the last one wins, as in the parsed data
+            line = key.start_mark.line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line
+        else:
+            return None
+    return None if line is None else line + first_line
+
+
 def key_line(text: str, key: str, first_line: int = 1) -> int | None:
     """The line where a top-level key is written, for error messages."""
     for number, line in enumerate(text.splitlines(), start=first_line):

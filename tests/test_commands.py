@@ -35,6 +35,19 @@ def test_render_errors_are_one_line_exit_2(support_repo, cli):
     assert code == 0 and "{{ question }}" in out
 
 
+def test_render_refuses_a_variable_the_prompt_does_not_declare(support_repo, cli):
+    code, _, err = cli("render", "support/answer", "--case", "refund-window", "--var", "questoin=hi")
+    assert code == 2
+    assert err == ("promptvc: --var questoin: prompt 'support/answer' has no input 'questoin' (did you mean "
+                   "'question'?); its inputs: question, policy\n")
+    code, _, err = cli("render", "support/answer", "--case", "refund-window", "--var", "extra=y")
+    assert code == 2 and "has no input 'extra'; its inputs: question, policy" in err
+    # a prompt that declares no inputs has nothing to check a --var against
+    support_repo.write("prompts/free.jinja", "Hello {{ name }}\n")
+    code, out, _ = cli("render", "free", "--var", "name=Bo", "--var", "extra=y", "--plain")
+    assert code == 0 and "Hello Bo" in out
+
+
 def test_init_scaffolds_and_refuses_to_overwrite(git_repo, cli):
     code, out, _ = cli("init")
     assert code == 0 and "created promptvc.toml" in out

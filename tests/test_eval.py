@@ -250,7 +250,8 @@ def test_unknown_assertion_type_is_an_input_error(support_repo, cli):
         """)
     code, _, err = cli("eval")
     assert code == 2
-    assert err == "promptvc: evals/bad.yaml: case 'c1': unknown assertion type 'containz'\n"
+    assert err == ("promptvc: evals/bad.yaml:4: case 'c1': unknown assertion type 'containz' "
+                   "(did you mean 'contains' or 'icontains' or 'not-contains'?)\n")
 
 
 def test_truncated_output_is_flagged(model_repo, model_server, cli):
@@ -329,3 +330,80 @@ def test_eval_junit_into_a_new_folder_or_a_directory(model_repo, model_server, c
     assert (tmp_path / "out/junit.xml").exists()
     code, _, err = cli("eval", "--junit", str(tmp_path / "out"))
     assert code == 2 and err == f"promptvc: {tmp_path / 'out'}: is a directory; give a file name\n"
+
+
+ECHO_GOLDEN = """\
+prompt: support/answer
+provider: echo
+vars: {policy: P, question: Q}
+cases:
+  - id: ok
+    assert: [{type: contains, value: "support agent"}]
+"""
+BROKEN_GOLDEN = """\
+prompt: support/answer
+provider: echo
+vars: {policy: P, question: Q}
+cases:
+  - id: fine
+    assert: [{type: contains, value: P}]
+  - id: typo
+    assert:
+      - {type: contain, value: P}
+"""
+
+
+def test_one_broken_golden_file_is_reported_and_the_others_run(support_repo, cli):
+    support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
+    support_repo.write("evals/broken.yaml", BROKEN_GOLDEN)
+    code, out, err = cli("eval", "echo", "broken")
+    assert code == 2, out + err
+    assert "echo" in out and "✓ passed" in out  # the other set ran and its results were shown
+    assert err.strip().splitlines()[-1] == ("promptvc: evals/broken.yaml:9: case 'typo': unknown assertion type "
+                                            "'contain' (did you mean 'contains' or 'icontains' or 'not-contains'?)")
+    code, out, err = cli("eval", "echo", "broken", "--json")
+    assert code == 2
+    report = json.loads(out)
+    assert [s["id"] for s in report["sets"]] == ["echo"]
+    assert report["errors"] == [{"path": "evals/broken.yaml", "line": 9,
+                                 "message": "case 'typo': unknown assertion type 'contain' (did you mean "
+                                            "'contains' or 'icontains' or 'not-contains'?)"}]
+    assert "evals/broken.yaml:9" in err
+    # named alone, the broken set is still found by its name, and reported
+    code, out, err = cli("eval", "broken")
+    assert code == 2 and "evals/broken.yaml:9" in err and "no golden set" not in err
+
+
+def test_eval_json_with_nothing_selected_prints_json(support_repo, cli):
+    support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
+    support_repo.commit("echo set")
+    code, out, err = cli("eval", "--changed-since", "HEAD", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["sets"] == [] and report["errors"] == []
+    assert report["message"] == "no golden sets to evaluate (nothing changed since HEAD)"
+
+
+def test_cases_without_assertions_are_warned_about_once_per_set(support_repo, cli):
+    support_repo.write("evals/loose.yaml", "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+                                           "cases:\n  - {id: a}\n  - {id: b}\n  - {id: c, assert: [{type: contains, value: P}]}\n")
+    code, out, err = cli("eval", "loose")
+    assert code == 0, err
+    assert err.count("warning") == 1
+    assert ("promptvc: warning: evals/loose.yaml: 2 cases have no assertions and will pass whatever the output "
+            "(a, b); give them `assert`, or the set a set-level `assert`") in err
+    support_repo.write("evals/loose.yaml", "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+                                           "assert: [{type: max-length, value: 9999}]\ncases:\n  - {id: a}\n")
+    code, out, err = cli("eval", "loose")
+    assert code == 0 and "warning" not in err
+
+
+def test_changed_since_runs_past_a_broken_golden_file(support_repo, cli):
+    support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
+    support_repo.commit("echo set")
+    support_repo.write("evals/broken.yaml", BROKEN_GOLDEN.replace("prompt: support/answer", "prompt: 'support/answer"))
+    support_repo.write("prompts/partials/tone.jinja", "Be warm.\n")
+    code, out, err = cli("eval", "--changed-since", "HEAD", "--json")
+    assert code == 2, err
+    assert [s["id"] for s in json.loads(out)["sets"]] == ["echo", "support-answer"]  # both reach the partial
+    assert "promptvc: evals/broken.yaml:10: invalid YAML: found unexpected end of stream" in err

@@ -1,9 +1,13 @@
 import json
 
 import pytest
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, load_goldens
+from promptvc.evals.header import read_header
 from promptvc.git.repo import GitRepo as Git
 from promptvc.git.snapshot import WORKTREE, open_snapshot
 from tests.model_server import last_user_text
@@ -35,12 +39,78 @@ def test_cases_from_jsonl_and_csv_with_hashed_ids(support_repo):
     ("prompt: support/answer\nthreshold: 2\n", r"^evals/bad.yaml:2: threshold must be a number from 0 to 1"),
     ("prompt: support/answer\nprovidr: echo\n", r"^evals/bad.yaml:2: unknown key 'providr'"),
     ("cases: []\n", "missing 'prompt: NAME'"),
-    ("prompt: support/answer\ncases:\n  - id: a\n  - id: a\n", "duplicate case id 'a'"),
+    ("prompt: support/answer\ncases:\n  - id: a\n  - id: a\n", r"^evals/bad.yaml:4: duplicate case id 'a'"),
     ("prompt: support/answer\ncases: nope.jsonl\n", "cases file 'nope.jsonl' not found"),
 ])
 def test_bad_golden_files_name_file_and_line(support_repo, text, message):
     support_repo.write("evals/bad.yaml", text)
     with pytest.raises(UserError, match=message):
+        goldens(support_repo)
+
+
+CASES_YAML = """\
+prompt: support/answer
+vars: {policy: P}
+cases:
+  - id: one
+    vars: {question: q1}
+    assert:
+      - {type: contains, value: x}
+  - id: two
+    vars: {question: q2}
+    assert:
+      - type: icontains
+        value: y
+      - type: contain
+        value: z
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    # the offending case's own line, never "case 3"
+    (CASES_YAML, r"^evals/bad.yaml:13: case 'two': unknown assertion type 'contain' \(did you mean 'contains'"),
+    (CASES_YAML.replace("type: contain\n", "type: not-contain\n"), r":13: .*did you mean 'not-contains'"),
+    (CASES_YAML.replace("  - id: two", "  - id: one"), r"^evals/bad.yaml:8: duplicate case id 'one'"),
+    (CASES_YAML.replace("        value: y", "        value: y\n        treshold: 0.5"),
+     r"^evals/bad.yaml:13: case 'two': assertion has unknown key 'treshold' \(did you mean 'threshold'\?\)"),
+    (CASES_YAML.replace("    vars: {question: q2}", "    varz: {question: q2}"),
+     r"^evals/bad.yaml:9: case has unknown key 'varz' \(did you mean 'vars'\?\)"),
+    (CASES_YAML.replace("  - id: two", "  - 5\n  - id: two"), r"^evals/bad.yaml:8: a case must be a mapping"),
+    ("prompt: support/answer\ntreshold: 0.5\n", r"^evals/bad.yaml:2: unknown key 'treshold' \(did you mean 'threshold'\?\)"),
+    ("prompt: support/answer\nassert:\n  - {type: max-length, value: 9}\n  - {type: regexp, value: a}\ncases: []\n",
+     r"^evals/bad.yaml:4: set-level assert: unknown assertion type 'regexp' \(did you mean 'regex'"),
+    ("prompt: support/answer\ncases:\n  - id: j\n    assert:\n      - type: llm-rubric\n        value: polite\n"
+     "        min: 6\n", r"^evals/bad.yaml:7: case 'j': llm-rubric: min must be a whole number from 1 to 5"),
+    ("prompt: support/answer\ncases:\n  - id: j\n    assert: [{type: llm-rubric, value: polite, min: 2.5}]\n",
+     r"^evals/bad.yaml:4: .*min must be a whole number"),
+])
+def test_golden_errors_point_at_the_offending_line(support_repo, text, message):
+    support_repo.write("evals/bad.yaml", text)
+    with pytest.raises(UserError, match=message):
+        goldens(support_repo)
+
+
+def test_case_file_errors_give_the_row_line(support_repo):
+    support_repo.write("evals/bad.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/c.jsonl\n")
+    support_repo.write("evals/cases/c.jsonl", '{"id": "a", "vars": {"question": "q"}}\n\n'
+                                              '{"id": "b", "vars": {}, "assert": [{"type": "icontain", "value": "x"}]}\n')
+    with pytest.raises(UserError, match=r"^evals/cases/c.jsonl:3: case 'b': unknown assertion type 'icontain' "
+                                        r"\(did you mean 'icontains'"):
+        goldens(support_repo)
+    support_repo.write("evals/cases/c.jsonl", '{"id": "a", "vars": {"question": "q"}}\n{"id": "a", "vars": {}}\n')
+    with pytest.raises(UserError, match=r"^evals/cases/c.jsonl:2: duplicate case id 'a'"):
+        goldens(support_repo)
+    support_repo.write("evals/bad.yaml", "prompt: support/answer\nvars: {policy: P}\ncases: cases/c.csv\n")
+    support_repo.write("evals/cases/c.csv", 'id,question\na,"two\nlines"\nb,q\na,again\n')
+    with pytest.raises(UserError, match=r"^evals/cases/c.csv:5: duplicate case id 'a'"):
+        goldens(support_repo)
+
+
+@pytest.mark.parametrize("cases", ["../prompts/cases.jsonl", "/etc/cases.jsonl", "../cases.jsonl"])
+def test_a_cases_file_outside_evals_is_refused(support_repo, cases):
+    support_repo.write("prompts/cases.jsonl", '{"question": "q"}\n')
+    support_repo.write("evals/outside.yaml", f"prompt: support/answer\nvars: {{policy: P}}\ncases: {cases}\n")
+    with pytest.raises(UserError, match=rf"^evals/outside.yaml:3: cases file '{cases}' is outside evals/"):
         goldens(support_repo)
 
 
@@ -50,6 +120,59 @@ def test_catalog_reads_headers_without_parsing(support_repo):
     assert catalog.header("evals/other.yaml") == ("custom-id", "support/answer")
     assert not catalog._loaded
     assert {g.id for g in catalog.naming({"support/answer"})} == {"support-answer", "custom-id"}
+
+
+def test_catalog_reads_an_escaped_prompt_name_as_yaml_does(support_repo):
+    # A YAML escape spells the same name: the set is found by its prompt, so its prompt's changes are gated.
+    support_repo.write("evals/escaped.yaml", 'prompt: "support\\/answer"\nid: "esc\\x61ped"\ncases: []\n')
+    catalog = GoldenCatalog(open_snapshot(Git(support_repo.root), WORKTREE, ["prompts", "evals"]), "evals")
+    assert catalog.header("evals/escaped.yaml") == ("escaped", "support/answer")
+    assert {g.id for g in catalog.naming({"support/answer"})} == {"support-answer", "escaped"}
+
+
+HEADER_KEYS = ["prompt", "id", "threshold", "description", "vars", "cases", '"prompt"', "'id'", "? prompt",
+               "&a prompt", "<<", "prompt ", "id ", "prompt_x", "ID", "!!str id", '"id"']
+HEADER_VALUES = ["support/answer", "a", "x-1", '"support\\/answer"', '"a\\x41"', "'it''s'", '"quoted"', "'single'",
+                 "yes", "null", "~", "0.9", "123", "1_0", "2001-01-01", "{prompt: z}", "{id: q, prompt: z}", "[a, b]",
+                 "|", ">-", "*a", "&b x", "!!str x", '""', "''", '"a #b"', "a #b", "a#b", "'a #b'", '"a', "a'",
+                 "", ".inf", "on", "a: b", '"tab\tin"', "'\u2028'", "support/answer # comment"]
+HEADER_LINES = st.one_of(
+    st.builds(lambda k, v: f"{k}: {v}".rstrip(), st.sampled_from(HEADER_KEYS), st.sampled_from(HEADER_VALUES)),
+    st.builds(lambda k, v: f"{k}:{v}", st.sampled_from(HEADER_KEYS), st.sampled_from(HEADER_VALUES)),
+    st.sampled_from(["---", "...", "# prompt: fake", "", "  indented: x", "  - id: q", "- id: q", "  prompt: nested",
+                     "cases:", "  |", 'prompt: a"', "{prompt: f, id: g}", "%YAML 1.1", "  text over", "'", '"',
+                     "\tprompt: t", "vars: {a: 1,", "  prompt: b}", "  # indented comment", " x"]),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(HEADER_LINES, min_size=1, max_size=8))
+@example(["prompt: support/answer", "  text over"])          # a plain value continued on the next line
+@example(["prompt: a", "vars: {}", "prompt: b"])              # the last of a repeated key wins
+@example(['prompt: "support\\/answer"'])
+@example(["description: \"x", "prompt: a", '"'])              # a quoted value spanning lines
+def test_fast_header_agrees_with_the_yaml_parser(lines):
+    text = "\n".join(lines) + "\n"
+    fast = read_header(text)
+    if fast is None:
+        return  # the caller parses the file
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return  # the set cannot be loaded at all; its error shows when it is
+    assert isinstance(data, dict)
+    assert data.get("prompt") == fast[1]
+    assert str(data.get("id") or "default") == (fast[0] or "default")
+
+
+@pytest.mark.parametrize("text, header", [
+    ("prompt: support/answer\n", (None, "support/answer")),
+    ("# yaml-language-server: $schema=x.json\nid: custom  # a comment\nprompt: 'support/answer'\nthreshold: 0.9\n"
+     "vars: {policy: P}\ncases:\n  - id: a\n", ("custom", "support/answer")),
+    ("---\nprompt: \"a/b\"\ncases:\n- id: x\n", (None, "a/b")),
+])
+def test_fast_header_reads_the_usual_files_without_parsing(text, header):
+    assert read_header(text) == header
 
 
 def test_a_custom_judge_prompt_is_used_and_its_change_rescores(support_repo, model_server, cli):

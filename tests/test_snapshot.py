@@ -108,6 +108,26 @@ def test_symlinks_are_refused(support_repo):
             snap(support_repo, where).read_text("prompts/partials/evil.jinja")
 
 
+@pytest.mark.parametrize("folder", ["prompts", "evals"])
+def test_a_linked_prompts_or_evals_folder_is_refused(support_repo, cli, folder):
+    # git lists a linked folder as one file: nothing under it would be read, diffed or gated.
+    os.rename(support_repo.root / folder, support_repo.root / f"shared-{folder}")
+    os.symlink(f"shared-{folder}", support_repo.root / folder)
+    support_repo.commit("share the folder")
+    for where in ("HEAD", "index", "worktree"):
+        with pytest.raises(UserError, match=f"^{folder}: is a symlink; promptvc refuses to follow links$"):
+            snap(support_repo, where)
+    line = f"promptvc: {folder}: is a symlink; promptvc refuses to follow links\n"
+    assert cli("eval") == (2, "", line)
+    assert cli("diff", "HEAD") == (2, "", line)
+    # a change behind the link is not under a watched path in git's eyes; the gate still refuses
+    shared = support_repo.root / f"shared-{folder}"
+    target = next(p for p in sorted(shared.rglob("*")) if p.is_file())
+    target.write_text(target.read_text() + "\n# changed\n")
+    support_repo.stage()
+    assert cli("check") == (2, "", line)
+
+
 def test_bulk_read_uses_one_process_for_many_blobs(support_repo):
     for i in range(50):
         support_repo.write(f"prompts/many/p{i}.jinja", f"prompt {i}\n")

@@ -54,6 +54,8 @@ def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
     watched = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
     if any(p.startswith(watched) or p in ws.settings.watched_paths for p in changed):
         return True
+    if any(os.path.islink(ws.root / p.rstrip("/")) for p in ws.settings.watched_paths):
+        return True  # a linked prompts/ hides its changes from git's paths: the check refuses it
     changed_py = {p for p in changed if p.endswith(".py")}
     return bool(changed_py) and bool(changed_py & _python_assertion_files(ws, old, new))
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from promptvc.errors import CannotEvaluate, UserError
+from promptvc.errors import CannotEvaluate, PromptvcError, UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
 from promptvc.workspace import Workspace
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from promptvc.evals.goldens import BrokenSet
 
 
 def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
@@ -34,16 +37,23 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
     names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
-    goldens = select_sets(ws.goldens(snapshot), names)
+    # A golden file that cannot be read is reported with its line, and the other sets still run.
+    all_sets, unreadable = ws.read_goldens(snapshot)
+    goldens, broken = select_sets(all_sets, names, unreadable)
     if changed_since:
-        goldens = _changed_since(ws, changed_since, renderer, goldens)
+        goldens = _changed_since(ws, changed_since, renderer, goldens, [b.path for b in unreadable])
     plan = plan_eval(renderer, goldens, provider=provider, default_provider=ws.settings.provider,
-                     repeat=repeat, pattern=pattern)
+                     repeat=repeat, pattern=pattern, broken=broken)
     if not plan.sets:
-        print("no golden sets to evaluate" + (f" (nothing changed since {changed_since})" if changed_since else ""))
-        return 0
+        why = "no golden sets to evaluate" + (f" (nothing changed since {changed_since})" if changed_since else "")
+        if as_json:
+            print(evalview.empty_json(why, snapshot=snapshot.label, errors=broken))
+        elif not broken:
+            print(why)
+        return _report_broken(broken, 0)
     store = Store(ws.db_path)
     err = console(stderr=True)
+    _warn_unchecked(plan)
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
         runner = Runner(store, ws.settings, str(ws.root), no_cache=no_cache, concurrency=concurrency,
                         on_result=lambda result: advance())
@@ -52,7 +62,8 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
         print(evalview.outcome_json(outcome.sets, run_id=outcome.run_id, snapshot=snapshot.label,
-                                    calls=outcome.stats.calls, cost=outcome.stats.cost, elapsed=outcome.elapsed))
+                                    calls=outcome.stats.calls, cost=outcome.stats.cost, elapsed=outcome.elapsed,
+                                    errors=broken))
     else:
         out = console()
         out.print(f"promptvc eval · {snapshot.label} · run {outcome.run_id}", style="bold")
@@ -70,7 +81,31 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     coverage = evalview.coverage_line(outcome.sets)
     if coverage:
         (err if as_json else console()).print(coverage, style="bold yellow")
-    return exit_code(outcome, strict)
+    if not broken:
+        return exit_code(outcome, strict)
+    try:
+        exit_code(outcome, strict)
+    except PromptvcError as exc:
+        print(f"promptvc: {exc}", file=sys.stderr)
+    return _report_broken(broken, 0)
+
+
+def _warn_unchecked(plan) -> None:
+    """Once per set: cases without assertions pass whatever the model says."""
+    for set_plan in plan.sets:
+        unchecked = set_plan.golden.unchecked_cases
+        if unchecked:
+            cases = "1 case has" if len(unchecked) == 1 else f"{len(unchecked)} cases have"
+            print(f"promptvc: warning: {set_plan.golden.path}: {cases} no assertions and will pass whatever the "
+                  f"output ({', '.join(unchecked)}); give them `assert`, or the set a set-level `assert`",
+                  file=sys.stderr)
+
+
+def _report_broken(broken: list[BrokenSet], code: int) -> int:
+    """One line per golden file that could not be read (stderr), after the others' results; exit 2."""
+    for item in broken:
+        print(f"promptvc: {item.error}", file=sys.stderr)
+    return 2 if broken else code
 
 
 def exit_code(outcome, strict: bool) -> int:
@@ -88,10 +123,13 @@ def exit_code(outcome, strict: bool) -> int:
     return 0
 
 
-def _changed_since(ws: Workspace, rev: str, renderer, goldens):
+def _changed_since(ws: Workspace, rev: str, renderer, goldens, unreadable: list[str]):
     from promptvc.graph import affected_sets
     base = ws.snapshot(ws.resolve(rev))
-    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base), ws.catalog(renderer.snapshot))}
+    # Files that do not parse on either side are left to their own error line, not the graph's.
+    base_unreadable = [b.path for b in ws.read_goldens(base)[1]]
+    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base, base_unreadable),
+                                            ws.catalog(renderer.snapshot, unreadable))}
     return [g for g in goldens if g.id in affected]
 
 

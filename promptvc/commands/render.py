@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from promptvc.errors import UserError
+from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.goldens import GoldenSet
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
@@ -33,6 +33,19 @@ def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
     return dict(matches[0][1].vars)
 
 
+def _refuse_undeclared(renderer, name: str, given: dict) -> None:
+    """A --var the prompt does not declare is a typo until shown otherwise: it would be ignored."""
+    prompt = renderer.prompt(name)
+    declared = prompt.inputs
+    if declared is None:
+        return  # no `inputs:` in the front matter: nothing declared to check against
+    for key in given:
+        if key not in declared:
+            known = ", ".join(declared) or "none"
+            raise UserError(f"--var {key}: prompt '{name}' has no input '{key}'{did_you_mean(key, declared)}; "
+                            f"its inputs: {known}")
+
+
 def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool, staged: bool = False,
         allow_missing: bool, as_json: bool) -> int:
     ws = Workspace.open()
@@ -42,7 +55,9 @@ def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None
     snapshot = ws.snapshot(INDEX if staged else ws.resolve(rev) if rev else WORKTREE)
     renderer = ws.renderer(snapshot)
     variables = case_vars(ws.goldens(snapshot), name, case) if case else {}
-    variables.update(parse_vars(var_pairs))
+    given = parse_vars(var_pairs)
+    _refuse_undeclared(renderer, name, given)
+    variables.update(given)
     rendered = renderer.render(name, variables, allow_missing=allow_missing)
     if plain:
         print(rendered.plain(), end="")

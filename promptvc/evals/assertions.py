@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from promptvc.errors import UserError
+from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.pyassert import valid_spec
 
 TEXT_TYPES = {"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
@@ -60,51 +60,67 @@ def strip_negation(name: str) -> tuple[str, bool]:
     return (name[4:], True) if name.startswith("not-") else (name, False)
 
 
-def parse_assertion(raw: Any, *, where: str, path: str) -> Assertion:
+def parse_assertion(raw: Any, *, where: str, path: str,
+                    line: Callable[[str | None], int | None] = lambda key: None) -> Assertion:
+    """An assertion from its golden-file form; `line(key)` finds where it (or one of its keys) is
+    written, asked only when there is an error to report."""
+    def bad(why: str, key: str | None = None) -> UserError:
+        return UserError(f"{where}: {why}", path=path, line=line(key))
     if not isinstance(raw, dict) or "type" not in raw:
-        raise UserError(f"{where}: an assertion needs a 'type'", path=path)
-    unknown = set(raw) - ASSERT_KEYS
+        raise bad("an assertion needs a 'type'")
+    unknown = sorted(str(k) for k in set(raw) - ASSERT_KEYS)
     if unknown:
-        raise UserError(f"{where}: assertion has unknown key '{sorted(unknown)[0]}'", path=path)
+        raise bad(f"assertion has unknown key '{unknown[0]}'{did_you_mean(unknown[0], ASSERT_KEYS)}", unknown[0])
     kind, negate = strip_negation(str(raw["type"]))
     if kind not in KNOWN_TYPES:
-        raise UserError(f"{where}: unknown assertion type '{raw['type']}'", path=path)
+        known = sorted(KNOWN_TYPES) + sorted("not-" + t for t in KNOWN_TYPES)
+        raise bad(f"unknown assertion type '{raw['type']}'{did_you_mean(str(raw['type']), known)}", "type")
     value = raw.get("value")
     threshold = raw.get("threshold")
-    _check_value(kind, value, threshold, where, path)
-    return Assertion(kind, negate, value, float(raw.get("weight", 1.0)),
-                     float(threshold) if threshold is not None else None, int(raw.get("min", 4)))
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+        raise bad(f"{kind}: threshold must be a number", "threshold")
+    try:
+        _check_value(kind, value, threshold)
+    except ValueError as exc:
+        raise bad(f"{kind}: {exc}", "value" if "value" in raw else "type") from None
+    minimum = raw.get("min", 4)
+    if kind == "llm-rubric" and (isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 5):
+        raise bad("llm-rubric: min must be a whole number from 1 to 5 (the judge's scale)", "min")
+    weight = raw.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+        raise bad("weight must be a number, 0 or more", "weight")
+    return Assertion(kind, negate, value, float(weight),
+                     float(threshold) if threshold is not None else None, int(minimum))
 
 
-def _check_value(kind: str, value: Any, threshold: Any, where: str, path: str) -> None:
-    def bad(why: str) -> UserError:
-        return UserError(f"{where}: {kind}: {why}", path=path)
+def _check_value(kind: str, value: Any, threshold: Any) -> None:
+    """ValueError with the reason when a value does not suit its assertion type."""
     if kind in TEXT_TYPES - {"max-length"} and value is None:
-        raise bad("needs a value")
+        raise ValueError("needs a value")
     if kind == "regex":
         try:
             re.compile(str(value))
         except re.error as exc:
-            raise bad(f"invalid regular expression: {exc}") from None
+            raise ValueError(f"invalid regular expression: {exc}") from None
     if kind == "max-length" and not isinstance(value, int):
-        raise bad("value must be a number of characters")
+        raise ValueError("value must be a number of characters")
     if kind in BUDGET_TYPES and not isinstance(threshold if threshold is not None else value, (int, float)):
-        raise bad("needs a numeric threshold")
+        raise ValueError("needs a numeric threshold")
     if kind == "python" and not valid_spec(value):
         # A path (`/elsewhere/mod:check`) would load code from outside the snapshot being judged.
-        raise bad("value must be 'module:function', the module named with dots from the repository's root")
+        raise ValueError("value must be 'module:function', the module named with dots from the repository's root")
     if kind == "llm-rubric" and not isinstance(value, str):
-        raise bad("value must be the rubric text")
+        raise ValueError("value must be the rubric text")
     if kind in JSON_TYPES and value is not None:
         try:
             schema = _schema(value)
         except UserError as exc:
-            raise bad(f"invalid JSON Schema: {exc.message}") from None
+            raise ValueError(f"invalid JSON Schema: {exc.message}") from None
         try:
             import jsonschema
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except Exception as exc:  # jsonschema.SchemaError and friends
-            raise bad(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
+            raise ValueError(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
 
 
 def _schema(value: Any) -> dict:

@@ -8,23 +8,23 @@ import io
 import json
 import posixpath
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from promptvc.errors import UserError
+from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.assertions import Assertion, parse_assertion
+from promptvc.evals.header import read_header
 from promptvc.git.snapshot import Snapshot
 from promptvc.jsonlines import json_objects
-from promptvc.yamlfile import key_line, parse_yaml
+from promptvc.yamlfile import line_of, parse_yaml
 
 GOLDEN_SUFFIXES = (".yaml", ".yml")
 SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", "description"}
 CASE_KEYS = {"id", "vars", "assert", "description"}
 PROVIDERS = ("anthropic", "echo", "replay")
-_PROMPT_LINE = re.compile(r"^prompt:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 # Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
 # name must end so), or a YAML escape that could spell either.
 _MAYBE_PYTHON = re.compile(r"python|\.jsonl|\.csv|\\")
-_ID_LINE = re.compile(r"^id:\s*['\"]?([^'\"#\s]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,20 @@ class GoldenSet:
         return any(a.type == "llm-rubric" for c in self.cases for a in c.asserts)
 
     @property
+    def unchecked_cases(self) -> tuple[str, ...]:
+        """Cases with no assertion at all (none of their own, no set-level `assert`): they pass
+        whatever the output, as in promptfoo, so a run says so."""
+        return tuple(c.id for c in self.cases if not c.asserts)
+
+    @property
     def python_modules(self) -> tuple[str, ...]:
         modules = {a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"}
         return tuple(sorted(modules))
+
+
+def default_set_id(path: str) -> str:
+    """A set without `id:` is named by its file."""
+    return posixpath.splitext(posixpath.basename(path))[0]
 
 
 def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
@@ -62,27 +73,28 @@ def golden_paths(snapshot: Snapshot, evals_dir: str) -> list[str]:
 class GoldenCatalog:
     """The golden sets of a snapshot, parsed only when needed.
 
-    Which prompt a set names, and its id, are read from its text with a regular expression
-    (a full parse only when the file is written unusually), so a diff that reaches 5 of
-    1,000 prompts parses 5 golden files, not 1,000.
+    Which prompt a set names, and its id, are read from the file's leading lines (a full parse
+    only when the file is written in a way only the parser reads right: evals/header.py), so a
+    diff that reaches 5 of 1,000 prompts parses 5 golden files, not 1,000.
     """
 
-    def __init__(self, snapshot: Snapshot, evals_dir: str):
+    def __init__(self, snapshot: Snapshot, evals_dir: str, exclude: Iterable[str] = ()):
         self.snapshot = snapshot
         self.evals_dir = evals_dir.rstrip("/")
-        self.paths = golden_paths(snapshot, evals_dir)
+        skipped = set(exclude)  # files known not to parse, reported by their caller
+        self.paths = [p for p in golden_paths(snapshot, evals_dir) if p not in skipped]
         self._headers: dict[str, tuple[str, str | None]] = {}
         self._loaded: dict[str, GoldenSet] = {}
         self._by_prompt: dict[str | None, list[str]] | None = None
 
     def header(self, path: str) -> tuple[str, str | None]:
-        """(set id, prompt name) of a golden file."""
+        """(set id, prompt name) of a golden file: read from its leading lines when they say it
+        plainly, else from the parsed file (evals/header.py says when)."""
         if path not in self._headers:
-            text = self.snapshot.read_text(path)
-            prompt, set_id = _PROMPT_LINE.search(text), _ID_LINE.search(text)
-            if prompt and (set_id or "\nid" not in text and not text.startswith("id")):
-                default_id = posixpath.splitext(posixpath.basename(path))[0]
-                self._headers[path] = (set_id[1] if set_id else default_id, prompt[1])
+            fast = read_header(self.snapshot.read_text(path))
+            if fast is not None:
+                default_id = default_set_id(path)
+                self._headers[path] = (fast[0] or default_id, fast[1])
             else:
                 golden = self.load(path)
                 self._headers[path] = (golden.id, golden.prompt)
@@ -90,7 +102,7 @@ class GoldenCatalog:
 
     def load(self, path: str) -> GoldenSet:
         if path not in self._loaded:
-            self._loaded[path] = load_golden(self.snapshot, path)
+            self._loaded[path] = load_golden(self.snapshot, path, self.evals_dir)
         return self._loaded[path]
 
     def naming(self, prompts: set[str]) -> list[GoldenSet]:
@@ -130,97 +142,171 @@ class GoldenCatalog:
 _INLINE: dict[tuple[str, str], GoldenSet] = {}
 
 
-def load_golden(snapshot: Snapshot, path: str) -> GoldenSet:
+def load_golden(snapshot: Snapshot, path: str, evals_dir: str) -> GoldenSet:
     """A golden set; one whose cases are inline is parsed once per blob (history meets it often)."""
     sha = snapshot.files[path].sha
     cached = _INLINE.get((path, sha))
     if cached is not None:
         return cached
-    golden = _parse_golden(snapshot, path, sha)
+    golden = _parse_golden(snapshot, path, sha, evals_dir)
     if golden.cases_path is None:
         _INLINE[(path, sha)] = golden
     return golden
 
 
-def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
+@dataclass(frozen=True)
+class BrokenSet:
+    """A golden file that cannot be read: reported on its own line while the other sets still run."""
+
+    path: str
+    error: UserError
+    names: tuple[str, ...]  # what a user may call it: its path and file-name id, its id and prompt when known
+
+
+def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], list[BrokenSet]]:
+    """Every golden set that parses, and every golden file that does not."""
     paths = golden_paths(snapshot, evals_dir)
     snapshot.prefetch(paths)
-    goldens = [load_golden(snapshot, p) for p in paths]
+    goldens: list[GoldenSet] = []
+    broken: list[BrokenSet] = []
     seen: dict[str, str] = {}
-    for golden in goldens:
+    for path in paths:
+        default_id = default_set_id(path)
+        try:
+            golden = load_golden(snapshot, path, evals_dir)
+        except UserError as exc:
+            broken.append(BrokenSet(path, exc, (path, default_id, *_header_names(snapshot, path))))
+            continue
         if golden.id in seen:
-            raise UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=golden.path)
+            error = UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=path,
+                              line=line_of(snapshot.read_text(path), "id"))
+            broken.append(BrokenSet(path, error, (path, default_id, golden.id, golden.prompt)))
+            continue
         seen[golden.id] = golden.path
+        goldens.append(golden)
+    return goldens, broken
+
+
+def _header_names(snapshot: Snapshot, path: str) -> tuple[str, ...]:
+    """The id and prompt of a file that does not parse, when its header says them plainly."""
+    try:
+        header = read_header(snapshot.read_text(path))
+    except UserError:
+        return ()
+    return tuple(name for name in header or () if name)
+
+
+def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
+    """Every golden set; the first file that cannot be read is an error."""
+    goldens, broken = read_goldens(snapshot, evals_dir)
+    if broken:
+        raise broken[0].error
     return goldens
 
 
-def _parse_golden(snapshot: Snapshot, path: str, sha: str) -> GoldenSet:
+def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> GoldenSet:
     text = snapshot.read_text(path)
     data = parse_yaml(text, path, cache_key=sha)
     if not isinstance(data, dict):
         raise UserError("a golden set must be a mapping", path=path)
-    unknown = set(data) - SET_KEYS
+    unknown = sorted(str(k) for k in set(data) - SET_KEYS)
     if unknown:
-        key = sorted(unknown)[0]
-        raise UserError(f"unknown key '{key}'", path=path, line=key_line(text, key))
+        raise UserError(f"unknown key '{unknown[0]}'{did_you_mean(unknown[0], SET_KEYS)}", path=path,
+                        line=line_of(text, unknown[0]))
     if not isinstance(data.get("prompt"), str):
-        raise UserError("missing 'prompt: NAME'", path=path)
-    set_id = str(data.get("id") or posixpath.splitext(posixpath.basename(path))[0])
+        raise UserError("missing 'prompt: NAME'", path=path, line=line_of(text, "prompt"))
+    set_id = str(data.get("id") or default_set_id(path))
     threshold = data.get("threshold", 1.0)
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise UserError("threshold must be a number from 0 to 1", path=path, line=key_line(text, "threshold"))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise UserError("threshold must be a number from 0 to 1", path=path, line=line_of(text, "threshold"))
     provider = data.get("provider")
     if provider is not None and provider not in PROVIDERS:
         raise UserError(f"unknown provider '{provider}' (one of {', '.join(PROVIDERS)})", path=path,
-                        line=key_line(text, "provider"))
+                        line=line_of(text, "provider"))
     shared_vars = data.get("vars") or {}
     if not isinstance(shared_vars, dict):
-        raise UserError("'vars' must be a mapping", path=path, line=key_line(text, "vars"))
-    default_asserts = data.get("assert") or []
-    raw_cases, cases_path = _raw_cases(snapshot, path, data.get("cases"))
-    cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, text)
+        raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
+    default_asserts = _set_asserts(data.get("assert"), path, text)
+    raw_cases, cases_path, locate = _raw_cases(snapshot, path, data.get("cases"), text, evals_dir)
+    cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, locate)
     return GoldenSet(set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha)
 
 
-def _raw_cases(snapshot: Snapshot, path: str, cases) -> tuple[list, str | None]:
+# Where a case (or a key or assertion inside it) is written: (case index, *steps inside the case) ->
+# line. Called only when there is an error to report, so the happy path never composes YAML nodes.
+Locate = Callable[..., int | None]
+
+
+def _set_asserts(raw, path: str, text: str) -> tuple[Assertion, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise UserError("'assert' must be a list of assertions", path=path, line=line_of(text, "assert"))
+    return tuple(
+        parse_assertion(a, where="set-level assert", path=path,
+                        line=_within(lambda *steps: line_of(text, *steps), "assert", i))
+        for i, a in enumerate(raw))
+
+
+def _within(locate: Locate, *prefix: str | int) -> Callable[[str | None], int | None]:
+    """The line of an assertion (key=None) or of one of its keys."""
+    def line(key: str | None) -> int | None:
+        return locate(*prefix, *([key] if key else []))
+    return line
+
+
+def _raw_cases(snapshot: Snapshot, path: str, cases, text: str, evals_dir: str) -> tuple[list, str | None, Locate]:
     if cases is None:
-        return [], None
+        return [], None, lambda *steps: None
     if isinstance(cases, list):
-        return cases, None
+        return cases, None, lambda *steps: line_of(text, "cases", *steps)
     if not isinstance(cases, str):
-        raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path)
+        raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path, line=line_of(text, "cases"))
     cases_path = posixpath.normpath(posixpath.join(posixpath.dirname(path), cases))
+    if not cases_path.startswith(evals_dir.rstrip("/") + "/"):
+        # Outside evals/ a change to it would not reach the gate.
+        raise UserError(f"cases file '{cases}' is outside {evals_dir.rstrip('/')}/ (keep case files there, where "
+                        "their changes are gated)", path=path, line=line_of(text, "cases"))
     if cases_path not in snapshot:
-        raise UserError(f"cases file '{cases}' not found", path=path)
-    text = snapshot.read_text(cases_path)
+        raise UserError(f"cases file '{cases}' not found", path=path, line=line_of(text, "cases"))
+    case_text = snapshot.read_text(cases_path)
     if cases_path.endswith(".jsonl"):
-        return _jsonl_cases(text, cases_path), cases_path
-    if cases_path.endswith(".csv"):
-        return _csv_cases(text, cases_path), cases_path
-    raise UserError("a cases file must be .jsonl or .csv", path=cases_path)
+        rows, lines = _jsonl_cases(case_text, cases_path)
+    elif cases_path.endswith(".csv"):
+        rows, lines = _csv_cases(case_text, cases_path)
+    else:
+        raise UserError("a cases file must be .jsonl or .csv", path=path, line=line_of(text, "cases"))
+    return rows, cases_path, lambda index, *steps: lines[index]
 
 
-def _jsonl_cases(text: str, path: str) -> list:
-    rows = []
-    for _number, row in json_objects(text.splitlines(), path):
+def _jsonl_cases(text: str, path: str) -> tuple[list, list[int]]:
+    rows, lines = [], []
+    for number, row in json_objects(text.splitlines(), path):
         if "vars" not in row:
             row = {"id": row.pop("id", None), "assert": row.pop("assert", None), "vars": row}
         rows.append({k: v for k, v in row.items() if v is not None})
-    return rows
+        lines.append(number)
+    return rows, lines
 
 
 # Long documents are realistic case variables; the csv module's default is 131,072 characters.
 CSV_FIELD_LIMIT = 2**31 - 1
 
 
-def _csv_cases(text: str, path: str) -> list:
+def _csv_cases(text: str, path: str) -> tuple[list, list[int]]:
+    """The cases of a CSV file, and the line each one starts on."""
     # Process-wide, and never put back: restoring it could cut short a parse in another thread.
     csv.field_size_limit(CSV_FIELD_LIMIT)
-    return [_csv_case(header, record) for header, record in _csv_records(text, path)]
+    rows, lines = [], []
+    for line, header, record in _csv_records(text, path):
+        rows.append(_csv_case(header, record))
+        lines.append(line)
+    return rows, lines
 
 
 def _csv_records(text: str, path: str):
-    """(header, cells) per non-blank row; an unterminated quote or a row wider than the header is an error."""
+    """(line, header, cells) per non-blank row; an unterminated quote or a row wider than the header
+    is an error."""
     reader = csv.reader(io.StringIO(text), strict=True)
     header: list[str] | None = None
     while True:
@@ -239,7 +325,7 @@ def _csv_records(text: str, path: str):
         elif len(cells) > len(header):
             raise UserError(f"row has {len(cells)} cells, the header has {len(header)}", path=path, line=start)
         else:
-            yield header, cells
+            yield start, header, cells
 
 
 def _csv_case(header: list[str], cells: list[str]) -> dict:
@@ -279,22 +365,30 @@ def case_id_for(variables: dict) -> str:
     return "c-" + hashlib.sha1(canonical.encode()).hexdigest()[:10]
 
 
-def _cases(raw_cases: list, shared_vars: dict, default_asserts: list, path: str, text: str) -> tuple[Case, ...]:
-    cases, seen = [], set()
+def _cases(raw_cases: list, shared_vars: dict, default_asserts: tuple[Assertion, ...], path: str,
+           locate: Locate) -> tuple[Case, ...]:
+    cases: list[Case] = []
+    seen: set[str] = set()
     for index, raw in enumerate(raw_cases):
         if not isinstance(raw, dict):
-            raise UserError(f"case {index + 1} must be a mapping", path=path)
-        unknown = set(raw) - CASE_KEYS
+            raise UserError("a case must be a mapping", path=path, line=locate(index))
+        unknown = sorted(str(k) for k in set(raw) - CASE_KEYS)
         if unknown:
-            raise UserError(f"case {index + 1} has unknown key '{sorted(unknown)[0]}'", path=path)
+            raise UserError(f"case has unknown key '{unknown[0]}'{did_you_mean(unknown[0], CASE_KEYS)}", path=path,
+                            line=locate(index, unknown[0]))
         own_vars = raw.get("vars") or {}
         if not isinstance(own_vars, dict):
-            raise UserError(f"case {index + 1}: 'vars' must be a mapping", path=path)
+            raise UserError("case: 'vars' must be a mapping", path=path, line=locate(index, "vars"))
         case_id = str(raw["id"]) if raw.get("id") is not None else case_id_for(own_vars)
         if case_id in seen:
-            raise UserError(f"duplicate case id '{case_id}'", path=path, line=key_line(text, "cases"))
+            raise UserError(f"duplicate case id '{case_id}'", path=path, line=locate(index))
         seen.add(case_id)
-        raw_asserts = list(default_asserts) + list(raw.get("assert") or [])
-        asserts = tuple(parse_assertion(a, where=f"case '{case_id}'", path=path) for a in raw_asserts)
+        own = raw.get("assert") or []
+        if not isinstance(own, list):
+            raise UserError(f"case '{case_id}': 'assert' must be a list", path=path, line=locate(index, "assert"))
+        asserts = default_asserts + tuple(
+            parse_assertion(a, where=f"case '{case_id}'", path=path,
+                            line=_within(locate, index, "assert", i))
+            for i, a in enumerate(own))
         cases.append(Case(case_id, {**shared_vars, **own_vars}, asserts))
     return tuple(cases)

@@ -7,10 +7,11 @@ call is made, and the cost of what is not cached can be estimated before it is s
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptvc.errors import UserError
-from promptvc.evals.goldens import Case, GoldenSet
+from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evaluation.keys import result_key, set_key
 from promptvc.evaluation.prices import Price, estimate_tokens, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -78,12 +79,16 @@ class EvalPlan:
         return [job for plan in self.sets for job in plan.jobs]
 
 
-def select_sets(goldens: list[GoldenSet], names: tuple[str, ...]) -> list[GoldenSet]:
-    """Sets named by id, path or prompt name (globs allowed); all when no name is given."""
+def select_sets(goldens: list[GoldenSet], names: tuple[str, ...],
+                broken: Sequence[BrokenSet] = ()) -> tuple[list[GoldenSet], list[BrokenSet]]:
+    """Sets named by id, path or prompt name (globs allowed), and the unreadable golden files
+    those names reach; all when no name is given."""
     if not names:
-        return list(goldens)
-    require_matches(names, [name for g in goldens for name in (g.id, g.path, g.prompt)], "golden set or prompt")
-    return [g for g in goldens if any(matches(c, n) for n in names for c in (g.id, g.path, g.prompt))]
+        return list(goldens), list(broken)
+    require_matches(names, [name for g in goldens for name in (g.id, g.path, g.prompt)]
+                    + [name for b in broken for name in b.names], "golden set or prompt")
+    return ([g for g in goldens if any(matches(c, n) for n in names for c in (g.id, g.path, g.prompt))],
+            [b for b in broken if any(matches(c, n) for n in names for c in b.names)])
 
 
 def case_selected(golden: GoldenSet, case: Case, pattern: str | None) -> bool:
@@ -95,14 +100,22 @@ def case_selected(golden: GoldenSet, case: Case, pattern: str | None) -> bool:
 
 
 def plan_eval(renderer: Renderer, goldens: list[GoldenSet], *, provider: str | None, default_provider: str,
-              repeat: int = 1, pattern: str | None = None) -> EvalPlan:
+              repeat: int = 1, pattern: str | None = None,
+              broken: list[BrokenSet] | None = None) -> EvalPlan:
+    """The plan; a set that cannot be planned (a case that does not render) is an error, or,
+    when `broken` is given, is added there and left out so that the other sets still run."""
     sets = []
     for golden in goldens:
         identity = identity_for(golden.provider, provider, default_provider)
         cases = [c for c in golden.cases if case_selected(golden, c, pattern)]
         if pattern and not cases:
             continue
-        sets.append(_plan_set(renderer, golden, identity, cases, repeat, whole=len(cases) == len(golden.cases)))
+        try:
+            sets.append(_plan_set(renderer, golden, identity, cases, repeat, whole=len(cases) == len(golden.cases)))
+        except UserError as exc:
+            if broken is None:
+                raise
+            broken.append(BrokenSet(golden.path, exc, (golden.path, golden.id, golden.prompt)))
     return EvalPlan(renderer.snapshot, renderer, tuple(sets))
 
 

@@ -192,11 +192,23 @@ def _worktree_ref(repo: GitRepo, name: str, untracked: bool) -> FileRef | None:
 
 def open_snapshot(repo: GitRepo, where: Where, paths: list[str]) -> Snapshot:
     if where is WORKTREE:
-        return Snapshot.at_worktree(repo, paths)
-    if where is INDEX:
-        return Snapshot.at_index(repo, paths)
-    if where is EMPTY:
+        snapshot = Snapshot.at_worktree(repo, paths)
+    elif where is INDEX:
+        snapshot = Snapshot.at_index(repo, paths)
+    elif where is EMPTY:
         return Snapshot.empty()
-    if not isinstance(where, Commit):
+    elif isinstance(where, Commit):
+        snapshot = Snapshot.at_commit(repo, where.sha, paths)
+    else:
         raise TypeError(f"not a snapshot location: {where!r}")
-    return Snapshot.at_commit(repo, where.sha, paths)
+    refuse_linked_roots(snapshot.files, paths)
+    return snapshot
+
+
+def refuse_linked_roots(files: dict[str, FileRef], paths: list[str]) -> None:
+    """A watched folder (`prompts/`, `evals/`) that is itself a symlink is listed by git as one
+    file, so nothing under it would be read, diffed or gated: refused, as a symlinked file is."""
+    for root in paths:
+        ref = files.get(root.rstrip("/"))
+        if ref is not None and ref.is_symlink:
+            raise UserError("is a symlink; promptvc refuses to follow links", path=root.rstrip("/"))

@@ -4,12 +4,14 @@ and the --json and --junit forms."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from xml.etree import ElementTree as ET
 
 from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from promptvc.evals.goldens import BrokenSet
 from promptvc.evals.scoring import SetOutcome, Status
 
 MAX_OUTPUT_LINES = 12
@@ -115,11 +117,23 @@ def _clip(output: str) -> list[str]:
     return lines
 
 
+def errors_json(errors: Sequence[BrokenSet]) -> list[dict]:
+    return [{"path": b.error.path or b.path, "line": b.error.line, "message": b.error.message} for b in errors]
+
+
+def empty_json(message: str, *, snapshot: str, errors: Sequence[BrokenSet] = ()) -> str:
+    """The --json answer of a run with nothing to evaluate: the same shape, no sets, and why."""
+    return json.dumps({
+        "schema": "promptvc.eval/1", "run_id": None, "snapshot": snapshot, "calls": 0, "cost": 0.0,
+        "elapsed_s": 0.0, "message": message, "errors": errors_json(errors), "sets": [],
+    }, indent=2, ensure_ascii=False)
+
+
 def outcome_json(outcomes: tuple[SetOutcome, ...], *, run_id: int, snapshot: str, calls: int, cost: float,
-                 elapsed: float) -> str:
+                 elapsed: float, errors: Sequence[BrokenSet] = ()) -> str:
     return json.dumps({
         "schema": "promptvc.eval/1", "run_id": run_id, "snapshot": snapshot, "calls": calls,
-        "cost": round(cost, 8), "elapsed_s": round(elapsed, 3),
+        "cost": round(cost, 8), "elapsed_s": round(elapsed, 3), "errors": errors_json(errors),
         "sets": [{
             "id": o.golden.id, "path": o.golden.path, "prompt": o.golden.prompt, "set_key": o.plan.set_key,
             "provider": o.plan.identity.label, "threshold": o.golden.threshold, "score": o.score,
