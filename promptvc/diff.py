@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,8 +53,9 @@ class RenderedChange:
     tokens_delta: int
     cost_delta: float | None        # per call, for the first changed case (else the first case)
     run_cost_delta: float | None    # summed over every affected case; None when a side has no price
-    error: str | None = None
+    error: str | None = None        # the new side could not render
     unpriced: tuple[str, ...] = ()  # models (old or new side) without a known price
+    old_error: str | None = None    # the old side could not render
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class DiffReport:
     @property
     def run_cost_delta(self) -> float | None:
         """The input cost change of a full run; None ("cost unknown") when any side has no price."""
-        rendered = [p.rendered for p in self.prompts if p.rendered and not p.rendered.error]
+        rendered = [p.rendered for p in self.prompts if p.rendered and not (p.rendered.error or p.rendered.old_error)]
         if not rendered or any(r.run_cost_delta is None for r in rendered):
             return None
         return sum(r.run_cost_delta for r in rendered if r.run_cost_delta is not None)
@@ -201,6 +201,8 @@ def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], 
     old_examples = _safe(lambda: old.examples(old_name), []) if status != "added" else []
     new_examples = _safe(lambda: new.examples(name), []) if status != "removed" else []
     sets = (new_goldens if status != "removed" else old_goldens).naming({name})
+    old_sets = _safe(lambda: old_goldens.naming({old_name}), []) if status != "added" else []
+    new_sets = _safe(lambda: new_goldens.naming({name}), []) if status != "removed" else []
     examples_file = _safe(lambda: side.prompt(name).examples_path, None)
     return PromptChange(
         name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
@@ -209,7 +211,7 @@ def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], 
         examples=tuple(example_changes(old_examples, new_examples)),
         examples_file=examples_file, examples_count=(len(old_examples), len(new_examples)),
         template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
-        rendered=_rendered_change(old, new, name, sets, all_cases, old_name),
+        rendered=_rendered_change(old, new, name, old_sets, new_sets, all_cases, old_name),
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
         old_name=old_name if old_name != name else None,
         untracked=_untracked(new, name),
@@ -312,21 +314,40 @@ def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered |
     return renderer.render(name, variables)
 
 
-def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenSet], all_cases: bool,
-                     old_name: str) -> RenderedChange:
-    cases: list[tuple[str, dict | None]] = [(f"{g.id}/{c.id}", c.vars) for g in sets for c in g.cases]
-    if not cases:
-        cases = [("(no golden case: placeholders)", None)]
+def _side_cases(sets: list[GoldenSet]) -> dict[str, dict]:
+    return {f"{g.id}/{c.id}": c.vars for g in sets for c in g.cases}
+
+
+def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[tuple[str, dict | None, dict | None]]:
+    """(label, old vars, new vars) per case, matched by set and case id: each side renders with its
+    own revision's vars, so a commit that renames an input and its cases' vars diffs cleanly. A case
+    on one side only renders the other side with the same vars."""
+    before, after = _side_cases(old_sets), _side_cases(new_sets)
+    if not before and not after:
+        return [("(no golden case: placeholders)", None, None)]
+    labels = list(after) + [label for label in before if label not in after]
+    return [(label, before.get(label, after.get(label)), after.get(label, before.get(label))) for label in labels]
+
+
+def _render_side(renderer: Renderer, name: str, variables: dict | None) -> tuple[Rendered | None, str | None]:
+    try:
+        return _render(renderer, name, variables), None
+    except UserError as exc:
+        return None, str(exc)
+
+
+def _rendered_change(old: Renderer, new: Renderer, name: str, old_sets: list[GoldenSet], new_sets: list[GoldenSet],
+                     all_cases: bool, old_name: str) -> RenderedChange:
+    cases = _paired_cases(old_sets, new_sets)
     prices = _SidePrices(_safe(lambda: old.config(old_name), None), _safe(lambda: new.config(name), None))
     changed, first, hunks, first_tokens = 0, None, [], 0
     call_costs: list[float | None] = []
     first_cost: float | None = None
-    for label, variables in cases:
-        try:
-            before = _safe(functools.partial(_render, old, old_name, variables), None)
-            after = _render(new, name, variables)
-        except UserError as exc:
-            return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))
+    for label, old_vars, new_vars in cases:
+        before, old_error = _render_side(old, old_name, old_vars)
+        after, new_error = _render_side(new, name, new_vars)
+        if old_error or new_error:  # a side that cannot render is an error, never an empty prompt
+            return RenderedChange(changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error)
         call_costs.append(prices.change(before, after))
         if _plain(before) == _plain(after):
             continue

@@ -47,7 +47,7 @@ def _signed(n: int) -> str:
     return f"+{n}" if n >= 0 else f"−{abs(n)}"
 
 
-def prompt_lines(change: PromptChange) -> list[Text]:
+def prompt_lines(change: PromptChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
     head = Text(change.path, style="bold yellow")
     where = " · ".join(x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x)
     status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
@@ -76,7 +76,7 @@ def prompt_lines(change: PromptChange) -> list[Text]:
         lines.append(_label("template", Text(change.template[0], style="cyan")))
         lines += [_diff_line(line) for line in change.template[1:]]
     if change.rendered:
-        lines += rendered_lines(change.rendered)
+        lines += rendered_lines(change.rendered, old_label, new_label)
     if change.goldens:
         for i, (_set_id, path, cases) in enumerate(change.goldens):
             lines.append(_label("goldens" if i == 0 else "", f"{path} ({plural(cases, 'case')})"))
@@ -85,9 +85,13 @@ def prompt_lines(change: PromptChange) -> list[Text]:
     return lines
 
 
-def rendered_lines(r: RenderedChange) -> list[Text]:
-    if r.error:
-        return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
+def rendered_lines(r: RenderedChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
+    if r.error or r.old_error:
+        errors = [(old_label, r.old_error), (new_label, r.error)]
+        if not r.old_error:  # the usual case: the change itself broke the prompt
+            return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
+        return [_label("rendered" if i == 0 else "", Text(f"error ({side}): {error}", style="bold red"))
+                for i, (side, error) in enumerate((s, e) for s, e in errors if e)]
     if not r.changed:
         text = Text(f"unchanged in all {r.total} cases", style="dim")
         if r.cost_delta is None or abs(r.cost_delta) >= 5e-7:  # the model (or its price) changed
@@ -105,7 +109,7 @@ def rendered_lines(r: RenderedChange) -> list[Text]:
 def report_lines(report: DiffReport) -> list[Text]:
     lines = [Text(f"promptvc diff · {report.old_label} → {report.new_label}", style="bold"), Text("")]
     for change in report.prompts:
-        lines += prompt_lines(change)
+        lines += prompt_lines(change, report.old_label, report.new_label)
         lines.append(Text(""))
     for path, names in report.shared.items():
         reach = f"reaches {plural(len(names), 'prompt')}"
@@ -166,7 +170,7 @@ def stat_lines(report: DiffReport) -> list[Text]:
             bits.append(f"config {len(p.config)}")
         if p.examples:
             bits.append(f"examples {len(p.examples)}")
-        if p.rendered and not p.rendered.error:
+        if p.rendered and not (p.rendered.error or p.rendered.old_error):
             bits.append(f"rendered {p.rendered.changed}/{p.rendered.total} cases, ≈{_signed(p.rendered.tokens_delta)} tokens")
         lines.append(Text(f" {p.name:<{width}} | " + ", ".join(bits)))
     lines.append(summary_line(report))
