@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
@@ -22,6 +22,9 @@ from promptvc.names import require_matches, selected
 from promptvc.prompts.file import prompt_names, prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
+
+if TYPE_CHECKING:
+    from promptvc.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,22 @@ class DiffReport:
         return tuple(sorted({m for p in self.prompts if p.rendered for m in p.rendered.unpriced}))
 
 
+def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool = False,
+                all_cases: bool = False) -> DiffReport:
+    """The diff between two revisions, taken as `git diff` takes them; names as prompt names or paths."""
+    from promptvc.git.revisions import diff_range
+    from promptvc.names import as_name
+
+    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
+    span = diff_range(ws.repo, revs, staged)
+    old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
+    old, new = ws.renderer(old_snap), ws.renderer(new_snap)
+    return compute_diff(
+        old, new, ws.catalog(old_snap), ws.catalog(new_snap),
+        old_label=span.old_label, new_label=span.new_label, names=names, all_cases=all_cases,
+    )
+
+
 def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
                  *, old_label: str, new_label: str, names: tuple[str, ...] = (), all_cases: bool = False) -> DiffReport:
     if names:
@@ -196,6 +215,17 @@ def _safe(fn, default):
 def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], old_goldens: GoldenCatalog,
                    new_goldens: GoldenCatalog, all_cases: bool, old_name: str) -> PromptChange:
     status = _status(old, new, name, old_name)
+    if broken := _broken_side(old, new, name, status, old_name):
+        # A side whose front matter does not load has no config or examples to compare: saying they
+        # were all removed would be false. The template diff shows the typo, the error says what it is.
+        old_error, new_error = broken
+        return PromptChange(
+            name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
+            tier=None, model=None, config=(), examples=(), examples_file=None, examples_count=(0, 0),
+            template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
+            rendered=RenderedChange(0, 0, None, (), 0, None, None, error=new_error, old_error=old_error),
+            goldens=tuple((g.id, g.path, len(g.cases)) for g in _safe(lambda: new_goldens.naming({name}), [])),
+            old_name=old_name if old_name != name else None, untracked=_untracked(new, name))
     side = old if status == "removed" else new
     config = _safe(lambda: side.config(name), None)
     old_examples = _safe(lambda: old.examples(old_name), []) if status != "added" else []
@@ -216,6 +246,25 @@ def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], 
         old_name=old_name if old_name != name else None,
         untracked=_untracked(new, name),
     )
+
+
+def _load_error(renderer: Renderer, name: str) -> str | None:
+    if prompt_path(name, renderer.prompts_dir) not in renderer.snapshot:
+        return None
+    try:
+        renderer.config(name)
+        renderer.examples(name)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def _broken_side(old: Renderer, new: Renderer, name: str, status: str,
+                 old_name: str) -> tuple[str | None, str | None] | None:
+    """(old error, new error) when a side's prompt file, config or examples do not load."""
+    old_error = _load_error(old, old_name) if status != "added" else None
+    new_error = _load_error(new, name) if status != "removed" else None
+    return (old_error, new_error) if old_error or new_error else None
 
 
 def _untracked(renderer: Renderer, name: str) -> bool:

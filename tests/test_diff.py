@@ -226,3 +226,19 @@ def test_a_side_that_cannot_render_is_an_error_line_not_an_empty_prompt(support_
     assert code == 0, err
     assert "new turn" not in out
     assert "error (HEAD (" in out and "extra" in out, out
+
+
+def test_a_front_matter_typo_shows_only_the_error(support_repo, cli):
+    answer = support_repo.root / "prompts/support/answer.jinja"
+    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("tier: fast", "tier: [fast"))
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "prompts/support/answer.jinja" in out and "error:" in out
+    assert "  config " not in out and "  examples " not in out  # no fake removal of config and examples
+    assert "-tier: fast" in out and "+tier: [fast" in out  # the template diff shows the typo itself
+    support_repo.commit("typo")
+    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("tier: [fast", "tier: fast"))
+    code, out, err = cli("diff", "HEAD")
+    assert code == 0, err
+    assert "  config " not in out and "  examples " not in out
+    assert "error (HEAD (" in out

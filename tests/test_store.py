@@ -156,6 +156,9 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
     code, out, err = cli("diff", "--eval", "HEAD")
     assert code == 0, err
+    # --eval adds the scores to the diff, it does not replace it: the diff first, then the scores.
+    assert out.index("+Be vague.") < out.index("scores · HEAD") < out.index("support-answer  1.00 → 0.00")
+    assert "prompts/partials/tone.jinja → reaches 1 prompt: support/answer" in out
     assert "support-answer  1.00 → 0.00  (−1.00)" in out
     assert "refund-window  pass → fail" in out
     assert "after:  I am not sure, sorry." in out

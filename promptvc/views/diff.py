@@ -182,6 +182,10 @@ def name_lines(report: DiffReport) -> list[str]:
 
 
 def report_json(report: DiffReport) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str)
+
+
+def report_dict(report: DiffReport) -> dict[str, Any]:
     data = asdict(report)
     data["summary"] = {
         "prompts_changed": len(report.prompts),
@@ -197,4 +201,4 @@ def report_json(report: DiffReport) -> str:
     for s in data["sets"]:
         s["cases"] = {"old": s["cases"][0], "new": s["cases"][1]}
     data["schema"] = "promptvc.diff/1"
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return data
