@@ -23,6 +23,7 @@ from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
 from promptvc.settings import Settings
 from promptvc.store import Store
+from promptvc.wording import plural
 
 if TYPE_CHECKING:
     from promptvc.providers.anthropic_api import AnthropicProvider
@@ -255,5 +256,5 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
 def raise_if_unreachable(outcome: RunOutcome) -> None:
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
-        raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed after retries ({first})")
+        raise CannotEvaluate(f"could not evaluate: {plural(len(outcome.stats.unreachable), 'call')} failed after retries ({first})")
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from promptvc.diff import DiffReport, PromptChange, RenderedChange
+from promptvc.wording import plural, signed_money
 
 LABEL_WIDTH = 11
 INDENT = " " * (LABEL_WIDTH + 2)
@@ -33,18 +34,13 @@ def _label(name: str, first: Text | str) -> Text:
 
 
 def _money(amount: float | None, per: str = "") -> str:
-    if amount is None:
-        return "cost unknown"
-    sign = "+" if amount >= 0 else "−"
-    return f"{sign}${abs(amount):.6f}{per}"
+    return "cost unknown" if amount is None else signed_money(amount) + per
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _signed(n: int) -> str:
-    return f"+{n}" if n >= 0 else f"−{abs(n)}"
+def _tokens(n: int) -> str:
+    """A token change: +1 token, −12 tokens."""
+    sign = "+" if n >= 0 else "−"
+    return f"{sign}{abs(n)} token{'' if abs(n) == 1 else 's'}"
 
 
 def prompt_lines(change: PromptChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
@@ -93,12 +89,12 @@ def rendered_lines(r: RenderedChange, old_label: str = "old side", new_label: st
         return [_label("rendered" if i == 0 else "", Text(f"error ({side}): {error}", style="bold red"))
                 for i, (side, error) in enumerate((s, e) for s, e in errors if e)]
     if not r.changed:
-        text = Text(f"unchanged in all {r.total} cases", style="dim")
+        text = Text("unchanged in the only case" if r.total == 1 else f"unchanged in all {r.total} cases", style="dim")
         if r.cost_delta is None or abs(r.cost_delta) >= 5e-7:  # the model (or its price) changed
             text.append(f" (model: ≈{_money(r.cost_delta, '/call')})", style="dim")
         return [_label("rendered", text)]
     summary = Text(f"changed in {r.changed} of {plural(r.total, 'case')}; first: {r.case}  ")
-    summary.append(f"(≈{_signed(r.tokens_delta)} tokens, {_money(r.cost_delta, '/call')})", style="dim")
+    summary.append(f"(≈{_tokens(r.tokens_delta)}, {_money(r.cost_delta, '/call')})", style="dim")
     lines = [_label("rendered", summary)]
     for hunk in r.hunks:
         lines.append(Text(f"{INDENT}@@ {hunk.header} @@", style="cyan"))
@@ -171,7 +167,7 @@ def stat_lines(report: DiffReport) -> list[Text]:
         if p.examples:
             bits.append(f"examples {len(p.examples)}")
         if p.rendered and not (p.rendered.error or p.rendered.old_error):
-            bits.append(f"rendered {p.rendered.changed}/{p.rendered.total} cases, ≈{_signed(p.rendered.tokens_delta)} tokens")
+            bits.append(f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}")
         lines.append(Text(f" {p.name:<{width}} | " + ", ".join(bits)))
     lines.append(summary_line(report))
     return lines

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptvc.evals.scoring import SetOutcome, Status
+from promptvc.wording import money, plural
 
 MAX_OUTPUT_LINES = 12
 
@@ -39,7 +40,7 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
         if o.noisy and o.score is not None:
             score += "†"
         table.add_row(o.golden.id, score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
-                      str(o.skipped), f"${o.cost:.4f}", o.plan.identity.label, status_text(o))
+                      str(o.skipped), money(o.cost), o.plan.identity.label, status_text(o))
     return table
 
 
@@ -59,7 +60,7 @@ def nothing_evaluated_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
     if results and not any(r.evaluated for r in results):
         errored, skipped = sum(r.status == Status.ERROR for r in results), sum(r.status == Status.SKIPPED for r in results)
         counts = [f"{n} {what}" for n, what in ((errored, "errored"), (skipped, "skipped")) if n]
-        return f"nothing was evaluated: {len(results)} case{'s' if len(results) != 1 else ''}, " + ", ".join(counts)
+        return f"nothing was evaluated: {plural(len(results), 'case')}, " + ", ".join(counts)
     return None
 
 
@@ -71,8 +72,7 @@ def unchecked_sets_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
     fully = "fully " if any(o.score is not None for o in incomplete) else ""
     first = incomplete[0]
     why = next((r.error for r in first.unchecked if r.error), "")
-    noun = "golden set" if len(outcomes) == 1 else "golden sets"
-    return f"{len(incomplete)} of {len(outcomes)} {noun} not {fully}evaluated ({first.golden.id}: {why})"
+    return f"{len(incomplete)} of {plural(len(outcomes), 'golden set')} not {fully}evaluated ({first.golden.id}: {why})"
 
 
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
@@ -111,7 +111,7 @@ def _failed_case(o: SetOutcome, r) -> list[Text]:
 def _clip(output: str) -> list[str]:
     lines = output.splitlines() or [""]
     if len(lines) > MAX_OUTPUT_LINES:
-        return lines[:MAX_OUTPUT_LINES] + [f"… {len(lines) - MAX_OUTPUT_LINES} more lines"]
+        return lines[:MAX_OUTPUT_LINES] + [f"… {plural(len(lines) - MAX_OUTPUT_LINES, 'more line')}"]
     return lines
 
 
