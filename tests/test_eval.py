@@ -1,4 +1,5 @@
 import json
+import re
 import sqlite3
 
 import pytest
@@ -329,3 +330,18 @@ def test_eval_junit_into_a_new_folder_or_a_directory(model_repo, model_server, c
     assert (tmp_path / "out/junit.xml").exists()
     code, _, err = cli("eval", "--junit", str(tmp_path / "out"))
     assert code == 2 and err == f"promptvc: {tmp_path / 'out'}: is a directory; give a file name\n"
+
+
+def test_replayed_responses_cost_nothing_now_and_the_totals_add_up(model_repo, model_server, cli, monkeypatch):
+    model_server.rule = answer_by_rule
+    code, live, _ = cli("eval")
+    spent = re.search(r"· (\$[0-9.]+) · [0-9.]+s$", live.strip()).group(1)
+    live_row = next(line for line in live.splitlines() if line.lstrip().startswith("support-answer"))
+    assert spent != "$0.00" and f" {spent} " in live_row  # one set: its row is the total
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, out, _ = cli("eval", "--provider", "replay")
+    assert code == 0 and model_server.calls == 2
+    row = next(line for line in out.splitlines() if line.lstrip().startswith("support-answer"))
+    assert " $0.00 " in row  # replayed: nothing spent by this run ...
+    assert f"· $0.00 (replayed: {spent} if sent) ·" in out  # ... and the footer says what it would cost
+

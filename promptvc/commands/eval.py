@@ -65,8 +65,8 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
             emit(failures)
         reused = sum(1 for s in outcome.sets for r in s.results if not r.fresh)
         tokens = sum(s.tokens for s in outcome.sets)
-        out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
-                  f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
+        out.print(evalview.totals_line(outcome.sets, len(plan.jobs), outcome.stats.calls, reused, tokens,
+                                       outcome.elapsed), style="dim")
     coverage = evalview.coverage_line(outcome.sets)
     if coverage:
         (err if as_json else console()).print(coverage, style="bold yellow")

@@ -55,6 +55,18 @@ def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
     return nothing_evaluated_text(outcomes) or unchecked_sets_text(outcomes)
 
 
+def totals_line(outcomes: tuple[SetOutcome, ...], cases: int, calls: int, reused: int, tokens: int,
+                elapsed: float) -> str:
+    """The footer; its cost is the sum of the set rows (what this run paid), and what the responses
+    it did not pay for would cost is said beside it, so replay never looks like it cost money."""
+    spent = money(sum(o.cost for o in outcomes))
+    replayed = sum(o.replayed_cost for o in outcomes)
+    if replayed:
+        spent += f" (replayed: {money(replayed)} if sent)"
+    return (f"\n{plural(cases, 'case')} · {plural(calls, 'call')} · {reused} reused · {plural(tokens, 'token')} · "
+            f"{spent} · {elapsed:.2f}s")
+
+
 def nothing_evaluated_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
     results = [r for o in outcomes for r in o.results]
     if results and not any(r.evaluated for r in results):
