@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from promptvc.errors import CannotEvaluate, UserError
+from promptvc.errors import CannotEvaluate, Interrupted, UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
+from promptvc.wording import plural
 from promptvc.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -47,7 +48,13 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
         runner = Runner(store, ws.settings, str(ws.root), no_cache=no_cache, concurrency=concurrency,
                         on_result=lambda result: advance())
-        outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
+        try:
+            outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
+        except KeyboardInterrupt:
+            run_id = getattr(runner, "run_id", None)  # None: interrupted before the run was recorded
+            kept = store.kept_results(run_id) if run_id is not None else 0
+            raise Interrupted(f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
+                              "run again to finish") from None
     if junit:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
