@@ -68,7 +68,7 @@ def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
     regressions = c.regressions
     if regressions and c.after is not None and flip_blocks(policy, c.after.plan.temperature):
         n = len(regressions)
-        problems.append(f"{n} case{'s' if n != 1 else ''} flipped {Direction.REGRESSED.value}")
+        problems.append(f"{plural(n, 'case')} flipped {Direction.REGRESSED.value}")
     return problems
 
 

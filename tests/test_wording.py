@@ -31,3 +31,10 @@ def test_property_a_positive_amount_never_reads_as_zero_and_stays_close(amount):
     shown = float(text.removeprefix("$").replace(",", ""))
     assert shown > 0
     assert math.isclose(shown, amount, rel_tol=0.06) or abs(shown - amount) < 0.005  # 2 significant digits, or cents
+
+
+def test_assertion_reasons_count_in_the_singular_too():
+    from promptvc.evals.assertions import Observed, grade, parse_assertion
+
+    a = parse_assertion({"type": "max-length", "value": 0}, where="case 'c'", path="evals/x.yaml")
+    assert grade(a, Observed("a", {}, "c")).reason == "1 character (max 0)"

@@ -13,6 +13,7 @@ from typing import Any
 from promptvc.errors import UserError
 from promptvc.evals.formats import KNOWN_FORMATS, format_checker, unknown_formats
 from promptvc.evals.pyassert import valid_spec
+from promptvc.wording import plural
 
 TEXT_TYPES = {"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
               "icontains-all", "regex", "starts-with", "max-length"}
@@ -251,7 +252,7 @@ def _starts_with(a, seen, *_):
 
 def _max_length(a, seen, *_):
     ok = len(seen.output) <= int(a.value)
-    return _bool(ok, f"{len(seen.output)} characters (max {a.value})")
+    return _bool(ok, f"{plural(len(seen.output), 'character')} (max {a.value})")
 
 
 def _validate_schema(data: Any, schema: Any) -> str | None:
