@@ -343,7 +343,7 @@ def test_replayed_responses_cost_nothing_now_and_the_totals_add_up(model_repo, m
     assert code == 0 and model_server.calls == 2
     row = next(line for line in out.splitlines() if line.lstrip().startswith("support-answer"))
     assert " $0.00 " in row  # replayed: nothing spent by this run ...
-    assert f"· $0.00 (replayed: {spent} if sent) ·" in out  # ... and the footer says what it would cost
+    assert f"· $0.00 (reused/replayed: {spent} if sent) ·" in out  # ... and the footer says what it would cost
 
 
 def test_ctrl_c_says_how_many_results_were_kept(model_repo, model_server, tmp_path):

@@ -62,7 +62,7 @@ def totals_line(outcomes: tuple[SetOutcome, ...], cases: int, calls: int, reused
     spent = money(sum(o.cost for o in outcomes))
     replayed = sum(o.replayed_cost for o in outcomes)
     if replayed:
-        spent += f" (replayed: {money(replayed)} if sent)"
+        spent += f" (reused/replayed: {money(replayed)} if sent)"
     return (f"\n{plural(cases, 'case')} · {plural(calls, 'call')} · {reused} reused · {plural(tokens, 'token')} · "
             f"{spent} · {elapsed:.2f}s")
 
