@@ -165,6 +165,10 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     calls = model_server.calls
     cli("diff", "--eval", "HEAD")
     assert model_server.calls == calls  # everything came from the store
+    code, out, _ = cli("diff", "--eval", "--json", "HEAD")
+    data = json.loads(out)
+    assert data["diff"]["schema"] == "promptvc.diff/1" and data["diff"]["prompts"][0]["name"] == "support/answer"
+    assert data["sets"][0]["delta"] == -1.0
 
 
 def test_responses_export_into_a_new_folder_or_a_directory(support_repo, cli, tmp_path):
