@@ -367,15 +367,24 @@ def _side_cases(sets: list[GoldenSet]) -> dict[str, dict]:
     return {f"{g.id}/{c.id}": c.vars for g in sets for c in g.cases}
 
 
-def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[tuple[str, dict | None, dict | None]]:
-    """(label, old vars, new vars) per case, matched by set and case id: each side renders with its
-    own revision's vars, so a commit that renames an input and its cases' vars diffs cleanly. A case
-    on one side only renders the other side with the same vars."""
+@dataclass(frozen=True)
+class _PairedCase:
+    label: str
+    old_vars: dict | None
+    new_vars: dict | None
+    side: str = "both"      # "old" or "new" for a case that exists on that side only
+
+
+def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[_PairedCase]:
+    """The cases matched by set and case id: each side renders with its own revision's vars, so a
+    commit that renames an input and its cases' vars diffs cleanly. A case on one side only renders
+    the other side with the same vars."""
     before, after = _side_cases(old_sets), _side_cases(new_sets)
     if not before and not after:
-        return [("(no golden case: placeholders)", None, None)]
-    labels = list(after) + [label for label in before if label not in after]
-    return [(label, before.get(label, after.get(label)), after.get(label, before.get(label))) for label in labels]
+        return [_PairedCase("(no golden case: placeholders)", None, None)]
+    paired = [_PairedCase(label, before.get(label, vars_), vars_, "both" if label in before else "new")
+              for label, vars_ in after.items()]
+    return paired + [_PairedCase(label, vars_, vars_, "old") for label, vars_ in before.items() if label not in after]
 
 
 def _render_side(renderer: Renderer, name: str, variables: dict | None) -> tuple[Rendered | None, str | None]:
@@ -392,9 +401,14 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, old_sets: list[Gol
     changed, first, hunks, first_tokens = 0, None, [], 0
     call_costs: list[float | None] = []
     first_cost: float | None = None
-    for label, old_vars, new_vars in cases:
-        before, old_error = _render_side(old, old_name, old_vars)
-        after, new_error = _render_side(new, name, new_vars)
+    compared = 0
+    for case in cases:
+        label = case.label
+        before, old_error = _render_side(old, old_name, case.old_vars)
+        after, new_error = _render_side(new, name, case.new_vars)
+        if (case.side == "new" and old_error and not new_error) or (case.side == "old" and new_error and not old_error):
+            continue  # a case the other side never had, in vars that side does not take: nothing to compare
+        compared += 1
         if old_error or new_error:  # a side that cannot render is an error, never an empty prompt
             return RenderedChange(changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error)
         call_costs.append(prices.change(before, after))
@@ -407,8 +421,8 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, old_sets: list[Gol
             case_hunks = rendered_hunks(before, after)
             hunks += [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks] if all_cases else case_hunks
     run_cost = None if any(c is None for c in call_costs) else sum(c for c in call_costs if c is not None)
-    cost = first_cost if first is not None else call_costs[0]  # a model change alone still costs
-    return RenderedChange(changed, len(cases), first, tuple(hunks), first_tokens, cost, run_cost,
+    cost = first_cost if first is not None else (call_costs[0] if call_costs else 0.0)  # a model change alone still costs
+    return RenderedChange(changed, compared, first, tuple(hunks), first_tokens, cost, run_cost,
                           unpriced=prices.unpriced)
 
 

@@ -243,3 +243,21 @@ def test_a_front_matter_typo_shows_only_the_error(support_repo, cli):
     assert code == 0, err
     assert "  config " not in out and "  examples " not in out
     assert "error (HEAD (" in out
+
+
+def test_a_case_new_on_one_side_that_the_other_side_cannot_render_is_not_an_error(support_repo, cli):
+    answer = support_repo.root / "prompts/support/answer.jinja"
+    support_repo.write("prompts/support/answer.jinja", answer.read_text()
+                       .replace("inputs: [question, policy]", "inputs: [query, policy]")
+                       .replace("{{ question }}", "Customer asks: {{ query }}"))
+    golden = (support_repo.root / "evals/support-answer.yaml").read_text().replace("{question:", "{query:")
+    support_repo.write("evals/support-answer.yaml", golden + """\
+  - id: brand-new
+    vars: {query: "Do you ship abroad?"}
+    assert:
+      - {type: contains, value: "ship"}
+""")
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "error" not in out and "new turn" not in out
+    assert "changed in 2 of 2 cases" in out  # the new case has no old rendering to compare with

@@ -88,6 +88,8 @@ def rendered_lines(r: RenderedChange, old_label: str = "old side", new_label: st
             return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
         return [_label("rendered" if i == 0 else "", Text(f"error ({side}): {error}", style="bold red"))
                 for i, (side, error) in enumerate((s, e) for s, e in errors if e)]
+    if not r.total:
+        return [_label("rendered", Text("no case exists on both sides to compare", style="dim"))]
     if not r.changed:
         text = Text("unchanged in the only case" if r.total == 1 else f"unchanged in all {r.total} cases", style="dim")
         if r.cost_delta is None or abs(r.cost_delta) >= 5e-7:  # the model (or its price) changed
