@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
@@ -23,6 +22,9 @@ from promptvc.names import require_matches, selected
 from promptvc.prompts.file import prompt_names, prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
+
+if TYPE_CHECKING:
+    from promptvc.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,9 @@ class RenderedChange:
     tokens_delta: int
     cost_delta: float | None        # per call, for the first changed case (else the first case)
     run_cost_delta: float | None    # summed over every affected case; None when a side has no price
-    error: str | None = None
+    error: str | None = None        # the new side could not render
     unpriced: tuple[str, ...] = ()  # models (old or new side) without a known price
+    old_error: str | None = None    # the old side could not render
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class DiffReport:
     @property
     def run_cost_delta(self) -> float | None:
         """The input cost change of a full run; None ("cost unknown") when any side has no price."""
-        rendered = [p.rendered for p in self.prompts if p.rendered and not p.rendered.error]
+        rendered = [p.rendered for p in self.prompts if p.rendered and not (p.rendered.error or p.rendered.old_error)]
         if not rendered or any(r.run_cost_delta is None for r in rendered):
             return None
         return sum(r.run_cost_delta for r in rendered if r.run_cost_delta is not None)
@@ -119,6 +122,22 @@ class DiffReport:
     @property
     def unpriced(self) -> tuple[str, ...]:
         return tuple(sorted({m for p in self.prompts if p.rendered for m in p.rendered.unpriced}))
+
+
+def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool = False,
+                all_cases: bool = False) -> DiffReport:
+    """The diff between two revisions, taken as `git diff` takes them; names as prompt names or paths."""
+    from promptvc.git.revisions import diff_range
+    from promptvc.names import as_name
+
+    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
+    span = diff_range(ws.repo, revs, staged)
+    old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
+    old, new = ws.renderer(old_snap), ws.renderer(new_snap)
+    return compute_diff(
+        old, new, ws.catalog(old_snap), ws.catalog(new_snap),
+        old_label=span.old_label, new_label=span.new_label, names=names, all_cases=all_cases,
+    )
 
 
 def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
@@ -196,11 +215,24 @@ def _safe(fn, default):
 def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], old_goldens: GoldenCatalog,
                    new_goldens: GoldenCatalog, all_cases: bool, old_name: str) -> PromptChange:
     status = _status(old, new, name, old_name)
+    if broken := _broken_side(old, new, name, status, old_name):
+        # A side whose front matter does not load has no config or examples to compare: saying they
+        # were all removed would be false. The template diff shows the typo, the error says what it is.
+        old_error, new_error = broken
+        return PromptChange(
+            name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
+            tier=None, model=None, config=(), examples=(), examples_file=None, examples_count=(0, 0),
+            template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
+            rendered=RenderedChange(0, 0, None, (), 0, None, None, error=new_error, old_error=old_error),
+            goldens=tuple((g.id, g.path, len(g.cases)) for g in _safe(lambda: new_goldens.naming({name}), [])),
+            old_name=old_name if old_name != name else None, untracked=_untracked(new, name))
     side = old if status == "removed" else new
     config = _safe(lambda: side.config(name), None)
     old_examples = _safe(lambda: old.examples(old_name), []) if status != "added" else []
     new_examples = _safe(lambda: new.examples(name), []) if status != "removed" else []
     sets = (new_goldens if status != "removed" else old_goldens).naming({name})
+    old_sets = _safe(lambda: old_goldens.naming({old_name}), []) if status != "added" else []
+    new_sets = _safe(lambda: new_goldens.naming({name}), []) if status != "removed" else []
     examples_file = _safe(lambda: side.prompt(name).examples_path, None)
     return PromptChange(
         name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
@@ -209,11 +241,30 @@ def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], 
         examples=tuple(example_changes(old_examples, new_examples)),
         examples_file=examples_file, examples_count=(len(old_examples), len(new_examples)),
         template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
-        rendered=_rendered_change(old, new, name, sets, all_cases, old_name),
+        rendered=_rendered_change(old, new, name, old_sets, new_sets, all_cases, old_name),
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
         old_name=old_name if old_name != name else None,
         untracked=_untracked(new, name),
     )
+
+
+def _load_error(renderer: Renderer, name: str) -> str | None:
+    if prompt_path(name, renderer.prompts_dir) not in renderer.snapshot:
+        return None
+    try:
+        renderer.config(name)
+        renderer.examples(name)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+def _broken_side(old: Renderer, new: Renderer, name: str, status: str,
+                 old_name: str) -> tuple[str | None, str | None] | None:
+    """(old error, new error) when a side's prompt file, config or examples do not load."""
+    old_error = _load_error(old, old_name) if status != "added" else None
+    new_error = _load_error(new, name) if status != "removed" else None
+    return (old_error, new_error) if old_error or new_error else None
 
 
 def _untracked(renderer: Renderer, name: str) -> bool:
@@ -312,21 +363,54 @@ def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered |
     return renderer.render(name, variables)
 
 
-def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenSet], all_cases: bool,
-                     old_name: str) -> RenderedChange:
-    cases: list[tuple[str, dict | None]] = [(f"{g.id}/{c.id}", c.vars) for g in sets for c in g.cases]
-    if not cases:
-        cases = [("(no golden case: placeholders)", None)]
+def _side_cases(sets: list[GoldenSet]) -> dict[str, dict]:
+    return {f"{g.id}/{c.id}": c.vars for g in sets for c in g.cases}
+
+
+@dataclass(frozen=True)
+class _PairedCase:
+    label: str
+    old_vars: dict | None
+    new_vars: dict | None
+    side: str = "both"      # "old" or "new" for a case that exists on that side only
+
+
+def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[_PairedCase]:
+    """The cases matched by set and case id: each side renders with its own revision's vars, so a
+    commit that renames an input and its cases' vars diffs cleanly. A case on one side only renders
+    the other side with the same vars."""
+    before, after = _side_cases(old_sets), _side_cases(new_sets)
+    if not before and not after:
+        return [_PairedCase("(no golden case: placeholders)", None, None)]
+    paired = [_PairedCase(label, before.get(label, vars_), vars_, "both" if label in before else "new")
+              for label, vars_ in after.items()]
+    return paired + [_PairedCase(label, vars_, vars_, "old") for label, vars_ in before.items() if label not in after]
+
+
+def _render_side(renderer: Renderer, name: str, variables: dict | None) -> tuple[Rendered | None, str | None]:
+    try:
+        return _render(renderer, name, variables), None
+    except UserError as exc:
+        return None, str(exc)
+
+
+def _rendered_change(old: Renderer, new: Renderer, name: str, old_sets: list[GoldenSet], new_sets: list[GoldenSet],
+                     all_cases: bool, old_name: str) -> RenderedChange:
+    cases = _paired_cases(old_sets, new_sets)
     prices = _SidePrices(_safe(lambda: old.config(old_name), None), _safe(lambda: new.config(name), None))
     changed, first, hunks, first_tokens = 0, None, [], 0
     call_costs: list[float | None] = []
     first_cost: float | None = None
-    for label, variables in cases:
-        try:
-            before = _safe(functools.partial(_render, old, old_name, variables), None)
-            after = _render(new, name, variables)
-        except UserError as exc:
-            return RenderedChange(changed, len(cases), label, (), 0, None, None, error=str(exc))
+    compared = 0
+    for case in cases:
+        label = case.label
+        before, old_error = _render_side(old, old_name, case.old_vars)
+        after, new_error = _render_side(new, name, case.new_vars)
+        if (case.side == "new" and old_error and not new_error) or (case.side == "old" and new_error and not old_error):
+            continue  # a case the other side never had, in vars that side does not take: nothing to compare
+        compared += 1
+        if old_error or new_error:  # a side that cannot render is an error, never an empty prompt
+            return RenderedChange(changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error)
         call_costs.append(prices.change(before, after))
         if _plain(before) == _plain(after):
             continue
@@ -337,8 +421,8 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, sets: list[GoldenS
             case_hunks = rendered_hunks(before, after)
             hunks += [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks] if all_cases else case_hunks
     run_cost = None if any(c is None for c in call_costs) else sum(c for c in call_costs if c is not None)
-    cost = first_cost if first is not None else call_costs[0]  # a model change alone still costs
-    return RenderedChange(changed, len(cases), first, tuple(hunks), first_tokens, cost, run_cost,
+    cost = first_cost if first is not None else (call_costs[0] if call_costs else 0.0)  # a model change alone still costs
+    return RenderedChange(changed, compared, first, tuple(hunks), first_tokens, cost, run_cost,
                           unpriced=prices.unpriced)
 
 

@@ -35,6 +35,12 @@ class CannotEvaluate(PromptvcError):
     exit_code = 3
 
 
+class Interrupted(PromptvcError):
+    """Ctrl-C or SIGTERM; what finished was kept. Exit 130."""
+
+    exit_code = 130
+
+
 class GitFailed(PromptvcError):
     """git itself failed (not installed, a corrupt repository), as opposed to a bad revision. Exit 3."""
 

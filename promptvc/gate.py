@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from promptvc.compare import Direction, SetComparison
 from promptvc.evals.scoring import Status
 from promptvc.settings import GatePolicy
+from promptvc.wording import plural
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HE
             continue
         unchecked = after.unchecked
         if unchecked:  # only a model that could not be asked is the offline policy's business
-            what = f"{c.set_id}: {len(unchecked)} of {len(after.results)} cases not checked ({_why(unchecked)})"
+            what = f"{c.set_id}: {len(unchecked)} of {plural(len(after.results), 'case')} not checked ({_why(unchecked)})"
             (reasons if policy.offline == "block" else warnings).append(what)
         worse = _worse(c, policy)
         broken = after.broken
@@ -67,7 +68,7 @@ def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
     regressions = c.regressions
     if regressions and c.after is not None and flip_blocks(policy, c.after.plan.temperature):
         n = len(regressions)
-        problems.append(f"{n} case{'s' if n != 1 else ''} flipped {Direction.REGRESSED.value}")
+        problems.append(f"{plural(n, 'case')} flipped {Direction.REGRESSED.value}")
     return problems
 
 

@@ -235,6 +235,14 @@ class Store:
             self._link(conn, run_id, [row["key"] for row in rows])
 
     @guarded
+    def kept_results(self, run_id: int) -> int:
+        """How many finished (passed or failed) results a run has kept, reused ones included."""
+        row = self.db.execute(
+            "SELECT count(*) FROM run_results JOIN results ON results.key = run_results.result_key "
+            "WHERE run_results.run_id = ? AND results.status IN ('passed', 'failed')", [run_id]).fetchone()
+        return int(row[0])
+
+    @guarded
     def link_results(self, run_id: int, keys: list[str]) -> None:
         if keys:
             with self.immediate() as conn:

@@ -631,5 +631,5 @@ def test_check_shows_the_cost_change_of_a_model_change(gated, model_server):
     result = commit(gated, message="sonnet")
     assert result.returncode == 0, result.stdout
     # 2 calls of 100 input tokens, 9 output words in all: haiku $1/$5, sonnet $3/$15 per million
-    assert "cost per run: $0.000245 → $0.000735 (+$0.000490, ×3.0) over the 2 cases evaluated on both sides" \
+    assert "cost per run: $0.00024 → $0.00073 (+$0.00049, ×3.0) over the 2 cases evaluated on both sides" \
         in result.stdout

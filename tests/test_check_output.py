@@ -5,7 +5,7 @@ from __future__ import annotations
 import doctest
 
 BLOCKED = """\
-promptvc check · staged vs HEAD (...) · 1 golden set, 0 of 1 cases re-run
+promptvc check · staged vs HEAD (...) · 1 golden set, 0 of 1 case re-run
   support-answer  1.00 → 0.67  (−0.33)  threshold 1.00  ✗  echo
     refund-window  pass → fail   icontains "answer only from this policy": output does not contain 'answer only from this policy'
       before: system: You are a support agent. Answer only from this policy: Refunds are accepted within 30 days …

@@ -39,7 +39,8 @@ def test_a_tier_change_lists_every_prompt_on_that_tier_with_the_reason(support_r
     assert "via tiers.yaml: fast.model" in out
     assert "prompts/tiers.yaml → reaches 2 prompts: other, support/answer" in out
     # A prompt with no golden case renders with placeholders.
-    assert "(no golden case: placeholders)" in out or "unchanged in all 1 cases" in out
+    assert "(no golden case: placeholders)" in out or "unchanged in the only case" in out
+    assert "1 cases" not in out
 
 
 def test_partial_change_reaches_its_prompts(support_repo, cli):
@@ -197,3 +198,66 @@ def test_a_side_without_a_price_makes_the_cost_unknown(support_repo, cli):
     assert "est. cost unknown per full run (no price for claude-haiku-9)" in out
     data = json.loads(cli("diff", "--json")[1])
     assert data["summary"]["est_run_cost_delta"] is None
+
+
+def test_each_side_renders_with_its_own_case_vars(support_repo, cli):
+    # One commit renames an input and the cases' var with it: the old side renders with its own vars.
+    answer = support_repo.root / "prompts/support/answer.jinja"
+    support_repo.write("prompts/support/answer.jinja", answer.read_text()
+                       .replace("inputs: [question, policy]", "inputs: [query, policy]")
+                       .replace("{{ question }}", "Customer asks: {{ query }}"))
+    golden = support_repo.root / "evals/support-answer.yaml"
+    support_repo.write("evals/support-answer.yaml", golden.read_text().replace("{question:", "{query:"))
+    support_repo.commit("rename question to query")
+    code, out, err = cli("diff", "HEAD~1", "HEAD")
+    assert code == 0, err
+    assert "changed in 2 of 2 cases" in out
+    assert "new turn" not in out and "error" not in out
+    assert "+Customer asks: How long do I have to return an item?" in out
+    assert "-How long do I have to return an item?" in out
+
+
+def test_a_side_that_cannot_render_is_an_error_line_not_an_empty_prompt(support_repo, cli):
+    # The old golden set lacks a var the old template needs: the old side errors, it is not empty.
+    answer = support_repo.root / "prompts/support/answer.jinja"
+    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("{{ question }}", "{{ question }} {{ extra }}"))
+    support_repo.commit("use an undeclared var")
+    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace(" {{ extra }}", "\nThanks."))
+    code, out, err = cli("diff", "HEAD")
+    assert code == 0, err
+    assert "new turn" not in out
+    assert "error (HEAD (" in out and "extra" in out, out
+
+
+def test_a_front_matter_typo_shows_only_the_error(support_repo, cli):
+    answer = support_repo.root / "prompts/support/answer.jinja"
+    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("tier: fast", "tier: [fast"))
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "prompts/support/answer.jinja" in out and "error:" in out
+    assert "  config " not in out and "  examples " not in out  # no fake removal of config and examples
+    assert "-tier: fast" in out and "+tier: [fast" in out  # the template diff shows the typo itself
+    support_repo.commit("typo")
+    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("tier: [fast", "tier: fast"))
+    code, out, err = cli("diff", "HEAD")
+    assert code == 0, err
+    assert "  config " not in out and "  examples " not in out
+    assert "error (HEAD (" in out
+
+
+def test_a_case_new_on_one_side_that_the_other_side_cannot_render_is_not_an_error(support_repo, cli):
+    answer = support_repo.root / "prompts/support/answer.jinja"
+    support_repo.write("prompts/support/answer.jinja", answer.read_text()
+                       .replace("inputs: [question, policy]", "inputs: [query, policy]")
+                       .replace("{{ question }}", "Customer asks: {{ query }}"))
+    golden = (support_repo.root / "evals/support-answer.yaml").read_text().replace("{question:", "{query:")
+    support_repo.write("evals/support-answer.yaml", golden + """\
+  - id: brand-new
+    vars: {query: "Do you ship abroad?"}
+    assert:
+      - {type: contains, value: "ship"}
+""")
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "error" not in out and "new turn" not in out
+    assert "changed in 2 of 2 cases" in out  # the new case has no old rendering to compare with

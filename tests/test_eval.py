@@ -1,4 +1,5 @@
 import json
+import re
 import sqlite3
 
 import pytest
@@ -407,3 +408,48 @@ def test_changed_since_runs_past_a_broken_golden_file(support_repo, cli):
     assert code == 2, err
     assert [s["id"] for s in json.loads(out)["sets"]] == ["echo", "support-answer"]  # both reach the partial
     assert "promptvc: evals/broken.yaml:10: invalid YAML: found unexpected end of stream" in err
+
+
+def test_replayed_responses_cost_nothing_now_and_the_totals_add_up(model_repo, model_server, cli, monkeypatch):
+    model_server.rule = answer_by_rule
+    code, live, _ = cli("eval")
+    spent = re.search(r"· (\$[0-9.]+) · [0-9.]+s$", live.strip()).group(1)
+    live_row = next(line for line in live.splitlines() if line.lstrip().startswith("support-answer"))
+    assert spent != "$0.00" and f" {spent} " in live_row  # one set: its row is the total
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, out, _ = cli("eval", "--provider", "replay")
+    assert code == 0 and model_server.calls == 2
+    row = next(line for line in out.splitlines() if line.lstrip().startswith("support-answer"))
+    assert " $0.00 " in row  # replayed: nothing spent by this run ...
+    assert f"· $0.00 (reused/replayed: {spent} if sent) ·" in out  # ... and the footer says what it would cost
+
+
+def test_ctrl_c_says_how_many_results_were_kept(model_repo, model_server, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    cases = "".join(f"  - id: q{i}\n    vars: {{question: 'How long, {i}?'}}\n    assert: [{{type: contains, value: '30 days'}}]\n"
+                    for i in range(8))
+    model_repo.write("evals/support-answer.yaml", MODEL_GOLDEN.split("cases:")[0] + "cases:\n" + cases)
+    model_repo.commit("eight cases")
+    model_server.rule = answer_by_rule
+    model_server.delay = 0.4
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "promptvc", "eval", "--concurrency", "1"], cwd=model_repo.root,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while model_server.calls < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.6)  # the third answer arrives and is kept
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    kept = re.search(r"^promptvc: interrupted: (\d+) of 8 results kept; run again to finish$", err, re.M)
+    assert kept and 1 <= int(kept.group(1)) < 8, err
+    assert "Traceback" not in err
+    stored = db_rows(model_repo, "SELECT count(*) AS n FROM results WHERE status IN ('passed', 'failed')")[0]["n"]
+    assert stored == int(kept.group(1))

@@ -114,10 +114,11 @@ def test_the_spend_cap_counts_the_judge_calls_and_the_tui_estimates_the_same(sup
     support_repo.write("evals/support-answer.yaml", JUDGED)
     support_repo.commit("judge the answers")
     support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
-    support_repo.write("promptvc.toml", "[eval]\nspend_cap = 0.0\n")
+    support_repo.write("promptvc.toml", "[eval]\nspend_cap = 0.0000001\n")
     support_repo.stage()
     code, out, err = cli("check")
     assert code == 3 and "would send 4 requests" in out + err, out + err
+    assert "above the spend cap $0.0000001 in promptvc.toml" in out + err  # a small cap is visible
     assert model_server.calls == 0
 
     ws = Workspace.open()

@@ -119,7 +119,7 @@ def test_sys_exit_in_an_assertion_is_a_case_error_and_blocks(py_repo, cli):
     result = git_commit(py_repo)
     assert result.returncode == 1 and "blocked:" in result.stdout and "SystemExit: 0" in result.stdout, result.stdout
     out = cli("eval", "--staged")[1]
-    assert "1 error (cites-policy)" in out and "SystemExit: 0" in out and "1 cases" in out
+    assert "1 error (cites-policy)" in out and "SystemExit: 0" in out and "1 case ·" in out and "1 cases" not in out
 
 
 def test_loading_an_assertion_leaves_sys_path_and_sys_modules_alone(py_repo, cli):

@@ -49,8 +49,9 @@ def test_readme_example(clone, command, expected):
     argv = shlex.split(command)
     assert argv[0] == "promptvc"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "PROMPTVC_"))}
-    env.update(NO_COLOR="1", COLUMNS="100", PAGER="cat", TERM="dumb")
-    proc = subprocess.run([sys.executable, "-m", "promptvc", *argv[1:]], cwd=clone, env=env,
+    # The code under test is this checkout's (-P: not the clone's own copy); the data is the clone's.
+    env.update(NO_COLOR="1", COLUMNS="100", PAGER="cat", TERM="dumb", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-P", "-m", "promptvc", *argv[1:]], cwd=clone, env=env,
                           capture_output=True, text=True, timeout=120)
     got = "\n".join(line.rstrip() for line in (proc.stdout + proc.stderr).splitlines()) + "\n"
     want = "\n".join(line.rstrip() for line in expected.splitlines()) + "\n"

@@ -156,12 +156,19 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
     code, out, err = cli("diff", "--eval", "HEAD")
     assert code == 0, err
+    # --eval adds the scores to the diff, it does not replace it: the diff first, then the scores.
+    assert out.index("+Be vague.") < out.index("scores · HEAD") < out.index("support-answer  1.00 → 0.00")
+    assert "prompts/partials/tone.jinja → reaches 1 prompt: support/answer" in out
     assert "support-answer  1.00 → 0.00  (−1.00)" in out
     assert "refund-window  pass → fail" in out
     assert "after:  I am not sure, sorry." in out
     calls = model_server.calls
     cli("diff", "--eval", "HEAD")
     assert model_server.calls == calls  # everything came from the store
+    code, out, _ = cli("diff", "--eval", "--json", "HEAD")
+    data = json.loads(out)
+    assert data["diff"]["schema"] == "promptvc.diff/1" and data["diff"]["prompts"][0]["name"] == "support/answer"
+    assert data["sets"][0]["delta"] == -1.0
 
 
 def test_responses_export_into_a_new_folder_or_a_directory(support_repo, cli, tmp_path):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
+from promptvc.wording import plural
 from promptvc.workspace import Workspace
 
 
@@ -141,11 +142,11 @@ def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: lis
 
     total = sum(len(s.results) for s in after.sets)
     rerun = sum(1 for s in after.sets for r in s.results if r.called)
-    sets = f"{len(after.sets)} golden set{'s' if len(after.sets) != 1 else ''}"
-    lines = [Text(f"promptvc check · {compared.label} · {sets}, {rerun} of {total} cases re-run", style="bold")]
+    sets = plural(len(after.sets), "golden set")
+    lines = [Text(f"promptvc check · {compared.label} · {sets}, {rerun} of {plural(total, 'case')} re-run", style="bold")]
     lines += comparison_lines(comparisons) + cost_lines(comparisons)
     if unreachable:
-        lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
+        lines.append(Text(f"could not evaluate: {plural(len(unreachable), 'call')} failed after retries ({unreachable[0]})",
                           style="bold yellow"))
     nothing = evalview.nothing_evaluated_text(after.sets)
     if nothing:

@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-from promptvc.diff import DiffReport, compute_diff
-from promptvc.git.revisions import diff_range
+from promptvc.diff import diff_report
 from promptvc.workspace import Workspace
-
-
-def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool = False,
-                all_cases: bool = False) -> DiffReport:
-    from promptvc.names import as_name
-
-    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
-    span = diff_range(ws.repo, revs, staged)
-    old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
-    old, new = ws.renderer(old_snap), ws.renderer(new_snap)
-    return compute_diff(
-        old, new, ws.catalog(old_snap), ws.catalog(new_snap),
-        old_label=span.old_label, new_label=span.new_label, names=names, all_cases=all_cases,
-    )
-
 
 
 def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, name_only: bool,

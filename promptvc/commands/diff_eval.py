@@ -10,13 +10,18 @@ from promptvc.workspace import Workspace
 def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool) -> int:
     from rich.text import Text
 
+    from promptvc.diff import diff_report
     from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.evaluation.runner import raise_if_unreachable
     from promptvc.git.revisions import diff_range
+    from promptvc.names import as_name
+    from promptvc.views import diff as diffview
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
 
     ws = Workspace.open()
+    report = diff_report(ws, revs, names, staged=staged)  # the diff first: --eval adds to it
+    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
     span = diff_range(ws.repo, revs, staged)
     outcome = evaluate_both(ws, plan_both(ws, span.old, span.new), command="diff --eval")
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
@@ -25,15 +30,17 @@ def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json:
     raise_if_unreachable(before)
     raise_if_unreachable(after)
     if as_json:
-        print(json.dumps({"schema": "promptvc.diff-eval/1", "old": span.old_label, "new": span.new_label, "sets": [{
+        print(json.dumps({"schema": "promptvc.diff-eval/1", "old": span.old_label, "new": span.new_label,
+                          "diff": diffview.report_dict(report), "sets": [{
             "id": c.set_id, "before": c.before.score if c.before else None,
             "after": c.after.score if c.after else None, "delta": c.delta,
             "flips": [{"case": f.case_id, "before": f.before.status, "after": f.after.status,
                        "before_output": f.before.output, "after_output": f.after.output} for f in c.flips],
-        } for c in comparisons]}, indent=2, ensure_ascii=False))
+        } for c in comparisons]}, indent=2, ensure_ascii=False, default=str))
     else:
-        lines = [Text(f"promptvc diff --eval · {span.old_label} → {span.new_label}", style="bold")]
+        lines = diffview.report_lines(report)
+        lines += [Text(""), Text(f"scores · {span.old_label} → {span.new_label}", style="bold")]
         lines += comparison_lines(comparisons) or [Text("no golden set is affected", style="dim")]
         emit(lines, pager=True)
-    changed = any(c.delta or c.flips for c in comparisons)
+    changed = not report.empty or any(c.delta or c.flips for c in comparisons)
     return 1 if exit_code and changed else 0

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from promptvc.errors import CannotEvaluate, PromptvcError, UserError
+from promptvc.errors import CannotEvaluate, Interrupted, PromptvcError, UserError
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
+from promptvc.wording import plural
 from promptvc.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -57,7 +58,13 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
         runner = Runner(store, ws.settings, str(ws.root), no_cache=no_cache, concurrency=concurrency,
                         on_result=lambda result: advance())
-        outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
+        try:
+            outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
+        except KeyboardInterrupt:
+            run_id = getattr(runner, "run_id", None)  # None: interrupted before the run was recorded
+            kept = store.kept_results(run_id) if run_id is not None else 0
+            raise Interrupted(f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
+                              "run again to finish") from None
     if junit:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
@@ -76,8 +83,8 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
             emit(failures)
         reused = sum(1 for s in outcome.sets for r in s.results if not r.fresh)
         tokens = sum(s.tokens for s in outcome.sets)
-        out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
-                  f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
+        out.print(evalview.totals_line(outcome.sets, len(plan.jobs), outcome.stats.calls, reused, tokens,
+                                       outcome.elapsed), style="dim")
     coverage = evalview.coverage_line(outcome.sets)
     if coverage:
         (err if as_json else console()).print(coverage, style="bold yellow")

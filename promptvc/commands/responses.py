@@ -9,6 +9,7 @@ from pathlib import Path
 
 from promptvc.errors import UserError
 from promptvc.jsonlines import json_objects
+from promptvc.wording import plural
 from promptvc.workspace import Workspace
 
 FORMAT = "promptvc.responses/1"
@@ -27,7 +28,7 @@ def export(path: str) -> int:
             out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
         out.flush()  # stdout is only wrapped, not closed, so nothing else would flush it before the count
-    print(f"exported {count} responses", file=sys.stderr)
+    print(f"exported {plural(count, 'response')}", file=sys.stderr)
     return 0
 
 
@@ -50,6 +51,6 @@ def import_(path: str) -> int:
     before = store.response_count()
     store.save_responses(rows)
     added = store.response_count() - before
-    print(f"imported {added} responses ({len(rows) - added} already present)")
+    print(f"imported {plural(added, 'response')} ({len(rows) - added} already present)")
     return 0
 

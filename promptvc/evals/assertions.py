@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptvc.errors import UserError, did_you_mean
+from promptvc.evals.formats import KNOWN_FORMATS, format_checker, unknown_formats
 from promptvc.evals.pyassert import valid_spec
+from promptvc.wording import plural
 
 TEXT_TYPES = {"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
               "icontains-all", "regex", "starts-with", "max-length"}
+MANY_TYPES = {"contains-any", "contains-all", "icontains-any", "icontains-all"}
 JSON_TYPES = {"is-json", "contains-json"}
 BUDGET_TYPES = {"cost", "latency"}
 KNOWN_TYPES = TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | {"llm-rubric", "python"}
@@ -111,6 +114,11 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
         raise ValueError("value must be 'module:function', the module named with dots from the repository's root")
     if kind == "llm-rubric" and not isinstance(value, str):
         raise ValueError("value must be the rubric text")
+    if kind in MANY_TYPES and isinstance(value, str):
+        try:
+            parse_comma_separated(value)
+        except ValueSyntaxError as exc:
+            raise ValueError(f"{exc} in {value!r}") from None
     if kind in JSON_TYPES and value is not None:
         try:
             schema = _schema(value)
@@ -121,6 +129,10 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except Exception as exc:  # jsonschema.SchemaError and friends
             raise ValueError(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
+        unknown = unknown_formats(schema)
+        if unknown:
+            hint = did_you_mean(unknown[0], sorted(KNOWN_FORMATS)) or f" (known: {', '.join(sorted(KNOWN_FORMATS))})"
+            raise ValueError(f"unknown format '{unknown[0]}' in the JSON Schema{hint}")
 
 
 def _schema(value: Any) -> dict:
@@ -135,10 +147,71 @@ def _schema(value: Any) -> dict:
 
 
 def split_values(value: Any) -> list[str]:
-    """promptfoo's list values: a YAML list, or a comma-separated string (quotes allowed)."""
+    """promptfoo's list values: a YAML list, or a comma-separated string parsed as promptfoo parses it."""
     if isinstance(value, list):
         return [str(v) for v in value]
-    return [v.strip() for v in next(csv.reader([str(value)], skipinitialspace=True)) if v.strip()]
+    return parse_comma_separated(str(value))
+
+
+class ValueSyntaxError(ValueError):
+    pass
+
+
+_EDGE_SPACE = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")  # JavaScript's trim() also drops a BOM
+
+
+def _is_space(char: str) -> bool:
+    return char.isspace() or char == "\ufeff"
+
+
+def _trim(text: str) -> str:
+    return _EDGE_SPACE.sub("", text)
+
+
+def parse_comma_separated(text: str) -> list[str]:
+    """promptfoo's rules for `contains-any` and friends: items are separated by commas; whitespace
+    around an item and empty items (`a,,b`) are dropped; an item that starts with a double quote
+    runs to its closing quote, may hold commas, and escapes a quote as `\\"` or `""` and a backslash
+    as `\\\\`; `""` is an empty item (which every output contains). An unterminated quote, or text
+    after a closing quote before the next comma, is an error rather than a silent guess."""
+    items: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and (_is_space(text[i]) or text[i] == ","):
+            i += 1
+        if i >= n:
+            return items
+        if text[i] != '"':
+            end = text.find(",", i)
+            end = n if end < 0 else end
+            items.append(_trim(text[i:end]))
+            i = end
+            continue
+        item, i = _quoted(text, i + 1)
+        items.append(item)
+        while i < n and _is_space(text[i]):
+            i += 1
+        if i < n and text[i] != ",":
+            raise ValueSyntaxError(f"expected a comma after the quoted item {item!r}")
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    out: list[str] = []
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "\\" and i + 1 < n and text[i + 1] in '"\\':
+            out.append(text[i + 1])
+            i += 2
+        elif char == '"' and i + 1 < n and text[i + 1] == '"':
+            out.append('"')
+            i += 2
+        elif char == '"':
+            return "".join(out), i + 1
+        else:
+            out.append(char)
+            i += 1
+    raise ValueSyntaxError("a quoted item has no closing quote")
 
 
 def grade(assertion: Assertion, seen: Observed, *, verdict: tuple[int, str] | None = None,
@@ -197,15 +270,22 @@ def _starts_with(a, seen, *_):
 
 def _max_length(a, seen, *_):
     ok = len(seen.output) <= int(a.value)
-    return _bool(ok, f"{len(seen.output)} characters (max {a.value})")
+    return _bool(ok, f"{plural(len(seen.output), 'character')} (max {a.value})")
 
 
 def _validate_schema(data: Any, schema: Any) -> str | None:
     if schema is None:
         return None
     import jsonschema
-    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(_schema(schema))(_schema(schema)).iter_errors(data))
+    schema = _schema(schema)
+    validator = jsonschema.validators.validator_for(schema)(schema, format_checker=_formats())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     return None if error is None else error.message
+
+
+@functools.cache
+def _formats():
+    return format_checker()
 
 
 def _is_json(a, seen, *_):

@@ -56,6 +56,7 @@ class CaseResult:
     error: str | None = None
     fresh: bool = True           # produced by this run (not a stored result)
     called: bool = False         # this run sent its request to the model
+    spent: float = 0.0           # what this run paid for it: the model's call and the judge's, if sent now
     fault: Fault | None = None   # for an error: whose it is
 
     @property
@@ -84,12 +85,13 @@ class CaseResult:
 
     @classmethod
     def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None,
-               called: bool = False) -> CaseResult:
+               called: bool = False, judge_spent: float = 0.0) -> CaseResult:
         passed, score = assertions.case_score(grades)
         return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label,
                    Status.PASSED if passed else Status.FAILED, score, response.text, tuple(grades), judge_reason,
                    response.model, job.request.key, job.set_key, response.latency_ms, response.input_tokens,
-                   response.output_tokens, cost, response.truncated, called=called)
+                   response.output_tokens, cost, response.truncated, called=called,
+                   spent=((cost or 0.0) if called else 0.0) + judge_spent)
 
     def row(self) -> dict:
         return {
@@ -158,7 +160,13 @@ class SetOutcome:
 
     @property
     def cost(self) -> float:
-        return sum(r.cost or 0.0 for r in self.results if r.fresh)
+        """What this run paid for the set: a reused result or a replayed response costs nothing now."""
+        return sum(r.spent for r in self.results if r.fresh)
+
+    @property
+    def replayed_cost(self) -> float:
+        """What the responses this run did not pay for (reused, cached, replayed) would cost if sent."""
+        return sum(r.cost or 0.0 for r in self.results if not (r.fresh and r.called))
 
     @property
     def tokens(self) -> int:

@@ -16,6 +16,7 @@ from promptvc.evaluation.runner import Runner, RunOutcome, calls_to_send
 from promptvc.git.snapshot import Where
 from promptvc.graph import affected_sets
 from promptvc.store import Store
+from promptvc.wording import money, plural
 from promptvc.workspace import Workspace
 
 Scope = Literal["affected", "all"]
@@ -73,8 +74,8 @@ def check_spend(store: Store, plans: BothPlans, cap: float) -> None:
     needed = spend(store, plans)
     if needed.cost > cap:
         raise CannotEvaluate(
-            f"would send {needed.requests} requests (est. ${needed.cost:.4f}), above the spend cap "
-            f"${cap:.4f} in promptvc.toml; run `promptvc eval` by hand to spend it")
+            f"would send {plural(needed.requests, 'request')} (est. {money(needed.cost)}), above the spend cap "
+            f"{money(cap)} in promptvc.toml; run `promptvc eval` by hand to spend it")
 
 
 def evaluate_both(ws: Workspace, plans: BothPlans, *, command: str, spend_cap: float | None = None,

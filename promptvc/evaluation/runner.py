@@ -23,6 +23,7 @@ from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
 from promptvc.settings import Settings
 from promptvc.store import Store
+from promptvc.wording import plural
 
 if TYPE_CHECKING:
     from promptvc.providers.anthropic_api import AnthropicProvider
@@ -179,10 +180,11 @@ class Runner:
     async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
                      called: bool) -> CaseResult:
         seen = assertions.Observed(response.text, job.case.vars, job.case.id, cost, response.latency_ms or None)
-        grades, judge_reasons = [], []
+        grades, judge_reasons, judge_spent = [], [], [0.0]
         for assertion in job.case.asserts:
             try:
-                verdict = await self._judge(plan, job, assertion, response.text) if assertion.type == "llm-rubric" else None
+                verdict = (await self._judge(plan, job, assertion, response.text, judge_spent)
+                           if assertion.type == "llm-rubric" else None)
                 function = (load_function(plan.snapshot, str(assertion.value), self.root)
                             if assertion.type == "python" else None)
                 grade = assertions.grade(assertion, seen, verdict=verdict, python_fn=function)
@@ -193,14 +195,17 @@ class Runner:
             if verdict:
                 judge_reasons.append(f"{verdict[0]}/5 {verdict[1]}")
             grades.append(grade)
-        return CaseResult.graded(job, response, cost, grades, " | ".join(judge_reasons) or None, called)
+        return CaseResult.graded(job, response, cost, grades, " | ".join(judge_reasons) or None, called,
+                                 judge_spent=judge_spent[0])
 
-    async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str) -> tuple[int, str]:
+    async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str, spent: list[float]) -> tuple[int, str]:
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
         if job.identity.kind == "echo":
             raise UserError("llm-rubric needs a model; this set uses the echo provider")
         request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
         response, cost, fresh = await self._respond(request, job, cache=False)
+        if fresh:
+            spent[0] += cost or 0.0
         verdict = parse_verdict(response.text)
         if verdict is None:
             raise UserError(f"the judge's reply has no 'Score: N' line: {response.text[:120]!r}")
@@ -255,5 +260,5 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
 def raise_if_unreachable(outcome: RunOutcome) -> None:
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
-        raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed after retries ({first})")
+        raise CannotEvaluate(f"could not evaluate: {plural(len(outcome.stats.unreachable), 'call')} failed after retries ({first})")
 

@@ -28,6 +28,7 @@ from promptvc.tui.screens import (
     delta_cell,
     score_cell,
 )
+from promptvc.wording import money, plural
 
 REFRESH_SECONDS = 5.0
 DIFFS_KEPT = 8  # a diff holds rendered text; the TUI may stay open all day
@@ -123,7 +124,7 @@ class PromptvcApp(App[None]):
         self.query_one("#spark", Sparkline).data = scores
         self.query_one("#spark-label", Static).update("overall" if scores else "")
         branch = self.browser.branch
-        title = f"promptvc · {branch} · {len(self.points)} commits touching prompts"
+        title = f"promptvc · {branch} · {plural(len(self.points), 'commit')} touching prompts"
         if self.filter_text:
             title += f" · filter: {self.filter_text}"
         self.query_one("#title", Static).update(title)
@@ -172,7 +173,7 @@ class PromptvcApp(App[None]):
             here, parent = row.here, row.parent
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
             failed = Text(" ✗", style="red") if here and here.status == Status.FAILED else Text("")
-            cost = f"${here.cost:.4f}" if here and here.cost is not None else ""
+            cost = money(here.cost) if here and here.cost is not None else ""
             table.add_row(row.set_id, score_cell(parent.score if parent else None),
                           score_cell(here.score if here else None), delta_cell(row.delta),
                           Text(cases) + failed, cost, (here.provider if here else "") or "", key=row.set_id)
@@ -302,8 +303,8 @@ class PromptvcApp(App[None]):
     def confirm_evaluation(self, point: CommitPoint, requests: int, cost: float) -> None:
         cap = self.browser.ws.settings.spend_cap
         if cost > cap:
-            question = (f"Evaluating {point.commit.short} and its parent sends {requests} requests, "
-                        f"est. ${cost:.4f} — above the spend cap (${cap:.4f}). Evaluate?")
+            question = (f"Evaluating {point.commit.short} and its parent sends {plural(requests, 'request')}, "
+                        f"est. {money(cost)} — above the spend cap ({money(cap)}). Evaluate?")
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -315,7 +316,7 @@ class PromptvcApp(App[None]):
     def start_evaluation(self, point: CommitPoint, requests: int, cost: float) -> None:
         self.query_one("#progress-row").add_class("visible")
         self.query_one("#hint", Static).update(
-            f"evaluating {point.commit.short}: {requests} requests to send, est. ${cost:.4f}…")
+            f"evaluating {point.commit.short}: {plural(requests, 'request')} to send, est. {money(cost)}…")
         self.evaluate_worker(point)
 
     @work(thread=True, exclusive=True)

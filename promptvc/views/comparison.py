@@ -8,6 +8,7 @@ from promptvc.compare import Flip, SetComparison, cost_change, is_unchanged
 from promptvc.evals.assertions import Grade
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 from promptvc.views.eval import score_text
+from promptvc.wording import money, plural, signed_money
 
 OUTPUT_WIDTH = 100
 MAX_ERRORS_SHOWN = 5
@@ -120,11 +121,10 @@ def cost_lines(comparisons: list[SetComparison]) -> list[Text]:
     before, after, cases = cost_change(comparisons)
     if not cases or before == after == 0:
         return []
-    where = f"over the {cases} case{'s' if cases != 1 else ''} evaluated on both sides"
+    where = f"over the {plural(cases, 'case')} evaluated on both sides"
     if before is None or after is None:
         return [Text(f"  cost per run: unknown (a model without a price) {where}", style="dim")]
     change = after - before
     ratio = f", ×{after / before:.1f}" if before and abs(change) >= 5e-7 else ""
-    sign = "+" if change >= 0 else "−"
-    return [Text(f"  cost per run: ${before:.6f} → ${after:.6f} ({sign}${abs(change):.6f}{ratio}) {where}",
+    return [Text(f"  cost per run: {money(before)} → {money(after)} ({signed_money(change)}{ratio}) {where}",
                  style="dim")]

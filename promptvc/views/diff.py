@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from promptvc.diff import DiffReport, PromptChange, RenderedChange
+from promptvc.wording import plural, signed_money
 
 LABEL_WIDTH = 11
 INDENT = " " * (LABEL_WIDTH + 2)
@@ -33,21 +34,16 @@ def _label(name: str, first: Text | str) -> Text:
 
 
 def _money(amount: float | None, per: str = "") -> str:
-    if amount is None:
-        return "cost unknown"
-    sign = "+" if amount >= 0 else "−"
-    return f"{sign}${abs(amount):.6f}{per}"
+    return "cost unknown" if amount is None else signed_money(amount) + per
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _tokens(n: int) -> str:
+    """A token change: +1 token, −12 tokens."""
+    sign = "+" if n >= 0 else "−"
+    return f"{sign}{abs(n)} token{'' if abs(n) == 1 else 's'}"
 
 
-def _signed(n: int) -> str:
-    return f"+{n}" if n >= 0 else f"−{abs(n)}"
-
-
-def prompt_lines(change: PromptChange) -> list[Text]:
+def prompt_lines(change: PromptChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
     head = Text(change.path, style="bold yellow")
     where = " · ".join(x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x)
     status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
@@ -76,7 +72,7 @@ def prompt_lines(change: PromptChange) -> list[Text]:
         lines.append(_label("template", Text(change.template[0], style="cyan")))
         lines += [_diff_line(line) for line in change.template[1:]]
     if change.rendered:
-        lines += rendered_lines(change.rendered)
+        lines += rendered_lines(change.rendered, old_label, new_label)
     if change.goldens:
         for i, (_set_id, path, cases) in enumerate(change.goldens):
             lines.append(_label("goldens" if i == 0 else "", f"{path} ({plural(cases, 'case')})"))
@@ -85,16 +81,22 @@ def prompt_lines(change: PromptChange) -> list[Text]:
     return lines
 
 
-def rendered_lines(r: RenderedChange) -> list[Text]:
-    if r.error:
-        return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
+def rendered_lines(r: RenderedChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
+    if r.error or r.old_error:
+        errors = [(old_label, r.old_error), (new_label, r.error)]
+        if not r.old_error:  # the usual case: the change itself broke the prompt
+            return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
+        return [_label("rendered" if i == 0 else "", Text(f"error ({side}): {error}", style="bold red"))
+                for i, (side, error) in enumerate((s, e) for s, e in errors if e)]
+    if not r.total:
+        return [_label("rendered", Text("no case exists on both sides to compare", style="dim"))]
     if not r.changed:
-        text = Text(f"unchanged in all {r.total} cases", style="dim")
+        text = Text("unchanged in the only case" if r.total == 1 else f"unchanged in all {r.total} cases", style="dim")
         if r.cost_delta is None or abs(r.cost_delta) >= 5e-7:  # the model (or its price) changed
             text.append(f" (model: ≈{_money(r.cost_delta, '/call')})", style="dim")
         return [_label("rendered", text)]
     summary = Text(f"changed in {r.changed} of {plural(r.total, 'case')}; first: {r.case}  ")
-    summary.append(f"(≈{_signed(r.tokens_delta)} tokens, {_money(r.cost_delta, '/call')})", style="dim")
+    summary.append(f"(≈{_tokens(r.tokens_delta)}, {_money(r.cost_delta, '/call')})", style="dim")
     lines = [_label("rendered", summary)]
     for hunk in r.hunks:
         lines.append(Text(f"{INDENT}@@ {hunk.header} @@", style="cyan"))
@@ -105,7 +107,7 @@ def rendered_lines(r: RenderedChange) -> list[Text]:
 def report_lines(report: DiffReport) -> list[Text]:
     lines = [Text(f"promptvc diff · {report.old_label} → {report.new_label}", style="bold"), Text("")]
     for change in report.prompts:
-        lines += prompt_lines(change)
+        lines += prompt_lines(change, report.old_label, report.new_label)
         lines.append(Text(""))
     for path, names in report.shared.items():
         reach = f"reaches {plural(len(names), 'prompt')}"
@@ -166,8 +168,8 @@ def stat_lines(report: DiffReport) -> list[Text]:
             bits.append(f"config {len(p.config)}")
         if p.examples:
             bits.append(f"examples {len(p.examples)}")
-        if p.rendered and not p.rendered.error:
-            bits.append(f"rendered {p.rendered.changed}/{p.rendered.total} cases, ≈{_signed(p.rendered.tokens_delta)} tokens")
+        if p.rendered and not (p.rendered.error or p.rendered.old_error):
+            bits.append(f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}")
         lines.append(Text(f" {p.name:<{width}} | " + ", ".join(bits)))
     lines.append(summary_line(report))
     return lines
@@ -178,6 +180,10 @@ def name_lines(report: DiffReport) -> list[str]:
 
 
 def report_json(report: DiffReport) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str)
+
+
+def report_dict(report: DiffReport) -> dict[str, Any]:
     data = asdict(report)
     data["summary"] = {
         "prompts_changed": len(report.prompts),
@@ -193,4 +199,4 @@ def report_json(report: DiffReport) -> str:
     for s in data["sets"]:
         s["cases"] = {"old": s["cases"][0], "new": s["cases"][1]}
     data["schema"] = "promptvc.diff/1"
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return data

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from promptvc.evals.goldens import BrokenSet
 from promptvc.evals.scoring import SetOutcome, Status
+from promptvc.wording import money, plural
 
 MAX_OUTPUT_LINES = 12
 
@@ -41,7 +42,7 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
         if o.noisy and o.score is not None:
             score += "†"
         table.add_row(o.golden.id, score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
-                      str(o.skipped), f"${o.cost:.4f}", o.plan.identity.label, status_text(o))
+                      str(o.skipped), money(o.cost), o.plan.identity.label, status_text(o))
     return table
 
 
@@ -56,12 +57,24 @@ def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
     return nothing_evaluated_text(outcomes) or unchecked_sets_text(outcomes)
 
 
+def totals_line(outcomes: tuple[SetOutcome, ...], cases: int, calls: int, reused: int, tokens: int,
+                elapsed: float) -> str:
+    """The footer; its cost is the sum of the set rows (what this run paid), and what the responses
+    it did not pay for would cost is said beside it, so replay never looks like it cost money."""
+    spent = money(sum(o.cost for o in outcomes))
+    replayed = sum(o.replayed_cost for o in outcomes)
+    if replayed:
+        spent += f" (reused/replayed: {money(replayed)} if sent)"
+    return (f"\n{plural(cases, 'case')} · {plural(calls, 'call')} · {reused} reused · {plural(tokens, 'token')} · "
+            f"{spent} · {elapsed:.2f}s")
+
+
 def nothing_evaluated_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
     results = [r for o in outcomes for r in o.results]
     if results and not any(r.evaluated for r in results):
         errored, skipped = sum(r.status == Status.ERROR for r in results), sum(r.status == Status.SKIPPED for r in results)
         counts = [f"{n} {what}" for n, what in ((errored, "errored"), (skipped, "skipped")) if n]
-        return f"nothing was evaluated: {len(results)} case{'s' if len(results) != 1 else ''}, " + ", ".join(counts)
+        return f"nothing was evaluated: {plural(len(results), 'case')}, " + ", ".join(counts)
     return None
 
 
@@ -73,8 +86,7 @@ def unchecked_sets_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
     fully = "fully " if any(o.score is not None for o in incomplete) else ""
     first = incomplete[0]
     why = next((r.error for r in first.unchecked if r.error), "")
-    noun = "golden set" if len(outcomes) == 1 else "golden sets"
-    return f"{len(incomplete)} of {len(outcomes)} {noun} not {fully}evaluated ({first.golden.id}: {why})"
+    return f"{len(incomplete)} of {plural(len(outcomes), 'golden set')} not {fully}evaluated ({first.golden.id}: {why})"
 
 
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
@@ -113,7 +125,7 @@ def _failed_case(o: SetOutcome, r) -> list[Text]:
 def _clip(output: str) -> list[str]:
     lines = output.splitlines() or [""]
     if len(lines) > MAX_OUTPUT_LINES:
-        return lines[:MAX_OUTPUT_LINES] + [f"… {len(lines) - MAX_OUTPUT_LINES} more lines"]
+        return lines[:MAX_OUTPUT_LINES] + [f"… {plural(len(lines) - MAX_OUTPUT_LINES, 'more line')}"]
     return lines
 
 
