@@ -240,5 +240,5 @@ def jobs_to_send(store: Store, jobs: list[CaseJob]) -> list[CaseJob]:
 def raise_if_unreachable(outcome: RunOutcome) -> None:
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
-        raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed after retries ({first})")
+        raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed ({first})")
 

@@ -38,6 +38,13 @@ class ProviderError(Exception):
         self.unreachable = unreachable
 
 
+class MalformedResponse(ProviderError):
+    """A 200 whose body is not a message: the provider's fault, never cached."""
+
+    def __init__(self, why: str):
+        super().__init__(f"malformed response from the API: {why}", unreachable=True)
+
+
 class Skipped(Exception):
     """No recording for a request in replay mode."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import anthropic
 
-from promptvc.providers import ProviderError, Response
+from promptvc.providers import MalformedResponse, ProviderError, Response
 from promptvc.evaluation.request import ModelRequest
 
 # Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
@@ -46,20 +47,54 @@ class AnthropicProvider:
                 # The raw response, read as JSON: building the SDK's pydantic models costs
                 # milliseconds per call on the event loop's one thread.
                 raw = await self.client.messages.with_raw_response.create(**sdk_arguments(request.payload()))
-                body = await raw.json()
+                data = await raw.read()
             except (anthropic.APIConnectionError, anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
                 raise ProviderError(f"{type(exc).__name__}: {_message(exc)}", unreachable=True) from None
             except anthropic.APIStatusError as exc:
                 unreachable = exc.status_code in (429, 529) or exc.status_code >= 500
                 raise ProviderError(f"HTTP {exc.status_code}: {_message(exc)}", unreachable=unreachable) from None
             latency = (time.perf_counter() - started) * 1000
-        text = "".join(block.get("text", "") for block in body.get("content") or [] if block.get("type") == "text")
-        usage = body.get("usage") or {}
-        return Response(text, body.get("model") or request.model, body.get("stop_reason"),
-                        int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0), latency)
+        return parse_message(data, request.model, latency)
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Response:
+    """A Messages-API body as a Response, or MalformedResponse: a gateway's HTML page, a cut-off
+    body or a 200 that is not a message must fail one case, never the run, and never be cached."""
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedResponse("the body is not UTF-8") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise MalformedResponse(f"the body is not JSON ({_preview(data)})") from None
+    if not isinstance(body, dict):
+        raise MalformedResponse(f"a JSON {type(body).__name__}, not a message")
+    if body.get("type", "message") != "message":
+        error = body.get("error")
+        detail = error.get("message") if isinstance(error, dict) else None
+        raise MalformedResponse(f"type {body.get('type')!r}, not a message" + (f" ({detail})" if detail else ""))
+    content, usage = body.get("content"), body.get("usage") or {}
+    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
+        raise MalformedResponse("content is not a list of blocks")
+    texts = [b.get("text") for b in content if b.get("type") == "text"]
+    if not all(isinstance(t, str) for t in texts):
+        raise MalformedResponse("a text block without text")
+    if not isinstance(usage, dict):
+        raise MalformedResponse("usage is not an object")
+    tokens = [usage.get("input_tokens") or 0, usage.get("output_tokens") or 0]
+    if not all(type(n) is int and n >= 0 for n in tokens):
+        raise MalformedResponse(f"token counts are not numbers ({tokens[0]!r}, {tokens[1]!r})")
+    model, stop_reason = body.get("model") or requested_model, body.get("stop_reason")
+    if not isinstance(model, str) or not (stop_reason is None or isinstance(stop_reason, str)):
+        raise MalformedResponse("model or stop_reason is not a string")
+    return Response("".join(texts), model, stop_reason, tokens[0], tokens[1], latency_ms)
+
+
+def _preview(data: bytes) -> str:
+    text = data[:60].decode("utf-8", "replace").replace("\n", " ")
+    return f"{len(data)} bytes: {text!r}" + ("…" if len(data) > 60 else "")
 
 
 def _message(exc: Exception) -> str:
