@@ -51,3 +51,35 @@ def test_a_malformed_200_is_a_case_error_and_the_run_goes_on(model_repo, model_s
     code, out, err = cli("eval")
     assert code == 0, out + err
     assert model_server.calls == 3
+
+
+NOT_FOUND = {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-haiku-4-5"}}
+TOO_LONG = {"type": "error", "error": {"type": "invalid_request_error",
+                                       "message": "prompt is too long: 250000 tokens > 200000 maximum"}}
+
+
+def test_an_unknown_model_is_a_configuration_error(model_repo, model_server, cli):
+    model_server.fail_first, model_server.fail_status, model_server.error_body = 1000, 404, NOT_FOUND
+    code, out, err = cli("eval", "--concurrency", "1")
+    assert code == 2, out + err
+    last = err.strip().splitlines()[-1]
+    assert "claude-haiku-4-5" in last and "404" in last and "Traceback" not in err
+    assert model_server.calls == 1  # the other case of the same model is not sent
+
+
+def test_a_prompt_too_long_names_the_limit(model_repo, model_server, cli):
+    model_server.fail_first, model_server.fail_status, model_server.error_body = 1000, 400, TOO_LONG
+    code, out, err = cli("eval")
+    assert code == 2, out + err
+    assert "200000 maximum" in err.strip().splitlines()[-1]
+
+
+def test_the_gate_never_allows_what_the_api_rejected(model_repo, model_server, cli):
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0  # HEAD's side is stored
+    model_server.fail_first, model_server.fail_status, model_server.error_body = 1000, 404, NOT_FOUND
+    model_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    model_repo.stage()
+    code, out, err = cli("check")
+    assert code == 2, out + err
+    assert "allowed" not in out and "claude-haiku-4-5" in err

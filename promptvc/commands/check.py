@@ -79,8 +79,12 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
     from promptvc.views.comparison import comparison_lines
     from promptvc.gate import decide
     from promptvc.views.terminal import emit
+    from promptvc.errors import UserError
 
     before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)
+    rejected = before.stats.rejected + after.stats.rejected
+    if rejected:  # a configuration error is never "allowed"
+        raise UserError(rejected[0])
     verdict = decide(comparisons, ws.settings.gate)
     unreachable = before.stats.unreachable + after.stats.unreachable
     total = sum(len(s.results) for s in after.sets)

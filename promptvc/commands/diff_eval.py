@@ -50,15 +50,15 @@ def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json:
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
     from promptvc.git.revisions import diff_range
-    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.evaluation.runner import raise_for_faults
 
     ws = Workspace.open()
     span = diff_range(ws.repo, revs, staged)
     before, after, comparisons = evaluate_both(ws, span.old, span.new)
     if names:
         comparisons = [c for c in comparisons if c.set_id in names or (c.after and c.after.golden.prompt in names)]
-    raise_if_unreachable(before)
-    raise_if_unreachable(after)
+    raise_for_faults(before)
+    raise_for_faults(after)
     if as_json:
         print(json.dumps({"schema": "promptvc.diff-eval/1", "old": span.old_label, "new": span.new_label, "sets": [{
             "id": c.set_id, "before": c.before.score if c.before else None,

@@ -17,7 +17,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     from promptvc.views import eval as evalview
     from promptvc.views.terminal import console, emit
     from promptvc.evaluation.plan import plan_eval, select_sets
-    from promptvc.evaluation.runner import Runner, raise_if_unreachable
+    from promptvc.evaluation.runner import Runner, raise_for_faults
     from promptvc.store import Store
 
     if repeat < 1:
@@ -59,7 +59,7 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
         tokens = sum(s.tokens for s in outcome.sets)
         out.print(f"\n{len(plan.jobs)} cases · {outcome.stats.calls} calls · {reused} reused · {tokens:,} tokens · "
                   f"${outcome.stats.cost:.4f} · {outcome.elapsed:.2f}s", style="dim")
-    raise_if_unreachable(outcome)
+    raise_for_faults(outcome)
     return 1 if any(s.status == "failed" for s in outcome.sets) else 0
 
 

@@ -14,7 +14,7 @@ from promptvc.evals import assertions
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.evaluation.plan import CaseJob, EvalPlan
-from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
+from promptvc.providers import ProviderError, RequestRejected, Response, Skipped, echo_response, has_key, require_key
 from promptvc.evaluation.prices import price_for
 from promptvc.evals.pyassert import load_function
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -34,6 +34,7 @@ class RunStats:
     tokens_in: int = 0
     tokens_out: int = 0
     unreachable: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)   # requests the API refused: a configuration error
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class Runner:
             result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
             result = CaseResult.of_job(job, status="skipped", error=str(exc))
+        except RequestRejected as exc:
+            self.stats.rejected.append(f"prompt {job.golden.prompt} (golden set {job.golden.id}): {exc}")
+            result = CaseResult.of_job(job, status="error", error=str(exc))
         except ProviderError as exc:
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
@@ -237,7 +241,10 @@ def jobs_to_send(store: Store, jobs: list[CaseJob]) -> list[CaseJob]:
             and (stored.get(j.key) or {}).get("status") not in REUSABLE]
 
 
-def raise_if_unreachable(outcome: RunOutcome) -> None:
+def raise_for_faults(outcome: RunOutcome) -> None:
+    """A request the API refused is a configuration error (exit 2); a provider that failed, exit 3."""
+    if outcome.stats.rejected:
+        raise UserError(outcome.stats.rejected[0])
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
         raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed ({first})")

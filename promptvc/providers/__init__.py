@@ -45,6 +45,14 @@ class MalformedResponse(ProviderError):
         super().__init__(f"malformed response from the API: {why}", unreachable=True)
 
 
+class RequestRejected(ProviderError):
+    """A non-transient 4xx (an unknown model, a prompt too long): the user's configuration, exit 2."""
+
+    def __init__(self, message: str, *, model_unknown: bool = False):
+        super().__init__(message, unreachable=False)
+        self.model_unknown = model_unknown
+
+
 class Skipped(Exception):
     """No recording for a request in replay mode."""
 

@@ -8,7 +8,7 @@ import time
 
 import anthropic
 
-from promptvc.providers import MalformedResponse, ProviderError, Response
+from promptvc.providers import MalformedResponse, ProviderError, RequestRejected, Response
 from promptvc.evaluation.request import ModelRequest
 
 # Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
@@ -25,6 +25,18 @@ def sdk_arguments(body: dict) -> dict:
     return kwargs
 
 
+# Statuses that no retry will change: the request itself (its model, its size) is wrong.
+REJECTED = {400, 404, 405, 413, 422}
+
+
+def _rejected(model: str, exc: anthropic.APIStatusError) -> RequestRejected:
+    detail = f"HTTP {exc.status_code}: {_message(exc)}"
+    if exc.status_code == 404:
+        return RequestRejected(f"the API does not know model '{model}' ({detail}); check the tier or "
+                               "`model:` in front matter, and ANTHROPIC_BASE_URL", model_unknown=True)
+    return RequestRejected(f"the API rejected the request for model '{model}' ({detail})")
+
+
 def _client_class(retry_after_cap: float):
     class CappedRetryClient(anthropic.AsyncAnthropic):
         # The SDK obeys any retry-after, even an hour; a commit hook cannot wait that long.
@@ -39,9 +51,12 @@ class AnthropicProvider:
     def __init__(self, *, concurrency: int, timeout: float, max_retries: int, retry_after_cap: float):
         self.client = _client_class(retry_after_cap)(timeout=timeout, max_retries=max_retries)
         self.limit = asyncio.Semaphore(concurrency)
+        self.unknown_models: dict[str, RequestRejected] = {}  # one 404 per model is enough
 
     async def complete(self, request: ModelRequest) -> Response:
         async with self.limit:
+            if request.model in self.unknown_models:
+                raise self.unknown_models[request.model]
             started = time.perf_counter()
             try:
                 # The raw response, read as JSON: building the SDK's pydantic models costs
@@ -51,6 +66,11 @@ class AnthropicProvider:
             except (anthropic.APIConnectionError, anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
                 raise ProviderError(f"{type(exc).__name__}: {_message(exc)}", unreachable=True) from None
             except anthropic.APIStatusError as exc:
+                if exc.status_code in REJECTED:
+                    rejected = _rejected(request.model, exc)
+                    if rejected.model_unknown:
+                        self.unknown_models[request.model] = rejected
+                    raise rejected from None
                 unreachable = exc.status_code in (429, 529) or exc.status_code >= 500
                 raise ProviderError(f"HTTP {exc.status_code}: {_message(exc)}", unreachable=unreachable) from None
             latency = (time.perf_counter() - started) * 1000
