@@ -74,6 +74,26 @@ def m002_case_status_index(db: sqlite_utils.Database) -> None:
     db["results"].create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
 
 
+@migrations()
+def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
+    # ANTHROPIC_BASE_URL was stored as given, `user:pass@` and `?key=` included.
+    from promptvc.providers import public_endpoint
+    conn = db.conn
+    leaky = "endpoint LIKE '%@%' OR endpoint LIKE '%?%' OR endpoint LIKE '%#%'"
+    for key, request in conn.execute(f"SELECT key, request FROM responses WHERE {leaky}").fetchall():
+        try:
+            body = json.loads(request)
+            body["endpoint"] = public_endpoint(body["endpoint"])
+            request = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError, KeyError):
+            request = None
+        conn.execute("UPDATE responses SET request = ? WHERE key = ?", (request, key))
+    for table in ("responses", "set_scores", "commit_sets"):
+        for (old,) in conn.execute(f"SELECT DISTINCT endpoint FROM {table} WHERE {leaky}").fetchall():
+            conn.execute(f"UPDATE OR IGNORE {table} SET endpoint = ? WHERE endpoint = ?", (public_endpoint(old), old))
+            conn.execute(f"DELETE FROM {table} WHERE endpoint = ?", (old,))
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 

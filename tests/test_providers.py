@@ -83,3 +83,47 @@ def test_the_gate_never_allows_what_the_api_rejected(model_repo, model_server, c
     code, out, err = cli("check")
     assert code == 2, out + err
     assert "allowed" not in out and "claude-haiku-4-5" in err
+
+
+def test_credentials_in_the_base_url_are_never_stored_or_exported(model_repo, model_server, cli, monkeypatch,
+                                                                   tmp_path):
+    model_server.rule = answer_by_rule
+    host = model_server.url.removeprefix("http://")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://alice:hunter2@{host}/?key=sekrit")
+    code, out, err = cli("eval")
+    assert code == 0, out + err
+    assert model_server.calls == 2
+    assert cli("log")[0] == 0
+    exported = tmp_path / "responses.jsonl"
+    assert cli("responses", "export", str(exported))[0] == 0
+    dump = "\n".join(sqlite3.connect(model_repo.root / ".promptvc/promptvc.db").iterdump())
+    for text in (dump, exported.read_text(), out, err):
+        assert "hunter2" not in text and "sekrit" not in text and "alice" not in text
+    assert f"http://{host}" in dump
+
+
+def test_endpoint_strips_userinfo_query_and_fragment(monkeypatch):
+    from promptvc.providers import endpoint
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://u:p@[::1]:8443/proxy/v1/?token=x#frag")
+    assert endpoint() == "https://[::1]:8443/proxy/v1"
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://gateway.example/anthropic")
+    assert endpoint() == "https://gateway.example/anthropic"
+
+
+def test_a_migration_scrubs_credentials_from_an_old_database(tmp_path):
+    from promptvc.store import Store
+    db = tmp_path / "p.db"
+    Store(db).close()
+    leaky = "http://alice:hunter2@gw.example/?key=sekrit"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_endpoints_without_credentials'")
+        conn.execute("INSERT INTO responses (key, endpoint, request, text) VALUES ('k', ?, ?, 'hi')",
+                     (leaky, json.dumps({"endpoint": leaky, "model": "m"})))
+        conn.execute("INSERT INTO set_scores (set_key, endpoint) VALUES ('s', ?)", (leaky,))
+        conn.execute("INSERT INTO commit_sets (commit_sha, set_id, endpoint, set_key) VALUES ('c', 'g', ?, 's')",
+                     (leaky,))
+    Store(db).close()
+    dump = "\n".join(sqlite3.connect(db).iterdump())
+    assert "hunter2" not in dump and "sekrit" not in dump
+    assert sqlite3.connect(db).execute("SELECT text, endpoint FROM responses").fetchall() == [("hi", "http://gw.example")]

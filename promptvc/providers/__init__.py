@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from promptvc.errors import CannotEvaluate
 from promptvc.evaluation.request import ModelRequest
@@ -75,7 +76,16 @@ class Identity:
 
 
 def endpoint() -> str:
-    return (os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT).rstrip("/")
+    """The endpoint as keys, the store and exports name it: ANTHROPIC_BASE_URL without credentials."""
+    return public_endpoint(os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT)
+
+
+def public_endpoint(url: str) -> str:
+    """Scheme, host, port and path only: a `user:pass@` or a `?key=` must never reach the database
+    or a file of recorded responses that a team commits."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
 
 
 def identity_for(set_provider: str | None, override: str | None, default: str) -> Identity:
