@@ -26,7 +26,7 @@ RESULT_COLUMNS = (
 )
 RESPONSE_COLUMNS = (
     "key", "provider", "endpoint", "model", "request", "text", "reported_model", "stop_reason",
-    "tokens_in", "tokens_out", "latency_ms", "cost", "source", "created_at",
+    "tokens_in", "tokens_out", "latency_ms", "cost", "source", "created_at", "ask_key",
 )
 SET_SCORE_COLUMNS = (
     "set_key", "set_id", "prompt", "provider", "endpoint", "threshold", "cases", "passed", "failed", "errored",
@@ -92,6 +92,17 @@ def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
         for (old,) in conn.execute(f"SELECT DISTINCT endpoint FROM {table} WHERE {leaky}").fetchall():
             conn.execute(f"UPDATE OR IGNORE {table} SET endpoint = ? WHERE endpoint = ?", (public_endpoint(old), old))
             conn.execute(f"DELETE FROM {table} WHERE endpoint = ?", (old,))
+
+
+@migrations()
+def m004_responses_by_what_was_asked(db: sqlite_utils.Database) -> None:
+    # Replay finds a recording by model, messages and parameters, whatever endpoint carried it.
+    from promptvc.evaluation.request import ask_key_of
+    db["responses"].add_column("ask_key", str)
+    rows = db.conn.execute("SELECT key, request FROM responses").fetchall()
+    db.conn.executemany("UPDATE responses SET ask_key = ? WHERE key = ?",
+                        [(ask_key_of(request), key) for key, request in rows])
+    db["responses"].create_index(["ask_key"])
 
 
 def now() -> str:
@@ -223,6 +234,17 @@ class Store:
             chunk = keys[start:start + 500]
             for row in self.db.query(f"SELECT * FROM responses WHERE key IN ({', '.join('?' for _ in chunk)})", chunk):
                 found[row["key"]] = row
+        return found
+
+    def responses_asked(self, ask_keys: list[str]) -> dict[str, dict]:
+        """Recordings by what was asked; of several (other endpoints), the newest."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(ask_keys), 500):
+            chunk = ask_keys[start:start + 500]
+            query = (f"SELECT * FROM responses WHERE ask_key IN ({', '.join('?' for _ in chunk)}) "
+                     "ORDER BY created_at")
+            for row in self.db.query(query, chunk):
+                found[row["ask_key"]] = row
         return found
 
     def save_responses(self, rows: list[dict]) -> None:

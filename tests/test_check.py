@@ -186,7 +186,7 @@ def test_without_a_key_the_gate_says_what_it_could_not_check(gated, model_server
     gated.stage()
     result = commit(gated)
     assert result.returncode == 0
-    assert "not checked (no recorded response" in result.stdout
+    assert "not checked (no recording for this request" in result.stdout
     assert model_server.calls == 0
 
 

@@ -125,7 +125,7 @@ def test_no_key_without_recordings_skips_in_replay(model_repo, model_server, cli
     assert code == 0
     assert model_server.calls == 0
     assert "not evaluated" in out
-    assert "support-answer: 2 skipped (refund-window, late-return): no recorded response" in out
+    assert "support-answer: 2 skipped (refund-window, late-return): no recording for this request" in out
 
 
 def test_explicit_anthropic_without_a_key_exits_3(model_repo, model_server, cli, monkeypatch):

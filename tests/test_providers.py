@@ -127,3 +127,49 @@ def test_a_migration_scrubs_credentials_from_an_old_database(tmp_path):
     dump = "\n".join(sqlite3.connect(db).iterdump())
     assert "hunter2" not in dump and "sekrit" not in dump
     assert sqlite3.connect(db).execute("SELECT text, endpoint FROM responses").fetchall() == [("hi", "http://gw.example")]
+
+
+def test_replay_finds_recordings_by_what_was_asked_whatever_the_endpoint(model_repo, model_server, cli,
+                                                                           monkeypatch, tmp_path):
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0  # recorded through the "gateway" (the test server's URL)
+    exported = tmp_path / "responses.jsonl"
+    assert cli("responses", "export", str(exported))[0] == 0
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.delenv("ANTHROPIC_BASE_URL")  # CI without the gateway
+    code, out, err = cli("eval", "--provider", "replay")
+    assert code == 0, out + err
+    assert "skipped" not in out and "2 cases · 0 calls" in out
+    # In a fresh clone, from the exported file: the endpoint stays as metadata only.
+    (model_repo.root / ".promptvc/promptvc.db").unlink()
+    rows = [json.loads(line) for line in exported.read_text().splitlines()]
+    old_format = [{k: v for k, v in row.items() if k != "ask_key"} for row in rows]  # an export from before
+    exported.write_text("".join(json.dumps(row) + "\n" for row in old_format))
+    assert cli("responses", "import", str(exported))[0] == 0
+    code, out, err = cli("eval", "--provider", "replay")
+    assert code == 0 and "2 cases · 0 calls" in out, out + err
+    assert model_server.calls == 2
+
+
+def test_replay_without_a_recording_names_the_real_reason(model_repo, model_server, cli, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    code, out, err = cli("eval", "--provider", "replay")
+    assert "no recording for this request" in out
+    assert "ANTHROPIC_API_KEY" not in out
+
+
+def test_an_old_database_gets_ask_keys_for_its_recordings(tmp_path):
+    from promptvc.evaluation.request import ModelRequest
+    from promptvc.store import Store
+    request = ModelRequest("anthropic", "http://gw.example", "claude-haiku-4-5", "sys", (("user", "hi"),),
+                           (("max_tokens", 512), ("temperature", 0.0)))
+    db = tmp_path / "p.db"
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    with conn:  # the schema before m004
+        conn.execute("DROP INDEX idx_responses_ask_key")
+        conn.execute("ALTER TABLE responses DROP COLUMN ask_key")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_responses_by_what_was_asked'")
+        conn.execute("INSERT INTO responses (key, request, text) VALUES (?, ?, 'hi')", (request.key, request.as_json()))
+    store = Store(db)
+    assert store.responses_asked([request.ask_key])[request.ask_key]["text"] == "hi"

@@ -14,7 +14,7 @@ from promptvc.evals import assertions
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.evaluation.plan import CaseJob, EvalPlan
-from promptvc.providers import ProviderError, RequestRejected, Response, Skipped, echo_response, has_key, require_key
+from promptvc.providers import ProviderError, RequestRejected, Response, Skipped, echo_response, require_key
 from promptvc.evaluation.prices import price_for
 from promptvc.evals.pyassert import load_function
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -88,7 +88,10 @@ class Runner:
         self.store.link_results(self.run_id, reused)
         todo = [j for j in jobs if j.key not in results]
         if not self.no_cache:
-            self._cached = self.store.responses_for([j.request.key for j in todo])
+            self._cached = self.store.responses_for([j.request.key for j in todo if j.identity.mode != "replay"])
+            replays = self.store.responses_asked([j.request.ask_key for j in todo if j.identity.mode == "replay"])
+            self._cached |= {j.request.key: replays[j.request.ask_key] for j in todo
+                             if j.identity.mode == "replay" and j.request.ask_key in replays}
         try:
             for job, result in zip(todo, await asyncio.gather(*(self._evaluate(plan, j) for j in todo))):
                 results[job.key] = result
@@ -128,8 +131,7 @@ class Runner:
         if row is not None:
             return _response_from_row(row), row["cost"], False
         if job.identity.mode == "replay":
-            why = "replay mode" if has_key() else "replay: ANTHROPIC_API_KEY is not set"
-            raise Skipped(f"no recorded response for this request ({why})")
+            raise Skipped("no recording for this request (replay answers from recorded responses only)")
         provider = self._live_provider()
         response = await provider.complete(request)
         price = job.price if request is job.request else price_for(request.model)
@@ -161,6 +163,8 @@ class Runner:
     def _cached_response(self, request: ModelRequest, job: CaseJob) -> dict | None:
         if request is job.request:  # the case requests were all looked up in one query
             return self._cached.get(request.key)
+        if job.identity.mode == "replay":
+            return self.store.responses_asked([request.ask_key]).get(request.ask_key)
         return self.store.response(request.key)
 
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
@@ -170,7 +174,7 @@ class Runner:
             "request": request.as_json(), "text": response.text, "reported_model": response.model,
             "stop_reason": response.stop_reason, "tokens_in": response.input_tokens,
             "tokens_out": response.output_tokens, "latency_ms": response.latency_ms, "cost": cost,
-            "source": "live", "created_at": now(),
+            "source": "live", "created_at": now(), "ask_key": request.ask_key,
         })
 
     async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
