@@ -17,6 +17,7 @@ class GatePolicy:
     # "temperature-zero": a flip blocks only where it cannot be sampling noise.
     block_on_flip: str = "temperature-zero"
     offline: str = "warn"
+    deadline: float = 120.0    # seconds for the whole check; then "could not evaluate"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Settings:
     timeout: float = 60.0
     max_retries: int = 4
     retry_after_cap: float = 30.0
+    request_deadline: float = 90.0   # one request: every attempt and wait together
     spend_cap: float = 1.0
     gate: GatePolicy = field(default_factory=GatePolicy)
 
@@ -43,6 +45,7 @@ _SECTIONS = {
     "eval": {
         "provider": "provider", "concurrency": "concurrency", "timeout": "timeout",
         "max_retries": "max_retries", "retry_after_cap": "retry_after_cap", "spend_cap": "spend_cap",
+        "deadline": "request_deadline",
     },
 }
 _GATE_KEYS = {f.name for f in fields(GatePolicy)}
@@ -84,7 +87,14 @@ def _gate_policy(table: dict) -> GatePolicy:
         max_drop=float(table.get("max_drop", 0.05)),
         block_on_flip=str(flip),
         offline=str(table.get("offline", "warn")),
+        deadline=_seconds(table.get("deadline", 120.0), "[gate] deadline"),
     )
+
+
+def _seconds(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UserError(f"{name} must be a positive number of seconds", path=CONFIG_FILE)
+    return float(value)
 
 
 def _validate(s: Settings) -> None:
@@ -94,5 +104,6 @@ def _validate(s: Settings) -> None:
         raise UserError("[gate] offline must be \"warn\" or \"block\"", path=CONFIG_FILE)
     if s.gate.block_on_flip not in ("temperature-zero", "always", "never"):
         raise UserError("[gate] block_on_flip must be true, false or \"temperature-zero\"", path=CONFIG_FILE)
+    _seconds(s.request_deadline, "[eval] deadline")
     if not isinstance(s.concurrency, int) or s.concurrency < 1:
         raise UserError("[eval] concurrency must be a positive integer", path=CONFIG_FILE)

@@ -173,3 +173,78 @@ def test_an_old_database_gets_ask_keys_for_its_recordings(tmp_path):
         conn.execute("INSERT INTO responses (key, request, text) VALUES (?, ?, 'hi')", (request.key, request.as_json()))
     store = Store(db)
     assert store.responses_asked([request.ask_key])[request.ask_key]["text"] == "hi"
+
+
+def test_a_stalled_api_is_given_up_at_the_request_deadline(model_repo, model_server, cli):
+    import time
+    model_server.delay = 5
+    model_repo.write("promptvc.toml", "[eval]\ndeadline = 0.5\nmax_retries = 4\n")
+    started = time.perf_counter()
+    code, out, err = cli("eval")
+    assert code == 3, out + err
+    assert time.perf_counter() - started < 3
+    assert "deadline" in err
+
+
+def test_a_dripped_body_does_not_beat_the_deadline(model_repo, model_server, cli):
+    import time
+    model_server.drip = 0.02  # every byte well within the read timeout; the whole body takes seconds
+    model_repo.write("promptvc.toml", "[eval]\ndeadline = 1\ntimeout = 0.5\n")
+    started = time.perf_counter()
+    code, out, err = cli("eval")
+    assert code == 3, out + err
+    assert time.perf_counter() - started < 4
+    assert "deadline" in err
+
+
+def test_fail_fast_once_most_calls_failed_the_same_way(support_repo, model_server, cli):
+    cases = "\n".join(f"  - id: c{i}\n    vars: {{question: 'Q{i}?'}}\n    assert: [{{type: contains, value: x}}]"
+                      for i in range(10))
+    support_repo.write("evals/support-answer.yaml",
+                       f"prompt: support/answer\nprovider: anthropic\nvars: {{policy: P}}\ncases:\n{cases}\n",
+                       dedent=False)
+    support_repo.write("promptvc.toml", "[eval]\nmax_retries = 2\n")
+    model_server.fail_first, model_server.fail_status, model_server.retry_after = 10_000, 500, "0.01"
+    code, out, err = cli("eval", "--concurrency", "1")
+    assert code == 3, out + err
+    assert model_server.calls <= 23  # without it: 10 cases x 3 attempts
+    assert "failed the same way (HTTP 500)" in out
+
+
+def test_a_request_waiting_to_retry_gives_up_its_slot(model_repo, model_server, cli):
+    from tests.model_server import last_user_text
+    model_server.rule = answer_by_rule
+    model_server.fail_first, model_server.fail_status, model_server.retry_after = 1, 429, "0.5"
+    code, out, err = cli("eval", "--concurrency", "1")
+    assert code == 0, out + err
+    asked = [last_user_text(r["body"]) for r in model_server.requests]
+    assert len(asked) == 3 and asked[1] != asked[0] and asked[2] == asked[0]  # the other case went in between
+
+
+def test_check_has_a_deadline_as_a_whole(model_repo, model_server, cli):
+    import time
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0
+    model_server.delay = 5
+    model_repo.write("promptvc.toml", "[gate]\ndeadline = 1\noffline = \"block\"\n")
+    model_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    model_repo.stage()
+    started = time.perf_counter()
+    code, out, err = cli("check")
+    assert code == 3, out + err
+    assert time.perf_counter() - started < 4
+    assert "could not evaluate" in out and "deadline" in out
+
+
+def test_providers_are_registered_by_name_with_what_the_runner_needs_to_know():
+    import asyncio
+    from promptvc.evaluation.request import ModelRequest
+    from promptvc.providers import PROVIDERS, ProviderOptions, Skipped, create_provider
+    assert set(PROVIDERS) >= {"anthropic", "echo", "replay"}
+    assert (PROVIDERS["echo"].recorded, PROVIDERS["echo"].judges) == (False, False)
+    assert PROVIDERS["replay"].recordings_by == "ask" and PROVIDERS["anthropic"].recordings_by == "request"
+    request = ModelRequest("echo", "local", "m", "sys", (("user", "hi"),), ())
+    answer = asyncio.run(create_provider("echo", ProviderOptions()).complete(request))
+    assert answer.text == "system:\nsys\nuser:\nhi\n"
+    with pytest.raises(Skipped, match="no recording for this request"):
+        asyncio.run(create_provider("replay", ProviderOptions()).complete(request))

@@ -81,7 +81,8 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
     from promptvc.views.terminal import emit
     from promptvc.errors import UserError
 
-    before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap)
+    before, after, comparisons = evaluate_both(ws, old, new, command="check", spend_cap=ws.settings.spend_cap,
+                                               deadline=ws.settings.gate.deadline)
     rejected = before.stats.rejected + after.stats.rejected
     if rejected:  # a configuration error is never "allowed"
         raise UserError(rejected[0])

@@ -8,14 +8,17 @@ from promptvc.workspace import Workspace
 
 
 def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: str | None = None,
-                  command: str = "diff --eval", spend_cap: float | None = None):
-    """Evaluate the sets the change between two snapshots affects, on both sides (reusing stored results)."""
+                  command: str = "diff --eval", spend_cap: float | None = None, deadline: float | None = None):
+    """Evaluate the sets the change between two snapshots affects, on both sides (reusing stored results),
+    within `deadline` seconds when given (what is left then is an error: could not evaluate)."""
+    import time
     from promptvc.compare import compare
     from promptvc.graph import affected_sets
     from promptvc.evaluation.plan import plan_eval
     from promptvc.evaluation.runner import Runner
     from promptvc.store import Store
 
+    ends = time.monotonic() + deadline if deadline is not None else None
     old_snap, new_snap = ws.snapshot(old_where), ws.snapshot(new_where)
     old, new = ws.renderer(old_snap), ws.renderer(new_snap)
     old_goldens, new_goldens = ws.catalog(old_snap), ws.catalog(new_snap)
@@ -27,7 +30,7 @@ def evaluate_both(ws: Workspace, old_where: str, new_where: str, *, provider: st
              for renderer, goldens in ((old, before_sets), (new, after_sets))]
     if spend_cap is not None:  # both sides together
         _check_spend(store, [j for plan in plans for j in plan.jobs], spend_cap)
-    outcomes = [Runner(store, ws.settings, str(ws.root)).run(
+    outcomes = [Runner(store, ws.settings, str(ws.root), deadline=ends).run(
         plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command=command) for plan in plans]
     store.close()
     return outcomes[0], outcomes[1], compare(list(outcomes[0].sets), list(outcomes[1].sets))

@@ -5,7 +5,6 @@ interrupted run keeps what finished and never serves as a baseline."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -14,7 +13,8 @@ from promptvc.evals import assertions
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.evaluation.plan import CaseJob, EvalPlan
-from promptvc.providers import ProviderError, RequestRejected, Response, Skipped, echo_response, require_key
+from promptvc.providers import (PROVIDERS, Provider, ProviderError, ProviderOptions, RequestRejected, Response,
+                                Skipped, create_provider)
 from promptvc.evaluation.prices import price_for
 from promptvc.evals.pyassert import load_function
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -47,7 +47,9 @@ class RunOutcome:
 
 class Runner:
     def __init__(self, store: Store, settings: Settings, root: str, *, no_cache: bool = False,
-                 concurrency: int | None = None, on_result: Callable[[CaseResult], None] | None = None):
+                 concurrency: int | None = None, on_result: Callable[[CaseResult], None] | None = None,
+                 deadline: float | None = None):
+        """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors."""
         self.store = store
         self.settings = settings
         self.root = root
@@ -55,7 +57,8 @@ class Runner:
         self.concurrency = concurrency or settings.concurrency
         self.on_result = on_result or (lambda result: None)
         self.stats = RunStats()
-        self._provider = None
+        self.deadline = deadline
+        self._providers: dict[str, Provider] = {}
         self._pending: list[dict] = []
         self._pending_responses: list[dict] = []
         self._last_flush = time.monotonic()
@@ -88,20 +91,35 @@ class Runner:
         self.store.link_results(self.run_id, reused)
         todo = [j for j in jobs if j.key not in results]
         if not self.no_cache:
-            self._cached = self.store.responses_for([j.request.key for j in todo if j.identity.mode != "replay"])
-            replays = self.store.responses_asked([j.request.ask_key for j in todo if j.identity.mode == "replay"])
-            self._cached |= {j.request.key: replays[j.request.ask_key] for j in todo
-                             if j.identity.mode == "replay" and j.request.ask_key in replays}
+            self._cached = self._recordings([j for j in todo if PROVIDERS[j.identity.provider].recorded])
         try:
-            for job, result in zip(todo, await asyncio.gather(*(self._evaluate(plan, j) for j in todo))):
+            for job, result in zip(todo, await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo))):
                 results[job.key] = result
         finally:
             self._flush(force=True)
-            if self._provider is not None:
-                await self._provider.close()
+            for provider in self._providers.values():
+                await provider.close()
         return results
 
+    def _recordings(self, jobs: list[CaseJob]) -> dict[str, dict]:
+        """{request key: recorded response} for these jobs, each found as its provider finds them."""
+        by_ask = [j for j in jobs if PROVIDERS[j.identity.provider].recordings_by == "ask"]
+        found = self.store.responses_for([j.request.key for j in jobs if j not in by_ask])
+        asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
+        return found | {j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked}
+
     # -- one case -----------------------------------------------------------------------
+
+    async def _evaluate_in_time(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
+        if self.deadline is None:
+            return await self._evaluate(plan, job)
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await self._evaluate(plan, job)
+        except TimeoutError:
+            error = "the deadline passed before this case was evaluated ([gate] deadline)"
+            self.stats.unreachable.append(error)
+            return self._finished(CaseResult.of_job(job, status="error", error=error))
 
     async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
         try:
@@ -118,6 +136,9 @@ class Runner:
             result = CaseResult.of_job(job, status="error", error=str(exc))
         except UserError as exc:
             result = CaseResult.of_job(job, status="error", error=str(exc))
+        return self._finished(result)
+
+    def _finished(self, result: CaseResult) -> CaseResult:
         self._pending.append(result.row())
         self._flush()
         self.on_result(result)
@@ -125,14 +146,12 @@ class Runner:
 
     async def _respond(self, request: ModelRequest, job: CaseJob, *, cache: bool = True):
         """(response, its cost, whether it was fetched now) from the cache or the provider."""
-        if request.provider == "echo":
-            return echo_response(request), 0.0, False
-        row = None if self.no_cache else self._cached_response(request, job)
+        provider = self._provider(job.identity.provider)
+        if not provider.recorded:
+            return await provider.complete(request), 0.0, False
+        row = None if self.no_cache else self._cached_response(request, job, provider)
         if row is not None:
             return _response_from_row(row), row["cost"], False
-        if job.identity.mode == "replay":
-            raise Skipped("no recording for this request (replay answers from recorded responses only)")
-        provider = self._live_provider()
         response = await provider.complete(request)
         price = job.price if request is job.request else price_for(request.model)
         cost = price.cost(response.input_tokens, response.output_tokens) if price else None
@@ -144,26 +163,18 @@ class Runner:
             self._remember(request, response, cost)
         return response, cost, True
 
-    def _live_provider(self):
-        if self._provider is None:
-            require_key()
-            # The SDK costs about a second to import; the collector running over its freshly built
-            # classes adds a tenth of that, and none of them is garbage.
-            gc.disable()
-            try:
-                from promptvc.providers.anthropic_api import AnthropicProvider
-            finally:
-                gc.freeze()
-                gc.enable()
+    def _provider(self, name: str) -> Provider:
+        if name not in self._providers:
             s = self.settings
-            self._provider = AnthropicProvider(concurrency=self.concurrency, timeout=s.timeout,
-                                               max_retries=s.max_retries, retry_after_cap=s.retry_after_cap)
-        return self._provider
+            self._providers[name] = create_provider(name, ProviderOptions(
+                concurrency=self.concurrency, timeout=s.timeout, max_retries=s.max_retries,
+                retry_after_cap=s.retry_after_cap, deadline=s.request_deadline))
+        return self._providers[name]
 
-    def _cached_response(self, request: ModelRequest, job: CaseJob) -> dict | None:
+    def _cached_response(self, request: ModelRequest, job: CaseJob, provider: Provider) -> dict | None:
         if request is job.request:  # the case requests were all looked up in one query
             return self._cached.get(request.key)
-        if job.identity.mode == "replay":
+        if provider.recordings_by == "ask":
             return self.store.responses_asked([request.ask_key]).get(request.ask_key)
         return self.store.response(request.key)
 
@@ -198,8 +209,8 @@ class Runner:
 
     async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str) -> tuple[int, str]:
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
-        if job.identity.kind == "echo":
-            raise UserError("llm-rubric needs a model; this set uses the echo provider")
+        if not PROVIDERS[job.identity.provider].judges:
+            raise UserError(f"llm-rubric needs a model; this set uses the {job.identity.provider} provider")
         request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
         response, cost, fresh = await self._respond(request, job, cache=False)
         verdict = parse_verdict(response.text)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 
 import anthropic
 
-from promptvc.providers import MalformedResponse, ProviderError, RequestRejected, Response
+from promptvc.providers import MalformedResponse, ProviderError, ProviderOptions, RequestRejected, Response
 from promptvc.evaluation.request import ModelRequest
 
 # Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
@@ -37,47 +38,133 @@ def _rejected(model: str, exc: anthropic.APIStatusError) -> RequestRejected:
     return RequestRejected(f"the API rejected the request for model '{model}' ({detail})")
 
 
-def _client_class(retry_after_cap: float):
-    class CappedRetryClient(anthropic.AsyncAnthropic):
-        # The SDK obeys any retry-after, even an hour; a commit hook cannot wait that long.
-        def _calculate_retry_timeout(self, remaining_retries, options, response_headers=None):
-            wait = super()._calculate_retry_timeout(remaining_retries, options, response_headers)
-            return min(wait, retry_after_cap)
+class MessagesClient:
+    """The Messages API for the anthropic provider. Retries are promptvc's own, not the SDK's, so
+    that a request waiting to retry gives its concurrency slot to another, every attempt and wait
+    fits in one deadline, and calls stop early when most have failed the same way."""
 
-    return CappedRetryClient
-
-
-class AnthropicProvider:
-    def __init__(self, *, concurrency: int, timeout: float, max_retries: int, retry_after_cap: float):
-        self.client = _client_class(retry_after_cap)(timeout=timeout, max_retries=max_retries)
-        self.limit = asyncio.Semaphore(concurrency)
+    def __init__(self, options: ProviderOptions):
+        self.options = options
+        self.client = anthropic.AsyncAnthropic(timeout=options.timeout, max_retries=0)
+        self.limit = asyncio.Semaphore(options.concurrency)
         self.unknown_models: dict[str, RequestRejected] = {}  # one 404 per model is enough
+        self.faults = FaultTally()
 
     async def complete(self, request: ModelRequest) -> Response:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.deadline
+        arguments = sdk_arguments(request.payload())
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(request, arguments, deadline)
+            except _Retryable as retry:
+                wait = min(retry.wait if retry.wait is not None else _backoff(attempt), self.options.retry_after_cap)
+                if attempt == self.options.max_retries or loop.time() + wait >= deadline:
+                    self.faults.failed(retry.error.kind)
+                    raise retry.error from None
+                attempt += 1
+                await asyncio.sleep(wait)  # outside the concurrency slot
+            except _Failure as failure:
+                self.faults.failed(failure.kind)
+                raise
+            except MalformedResponse:
+                self.faults.failed("malformed response")
+                raise
+
+    async def _attempt(self, request: ModelRequest, arguments: dict, deadline: float) -> Response:
         async with self.limit:
+            self.faults.raise_if_given_up()  # checked in the slot: the calls queued for it give up too
             if request.model in self.unknown_models:
                 raise self.unknown_models[request.model]
+            remaining = deadline - asyncio.get_running_loop().time()
             started = time.perf_counter()
             try:
-                # The raw response, read as JSON: building the SDK's pydantic models costs
-                # milliseconds per call on the event loop's one thread.
-                raw = await self.client.messages.with_raw_response.create(**sdk_arguments(request.payload()))
-                data = await raw.read()
-            except (anthropic.APIConnectionError, anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
-                raise ProviderError(f"{type(exc).__name__}: {_message(exc)}", unreachable=True) from None
+                async with asyncio.timeout(max(remaining, 0.001)):
+                    # The raw response, read as bytes: building the SDK's pydantic models costs
+                    # milliseconds per call on the event loop's one thread.
+                    raw = await self.client.messages.with_raw_response.create(**arguments)
+                    data = await raw.read()
+            except TimeoutError:
+                raise _Failure(f"no complete answer within the {self.options.deadline:g} s deadline "
+                               "([eval] deadline)", "deadline") from None
+            except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
+                raise _Failure(f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__) from None
+            except anthropic.APIConnectionError as exc:
+                raise _Retryable(_Failure(f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__)) from None
             except anthropic.APIStatusError as exc:
-                if exc.status_code in REJECTED:
-                    rejected = _rejected(request.model, exc)
-                    if rejected.model_unknown:
-                        self.unknown_models[request.model] = rejected
-                    raise rejected from None
-                unreachable = exc.status_code in (429, 529) or exc.status_code >= 500
-                raise ProviderError(f"HTTP {exc.status_code}: {_message(exc)}", unreachable=unreachable) from None
-            latency = (time.perf_counter() - started) * 1000
-        return parse_message(data, request.model, latency)
+                raise self._status_error(request.model, exc) from None
+        response = parse_message(data, request.model, (time.perf_counter() - started) * 1000)
+        self.faults.succeeded()
+        return response
+
+    def _status_error(self, model: str, exc: anthropic.APIStatusError) -> Exception:
+        should = exc.response.headers.get("x-should-retry")
+        if exc.status_code in REJECTED and should != "true":
+            rejected = _rejected(model, exc)
+            if rejected.model_unknown:
+                self.unknown_models[model] = rejected
+            return rejected
+        failure = _Failure(f"HTTP {exc.status_code}: {_message(exc)}", f"HTTP {exc.status_code}")
+        if should == "false" or not (should == "true" or exc.status_code in (408, 409, 429) or exc.status_code >= 500):
+            return failure
+        return _Retryable(failure, _retry_after(exc.response.headers))
 
     async def close(self) -> None:
         await self.client.close()
+
+
+class _Failure(ProviderError):
+    """A call that failed: the provider's fault (exit 3), after retries when it was retryable."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message, unreachable=True)
+        self.kind = kind
+
+
+class _Retryable(Exception):
+    def __init__(self, error: _Failure, wait: float | None = None):
+        super().__init__(str(error))
+        self.error = error
+        self.wait = wait
+
+
+class FaultTally:
+    """Fail fast: once most finished calls have failed the same way (at least three), the
+    endpoint is down or misconfigured, and the calls still waiting give up without being sent."""
+
+    def __init__(self, at_least: int = 3):
+        self.at_least = at_least
+        self.successes = 0
+        self.by_kind: dict[str, int] = {}
+        self.given_up: str | None = None
+
+    def succeeded(self) -> None:
+        self.successes += 1
+
+    def failed(self, kind: str) -> None:
+        count = self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        others = self.successes + sum(self.by_kind.values()) - count
+        if count >= self.at_least and count > others:
+            self.given_up = f"not sent: {count} calls before it failed the same way ({kind})"
+
+    def raise_if_given_up(self) -> None:
+        if self.given_up:
+            raise ProviderError(self.given_up, unreachable=True)
+
+
+def _backoff(attempt: int) -> float:
+    """As the SDK waits: 0.5 s doubling to 8 s, less up to a quarter for jitter."""
+    return min(0.5 * 2 ** attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+def _retry_after(headers) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(float(headers.get(name)) * scale, 0.0)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Response:
