@@ -189,7 +189,8 @@ def _run(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="promptvc", standalone_mode=False)
     except PromptvcError as exc:
-        click.echo(f"promptvc: {exc}", err=True)
+        from promptvc.views.terminal import printable  # a message may quote a file or a model
+        click.echo(f"promptvc: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
@@ -41,7 +42,9 @@ def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None
     variables.update(parse_vars(var_pairs))
     rendered = renderer.render(name, variables, allow_missing=allow_missing)
     if plain:
-        print(rendered.plain(), end="")
+        from promptvc.views.terminal import printable
+        # Exactly the echo provider's text into a pipe; on a terminal, no variable drives it.
+        print(rendered.plain() if not sys.stdout.isatty() else printable(rendered.plain()), end="")
         return 0
     if as_json:
         print(json.dumps({

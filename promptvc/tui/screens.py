@@ -12,6 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from promptvc.tui.model import CaseRow, SetRow, failed_assertions
+from promptvc.views.terminal import printable, printable_text
 
 
 def score_cell(score: float | None) -> Text:
@@ -86,8 +87,8 @@ class CaseScreen(Screen[None]):
         self.diff_lines = diff_lines
 
     def compose(self) -> ComposeResult:
-        here = (self.case.here or {}).get("output") or ""
-        parent = (self.case.parent or {}).get("output") or ""
+        here = printable((self.case.here or {}).get("output") or "")
+        parent = printable((self.case.parent or {}).get("output") or "")
         left, right = word_diff(parent, here)
         yield Static(Text(f" {self.set_id}/{self.case.case_id}  {self.case.flip}", style="bold"))
         with Horizontal(id="outputs"):
@@ -105,7 +106,7 @@ class CaseScreen(Screen[None]):
         if self.case.here and self.case.here.get("error"):
             notes.append(f"{self.case.here['status']}: {self.case.here['error']}\n", style="yellow")
         with VerticalScroll(id="case-notes"):
-            yield Static(notes)
+            yield Static(printable_text(notes))
             for line in self.diff_lines:
                 yield Static(line)
         yield Footer()

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptvc.evals.scoring import FAILED, PASSED, SetOutcome
+from promptvc.views.terminal import printable
 
 MAX_OUTPUT_LINES = 12
 
@@ -35,7 +36,7 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
             score += f" ±{o.spread:.2f}"
         if o.noisy and o.score is not None:
             score += "†"
-        table.add_row(o.golden.id, score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
+        table.add_row(printable(o.golden.id), score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
                       str(o.skipped), f"${o.cost:.4f}", o.plan.identity.label, status_text(o))
     return table
 
