@@ -7,7 +7,9 @@ with nothing to check stay fast.
 from __future__ import annotations
 
 import gc
+import signal
 import sys
+import threading
 
 import click
 
@@ -177,12 +179,25 @@ def tui(rev: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # SIGTERM (a CI runner cancelling, `timeout`, a closed terminal's kill) ends a run as Ctrl-C
+    # does: what finished is kept, the run stays incomplete, exit 130.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
     try:
         _run(argv)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         # A short-lived process: the collector's last passes over the SDK's large object graph at
         # interpreter exit cost about 0.3 s and free nothing that the exit itself does not.
         gc.freeze()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _run(argv: list[str] | None) -> None:

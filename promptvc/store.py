@@ -247,10 +247,13 @@ class Store:
                 found[row["ask_key"]] = row
         return found
 
-    def save_responses(self, rows: list[dict]) -> None:
+    def save_responses(self, rows: list[dict], *, replace: bool = False) -> None:
         if rows:
             with self.immediate() as conn:
-                _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
+                if replace:  # --no-cache: the fresh answer replaces the recorded one
+                    _upsert(conn, "responses", RESPONSE_COLUMNS, "key", rows)
+                else:
+                    _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
 
     def export_responses(self) -> Iterator[dict]:
         yield from self.db.query("SELECT * FROM responses ORDER BY key")

@@ -5,6 +5,7 @@ interrupted run keeps what finished and never serves as a baseline."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -60,7 +61,6 @@ class Runner:
         self.deadline = deadline
         self._providers: dict[str, Provider] = {}
         self._pending: list[dict] = []
-        self._pending_responses: list[dict] = []
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
 
@@ -90,6 +90,9 @@ class Runner:
                 self.on_result(results[job.key])
         self.store.link_results(self.run_id, reused)
         todo = [j for j in jobs if j.key not in results]
+        # Each run sends in its own order, so that runs of the same plan at once (hooks in two
+        # worktrees, a hook and CI) mostly answer different cases and find each other's answers.
+        random.shuffle(todo)
         if not self.no_cache:
             self._cached = self._recordings([j for j in todo if PROVIDERS[j.identity.provider].recorded])
         try:
@@ -150,9 +153,13 @@ class Runner:
         if not provider.recorded:
             return await provider.complete(request), 0.0, False
         row = None if self.no_cache else self._cached_response(request, job, provider)
+        if row is None:
+            try:
+                response = await provider.complete(request, None if self.no_cache else self._recorded_meanwhile(request))
+            except _RecordedMeanwhile as found:
+                row = found.row
         if row is not None:
             return _response_from_row(row), row["cost"], False
-        response = await provider.complete(request)
         price = job.price if request is job.request else price_for(request.model)
         cost = price.cost(response.input_tokens, response.output_tokens) if price else None
         self.stats.calls += 1
@@ -171,6 +178,13 @@ class Runner:
                 retry_after_cap=s.retry_after_cap, deadline=s.request_deadline))
         return self._providers[name]
 
+    def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None]:
+        def check() -> None:  # another run may have paid for this answer since this one started
+            row = self.store.response(request.key)
+            if row is not None:
+                raise _RecordedMeanwhile(row)
+        return check
+
     def _cached_response(self, request: ModelRequest, job: CaseJob, provider: Provider) -> dict | None:
         if request is job.request:  # the case requests were all looked up in one query
             return self._cached.get(request.key)
@@ -179,14 +193,14 @@ class Runner:
         return self.store.response(request.key)
 
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
-        """Queue a response for the cache; it is written with the next batch of results."""
-        self._pending_responses.append({
+        """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
+        self.store.save_responses([{
             "key": request.key, "provider": request.provider, "endpoint": request.endpoint, "model": request.model,
             "request": request.as_json(), "text": response.text, "reported_model": response.model,
             "stop_reason": response.stop_reason, "tokens_in": response.input_tokens,
             "tokens_out": response.output_tokens, "latency_ms": response.latency_ms, "cost": cost,
             "source": "live", "created_at": now(), "ask_key": request.ask_key,
-        })
+        }], replace=self.no_cache)
 
     async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
                      called: bool) -> CaseResult:
@@ -224,11 +238,16 @@ class Runner:
 
     def _flush(self, force: bool = False) -> None:
         due = len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS
-        if (self._pending or self._pending_responses) and (force or due):
+        if self._pending and (force or due):
             rows, self._pending = self._pending, []
-            responses, self._pending_responses = self._pending_responses, []
-            self.store.save_batch(self.run_id, rows, responses, replace=self.no_cache)
+            self.store.save_results(self.run_id, rows, replace=self.no_cache)
             self._last_flush = time.monotonic()
+
+
+class _RecordedMeanwhile(Exception):
+    def __init__(self, row: dict):
+        super().__init__(row["key"])
+        self.row = row
 
 
 def _response_from_row(row: dict) -> Response:

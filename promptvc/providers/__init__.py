@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from promptvc.errors import CannotEvaluate
@@ -147,8 +147,10 @@ class Provider(ABC):
         self.options = options
 
     @abstractmethod
-    async def complete(self, request: ModelRequest) -> Response:
-        """The answer to one request."""
+    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
+        """The answer to one request. `before_send` runs right before it is first sent (in its
+        concurrency slot): the moment to look in the store once more, in case another run has
+        recorded the answer since; whatever it raises ends the call unsent."""
 
     async def close(self) -> None:
         return None
@@ -182,8 +184,8 @@ class AnthropicProvider(Provider):
         from promptvc.providers.anthropic_api import MessagesClient  # the SDK, only when sending
         self.api = MessagesClient(options)
 
-    async def complete(self, request: ModelRequest) -> Response:
-        return await self.api.complete(request)
+    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
+        return await self.api.complete(request, before_send)
 
     async def close(self) -> None:
         await self.api.close()
@@ -197,7 +199,7 @@ class EchoProvider(Provider):
     recorded = False
     judges = False
 
-    async def complete(self, request: ModelRequest) -> Response:
+    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
         return echo_response(request)
 
 
@@ -208,5 +210,5 @@ class ReplayProvider(Provider):
     name = "replay"
     recordings_by = "ask"
 
-    async def complete(self, request: ModelRequest) -> Response:
+    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
         raise Skipped("no recording for this request (replay answers from recorded responses only)")

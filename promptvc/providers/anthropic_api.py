@@ -7,6 +7,8 @@ import json
 import random
 import time
 
+from typing import Callable
+
 import anthropic
 
 from promptvc.providers import MalformedResponse, ProviderError, ProviderOptions, RequestRejected, Response
@@ -50,14 +52,14 @@ class MessagesClient:
         self.unknown_models: dict[str, RequestRejected] = {}  # one 404 per model is enough
         self.faults = FaultTally()
 
-    async def complete(self, request: ModelRequest) -> Response:
+    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.deadline
         arguments = sdk_arguments(request.payload())
         attempt = 0
         while True:
             try:
-                return await self._attempt(request, arguments, deadline)
+                return await self._attempt(request, arguments, deadline, before_send if attempt == 0 else None)
             except _Retryable as retry:
                 wait = min(retry.wait if retry.wait is not None else _backoff(attempt), self.options.retry_after_cap)
                 if attempt == self.options.max_retries or loop.time() + wait >= deadline:
@@ -72,9 +74,12 @@ class MessagesClient:
                 self.faults.failed("malformed response")
                 raise
 
-    async def _attempt(self, request: ModelRequest, arguments: dict, deadline: float) -> Response:
+    async def _attempt(self, request: ModelRequest, arguments: dict, deadline: float,
+                       before_send: Callable[[], None] | None) -> Response:
         async with self.limit:
             self.faults.raise_if_given_up()  # checked in the slot: the calls queued for it give up too
+            if before_send is not None:
+                before_send()
             if request.model in self.unknown_models:
                 raise self.unknown_models[request.model]
             remaining = deadline - asyncio.get_running_loop().time()
