@@ -129,9 +129,9 @@ def _wanted(row: dict, names: tuple[str, ...]) -> bool:
 
 def _compute_keys(ws: Workspace, states) -> list[dict]:
     blobs = {ref.sha for _c, files in states for ref in files.values() if not ref.is_symlink}
-    snapshots = [Snapshot(ws.repo, "commit", files, commit=c.sha) for c, files in states]
+    snapshots = [Snapshot(ws.repo, "commit", files, commit=c.sha, caches=ws.caches) for c, files in states]
     if snapshots:  # every blob of every commit in one `git cat-file --batch`
-        reader = Snapshot(ws.repo, "commit", {sha: FileRef(sha, sha) for sha in blobs})
+        reader = Snapshot(ws.repo, "commit", {sha: FileRef(sha, sha) for sha in blobs}, caches=ws.caches)
         reader.prefetch(list(reader.files))
     rows = []
     for snapshot in snapshots:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptvc.caches import Caches
 from promptvc.git.repo import GitRepo
 from promptvc.settings import Settings, load_settings
 from promptvc.git.snapshot import Snapshot, open_snapshot
@@ -14,6 +15,7 @@ from promptvc.git.snapshot import Snapshot, open_snapshot
 class Workspace:
     repo: GitRepo
     settings: Settings
+    caches: Caches = field(default_factory=Caches)  # the one owner of what the process keeps
 
     @classmethod
     def open(cls, start: Path | None = None) -> "Workspace":
@@ -30,7 +32,7 @@ class Workspace:
 
     def snapshot(self, where: str) -> Snapshot:
         """`worktree`, `index`, `empty` or any git revision."""
-        return open_snapshot(self.repo, where, self.settings.watched_paths)
+        return open_snapshot(self.repo, where, self.settings.watched_paths, self.caches)
 
     def renderer(self, snapshot: Snapshot):
         from promptvc.prompts.render import Renderer

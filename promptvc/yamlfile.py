@@ -13,14 +13,13 @@ try:
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-_CACHE: dict[tuple[str, int], Any] = {}
-
-
-def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | None = None) -> Any:
-    """Parse YAML; an error names the file and the line counted from the top of the file."""
-    key = (cache_key, first_line) if cache_key else None
-    if key and key in _CACHE:
-        return _CACHE[key]
+def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | None = None,
+               cache: Any = None) -> Any:
+    """Parse YAML; an error names the file and the line counted from the top of the file.
+    With a cache (a snapshot's `caches.yaml`) and a key (the blob sha), parsed once per blob."""
+    key = (cache_key, first_line) if cache_key and cache is not None else None
+    if key and key in cache:
+        return cache[key]
     try:
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
@@ -29,7 +28,7 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UserError(f"invalid YAML: {problem}", path=path, line=line) from None
     if key:
-        _CACHE[key] = data
+        cache[key] = data
     return data
 
 

@@ -1,6 +1,5 @@
 """Money lost to interruptions: what was paid for is kept, SIGTERM is Ctrl-C, concurrent runs share."""
 
-import os
 import signal
 import sqlite3
 import subprocess

@@ -11,16 +11,13 @@ from promptvc.errors import UserError
 from promptvc.evaluation.keys import python_module_path
 from promptvc.git.snapshot import Snapshot
 
-_MODULES: dict[str, types.ModuleType] = {}
-
-
 def load_function(snapshot: Snapshot, spec: str, root: str) -> Callable:
     module_name, _, function_name = spec.partition(":")
     path = python_module_path(module_name)
     ref = snapshot.lookup(path)
     if ref is None:
         raise UserError(f"python assertion '{spec}': no {path} in {snapshot.label}")
-    module = _MODULES.get(ref.sha)
+    module = snapshot.caches.modules.get(ref.sha)
     if module is None:
         source = snapshot.read_text(path)
         module = types.ModuleType(module_name)
@@ -28,7 +25,7 @@ def load_function(snapshot: Snapshot, spec: str, root: str) -> Callable:
         if root not in sys.path:
             sys.path.insert(0, root)  # so the module's own imports of the user's code work
         exec(compile(source, module.__file__, "exec"), module.__dict__)
-        _MODULES[ref.sha] = module
+        snapshot.caches.modules[ref.sha] = module
     function = getattr(module, function_name, None)
     if not callable(function):
         raise UserError(f"python assertion '{spec}': {path} has no function '{function_name}'")

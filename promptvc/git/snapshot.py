@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptvc.caches import Caches
 from promptvc.errors import UserError
 from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry
 
@@ -19,9 +20,6 @@ WORKTREE = "worktree"
 INDEX = "index"
 EMPTY = "empty"
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
-
-_BLOBS: dict[str, bytes] = {}
-
 
 @dataclass(frozen=True)
 class FileRef:
@@ -56,37 +54,39 @@ def decode_text(path: str, data: bytes) -> str:
 class Snapshot:
     """The files under the watched paths at one point: a commit, the index or the working tree."""
 
-    def __init__(self, repo: GitRepo | None, kind: str, files: dict[str, FileRef], commit: str | None = None):
+    def __init__(self, repo: GitRepo | None, kind: str, files: dict[str, FileRef], commit: str | None = None,
+                 caches: Caches | None = None):
         self.repo = repo
         self.kind = kind
         self.commit = commit
         self.files = files
+        self.caches = caches if caches is not None else Caches()  # a workspace passes its own
 
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> "Snapshot":
+    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str], caches: Caches | None = None) -> "Snapshot":
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(sha, paths)}
-        return cls(repo, "commit", files, commit=sha)
+        return cls(repo, "commit", files, commit=sha, caches=caches)
 
     @classmethod
-    def at_index(cls, repo: GitRepo, paths: list[str]) -> "Snapshot":
+    def at_index(cls, repo: GitRepo, paths: list[str], caches: Caches | None = None) -> "Snapshot":
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_index(paths)}
-        return cls(repo, INDEX, files)
+        return cls(repo, INDEX, files, caches=caches)
 
     @classmethod
-    def at_worktree(cls, repo: GitRepo, paths: list[str]) -> "Snapshot":
+    def at_worktree(cls, repo: GitRepo, paths: list[str], caches: Caches | None = None) -> "Snapshot":
         names, untracked = repo.ls_worktree(paths)
-        files = {}
+        snapshot = cls(repo, WORKTREE, {}, caches=caches)
         for name in names:
-            ref = _worktree_ref(repo.root, name, name in untracked)
+            ref = _worktree_ref(repo.root, name, name in untracked, snapshot.caches)
             if ref is not None:
-                files[name] = ref
-        return cls(repo, WORKTREE, files)
+                snapshot.files[name] = ref
+        return snapshot
 
     @classmethod
-    def empty(cls) -> "Snapshot":
-        return cls(None, EMPTY, {})
+    def empty(cls, caches: Caches | None = None) -> "Snapshot":
+        return cls(None, EMPTY, {}, caches=caches)
 
     # -- reading ----------------------------------------------------------
 
@@ -109,24 +109,28 @@ class Snapshot:
             raise UserError(f"no such file in {self.label}", path=path)
         if ref.is_symlink:
             raise UserError("is a symlink; promptvc refuses to follow links", path=path)
-        if ref.sha not in _BLOBS:
+        data = self.caches.blobs.get(ref.sha)
+        if data is None:
             # One `git cat-file --batch` for the whole snapshot costs less than a second process.
             self.prefetch(list(self.files) if path in self.files else [path])
-        return _BLOBS[ref.sha]
+            data = self.caches.blobs.get(ref.sha)
+            if data is None:  # the whole snapshot is larger than the cache's budget
+                data = self._load([ref])[ref.sha]
+        return data
 
     def read_text(self, path: str) -> str:
         return decode_text(path, self.read_bytes(path))
 
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
-        refs = [self.files[p] for p in paths if p in self.files and self.files[p].sha not in _BLOBS]
-        if not refs:
-            return
+        refs = [self.files[p] for p in paths if p in self.files and self.files[p].sha not in self.caches.blobs]
+        if refs:
+            self.caches.blobs.update(self._load(refs))
+
+    def _load(self, refs: list[FileRef]) -> dict[str, bytes]:
         if self.kind == WORKTREE:
-            for ref in refs:
-                _BLOBS[ref.sha] = (self.repo.root / ref.path).read_bytes()
-        else:
-            _BLOBS.update(self.repo.cat_blobs([r.sha for r in refs if not r.is_symlink]))
+            return {ref.sha: (self.repo.root / ref.path).read_bytes() for ref in refs}
+        return self.repo.cat_blobs([r.sha for r in refs if not r.is_symlink])
 
     def lookup(self, path: str) -> FileRef | None:
         """A file outside the watched paths (a python assertion module), found on demand."""
@@ -135,7 +139,7 @@ class Snapshot:
         if self.repo is None:
             return None
         if self.kind == WORKTREE:
-            ref = _worktree_ref(self.repo.root, path, untracked=False)
+            ref = _worktree_ref(self.repo.root, path, False, self.caches)
         else:
             entries: list[TreeEntry] = (
                 self.repo.ls_index([path]) if self.kind == INDEX else self.repo.ls_tree(self.commit, [path])
@@ -147,7 +151,7 @@ class Snapshot:
         return ref
 
 
-def _worktree_ref(root: Path, name: str, untracked: bool) -> FileRef | None:
+def _worktree_ref(root: Path, name: str, untracked: bool, caches: Caches) -> FileRef | None:
     full = root / name
     if os.path.islink(full):
         return FileRef(name, blob_sha(os.readlink(full).encode()), SYMLINK_MODE, untracked)
@@ -155,16 +159,16 @@ def _worktree_ref(root: Path, name: str, untracked: bool) -> FileRef | None:
         return None  # deleted in the working tree but still in the index
     data = full.read_bytes()
     sha = blob_sha(data)
-    _BLOBS.setdefault(sha, data)
+    caches.blobs.setdefault(sha, data)
     return FileRef(name, sha, "100644", untracked)
 
 
-def open_snapshot(repo: GitRepo, where: str, paths: list[str]) -> Snapshot:
+def open_snapshot(repo: GitRepo, where: str, paths: list[str], caches: Caches | None = None) -> Snapshot:
     """`worktree`, `index`, `empty`, or any git revision."""
     if where == WORKTREE:
-        return Snapshot.at_worktree(repo, paths)
+        return Snapshot.at_worktree(repo, paths, caches)
     if where == INDEX:
-        return Snapshot.at_index(repo, paths)
+        return Snapshot.at_index(repo, paths, caches)
     if where == EMPTY:
-        return Snapshot.empty()
-    return Snapshot.at_commit(repo, repo.resolve(where), paths)
+        return Snapshot.empty(caches)
+    return Snapshot.at_commit(repo, repo.resolve(where), paths, caches)

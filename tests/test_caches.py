@@ -1,0 +1,52 @@
+"""One owner for what a process keeps: the workspace's Caches, bounded."""
+
+import ast
+from pathlib import Path
+
+from promptvc.caches import Bounded, Caches
+from promptvc.workspace import Workspace
+
+
+def test_bounded_forgets_the_least_recently_used_past_its_budget():
+    cache = Bounded(10, len)
+    cache["a"], cache["b"] = b"12345", b"1234"
+    assert cache.get("a") == b"12345"  # a is now the most recent
+    cache["c"] = b"123"
+    assert "b" not in cache and "a" in cache and "c" in cache and cache.used == 8
+    entries = Bounded(2)
+    for key in "xyz":
+        entries[key] = key
+    assert list(entries._items) == ["y", "z"]
+
+
+def test_a_workspace_owns_the_caches_of_every_snapshot_it_opens(support_repo):
+    ws = Workspace.open(support_repo.root)
+    worktree, head = ws.snapshot("worktree"), ws.snapshot("HEAD")
+    assert worktree.caches is ws.caches and head.caches is ws.caches
+    ws.renderer(head).render("support/answer", {"question": "q", "policy": "p"})
+    assert len(ws.caches.blobs) and len(ws.caches.prompts) and len(ws.caches.yaml)
+    other = Workspace.open(support_repo.root)
+    assert other.caches is not ws.caches and not len(other.caches.prompts)
+
+
+def test_a_snapshot_larger_than_the_blob_budget_still_reads(support_repo):
+    ws = Workspace.open(support_repo.root)
+    ws.caches = Caches(blob_bytes=16)
+    snapshot = ws.snapshot("HEAD")
+    assert snapshot.read_text("prompts/partials/tone.jinja") == "Be warm and brief.\n"
+    assert ws.caches.blobs.used <= 16 or len(ws.caches.blobs) == 1
+
+
+def test_no_module_keeps_a_cache_of_its_own():
+    """Module-level dicts that fill up at run time belong on the workspace's Caches."""
+    offenders = []
+    for path in Path(__file__).parent.parent.joinpath("promptvc").rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            target = node.target if isinstance(node, ast.AnnAssign) else (
+                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+            value = getattr(node, "value", None)
+            empty = (isinstance(value, ast.Dict) and not value.keys) or (
+                isinstance(value, ast.Call) and getattr(value.func, "id", "") in ("dict", "TemplateCache"))
+            if isinstance(target, ast.Name) and empty:
+                offenders.append(f"{path.name}:{target.id}")
+    assert offenders == ["__init__.py:PROVIDERS"]  # a registry, filled at import, not a cache
