@@ -50,3 +50,25 @@ def test_no_module_keeps_a_cache_of_its_own():
             if isinstance(target, ast.Name) and empty:
                 offenders.append(f"{path.name}:{target.id}")
     assert offenders == ["__init__.py:PROVIDERS"]  # a registry, filled at import, not a cache
+
+
+def test_the_collector_and_sys_path_are_the_entry_points_alone(support_repo, cli):
+    import gc
+    import sys
+    support_repo.write("checks/support.py", "import checks.helper\ndef ok(output, context):\n    return True\n")
+    support_repo.write("checks/helper.py", "X = 1\n")
+    support_repo.write("checks/__init__.py", "")
+    support_repo.write("evals/py.yaml", """\
+        prompt: support/answer
+        provider: echo
+        vars: {policy: P, question: Q}
+        cases:
+          - id: py
+            assert: [{type: python, value: "checks.support:ok"}]
+        """)
+    path = list(sys.path)
+    code, out, err = cli("eval", "py")
+    assert code == 0, out + err
+    assert gc.isenabled() and sys.path == path
+    library = [p for p in Path(__file__).parent.parent.joinpath("promptvc").rglob("*.py") if p.name != "cli.py"]
+    assert not [p.name for p in library if "gc." in p.read_text() or "import gc" in p.read_text()]

@@ -22,9 +22,12 @@ def load_function(snapshot: Snapshot, spec: str, root: str) -> Callable:
         source = snapshot.read_text(path)
         module = types.ModuleType(module_name)
         module.__file__ = str(f"{root}/{path}")
-        if root not in sys.path:
-            sys.path.insert(0, root)  # so the module's own imports of the user's code work
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        saved = list(sys.path)
+        sys.path.insert(0, root)  # the module's own imports of the user's code, while it loads
+        try:
+            exec(compile(source, module.__file__, "exec"), module.__dict__)
+        finally:
+            sys.path[:] = saved
         snapshot.caches.modules[ref.sha] = module
     function = getattr(module, function_name, None)
     if not callable(function):
