@@ -271,7 +271,7 @@ def jobs_to_send(store: Store, jobs: list[CaseJob]) -> list[CaseJob]:
     """The jobs a run would send to the model: no reusable result and no recorded response."""
     stored = store.results(j.key for j in jobs)
     cached = store.responses_for([j.request.key for j in jobs])
-    return [j for j in jobs if j.identity.mode == "live" and j.request.key not in cached
+    return [j for j in jobs if PROVIDERS[j.identity.provider].sends and j.request.key not in cached
             and (stored.get(j.key) or {}).get("status") not in REUSABLE]
 
 

@@ -138,6 +138,7 @@ class Provider(ABC):
     """Answers a model request. `complete` raises ProviderError (or Skipped) instead of answering."""
 
     name: ClassVar[str]
+    sends: ClassVar[bool] = True        # a request goes out (and may cost money)
     recorded: ClassVar[bool] = True     # answers are cached, and a recording may answer instead
     judges: ClassVar[bool] = True       # can answer an llm-rubric judge
     # How a recording is found: by the exact request (endpoint included), or by what was asked.
@@ -196,6 +197,7 @@ class EchoProvider(Provider):
     """The rendered prompt as the answer: offline, free, deterministic, never cached."""
 
     name = "echo"
+    sends = False
     recorded = False
     judges = False
 
@@ -208,6 +210,7 @@ class ReplayProvider(Provider):
     """Nothing is sent: a recording found by what was asked answers, or the case is skipped."""
 
     name = "replay"
+    sends = False
     recordings_by = "ask"
 
     async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
