@@ -106,8 +106,10 @@ class Runner:
 
     def _recordings(self, jobs: list[CaseJob]) -> dict[str, dict]:
         """{request key: recorded response} for these jobs, each found as its provider finds them."""
-        by_ask = [j for j in jobs if PROVIDERS[j.identity.provider].recordings_by == "ask"]
-        found = self.store.responses_for([j.request.key for j in jobs if j not in by_ask])
+        by_ask, by_request = [], []
+        for job in jobs:
+            (by_ask if PROVIDERS[job.identity.provider].recordings_by == "ask" else by_request).append(job)
+        found = self.store.responses_for([j.request.key for j in by_request])
         asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
         return found | {j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked}
 

@@ -62,7 +62,7 @@ class MessagesClient:
                 return await self._attempt(request, arguments, deadline, before_send if attempt == 0 else None)
             except _Retryable as retry:
                 wait = min(retry.wait if retry.wait is not None else _backoff(attempt), self.options.retry_after_cap)
-                if attempt == self.options.max_retries or loop.time() + wait >= deadline:
+                if attempt >= self.options.max_retries or loop.time() + wait >= deadline:
                     self.faults.failed(retry.error.kind)
                     raise retry.error from None
                 attempt += 1
