@@ -157,15 +157,6 @@ class Store:
 
     # -- results ------------------------------------------------------------------------
 
-    def save_batch(self, run_id: int, results: list[dict], responses: list[dict], *, replace: bool = False) -> None:
-        """Finished results and the responses they came from, in one transaction."""
-        with self.immediate() as conn:
-            if replace:  # --no-cache: the fresh answer replaces the recorded one
-                _upsert(conn, "responses", RESPONSE_COLUMNS, "key", responses)
-            else:
-                _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, responses)
-            self._save_results(conn, run_id, results, replace)
-
     def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
         if rows:
             with self.immediate() as conn:

@@ -94,7 +94,7 @@ def _check(ws: Workspace, old: str, new: str, label: str, markdown: str | None, 
                 f"{rerun} of {total} cases re-run", style="bold")
     lines = [head] + comparison_lines(comparisons)
     if unreachable:
-        lines.append(Text(f"could not evaluate: {len(unreachable)} call(s) failed after retries ({unreachable[0]})",
+        lines.append(Text(f"could not evaluate {len(unreachable)} case(s): {unreachable[0]}",
                           style="bold yellow"))
     lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))
     if verdict.blocked:

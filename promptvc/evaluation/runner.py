@@ -283,5 +283,5 @@ def raise_for_faults(outcome: RunOutcome) -> None:
         raise UserError(outcome.stats.rejected[0])
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
-        raise CannotEvaluate(f"could not evaluate: {len(outcome.stats.unreachable)} call(s) failed ({first})")
+        raise CannotEvaluate(f"could not evaluate {len(outcome.stats.unreachable)} case(s): {first}")
 
