@@ -248,3 +248,11 @@ def test_providers_are_registered_by_name_with_what_the_runner_needs_to_know():
     assert answer.text == "system:\nsys\nuser:\nhi\n"
     with pytest.raises(Skipped, match="no recording for this request"):
         asyncio.run(create_provider("replay", ProviderOptions()).complete(request))
+
+
+def test_diff_eval_never_reports_what_the_api_rejected(model_repo, model_server, cli):
+    model_server.fail_first, model_server.fail_status, model_server.error_body = 1000, 404, NOT_FOUND
+    model_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    code, out, err = cli("diff", "--eval", "HEAD")
+    assert code == 2, out + err
+    assert "claude-haiku-4-5" in err and "Traceback" not in err

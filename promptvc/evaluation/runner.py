@@ -156,8 +156,9 @@ class Runner:
             return await provider.complete(request), 0.0, False
         row = None if self.no_cache else self._cached_response(request, job, provider)
         if row is None:
+            check = None if self.no_cache else self._recorded_meanwhile(request)
             try:
-                response = await provider.complete(request, None if self.no_cache else self._recorded_meanwhile(request))
+                response = await provider.complete(request, check)
             except _RecordedMeanwhile as found:
                 row = found.row
         if row is not None:
