@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import signal
 import sys
-import threading
 
 import click
 
@@ -182,7 +181,10 @@ def tui(rev: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     # SIGTERM (a CI runner cancelling, `timeout`, a closed terminal's kill) ends a run as Ctrl-C
     # does: what finished is kept, the run stays incomplete, exit 130.
-    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+    try:
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:  # not the main thread (an embedding application): its signals are its own
+        previous = None
     # A command is a short-lived process: the collector's passes over the SDK's freshly imported
     # classes (about 0.15 s) and over everything at exit (about 0.3 s) find no garbage worth it
     # (2,000 requests leave under 1 MB of cycles). Only here, and put back as it was.
@@ -202,10 +204,6 @@ def main(argv: list[str] | None = None) -> None:
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
 
 
 def _run(argv: list[str] | None) -> None:

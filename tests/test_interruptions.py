@@ -48,7 +48,7 @@ def test_kill_9_keeps_every_response_that_arrived(many_cases, model_server):
     proc.kill()
     proc.wait(timeout=10)
     stored = rows(many_cases, "SELECT count(*) FROM responses")[0][0]
-    assert stored >= answered - 1  # at most the one arriving as it died
+    assert stored >= answered - 2  # at most those arriving as it died
     model_server.delay = 0
     before = model_server.calls
     subprocess.run([sys.executable, "-m", "promptvc", "eval"], cwd=many_cases.root, check=True, capture_output=True)
