@@ -72,3 +72,16 @@ def test_the_collector_and_sys_path_are_the_entry_points_alone(support_repo, cli
     assert gc.isenabled() and sys.path == path
     library = [p for p in Path(__file__).parent.parent.joinpath("promptvc").rglob("*.py") if p.name != "cli.py"]
     assert not [p.name for p in library if "gc." in p.read_text() or "import gc" in p.read_text()]
+
+
+def test_a_snapshot_above_the_blob_budget_reads_each_file_once_more_at_most(support_repo, monkeypatch):
+    ws = Workspace.open(support_repo.root)
+    ws.caches = Caches(blob_bytes=64)
+    snapshot = ws.snapshot("HEAD")
+    batches = []
+    real = ws.repo.cat_blobs
+    monkeypatch.setattr(ws.repo, "cat_blobs", lambda shas: batches.append(len(shas)) or real(shas))
+    for path in sorted(snapshot.files):
+        snapshot.read_bytes(path)
+    assert batches[0] == len(snapshot.files) and all(n == 1 for n in batches[1:])
+    assert len(batches) <= len(snapshot.files) + 1

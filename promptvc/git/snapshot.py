@@ -61,6 +61,7 @@ class Snapshot:
         self.commit = commit
         self.files = files
         self.caches = caches if caches is not None else Caches()  # a workspace passes its own
+        self._prefetched = False
 
     # -- construction -----------------------------------------------------
 
@@ -110,12 +111,14 @@ class Snapshot:
         if ref.is_symlink:
             raise UserError("is a symlink; promptvc refuses to follow links", path=path)
         data = self.caches.blobs.get(ref.sha)
-        if data is None:
+        if data is None and not self._prefetched and path in self.files:
             # One `git cat-file --batch` for the whole snapshot costs less than a second process.
-            self.prefetch(list(self.files) if path in self.files else [path])
+            self._prefetched = True
+            self.prefetch(list(self.files))
             data = self.caches.blobs.get(ref.sha)
-            if data is None:  # the whole snapshot is larger than the cache's budget
-                data = self._load([ref])[ref.sha]
+        if data is None:  # outside the watched paths, or evicted (a snapshot above the budget)
+            data = self._load([ref])[ref.sha]
+            self.caches.blobs[ref.sha] = data
         return data
 
     def read_text(self, path: str) -> str:
