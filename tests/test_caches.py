@@ -7,16 +7,17 @@ from promptvc.caches import Bounded, Caches
 from promptvc.workspace import Workspace
 
 
-def test_bounded_forgets_the_least_recently_used_past_its_budget():
+def test_bounded_forgets_the_oldest_past_its_budget():
     cache = Bounded(10, len)
     cache["a"], cache["b"] = b"12345", b"1234"
-    assert cache.get("a") == b"12345"  # a is now the most recent
     cache["c"] = b"123"
-    assert "b" not in cache and "a" in cache and "c" in cache and cache.used == 8
+    assert "a" not in cache and "b" in cache and "c" in cache and cache.used == 7
+    cache.setdefault("c", b"x")
+    cache["b"] = b"1"  # replaced: its weight counted once
+    assert cache.used == 4
     entries = Bounded(2)
-    for key in "xyz":
-        entries[key] = key
-    assert list(entries._items) == ["y", "z"]
+    entries.update({key: key for key in "xyz"})
+    assert list(entries) == ["y", "z"]
 
 
 def test_a_workspace_owns_the_caches_of_every_snapshot_it_opens(support_repo):
