@@ -152,9 +152,9 @@ def _wanted(row: dict, names: tuple[str, ...]) -> bool:
 
 def _compute_keys(ws: Workspace, states, warn: Callable[[str], None]) -> list[dict]:
     blobs = {ref.sha for _c, files in states for ref in files.values() if not ref.is_symlink}
-    snapshots = [Snapshot(ws.repo, Commit(c.sha), files) for c, files in states]
+    snapshots = [Snapshot(ws.repo, Commit(c.sha), files, ws.caches) for c, files in states]
     if snapshots:  # every blob of every commit in one `git cat-file --batch`
-        reader = Snapshot(ws.repo, Commit(states[0][0].sha), {sha: FileRef(sha, sha) for sha in blobs})
+        reader = Snapshot(ws.repo, Commit(states[0][0].sha), {sha: FileRef(sha, sha) for sha in blobs}, ws.caches)
         reader.prefetch(list(reader.files))
     rows = []
     for snapshot in snapshots:

@@ -19,6 +19,7 @@ class GatePolicy:
     offline: str = "warn"
     # "when-worse": a set already below its threshold blocks only when the commit makes it worse.
     block_below_threshold: str = "when-worse"
+    deadline: float = 120.0    # seconds for the whole check; then "could not evaluate"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Settings:
     timeout: float = 60.0
     max_retries: int = 4
     retry_after_cap: float = 30.0
+    request_deadline: float = 90.0   # one request: every attempt and wait together
     spend_cap: float = 1.0
     gate: GatePolicy = field(default_factory=GatePolicy)
 
@@ -45,6 +47,7 @@ _SECTIONS = {
     "eval": {
         "provider": "provider", "concurrency": "concurrency", "timeout": "timeout",
         "max_retries": "max_retries", "retry_after_cap": "retry_after_cap", "spend_cap": "spend_cap",
+        "deadline": "request_deadline",
     },
 }
 _GATE_KEYS = {f.name for f in fields(GatePolicy)}
@@ -92,6 +95,8 @@ _CHECKS = {
     ("eval", "provider"): ("a provider name", lambda v: isinstance(v, str)),
     ("eval", "concurrency"): ("a positive integer", lambda v: type(v) is int and v >= 1),
     ("eval", "timeout"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
+    ("eval", "deadline"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
+    ("gate", "deadline"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
     ("eval", "max_retries"): ("an integer from 0", lambda v: type(v) is int and v >= 0),
     ("eval", "retry_after_cap"): ("a number of seconds from 0", lambda v: type(v) in _NUMBER and 0 <= v < float("inf")),
     ("eval", "spend_cap"): ("an amount in USD from 0", lambda v: type(v) in _NUMBER and 0 <= v < float("inf")),
@@ -139,9 +144,17 @@ def _gate_policy(table: dict, text: str) -> GatePolicy:
         block_on_flip=str(flip),
         offline=str(table.get("offline", "warn")),
         block_below_threshold=str(table.get("block_below_threshold", "when-worse")),
+        deadline=_seconds(table.get("deadline", 120.0), "[gate] deadline"),
     )
+
+
+def _seconds(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UserError(f"{name} must be a positive number of seconds", path=CONFIG_FILE)
+    return float(value)
 
 
 def _validate(s: Settings) -> None:
     if s.provider not in ("auto", "anthropic", "echo", "replay"):
         raise UserError(f"unknown provider '{s.provider}' in [eval]", path=CONFIG_FILE)
+    _seconds(s.request_deadline, "[eval] deadline")

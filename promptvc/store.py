@@ -13,6 +13,7 @@ with `Store.for_reading`, which falls back to a read-only connection where it ca
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ RESULT_COLUMNS = (
 )
 RESPONSE_COLUMNS = (
     "key", "provider", "endpoint", "model", "request", "text", "reported_model", "stop_reason",
-    "tokens_in", "tokens_out", "latency_ms", "cost", "source", "created_at",
+    "tokens_in", "tokens_out", "latency_ms", "cost", "source", "created_at", "ask_key",
 )
 SET_SCORE_COLUMNS = (
     "set_key", "set_id", "prompt", "provider", "endpoint", "threshold", "cases", "passed", "failed", "errored",
@@ -94,6 +95,37 @@ def _refuse_newer(db: sqlite_utils.Database, path: Path) -> None:
         raise UserError(f"was written by a newer promptvc (schema version {len(applied)}, up to migration "
                         f"{unknown[-1]}; this promptvc reads up to version {len(known)}); upgrade promptvc, or "
                         "set [paths] db in promptvc.toml to another file", path=str(path))
+
+
+@migrations()
+def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
+    # ANTHROPIC_BASE_URL was stored as given, `user:pass@` and `?key=` included.
+    from promptvc.providers import public_endpoint
+    conn = db.conn
+    leaky = "endpoint LIKE '%@%' OR endpoint LIKE '%?%' OR endpoint LIKE '%#%'"
+    for key, request in conn.execute(f"SELECT key, request FROM responses WHERE {leaky}").fetchall():
+        try:
+            body = json.loads(request)
+            body["endpoint"] = public_endpoint(body["endpoint"])
+            request = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError, KeyError):
+            request = None
+        conn.execute("UPDATE responses SET request = ? WHERE key = ?", (request, key))
+    for table in ("responses", "set_scores", "commit_sets"):
+        for (old,) in conn.execute(f"SELECT DISTINCT endpoint FROM {table} WHERE {leaky}").fetchall():
+            conn.execute(f"UPDATE OR IGNORE {table} SET endpoint = ? WHERE endpoint = ?", (public_endpoint(old), old))
+            conn.execute(f"DELETE FROM {table} WHERE endpoint = ?", (old,))
+
+
+@migrations()
+def m004_responses_by_what_was_asked(db: sqlite_utils.Database) -> None:
+    # Replay finds a recording by model, messages and parameters, whatever endpoint carried it.
+    from promptvc.evaluation.request import ask_key_of
+    db.table("responses").add_column("ask_key", str)
+    rows = db.conn.execute("SELECT key, request FROM responses").fetchall()
+    db.conn.executemany("UPDATE responses SET ask_key = ? WHERE key = ?",
+                        [(ask_key_of(request), key) for key, request in rows])
+    db.table("responses").create_index(["ask_key"])
 
 
 class Store:
@@ -204,16 +236,6 @@ class Store:
     # -- results ------------------------------------------------------------------------
 
     @guarded
-    def save_batch(self, run_id: int, results: list[dict], responses: list[dict], *, replace: bool = False) -> None:
-        """Finished results and the responses they came from, in one transaction."""
-        with self.immediate() as conn:
-            if replace:  # --no-cache: the fresh answer replaces the recorded one
-                _upsert(conn, "responses", RESPONSE_COLUMNS, "key", responses)
-            else:
-                _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, responses)
-            self._save_results(conn, run_id, results, replace)
-
-    @guarded
     def save_results(self, run_id: int, rows: list[dict], *, replace: bool = False) -> None:
         if rows:
             with self.immediate() as conn:
@@ -296,10 +318,24 @@ class Store:
         return found
 
     @guarded
-    def save_responses(self, rows: list[dict]) -> None:
+    def responses_asked(self, ask_keys: list[str]) -> dict[str, dict]:
+        """Recordings by what was asked; of several (other endpoints), the newest."""
+        found: dict[str, dict] = {}
+        for chunk in map(list, chunks(ask_keys, BATCH)):
+            query = (f"SELECT * FROM responses WHERE ask_key IN ({', '.join('?' for _ in chunk)}) "
+                     "ORDER BY created_at")
+            for row in self.db.query(query, chunk):
+                found[row["ask_key"]] = row
+        return found
+
+    @guarded
+    def save_responses(self, rows: list[dict], *, replace: bool = False) -> None:
         if rows:
             with self.immediate() as conn:
-                _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
+                if replace:  # --no-cache: the fresh answer replaces the recorded one
+                    _upsert(conn, "responses", RESPONSE_COLUMNS, "key", rows)
+                else:
+                    _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
 
     @guarded
     def export_responses(self) -> Iterator[dict]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from promptvc.caches import Caches
 from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo
 from promptvc.git.snapshot import Commit, Snapshot, Where, open_snapshot
@@ -18,6 +19,7 @@ class Workspace:
     repo: GitRepo
     settings: Settings
     _db_checked: bool = field(default=False, init=False, repr=False)
+    caches: Caches = field(default_factory=Caches)  # the one owner of what the process keeps
 
     @classmethod
     def open(cls, start: Path | None = None) -> Workspace:
@@ -42,7 +44,7 @@ class Workspace:
         return Commit(self.repo.resolve(rev))
 
     def snapshot(self, where: Where) -> Snapshot:
-        return open_snapshot(self.repo, where, self.settings.watched_paths)
+        return open_snapshot(self.repo, where, self.settings.watched_paths, self.caches)
 
     def renderer(self, snapshot: Snapshot):
         from promptvc.prompts.render import Renderer

@@ -66,14 +66,13 @@ def _check_aliases(root) -> None:
     if sizes[id(root)] - len(sizes) > ALIAS_EXPANSION_BUDGET:
         raise _AliasBomb(f"aliases expand the document past {ALIAS_EXPANSION_BUDGET:,} extra nodes", root)
 
-_CACHE: dict[tuple[str, int], Any] = {}
-
-
-def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | None = None) -> Any:
-    """Parse YAML; an error names the file and the line counted from the top of the file."""
-    key = (cache_key, first_line) if cache_key else None
-    if key and key in _CACHE:
-        return _fresh(_CACHE[key])
+def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | None = None,
+               cache: Any = None) -> Any:
+    """Parse YAML; an error names the file and the line counted from the top of the file.
+    With a cache (a snapshot's `caches.yaml`) and a key (the blob sha), parsed once per blob."""
+    key = (cache_key, first_line) if cache_key and cache is not None else None
+    if key and key in cache:
+        return _fresh(cache[key])
     try:
         loader = _Loader(text)
         # An alias needs an anchor (`&a`) and a reference (`*a`): most files have neither, and skip the count.
@@ -88,7 +87,7 @@ def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | No
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UserError(f"invalid YAML: {problem}", path=path, line=line) from None
     if key:
-        _CACHE[key] = data
+        cache[key] = data
         return _fresh(data)
     return data
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from promptvc.git import snapshot as snapshot_module
 from tests.data import ANSWER, EXAMPLES, GOLDEN, TIERS
 
 pytest_plugins = ["tests.model_server"]
@@ -40,7 +39,6 @@ def isolated(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("PAGER", "cat")
-    snapshot_module._BLOBS.clear()
     yield
 
 

@@ -1,5 +1,6 @@
 """A small Messages-API server on 127.0.0.1 for tests: answers by rule or from a queue, can be
-slow, can fail with 429/529/500 for the first N calls, and records every request."""
+slow, can fail with 429/529/500 (or any status and error body) for the first N calls, can send
+raw bodies (malformed ones) or drip its answer a byte at a time, and records every request."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ class ModelServer:
     fail_status: int = 529
     retry_after: str | None = None
     stop_reason: str = "end_turn"
+    error_body: dict | None = None      # the body of a failure (default: overloaded_error)
+    raw: list[bytes] = field(default_factory=list)   # 200 bodies sent as they are, one per call
+    drip: float = 0.0                   # seconds between the bytes of a 200 body
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures_sent: int = 0
 
@@ -68,11 +72,15 @@ def _handler(server: ModelServer):
             if server.delay:
                 time.sleep(server.delay)
             if fail:
-                self._send(server.fail_status, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
-                           retry=True)
+                error = server.error_body or {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+                self._send(server.fail_status, error, retry=True)
                 return
             with server.lock:
-                text = server.reply_for(body)
+                raw = server.raw.pop(0) if server.raw else None
+                text = server.reply_for(body) if raw is None else ""
+            if raw is not None:
+                self._send_bytes(200, raw)
+                return
             words = max(1, len(text.split()))
             self._send(200, {
                 "id": f"msg_{len(server.requests)}", "type": "message", "role": "assistant",
@@ -83,13 +91,21 @@ def _handler(server: ModelServer):
             })
 
         def _send(self, status: int, payload: dict, retry: bool = False):
-            data = json.dumps(payload).encode()
+            self._send_bytes(status, json.dumps(payload).encode(), retry)
+
+        def _send_bytes(self, status: int, data: bytes, retry: bool = False):
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
             if retry and server.retry_after is not None:
                 self.send_header("retry-after", server.retry_after)
             self.end_headers()
+            if status == 200 and server.drip:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(server.drip)
+                return
             self.wfile.write(data)
 
     return Handler
@@ -98,6 +114,9 @@ def _handler(server: ModelServer):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # the default backlog of 5 drops connections when many arrive at once
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up on a stalled or dripped answer is what the test wanted
 
 
 @pytest.fixture

@@ -270,7 +270,7 @@ def test_without_a_key_the_gate_says_what_it_could_not_check(gated, model_server
     gated.stage()
     result = commit(gated)
     assert result.returncode == 0
-    assert "not checked (no recorded response" in result.stdout
+    assert "not checked (no recording for this request" in result.stdout
     assert model_server.calls == 0
 
 
@@ -572,7 +572,7 @@ def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(gated, model_ser
     assert code == 0 and "nothing was evaluated: 2 cases, 2 skipped" in out
     code, out, err = cli("check", "--strict")
     assert code == 3
-    assert err.startswith("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recorded response")
+    assert err.startswith("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording")
 
 
 def test_reports_go_into_new_folders_and_a_directory_is_one_line(gated, model_server, cli, tmp_path):

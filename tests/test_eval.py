@@ -117,7 +117,7 @@ def test_no_key_without_recordings_skips_in_replay(model_repo, model_server, cli
     assert code == 0
     assert model_server.calls == 0
     assert "not evaluated" in out
-    assert "support-answer: 2 skipped (refund-window, late-return): no recorded response" in out
+    assert "support-answer: 2 skipped (refund-window, late-return): no recording for this request" in out
 
 
 def test_explicit_anthropic_without_a_key_exits_3(model_repo, model_server, cli, monkeypatch):
@@ -301,8 +301,8 @@ def test_replay_without_recordings_exits_0_saying_so_and_3_with_strict(model_rep
     assert "nothing was evaluated: 2 cases, 2 skipped" in out
     code, out, err = cli("eval", "--strict")
     assert code == 3
-    assert err == ("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recorded response "
-                   "for this request (replay: ANTHROPIC_API_KEY is not set))\n")
+    assert err == ("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording "
+                   "for this request (replay answers from recordings only: `promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked))\n")
 
 
 def test_some_sets_not_evaluated_are_said_and_strict_makes_them_exit_3(model_repo, model_server, cli, monkeypatch):
@@ -317,7 +317,7 @@ def test_some_sets_not_evaluated_are_said_and_strict_makes_them_exit_3(model_rep
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     code, out, _ = cli("eval")
     assert code == 0
-    assert "1 of 2 golden sets not evaluated (support-answer: no recorded response" in out
+    assert "1 of 2 golden sets not evaluated (support-answer: no recording" in out
     assert "nothing was evaluated" not in out
     assert cli("eval", "--strict")[0] == 3
     code, out, _ = cli("eval", "--strict", "--json")

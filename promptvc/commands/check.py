@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from promptvc.errors import UserError
 from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.wording import plural
@@ -114,8 +115,11 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     from promptvc.views.terminal import emit
 
     outcome = evaluate_both(ws, plan_both(ws, compared.old, compared.new), command="check",
-                            spend_cap=ws.settings.spend_cap)
+                            spend_cap=ws.settings.spend_cap, deadline=ws.settings.gate.deadline)
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
+    rejected = before.stats.rejected + after.stats.rejected
+    if rejected:  # the API refused a request (an unknown model, a prompt too long): never "allowed"
+        raise UserError(rejected[0])
     verdict = decide(comparisons, ws.settings.gate, compared.base_name)
     unreachable = before.stats.unreachable + after.stats.unreachable
     if markdown:  # the reports first: the verdict on screen is the last word
@@ -146,7 +150,7 @@ def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: lis
     lines = [Text(f"promptvc check · {compared.label} · {sets}, {rerun} of {plural(total, 'case')} re-run", style="bold")]
     lines += comparison_lines(comparisons) + cost_lines(comparisons)
     if unreachable:
-        lines.append(Text(f"could not evaluate: {plural(len(unreachable), 'call')} failed after retries ({unreachable[0]})",
+        lines.append(Text(f"could not evaluate {plural(len(unreachable), 'case')}: {unreachable[0]}",
                           style="bold yellow"))
     nothing = evalview.nothing_evaluated_text(after.sets)
     if nothing:

@@ -12,7 +12,7 @@ def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json:
 
     from promptvc.diff import diff_report
     from promptvc.evaluation.both import evaluate_both, plan_both
-    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.evaluation.runner import raise_for_faults
     from promptvc.git.revisions import diff_range
     from promptvc.names import as_name
     from promptvc.views import diff as diffview
@@ -27,8 +27,8 @@ def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json:
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     if names:
         comparisons = [c for c in comparisons if c.set_id in names or (c.after and c.after.golden.prompt in names)]
-    raise_if_unreachable(before)
-    raise_if_unreachable(after)
+    raise_for_faults(before)
+    raise_for_faults(after)
     if as_json:
         print(json.dumps({"schema": "promptvc.diff-eval/1", "old": span.old_label, "new": span.new_label,
                           "diff": diffview.report_dict(report), "sets": [{

@@ -118,9 +118,9 @@ def _report_broken(broken: list[BrokenSet], code: int) -> int:
 def exit_code(outcome, strict: bool) -> int:
     """3 when the model was unreachable (or, with --strict, a set was not evaluated); 1 for a failed
     set or a case whose own checks errored; else 0, even when sets went unevaluated for want of a key."""
-    from promptvc.evaluation.runner import raise_if_unreachable
+    from promptvc.evaluation.runner import raise_for_faults
     from promptvc.views import eval as evalview
-    raise_if_unreachable(outcome)
+    raise_for_faults(outcome)
     from promptvc.evals.scoring import Status
     if any(s.status == Status.FAILED or s.broken for s in outcome.sets):
         return 1

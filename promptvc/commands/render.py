@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.goldens import GoldenSet
@@ -60,7 +61,9 @@ def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None
     variables.update(given)
     rendered = renderer.render(name, variables, allow_missing=allow_missing)
     if plain:
-        print(rendered.plain(), end="")
+        from promptvc.views.terminal import printable
+        # Exactly the echo provider's text into a pipe; on a terminal, no variable drives it.
+        print(rendered.plain() if not sys.stdout.isatty() else printable(rendered.plain()), end="")
         return 0
     if as_json:
         print(json.dumps({

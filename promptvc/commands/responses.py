@@ -33,6 +33,7 @@ def export(path: str) -> int:
 
 
 def import_(path: str) -> int:
+    from promptvc.evaluation.request import ask_key_of
     from promptvc.store import RESPONSE_COLUMNS, Store
     source = Path(path)
     if not source.exists():
@@ -46,7 +47,9 @@ def import_(path: str) -> int:
                 continue
             if not isinstance(row.get("key"), str) or "text" not in row:
                 raise UserError("not a recorded response (needs key and text)", path=path, line=number)
-            rows.append({c: row.get(c) for c in RESPONSE_COLUMNS} | {"source": "import"})
+            ask_key = ask_key_of(row["request"]) if isinstance(row.get("request"), str) else None
+            rows.append({c: row.get(c) for c in RESPONSE_COLUMNS} | {"source": "import",
+                                                                     "ask_key": ask_key or row.get("ask_key")})
     store = Store(Workspace.open().db_path)
     before = store.response_count()
     store.save_responses(rows)

@@ -139,18 +139,15 @@ class GoldenCatalog:
         return any(p.startswith(self.evals_dir + "/") and p not in golden for p in changed)
 
 
-_INLINE: dict[tuple[str, str], GoldenSet] = {}
-
-
 def load_golden(snapshot: Snapshot, path: str, evals_dir: str) -> GoldenSet:
     """A golden set; one whose cases are inline is parsed once per blob (history meets it often)."""
     sha = snapshot.files[path].sha
-    cached = _INLINE.get((path, sha))
+    cached = snapshot.caches.goldens.get((path, sha))
     if cached is not None:
         return cached
     golden = _parse_golden(snapshot, path, sha, evals_dir)
     if golden.cases_path is None:
-        _INLINE[(path, sha)] = golden
+        snapshot.caches.goldens[(path, sha)] = golden
     return golden
 
 
@@ -206,7 +203,7 @@ def load_goldens(snapshot: Snapshot, evals_dir: str) -> list[GoldenSet]:
 
 def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> GoldenSet:
     text = snapshot.read_text(path)
-    data = parse_yaml(text, path, cache_key=sha)
+    data = parse_yaml(text, path, cache_key=sha, cache=snapshot.caches.yaml)
     if not isinstance(data, dict):
         raise UserError("a golden set must be a mapping", path=path)
     unknown = sorted(str(k) for k in set(data) - SET_KEYS)

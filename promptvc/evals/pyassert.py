@@ -15,7 +15,6 @@ import ast
 import builtins
 import re
 import types
-import weakref
 from collections.abc import Callable, Iterable
 
 from promptvc.errors import UserError
@@ -188,9 +187,6 @@ class SnapshotModules:
         return self.modules[absolute.partition(".")[0]]
 
 
-_LOADED: weakref.WeakKeyDictionary[Snapshot, SnapshotModules] = weakref.WeakKeyDictionary()
-
-
 def split_spec(spec: str) -> tuple[str, str]:
     module, _, function = spec.partition(":")
     return module, function
@@ -206,9 +202,9 @@ def valid_spec(spec: object) -> bool:
 
 def load_function(snapshot: Snapshot, spec: str, root: str) -> Callable:
     module_name, function_name = split_spec(spec)
-    loaded = _LOADED.get(snapshot)
-    if loaded is None:
-        loaded = _LOADED[snapshot] = SnapshotModules(snapshot, root)
+    loaded = snapshot.python_modules
+    if not isinstance(loaded, SnapshotModules):
+        loaded = snapshot.python_modules = SnapshotModules(snapshot, root)
     module = loaded.module(module_name)
     if module is None:
         raise UserError(f"python assertion '{spec}': no {module_files(module_name)[0]} in {snapshot.label}")

@@ -4,6 +4,7 @@ held to the spend cap before anything is spent, then runs them and compares."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -79,14 +80,17 @@ def check_spend(store: Store, plans: BothPlans, cap: float) -> None:
 
 
 def evaluate_both(ws: Workspace, plans: BothPlans, *, command: str, spend_cap: float | None = None,
-                  on_result: Callable[[CaseResult], None] | None = None) -> BothOutcomes:
-    """Run both plans (reusing stored results) and compare them. One store connection per call,
-    so a TUI worker thread can run this."""
+                  on_result: Callable[[CaseResult], None] | None = None,
+                  deadline: float | None = None) -> BothOutcomes:
+    """Run both plans (reusing stored results) and compare them, within `deadline` seconds when
+    given (what is left then could not be evaluated). One store connection per call, so a TUI
+    worker thread can run this."""
+    ends = time.monotonic() + deadline if deadline is not None else None
     store = Store(ws.db_path)
     try:
         if spend_cap is not None:
             check_spend(store, plans, spend_cap)
-        before, after = (Runner(store, ws.settings, str(ws.root), on_result=on_result).run(
+        before, after = (Runner(store, ws.settings, str(ws.root), on_result=on_result, deadline=ends).run(
             plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command=command)
             for plan in plans.plans)
     finally:

@@ -43,6 +43,11 @@ class ModelRequest:
         return content_hash(self.provider, self.endpoint, "messages", self.model, self.system,
                             [list(m) for m in self.messages], dict(self.params), self.sample)
 
+    @property
+    def ask_key(self) -> str:
+        """What was asked, whatever endpoint carried it: how replay finds a recording."""
+        return content_hash("ask/1", self.provider, self.payload(), self.sample)
+
     def payload(self) -> dict:
         """The keyword arguments of `messages.create`."""
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": r, "content": c} for r, c in self.messages]}
@@ -61,6 +66,17 @@ class ModelRequest:
     def as_json(self) -> str:
         return json.dumps({"provider": self.provider, "endpoint": self.endpoint, **self.payload(), "sample": self.sample},
                           sort_keys=True, ensure_ascii=False)
+
+
+def ask_key_of(request_json: str) -> str | None:
+    """The ask key of a stored request (`ModelRequest.as_json`), for recordings made before it existed."""
+    try:
+        body = json.loads(request_json)
+        provider, sample = body.pop("provider"), body.pop("sample", 0)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    body.pop("endpoint", None)
+    return content_hash("ask/1", provider, body, sample)
 
 
 def build_request(rendered, provider: str, endpoint: str, sample: int = 0) -> ModelRequest:

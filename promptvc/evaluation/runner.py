@@ -5,7 +5,7 @@ interrupted run keeps what finished and never serves as a baseline."""
 from __future__ import annotations
 
 import asyncio
-import gc
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,13 +20,22 @@ from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
-from promptvc.providers import ProviderError, Response, Skipped, echo_response, has_key, require_key
+from promptvc.providers import (
+    PROVIDERS,
+    Provider,
+    ProviderError,
+    ProviderOptions,
+    RequestRejected,
+    Response,
+    Skipped,
+    create_provider,
+)
 from promptvc.settings import Settings
 from promptvc.store import Store
 from promptvc.wording import plural
 
 if TYPE_CHECKING:
-    from promptvc.providers.anthropic_api import AnthropicProvider
+    pass
 
 FLUSH_EVERY = 50
 REUSABLE = (Status.PASSED, Status.FAILED)  # an errored or skipped result is tried again
@@ -40,6 +49,7 @@ class RunStats:
     tokens_in: int = 0
     tokens_out: int = 0
     unreachable: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)   # requests the API refused: a configuration error
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,9 @@ class RunOutcome:
 
 class Runner:
     def __init__(self, store: Store, settings: Settings, root: str, *, no_cache: bool = False,
-                 concurrency: int | None = None, on_result: Callable[[CaseResult], None] | None = None):
+                 concurrency: int | None = None, on_result: Callable[[CaseResult], None] | None = None,
+                 deadline: float | None = None):
+        """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors."""
         self.store = store
         self.settings = settings
         self.root = root
@@ -60,9 +72,9 @@ class Runner:
         self.concurrency = concurrency or settings.concurrency
         self.on_result = on_result or (lambda result: None)
         self.stats = RunStats()
-        self._provider: AnthropicProvider | None = None
+        self.deadline = deadline
+        self._providers: dict[str, Provider] = {}
         self._pending: list[dict] = []
-        self._pending_responses: list[dict] = []
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
 
@@ -93,18 +105,43 @@ class Runner:
                 self.on_result(results[job.key])
         self.store.link_results(self.run_id, reused)
         todo = [j for j in jobs if j.key not in results]
+        # Each run sends in its own order, so that runs of the same plan at once (hooks in two
+        # worktrees, a hook and CI) mostly answer different cases and find each other's answers.
+        random.shuffle(todo)
         if not self.no_cache:
-            self._cached = self.store.responses_for([j.request.key for j in todo])
+            self._cached = self._recordings([j for j in todo if PROVIDERS[j.identity.provider].recorded])
         try:
-            for job, result in zip(todo, await asyncio.gather(*(self._evaluate(plan, j) for j in todo)), strict=True):
+            for job, result in zip(todo, await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo)),
+                                   strict=True):
                 results[job.key] = result
         finally:
             self._flush(force=True)
-            if self._provider is not None:
-                await self._provider.close()
+            for provider in self._providers.values():
+                await provider.close()
         return results
 
+    def _recordings(self, jobs: list[CaseJob]) -> dict[str, dict]:
+        """{request key: recorded response} for these jobs, each found as its provider finds them."""
+        by_ask: list[CaseJob] = []
+        by_request: list[CaseJob] = []
+        for job in jobs:
+            (by_ask if PROVIDERS[job.identity.provider].recordings_by == "ask" else by_request).append(job)
+        found = self.store.responses_for([j.request.key for j in by_request])
+        asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
+        return found | {j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked}
+
     # -- one case -----------------------------------------------------------------------
+
+    async def _evaluate_in_time(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
+        if self.deadline is None:
+            return await self._evaluate(plan, job)
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await self._evaluate(plan, job)
+        except TimeoutError:
+            error = "the deadline passed before this case was evaluated ([gate] deadline)"
+            self.stats.unreachable.append(error)
+            return self._finished(CaseResult.of_job(job, status=Status.ERROR, error=error, fault="unreachable"))
 
     async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
         try:
@@ -112,6 +149,9 @@ class Runner:
             result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
             result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
+        except RequestRejected as exc:
+            self.stats.rejected.append(f"prompt {job.golden.prompt} (golden set {job.golden.id}): {exc}")
+            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="request")
         except ProviderError as exc:
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
@@ -119,6 +159,9 @@ class Runner:
                                        fault="unreachable" if exc.unreachable else "request")
         except UserError as exc:  # the case's own checks: a python assertion, the judge's reply
             result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
+        return self._finished(result)
+
+    def _finished(self, result: CaseResult) -> CaseResult:
         self._pending.append(result.row())
         self._flush()
         self.on_result(result)
@@ -126,16 +169,18 @@ class Runner:
 
     async def _respond(self, request: ModelRequest, job: CaseJob, *, cache: bool = True):
         """(response, its cost, whether it was fetched now) from the cache or the provider."""
-        if request.provider == "echo":
-            return echo_response(request), 0.0, False
-        row = None if self.no_cache else self._cached_response(request, job)
+        provider = self._provider(job.identity.provider)
+        if not provider.recorded:
+            return await provider.complete(request), 0.0, False
+        row = None if self.no_cache else self._cached_response(request, job, provider)
+        if row is None:
+            check = None if self.no_cache else self._recorded_meanwhile(request)
+            try:
+                response = await provider.complete(request, check)
+            except _RecordedMeanwhile as found:
+                row = found.row
         if row is not None:
             return _response_from_row(row), row["cost"], False
-        if job.identity.mode == "replay":
-            why = "replay mode" if has_key() else "replay: ANTHROPIC_API_KEY is not set"
-            raise Skipped(f"no recorded response for this request ({why})")
-        provider = self._live_provider()
-        response = await provider.complete(request)
         price = job.price if request is job.request else price_for(request.model)
         cost = price.cost(response.input_tokens, response.output_tokens) if price else None
         self.stats.calls += 1
@@ -146,36 +191,37 @@ class Runner:
             self._remember(request, response, cost)
         return response, cost, True
 
-    def _live_provider(self) -> AnthropicProvider:
-        if self._provider is None:
-            require_key()
-            # The SDK costs about a second to import; the collector running over its freshly built
-            # classes adds a tenth of that, and none of them is garbage.
-            gc.disable()
-            try:
-                from promptvc.providers.anthropic_api import AnthropicProvider
-            finally:
-                gc.freeze()
-                gc.enable()
+    def _provider(self, name: str) -> Provider:
+        if name not in self._providers:
             s = self.settings
-            self._provider = AnthropicProvider(concurrency=self.concurrency, timeout=s.timeout,
-                                               max_retries=s.max_retries, retry_after_cap=s.retry_after_cap)
-        return self._provider
+            self._providers[name] = create_provider(name, ProviderOptions(
+                concurrency=self.concurrency, timeout=s.timeout, max_retries=s.max_retries,
+                retry_after_cap=s.retry_after_cap, deadline=s.request_deadline))
+        return self._providers[name]
 
-    def _cached_response(self, request: ModelRequest, job: CaseJob) -> dict | None:
+    def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None]:
+        def check() -> None:  # another run may have paid for this answer since this one started
+            row = self.store.response(request.key)
+            if row is not None:
+                raise _RecordedMeanwhile(row)
+        return check
+
+    def _cached_response(self, request: ModelRequest, job: CaseJob, provider: Provider) -> dict | None:
         if request is job.request:  # the case requests were all looked up in one query
             return self._cached.get(request.key)
+        if provider.recordings_by == "ask":
+            return self.store.responses_asked([request.ask_key]).get(request.ask_key)
         return self.store.response(request.key)
 
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
-        """Queue a response for the cache; it is written with the next batch of results."""
-        self._pending_responses.append({
+        """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
+        self.store.save_responses([{
             "key": request.key, "provider": request.provider, "endpoint": request.endpoint, "model": request.model,
             "request": request.as_json(), "text": response.text, "reported_model": response.model,
             "stop_reason": response.stop_reason, "tokens_in": response.input_tokens,
             "tokens_out": response.output_tokens, "latency_ms": response.latency_ms, "cost": cost,
-            "source": "live", "created_at": now(),
-        })
+            "source": "live", "created_at": now(), "ask_key": request.ask_key,
+        }], replace=self.no_cache)
 
     async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
                      called: bool) -> CaseResult:
@@ -200,8 +246,8 @@ class Runner:
 
     async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str, spent: list[float]) -> tuple[int, str]:
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
-        if job.identity.kind == "echo":
-            raise UserError("llm-rubric needs a model; this set uses the echo provider")
+        if not PROVIDERS[job.identity.provider].judges:
+            raise UserError(f"llm-rubric needs a model; this set uses the {job.identity.provider} provider")
         request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
         response, cost, fresh = await self._respond(request, job, cache=False)
         if fresh:
@@ -217,11 +263,16 @@ class Runner:
 
     def _flush(self, force: bool = False) -> None:
         due = len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS
-        if (self._pending or self._pending_responses) and (force or due):
+        if self._pending and (force or due):
             rows, self._pending = self._pending, []
-            responses, self._pending_responses = self._pending_responses, []
-            self.store.save_batch(self.run_id, rows, responses, replace=self.no_cache)
+            self.store.save_results(self.run_id, rows, replace=self.no_cache)
             self._last_flush = time.monotonic()
+
+
+class _RecordedMeanwhile(Exception):
+    def __init__(self, row: dict):
+        super().__init__(row["key"])
+        self.row = row
 
 
 def _response_from_row(row: dict) -> Response:
@@ -249,7 +300,7 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
     cached = store.responses_for([j.request.key for j in jobs])
     calls: list[Call] = []
     for job in jobs:
-        if job.identity.mode != "live" or (stored.get(job.key) or {}).get("status") in REUSABLE:
+        if not PROVIDERS[job.identity.provider].sends or (stored.get(job.key) or {}).get("status") in REUSABLE:
             continue
         if job.request.key not in cached:
             calls.append(job.model_call)
@@ -257,8 +308,11 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
     return calls
 
 
-def raise_if_unreachable(outcome: RunOutcome) -> None:
+def raise_for_faults(outcome: RunOutcome) -> None:
+    """A request the API refused is a configuration error (exit 2); a provider that failed, exit 3."""
+    if outcome.stats.rejected:
+        raise UserError(outcome.stats.rejected[0])
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
-        raise CannotEvaluate(f"could not evaluate: {plural(len(outcome.stats.unreachable), 'call')} failed after retries ({first})")
+        raise CannotEvaluate(f"could not evaluate {plural(len(outcome.stats.unreachable), 'case')}: {first}")
 

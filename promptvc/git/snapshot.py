@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 
+from promptvc.caches import Caches
 from promptvc.errors import UserError
 from promptvc.git.repo import SYMLINK_MODE, GitRepo, TreeEntry, object_id
 
@@ -35,9 +36,6 @@ class Commit:
 
 Where = Commit | Special
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
-
-_BLOBS: dict[str, bytes] = {}
-
 
 @dataclass(frozen=True)
 class FileRef:
@@ -72,42 +70,48 @@ def decode_text(path: str, data: bytes) -> str:
 class Snapshot:
     """The files under the watched paths at one point: a commit, the index or the working tree."""
 
-    def __init__(self, repo: GitRepo | None, where: Where, files: dict[str, FileRef]):
+    def __init__(self, repo: GitRepo | None, where: Where, files: dict[str, FileRef],
+                 caches: Caches | None = None):
         self.repo = repo
         self.where = where
         self.commit = where.sha if isinstance(where, Commit) else None
         self.kind = "commit" if isinstance(where, Commit) else where.value
         self.files = files
+        self.caches = caches if caches is not None else Caches()  # a workspace passes its own
+        self._prefetched = False
         # Files outside the watched paths (python assertion modules and what they import),
         # looked up on demand; kept apart so that `files` stays what a diff compares.
         self._extra: dict[str, FileRef] = {}
         self._missing: set[str] = set()
+        # Python assertion modules loaded from this snapshot's blobs (evals.pyassert), which
+        # live exactly as long as the snapshot: never shared with another snapshot.
+        self.python_modules: object | None = None
 
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str]) -> Snapshot:
+    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str], caches: Caches | None = None) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(sha, paths)}
-        return cls(repo, Commit(sha), files)
+        return cls(repo, Commit(sha), files, caches)
 
     @classmethod
-    def at_index(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
+    def at_index(cls, repo: GitRepo, paths: list[str], caches: Caches | None = None) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_index(paths)}
-        return cls(repo, INDEX, files)
+        return cls(repo, INDEX, files, caches)
 
     @classmethod
-    def at_worktree(cls, repo: GitRepo, paths: list[str]) -> Snapshot:
+    def at_worktree(cls, repo: GitRepo, paths: list[str], caches: Caches | None = None) -> Snapshot:
         names, untracked = repo.ls_worktree(paths)
-        files = {}
+        snapshot = cls(repo, WORKTREE, {}, caches)
         for name in names:
-            ref = _worktree_ref(repo, name, name in untracked)
+            ref = _worktree_ref(repo, name, name in untracked, snapshot.caches)
             if ref is not None:
-                files[name] = ref
-        return cls(repo, WORKTREE, files)
+                snapshot.files[name] = ref
+        return snapshot
 
     @classmethod
-    def empty(cls) -> Snapshot:
-        return cls(None, EMPTY, {})
+    def empty(cls, caches: Caches | None = None) -> Snapshot:
+        return cls(None, EMPTY, {}, caches)
 
     # -- reading ----------------------------------------------------------
 
@@ -125,15 +129,21 @@ class Snapshot:
         return sorted(p for p in self.files if p.startswith(prefix) and p.endswith(suffixes or ("",)))
 
     def read_bytes(self, path: str) -> bytes:
-        ref = self.files.get(path) or self.lookup(path)
+        ref = self._ref(path) or self.lookup(path)
         if ref is None:
             raise UserError(f"no such file in {self.label}", path=path)
         if ref.is_symlink:
             raise UserError("is a symlink; promptvc refuses to follow links", path=path)
-        if ref.sha not in _BLOBS:
+        data = self.caches.blobs.get(ref.sha)
+        if data is None and not self._prefetched and path in self.files:
             # One `git cat-file --batch` for the whole snapshot costs less than a second process.
-            self.prefetch(list(self.files) if path in self.files else [path])
-        return _BLOBS[ref.sha]
+            self._prefetched = True
+            self.prefetch(list(self.files))
+            data = self.caches.blobs.get(ref.sha)
+        if data is None:  # outside the watched paths, or evicted (a snapshot above the budget)
+            data = self._load([ref])[ref.sha]
+            self.caches.blobs[ref.sha] = data
+        return data
 
     def _ref(self, path: str) -> FileRef | None:
         return self.files.get(path) or self._extra.get(path)
@@ -143,14 +153,15 @@ class Snapshot:
 
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
-        refs = [ref for p in paths if (ref := self._ref(p)) is not None and ref.sha not in _BLOBS]
-        if not refs or self.repo is None:  # the empty snapshot has no files to load
-            return
+        refs = [ref for p in paths if (ref := self._ref(p)) is not None and ref.sha not in self.caches.blobs]
+        if refs and self.repo is not None:  # the empty snapshot has no files to load
+            self.caches.blobs.update(self._load(refs))
+
+    def _load(self, refs: list[FileRef]) -> dict[str, bytes]:
+        assert self.repo is not None
         if self.where is WORKTREE:
-            for ref in refs:
-                _BLOBS[ref.sha] = (self.repo.root / ref.path).read_bytes()
-        else:
-            _BLOBS.update(self.repo.cat_blobs([r.sha for r in refs if not r.is_symlink]))
+            return {ref.sha: (self.repo.root / ref.path).read_bytes() for ref in refs}
+        return self.repo.cat_blobs([r.sha for r in refs if not r.is_symlink])
 
     def lookup(self, path: str) -> FileRef | None:
         """A file outside the watched paths (a python assertion module), found on demand."""
@@ -161,7 +172,8 @@ class Snapshot:
         wanted = [p for p in dict.fromkeys(paths) if self._ref(p) is None and p not in self._missing]
         if wanted and self.repo is not None:
             if self.where is WORKTREE:
-                found = {p: ref for p in wanted if (ref := _worktree_ref(self.repo, p, untracked=False))}
+                found = {p: ref for p in wanted
+                         if (ref := _worktree_ref(self.repo, p, False, self.caches))}
             else:
                 entries: list[TreeEntry] = (
                     self.repo.ls_tree(self.where.sha, wanted) if isinstance(self.where, Commit)
@@ -178,7 +190,7 @@ class Snapshot:
         return {p: ref for p in paths if (ref := self._ref(p)) is not None}
 
 
-def _worktree_ref(repo: GitRepo, name: str, untracked: bool) -> FileRef | None:
+def _worktree_ref(repo: GitRepo, name: str, untracked: bool, caches: Caches) -> FileRef | None:
     full = repo.root / name
     if os.path.islink(full):
         return FileRef(name, blob_sha(os.readlink(full).encode(), repo.object_format), SYMLINK_MODE, untracked)
@@ -186,19 +198,19 @@ def _worktree_ref(repo: GitRepo, name: str, untracked: bool) -> FileRef | None:
         return None  # deleted in the working tree but still in the index
     data = full.read_bytes()
     sha = blob_sha(data, repo.object_format)
-    _BLOBS.setdefault(sha, data)
+    caches.blobs.setdefault(sha, data)
     return FileRef(name, sha, "100644", untracked)
 
 
-def open_snapshot(repo: GitRepo, where: Where, paths: list[str]) -> Snapshot:
+def open_snapshot(repo: GitRepo, where: Where, paths: list[str], caches: Caches | None = None) -> Snapshot:
     if where is WORKTREE:
-        snapshot = Snapshot.at_worktree(repo, paths)
+        snapshot = Snapshot.at_worktree(repo, paths, caches)
     elif where is INDEX:
-        snapshot = Snapshot.at_index(repo, paths)
+        snapshot = Snapshot.at_index(repo, paths, caches)
     elif where is EMPTY:
-        return Snapshot.empty()
+        return Snapshot.empty(caches)
     elif isinstance(where, Commit):
-        snapshot = Snapshot.at_commit(repo, where.sha, paths)
+        snapshot = Snapshot.at_commit(repo, where.sha, paths, caches)
     else:
         raise TypeError(f"not a snapshot location: {where!r}")
     refuse_linked_roots(snapshot.files, paths)

@@ -59,9 +59,6 @@ def prompt_names(snapshot: Snapshot, prompts_dir: str) -> list[str]:
     return sorted(n for n in names if n and n != JUDGE_NAME)
 
 
-_PARSED: dict[tuple[str, str], PromptFile] = {}
-
-
 def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:
     path = prompt_path(name, prompts_dir)
     if path not in snapshot:
@@ -69,9 +66,10 @@ def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:
         raise UserError(f"unknown prompt '{name}' (no {path} in {snapshot.label}){did_you_mean(name, known)}")
     sha = snapshot.files[path].sha
     key = (sha, name)
-    if key not in _PARSED:
-        _PARSED[key] = parse_prompt(snapshot.read_text(path), name, path, sha)
-    return _PARSED[key]
+    parsed = snapshot.caches.prompts.get(key)
+    if parsed is None:
+        parsed = snapshot.caches.prompts[key] = parse_prompt(snapshot.read_text(path), name, path, sha)
+    return parsed
 
 
 def split_front_matter(text: str, path: str) -> tuple[str | None, str, int]:

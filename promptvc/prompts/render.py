@@ -22,7 +22,7 @@ from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.budget import RenderLimitExceeded, RenderLimits, bounded_render
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
 from promptvc.prompts.sandbox import BoundedSandbox
-from promptvc.prompts.templatecache import MEMORY, Analysis, TemplateCache
+from promptvc.prompts.templatecache import Analysis, TemplateCache
 from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
 from promptvc.yamlfile import parse_yaml
 
@@ -32,7 +32,6 @@ _STRIP_SENTINELS = {ord(_OPEN): None, ord(_CLOSE): None}
 _MARKER_LINE = re.compile(r"^(system|user|assistant):$", re.MULTILINE)
 _SENTINEL = re.compile(f"{_OPEN}({'|'.join(ROLES)}){_CLOSE}\n?")
 _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs"}
-_CACHES: dict[str, TemplateCache] = {}
 
 
 @dataclass(frozen=True)
@@ -215,10 +214,7 @@ class Renderer:
         self.snapshot = snapshot
         self.limits = limits or RenderLimits.from_env()
         self.prompts_dir = prompts_dir.rstrip("/")
-        if cache_dir is None:
-            cache = MEMORY
-        else:
-            cache = _CACHES.get(str(cache_dir)) or _CACHES.setdefault(str(cache_dir), TemplateCache.on_disk(cache_dir))
+        cache = snapshot.caches.templates(cache_dir)
         self.loader = _SnapshotLoader(snapshot, self.prompts_dir, cache)
         self._envs: dict[bool, BoundedSandbox] = {}
         self._tiers: dict | None = None
@@ -259,7 +255,8 @@ class Renderer:
         path = self.loader.path_of(relative)
         if path not in self.snapshot:
             raise UserError(f"examples file '{relative}' not found", path=self.prompt(name).path)
-        data = parse_yaml(self.snapshot.read_text(path), path, cache_key=self.snapshot.files[path].sha)
+        data = parse_yaml(self.snapshot.read_text(path), path, cache_key=self.snapshot.files[path].sha,
+                          cache=self.snapshot.caches.yaml)
         if not isinstance(data, list):
             raise UserError("an example set must be a list", path=path)
         return data

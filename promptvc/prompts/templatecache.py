@@ -139,6 +139,3 @@ class TemplateCache:
             os.replace(tmp.name, target)  # atomic: a concurrent reader never sees half a file
         except OSError:
             pass  # a read-only cache still works, only slower
-
-
-MEMORY = TemplateCache()

@@ -45,7 +45,7 @@ def load_tiers(snapshot: Snapshot, prompts_dir: str) -> dict[str, dict]:
     if path not in snapshot:
         return {}
     text = snapshot.read_text(path)
-    data = parse_yaml(text, path, cache_key=snapshot.files[path].sha) or {}
+    data = parse_yaml(text, path, cache_key=snapshot.files[path].sha, cache=snapshot.caches.yaml) or {}
     if not isinstance(data, dict):
         raise UserError("must map tier names to configs", path=path)
     for name, tier in data.items():

@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Footer, Label, Static
 from promptvc.compare import Direction, is_unchanged
 from promptvc.evals.scoring import Status
 from promptvc.tui.model import CaseRequest, CaseRow, SetRow, failed_assertions
+from promptvc.views.terminal import printable, printable_text
 
 
 def score_cell(score: float | None) -> Text:
@@ -93,8 +94,8 @@ class CaseScreen(Screen[None]):
         self.diff_lines = diff_lines
 
     def compose(self) -> ComposeResult:
-        here = (self.case.here or {}).get("output") or ""
-        parent = (self.case.parent or {}).get("output") or ""
+        here = printable((self.case.here or {}).get("output") or "")
+        parent = printable((self.case.parent or {}).get("output") or "")
         left, right = word_diff(parent, here)
         flip = self.case.flip.value if self.case.flip else ""
         yield Static(Text(f" {self.set_id}/{self.case.case_id}  {flip}", style="bold"))
@@ -106,7 +107,7 @@ class CaseScreen(Screen[None]):
                 pane.border_title = "here"
                 yield Static(right if self.case.here else Text(Status.NOT_EVALUATED, style="dim"))
         with VerticalScroll(id="case-notes"):
-            yield Static(self._notes())
+            yield Static(printable_text(self._notes()))
             yield Static(Text("variables and request: reading…", style="dim"), id="case-details")
             yield Static(self._diff_text(), id="case-diff")
         yield Footer()
@@ -136,15 +137,15 @@ class CaseScreen(Screen[None]):
             text.append("variables\n", style="bold")
             for key, value in variables.items():
                 text.append(f"  {key}: ", style="cyan")
-                text.append(f"{value}\n")
+                text.append(f"{printable(str(value))}\n")
         if request is not None:
             text.append("request\n", style="bold")
             if request.system:
                 text.append("  system:\n", style="magenta")
-                text.append(_indent(request.system) + "\n")
+                text.append(_indent(printable(request.system)) + "\n")
             for role, content in request.messages:
                 text.append(f"  {role}:\n", style="magenta")
-                text.append(_indent(content) + "\n")
+                text.append(_indent(printable(content)) + "\n")
         if not text:
             text = Text("no variables or recorded request for this case", style="dim")
         self.query_one("#case-details", Static).update(text)

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from promptvc.evals.goldens import BrokenSet
 from promptvc.evals.scoring import SetOutcome, Status
+from promptvc.views.terminal import printable
 from promptvc.wording import money, plural
 
 MAX_OUTPUT_LINES = 12
@@ -41,7 +42,7 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
             score += f" ±{o.spread:.2f}"
         if o.noisy and o.score is not None:
             score += "†"
-        table.add_row(o.golden.id, score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
+        table.add_row(printable(o.golden.id), score, f"{o.golden.threshold:.2f}", str(o.passed), str(o.failed), str(o.errored),
                       str(o.skipped), money(o.cost), o.plan.identity.label, status_text(o))
     return table
 

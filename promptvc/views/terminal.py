@@ -1,4 +1,8 @@
-"""Terminal output: colour on a terminal only (NO_COLOR honoured), a pager for long output like git's."""
+"""Terminal output: colour on a terminal only (NO_COLOR honoured), a pager for long output like git's,
+and nothing a model, a variable or a file supplied can drive the terminal with.
+
+rich is imported inside the functions that print: `printable` is also used where a command
+fails before anything heavy was imported."""
 
 from __future__ import annotations
 
@@ -7,12 +11,33 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+
+# Control characters from a model, a variable or a file would drive the terminal (clear it, retitle
+# it, rewrite a line with \r). Each becomes its visible Control Pictures symbol (ESC → ␛) or, in
+# the C1 range, U+FFFD: one character for one, so the styles of a Text stay where they were.
+_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20) if chr(code) not in "\n\t"}
+_CONTROL_PICTURES |= {0x7F: "\u2421"} | {code: "\ufffd" for code in range(0x80, 0xA0)}
+
+
+def printable(text: str) -> str:
+    """Text safe to print: every control character but newline and tab shown, not obeyed."""
+    return text.translate(_CONTROL_PICTURES)
+
+
+def printable_text(text: Text) -> Text:
+    safe = text.copy()
+    safe.plain = printable(text.plain)
+    return safe
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console
     out = Console(highlight=False, soft_wrap=True, stderr=stderr, emoji=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 120  # piped: tables are not squeezed into 80 columns
@@ -21,6 +46,7 @@ def console(stderr: bool = False) -> Console:
 
 def emit(lines: Sequence[Text | str], *, pager: bool = False) -> None:
     out = console()
+    lines = [printable(line) if isinstance(line, str) else printable_text(line) for line in lines]
     if pager and _should_page(out, len(lines)):
         with out.capture() as captured:
             for line in lines:
