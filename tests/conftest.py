@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.data import ANSWER, EXAMPLES, GOLDEN, TIERS
+from tests.data import ANSWER, EXAMPLES, GOLDEN, MODEL_GOLDEN, TIERS
 
 pytest_plugins = ["tests.model_server"]
 
@@ -113,6 +113,14 @@ def support_repo(git_repo) -> GitRepo:
     git_repo.write("evals/support-answer.yaml", GOLDEN)
     git_repo.commit("add the support answerer")
     return git_repo
+
+
+@pytest.fixture
+def model_repo(support_repo) -> GitRepo:
+    """The support repository with its golden set judged on a model's answers."""
+    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
+    support_repo.commit("judge the model")
+    return support_repo
 
 
 @pytest.fixture

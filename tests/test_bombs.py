@@ -142,7 +142,7 @@ def set_with_csv(repo, csv_text: str) -> None:
 
 
 def test_a_csv_field_longer_than_the_csv_default_loads(support_repo):
-    from tests.test_goldens import goldens
+    from tests.helpers import goldens
     document = "word " * 40_000  # 200,000 characters, past the csv module's 131,072
     set_with_csv(support_repo, f'id,question\nlong,"{document}"\n')
     assert goldens(support_repo)["support-answer"].cases[0].vars["question"] == document
@@ -294,7 +294,7 @@ def test_template_bombs_at_the_defaults_through_the_cli(support_repo, template, 
 
 def test_the_render_cap_is_a_knob_for_the_user_not_the_repository(git_repo, monkeypatch):
     from promptvc.errors import UserError
-    from tests.test_render import renderer
+    from tests.helpers import renderer
     git_repo.write("prompts/p.jinja", "{{ 'a' * 2000 }}\n")
     assert len(renderer(git_repo).render("p", {}).messages[0].content) == 2000
     monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
@@ -309,7 +309,7 @@ def test_a_bad_limit_in_the_environment_is_one_line(support_repo, cli, monkeypat
 
 
 def test_ordinary_templates_render_as_before_in_the_bounded_sandbox(git_repo):
-    from tests.test_render import renderer
+    from tests.helpers import renderer
     git_repo.write("prompts/p.jinja", """\
         {% set ns = namespace(total=0) %}
         {% for ex in examples %}{% set ns.total = ns.total + ex.n %}{{ loop.index }}. {{ ex.q|upper|center(9) }}|{{ '%5.1f' % ex.n }}|{{ '{:>4}'.format(ex.n) }}
@@ -326,7 +326,7 @@ def test_ordinary_templates_render_as_before_in_the_bounded_sandbox(git_repo):
 
 def test_a_syntax_error_speaks_of_the_users_text(git_repo):
     from promptvc.errors import UserError
-    from tests.test_render import renderer
+    from tests.helpers import renderer
     git_repo.write("prompts/p.jinja", "---\ndescription: x\n---\nsystem:\nhi {{ foo(\nuser:\n1) }}\n")
     with pytest.raises(UserError) as err:
         renderer(git_repo).render("p", {})
@@ -335,7 +335,7 @@ def test_a_syntax_error_speaks_of_the_users_text(git_repo):
 
 def test_a_refused_include_names_the_file_that_holds_it(git_repo):
     from promptvc.errors import UserError
-    from tests.test_render import renderer
+    from tests.helpers import renderer
     git_repo.write("prompts/p.jinja", "hello\n{% include 'partials/inc.jinja' %}\n")
     git_repo.write("prompts/partials/inc.jinja", "one\ntwo\n{% include '../../etc/passwd' %}\n")
     with pytest.raises(UserError) as err:
@@ -370,7 +370,7 @@ def test_the_tui_model_reports_a_skipped_commit(support_repo):
 def test_the_built_in_judge_bounds_a_huge_model_output(support_repo, monkeypatch):
     from promptvc.errors import UserError
     from promptvc.prompts.judge import render_judge
-    from tests.test_render import renderer
+    from tests.helpers import renderer
     monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
     with pytest.raises(UserError, match="^the built-in judge's prompt: .*the render cap is 1,000"):
         render_judge(renderer(support_repo), "Says no", "x" * 5000, {})
@@ -378,7 +378,7 @@ def test_the_built_in_judge_bounds_a_huge_model_output(support_repo, monkeypatch
 
 
 def test_joining_many_short_strings_up_to_the_cap_is_allowed(git_repo, monkeypatch):
-    from tests.test_render import renderer
+    from tests.helpers import renderer
     monkeypatch.setenv("PROMPTVC_RENDER_MAX_CHARS", "1000")
     git_repo.write("prompts/p.jinja", "{{ (['ab'] * 400)|join }}{{ ''.join(['cd'] * 99) }}\n")
     assert len(renderer(git_repo).render("p", {}).messages[0].content) == 998

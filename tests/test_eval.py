@@ -2,23 +2,9 @@ import json
 import re
 import sqlite3
 
-import pytest
-
 from tests.data import MODEL_GOLDEN, answer_by_rule
+from tests.helpers import db_rows
 from tests.model_server import last_user_text
-
-
-@pytest.fixture
-def model_repo(support_repo):
-    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
-    support_repo.commit("judge the model")
-    return support_repo
-
-
-def db_rows(repo, query):
-    conn = sqlite3.connect(repo.root / ".promptvc/promptvc.db")
-    conn.row_factory = sqlite3.Row
-    return [dict(r) for r in conn.execute(query)]
 
 
 def test_eval_calls_the_model_stores_and_reuses(model_repo, model_server, cli):

@@ -6,15 +6,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from promptvc.errors import UserError
-from promptvc.evals.goldens import GoldenCatalog, load_goldens
+from promptvc.evals.goldens import GoldenCatalog
 from promptvc.evals.header import read_header
 from promptvc.git.repo import GitRepo as Git
 from promptvc.git.snapshot import WORKTREE, open_snapshot
+from tests.helpers import goldens
 from tests.model_server import last_user_text
-
-
-def goldens(repo):
-    return {g.id: g for g in load_goldens(open_snapshot(Git(repo.root), WORKTREE, ["prompts", "evals"]), "evals")}
 
 
 def test_cases_from_jsonl_and_csv_with_hashed_ids(support_repo):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.test_eval import answer_by_rule
+from tests.data import answer_by_rule
 
 
 def rows(repo, query):

@@ -5,21 +5,8 @@ import sqlite3
 
 import pytest
 
-from tests.test_eval import MODEL_GOLDEN, answer_by_rule
-
-
-@pytest.fixture
-def model_repo(support_repo):
-    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
-    support_repo.commit("judge the model")
-    return support_repo
-
-
-def db_rows(repo, query):
-    conn = sqlite3.connect(repo.root / ".promptvc/promptvc.db")
-    conn.row_factory = sqlite3.Row
-    return [dict(r) for r in conn.execute(query)]
-
+from tests.data import answer_by_rule
+from tests.helpers import db_rows
 
 MESSAGE = {"id": "m", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
            "content": [{"type": "text", "text": "30 days"}], "stop_reason": "end_turn",

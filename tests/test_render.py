@@ -3,15 +3,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptvc.errors import UserError
-from promptvc.git.repo import GitRepo as Git
-from promptvc.git.snapshot import INDEX, WORKTREE, Commit, open_snapshot
-from promptvc.prompts.render import Renderer, _finalize, mark_roles, split_messages
+from promptvc.prompts.render import _finalize, mark_roles, split_messages
+from tests.helpers import renderer
 
 VARS = {"question": "How long?", "policy": "30 days."}
-
-
-def renderer(repo, where="worktree"):
-    return Renderer(open_snapshot(Git(repo.root), _where(Git(repo.root), where), ["prompts", "evals"]))
 
 
 def test_renders_system_and_alternating_messages(support_repo):
@@ -165,10 +160,6 @@ def test_property_template_markers_split_exactly(turns):
     assert system == ""
     assert [(m.role, m.content) for m in messages] == [(r, c.strip()) for r, c in turns]
 
-
-def _where(git, text):
-    """The test's revision text as a typed location, as the CLI turns it into one."""
-    return {"index": INDEX, "worktree": WORKTREE}.get(text) or Commit(git.resolve(text))
 
 
 def test_a_template_cannot_mutate_its_examples(support_repo):

@@ -4,13 +4,14 @@ import pytest
 
 from promptvc.errors import UserError
 from promptvc.git.repo import GitRepo as Git
-from promptvc.git.snapshot import INDEX, WORKTREE, Commit, blob_sha, open_snapshot
+from promptvc.git.snapshot import INDEX, blob_sha, open_snapshot
+from tests.helpers import where as where_of
 
 PATHS = ["prompts", "evals", "promptvc.toml"]
 
 
 def snap(repo, where):
-    return open_snapshot(Git(repo.root), _where(Git(repo.root), where), PATHS)
+    return open_snapshot(Git(repo.root), where_of(Git(repo.root), where), PATHS)
 
 
 def test_commit_index_and_worktree_each_see_their_own_bytes(support_repo):
@@ -141,7 +142,3 @@ def test_bulk_read_uses_one_process_for_many_blobs(support_repo):
     assert calls == ["cat-file"]
     assert snapshot.read_text("prompts/many/p7.jinja") == "prompt 7\n"
 
-
-def _where(git, text):
-    """The test's revision text as a typed location, as the CLI turns it into one."""
-    return {"index": INDEX, "worktree": WORKTREE}.get(text) or Commit(git.resolve(text))

@@ -3,7 +3,7 @@
 from rich.text import Text
 
 from promptvc.views.terminal import printable, printable_text
-from tests.test_eval import MODEL_GOLDEN
+from tests.data import MODEL_GOLDEN
 
 HOSTILE = "a\x1b[2Jb\x1b]0;pwned\x07c\rd\x9b31me\x7f"
 
