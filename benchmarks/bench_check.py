@@ -26,8 +26,13 @@ def commit_time(root: Path, env: dict, path: str, text: str, runs: int = 5) -> f
         (root / path).write_text(text + f"\n# edit {n} {time.time()}\n")
         subprocess.run(["git", "add", path], cwd=root, env=env, check=True)
         started = time.perf_counter()
-        proc = subprocess.run(["git", "commit", "-q", "-m", f"edit {n}"], cwd=root, env=env, capture_output=True,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            ["git", "commit", "-q", "-m", f"edit {n}"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+        )
         times.append(time.perf_counter() - started)
         if proc.returncode != 0:
             raise RuntimeError(proc.stdout.decode() + proc.stderr.decode())
@@ -42,8 +47,13 @@ def main() -> None:
             env = {**git_env(), "ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": "bench"}
             print("promptvc check as a pre-commit hook · 1,000 prompts")
             without = commit_time(root, env, "README.md", "docs")
-            subprocess.run([PY, "-m", "promptvc", "hook", "install"], cwd=root, env=env, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [PY, "-m", "promptvc", "hook", "install"],
+                cwd=root,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
             with_hook = commit_time(root, env, "README.md", "docs")
             report("git commit without the hook (no prompt staged)", without)
             report("git commit with the hook (no prompt staged)", with_hook)
@@ -52,19 +62,32 @@ def main() -> None:
             # One prompt with 20 golden cases, all answers already in the cache.
             (root / "evals/g0007.yaml").write_text(golden_text(7, cases=20))
             subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
-            subprocess.run(["git", "commit", "-q", "-m", "20 cases"], cwd=root, env=env, check=True,
-                           capture_output=True, stdin=subprocess.DEVNULL)
+            subprocess.run(
+                ["git", "commit", "-q", "-m", "20 cases"],
+                cwd=root,
+                env=env,
+                check=True,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+            )
             variants = [prompt_text(7, revision=100 + n) for n in range(2)]
             for text in variants:  # record every answer once
                 (root / "prompts/p0007.jinja").write_text(text)
-                subprocess.run([PY, "-m", "promptvc", "eval", "g0007"], cwd=root, env=env, capture_output=True)
+                subprocess.run(
+                    [PY, "-m", "promptvc", "eval", "g0007"], cwd=root, env=env, capture_output=True
+                )
             timings = []
             for n in range(4):
                 (root / "prompts/p0007.jinja").write_text(variants[n % 2])
                 subprocess.run(["git", "add", "prompts/p0007.jinja"], cwd=root, env=env, check=True)
                 started = time.perf_counter()
-                proc = subprocess.run(["git", "commit", "-q", "-m", f"prompt {n}"], cwd=root, env=env,
-                                      capture_output=True, stdin=subprocess.DEVNULL)
+                proc = subprocess.run(
+                    ["git", "commit", "-q", "-m", f"prompt {n}"],
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
+                )
                 timings.append(time.perf_counter() - started)
                 if proc.returncode not in (0, 1):
                     raise RuntimeError(proc.stderr.decode())

@@ -22,9 +22,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"
         make_repo(root, prompts=1000, goldens=1000, commits=200)
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-        fast_import(root, [("fast tier moves to a new model", {"prompts/tiers.yaml": tiers_yaml("claude-haiku-4-6")})],
-                    branch="tier-change", parent=head)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        fast_import(
+            root,
+            [
+                (
+                    "fast tier moves to a new model",
+                    {"prompts/tiers.yaml": tiers_yaml("claude-haiku-4-6")},
+                )
+            ],
+            branch="tier-change",
+            parent=head,
+        )
         env = git_env()
         cache = Path(tmp) / "cache"  # the template cache, cleared for each cold run
         env["XDG_CACHE_HOME"] = str(cache)
@@ -35,17 +46,34 @@ def main() -> None:
         help_time = time_command([PY, "-m", "promptvc", "--help"], root, env)
         report("promptvc --help", help_time, target=2 * click)
         shutil.rmtree(cache, ignore_errors=True)
-        report("promptvc diff HEAD~1 (5 prompts changed), cold",
-               time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env, runs=1))
-        report("promptvc diff HEAD~1 (5 prompts changed)",
-               time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env), target=0.35)
+        report(
+            "promptvc diff HEAD~1 (5 prompts changed), cold",
+            time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env, runs=1),
+        )
+        report(
+            "promptvc diff HEAD~1 (5 prompts changed)",
+            time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env),
+            target=0.35,
+        )
         subprocess.run(["git", "checkout", "-q", "tier-change"], cwd=root, check=True)
-        out = subprocess.run([PY, "-m", "promptvc", "diff", "--name-only", "HEAD~1"], cwd=root, env=env,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            [PY, "-m", "promptvc", "diff", "--name-only", "HEAD~1"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         shutil.rmtree(cache, ignore_errors=True)
         label = f"promptvc diff HEAD~1 (tiers.yaml change reaching {len(out)} prompts)"
-        report(label + ", cold", time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env, runs=1))
-        report(label, time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env, runs=3), target=1.5)
+        report(
+            label + ", cold",
+            time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env, runs=1),
+        )
+        report(
+            label,
+            time_command([PY, "-m", "promptvc", "diff", "HEAD~1"], root, env, runs=3),
+            target=1.5,
+        )
 
 
 if __name__ == "__main__":

@@ -65,21 +65,40 @@ def main() -> None:
             root = make_repo(Path(tmp) / "uncached", prompts=50, goldens=50, cases=8, commits=1)
             before = count(url)
             elapsed, _ = timed([PY, "-m", "promptvc", "eval", "--concurrency", "32"], root, env)
-            report(f"400 uncached cases at concurrency 32 ({count(url) - before} requests)", elapsed, target=4.5)
+            report(
+                f"400 uncached cases at concurrency 32 ({count(url) - before} requests)",
+                elapsed,
+                target=4.5,
+            )
 
             root = make_repo(Path(tmp) / "cached", prompts=50, goldens=50, cases=40, commits=1)
-            timed([PY, "-m", "promptvc", "eval", "--concurrency", "64"], root, env)   # fill the store
+            timed(
+                [PY, "-m", "promptvc", "eval", "--concurrency", "64"], root, env
+            )  # fill the store
             before = count(url)
             elapsed = time_command([PY, "-m", "promptvc", "eval"], root, env, runs=3)
-            imports = subprocess.run([PY, "-X", "importtime", "-m", "promptvc", "eval"], cwd=root, env=env,
-                                     capture_output=True, text=True).stderr
-            sdk = "anthropic" in {line.split("|")[-1].strip().split(".")[0] for line in imports.splitlines()}
-            report(f"2,000 cached cases ({count(url) - before} requests, SDK imported: {sdk})", elapsed, target=1.0)
+            imports = subprocess.run(
+                [PY, "-X", "importtime", "-m", "promptvc", "eval"],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+            ).stderr
+            sdk = "anthropic" in {
+                line.split("|")[-1].strip().split(".")[0] for line in imports.splitlines()
+            }
+            report(
+                f"2,000 cached cases ({count(url) - before} requests, SDK imported: {sdk})",
+                elapsed,
+                target=1.0,
+            )
 
             (root / "prompts/p0007.jinja").write_text(prompt_text(7, revision=99))
             before = count(url)
             elapsed, _ = timed([PY, "-m", "promptvc", "eval"], root, env)
-            report(f"1 of 50 prompts changed: {count(url) - before} requests for its 40 cases", elapsed)
+            report(
+                f"1 of 50 prompts changed: {count(url) - before} requests for its 40 cases", elapsed
+            )
 
             bench_log(Path(tmp) / "log", env)
     finally:
@@ -89,19 +108,29 @@ def main() -> None:
 def bench_log(root: Path, env: dict) -> None:
     """1,000,000 stored results; `promptvc log` for one set."""
     make_repo(root, prompts=20, goldens=20, cases=2, commits=200)
-    subprocess.run([PY, "-m", "promptvc", "log", "-n", "1"], cwd=root, env=env, capture_output=True, check=True)
+    subprocess.run(
+        [PY, "-m", "promptvc", "log", "-n", "1"], cwd=root, env=env, capture_output=True, check=True
+    )
     db = sqlite3.connect(root / ".promptvc/promptvc.db")
     keys = [r[0] for r in db.execute("SELECT DISTINCT set_key FROM commit_sets WHERE set_id != ''")]
     started = time.perf_counter()
     with db:
-        db.executemany("INSERT INTO results (key, set_key, set_id, case_id, sample, status, score, passed) "
-                       "VALUES (?, ?, 'g0000', ?, 0, 'passed', 1.0, 1)",
-                       ((f"r{i}", keys[i % len(keys)], f"c{i}") for i in range(1_000_000)))
-        db.executemany("INSERT OR IGNORE INTO set_scores (set_key, set_id, score, status, cases, passed, provider) "
-                       "VALUES (?, 'g0000', 0.9, 'passed', 2, 2, 'anthropic')", ((k,) for k in keys))
+        db.executemany(
+            "INSERT INTO results (key, set_key, set_id, case_id, sample, status, score, passed) "
+            "VALUES (?, ?, 'g0000', ?, 0, 'passed', 1.0, 1)",
+            ((f"r{i}", keys[i % len(keys)], f"c{i}") for i in range(1_000_000)),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO set_scores (set_key, set_id, score, status, cases, passed, provider) "
+            "VALUES (?, 'g0000', 0.9, 'passed', 2, 2, 'anthropic')",
+            ((k,) for k in keys),
+        )
     print(f"  (stored 1,000,000 results in {time.perf_counter() - started:.1f} s)")
-    report("promptvc log g0000 (200 commits, 1,000,000 results)",
-           time_command([PY, "-m", "promptvc", "log", "g0000"], root, env, runs=3), target=0.3)
+    report(
+        "promptvc log g0000 (200 commits, 1,000,000 results)",
+        time_command([PY, "-m", "promptvc", "log", "g0000"], root, env, runs=3),
+        target=0.3,
+    )
 
 
 if __name__ == "__main__":

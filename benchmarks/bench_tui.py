@@ -26,12 +26,16 @@ def populate(root: Path) -> int:
     db = sqlite3.connect(root / ".promptvc/promptvc.db")
     keys = [r[0] for r in db.execute("SELECT DISTINCT set_key FROM commit_sets WHERE set_id != ''")]
     with db:
-        db.executemany("INSERT OR IGNORE INTO set_scores (set_key, set_id, score, status, cases, passed, provider) "
-                       "VALUES (?, 'g', ?, 'passed', 2, 2, 'anthropic')",
-                       ((k, 0.5 + (i % 50) / 100) for i, k in enumerate(keys)))
-        db.executemany("INSERT INTO results (key, set_key, set_id, case_id, sample, status, score, passed, output) "
-                       "VALUES (?, ?, 'g', ?, 0, 'passed', 1.0, 1, 'answer')",
-                       ((f"r{i}", keys[i % len(keys)], f"c{i // len(keys)}") for i in range(1_000_000)))
+        db.executemany(
+            "INSERT OR IGNORE INTO set_scores (set_key, set_id, score, status, cases, passed, provider) "
+            "VALUES (?, 'g', ?, 'passed', 2, 2, 'anthropic')",
+            ((k, 0.5 + (i % 50) / 100) for i, k in enumerate(keys)),
+        )
+        db.executemany(
+            "INSERT INTO results (key, set_key, set_id, case_id, sample, status, score, passed, output) "
+            "VALUES (?, ?, 'g', ?, 0, 'passed', 1.0, 1, 'answer')",
+            ((f"r{i}", keys[i % len(keys)], f"c{i // len(keys)}") for i in range(1_000_000)),
+        )
     return len(keys)
 
 
@@ -49,6 +53,7 @@ async def measure(root: Path) -> None:
     def timed_show_commit(point):
         show_commit(point)
         updated.append(time.perf_counter())
+
     app.show_commit = timed_show_commit
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.pause()
@@ -62,21 +67,43 @@ async def measure(root: Path) -> None:
             moves.append(updated[-1] - pressed)
     report(f"launch to the first screen with scores ({rows} commits)", first, target=1.0)
     report("key press to commit view updated (median of 20)", sorted(moves)[10], target=0.05)
-    report("pilot round trip of one key (includes the repaint and the pilot's own waits)", sorted(round_trips)[10])
+    report(
+        "pilot round trip of one key (includes the repaint and the pilot's own waits)",
+        sorted(round_trips)[10],
+    )
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_repo(Path(tmp) / "repo", prompts=20, goldens=20, cases=2, commits=2000, changed_per_commit=1)
+        root = make_repo(
+            Path(tmp) / "repo", prompts=20, goldens=20, cases=2, commits=2000, changed_per_commit=1
+        )
         env = git_env()
         started = time.perf_counter()
-        subprocess.run([PY, "-m", "promptvc", "log", "-n", "1", "--json"], cwd=root, env=env, check=True,
-                       capture_output=True)
-        subprocess.run([PY, "-c", "from promptvc.workspace import Workspace; from promptvc.store import Store; "
-                        "from promptvc.history import history; ws = Workspace.open(); "
-                        "history(ws, Store(ws.db_path))"], cwd=root, env=env, check=True)
+        subprocess.run(
+            [PY, "-m", "promptvc", "log", "-n", "1", "--json"],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                PY,
+                "-c",
+                "from promptvc.workspace import Workspace; from promptvc.store import Store; "
+                "from promptvc.history import history; ws = Workspace.open(); "
+                "history(ws, Store(ws.db_path))",
+            ],
+            cwd=root,
+            env=env,
+            check=True,
+        )
         print("promptvc tui · 2,000 commits, 1,000,000 results (headless pilot)")
-        report("first open ever: set keys of 2,000 commits computed and stored", time.perf_counter() - started)
+        report(
+            "first open ever: set keys of 2,000 commits computed and stored",
+            time.perf_counter() - started,
+        )
         keys = populate(root)
         print(f"  ({keys} distinct set keys, 1,000,000 results stored)")
         asyncio.run(measure(root))

@@ -32,9 +32,18 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             COUNT += 1
         time.sleep(self.latency)
-        self._send({"id": "msg", "type": "message", "role": "assistant", "model": body["model"],
-                    "content": [{"type": "text", "text": "answer: ok"}], "stop_reason": "end_turn",
-                    "stop_sequence": None, "usage": {"input_tokens": 50, "output_tokens": 3}})
+        self._send(
+            {
+                "id": "msg",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [{"type": "text", "text": "answer: ok"}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 50, "output_tokens": 3},
+            }
+        )
 
     def _send(self, payload):
         data = json.dumps(payload).encode()

@@ -66,9 +66,12 @@ class Caches:
     def templates(self, directory) -> TemplateCache:
         """The compiled-template cache for a directory (None: in memory only)."""
         from promptvc.prompts.templatecache import TemplateCache
+
         key = str(directory)
         if key not in self._templates:
-            self._templates[key] = TemplateCache() if directory is None else TemplateCache.on_disk(directory)
+            self._templates[key] = (
+                TemplateCache() if directory is None else TemplateCache.on_disk(directory)
+            )
         return self._templates[key]
 
     def clear(self) -> None:

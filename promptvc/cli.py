@@ -22,7 +22,7 @@ class _RevisionsThenNames(click.Command):
     def parse_args(self, ctx, args):
         if "--" in args:
             split = args.index("--")
-            ctx.meta["names"] = tuple(args[split + 1:])
+            ctx.meta["names"] = tuple(args[split + 1 :])
             args = args[:split]
         return super().parse_args(ctx, args)
 
@@ -35,38 +35,76 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--force", is_flag=True, help="Scaffold even where promptvc files exist (never overwrites a file).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Scaffold even where promptvc files exist (never overwrites a file).",
+)
 def init(force: bool) -> None:
     """Scaffold promptvc.toml, prompts/, evals/ and the .gitignore entry."""
     from promptvc.commands.init import run
+
     sys.exit(run(force=force))
 
 
 @cli.command()
 @click.argument("name")
 @click.option("--rev", help="A git revision (default: the working tree).")
-@click.option("--staged", "--cached", "staged", is_flag=True, help="The staged snapshot (the index).")
-@click.option("--var", "var_pairs", multiple=True, metavar="KEY=VALUE", help="A template variable (repeatable).")
+@click.option(
+    "--staged", "--cached", "staged", is_flag=True, help="The staged snapshot (the index)."
+)
+@click.option(
+    "--var",
+    "var_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A template variable (repeatable).",
+)
 @click.option("--case", help="Take the variables from a golden case (ID or SET/ID).")
 @click.option("--plain", is_flag=True, help="Exactly the text the echo provider returns.")
-@click.option("--allow-missing", is_flag=True, help="Show a missing variable as {{ name }} instead of failing.")
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Show a missing variable as {{ name }} instead of failing.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def render(name, rev, staged, var_pairs, case, plain, allow_missing, as_json) -> None:
     """Show a prompt's effective config and rendered messages."""
     from promptvc.commands.render import run
-    sys.exit(run(name, rev, var_pairs, case, staged=staged, plain=plain, allow_missing=allow_missing,
-                 as_json=as_json))
+
+    sys.exit(
+        run(
+            name,
+            rev,
+            var_pairs,
+            case,
+            staged=staged,
+            plain=plain,
+            allow_missing=allow_missing,
+            as_json=as_json,
+        )
+    )
 
 
 @cli.command(cls=_RevisionsThenNames)
 @click.argument("revs", nargs=-1)
-@click.option("--staged", "--cached", "staged", is_flag=True, help="HEAD (or REV) against the index.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
+@click.option(
+    "--staged", "--cached", "staged", is_flag=True, help="HEAD (or REV) against the index."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README)."
+)
 @click.option("--name-only", is_flag=True, help="Only the names of the prompts the change reaches.")
 @click.option("--stat", is_flag=True, help="One line per prompt.")
-@click.option("--all-cases", is_flag=True, help="Show the rendered diff of every affected case, not only the first.")
+@click.option(
+    "--all-cases",
+    is_flag=True,
+    help="Show the rendered diff of every affected case, not only the first.",
+)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes, as git diff does.")
-@click.option("--eval", "with_eval", is_flag=True, help="Also evaluate the affected sets on both sides.")
+@click.option(
+    "--eval", "with_eval", is_flag=True, help="Also evaluate the affected sets on both sides."
+)
 @click.pass_context
 def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval) -> None:
     """Show what a prompt/config diff changes.
@@ -82,49 +120,112 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
     names = ctx.meta.get("names", ())
     if with_eval:
         from promptvc.commands.diff_eval import run as run_eval
+
         sys.exit(run_eval(revs, names, staged=staged, as_json=as_json, exit_code=exit_code))
     from promptvc.commands.diff import run
-    sys.exit(run(revs, names, staged=staged, as_json=as_json, name_only=name_only, stat=stat,
-                 exit_code=exit_code, all_cases=all_cases))
+
+    sys.exit(
+        run(
+            revs,
+            names,
+            staged=staged,
+            as_json=as_json,
+            name_only=name_only,
+            stat=stat,
+            exit_code=exit_code,
+            all_cases=all_cases,
+        )
+    )
 
 
 @cli.command(name="eval")
 @click.argument("names", nargs=-1)
-@click.option("-k", "pattern", metavar="PATTERN", help="Only cases whose SET/CASE contains PATTERN (or matches it as a glob).")
+@click.option(
+    "-k",
+    "pattern",
+    metavar="PATTERN",
+    help="Only cases whose SET/CASE contains PATTERN (or matches it as a glob).",
+)
 @click.option("--rev", help="Evaluate a git revision instead of the working tree.")
 @click.option("--staged", is_flag=True, help="Evaluate the staged snapshot (the index).")
 @click.option("--changed-since", metavar="REV", help="Only the sets a change since REV can affect.")
-@click.option("--provider", type=click.Choice(["anthropic", "replay", "echo"]), help="Override the provider.")
-@click.option("--repeat", type=int, default=1, show_default=True, help="Samples per case (mean and spread).")
-@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once (default 8).")
-@click.option("--no-cache", is_flag=True, help="Send every request again, ignoring stored responses.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README).")
+@click.option(
+    "--provider", type=click.Choice(["anthropic", "replay", "echo"]), help="Override the provider."
+)
+@click.option(
+    "--repeat", type=int, default=1, show_default=True, help="Samples per case (mean and spread)."
+)
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), help="Requests in flight at once (default 8)."
+)
+@click.option(
+    "--no-cache", is_flag=True, help="Send every request again, ignoring stored responses."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (schema in the README)."
+)
 @click.option("--junit", metavar="FILE", help="Write JUnit XML.")
-@click.option("--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (no key or recording).")
-def eval_(names, pattern, rev, staged, changed_since, provider, repeat, concurrency, no_cache, as_json, junit,
-          strict) -> None:
+@click.option(
+    "--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (no key or recording)."
+)
+def eval_(
+    names,
+    pattern,
+    rev,
+    staged,
+    changed_since,
+    provider,
+    repeat,
+    concurrency,
+    no_cache,
+    as_json,
+    junit,
+    strict,
+) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
     from promptvc.commands.eval import run
-    sys.exit(run(names, pattern=pattern, rev=rev, staged=staged, changed_since=changed_since, provider=provider,
-                 repeat=repeat, concurrency=concurrency, no_cache=no_cache, as_json=as_json, junit=junit,
-                 strict=strict))
+
+    sys.exit(
+        run(
+            names,
+            pattern=pattern,
+            rev=rev,
+            staged=staged,
+            changed_since=changed_since,
+            provider=provider,
+            repeat=repeat,
+            concurrency=concurrency,
+            no_cache=no_cache,
+            as_json=as_json,
+            junit=junit,
+            strict=strict,
+        )
+    )
 
 
 @cli.command()
 @click.option("--base", metavar="REV", help="In CI: compare merge-base(REV, HEAD) with HEAD.")
-@click.option("--markdown", metavar="FILE", help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option(
+    "--markdown", metavar="FILE", help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)."
+)
 @click.option("--junit", metavar="FILE", help="Write JUnit XML.")
 @click.option("--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (for CI).")
 @click.option("-v", "--verbose", is_flag=True, help="Say so when there is nothing to check.")
-@click.option("--pre-push", "pre_push", metavar="REMOTE", hidden=True,
-              help="Run as git's pre-push hook: the pushed refs on stdin, as git writes them.")
+@click.option(
+    "--pre-push",
+    "pre_push",
+    metavar="REMOTE",
+    hidden=True,
+    help="Run as git's pre-push hook: the pushed refs on stdin, as git writes them.",
+)
 def check(base, markdown, junit, strict, verbose, pre_push) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
     from promptvc.commands.check import run
+
     sys.exit(run(base, markdown, junit, strict, verbose, pre_push))
 
 
@@ -134,12 +235,21 @@ def hook() -> None:
 
 
 @hook.command(name="install")
-@click.option("--force", is_flag=True, help="Replace a hook promptvc did not write, or use a global core.hooksPath.")
-@click.option("--pre-push", "pre_push", is_flag=True,
-              help="Also a pre-push hook: each pushed branch against what the remote has.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a hook promptvc did not write, or use a global core.hooksPath.",
+)
+@click.option(
+    "--pre-push",
+    "pre_push",
+    is_flag=True,
+    help="Also a pre-push hook: each pushed branch against what the remote has.",
+)
 def hook_install(force: bool, pre_push: bool) -> None:
     """Write pre-commit and pre-merge-commit hooks that run `promptvc check` (and pre-push with --pre-push)."""
     from promptvc.commands.hook import install
+
     sys.exit(install(force, pre_push))
 
 
@@ -147,6 +257,7 @@ def hook_install(force: bool, pre_push: bool) -> None:
 def hook_uninstall() -> None:
     """Remove promptvc's hooks (only its own)."""
     from promptvc.commands.hook import uninstall
+
     sys.exit(uninstall())
 
 
@@ -158,6 +269,7 @@ def hook_uninstall() -> None:
 def log_(names, limit, rev, as_json) -> None:
     """Per-commit scores of each golden set and their change from the parent, newest first."""
     from promptvc.commands.log import run
+
     sys.exit(run(names, limit, rev, as_json))
 
 
@@ -166,6 +278,7 @@ def log_(names, limit, rev, as_json) -> None:
 def schema(name: str) -> None:
     """Print the JSON Schema of golden files or prompt front matter (for yaml-language-server)."""
     from promptvc.commands.schema import run
+
     sys.exit(run(name))
 
 
@@ -179,6 +292,7 @@ def responses() -> None:
 def responses_export(file: str) -> None:
     """Write every recorded response to FILE (JSON lines; - for stdout)."""
     from promptvc.commands.responses import export
+
     sys.exit(export(file))
 
 
@@ -187,15 +301,23 @@ def responses_export(file: str) -> None:
 def responses_import(file: str) -> None:
     """Load recorded responses from FILE into the cache."""
     from promptvc.commands.responses import import_
+
     sys.exit(import_(file))
 
 
 @cli.command()
-@click.option("--rev-range", "rev", default="HEAD", show_default=True, help="Whose first-parent history to browse.")
+@click.option(
+    "--rev-range",
+    "rev",
+    default="HEAD",
+    show_default=True,
+    help="Whose first-parent history to browse.",
+)
 def tui(rev: str) -> None:
     """Browse the per-commit score history."""
     gc.enable()  # a long-lived process, unlike every other command (see main)
     from promptvc.commands.tui import run
+
     sys.exit(run(rev))
 
 
@@ -232,6 +354,7 @@ def _run(argv: list[str] | None) -> None:
         cli.main(args=argv, prog_name="promptvc", standalone_mode=False)
     except PromptvcError as exc:
         from promptvc.views.terminal import printable  # a message may quote a file or a model
+
         click.echo(f"promptvc: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -247,4 +370,3 @@ def _run(argv: list[str] | None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(0)
-

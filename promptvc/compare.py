@@ -55,7 +55,12 @@ class SetComparison:
 
     @property
     def delta(self) -> float | None:
-        if self.before is None or self.after is None or self.before.score is None or self.after.score is None:
+        if (
+            self.before is None
+            or self.after is None
+            or self.before.score is None
+            or self.after.score is None
+        ):
             return None
         return self.after.score - self.before.score
 
@@ -68,8 +73,11 @@ class SetComparison:
         if self.before is None or self.after is None:
             return []
         old = {(r.case_id, r.sample): r for r in self.before.results if r.evaluated}
-        return [(old[(r.case_id, r.sample)], r) for r in self.after.results
-                if r.evaluated and (r.case_id, r.sample) in old]
+        return [
+            (old[(r.case_id, r.sample)], r)
+            for r in self.after.results
+            if r.evaluated and (r.case_id, r.sample) in old
+        ]
 
 
 def cost_change(comparisons: list[SetComparison]) -> tuple[float | None, float | None, int]:
@@ -80,6 +88,7 @@ def cost_change(comparisons: list[SetComparison]) -> tuple[float | None, float |
     def total(results: list[CaseResult]) -> float | None:
         costs = [r.cost for r in results]
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+
     return total([b for b, _ in pairs]), total([a for _, a in pairs]), len(pairs)
 
 

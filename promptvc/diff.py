@@ -37,7 +37,7 @@ class ConfigChange:
 
 @dataclass(frozen=True)
 class ExampleChange:
-    kind: str      # added, removed, changed
+    kind: str  # added, removed, changed
     label: str
 
 
@@ -54,18 +54,18 @@ class RenderedChange:
     case: str | None
     hunks: tuple[Hunk, ...]
     tokens_delta: int
-    cost_delta: float | None        # per call, for the first changed case (else the first case)
-    run_cost_delta: float | None    # summed over every affected case; None when a side has no price
-    error: str | None = None        # the new side could not render
+    cost_delta: float | None  # per call, for the first changed case (else the first case)
+    run_cost_delta: float | None  # summed over every affected case; None when a side has no price
+    error: str | None = None  # the new side could not render
     unpriced: tuple[str, ...] = ()  # models (old or new side) without a known price
-    old_error: str | None = None    # the old side could not render
+    old_error: str | None = None  # the old side could not render
 
 
 @dataclass(frozen=True)
 class PromptChange:
     name: str
     path: str
-    status: str                     # modified, added, removed, reached
+    status: str  # modified, added, removed, reached
     reasons: tuple[str, ...]
     tier: str | None
     model: str | None
@@ -75,9 +75,9 @@ class PromptChange:
     examples_count: tuple[int, int]
     template: tuple[str, ...]
     rendered: RenderedChange | None
-    goldens: tuple[tuple[str, str, int], ...]   # (set id, path, cases)
-    old_name: str | None = None                 # a renamed prompt's name before
-    untracked: bool = False                     # a working-tree file git does not track yet
+    goldens: tuple[tuple[str, str, int], ...]  # (set id, path, cases)
+    old_name: str | None = None  # a renamed prompt's name before
+    untracked: bool = False  # a working-tree file git does not track yet
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,16 @@ class DiffReport:
     old_label: str
     new_label: str
     prompts: tuple[PromptChange, ...]
-    shared: dict[str, list[str]]            # partial / examples / tiers.yaml -> prompts it reaches
+    shared: dict[str, list[str]]  # partial / examples / tiers.yaml -> prompts it reaches
     sets: tuple[SetChange, ...]
     affected_sets: tuple[AffectedSet, ...] = field(default=())
     judge_changed: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.prompts or self.sets or self.shared or self.judge_changed or self.affected_sets)
+        return not (
+            self.prompts or self.sets or self.shared or self.judge_changed or self.affected_sets
+        )
 
     @property
     def affected_cases(self) -> int:
@@ -114,7 +116,11 @@ class DiffReport:
     @property
     def run_cost_delta(self) -> float | None:
         """The input cost change of a full run; None ("cost unknown") when any side has no price."""
-        rendered = [p.rendered for p in self.prompts if p.rendered and not (p.rendered.error or p.rendered.old_error)]
+        rendered = [
+            p.rendered
+            for p in self.prompts
+            if p.rendered and not (p.rendered.error or p.rendered.old_error)
+        ]
         if not rendered or any(r.run_cost_delta is None for r in rendered):
             return None
         return sum(r.run_cost_delta for r in rendered if r.run_cost_delta is not None)
@@ -124,8 +130,14 @@ class DiffReport:
         return tuple(sorted({m for p in self.prompts if p.rendered for m in p.rendered.unpriced}))
 
 
-def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool = False,
-                all_cases: bool = False) -> DiffReport:
+def diff_report(
+    ws: Workspace,
+    revs: tuple[str, ...],
+    names: tuple[str, ...],
+    *,
+    staged: bool = False,
+    all_cases: bool = False,
+) -> DiffReport:
     """The diff between two revisions, taken as `git diff` takes them; names as prompt names or paths."""
     from promptvc.git.revisions import diff_range
     from promptvc.names import as_name
@@ -135,37 +147,75 @@ def diff_report(ws: Workspace, revs: tuple[str, ...], names: tuple[str, ...], *,
     old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
     old, new = ws.renderer(old_snap), ws.renderer(new_snap)
     return compute_diff(
-        old, new, ws.catalog(old_snap), ws.catalog(new_snap),
-        old_label=span.old_label, new_label=span.new_label, names=names, all_cases=all_cases,
+        old,
+        new,
+        ws.catalog(old_snap),
+        ws.catalog(new_snap),
+        old_label=span.old_label,
+        new_label=span.new_label,
+        names=names,
+        all_cases=all_cases,
     )
 
 
-def compute_diff(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
-                 *, old_label: str, new_label: str, names: tuple[str, ...] = (), all_cases: bool = False) -> DiffReport:
+def compute_diff(
+    old: Renderer,
+    new: Renderer,
+    old_goldens: GoldenCatalog,
+    new_goldens: GoldenCatalog,
+    *,
+    old_label: str,
+    new_label: str,
+    names: tuple[str, ...] = (),
+    all_cases: bool = False,
+) -> DiffReport:
     if names:
         _require_known(old, new, old_goldens, new_goldens, names)
     changed = changed_files(old.snapshot, new.snapshot)
     reached = reached_prompts(old, new, changed)
     renames = renamed_prompts(old, new, reached)
     for new_name, old_name in renames.items():
-        reached[new_name] = [r for r in reached.pop(old_name, []) + reached[new_name] if r != "template"] or ["template"]
+        reached[new_name] = [
+            r for r in reached.pop(old_name, []) + reached[new_name] if r != "template"
+        ] or ["template"]
     prompts = [
-        _prompt_change(old, new, name, reasons, old_goldens, new_goldens, all_cases, renames.get(name, name))
-        for name, reasons in sorted(reached.items()) if selected(name, names)
+        _prompt_change(
+            old, new, name, reasons, old_goldens, new_goldens, all_cases, renames.get(name, name)
+        )
+        for name, reasons in sorted(reached.items())
+        if selected(name, names)
     ]
-    sets = tuple(s for s in _set_changes(old_goldens, new_goldens, changed)
-                 if selected(s.prompt, names) or selected(s.id, names))
+    sets = tuple(
+        s
+        for s in _set_changes(old_goldens, new_goldens, changed)
+        if selected(s.prompt, names) or selected(s.id, names)
+    )
     judge = judge_changed(old, new, changed)
-    reach = tuple(a for a in affected(old, new, old_goldens, new_goldens)
-                  if selected(a.golden.prompt, names) or selected(a.golden.id, names))
-    shared = {p: n for p, n in partial_reach(old, new, changed).items() if any(selected(x, names) for x in n) or not names}
+    reach = tuple(
+        a
+        for a in affected(old, new, old_goldens, new_goldens)
+        if selected(a.golden.prompt, names) or selected(a.golden.id, names)
+    )
+    shared = {
+        p: n
+        for p, n in partial_reach(old, new, changed).items()
+        if any(selected(x, names) for x in n) or not names
+    }
     return DiffReport(old_label, new_label, tuple(prompts), shared, sets, reach, judge)
 
 
-def _require_known(old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog,
-                   names: tuple[str, ...]) -> None:
+def _require_known(
+    old: Renderer,
+    new: Renderer,
+    old_goldens: GoldenCatalog,
+    new_goldens: GoldenCatalog,
+    names: tuple[str, ...],
+) -> None:
     """A name that is neither a prompt nor a golden set on either side is a mistake, not 'no change'."""
-    known = {*prompt_names(old.snapshot, old.prompts_dir), *prompt_names(new.snapshot, new.prompts_dir)}
+    known = {
+        *prompt_names(old.snapshot, old.prompts_dir),
+        *prompt_names(new.snapshot, new.prompts_dir),
+    }
     for goldens in (old_goldens, new_goldens):
         for set_id, path in goldens.ids().items():
             known |= {set_id, path}
@@ -188,10 +238,15 @@ def renamed_prompts(old: Renderer, new: Renderer, reached: dict[str, list[str]])
 
 
 def _similarity(old: Renderer, new: Renderer, old_name: str, new_name: str) -> float:
-    a, b = old.snapshot.files[prompt_path(old_name, old.prompts_dir)], new.snapshot.files[prompt_path(new_name, new.prompts_dir)]
+    a, b = (
+        old.snapshot.files[prompt_path(old_name, old.prompts_dir)],
+        new.snapshot.files[prompt_path(new_name, new.prompts_dir)],
+    )
     if a.sha == b.sha:
         return 1.0
-    return difflib.SequenceMatcher(a=_source(old, old_name), b=_source(new, new_name), autojunk=False).ratio()
+    return difflib.SequenceMatcher(
+        a=_source(old, old_name), b=_source(new, new_name), autojunk=False
+    ).ratio()
 
 
 def _status(old: Renderer, new: Renderer, name: str, old_name: str) -> str:
@@ -212,20 +267,42 @@ def _safe(fn, default):
         return default
 
 
-def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], old_goldens: GoldenCatalog,
-                   new_goldens: GoldenCatalog, all_cases: bool, old_name: str) -> PromptChange:
+def _prompt_change(
+    old: Renderer,
+    new: Renderer,
+    name: str,
+    reasons: list[str],
+    old_goldens: GoldenCatalog,
+    new_goldens: GoldenCatalog,
+    all_cases: bool,
+    old_name: str,
+) -> PromptChange:
     status = _status(old, new, name, old_name)
     if broken := _broken_side(old, new, name, status, old_name):
         # A side whose front matter does not load has no config or examples to compare: saying they
         # were all removed would be false. The template diff shows the typo, the error says what it is.
         old_error, new_error = broken
         return PromptChange(
-            name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
-            tier=None, model=None, config=(), examples=(), examples_file=None, examples_count=(0, 0),
+            name=name,
+            path=prompt_path(name, new.prompts_dir),
+            status=status,
+            reasons=tuple(reasons),
+            tier=None,
+            model=None,
+            config=(),
+            examples=(),
+            examples_file=None,
+            examples_count=(0, 0),
             template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
-            rendered=RenderedChange(0, 0, None, (), 0, None, None, error=new_error, old_error=old_error),
-            goldens=tuple((g.id, g.path, len(g.cases)) for g in _safe(lambda: new_goldens.naming({name}), [])),
-            old_name=old_name if old_name != name else None, untracked=_untracked(new, name))
+            rendered=RenderedChange(
+                0, 0, None, (), 0, None, None, error=new_error, old_error=old_error
+            ),
+            goldens=tuple(
+                (g.id, g.path, len(g.cases)) for g in _safe(lambda: new_goldens.naming({name}), [])
+            ),
+            old_name=old_name if old_name != name else None,
+            untracked=_untracked(new, name),
+        )
     side = old if status == "removed" else new
     config = _safe(lambda: side.config(name), None)
     old_examples = _safe(lambda: old.examples(old_name), []) if status != "added" else []
@@ -235,11 +312,16 @@ def _prompt_change(old: Renderer, new: Renderer, name: str, reasons: list[str], 
     new_sets = _safe(lambda: new_goldens.naming({name}), []) if status != "removed" else []
     examples_file = _safe(lambda: side.prompt(name).examples_path, None)
     return PromptChange(
-        name=name, path=prompt_path(name, new.prompts_dir), status=status, reasons=tuple(reasons),
-        tier=config.tier if config else None, model=config.model if config else None,
+        name=name,
+        path=prompt_path(name, new.prompts_dir),
+        status=status,
+        reasons=tuple(reasons),
+        tier=config.tier if config else None,
+        model=config.model if config else None,
         config=tuple(_config_changes(old, new, name, status, old_name)),
         examples=tuple(example_changes(old_examples, new_examples)),
-        examples_file=examples_file, examples_count=(len(old_examples), len(new_examples)),
+        examples_file=examples_file,
+        examples_count=(len(old_examples), len(new_examples)),
         template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
         rendered=_rendered_change(old, new, name, old_sets, new_sets, all_cases, old_name),
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
@@ -259,8 +341,9 @@ def _load_error(renderer: Renderer, name: str) -> str | None:
     return None
 
 
-def _broken_side(old: Renderer, new: Renderer, name: str, status: str,
-                 old_name: str) -> tuple[str | None, str | None] | None:
+def _broken_side(
+    old: Renderer, new: Renderer, name: str, status: str, old_name: str
+) -> tuple[str | None, str | None] | None:
     """(old error, new error) when a side's prompt file, config or examples do not load."""
     old_error = _load_error(old, old_name) if status != "added" else None
     new_error = _load_error(new, name) if status != "removed" else None
@@ -273,6 +356,7 @@ def _untracked(renderer: Renderer, name: str) -> bool:
 
 
 # -- config --------------------------------------------------------------------------
+
 
 def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
     config = _safe(lambda: renderer.config(name), None)
@@ -287,7 +371,9 @@ def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
     return params, sources
 
 
-def _config_changes(old: Renderer, new: Renderer, name: str, status: str, old_name: str) -> list[ConfigChange]:
+def _config_changes(
+    old: Renderer, new: Renderer, name: str, status: str, old_name: str
+) -> list[ConfigChange]:
     if status in ("added", "removed"):  # the header shows the whole config
         return []
     before, old_sources = _config_dict(old, old_name)
@@ -296,6 +382,7 @@ def _config_changes(old: Renderer, new: Renderer, name: str, status: str, old_na
         return []
     from deepdiff import DeepDiff
     from deepdiff.helper import notpresent
+
     changes = []
     for items in DeepDiff(before, after, verbose_level=2).tree.values():
         for level in items:
@@ -304,15 +391,22 @@ def _config_changes(old: Renderer, new: Renderer, name: str, status: str, old_na
             absent = level.t1 is notpresent, level.t2 is notpresent
             top = path[0] if path else None
             source = new_sources.get(top) or old_sources.get(top) or ""
-            changes.append(ConfigChange(key, None if absent[0] else level.t1, None if absent[1] else level.t2, source))
+            changes.append(
+                ConfigChange(
+                    key, None if absent[0] else level.t1, None if absent[1] else level.t2, source
+                )
+            )
     return sorted(changes, key=lambda c: c.key)
 
 
 # -- examples --------------------------------------------------------------------------
 
+
 def _example_label(item: Any) -> str:
     if isinstance(item, dict):
-        text = next((v for v in item.values() if isinstance(v, str)), json.dumps(item, ensure_ascii=False))
+        text = next(
+            (v for v in item.values() if isinstance(v, str)), json.dumps(item, ensure_ascii=False)
+        )
     else:
         text = str(item)
     text = " ".join(text.split())
@@ -320,7 +414,9 @@ def _example_label(item: Any) -> str:
 
 
 def example_changes(before: list, after: list) -> list[ExampleChange]:
-    keys = lambda items: [json.dumps(i, sort_keys=True, ensure_ascii=False, default=str) for i in items]  # noqa: E731
+    def keys(items: list) -> list[str]:
+        return [json.dumps(i, sort_keys=True, ensure_ascii=False, default=str) for i in items]
+
     changes = []
     matcher = difflib.SequenceMatcher(a=keys(before), b=keys(after), autojunk=False)
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
@@ -328,9 +424,13 @@ def example_changes(before: list, after: list) -> list[ExampleChange]:
             continue
         if op == "replace":
             paired = min(a1 - a0, b1 - b0)
-            changes += [ExampleChange("changed", _example_label(after[b0 + i])) for i in range(paired)]
-            changes += [ExampleChange("removed", _example_label(x)) for x in before[a0 + paired:a1]]
-            changes += [ExampleChange("added", _example_label(x)) for x in after[b0 + paired:b1]]
+            changes += [
+                ExampleChange("changed", _example_label(after[b0 + i])) for i in range(paired)
+            ]
+            changes += [
+                ExampleChange("removed", _example_label(x)) for x in before[a0 + paired : a1]
+            ]
+            changes += [ExampleChange("added", _example_label(x)) for x in after[b0 + paired : b1]]
         elif op == "delete":
             changes += [ExampleChange("removed", _example_label(x)) for x in before[a0:a1]]
         else:
@@ -339,6 +439,7 @@ def example_changes(before: list, after: list) -> list[ExampleChange]:
 
 
 # -- template source -----------------------------------------------------------------
+
 
 def _source(renderer: Renderer, name: str) -> list[str]:
     path = prompt_path(name, renderer.prompts_dir)
@@ -354,6 +455,7 @@ def unified_lines(before: list[str], after: list[str], context: int = 3) -> list
 
 
 # -- rendered messages -----------------------------------------------------------------
+
 
 def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered | None:
     if prompt_path(name, renderer.prompts_dir) not in renderer.snapshot:
@@ -372,7 +474,7 @@ class _PairedCase:
     label: str
     old_vars: dict | None
     new_vars: dict | None
-    side: str = "both"      # "old" or "new" for a case that exists on that side only
+    side: str = "both"  # "old" or "new" for a case that exists on that side only
 
 
 def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[_PairedCase]:
@@ -382,22 +484,39 @@ def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[
     before, after = _side_cases(old_sets), _side_cases(new_sets)
     if not before and not after:
         return [_PairedCase("(no golden case: placeholders)", None, None)]
-    paired = [_PairedCase(label, before.get(label, vars_), vars_, "both" if label in before else "new")
-              for label, vars_ in after.items()]
-    return paired + [_PairedCase(label, vars_, vars_, "old") for label, vars_ in before.items() if label not in after]
+    paired = [
+        _PairedCase(label, before.get(label, vars_), vars_, "both" if label in before else "new")
+        for label, vars_ in after.items()
+    ]
+    return paired + [
+        _PairedCase(label, vars_, vars_, "old")
+        for label, vars_ in before.items()
+        if label not in after
+    ]
 
 
-def _render_side(renderer: Renderer, name: str, variables: dict | None) -> tuple[Rendered | None, str | None]:
+def _render_side(
+    renderer: Renderer, name: str, variables: dict | None
+) -> tuple[Rendered | None, str | None]:
     try:
         return _render(renderer, name, variables), None
     except UserError as exc:
         return None, str(exc)
 
 
-def _rendered_change(old: Renderer, new: Renderer, name: str, old_sets: list[GoldenSet], new_sets: list[GoldenSet],
-                     all_cases: bool, old_name: str) -> RenderedChange:
+def _rendered_change(
+    old: Renderer,
+    new: Renderer,
+    name: str,
+    old_sets: list[GoldenSet],
+    new_sets: list[GoldenSet],
+    all_cases: bool,
+    old_name: str,
+) -> RenderedChange:
     cases = _paired_cases(old_sets, new_sets)
-    prices = _SidePrices(_safe(lambda: old.config(old_name), None), _safe(lambda: new.config(name), None))
+    prices = _SidePrices(
+        _safe(lambda: old.config(old_name), None), _safe(lambda: new.config(name), None)
+    )
     changed, first, hunks, first_tokens = 0, None, [], 0
     call_costs: list[float | None] = []
     first_cost: float | None = None
@@ -406,24 +525,48 @@ def _rendered_change(old: Renderer, new: Renderer, name: str, old_sets: list[Gol
         label = case.label
         before, old_error = _render_side(old, old_name, case.old_vars)
         after, new_error = _render_side(new, name, case.new_vars)
-        if (case.side == "new" and old_error and not new_error) or (case.side == "old" and new_error and not old_error):
+        if (case.side == "new" and old_error and not new_error) or (
+            case.side == "old" and new_error and not old_error
+        ):
             continue  # a case the other side never had, in vars that side does not take: nothing to compare
         compared += 1
         if old_error or new_error:  # a side that cannot render is an error, never an empty prompt
-            return RenderedChange(changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error)
+            return RenderedChange(
+                changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error
+            )
         call_costs.append(prices.change(before, after))
         if _plain(before) == _plain(after):
             continue
         changed += 1
         if first is None or all_cases:
             if first is None:
-                first, first_tokens, first_cost = label, _tokens(after) - _tokens(before), call_costs[-1]
+                first, first_tokens, first_cost = (
+                    label,
+                    _tokens(after) - _tokens(before),
+                    call_costs[-1],
+                )
             case_hunks = rendered_hunks(before, after)
-            hunks += [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks] if all_cases else case_hunks
-    run_cost = None if any(c is None for c in call_costs) else sum(c for c in call_costs if c is not None)
-    cost = first_cost if first is not None else (call_costs[0] if call_costs else 0.0)  # a model change alone still costs
-    return RenderedChange(changed, compared, first, tuple(hunks), first_tokens, cost, run_cost,
-                          unpriced=prices.unpriced)
+            hunks += (
+                [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks]
+                if all_cases
+                else case_hunks
+            )
+    run_cost = (
+        None if any(c is None for c in call_costs) else sum(c for c in call_costs if c is not None)
+    )
+    cost = (
+        first_cost if first is not None else (call_costs[0] if call_costs else 0.0)
+    )  # a model change alone still costs
+    return RenderedChange(
+        changed,
+        compared,
+        first,
+        tuple(hunks),
+        first_tokens,
+        cost,
+        run_cost,
+        unpriced=prices.unpriced,
+    )
 
 
 class _SidePrices:
@@ -433,8 +576,15 @@ class _SidePrices:
     def __init__(self, old: EffectiveConfig | None, new: EffectiveConfig | None):
         self.old = price_for(old.model, old.price) if old else None
         self.new = price_for(new.model, new.price) if new else None
-        self.unpriced = tuple(sorted({c.model or "(no model)" for c, p in ((old, self.old), (new, self.new))
-                                      if c is not None and p is None}))
+        self.unpriced = tuple(
+            sorted(
+                {
+                    c.model or "(no model)"
+                    for c, p in ((old, self.old), (new, self.new))
+                    if c is not None and p is None
+                }
+            )
+        )
 
     def change(self, before: Rendered | None, after: Rendered | None) -> float | None:
         """The input cost change of one call; None when a side that exists has no price."""
@@ -479,7 +629,9 @@ def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk
             assert message is not None  # i < max(a1 - a0, b1 - b0): one side has a message here
             role = message.role
             note = "  (new turn)" if o is None else "  (removed turn)" if n is None else ""
-            lines = _changed_lines(o.content.splitlines() if o else [], n.content.splitlines() if n else [])
+            lines = _changed_lines(
+                o.content.splitlines() if o else [], n.content.splitlines() if n else []
+            )
             hunks.append(Hunk(f"messages[{index}] {role}{note}", tuple(lines)))
     return hunks
 
@@ -489,6 +641,7 @@ def _changed_lines(before: list[str], after: list[str]) -> list[str]:
 
 
 # -- golden sets -----------------------------------------------------------------------
+
 
 def _set_changes(old: GoldenCatalog, new: GoldenCatalog, changed: set[str]) -> list[SetChange]:
     before, after = old.ids(), new.ids()
@@ -500,7 +653,16 @@ def _set_changes(old: GoldenCatalog, new: GoldenCatalog, changed: set[str]) -> l
         if a_path is None:
             assert b_path is not None  # the id came from one side or the other
             b = new.load(b_path)
-            changes.append(SetChange(b.id, b.path, "added", b.prompt, (0, len(b.cases)), added=tuple(c.id for c in b.cases)))
+            changes.append(
+                SetChange(
+                    b.id,
+                    b.path,
+                    "added",
+                    b.prompt,
+                    (0, len(b.cases)),
+                    added=tuple(c.id for c in b.cases),
+                )
+            )
         elif b_path is None:
             a = old.load(a_path)
             changes.append(SetChange(a.id, a.path, "removed", a.prompt, (len(a.cases), 0)))
@@ -516,7 +678,11 @@ def _modified_set(a: GoldenSet, b: GoldenSet) -> SetChange:
     new_cases = {c.id: c for c in b.cases}
     status = "renamed" if a.path != b.path else "modified"
     return SetChange(
-        b.id, b.path, status, b.prompt, (len(a.cases), len(b.cases)),
+        b.id,
+        b.path,
+        status,
+        b.prompt,
+        (len(a.cases), len(b.cases)),
         added=tuple(i for i in new_cases if i not in old_cases),
         removed=tuple(i for i in old_cases if i not in new_cases),
         changed=tuple(i for i in new_cases if i in old_cases and new_cases[i] != old_cases[i]),

@@ -19,7 +19,9 @@ class Verdict:
     def line(self) -> str:
         if self.blocked:
             return "blocked: " + "; ".join(self.reasons)
-        return "allowed" + (f" (with warnings: {'; '.join(self.warnings)})" if self.warnings else "")
+        return "allowed" + (
+            f" (with warnings: {'; '.join(self.warnings)})" if self.warnings else ""
+        )
 
 
 def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
@@ -47,8 +49,11 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HE
         broken = after.broken
         if broken:
             n = len(broken)
-            own = (" in its own checks" if n == 1 else " in their own checks") \
-                if all(r.fault == "check" for r in broken) else ""
+            own = (
+                (" in its own checks" if n == 1 else " in their own checks")
+                if all(r.fault == "check" for r in broken)
+                else ""
+            )
             worse.insert(0, f"{n} case{'' if n == 1 else 's'} errored{own} ({_why(broken)})")
         below, blocks = _below_threshold(c, policy, bool(worse))
         if below and blocks:

@@ -21,15 +21,19 @@ from promptvc.prompts.tiers import DEFAULT_TIER, JUDGE_TIER, TIERS_FILE, tiers_p
 @dataclass(frozen=True)
 class PromptDeps:
     name: str
-    templates: frozenset[str]   # the prompt's own file and every partial it reaches
-    dynamic: bool               # an include computed at render time: depends on every partial
+    templates: frozenset[str]  # the prompt's own file and every partial it reaches
+    dynamic: bool  # an include computed at render time: depends on every partial
     examples: str | None
     tier: str | None
 
 
 def changed_files(old: Snapshot, new: Snapshot) -> set[str]:
     paths = set(old.files) | set(new.files)
-    return {p for p in paths if (old.files.get(p) and old.files[p].sha) != (new.files.get(p) and new.files[p].sha)}
+    return {
+        p
+        for p in paths
+        if (old.files.get(p) and old.files[p].sha) != (new.files.get(p) and new.files[p].sha)
+    }
 
 
 def prompt_deps(renderer: Renderer, name: str, *, partials: bool = True) -> PromptDeps:
@@ -90,18 +94,24 @@ def reached_prompts(old: Renderer, new: Renderer, changed: set[str]) -> dict[str
     partials = any(p.endswith(".jinja") for p in other)
     for renderer in (old, new):
         for name in prompt_names(renderer.snapshot, prompts_dir):
-            for reason in _reasons(prompt_deps(renderer, name, partials=partials), other, tiers, prompts_dir):
+            for reason in _reasons(
+                prompt_deps(renderer, name, partials=partials), other, tiers, prompts_dir
+            ):
                 if reason not in reached.setdefault(name, []):
                     reached[name].append(reason)
     return {name: reasons for name, reasons in sorted(reached.items()) if reasons}
 
 
-def _reasons(deps: PromptDeps, changed: set[str], tiers: dict[str, list[str]], prompts_dir: str) -> list[str]:
+def _reasons(
+    deps: PromptDeps, changed: set[str], tiers: dict[str, list[str]], prompts_dir: str
+) -> list[str]:
     reasons = []
     for path in sorted(changed):
-        rel = path[len(prompts_dir) + 1:]
+        rel = path[len(prompts_dir) + 1 :]
         is_template = path.endswith(".jinja") and not rel.startswith("examples/")
-        if path in deps.templates or (deps.dynamic and is_template and prompt_name(path, prompts_dir) is None):
+        if path in deps.templates or (
+            deps.dynamic and is_template and prompt_name(path, prompts_dir) is None
+        ):
             reasons.append(f"via {rel}")
         elif path == deps.examples:
             reasons.append(f"via {rel}")
@@ -121,7 +131,11 @@ def judge_changed(old: Renderer, new: Renderer, changed: set[str]) -> bool:
 def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, list[str]]:
     """For each changed partial, examples file or tiers.yaml: the prompts it reaches."""
     prompts_dir = new.prompts_dir
-    shared = sorted(p for p in changed if p.startswith(prompts_dir + "/") and prompt_name(p, prompts_dir) is None)
+    shared = sorted(
+        p
+        for p in changed
+        if p.startswith(prompts_dir + "/") and prompt_name(p, prompts_dir) is None
+    )
     if not shared:
         return {}
     reach: dict[str, set[str]] = {p: set() for p in shared}
@@ -131,19 +145,22 @@ def partial_reach(old: Renderer, new: Renderer, changed: set[str]) -> dict[str, 
         for name in prompt_names(renderer.snapshot, prompts_dir):
             deps = prompt_deps(renderer, name, partials=partials)
             for path in shared:
-                if _reasons(deps, {path}, tiers if path == tiers_path(prompts_dir) else {}, prompts_dir):
+                if _reasons(
+                    deps, {path}, tiers if path == tiers_path(prompts_dir) else {}, prompts_dir
+                ):
                     reach[path].add(name)
     return {path: sorted(names) for path, names in reach.items()}
 
 
 @dataclass(frozen=True)
 class AffectedSet:
-    golden: GoldenSet           # as in the new snapshot
-    reasons: tuple[str, ...]    # why its scores can move, in words a user reads
+    golden: GoldenSet  # as in the new snapshot
+    reasons: tuple[str, ...]  # why its scores can move, in words a user reads
 
 
-def affected(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
-             new_goldens: GoldenCatalog) -> list[AffectedSet]:
+def affected(
+    old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog
+) -> list[AffectedSet]:
     """The golden sets whose scores a change can move, with the reasons. The one rule that
     `diff`, `eval --changed-since`, `diff --eval`, `check` and the TUI all ask."""
     changed = changed_files(old.snapshot, new.snapshot)
@@ -154,8 +171,14 @@ def affected(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
     chosen = []
     for path in new_goldens.paths:
         set_id, prompt = new_goldens.header(path)
-        if not (set_id not in before or path in changed or prompt in prompts or judge or evals_changed
-                or new_goldens.may_use_python(path)):
+        if not (
+            set_id not in before
+            or path in changed
+            or prompt in prompts
+            or judge
+            or evals_changed
+            or new_goldens.may_use_python(path)
+        ):
             continue
         golden = new_goldens.load(path)
         previous = old_goldens.load(before[set_id]) if set_id in before else None
@@ -165,14 +188,21 @@ def affected(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
     return chosen
 
 
-def affected_sets(old: Renderer, new: Renderer, old_goldens: GoldenCatalog,
-                  new_goldens: GoldenCatalog) -> list[GoldenSet]:
+def affected_sets(
+    old: Renderer, new: Renderer, old_goldens: GoldenCatalog, new_goldens: GoldenCatalog
+) -> list[GoldenSet]:
     """The golden sets (as in `new`) whose scores a change can move."""
     return [a.golden for a in affected(old, new, old_goldens, new_goldens)]
 
 
-def _set_reasons(old: Renderer, new: Renderer, golden: GoldenSet, previous: GoldenSet | None,
-                 prompts: dict[str, list[str]], judge: bool) -> list[str]:
+def _set_reasons(
+    old: Renderer,
+    new: Renderer,
+    golden: GoldenSet,
+    previous: GoldenSet | None,
+    prompts: dict[str, list[str]],
+    judge: bool,
+) -> list[str]:
     reasons = []
     if previous is None:
         reasons.append("new golden set")
@@ -197,4 +227,11 @@ def _changed_module(old: Renderer, new: Renderer, golden: GoldenSet) -> str | No
         return None
     before = python_dependencies(old.snapshot, golden.python_modules)
     after = python_dependencies(new.snapshot, golden.python_modules)
-    return next((path for path in sorted(before.keys() | after.keys()) if before.get(path) != after.get(path)), None)
+    return next(
+        (
+            path
+            for path in sorted(before.keys() | after.keys())
+            if before.get(path) != after.get(path)
+        ),
+        None,
+    )

@@ -44,7 +44,12 @@ class SetPoint:
 
     def comparable(self, other: SetPoint | None) -> bool:
         """Like with like: both evaluated, by the same provider at the same endpoint (never echo vs a model)."""
-        return other is not None and self.evaluated and other.evaluated and self.scores_key == other.scores_key
+        return (
+            other is not None
+            and self.evaluated
+            and other.evaluated
+            and self.scores_key == other.scores_key
+        )
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,11 @@ class CommitPoint:
     def overall_delta(self) -> float | None:
         """The change in the mean over the sets evaluated comparably on both sides only: a set
         evaluated at one side alone moves the overall score, never its delta."""
-        pairs = [(s.score, self.parent[i].score) for i, s in self.sets.items() if s.comparable(self.parent.get(i))]
+        pairs = [
+            (s.score, self.parent[i].score)
+            for i, s in self.sets.items()
+            if s.comparable(self.parent.get(i))
+        ]
         now = [a for a, _ in pairs if a is not None]
         before = [b for _, b in pairs if b is not None]
         if not now:
@@ -72,8 +81,13 @@ class CommitPoint:
     @property
     def partial(self) -> tuple[str, ...]:
         """The sets this commit changed (or added) that are not evaluated here."""
-        return tuple(sorted(i for i, s in self.sets.items() if not s.evaluated
-                            and (i not in self.parent or self.parent[i].set_key != s.set_key)))
+        return tuple(
+            sorted(
+                i
+                for i, s in self.sets.items()
+                if not s.evaluated and (i not in self.parent or self.parent[i].set_key != s.set_key)
+            )
+        )
 
     def delta(self, set_id: str) -> float | None:
         now, before = self.sets.get(set_id), self.parent.get(set_id)
@@ -82,7 +96,9 @@ class CommitPoint:
         return now.score - before.score  # type: ignore[operator]
 
 
-def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[CommitInfo, dict[str, FileRef]]]:
+def commit_states(
+    ws: Workspace, rev: str, limit: int | None
+) -> list[tuple[CommitInfo, dict[str, FileRef]]]:
     """Each first-parent commit touching the watched paths (oldest first) with its full file state."""
     repo, paths = ws.repo, ws.settings.watched_paths
     changes = history_changes(repo, rev, paths, limit + 1 if limit else None)
@@ -91,7 +107,9 @@ def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[Comm
     oldest = changes[0][0]
     state: dict[str, FileRef] = {}
     if limit and oldest.parents:
-        state = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(oldest.parents[0], paths)}
+        state = {
+            e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(oldest.parents[0], paths)
+        }
     states = []
     for commit, files in changes:
         for status, mode, sha, path in files:
@@ -106,18 +124,33 @@ def commit_states(ws: Workspace, rev: str, limit: int | None) -> list[tuple[Comm
 def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
     """Each golden set's content key at a snapshot; UserError when a file it reads is broken."""
     from promptvc.evaluation.keys import set_key
+
     renderer = ws.renderer(snapshot)
     rows: list[dict] = []
     for golden in ws.goldens(snapshot):
         identity = identity_for(golden.provider, None, ws.settings.provider)
         key = set_key(renderer, golden, identity)
-        rows.append({"commit_sha": snapshot.commit, "set_id": golden.id, "set_key": key, "prompt": golden.prompt,
-                     "path": golden.path, "endpoint": endpoint()})
+        rows.append(
+            {
+                "commit_sha": snapshot.commit,
+                "set_id": golden.id,
+                "set_key": key,
+                "prompt": golden.prompt,
+                "path": golden.path,
+                "endpoint": endpoint(),
+            }
+        )
     return rows
 
 
-def history(ws: Workspace, store: Store, rev: str = "HEAD", limit: int | None = None,
-            names: tuple[str, ...] = (), on_warning: Callable[[str], None] | None = None) -> list[CommitPoint]:
+def history(
+    ws: Workspace,
+    store: Store,
+    rev: str = "HEAD",
+    limit: int | None = None,
+    names: tuple[str, ...] = (),
+    on_warning: Callable[[str], None] | None = None,
+) -> list[CommitPoint]:
     """Newest first; each commit with its sets' scores and those at its first parent.
 
     A commit whose set keys cannot be computed (a broken or hostile file) is shown without scores,
@@ -137,8 +170,11 @@ def history(ws: Workspace, store: Store, rev: str = "HEAD", limit: int | None = 
     points = []
     previous: dict[str, SetPoint] = {}
     for commit, _files in states:
-        sets = {row["set_id"]: _point(row, scores.get(row["set_key"])) for row in known.get(commit.sha, [])
-                if row["set_id"] and _wanted(row, names)}
+        sets = {
+            row["set_id"]: _point(row, scores.get(row["set_key"]))
+            for row in known.get(commit.sha, [])
+            if row["set_id"] and _wanted(row, names)
+        }
         points.append(CommitPoint(commit, sets, previous))
         previous = sets
     if limit and len(points) > limit:
@@ -154,24 +190,46 @@ def _compute_keys(ws: Workspace, states, warn: Callable[[str], None]) -> list[di
     blobs = {ref.sha for _c, files in states for ref in files.values() if not ref.is_symlink}
     snapshots = [Snapshot(ws.repo, Commit(c.sha), files, ws.caches) for c, files in states]
     if snapshots:  # every blob of every commit in one `git cat-file --batch`
-        reader = Snapshot(ws.repo, Commit(states[0][0].sha), {sha: FileRef(sha, sha) for sha in blobs}, ws.caches)
+        reader = Snapshot(
+            ws.repo, Commit(states[0][0].sha), {sha: FileRef(sha, sha) for sha in blobs}, ws.caches
+        )
         reader.prefetch(list(reader.files))
     rows = []
     for snapshot in snapshots:
         try:
             keys = set_keys_at(ws, snapshot)
         except (UserError, RecursionError) as exc:
-            reason = str(exc) if isinstance(exc, UserError) else "a template nests too deeply to analyse"
+            reason = (
+                str(exc) if isinstance(exc, UserError) else "a template nests too deeply to analyse"
+            )
             warn(f"skipped commit {(snapshot.commit or '')[:7]}: {reason}")
             continue
         # A commit without golden sets gets an empty marker row, so it is not computed again.
-        rows += keys or [{"commit_sha": snapshot.commit, "set_id": "", "set_key": "",
-                          "prompt": "", "path": "", "endpoint": endpoint()}]
+        rows += keys or [
+            {
+                "commit_sha": snapshot.commit,
+                "set_id": "",
+                "set_key": "",
+                "prompt": "",
+                "path": "",
+                "endpoint": endpoint(),
+            }
+        ]
     return rows
 
 
 def _point(row: dict, score: dict | None) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
-    return SetPoint(row["set_id"], row["set_key"], row["prompt"], score["score"], Status(score["status"]),
-                    score["provider"], score["passed"] or 0, score["cases"] or 0, score["cost"], score["endpoint"])
+    return SetPoint(
+        row["set_id"],
+        row["set_key"],
+        row["prompt"],
+        score["score"],
+        Status(score["status"]),
+        score["provider"],
+        score["passed"] or 0,
+        score["cases"] or 0,
+        score["cost"],
+        score["endpoint"],
+    )

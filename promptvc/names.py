@@ -21,7 +21,11 @@ def as_name(arg: str, prompts_dir: str) -> str:
 
 
 def matches(candidate: str, name: str) -> bool:
-    return candidate == name or fnmatch.fnmatchcase(candidate, name) or candidate.startswith(name.rstrip("/") + "/")
+    return (
+        candidate == name
+        or fnmatch.fnmatchcase(candidate, name)
+        or candidate.startswith(name.rstrip("/") + "/")
+    )
 
 
 def selected(candidate: str, names: Iterable[str]) -> bool:
@@ -30,7 +34,9 @@ def selected(candidate: str, names: Iterable[str]) -> bool:
     return not names or any(matches(candidate, n) for n in names)
 
 
-def require_matches(names: Iterable[str], candidates: Iterable[str], what: str = "prompt or golden set") -> None:
+def require_matches(
+    names: Iterable[str], candidates: Iterable[str], what: str = "prompt or golden set"
+) -> None:
     known = sorted(set(candidates))
     for name in names:
         if not any(matches(c, name) for c in known):

@@ -19,7 +19,7 @@ class GatePolicy:
     offline: str = "warn"
     # "when-worse": a set already below its threshold blocks only when the commit makes it worse.
     block_below_threshold: str = "when-worse"
-    deadline: float = 120.0    # seconds for the whole check; then "could not evaluate"
+    deadline: float = 120.0  # seconds for the whole check; then "could not evaluate"
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Settings:
     timeout: float = 60.0
     max_retries: int = 4
     retry_after_cap: float = 30.0
-    request_deadline: float = 90.0   # one request: every attempt and wait together
+    request_deadline: float = 90.0  # one request: every attempt and wait together
     spend_cap: float = 1.0
     gate: GatePolicy = field(default_factory=GatePolicy)
 
@@ -45,8 +45,12 @@ class Settings:
 _SECTIONS = {
     "paths": {"prompts": "prompts_dir", "evals": "evals_dir", "db": "db_path"},
     "eval": {
-        "provider": "provider", "concurrency": "concurrency", "timeout": "timeout",
-        "max_retries": "max_retries", "retry_after_cap": "retry_after_cap", "spend_cap": "spend_cap",
+        "provider": "provider",
+        "concurrency": "concurrency",
+        "timeout": "timeout",
+        "max_retries": "max_retries",
+        "retry_after_cap": "retry_after_cap",
+        "spend_cap": "spend_cap",
         "deadline": "request_deadline",
     },
 }
@@ -67,18 +71,26 @@ def load_settings(root: Path) -> Settings:
     values: dict = {}
     for section, table in data.items():
         if not isinstance(table, dict):
-            raise UserError(f"'{section}' must be a table ([{section}])", path=CONFIG_FILE,
-                            line=_line_of(text, None, section))
+            raise UserError(
+                f"'{section}' must be a table ([{section}])",
+                path=CONFIG_FILE,
+                line=_line_of(text, None, section),
+            )
         if section == "gate":
             values["gate"] = _gate_policy(table, text)
             continue
         known = _SECTIONS.get(section)
         if known is None:
-            raise UserError(f"unknown section [{section}]", path=CONFIG_FILE, line=_line_of(text, None, section))
+            raise UserError(
+                f"unknown section [{section}]", path=CONFIG_FILE, line=_line_of(text, None, section)
+            )
         for key, value in table.items():
             if key not in known:
-                raise UserError(f"unknown key '{key}' in [{section}]", path=CONFIG_FILE,
-                                line=_line_of(text, section, key))
+                raise UserError(
+                    f"unknown key '{key}' in [{section}]",
+                    path=CONFIG_FILE,
+                    line=_line_of(text, section, key),
+                )
             _check_value(section, key, value, text)
             values[known[key]] = value
     settings = Settings(**values)
@@ -94,25 +106,48 @@ _CHECKS = {
     ("paths", "db"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
     ("eval", "provider"): ("a provider name", lambda v: isinstance(v, str)),
     ("eval", "concurrency"): ("a positive integer", lambda v: type(v) is int and v >= 1),
-    ("eval", "timeout"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
-    ("eval", "deadline"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
-    ("gate", "deadline"): ("a positive number of seconds", lambda v: type(v) in _NUMBER and 0 < v < float("inf")),
+    ("eval", "timeout"): (
+        "a positive number of seconds",
+        lambda v: type(v) in _NUMBER and 0 < v < float("inf"),
+    ),
+    ("eval", "deadline"): (
+        "a positive number of seconds",
+        lambda v: type(v) in _NUMBER and 0 < v < float("inf"),
+    ),
+    ("gate", "deadline"): (
+        "a positive number of seconds",
+        lambda v: type(v) in _NUMBER and 0 < v < float("inf"),
+    ),
     ("eval", "max_retries"): ("an integer from 0", lambda v: type(v) is int and v >= 0),
-    ("eval", "retry_after_cap"): ("a number of seconds from 0", lambda v: type(v) in _NUMBER and 0 <= v < float("inf")),
-    ("eval", "spend_cap"): ("an amount in USD from 0", lambda v: type(v) in _NUMBER and 0 <= v < float("inf")),
+    ("eval", "retry_after_cap"): (
+        "a number of seconds from 0",
+        lambda v: type(v) in _NUMBER and 0 <= v < float("inf"),
+    ),
+    ("eval", "spend_cap"): (
+        "an amount in USD from 0",
+        lambda v: type(v) in _NUMBER and 0 <= v < float("inf"),
+    ),
     ("gate", "max_drop"): ("a number from 0 to 1", lambda v: type(v) in _NUMBER and 0 <= v <= 1),
-    ("gate", "block_on_flip"): ("true, false or \"temperature-zero\"",
-                                lambda v: isinstance(v, bool) or v in ("temperature-zero", "always", "never")),
-    ("gate", "offline"): ("\"warn\" or \"block\"", lambda v: v in ("warn", "block")),
-    ("gate", "block_below_threshold"): ("\"when-worse\" or \"always\"", lambda v: v in ("when-worse", "always")),
+    ("gate", "block_on_flip"): (
+        'true, false or "temperature-zero"',
+        lambda v: isinstance(v, bool) or v in ("temperature-zero", "always", "never"),
+    ),
+    ("gate", "offline"): ('"warn" or "block"', lambda v: v in ("warn", "block")),
+    ("gate", "block_below_threshold"): (
+        '"when-worse" or "always"',
+        lambda v: v in ("when-worse", "always"),
+    ),
 }
 
 
 def _check_value(section: str, key: str, value, text: str) -> None:
     must, ok = _CHECKS.get((section, key), ("", lambda v: True))
     if not ok(value):
-        raise UserError(f"[{section}] {key} must be {must}, not {value!r}"[:200], path=CONFIG_FILE,
-                        line=_line_of(text, section, key))
+        raise UserError(
+            f"[{section}] {key} must be {must}, not {value!r}"[:200],
+            path=CONFIG_FILE,
+            line=_line_of(text, section, key),
+        )
 
 
 def _line_of(text: str, section: str | None, key: str) -> int | None:
@@ -133,7 +168,9 @@ def _gate_policy(table: dict, text: str) -> GatePolicy:
     unknown = set(table) - _GATE_KEYS
     if unknown:
         key = sorted(unknown)[0]
-        raise UserError(f"unknown key '{key}' in [gate]", path=CONFIG_FILE, line=_line_of(text, "gate", key))
+        raise UserError(
+            f"unknown key '{key}' in [gate]", path=CONFIG_FILE, line=_line_of(text, "gate", key)
+        )
     for key, value in table.items():
         _check_value("gate", key, value, text)
     flip = table.get("block_on_flip", "temperature-zero")

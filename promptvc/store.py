@@ -32,58 +32,191 @@ BUSY_TIMEOUT = 30.0  # seconds a writer waits for another writer's lock before g
 BATCH = 500  # keys per `IN (...)` query, well under SQLite's limit on bound parameters
 
 RESULT_COLUMNS = (
-    "key", "set_key", "set_id", "case_id", "sample", "prompt", "provider", "model", "request_key", "status",
-    "score", "passed", "output", "grades", "judge_reason", "latency_ms", "tokens_in", "tokens_out", "cost",
-    "truncated", "error", "created_at",
+    "key",
+    "set_key",
+    "set_id",
+    "case_id",
+    "sample",
+    "prompt",
+    "provider",
+    "model",
+    "request_key",
+    "status",
+    "score",
+    "passed",
+    "output",
+    "grades",
+    "judge_reason",
+    "latency_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "truncated",
+    "error",
+    "created_at",
 )
 RESPONSE_COLUMNS = (
-    "key", "provider", "endpoint", "model", "request", "text", "reported_model", "stop_reason",
-    "tokens_in", "tokens_out", "latency_ms", "cost", "source", "created_at", "ask_key",
+    "key",
+    "provider",
+    "endpoint",
+    "model",
+    "request",
+    "text",
+    "reported_model",
+    "stop_reason",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+    "cost",
+    "source",
+    "created_at",
+    "ask_key",
 )
 SET_SCORE_COLUMNS = (
-    "set_key", "set_id", "prompt", "provider", "endpoint", "threshold", "cases", "passed", "failed", "errored",
-    "skipped", "score", "status", "samples", "temperature", "cost", "run_id", "created_at",
+    "set_key",
+    "set_id",
+    "prompt",
+    "provider",
+    "endpoint",
+    "threshold",
+    "cases",
+    "passed",
+    "failed",
+    "errored",
+    "skipped",
+    "score",
+    "status",
+    "samples",
+    "temperature",
+    "cost",
+    "run_id",
+    "created_at",
 )
 
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db.table("runs").create({
-        "id": int, "started_at": str, "finished_at": str, "complete": int, "snapshot": str, "commit_sha": str,
-        "provider": str, "command": str, "sets": int, "cases": int, "passed": int, "failed": int,
-        "errored": int, "skipped": int, "calls": int, "cost": float, "tokens_in": int, "tokens_out": int,
-    }, pk="id")
-    db.table("results").create({
-        "key": str, "set_key": str, "set_id": str, "case_id": str, "sample": int, "prompt": str,
-        "provider": str, "model": str, "request_key": str, "status": str, "score": float, "passed": int,
-        "output": str, "grades": str, "judge_reason": str, "latency_ms": float, "tokens_in": int,
-        "tokens_out": int, "cost": float, "truncated": int, "error": str, "created_at": str,
-    }, pk="key")
+    db.table("runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "complete": int,
+            "snapshot": str,
+            "commit_sha": str,
+            "provider": str,
+            "command": str,
+            "sets": int,
+            "cases": int,
+            "passed": int,
+            "failed": int,
+            "errored": int,
+            "skipped": int,
+            "calls": int,
+            "cost": float,
+            "tokens_in": int,
+            "tokens_out": int,
+        },
+        pk="id",
+    )
+    db.table("results").create(
+        {
+            "key": str,
+            "set_key": str,
+            "set_id": str,
+            "case_id": str,
+            "sample": int,
+            "prompt": str,
+            "provider": str,
+            "model": str,
+            "request_key": str,
+            "status": str,
+            "score": float,
+            "passed": int,
+            "output": str,
+            "grades": str,
+            "judge_reason": str,
+            "latency_ms": float,
+            "tokens_in": int,
+            "tokens_out": int,
+            "cost": float,
+            "truncated": int,
+            "error": str,
+            "created_at": str,
+        },
+        pk="key",
+    )
     db.table("results").create_index(["set_key", "case_id"])
-    db.table("run_results").create({"run_id": int, "result_key": str}, pk=("run_id", "result_key"),
-                             foreign_keys=[("run_id", "runs", "id"), ("result_key", "results", "key")])
+    db.table("run_results").create(
+        {"run_id": int, "result_key": str},
+        pk=("run_id", "result_key"),
+        foreign_keys=[("run_id", "runs", "id"), ("result_key", "results", "key")],
+    )
     db.table("run_results").create_index(["result_key"])
-    db.table("responses").create({
-        "key": str, "provider": str, "endpoint": str, "model": str, "request": str, "text": str,
-        "reported_model": str, "stop_reason": str, "tokens_in": int, "tokens_out": int, "latency_ms": float,
-        "cost": float, "source": str, "created_at": str,
-    }, pk="key")
-    db.table("set_scores").create({
-        "set_key": str, "set_id": str, "prompt": str, "provider": str, "endpoint": str, "threshold": float,
-        "cases": int, "passed": int, "failed": int, "errored": int, "skipped": int, "score": float,
-        "status": str, "samples": int, "temperature": float, "cost": float, "run_id": int, "created_at": str,
-    }, pk="set_key")
+    db.table("responses").create(
+        {
+            "key": str,
+            "provider": str,
+            "endpoint": str,
+            "model": str,
+            "request": str,
+            "text": str,
+            "reported_model": str,
+            "stop_reason": str,
+            "tokens_in": int,
+            "tokens_out": int,
+            "latency_ms": float,
+            "cost": float,
+            "source": str,
+            "created_at": str,
+        },
+        pk="key",
+    )
+    db.table("set_scores").create(
+        {
+            "set_key": str,
+            "set_id": str,
+            "prompt": str,
+            "provider": str,
+            "endpoint": str,
+            "threshold": float,
+            "cases": int,
+            "passed": int,
+            "failed": int,
+            "errored": int,
+            "skipped": int,
+            "score": float,
+            "status": str,
+            "samples": int,
+            "temperature": float,
+            "cost": float,
+            "run_id": int,
+            "created_at": str,
+        },
+        pk="set_key",
+    )
     # What `log` and the TUI read per set, covered by one index.
     db.table("set_scores").create_index(["set_id", "set_key", "score", "status", "provider"])
-    db.table("commit_sets").create({"commit_sha": str, "set_id": str, "endpoint": str, "set_key": str, "prompt": str,
-                              "path": str}, pk=("commit_sha", "set_id", "endpoint"))
+    db.table("commit_sets").create(
+        {
+            "commit_sha": str,
+            "set_id": str,
+            "endpoint": str,
+            "set_key": str,
+            "prompt": str,
+            "path": str,
+        },
+        pk=("commit_sha", "set_id", "endpoint"),
+    )
     db.table("commit_sets").create_index(["set_key"])
 
 
 @migrations()
 def m002_case_status_index(db: sqlite_utils.Database) -> None:
     # The TUI compares a set's cases at two commits on every cursor move: cover that query.
-    db.table("results").create_index(["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status")
+    db.table("results").create_index(
+        ["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status"
+    )
 
 
 def _refuse_newer(db: sqlite_utils.Database, path: Path) -> None:
@@ -92,18 +225,24 @@ def _refuse_newer(db: sqlite_utils.Database, path: Path) -> None:
     applied = [m.name for m in migrations.applied(db)]
     unknown = [name for name in applied if name not in known]
     if unknown:
-        raise UserError(f"was written by a newer promptvc (schema version {len(applied)}, up to migration "
-                        f"{unknown[-1]}; this promptvc reads up to version {len(known)}); upgrade promptvc, or "
-                        "set [paths] db in promptvc.toml to another file", path=str(path))
+        raise UserError(
+            f"was written by a newer promptvc (schema version {len(applied)}, up to migration "
+            f"{unknown[-1]}; this promptvc reads up to version {len(known)}); upgrade promptvc, or "
+            "set [paths] db in promptvc.toml to another file",
+            path=str(path),
+        )
 
 
 @migrations()
 def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
     # ANTHROPIC_BASE_URL was stored as given, `user:pass@` and `?key=` included.
     from promptvc.providers import public_endpoint
+
     conn = db.conn
     leaky = "endpoint LIKE '%@%' OR endpoint LIKE '%?%' OR endpoint LIKE '%#%'"
-    for key, request in conn.execute(f"SELECT key, request FROM responses WHERE {leaky}").fetchall():
+    for key, request in conn.execute(
+        f"SELECT key, request FROM responses WHERE {leaky}"
+    ).fetchall():
         try:
             body = json.loads(request)
             body["endpoint"] = public_endpoint(body["endpoint"])
@@ -112,8 +251,13 @@ def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
             request = None
         conn.execute("UPDATE responses SET request = ? WHERE key = ?", (request, key))
     for table in ("responses", "set_scores", "commit_sets"):
-        for (old,) in conn.execute(f"SELECT DISTINCT endpoint FROM {table} WHERE {leaky}").fetchall():
-            conn.execute(f"UPDATE OR IGNORE {table} SET endpoint = ? WHERE endpoint = ?", (public_endpoint(old), old))
+        for (old,) in conn.execute(
+            f"SELECT DISTINCT endpoint FROM {table} WHERE {leaky}"
+        ).fetchall():
+            conn.execute(
+                f"UPDATE OR IGNORE {table} SET endpoint = ? WHERE endpoint = ?",
+                (public_endpoint(old), old),
+            )
             conn.execute(f"DELETE FROM {table} WHERE endpoint = ?", (old,))
 
 
@@ -121,10 +265,13 @@ def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
 def m004_responses_by_what_was_asked(db: sqlite_utils.Database) -> None:
     # Replay finds a recording by model, messages and parameters, whatever endpoint carried it.
     from promptvc.evaluation.request import ask_key_of
+
     db.table("responses").add_column("ask_key", str)
     rows = db.conn.execute("SELECT key, request FROM responses").fetchall()
-    db.conn.executemany("UPDATE responses SET ask_key = ? WHERE key = ?",
-                        [(ask_key_of(request), key) for key, request in rows])
+    db.conn.executemany(
+        "UPDATE responses SET ask_key = ? WHERE key = ?",
+        [(ask_key_of(request), key) for key, request in rows],
+    )
     db.table("responses").create_index(["ask_key"])
 
 
@@ -135,8 +282,11 @@ class Store:
         self.busy_timeout = BUSY_TIMEOUT
         with faults(path, self.busy_timeout):
             if path.is_dir():
-                raise UserError("is a directory, not the database file; remove it or set [paths] db in "
-                                "promptvc.toml to a file", path=str(path))
+                raise UserError(
+                    "is a directory, not the database file; remove it or set [paths] db in "
+                    "promptvc.toml to a file",
+                    path=str(path),
+                )
             self.db = self._open_readonly(path) if readonly else self._open(path)
 
     @classmethod
@@ -191,8 +341,11 @@ class Store:
         db = sqlite_utils.Database(conn, execute_plugins=False)
         _refuse_newer(db, path)
         if migrations.pending(db):
-            raise StoreReadOnly("is read-only and was written by an older promptvc; make it writable once so "
-                                "that it can be upgraded", path=str(path))
+            raise StoreReadOnly(
+                "is read-only and was written by an older promptvc; make it writable once so "
+                "that it can be upgraded",
+                path=str(path),
+            )
         return db
 
     def close(self) -> None:
@@ -228,10 +381,18 @@ class Store:
     def finish_run(self, run_id: int, totals: dict, set_scores: list[dict]) -> None:
         """Set scores and the run's completion land together, last."""
         with self.immediate() as conn:
-            _upsert(conn, "set_scores", SET_SCORE_COLUMNS, "set_key", [{**s, "run_id": run_id} for s in set_scores])
+            _upsert(
+                conn,
+                "set_scores",
+                SET_SCORE_COLUMNS,
+                "set_key",
+                [{**s, "run_id": run_id} for s in set_scores],
+            )
             assignments = ", ".join(f"{k} = ?" for k in totals)
-            conn.execute(f"UPDATE runs SET {assignments}, finished_at = ?, complete = 1 WHERE id = ?",
-                         (*totals.values(), now(), run_id))
+            conn.execute(
+                f"UPDATE runs SET {assignments}, finished_at = ?, complete = 1 WHERE id = ?",
+                (*totals.values(), now(), run_id),
+            )
 
     # -- results ------------------------------------------------------------------------
 
@@ -241,7 +402,9 @@ class Store:
             with self.immediate() as conn:
                 self._save_results(conn, run_id, rows, replace)
 
-    def _save_results(self, conn: sqlite3.Connection, run_id: int, rows: list[dict], replace: bool) -> None:
+    def _save_results(
+        self, conn: sqlite3.Connection, run_id: int, rows: list[dict], replace: bool
+    ) -> None:
         if rows:
             placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
             updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
@@ -261,7 +424,9 @@ class Store:
         """How many finished (passed or failed) results a run has kept, reused ones included."""
         row = self.db.execute(
             "SELECT count(*) FROM run_results JOIN results ON results.key = run_results.result_key "
-            "WHERE run_results.run_id = ? AND results.status IN ('passed', 'failed')", [run_id]).fetchone()
+            "WHERE run_results.run_id = ? AND results.status IN ('passed', 'failed')",
+            [run_id],
+        ).fetchone()
         return int(row[0])
 
     @guarded
@@ -272,8 +437,10 @@ class Store:
 
     @staticmethod
     def _link(conn: sqlite3.Connection, run_id: int, keys: list[str]) -> None:
-        conn.executemany("INSERT OR IGNORE INTO run_results (run_id, result_key) VALUES (?, ?)",
-                         [(run_id, key) for key in keys])
+        conn.executemany(
+            "INSERT OR IGNORE INTO run_results (run_id, result_key) VALUES (?, ?)",
+            [(run_id, key) for key in keys],
+        )
 
     @guarded
     def results(self, keys: Iterable[str]) -> dict[str, dict]:
@@ -287,18 +454,27 @@ class Store:
     @guarded
     def case_statuses(self, set_key: str) -> dict[str, str]:
         """{case id: status} of a set's first samples, from the covering index alone."""
-        rows = self.db.execute("SELECT case_id, status FROM results WHERE set_key = ? AND sample = 0", [set_key])
+        rows = self.db.execute(
+            "SELECT case_id, status FROM results WHERE set_key = ? AND sample = 0", [set_key]
+        )
         return dict(rows.fetchall())
 
     @guarded
     def results_for_set(self, set_key: str) -> list[dict]:
-        return list(self.db.query("SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]))
+        return list(
+            self.db.query(
+                "SELECT * FROM results WHERE set_key = ? ORDER BY case_id, sample", [set_key]
+            )
+        )
 
     @guarded
     def set_scores(self, set_keys: Iterable[str]) -> dict[str, dict]:
         found = {}
         for chunk in map(list, chunks(set_keys, BATCH)):
-            for row in self.db.query(f"SELECT * FROM set_scores WHERE set_key IN ({', '.join('?' for _ in chunk)})", chunk):
+            for row in self.db.query(
+                f"SELECT * FROM set_scores WHERE set_key IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            ):
                 found[row["set_key"]] = row
         return found
 
@@ -313,7 +489,9 @@ class Store:
     def responses_for(self, keys: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
         for chunk in map(list, chunks(keys, BATCH)):
-            for row in self.db.query(f"SELECT * FROM responses WHERE key IN ({', '.join('?' for _ in chunk)})", chunk):
+            for row in self.db.query(
+                f"SELECT * FROM responses WHERE key IN ({', '.join('?' for _ in chunk)})", chunk
+            ):
                 found[row["key"]] = row
         return found
 
@@ -322,8 +500,10 @@ class Store:
         """Recordings by what was asked; of several (other endpoints), the newest."""
         found: dict[str, dict] = {}
         for chunk in map(list, chunks(ask_keys, BATCH)):
-            query = (f"SELECT * FROM responses WHERE ask_key IN ({', '.join('?' for _ in chunk)}) "
-                     "ORDER BY created_at")
+            query = (
+                f"SELECT * FROM responses WHERE ask_key IN ({', '.join('?' for _ in chunk)}) "
+                "ORDER BY created_at"
+            )
             for row in self.db.query(query, chunk):
                 found[row["ask_key"]] = row
         return found
@@ -348,10 +528,14 @@ class Store:
         """The set keys met at these commits; a commit with no golden set has one row with set_id ''."""
         found: dict[str, list[dict]] = {}
         for chunk in map(list, chunks(shas, BATCH)):
-            query = ("SELECT commit_sha, set_id, set_key, prompt FROM commit_sets "
-                     f"WHERE endpoint = ? AND commit_sha IN ({', '.join('?' for _ in chunk)})")
+            query = (
+                "SELECT commit_sha, set_id, set_key, prompt FROM commit_sets "
+                f"WHERE endpoint = ? AND commit_sha IN ({', '.join('?' for _ in chunk)})"
+            )
             for sha, set_id, set_key, prompt in self.db.conn.execute(query, [endpoint, *chunk]):
-                found.setdefault(sha, []).append({"set_id": set_id, "set_key": set_key, "prompt": prompt})
+                found.setdefault(sha, []).append(
+                    {"set_id": set_id, "set_key": set_key, "prompt": prompt}
+                )
         return found
 
     @guarded
@@ -363,7 +547,12 @@ class Store:
         self.db.conn.execute("PRAGMA busy_timeout = 250")
         try:
             with self.immediate() as conn:
-                _insert_or_ignore(conn, "commit_sets", ("commit_sha", "set_id", "endpoint", "set_key", "prompt", "path"), rows)
+                _insert_or_ignore(
+                    conn,
+                    "commit_sets",
+                    ("commit_sha", "set_id", "endpoint", "set_key", "prompt", "path"),
+                    rows,
+                )
         except sqlite3.OperationalError as exc:
             if kind(exc) not in ("busy", "readonly", "cantopen"):
                 raise
@@ -376,14 +565,18 @@ class Store:
         return self.db.execute("SELECT count(*) FROM responses").fetchone()[0]
 
 
-def _insert_or_ignore(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+def _insert_or_ignore(
+    conn: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[dict]
+) -> None:
     conn.executemany(
         f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
         [tuple(row.get(c) for c in columns) for row in rows],
     )
 
 
-def _upsert(conn: sqlite3.Connection, table: str, columns: tuple[str, ...], pk: str, rows: list[dict]) -> None:
+def _upsert(
+    conn: sqlite3.Connection, table: str, columns: tuple[str, ...], pk: str, rows: list[dict]
+) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != pk)
     conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "

@@ -49,22 +49,26 @@ class Workspace:
     def renderer(self, snapshot: Snapshot):
         from promptvc.prompts.render import Renderer
         from promptvc.prompts.templatecache import template_cache_dir
+
         return Renderer(snapshot, self.settings.prompts_dir, template_cache_dir(self.root))
 
     def goldens(self, snapshot: Snapshot):
         """Every golden set, parsed (for eval)."""
         from promptvc.evals.goldens import load_goldens
+
         return load_goldens(snapshot, self.settings.evals_dir)
 
     def read_goldens(self, snapshot: Snapshot):
         """The golden sets that parse, and the files that do not (eval reports those and runs the rest)."""
         from promptvc.evals.goldens import read_goldens
+
         return read_goldens(snapshot, self.settings.evals_dir)
 
     def catalog(self, snapshot: Snapshot, exclude: Iterable[str] = ()):
         """The golden sets, parsed only when asked for (for diff and the gate); `exclude` leaves
         out files already known not to parse."""
         from promptvc.evals.goldens import GoldenCatalog
+
         return GoldenCatalog(snapshot, self.settings.evals_dir, exclude)
 
 
@@ -77,5 +81,7 @@ def _refuse_tracked_state(repo: GitRepo, db: Path) -> None:
     tracked = repo.tracked_under(folder)
     if tracked:
         where = "the repository root" if folder == "." else f"{folder}/"
-        raise UserError(f"the database folder {where} holds tracked files ({tracked[0]}); keep the database "
-                        "outside anything git tracks ([paths] db in promptvc.toml)")
+        raise UserError(
+            f"the database folder {where} holds tracked files ({tracked[0]}); keep the database "
+            "outside anything git tracks ([paths] db in promptvc.toml)"
+        )

@@ -50,8 +50,15 @@ def _check_aliases(root) -> None:
     stack = [(root, False)]
     while stack:
         node, children_done = stack.pop()
-        children = node.value if isinstance(node, yaml.SequenceNode) else (
-            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else ())
+        children = (
+            node.value
+            if isinstance(node, yaml.SequenceNode)
+            else (
+                [n for pair in node.value for n in pair]
+                if isinstance(node, yaml.MappingNode)
+                else ()
+            )
+        )
         if children_done:
             sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
             open_nodes.discard(id(node))
@@ -64,10 +71,14 @@ def _check_aliases(root) -> None:
         stack.append((node, True))
         stack.extend((c, False) for c in children if id(c) not in sizes)
     if sizes[id(root)] - len(sizes) > ALIAS_EXPANSION_BUDGET:
-        raise _AliasBomb(f"aliases expand the document past {ALIAS_EXPANSION_BUDGET:,} extra nodes", root)
+        raise _AliasBomb(
+            f"aliases expand the document past {ALIAS_EXPANSION_BUDGET:,} extra nodes", root
+        )
 
-def parse_yaml(text: str, path: str, *, first_line: int = 1, cache_key: str | None = None,
-               cache: Any = None) -> Any:
+
+def parse_yaml(
+    text: str, path: str, *, first_line: int = 1, cache_key: str | None = None, cache: Any = None
+) -> Any:
     """Parse YAML; an error names the file and the line counted from the top of the file.
     With a cache (a snapshot's `caches.yaml`) and a key (the blob sha), parsed once per blob."""
     key = (cache_key, first_line) if cache_key and cache is not None else None
@@ -120,12 +131,20 @@ def line_of(text: str, *steps: str | int, first_line: int = 1) -> int | None:
     line = None
     for step in steps:
         if isinstance(node, yaml.MappingNode):
-            found = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(step)]
+            found = [
+                (k, v)
+                for k, v in node.value
+                if isinstance(k, yaml.ScalarNode) and k.value == str(step)
+            ]
             if not found:
                 return None
             key, node = found[-1]  # a repeated key: the last one wins, as in the parsed data
             line = key.start_mark.line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(step, int)
+            and 0 <= step < len(node.value)
+        ):
             node = node.value[step]
             line = node.start_mark.line
         else:

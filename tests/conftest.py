@@ -16,9 +16,12 @@ from tests.data import ANSWER, EXAMPLES, GOLDEN, MODEL_GOLDEN, TIERS
 pytest_plugins = ["tests.model_server"]
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Ada Tester", "GIT_AUTHOR_EMAIL": "ada@example.invalid",
-    "GIT_COMMITTER_NAME": "Ada Tester", "GIT_COMMITTER_EMAIL": "ada@example.invalid",
-    "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+00:00", "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+00:00",
+    "GIT_AUTHOR_NAME": "Ada Tester",
+    "GIT_AUTHOR_EMAIL": "ada@example.invalid",
+    "GIT_COMMITTER_NAME": "Ada Tester",
+    "GIT_COMMITTER_EMAIL": "ada@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+00:00",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
 
@@ -32,8 +35,17 @@ def isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    for key in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "GIT_INDEX_FILE",
-                "GIT_DIR", "GIT_WORK_TREE", "PROMPTVC_SKIP", "PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF"):
+    for key in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_AUTH_TOKEN",
+        "GIT_INDEX_FILE",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "PROMPTVC_SKIP",
+        "PRE_COMMIT_FROM_REF",
+        "PRE_COMMIT_TO_REF",
+    ):
         monkeypatch.delenv(key, raising=False)
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
@@ -50,8 +62,13 @@ class GitRepo:
         self.commits = 0
 
     def git(self, *args: str, check: bool = True, env: dict | None = None) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.root, capture_output=True, text=True,
-                              env={**os.environ, **(env or {})})
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
         return proc.stdout
@@ -75,8 +92,14 @@ class GitRepo:
         self.stage(*paths)
         self.commits += 1
         date = f"2026-11-{10 + self.commits:02d}T10:00:00+00:00"
-        self.git("commit", "-q", "--allow-empty", "-m", message,
-                 env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
+        self.git(
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
+            env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
+        )
         return self.head()
 
     def head(self) -> str:

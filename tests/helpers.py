@@ -27,4 +27,9 @@ def renderer(repo, at: str = "worktree") -> Renderer:
 
 
 def goldens(repo) -> dict:
-    return {g.id: g for g in load_goldens(open_snapshot(Git(repo.root), WORKTREE, ["prompts", "evals"]), "evals")}
+    return {
+        g.id: g
+        for g in load_goldens(
+            open_snapshot(Git(repo.root), WORKTREE, ["prompts", "evals"]), "evals"
+        )
+    }

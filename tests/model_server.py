@@ -25,9 +25,9 @@ class ModelServer:
     fail_status: int = 529
     retry_after: str | None = None
     stop_reason: str = "end_turn"
-    error_body: dict | None = None      # the body of a failure (default: overloaded_error)
-    raw: list[bytes] = field(default_factory=list)   # 200 bodies sent as they are, one per call
-    drip: float = 0.0                   # seconds between the bytes of a 200 body
+    error_body: dict | None = None  # the body of a failure (default: overloaded_error)
+    raw: list[bytes] = field(default_factory=list)  # 200 bodies sent as they are, one per call
+    drip: float = 0.0  # seconds between the bytes of a 200 body
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures_sent: int = 0
 
@@ -65,14 +65,19 @@ def _handler(server: ModelServer):
             length = int(self.headers.get("content-length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
             with server.lock:
-                server.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+                server.requests.append(
+                    {"path": self.path, "body": body, "headers": dict(self.headers)}
+                )
                 fail = server.failures_sent < server.fail_first
                 if fail:
                     server.failures_sent += 1
             if server.delay:
                 time.sleep(server.delay)
             if fail:
-                error = server.error_body or {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
+                error = server.error_body or {
+                    "type": "error",
+                    "error": {"type": "overloaded_error", "message": "busy"},
+                }
                 self._send(server.fail_status, error, retry=True)
                 return
             with server.lock:
@@ -82,13 +87,19 @@ def _handler(server: ModelServer):
                 self._send_bytes(200, raw)
                 return
             words = max(1, len(text.split()))
-            self._send(200, {
-                "id": f"msg_{len(server.requests)}", "type": "message", "role": "assistant",
-                "model": body.get("model", "unknown") + "-20990101",
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": server.stop_reason, "stop_sequence": None,
-                "usage": {"input_tokens": 100, "output_tokens": words},
-            })
+            self._send(
+                200,
+                {
+                    "id": f"msg_{len(server.requests)}",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body.get("model", "unknown") + "-20990101",
+                    "content": [{"type": "text", "text": text}],
+                    "stop_reason": server.stop_reason,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 100, "output_tokens": words},
+                },
+            )
 
         def _send(self, status: int, payload: dict, retry: bool = False):
             self._send_bytes(status, json.dumps(payload).encode(), retry)
@@ -102,7 +113,7 @@ def _handler(server: ModelServer):
             self.end_headers()
             if status == 200 and server.drip:
                 for i in range(len(data)):
-                    self.wfile.write(data[i:i + 1])
+                    self.wfile.write(data[i : i + 1])
                     self.wfile.flush()
                     time.sleep(server.drip)
                 return

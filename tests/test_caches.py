@@ -44,11 +44,20 @@ def test_no_module_keeps_a_cache_of_its_own():
     offenders = []
     for path in Path(__file__).parent.parent.joinpath("promptvc").rglob("*.py"):
         for node in ast.parse(path.read_text()).body:
-            target = node.target if isinstance(node, ast.AnnAssign) else (
-                node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+            target = (
+                node.target
+                if isinstance(node, ast.AnnAssign)
+                else (
+                    node.targets[0]
+                    if isinstance(node, ast.Assign) and len(node.targets) == 1
+                    else None
+                )
+            )
             value = getattr(node, "value", None)
             empty = (isinstance(value, ast.Dict) and not value.keys) or (
-                isinstance(value, ast.Call) and getattr(value.func, "id", "") in ("dict", "TemplateCache"))
+                isinstance(value, ast.Call)
+                and getattr(value.func, "id", "") in ("dict", "TemplateCache")
+            )
             if isinstance(target, ast.Name) and empty:
                 offenders.append(f"{path.name}:{target.id}")
     assert offenders == ["__init__.py:PROVIDERS"]  # a registry, filled at import, not a cache
@@ -57,26 +66,38 @@ def test_no_module_keeps_a_cache_of_its_own():
 def test_the_collector_and_sys_path_are_the_entry_points_alone(support_repo, cli):
     import gc
     import sys
-    support_repo.write("checks/support.py", "import checks.helper\ndef ok(output, context):\n    return True\n")
+
+    support_repo.write(
+        "checks/support.py", "import checks.helper\ndef ok(output, context):\n    return True\n"
+    )
     support_repo.write("checks/helper.py", "X = 1\n")
     support_repo.write("checks/__init__.py", "")
-    support_repo.write("evals/py.yaml", """\
+    support_repo.write(
+        "evals/py.yaml",
+        """\
         prompt: support/answer
         provider: echo
         vars: {policy: P, question: Q}
         cases:
           - id: py
             assert: [{type: python, value: "checks.support:ok"}]
-        """)
+        """,
+    )
     path = list(sys.path)
     code, out, err = cli("eval", "py")
     assert code == 0, out + err
     assert gc.isenabled() and sys.path == path
-    library = [p for p in Path(__file__).parent.parent.joinpath("promptvc").rglob("*.py") if p.name != "cli.py"]
+    library = [
+        p
+        for p in Path(__file__).parent.parent.joinpath("promptvc").rglob("*.py")
+        if p.name != "cli.py"
+    ]
     assert not [p.name for p in library if "gc." in p.read_text() or "import gc" in p.read_text()]
 
 
-def test_a_snapshot_above_the_blob_budget_reads_each_file_once_more_at_most(support_repo, monkeypatch):
+def test_a_snapshot_above_the_blob_budget_reads_each_file_once_more_at_most(
+    support_repo, monkeypatch
+):
     ws = Workspace.open(support_repo.root)
     ws.caches = Caches(blob_bytes=64)
     snapshot = ws.snapshot(ws.resolve("HEAD"))

@@ -33,8 +33,14 @@ def gated(support_repo, model_server, cli):
 
 def commit(repo, *args, message="change"):
     """A real `git commit`; git sends the hook's output to stderr, so both are read as one."""
-    return subprocess.run(["git", "commit", "-q", "-m", message, *args], cwd=repo.root, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["git", "commit", "-q", "-m", message, *args],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])
@@ -44,7 +50,10 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     result = commit(gated)
     assert result.returncode != 0
     assert "blocked:" in result.stdout and "pass → fail" in result.stdout
-    assert "refund-window  pass → fail   contains \"30 days\": output does not contain '30 days'" in result.stdout
+    assert (
+        "refund-window  pass → fail   contains \"30 days\": output does not contain '30 days'"
+        in result.stdout
+    )
     assert "(skip once with `git commit --no-verify`)" in result.stdout
     assert gated.git("log", "--oneline").count("\n") == 2  # nothing committed
 
@@ -77,8 +86,12 @@ def test_unrelated_commit_passes_silently_and_sends_nothing(gated, model_server,
     assert code == 0 and out == "promptvc check: no prompt, golden set or config change to check\n"
 
 
-def test_one_prompt_change_sends_only_its_changed_cases_and_results_are_found_again(gated, model_server, cli):
-    gated.write("evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 3 months"))
+def test_one_prompt_change_sends_only_its_changed_cases_and_results_are_found_again(
+    gated, model_server, cli
+):
+    gated.write(
+        "evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 3 months")
+    )
     gated.stage()
     result = commit(gated)
     assert result.returncode == 0, result.stdout
@@ -91,12 +104,21 @@ def test_one_prompt_change_sends_only_its_changed_cases_and_results_are_found_ag
 
 def test_a_tier_change_reruns_every_prompt_on_that_tier(gated, model_server, cli):
     gated.write("prompts/other.jinja", "---\ntier: fast\n---\nSay hi to {{ name }}\n")
-    gated.write("evals/other.yaml", "prompt: other\nprovider: anthropic\ncases:\n  - {id: hi, vars: {name: Bo}}\n")
+    gated.write(
+        "evals/other.yaml",
+        "prompt: other\nprovider: anthropic\ncases:\n  - {id: hi, vars: {name: Bo}}\n",
+    )
     gated.stage()
     assert commit(gated, message="other").returncode == 0
-    assert cli("eval", "--rev", "HEAD")[0] == 0  # HEAD's scores are stored: the baseline costs nothing
+    assert (
+        cli("eval", "--rev", "HEAD")[0] == 0
+    )  # HEAD's scores are stored: the baseline costs nothing
     model_server.reset()
-    tiers = (gated.root / "prompts/tiers.yaml").read_text().replace("max_tokens: 512", "max_tokens: 600")
+    tiers = (
+        (gated.root / "prompts/tiers.yaml")
+        .read_text()
+        .replace("max_tokens: 512", "max_tokens: 600")
+    )
     gated.write("prompts/tiers.yaml", tiers)
     gated.stage()
     result = commit(gated)
@@ -109,6 +131,7 @@ def test_a_tier_change_reruns_every_prompt_on_that_tier(gated, model_server, cli
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_first_commit_checks_thresholds_only(git_repo, model_server, cli):
     from tests.data import ANSWER, EXAMPLES, TIERS
+
     model_server.rule = lambda body: "I am not sure, sorry."
     cli("hook", "install")
     git_repo.write("prompts/tiers.yaml", TIERS)
@@ -128,7 +151,9 @@ def test_no_verify_and_promptvc_skip(gated, model_server):
     gated.write("prompts/partials/tone.jinja", "Be vague. Really.\n")
     gated.stage()
     env = {**os.environ, "PROMPTVC_SKIP": "1"}
-    assert subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=gated.root, env=env).returncode == 0
+    assert (
+        subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=gated.root, env=env).returncode == 0
+    )
     assert model_server.calls == 0
 
 
@@ -158,6 +183,7 @@ def test_an_amend_is_judged_against_the_amended_commits_parent(gated, model_serv
 
 def test_amending_the_first_commit_compares_with_the_empty_tree(git_repo, model_server, cli):
     from tests.data import ANSWER, EXAMPLES, TIERS
+
     model_server.rule = lambda body: "I am not sure, sorry."
     git_repo.write("prompts/tiers.yaml", TIERS)
     git_repo.write("prompts/support/answer.jinja", ANSWER)
@@ -171,21 +197,25 @@ def test_amending_the_first_commit_compares_with_the_empty_tree(git_repo, model_
     assert result.returncode != 0 and "below its threshold" in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize(("argv", "amend"), [
-    (["git", "commit", "--amend"], True),
-    (["/usr/lib/git-core/git", "commit", "-q", "--amen", "-m", "x"], True),
-    (["git", "-c", "core.editor=vi", "-C", "sub", "commit", "--amend=x"], False),
-    (["git", "--no-pager", "commit", "--am"], True),
-    (["git", "commit", "-m", "--amend"], False),
-    (["git", "commit", "-m--amend"], False),
-    (["git", "commit", "--amend", "--no-amend"], False),
-    (["git", "commit", "--", "--amend"], False),
-    (["git", "merge", "--amend"], False),
-    (["git", "commit", "--a"], False),
-    (["python", "commit", "--amend"], False),
-])
+@pytest.mark.parametrize(
+    ("argv", "amend"),
+    [
+        (["git", "commit", "--amend"], True),
+        (["/usr/lib/git-core/git", "commit", "-q", "--amen", "-m", "x"], True),
+        (["git", "-c", "core.editor=vi", "-C", "sub", "commit", "--amend=x"], False),
+        (["git", "--no-pager", "commit", "--am"], True),
+        (["git", "commit", "-m", "--amend"], False),
+        (["git", "commit", "-m--amend"], False),
+        (["git", "commit", "--amend", "--no-amend"], False),
+        (["git", "commit", "--", "--amend"], False),
+        (["git", "merge", "--amend"], False),
+        (["git", "commit", "--a"], False),
+        (["python", "commit", "--amend"], False),
+    ],
+)
 def test_which_git_commands_are_amends(argv, amend):
     from promptvc.git.invocation import is_amend
+
     assert is_amend(argv) is amend
 
 
@@ -193,6 +223,7 @@ def test_without_proc_the_parent_is_read_from_ps(monkeypatch, tmp_path):
     import shutil
 
     from promptvc.git import invocation
+
     if shutil.which("ps") is None:
         pytest.skip("no ps here")
     from_proc = invocation._parent(os.getpid())
@@ -205,6 +236,7 @@ def test_without_proc_the_parent_is_read_from_ps(monkeypatch, tmp_path):
 
 def test_no_git_ancestor_is_no_amend(monkeypatch):
     from promptvc.git import invocation
+
     monkeypatch.setattr(invocation, "_parent", lambda pid: None)
     assert invocation.amending() is False
 
@@ -216,8 +248,12 @@ def test_merge_commit_compares_with_the_first_parent(gated, model_server):
     gated.git("checkout", "-q", "main")
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.git("commit", "-q", "--no-verify", "-am", "vague on main")
-    result = subprocess.run(["git", "merge", "-q", "--no-ff", "-m", "merge side", "side"], cwd=gated.root,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "merge", "-q", "--no-ff", "-m", "merge side", "side"],
+        cwd=gated.root,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0  # nothing prompt-related differs from the first parent
 
 
@@ -250,14 +286,14 @@ def test_hook_calls_the_installing_interpreter(support_repo, cli):
 def test_server_failing_throughout_blocks_or_warns_as_configured(gated, model_server):
     model_server.fail_first = 10_000
     model_server.fail_status = 529
-    gated.write("promptvc.toml", "[eval]\nmax_retries = 0\n[gate]\noffline = \"block\"\n")
+    gated.write("promptvc.toml", '[eval]\nmax_retries = 0\n[gate]\noffline = "block"\n')
     gated.git("add", "promptvc.toml")
     gated.git("commit", "-q", "--no-verify", "-m", "config")
     gated.write("prompts/partials/tone.jinja", "Be kind.\n")
     gated.stage()
     result = commit(gated)
     assert result.returncode != 0 and "could not evaluate" in result.stdout
-    gated.write("promptvc.toml", "[eval]\nmax_retries = 0\n[gate]\noffline = \"warn\"\n")
+    gated.write("promptvc.toml", '[eval]\nmax_retries = 0\n[gate]\noffline = "warn"\n')
     gated.stage()
     result = commit(gated)
     assert result.returncode == 0, result.stdout
@@ -279,7 +315,9 @@ def test_check_base_in_ci_with_markdown_and_junit(gated, model_server, cli, tmp_
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.git("commit", "-q", "--no-verify", "-am", "vague")
     summary, junit = tmp_path / "summary.md", tmp_path / "junit.xml"
-    code, out, err = cli("check", "--base", "main", "--markdown", str(summary), "--junit", str(junit))
+    code, out, err = cli(
+        "check", "--base", "main", "--markdown", str(summary), "--junit", str(junit)
+    )
     assert code == 1, out + err
     assert "| support-answer | 1.00 | 0.00 | -1.00 | 0.90 | failed |" in summary.read_text()
     assert "<failure" in junit.read_text()
@@ -298,9 +336,15 @@ def test_pre_push_hint_names_git_push(gated, model_server, cli, monkeypatch):
 
 def push(repo, *args, env=None):
     """A real `git push`; the pre-push hook's output is read with git's."""
-    return subprocess.run(["git", "push", "-q", *args], cwd=repo.root, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["git", "push", "-q", *args],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -314,7 +358,9 @@ def remote(gated, tmp_path):
 
 
 def remote_sha(bare, ref):
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=bare, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", ref], cwd=bare, capture_output=True, text=True
+    )
     return proc.stdout.strip() or None
 
 
@@ -331,13 +377,18 @@ def test_pre_push_judges_the_pushed_range_against_the_remote(gated, remote, mode
     gated.commit("notes")
     result = push(gated, "origin", "main")
     assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
-    assert f"push main to origin: {gated.head()[:7]} vs origin's main ({published[:7]})" in result.stdout
+    assert (
+        f"push main to origin: {gated.head()[:7]} vs origin's main ({published[:7]})"
+        in result.stdout
+    )
     assert "(skip once with `git push --no-verify`)" in result.stdout
     assert remote_sha(remote, "main") == published  # nothing was pushed
     # a new branch is judged against its merge-base with the remote's default branch
     gated.git("branch", "feature")
     result = push(gated, "origin", "feature")
-    assert result.returncode != 0 and "the merge-base with origin/main" in result.stdout, result.stdout
+    assert result.returncode != 0 and "the merge-base with origin/main" in result.stdout, (
+        result.stdout
+    )
     assert remote_sha(remote, "feature") is None
     # deleting a branch sends nothing to judge
     assert push(gated, "origin", "--no-verify", "feature").returncode == 0
@@ -352,12 +403,16 @@ def test_pre_push_judges_the_pushed_range_against_the_remote(gated, remote, mode
     assert remote_sha(remote, "main") == gated.head()
 
 
-def test_pre_push_of_a_new_branch_to_an_unknown_default_says_it_did_not_check(gated, remote, model_server, cli):
+def test_pre_push_of_a_new_branch_to_an_unknown_default_says_it_did_not_check(
+    gated, remote, model_server, cli
+):
     assert cli("hook", "install", "--pre-push")[0] == 0
     gated.git("checkout", "-q", "-b", "feature")
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.git("commit", "-q", "--no-verify", "-am", "vague")
-    result = push(gated, str(remote), "feature")  # a URL: no remote-tracking refs to find a default in
+    result = push(
+        gated, str(remote), "feature"
+    )  # a URL: no remote-tracking refs to find a default in
     assert result.returncode == 0, result.stdout
     assert "feature is new on" in result.stdout and "not checked" in result.stdout
     assert model_server.calls == 0
@@ -367,7 +422,9 @@ def test_pre_push_is_refreshed_by_a_plain_install_and_removed_by_uninstall(gated
     hooks = gated.root / ".git/hooks"
     assert not (hooks / "pre-push").exists()  # only on request
     assert cli("hook", "install", "--pre-push")[0] == 0
-    (hooks / "pre-push").write_text((hooks / "pre-push").read_text().replace(sys.executable, "/old/python"))
+    (hooks / "pre-push").write_text(
+        (hooks / "pre-push").read_text().replace(sys.executable, "/old/python")
+    )
     assert cli("hook", "install")[0] == 0
     assert os.path.abspath(sys.executable) in (hooks / "pre-push").read_text()
     assert cli("hook", "uninstall")[0] == 0
@@ -388,8 +445,14 @@ def test_rebase_exec_check_stops_at_the_commit_that_regresses(gated, model_serve
     gated.write("notes.txt", "two\n")
     gated.commit("more notes")
     command = f"{shlex.quote(sys.executable)} -m promptvc check --base HEAD~1"
-    result = subprocess.run(["git", "rebase", "-q", "--force-rebase", "-x", command, base], cwd=gated.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["git", "rebase", "-q", "--force-rebase", "-x", command, base],
+        cwd=gated.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
     assert gated.git("log", "-1", "--format=%s").strip() == "vague"  # the rebase stopped there
     gated.git("rebase", "--abort")
@@ -397,6 +460,7 @@ def test_rebase_exec_check_stops_at_the_commit_that_regresses(gated, model_serve
 
 def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_path):
     import yaml
+
     shipped_file = os.path.join(os.path.dirname(__file__), "..", ".pre-commit-hooks.yaml")
     with open(shipped_file) as f:
         shipped = yaml.safe_load(f)[0]
@@ -407,17 +471,34 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
     gated.git("add", ".pre-commit-config.yaml")
     gated.git("commit", "-q", "--no-verify", "-m", "pre-commit config")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pc-home")}
-    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=gated.root, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=gated.root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.stage()
-    result = subprocess.run(["git", "commit", "-q", "-m", "vague"], cwd=gated.root, env=env, capture_output=True,
-                            text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["git", "commit", "-q", "-m", "vague"],
+        cwd=gated.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode != 0 and "blocked:" in result.stdout + result.stderr
     gated.write("prompts/partials/tone.jinja", "Be warm, brief and exact.\n")
     gated.stage()
-    result = subprocess.run(["git", "commit", "-q", "-m", "fine"], cwd=gated.root, env=env, capture_output=True,
-                            text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["git", "commit", "-q", "-m", "fine"],
+        cwd=gated.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # Through the framework too, an amend is judged against the amended commit's parent: vaguer than
     # a --no-verify HEAD is no worse than HEAD, but worse than HEAD's parent.
@@ -425,32 +506,67 @@ def test_pre_commit_framework_runs_the_shipped_hook(gated, model_server, tmp_pat
     gated.git("commit", "-q", "--no-verify", "-am", "vague")
     gated.write("prompts/partials/tone.jinja", "Be vague. Really.\n")
     gated.stage()
-    result = subprocess.run(["git", "commit", "-q", "--amend", "-m", "vaguer"], cwd=gated.root, env=env,
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    assert result.returncode != 0 and "amended commit" in result.stdout + result.stderr, result.stdout
+    result = subprocess.run(
+        ["git", "commit", "-q", "--amend", "-m", "vaguer"],
+        cwd=gated.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0 and "amended commit" in result.stdout + result.stderr, (
+        result.stdout
+    )
     gated.git("reset", "-q", "--hard", "HEAD~1")
     # `pre-commit run --all-files` stages nothing; the hook then has nothing to check.
-    result = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=gated.root, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--all-files"],
+        cwd=gated.root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout
 
 
 def test_nothing_to_check_imports_nothing_heavy(support_repo):
     support_repo.write("README.txt", "docs\n")
     support_repo.stage()
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "promptvc", "check", "-v"], cwd=support_repo.root,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "promptvc", "check", "-v"],
+        cwd=support_repo.root,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
-    assert imported.isdisjoint({"anthropic", "textual", "deepdiff", "sqlite_utils", "jinja2", "yaml", "rich",
-                                "httpx", "httpx2", "socket"}), imported & {"jinja2", "yaml", "rich", "socket"}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if "|" in line
+    }
+    assert imported.isdisjoint(
+        {
+            "anthropic",
+            "textual",
+            "deepdiff",
+            "sqlite_utils",
+            "jinja2",
+            "yaml",
+            "rich",
+            "httpx",
+            "httpx2",
+            "socket",
+        }
+    ), imported & {"jinja2", "yaml", "rich", "socket"}
     assert "no prompt, golden set or config change to check" in proc.stdout
 
 
 def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli):
     """pre-merge-commit: a clean merge is gated on its result against the first parent."""
     budget = len(cli("render", "support/answer", "--case", "refund-window", "--plain")[1]) + 30
-    support_repo.write("evals/support-answer.yaml", f"""\
+    support_repo.write(
+        "evals/support-answer.yaml",
+        f"""\
         prompt: support/answer
         provider: echo
         vars: {{policy: "Refunds are accepted within 30 days of delivery."}}
@@ -459,7 +575,8 @@ def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli
             vars: {{question: "How long do I have to return an item?"}}
             assert:
               - {{type: max-length, value: {budget}}}
-        """)
+        """,
+    )
     support_repo.commit("a size budget")
     assert cli("hook", "install")[0] == 0
     assert (support_repo.root / ".git/hooks/pre-merge-commit").exists()
@@ -468,12 +585,21 @@ def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli
     support_repo.stage()
     assert commit(support_repo).returncode == 0
     support_repo.git("checkout", "-q", "main")
-    support_repo.write("prompts/examples/support.yaml", EXAMPLES.replace("email.", "email, usually within the hour."))
+    support_repo.write(
+        "prompts/examples/support.yaml",
+        EXAMPLES.replace("email.", "email, usually within the hour."),
+    )
     support_repo.stage()
     assert commit(support_repo).returncode == 0
     head = support_repo.head()
-    result = subprocess.run(["git", "merge", "--no-edit", "warmer"], cwd=support_repo.root, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["git", "merge", "--no-edit", "warmer"],
+        cwd=support_repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode != 0 and "blocked:" in result.stdout, result.stdout
     assert support_repo.head() == head  # the merge was not committed
     assert cli("hook", "uninstall")[0] == 0
@@ -482,7 +608,10 @@ def test_two_passing_branches_cannot_merge_into_a_failing_main(support_repo, cli
 
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])
 def test_work_tree_results_carry_over_to_the_commit(support_repo, cli, object_format):
-    support_repo.write("evals/support-answer.yaml", GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"))
+    support_repo.write(
+        "evals/support-answer.yaml",
+        GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"),
+    )
     assert cli("eval", "--json")[0] in (0, 1)
     support_repo.commit("echo golden")
     code, out, _ = cli("eval", "--rev", "HEAD", "--json")
@@ -507,7 +636,10 @@ def test_a_set_already_below_its_threshold_is_not_blocked_unless_it_gets_worse(g
     gated.stage()
     result = commit(gated, message="curt")
     assert result.returncode == 0, result.stdout
-    assert "support-answer still below its threshold (0.50 < 0.90), no worse than HEAD" in result.stdout
+    assert (
+        "support-answer still below its threshold (0.50 < 0.90), no worse than HEAD"
+        in result.stdout
+    )
     gated.write("prompts/partials/tone.jinja", "Be curt!\n")  # neutral: 0.50 → 0.50
     gated.stage()
     result = commit(gated, message="curt!")
@@ -527,12 +659,19 @@ def test_block_below_threshold_always_blocks_an_improvement_that_still_fails(gat
     gated.write("prompts/partials/tone.jinja", "Be curt.\n")
     gated.stage()
     result = commit(gated, message="curt")
-    assert result.returncode == 1 and "blocked: support-answer is below its threshold (0.50 < 0.90)" in result.stdout
+    assert (
+        result.returncode == 1
+        and "blocked: support-answer is below its threshold (0.50 < 0.90)" in result.stdout
+    )
 
 
 def test_a_python_assertion_that_raises_blocks_the_commit_with_the_error(gated, model_server):
-    gated.write("checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n")
-    gated.write("evals/py.yaml", """\
+    gated.write(
+        "checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n"
+    )
+    gated.write(
+        "evals/py.yaml",
+        """\
         prompt: support/answer
         provider: anthropic
         vars: {policy: "30 days"}
@@ -540,7 +679,8 @@ def test_a_python_assertion_that_raises_blocks_the_commit_with_the_error(gated, 
           - id: broken
             vars: {question: "q"}
             assert: [{type: python, value: "checks.support:explodes"}]
-        """)
+        """,
+    )
     gated.stage()
     result = commit(gated, message="a python check")
     assert result.returncode == 1, result.stdout
@@ -549,22 +689,32 @@ def test_a_python_assertion_that_raises_blocks_the_commit_with_the_error(gated, 
 
 
 def test_a_judge_reply_without_a_score_blocks_the_commit(gated, model_server):
-    model_server.rule = lambda body: "Looks fine." if "Rubric:" in last_user_text(body) else good_answer(body)
-    gated.write("evals/grounded.yaml", """\
+    model_server.rule = lambda body: (
+        "Looks fine." if "Rubric:" in last_user_text(body) else good_answer(body)
+    )
+    gated.write(
+        "evals/grounded.yaml",
+        """\
         prompt: support/answer
         provider: anthropic
         vars: {policy: "30 days", question: "q"}
         cases:
           - id: grounded
             assert: [{type: llm-rubric, value: "Says no"}]
-        """)
+        """,
+    )
     gated.stage()
     result = commit(gated, message="a judged set")
     assert result.returncode == 1, result.stdout
-    assert "grounded 1 case errored in its own checks" in result.stdout and "no 'Score: N' line" in result.stdout
+    assert (
+        "grounded 1 case errored in its own checks" in result.stdout
+        and "no 'Score: N' line" in result.stdout
+    )
 
 
-def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(gated, model_server, cli, monkeypatch):
+def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(
+    gated, model_server, cli, monkeypatch
+):
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     gated.write("prompts/partials/tone.jinja", "Be kind.\n")
     gated.stage()
@@ -572,10 +722,14 @@ def test_check_strict_exits_3_when_a_set_could_not_be_evaluated(gated, model_ser
     assert code == 0 and "nothing was evaluated: 2 cases, 2 skipped" in out
     code, out, err = cli("check", "--strict")
     assert code == 3
-    assert err.startswith("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording")
+    assert err.startswith(
+        "promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording"
+    )
 
 
-def test_reports_go_into_new_folders_and_a_directory_is_one_line(gated, model_server, cli, tmp_path):
+def test_reports_go_into_new_folders_and_a_directory_is_one_line(
+    gated, model_server, cli, tmp_path
+):
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")
     gated.stage()
     summary, junit = tmp_path / "reports/ci/summary.md", tmp_path / "reports/ci/junit.xml"
@@ -593,8 +747,11 @@ def test_check_shows_why_the_cases_of_a_new_set_fail_and_the_judges_reason(gated
         if "Rubric:" in last_user_text(body):
             return "It never cites the policy.\nScore: 2"
         return good_answer(body)
+
     model_server.rule = rule
-    gated.write("evals/grounded.yaml", """\
+    gated.write(
+        "evals/grounded.yaml",
+        """\
         prompt: support/answer
         provider: anthropic
         vars: {policy: "30 days"}
@@ -605,17 +762,24 @@ def test_check_shows_why_the_cases_of_a_new_set_fail_and_the_judges_reason(gated
           - id: polite
             vars: {question: "Where is it?"}
             assert: [{type: contains, value: "please"}]
-        """)
+        """,
+    )
     gated.stage()
     result = commit(gated, message="a new set")
     assert result.returncode == 1
-    assert "cites  FAIL   llm-rubric: judge 2/5 (min 4): It never cites the policy." in result.stdout
+    assert (
+        "cites  FAIL   llm-rubric: judge 2/5 (min 4): It never cites the policy." in result.stdout
+    )
     assert "polite  FAIL   contains \"please\": output does not contain 'please'" in result.stdout
 
 
-def test_when_only_a_check_changed_check_shows_the_verdicts_not_two_equal_outputs(gated, model_server):
-    gated.write("evals/support-answer.yaml",
-                (gated.root / "evals/support-answer.yaml").read_text().replace('"30 days"}', '"45 days"}'))
+def test_when_only_a_check_changed_check_shows_the_verdicts_not_two_equal_outputs(
+    gated, model_server
+):
+    gated.write(
+        "evals/support-answer.yaml",
+        (gated.root / "evals/support-answer.yaml").read_text().replace('"30 days"}', '"45 days"}'),
+    )
     gated.stage()
     result = commit(gated)
     assert result.returncode == 1
@@ -625,11 +789,17 @@ def test_when_only_a_check_changed_check_shows_the_verdicts_not_two_equal_output
 
 
 def test_check_shows_the_cost_change_of_a_model_change(gated, model_server):
-    tiers = (gated.root / "prompts/tiers.yaml").read_text().replace("claude-haiku-4-5", "claude-sonnet-4-5")
+    tiers = (
+        (gated.root / "prompts/tiers.yaml")
+        .read_text()
+        .replace("claude-haiku-4-5", "claude-sonnet-4-5")
+    )
     gated.write("prompts/tiers.yaml", tiers)
     gated.stage()
     result = commit(gated, message="sonnet")
     assert result.returncode == 0, result.stdout
     # 2 calls of 100 input tokens, 9 output words in all: haiku $1/$5, sonnet $3/$15 per million
-    assert "cost per run: $0.00024 → $0.00073 (+$0.00049, ×3.0) over the 2 cases evaluated on both sides" \
+    assert (
+        "cost per run: $0.00024 → $0.00073 (+$0.00049, ×3.0) over the 2 cases evaluated on both sides"
         in result.stdout
+    )

@@ -19,7 +19,9 @@ def test_a_blocked_commit_prints_exactly_why(git_repo, cli):
     assert cli("init")[0] == 0
     git_repo.commit("scaffold")
     answer = git_repo.root / "prompts/support/answer.jinja"
-    answer.write_text(answer.read_text().replace("Answer only from this policy", "Answer from this policy"))
+    answer.write_text(
+        answer.read_text().replace("Answer only from this policy", "Answer from this policy")
+    )
     git_repo.stage()
     code, out, _err = cli("check")
     assert code == 1

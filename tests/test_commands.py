@@ -4,7 +4,9 @@ import json
 def test_render_with_case_and_plain(support_repo, cli):
     code, out, err = cli("render", "support/answer", "--case", "refund-window", "--plain")
     assert code == 0, err
-    assert out.startswith("system:\nYou are a support agent. Policy:\nRefunds are accepted within 30 days")
+    assert out.startswith(
+        "system:\nYou are a support agent. Policy:\nRefunds are accepted within 30 days"
+    )
     assert out.endswith("user:\nHow long do I have to return an item?\n")
 
 
@@ -18,13 +20,19 @@ def test_render_shows_effective_config_with_sources(support_repo, cli):
 def test_render_at_a_revision_and_json(support_repo, cli):
     support_repo.write("prompts/partials/tone.jinja", "new tone\n")
     support_repo.commit("tone")
-    code, out, _ = cli("render", "support/answer", "--rev", "HEAD~1", "--case", "refund-window", "--json")
+    code, out, _ = cli(
+        "render", "support/answer", "--rev", "HEAD~1", "--case", "refund-window", "--json"
+    )
     assert code == 0 and "Be warm and brief." in json.loads(out)["system"]
 
 
 def test_render_errors_are_one_line_exit_2(support_repo, cli):
     code, _, err = cli("render", "support/answer")
-    assert code == 2 and err == "promptvc: prompts/support/answer.jinja: missing variable 'question' (declared in inputs)\n"
+    assert (
+        code == 2
+        and err
+        == "promptvc: prompts/support/answer.jinja: missing variable 'question' (declared in inputs)\n"
+    )
     code, _, err = cli("render", "nope")
     assert code == 2 and "unknown prompt 'nope'" in err
     code, _, err = cli("render", "support/answer", "--case", "missing-case")
@@ -36,10 +44,14 @@ def test_render_errors_are_one_line_exit_2(support_repo, cli):
 
 
 def test_render_refuses_a_variable_the_prompt_does_not_declare(support_repo, cli):
-    code, _, err = cli("render", "support/answer", "--case", "refund-window", "--var", "questoin=hi")
+    code, _, err = cli(
+        "render", "support/answer", "--case", "refund-window", "--var", "questoin=hi"
+    )
     assert code == 2
-    assert err == ("promptvc: --var questoin: prompt 'support/answer' has no input 'questoin' (did you mean "
-                   "'question'?); its inputs: question, policy\n")
+    assert err == (
+        "promptvc: --var questoin: prompt 'support/answer' has no input 'questoin' (did you mean "
+        "'question'?); its inputs: question, policy\n"
+    )
     code, _, err = cli("render", "support/answer", "--case", "refund-window", "--var", "extra=y")
     assert code == 2 and "has no input 'extra'; its inputs: question, policy" in err
     # a prompt that declares no inputs has nothing to check a --var against

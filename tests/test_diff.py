@@ -8,10 +8,13 @@ from promptvc.diff import example_changes, unified_lines
 
 
 def test_diff_worktree_shows_config_examples_template_rendered_and_goldens(support_repo, cli):
-    support_repo.write("prompts/support/answer.jinja",
-                       (support_repo.root / "prompts/support/answer.jinja").read_text()
-                       .replace("temperature: 0", "temperature: 0.3")
-                       .replace("Policy:\n", "Policy:\nAlways cite the policy.\n"))
+    support_repo.write(
+        "prompts/support/answer.jinja",
+        (support_repo.root / "prompts/support/answer.jinja")
+        .read_text()
+        .replace("temperature: 0", "temperature: 0.3")
+        .replace("Policy:\n", "Policy:\nAlways cite the policy.\n"),
+    )
     with open(support_repo.root / "prompts/examples/support.yaml", "a") as f:
         f.write("- question: Can I pay by invoice?\n  answer: Yes.\n")
     code, out, err = cli("diff", "HEAD")
@@ -30,7 +33,11 @@ def test_a_tier_change_lists_every_prompt_on_that_tier_with_the_reason(support_r
     support_repo.write("prompts/other.jinja", "---\ntier: fast\n---\nhi {{ name }}\n")
     support_repo.write("prompts/slow.jinja", "---\ntier: default\n---\nhi\n")
     support_repo.commit("more prompts")
-    tiers = (support_repo.root / "prompts/tiers.yaml").read_text().replace("claude-haiku-4-5", "claude-haiku-4-6")
+    tiers = (
+        (support_repo.root / "prompts/tiers.yaml")
+        .read_text()
+        .replace("claude-haiku-4-5", "claude-haiku-4-6")
+    )
     support_repo.write("prompts/tiers.yaml", tiers)
     code, out, _ = cli("diff", "--name-only")
     assert code == 0
@@ -92,7 +99,10 @@ def test_names_after_double_dash_filter(support_repo, cli):
     support_repo.write("prompts/other.jinja", "hi\n")
     support_repo.write("prompts/partials/tone.jinja", "x\n")
     _, out, _ = cli("diff", "HEAD", "--", "other")
-    assert "prompts/other.jinja  (new prompt)  (untracked)" in out and "support/answer.jinja" not in out
+    assert (
+        "prompts/other.jinja  (new prompt)  (untracked)" in out
+        and "support/answer.jinja" not in out
+    )
 
 
 def test_json_stat_and_exit_code(support_repo, cli):
@@ -137,11 +147,17 @@ def test_not_a_repository(tmp_path, monkeypatch, cli):
 def test_example_changes_pairs_replacements():
     before = [{"q": "a"}, {"q": "b"}, {"q": "c"}]
     after = [{"q": "a"}, {"q": "B!"}, {"q": "c"}, {"q": "d"}]
-    assert [(c.kind, c.label) for c in example_changes(before, after)] == [("changed", "B!"), ("added", "d")]
+    assert [(c.kind, c.label) for c in example_changes(before, after)] == [
+        ("changed", "B!"),
+        ("added", "d"),
+    ]
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet="ab {}%\n", max_size=8), max_size=12), st.randoms(use_true_random=False))
+@given(
+    st.lists(st.text(alphabet="ab {}%\n", max_size=8), max_size=12),
+    st.randoms(use_true_random=False),
+)
 def test_property_unified_lines_reconstruct_the_edit(lines, rnd: random.Random):
     before = [line.replace("\n", "") for line in lines]
     after = list(before)
@@ -164,14 +180,25 @@ def test_property_unified_lines_reconstruct_the_edit(lines, rnd: random.Random):
 
 def test_a_renamed_prompt_diffs_against_its_old_self(support_repo, cli):
     support_repo.git("mv", "prompts/support/answer.jinja", "prompts/support/reply.jinja")
-    text = (support_repo.root / "prompts/support/reply.jinja").read_text().replace("Policy:", "The policy:")
+    text = (
+        (support_repo.root / "prompts/support/reply.jinja")
+        .read_text()
+        .replace("Policy:", "The policy:")
+    )
     support_repo.write("prompts/support/reply.jinja", text)
-    golden = (support_repo.root / "evals/support-answer.yaml").read_text().replace("support/answer", "support/reply")
+    golden = (
+        (support_repo.root / "evals/support-answer.yaml")
+        .read_text()
+        .replace("support/answer", "support/reply")
+    )
     support_repo.write("evals/support-answer.yaml", golden)
     code, out, _ = cli("diff", "HEAD")
     assert code == 0
     assert "prompts/support/reply.jinja  (renamed from support/answer)" in out
-    assert "-You are a support agent. Policy:" in out and "+You are a support agent. The policy:" in out
+    assert (
+        "-You are a support agent. Policy:" in out
+        and "+You are a support agent. The policy:" in out
+    )
     assert "support/answer.jinja  (deleted)" not in out
     assert "changed in 2 of 2 cases" in out
 
@@ -183,7 +210,9 @@ def test_the_cost_estimate_prices_each_side_at_its_own_model(support_repo, cli):
     data = json.loads(out)
     rendered = data["prompts"][0]["rendered"]
     assert rendered["changed"] == 0  # not one rendered token changed, yet every call costs more
-    tokens = rendered["cost_delta"] / ((3.0 - 1.0) / 1_000_000)  # haiku $1, sonnet $3 per million input
+    tokens = rendered["cost_delta"] / (
+        (3.0 - 1.0) / 1_000_000
+    )  # haiku $1, sonnet $3 per million input
     assert tokens > 20 and abs(tokens - round(tokens)) < 1e-6
     assert data["summary"]["est_run_cost_delta"] > 1.5 * rendered["cost_delta"]
     _, out, _ = cli("diff")
@@ -203,11 +232,16 @@ def test_a_side_without_a_price_makes_the_cost_unknown(support_repo, cli):
 def test_each_side_renders_with_its_own_case_vars(support_repo, cli):
     # One commit renames an input and the cases' var with it: the old side renders with its own vars.
     answer = support_repo.root / "prompts/support/answer.jinja"
-    support_repo.write("prompts/support/answer.jinja", answer.read_text()
-                       .replace("inputs: [question, policy]", "inputs: [query, policy]")
-                       .replace("{{ question }}", "Customer asks: {{ query }}"))
+    support_repo.write(
+        "prompts/support/answer.jinja",
+        answer.read_text()
+        .replace("inputs: [question, policy]", "inputs: [query, policy]")
+        .replace("{{ question }}", "Customer asks: {{ query }}"),
+    )
     golden = support_repo.root / "evals/support-answer.yaml"
-    support_repo.write("evals/support-answer.yaml", golden.read_text().replace("{question:", "{query:"))
+    support_repo.write(
+        "evals/support-answer.yaml", golden.read_text().replace("{question:", "{query:")
+    )
     support_repo.commit("rename question to query")
     code, out, err = cli("diff", "HEAD~1", "HEAD")
     assert code == 0, err
@@ -220,9 +254,14 @@ def test_each_side_renders_with_its_own_case_vars(support_repo, cli):
 def test_a_side_that_cannot_render_is_an_error_line_not_an_empty_prompt(support_repo, cli):
     # The old golden set lacks a var the old template needs: the old side errors, it is not empty.
     answer = support_repo.root / "prompts/support/answer.jinja"
-    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("{{ question }}", "{{ question }} {{ extra }}"))
+    support_repo.write(
+        "prompts/support/answer.jinja",
+        answer.read_text().replace("{{ question }}", "{{ question }} {{ extra }}"),
+    )
     support_repo.commit("use an undeclared var")
-    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace(" {{ extra }}", "\nThanks."))
+    support_repo.write(
+        "prompts/support/answer.jinja", answer.read_text().replace(" {{ extra }}", "\nThanks.")
+    )
     code, out, err = cli("diff", "HEAD")
     assert code == 0, err
     assert "new turn" not in out
@@ -231,32 +270,51 @@ def test_a_side_that_cannot_render_is_an_error_line_not_an_empty_prompt(support_
 
 def test_a_front_matter_typo_shows_only_the_error(support_repo, cli):
     answer = support_repo.root / "prompts/support/answer.jinja"
-    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("tier: fast", "tier: [fast"))
+    support_repo.write(
+        "prompts/support/answer.jinja", answer.read_text().replace("tier: fast", "tier: [fast")
+    )
     code, out, err = cli("diff")
     assert code == 0, err
     assert "prompts/support/answer.jinja" in out and "error:" in out
-    assert "  config " not in out and "  examples " not in out  # no fake removal of config and examples
+    assert (
+        "  config " not in out and "  examples " not in out
+    )  # no fake removal of config and examples
     assert "-tier: fast" in out and "+tier: [fast" in out  # the template diff shows the typo itself
     support_repo.commit("typo")
-    support_repo.write("prompts/support/answer.jinja", answer.read_text().replace("tier: [fast", "tier: fast"))
+    support_repo.write(
+        "prompts/support/answer.jinja", answer.read_text().replace("tier: [fast", "tier: fast")
+    )
     code, out, err = cli("diff", "HEAD")
     assert code == 0, err
     assert "  config " not in out and "  examples " not in out
     assert "error (HEAD (" in out
 
 
-def test_a_case_new_on_one_side_that_the_other_side_cannot_render_is_not_an_error(support_repo, cli):
+def test_a_case_new_on_one_side_that_the_other_side_cannot_render_is_not_an_error(
+    support_repo, cli
+):
     answer = support_repo.root / "prompts/support/answer.jinja"
-    support_repo.write("prompts/support/answer.jinja", answer.read_text()
-                       .replace("inputs: [question, policy]", "inputs: [query, policy]")
-                       .replace("{{ question }}", "Customer asks: {{ query }}"))
-    golden = (support_repo.root / "evals/support-answer.yaml").read_text().replace("{question:", "{query:")
-    support_repo.write("evals/support-answer.yaml", golden + """\
+    support_repo.write(
+        "prompts/support/answer.jinja",
+        answer.read_text()
+        .replace("inputs: [question, policy]", "inputs: [query, policy]")
+        .replace("{{ question }}", "Customer asks: {{ query }}"),
+    )
+    golden = (
+        (support_repo.root / "evals/support-answer.yaml")
+        .read_text()
+        .replace("{question:", "{query:")
+    )
+    support_repo.write(
+        "evals/support-answer.yaml",
+        golden
+        + """\
   - id: brand-new
     vars: {query: "Do you ship abroad?"}
     assert:
       - {type: contains, value: "ship"}
-""")
+""",
+    )
     code, out, err = cli("diff")
     assert code == 0, err
     assert "error" not in out and "new turn" not in out

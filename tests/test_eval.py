@@ -13,7 +13,11 @@ def test_eval_calls_the_model_stores_and_reuses(model_repo, model_server, cli):
     assert code == 0, out + err
     assert model_server.calls == 2
     body = model_server.requests[0]["body"]
-    assert body["model"] == "claude-haiku-4-5" and body["max_tokens"] == 512 and body["temperature"] == 0
+    assert (
+        body["model"] == "claude-haiku-4-5"
+        and body["max_tokens"] == 512
+        and body["temperature"] == 0
+    )
     assert body["system"].startswith("You are a support agent.")
     assert "support-answer" in out and "1.00" in out
     # Unchanged: nothing is sent again, the results are linked, not copied.
@@ -32,7 +36,11 @@ def test_eval_calls_the_model_stores_and_reuses(model_repo, model_server, cli):
 def test_a_changed_case_sends_only_that_case(model_repo, model_server, cli):
     model_server.rule = answer_by_rule
     cli("eval")
-    text = (model_repo.root / "evals/support-answer.yaml").read_text().replace("after 2 months", "after 3 months")
+    text = (
+        (model_repo.root / "evals/support-answer.yaml")
+        .read_text()
+        .replace("after 2 months", "after 3 months")
+    )
     model_repo.write("evals/support-answer.yaml", text)
     code, out, _ = cli("eval")
     assert code == 0
@@ -43,13 +51,17 @@ def test_a_changed_case_sends_only_that_case(model_repo, model_server, cli):
 def test_assertion_change_rescoring_needs_no_call(model_repo, model_server, cli):
     model_server.rule = answer_by_rule
     cli("eval")
-    text = (model_repo.root / "evals/support-answer.yaml").read_text().replace('"30 days"}', '"45 days"}')
+    text = (
+        (model_repo.root / "evals/support-answer.yaml")
+        .read_text()
+        .replace('"30 days"}', '"45 days"}')
+    )
     model_repo.write("evals/support-answer.yaml", text)
     code, out, _ = cli("eval")
     assert model_server.calls == 2
     assert code == 1
     assert "support-answer/refund-window  FAIL" in out
-    assert '✗ contains "45 days": output does not contain \'45 days\'' in out
+    assert "✗ contains \"45 days\": output does not contain '45 days'" in out
     assert "│ You have 30 days from delivery." in out
 
 
@@ -72,6 +84,7 @@ def test_retries_429_and_529_then_succeeds(model_repo, model_server, cli):
 
 def test_retry_after_is_capped(model_repo, model_server, cli, monkeypatch):
     import time
+
     model_server.rule = answer_by_rule
     model_server.fail_first = 1
     model_server.fail_status = 429
@@ -90,7 +103,10 @@ def test_unreachable_api_exits_3_and_keeps_the_run_incomplete(model_repo, model_
     code, out, err = cli("eval")
     assert code == 3
     assert "could not evaluate" in err
-    assert "support-answer: 2 not checked (model unreachable) (refund-window, late-return): HTTP 500" in out
+    assert (
+        "support-answer: 2 not checked (model unreachable) (refund-window, late-return): HTTP 500"
+        in out
+    )
     assert model_server.calls == 4  # 2 cases x (1 try + 1 retry)
     errors = db_rows(model_repo, "SELECT status, error FROM results")
     assert {r["status"] for r in errors} == {"error"}
@@ -103,7 +119,10 @@ def test_no_key_without_recordings_skips_in_replay(model_repo, model_server, cli
     assert code == 0
     assert model_server.calls == 0
     assert "not evaluated" in out
-    assert "support-answer: 2 skipped (refund-window, late-return): no recording for this request" in out
+    assert (
+        "support-answer: 2 skipped (refund-window, late-return): no recording for this request"
+        in out
+    )
 
 
 def test_explicit_anthropic_without_a_key_exits_3(model_repo, model_server, cli, monkeypatch):
@@ -124,7 +143,9 @@ def test_replay_uses_recordings_after_a_live_run(model_repo, model_server, cli, 
 
 
 def test_echo_set_checks_the_prompt_itself(support_repo, model_server, cli):
-    support_repo.write("evals/prompt-checks.yaml", """\
+    support_repo.write(
+        "evals/prompt-checks.yaml",
+        """\
         prompt: support/answer
         provider: echo
         vars: {policy: "P", question: "Q"}
@@ -134,15 +155,20 @@ def test_echo_set_checks_the_prompt_itself(support_repo, model_server, cli):
               - {type: contains, value: "Policy:"}
               - {type: max-length, value: 2000}
               - {type: starts-with, value: "system:"}
-        """)
+        """,
+    )
     code, out, _ = cli("eval", "prompt-checks")
     assert code == 0 and model_server.calls == 0
-    code, out, _ = cli("render", "support/answer", "--var", "policy=P", "--var", "question=Q", "--plain")
+    code, out, _ = cli(
+        "render", "support/answer", "--var", "policy=P", "--var", "question=Q", "--plain"
+    )
     assert out.startswith("system:")
 
 
 def test_llm_rubric_uses_the_judge_and_stores_its_reason(model_repo, model_server, cli):
-    model_repo.write("evals/grounded.yaml", """\
+    model_repo.write(
+        "evals/grounded.yaml",
+        """\
         prompt: support/answer
         provider: anthropic
         threshold: 0.5
@@ -152,12 +178,14 @@ def test_llm_rubric_uses_the_judge_and_stores_its_reason(model_repo, model_serve
             vars: {question: "Can I return after 2 months?"}
             assert:
               - {type: llm-rubric, value: "Says no, citing the 30-day policy", min: 4}
-        """)
+        """,
+    )
 
     def rule(body):
         if "Rubric:" in last_user_text(body):
             return "It cites the policy clearly.\nScore: 5"
         return "No, only within 30 days."
+
     model_server.rule = rule
     code, out, err = cli("eval", "grounded", "--json")
     assert code == 0, err
@@ -168,7 +196,9 @@ def test_llm_rubric_uses_the_judge_and_stores_its_reason(model_repo, model_serve
 
 
 def test_unparseable_judge_reply_is_a_case_error_and_not_cached(model_repo, model_server, cli):
-    model_repo.write("evals/grounded.yaml", """\
+    model_repo.write(
+        "evals/grounded.yaml",
+        """\
         prompt: support/answer
         provider: anthropic
         vars: {policy: "30 days", question: "q"}
@@ -176,24 +206,34 @@ def test_unparseable_judge_reply_is_a_case_error_and_not_cached(model_repo, mode
           - id: grounded
             assert:
               - {type: llm-rubric, value: "Says no"}
-        """)
-    model_server.rule = lambda body: "I think it is fine." if "Rubric:" in last_user_text(body) else "No."
+        """,
+    )
+    model_server.rule = lambda body: (
+        "I think it is fine." if "Rubric:" in last_user_text(body) else "No."
+    )
     code, out, _ = cli("eval", "grounded")
     assert "no 'Score: N' line" in out
     calls = model_server.calls
     cli("eval", "grounded")
-    assert model_server.calls == calls + 1  # the judge is asked again, the answer comes from the cache
+    assert (
+        model_server.calls == calls + 1
+    )  # the judge is asked again, the answer comes from the cache
 
 
 def test_python_assertion_from_the_repo(model_repo, model_server, cli):
-    model_repo.write("checks/support.py", """\
+    model_repo.write(
+        "checks/support.py",
+        """\
         def cites_days(output, context):
             return {"pass": "days" in output, "score": 1.0 if "days" in output else 0.0, "reason": "looked for days"}
 
         def explodes(output, context):
             raise ValueError("boom")
-        """)
-    model_repo.write("evals/py.yaml", """\
+        """,
+    )
+    model_repo.write(
+        "evals/py.yaml",
+        """\
         prompt: support/answer
         provider: anthropic
         vars: {policy: "30 days"}
@@ -204,10 +244,11 @@ def test_python_assertion_from_the_repo(model_repo, model_server, cli):
           - id: broken
             vars: {question: "q2"}
             assert: [{type: python, value: "checks.support:explodes"}]
-        """)
+        """,
+    )
     model_server.rule = lambda body: "30 days"
     code, out, _ = cli("eval", "py")
-    assert "py: 1 error (broken): python \"checks.support:explodes\": ValueError: boom" in out
+    assert 'py: 1 error (broken): python "checks.support:explodes": ValueError: boom' in out
     assert "1.00" in out
 
 
@@ -229,16 +270,21 @@ def test_k_filters_cases_and_junit(model_repo, model_server, cli, tmp_path):
 
 
 def test_unknown_assertion_type_is_an_input_error(support_repo, cli):
-    support_repo.write("evals/bad.yaml", """\
+    support_repo.write(
+        "evals/bad.yaml",
+        """\
         prompt: support/answer
         cases:
           - id: c1
             assert: [{type: containz, value: x}]
-        """)
+        """,
+    )
     code, _, err = cli("eval")
     assert code == 2
-    assert err == ("promptvc: evals/bad.yaml:4: case 'c1': unknown assertion type 'containz' "
-                   "(did you mean 'contains' or 'icontains' or 'not-contains'?)\n")
+    assert err == (
+        "promptvc: evals/bad.yaml:4: case 'c1': unknown assertion type 'containz' "
+        "(did you mean 'contains' or 'icontains' or 'not-contains'?)\n"
+    )
 
 
 def test_truncated_output_is_flagged(model_repo, model_server, cli):
@@ -269,10 +315,16 @@ def test_eval_staged_and_rev_read_their_own_snapshot(support_repo, cli):
 
 
 def test_every_case_errored_exits_1_and_says_nothing_was_evaluated(model_repo, model_server, cli):
-    model_repo.write("checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n")
+    model_repo.write(
+        "checks/support.py", "def explodes(output, context):\n    raise ValueError('boom')\n"
+    )
     text = (model_repo.root / "evals/support-answer.yaml").read_text()
-    text = text.replace('{type: contains, value: "30 days"}', '{type: python, value: "checks.support:explodes"}')
-    text = text.replace('{type: not-contains, value: "sorry"}', '{type: python, value: "checks.support:explodes"}')
+    text = text.replace(
+        '{type: contains, value: "30 days"}', '{type: python, value: "checks.support:explodes"}'
+    )
+    text = text.replace(
+        '{type: not-contains, value: "sorry"}', '{type: python, value: "checks.support:explodes"}'
+    )
     model_repo.write("evals/support-answer.yaml", text)
     model_server.rule = answer_by_rule
     code, out, _ = cli("eval")
@@ -280,26 +332,35 @@ def test_every_case_errored_exits_1_and_says_nothing_was_evaluated(model_repo, m
     assert "nothing was evaluated: 2 cases, 2 errored" in out
 
 
-def test_replay_without_recordings_exits_0_saying_so_and_3_with_strict(model_repo, model_server, cli, monkeypatch):
+def test_replay_without_recordings_exits_0_saying_so_and_3_with_strict(
+    model_repo, model_server, cli, monkeypatch
+):
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     code, out, _ = cli("eval")
     assert code == 0
     assert "nothing was evaluated: 2 cases, 2 skipped" in out
     code, out, err = cli("eval", "--strict")
     assert code == 3
-    assert err == ("promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording "
-                   "for this request (replay answers from recordings only: `promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked))\n")
+    assert err == (
+        "promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording "
+        "for this request (replay answers from recordings only: `promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked))\n"
+    )
 
 
-def test_some_sets_not_evaluated_are_said_and_strict_makes_them_exit_3(model_repo, model_server, cli, monkeypatch):
-    model_repo.write("evals/prompt.yaml", """\
+def test_some_sets_not_evaluated_are_said_and_strict_makes_them_exit_3(
+    model_repo, model_server, cli, monkeypatch
+):
+    model_repo.write(
+        "evals/prompt.yaml",
+        """\
         prompt: support/answer
         provider: echo
         vars: {policy: "P", question: "Q"}
         cases:
           - id: has-policy
             assert: [{type: contains, value: "Policy:"}]
-        """)
+        """,
+    )
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     code, out, _ = cli("eval")
     assert code == 0
@@ -346,15 +407,22 @@ def test_one_broken_golden_file_is_reported_and_the_others_run(support_repo, cli
     code, out, err = cli("eval", "echo", "broken")
     assert code == 2, out + err
     assert "echo" in out and "✓ passed" in out  # the other set ran and its results were shown
-    assert err.strip().splitlines()[-1] == ("promptvc: evals/broken.yaml:9: case 'typo': unknown assertion type "
-                                            "'contain' (did you mean 'contains' or 'icontains' or 'not-contains'?)")
+    assert err.strip().splitlines()[-1] == (
+        "promptvc: evals/broken.yaml:9: case 'typo': unknown assertion type "
+        "'contain' (did you mean 'contains' or 'icontains' or 'not-contains'?)"
+    )
     code, out, err = cli("eval", "echo", "broken", "--json")
     assert code == 2
     report = json.loads(out)
     assert [s["id"] for s in report["sets"]] == ["echo"]
-    assert report["errors"] == [{"path": "evals/broken.yaml", "line": 9,
-                                 "message": "case 'typo': unknown assertion type 'contain' (did you mean "
-                                            "'contains' or 'icontains' or 'not-contains'?)"}]
+    assert report["errors"] == [
+        {
+            "path": "evals/broken.yaml",
+            "line": 9,
+            "message": "case 'typo': unknown assertion type 'contain' (did you mean "
+            "'contains' or 'icontains' or 'not-contains'?)",
+        }
+    ]
     assert "evals/broken.yaml:9" in err
     # named alone, the broken set is still found by its name, and reported
     code, out, err = cli("eval", "broken")
@@ -372,15 +440,23 @@ def test_eval_json_with_nothing_selected_prints_json(support_repo, cli):
 
 
 def test_cases_without_assertions_are_warned_about_once_per_set(support_repo, cli):
-    support_repo.write("evals/loose.yaml", "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
-                                           "cases:\n  - {id: a}\n  - {id: b}\n  - {id: c, assert: [{type: contains, value: P}]}\n")
+    support_repo.write(
+        "evals/loose.yaml",
+        "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+        "cases:\n  - {id: a}\n  - {id: b}\n  - {id: c, assert: [{type: contains, value: P}]}\n",
+    )
     code, out, err = cli("eval", "loose")
     assert code == 0, err
     assert err.count("warning") == 1
-    assert ("promptvc: warning: evals/loose.yaml: 2 cases have no assertions and will pass whatever the output "
-            "(a, b); give them `assert`, or the set a set-level `assert`") in err
-    support_repo.write("evals/loose.yaml", "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
-                                           "assert: [{type: max-length, value: 9999}]\ncases:\n  - {id: a}\n")
+    assert (
+        "promptvc: warning: evals/loose.yaml: 2 cases have no assertions and will pass whatever the output "
+        "(a, b); give them `assert`, or the set a set-level `assert`"
+    ) in err
+    support_repo.write(
+        "evals/loose.yaml",
+        "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+        "assert: [{type: max-length, value: 9999}]\ncases:\n  - {id: a}\n",
+    )
     code, out, err = cli("eval", "loose")
     assert code == 0 and "warning" not in err
 
@@ -388,26 +464,38 @@ def test_cases_without_assertions_are_warned_about_once_per_set(support_repo, cl
 def test_changed_since_runs_past_a_broken_golden_file(support_repo, cli):
     support_repo.write("evals/echo.yaml", ECHO_GOLDEN)
     support_repo.commit("echo set")
-    support_repo.write("evals/broken.yaml", BROKEN_GOLDEN.replace("prompt: support/answer", "prompt: 'support/answer"))
+    support_repo.write(
+        "evals/broken.yaml",
+        BROKEN_GOLDEN.replace("prompt: support/answer", "prompt: 'support/answer"),
+    )
     support_repo.write("prompts/partials/tone.jinja", "Be warm.\n")
     code, out, err = cli("eval", "--changed-since", "HEAD", "--json")
     assert code == 2, err
-    assert [s["id"] for s in json.loads(out)["sets"]] == ["echo", "support-answer"]  # both reach the partial
+    assert [s["id"] for s in json.loads(out)["sets"]] == [
+        "echo",
+        "support-answer",
+    ]  # both reach the partial
     assert "promptvc: evals/broken.yaml:10: invalid YAML: found unexpected end of stream" in err
 
 
-def test_replayed_responses_cost_nothing_now_and_the_totals_add_up(model_repo, model_server, cli, monkeypatch):
+def test_replayed_responses_cost_nothing_now_and_the_totals_add_up(
+    model_repo, model_server, cli, monkeypatch
+):
     model_server.rule = answer_by_rule
     code, live, _ = cli("eval")
     spent = re.search(r"· (\$[0-9.]+) · [0-9.]+s$", live.strip()).group(1)
-    live_row = next(line for line in live.splitlines() if line.lstrip().startswith("support-answer"))
+    live_row = next(
+        line for line in live.splitlines() if line.lstrip().startswith("support-answer")
+    )
     assert spent != "$0.00" and f" {spent} " in live_row  # one set: its row is the total
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     code, out, _ = cli("eval", "--provider", "replay")
     assert code == 0 and model_server.calls == 2
     row = next(line for line in out.splitlines() if line.lstrip().startswith("support-answer"))
     assert " $0.00 " in row  # replayed: nothing spent by this run ...
-    assert f"· $0.00 (reused/replayed: {spent} if sent) ·" in out  # ... and the footer says what it would cost
+    assert (
+        f"· $0.00 (reused/replayed: {spent} if sent) ·" in out
+    )  # ... and the footer says what it would cost
 
 
 def test_ctrl_c_says_how_many_results_were_kept(model_repo, model_server, tmp_path):
@@ -418,15 +506,25 @@ def test_ctrl_c_says_how_many_results_were_kept(model_repo, model_server, tmp_pa
     import time
     from pathlib import Path
 
-    cases = "".join(f"  - id: q{i}\n    vars: {{question: 'How long, {i}?'}}\n    assert: [{{type: contains, value: '30 days'}}]\n"
-                    for i in range(8))
-    model_repo.write("evals/support-answer.yaml", MODEL_GOLDEN.split("cases:")[0] + "cases:\n" + cases)
+    cases = "".join(
+        f"  - id: q{i}\n    vars: {{question: 'How long, {i}?'}}\n    assert: [{{type: contains, value: '30 days'}}]\n"
+        for i in range(8)
+    )
+    model_repo.write(
+        "evals/support-answer.yaml", MODEL_GOLDEN.split("cases:")[0] + "cases:\n" + cases
+    )
     model_repo.commit("eight cases")
     model_server.rule = answer_by_rule
     model_server.delay = 0.4
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-m", "promptvc", "eval", "--concurrency", "1"], cwd=model_repo.root,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptvc", "eval", "--concurrency", "1"],
+        cwd=model_repo.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while model_server.calls < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -434,8 +532,12 @@ def test_ctrl_c_says_how_many_results_were_kept(model_repo, model_server, tmp_pa
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    kept = re.search(r"^promptvc: interrupted: (\d+) of 8 results kept; run again to finish$", err, re.M)
+    kept = re.search(
+        r"^promptvc: interrupted: (\d+) of 8 results kept; run again to finish$", err, re.M
+    )
     assert kept and 1 <= int(kept.group(1)) < 8, err
     assert "Traceback" not in err
-    stored = db_rows(model_repo, "SELECT count(*) AS n FROM results WHERE status IN ('passed', 'failed')")[0]["n"]
+    stored = db_rows(
+        model_repo, "SELECT count(*) AS n FROM results WHERE status IN ('passed', 'failed')"
+    )[0]["n"]
     assert stored == int(kept.group(1))

@@ -13,11 +13,29 @@ ECHO = Identity("echo", "local", "echo")
 
 def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fault=None):
     """A set's outcome summarised by the real scoring code, from case statuses."""
-    results = [CaseResult(f"k-{c}", "s", c, 0, "p", identity.label, Status(st), 1.0 if st == "passed" else 0.0,
-                          output=f"out {c} {st}", error="boom" if st == "error" else None,
-                          fault=fault if st == "error" else None) for c, st in statuses.items()]
-    plan = SimpleNamespace(golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"), identity=identity,
-                           temperature=temperature, samples=1, set_key="k")
+    results = [
+        CaseResult(
+            f"k-{c}",
+            "s",
+            c,
+            0,
+            "p",
+            identity.label,
+            Status(st),
+            1.0 if st == "passed" else 0.0,
+            output=f"out {c} {st}",
+            error="boom" if st == "error" else None,
+            fault=fault if st == "error" else None,
+        )
+        for c, st in statuses.items()
+    ]
+    plan = SimpleNamespace(
+        golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"),
+        identity=identity,
+        temperature=temperature,
+        samples=1,
+        set_key="k",
+    )
     return summarise_set(plan, results)
 
 
@@ -29,10 +47,14 @@ def test_a_flip_blocks_at_temperature_zero_only_by_default():
     policy = GatePolicy(max_drop=0.5)
     at_zero = decide(compare([outcome(BEFORE)], [outcome(ONE_FLIP)]), policy)
     assert at_zero.blocked and at_zero.reasons == ("s 1 case flipped pass → fail",)
-    warm = decide(compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]), policy)
+    warm = decide(
+        compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]), policy
+    )
     assert not warm.blocked
-    always = decide(compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]),
-                    GatePolicy(max_drop=0.5, block_on_flip="always"))
+    always = decide(
+        compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]),
+        GatePolicy(max_drop=0.5, block_on_flip="always"),
+    )
     assert always.blocked
 
 
@@ -40,7 +62,10 @@ def test_max_drop_and_threshold():
     comparisons = compare([outcome(BEFORE)], [outcome(ONE_FLIP)])
     verdict = decide(comparisons, GatePolicy(max_drop=0.2, block_on_flip="never"))
     assert verdict.reasons == ("s dropped 0.25 (max_drop 0.20)",)
-    verdict = decide(compare([outcome(BEFORE)], [outcome(ONE_FLIP, threshold=0.9)]), GatePolicy(block_on_flip="never"))
+    verdict = decide(
+        compare([outcome(BEFORE)], [outcome(ONE_FLIP, threshold=0.9)]),
+        GatePolicy(block_on_flip="never"),
+    )
     assert "fell below its threshold (0.75 < 0.90)" in verdict.line()
 
 
@@ -53,7 +78,9 @@ def test_unchecked_cases_warn_or_block_as_configured():
 
 def test_echo_scores_are_never_a_baseline_for_a_model():
     comparisons = compare([outcome(BEFORE, identity=ECHO)], [outcome(ONE_FLIP)])
-    assert comparisons[0].before is None and comparisons[0].delta is None and not comparisons[0].flips
+    assert (
+        comparisons[0].before is None and comparisons[0].delta is None and not comparisons[0].flips
+    )
 
 
 def test_flip_lines_start_where_long_outputs_differ():
@@ -68,32 +95,52 @@ THREE_QUARTERS = {"a": "passed", "b": "passed", "c": "passed", "d": "failed"}
 
 
 def test_a_set_already_below_its_threshold_and_no_worse_is_a_warning():
-    improved = decide(compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), GatePolicy())
+    improved = decide(
+        compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]),
+        GatePolicy(),
+    )
     assert not improved.blocked
     assert improved.warnings == ("s still below its threshold (0.75 < 1.00), no worse than HEAD",)
-    neutral = decide(compare([outcome(HALF, threshold=1.0)], [outcome(HALF, threshold=1.0)]), GatePolicy(),
-                     base="the base")
-    assert not neutral.blocked and neutral.warnings == ("s still below its threshold (0.50 < 1.00), no worse than the base",)
+    neutral = decide(
+        compare([outcome(HALF, threshold=1.0)], [outcome(HALF, threshold=1.0)]),
+        GatePolicy(),
+        base="the base",
+    )
+    assert not neutral.blocked and neutral.warnings == (
+        "s still below its threshold (0.50 < 1.00), no worse than the base",
+    )
 
 
 def test_a_failing_set_that_gets_worse_still_blocks():
-    worse = decide(compare([outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]), GatePolicy())
-    assert worse.blocked and "dropped 0.25" in worse.line() and "1 case flipped pass → fail" in worse.line()
+    worse = decide(
+        compare([outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]),
+        GatePolicy(),
+    )
+    assert (
+        worse.blocked
+        and "dropped 0.25" in worse.line()
+        and "1 case flipped pass → fail" in worse.line()
+    )
 
 
 def test_a_new_set_that_fails_blocks_it_has_no_baseline():
     verdict = decide(compare([], [outcome(HALF, threshold=1.0)]), GatePolicy())
-    assert verdict.reasons == ("s is below its threshold (0.50 < 1.00) with no baseline to be no worse than",)
+    assert verdict.reasons == (
+        "s is below its threshold (0.50 < 1.00) with no baseline to be no worse than",
+    )
 
 
 def test_block_below_threshold_always_keeps_the_strict_reading():
     policy = GatePolicy(block_below_threshold="always")
-    verdict = decide(compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), policy)
+    verdict = decide(
+        compare([outcome(HALF, threshold=1.0)], [outcome(THREE_QUARTERS, threshold=1.0)]), policy
+    )
     assert verdict.blocked and verdict.reasons == ("s is below its threshold (0.75 < 1.00)",)
 
 
 def test_block_below_threshold_is_validated(support_repo, cli):
     from promptvc.settings import load_settings
+
     support_repo.write("promptvc.toml", '[gate]\nblock_below_threshold = "always"\n')
     assert load_settings(support_repo.root).gate.block_below_threshold == "always"
     assert GatePolicy().block_below_threshold == "when-worse"
@@ -102,18 +149,31 @@ def test_block_below_threshold_is_validated(support_repo, cli):
     support_repo.stage()
     code, _, err = cli("check")
     assert code == 2
-    assert err == "promptvc: promptvc.toml:2: [gate] block_below_threshold must be \"when-worse\" or \"always\", not 'sometimes'\n"
+    assert (
+        err
+        == 'promptvc: promptvc.toml:2: [gate] block_below_threshold must be "when-worse" or "always", not \'sometimes\'\n'
+    )
 
 
 def test_an_error_in_the_users_own_checks_blocks_whatever_the_offline_policy():
     broken = {"a": "error", "b": "error"}
     for offline in ("warn", "block"):
-        verdict = decide(compare([outcome(BEFORE)], [outcome(broken, fault="check")]), GatePolicy(offline=offline))
-        assert verdict.blocked and verdict.reasons == ("s 2 cases errored in their own checks (boom)",)
+        verdict = decide(
+            compare([outcome(BEFORE)], [outcome(broken, fault="check")]),
+            GatePolicy(offline=offline),
+        )
+        assert verdict.blocked and verdict.reasons == (
+            "s 2 cases errored in their own checks (boom)",
+        )
 
 
 def test_an_unreachable_model_is_governed_by_the_offline_policy_only():
     down = {"a": "error", "b": "passed"}
-    warned = decide(compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="warn"))
+    warned = decide(
+        compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="warn")
+    )
     assert not warned.blocked and warned.warnings == ("s: 1 of 2 cases not checked (boom)",)
-    assert decide(compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]), GatePolicy(offline="block")).blocked
+    assert decide(
+        compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]),
+        GatePolicy(offline="block"),
+    ).blocked

@@ -18,18 +18,26 @@ def rows(repo, query):
 
 @pytest.fixture
 def many_cases(support_repo):
-    cases = "\n".join(f"  - id: c{i}\n    vars: {{question: 'How long {i}?'}}\n    assert: [{{type: contains, value: days}}]"
-                      for i in range(30))
-    support_repo.write("evals/support-answer.yaml",
-                       f"prompt: support/answer\nprovider: anthropic\nvars: {{policy: P}}\ncases:\n{cases}\n",
-                       dedent=False)
+    cases = "\n".join(
+        f"  - id: c{i}\n    vars: {{question: 'How long {i}?'}}\n    assert: [{{type: contains, value: days}}]"
+        for i in range(30)
+    )
+    support_repo.write(
+        "evals/support-answer.yaml",
+        f"prompt: support/answer\nprovider: anthropic\nvars: {{policy: P}}\ncases:\n{cases}\n",
+        dedent=False,
+    )
     support_repo.commit("many cases")
     return support_repo
 
 
 def start_eval(repo):
-    return subprocess.Popen([sys.executable, "-m", "promptvc", "eval", "--concurrency", "2"], cwd=repo.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "promptvc", "eval", "--concurrency", "2"],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for_calls(server, n):
@@ -51,7 +59,12 @@ def test_kill_9_keeps_every_response_that_arrived(many_cases, model_server):
     assert stored >= answered - 2  # at most those arriving as it died
     model_server.delay = 0
     before = model_server.calls
-    subprocess.run([sys.executable, "-m", "promptvc", "eval"], cwd=many_cases.root, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "promptvc", "eval"],
+        cwd=many_cases.root,
+        check=True,
+        capture_output=True,
+    )
     assert model_server.calls - before <= 30 - stored
 
 

@@ -10,7 +10,9 @@ def test_paths_are_accepted_where_names_are(support_repo, cli):
     support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
     code, out, _ = cli("diff", "--json", "--", "prompts/support/answer.jinja")
     assert code == 0 and [p["name"] for p in json.loads(out)["prompts"]] == ["support/answer"]
-    code, out, _ = cli("render", "prompts/support/answer.jinja", "--var", "question=q", "--var", "policy=p")
+    code, out, _ = cli(
+        "render", "prompts/support/answer.jinja", "--var", "question=q", "--var", "policy=p"
+    )
     assert code == 0 and "Be formal." in out
     code, out, _ = cli("eval", "evals/support-answer.yaml", "--provider", "echo", "--json")
     assert [s["id"] for s in json.loads(out)["sets"]] == ["support-answer"]
@@ -19,8 +21,10 @@ def test_paths_are_accepted_where_names_are(support_repo, cli):
 def test_a_name_that_matches_nothing_says_so(support_repo, cli):
     code, _out, err = cli("diff", "--", "support/answr")
     assert code == 2
-    assert err.strip() == ("promptvc: no prompt or golden set matches 'support/answr' (did you mean "
-                           "'support/answer' or 'support-answer' or 'evals/support-answer.yaml'?)")
+    assert err.strip() == (
+        "promptvc: no prompt or golden set matches 'support/answr' (did you mean "
+        "'support/answer' or 'support-answer' or 'evals/support-answer.yaml'?)"
+    )
     code, _out, err = cli("eval", "support-answr", "--provider", "echo")
     assert code == 2 and "did you mean 'support-answer' or" in err
     code, _out, err = cli("render", "support/answr")

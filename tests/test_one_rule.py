@@ -14,7 +14,9 @@ def test_a_branch_named_like_a_snapshot_is_a_branch(support_repo, cli):
     support_repo.git("branch", "index")
     support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
     support_repo.stage()
-    code, out, _ = cli("render", "support/answer", "--rev", "index", "--var", "question=q", "--var", "policy=p")
+    code, out, _ = cli(
+        "render", "support/answer", "--rev", "index", "--var", "question=q", "--var", "policy=p"
+    )
     assert code == 0 and "Be warm and brief." in out and "Be formal." not in out
     code, out, _ = cli("eval", "--rev", "empty", "--provider", "echo", "--json")
     data = json.loads(out)
@@ -24,38 +26,59 @@ def test_a_branch_named_like_a_snapshot_is_a_branch(support_repo, cli):
 
 AGREEMENT_FILES = {
     "prompts/tiers.yaml": "fast: {model: claude-haiku-4-5, max_tokens: 512}\n"
-                          "default: {model: claude-sonnet-4-6, max_tokens: 1024}\n"
-                          "judge: {model: claude-sonnet-4-6, max_tokens: 256}\n",
+    "default: {model: claude-sonnet-4-6, max_tokens: 1024}\n"
+    "judge: {model: claude-sonnet-4-6, max_tokens: 256}\n",
     "prompts/support/answer.jinja": "---\ntier: fast\nexamples: examples/support.yaml\n---\nsystem:\n"
-                                    "{% include 'partials/tone.jinja' %}\n{% for ex in examples %}{{ ex.q }}\n"
-                                    "{% endfor %}\nuser:\n{{ question }}\n",
+    "{% include 'partials/tone.jinja' %}\n{% for ex in examples %}{{ ex.q }}\n"
+    "{% endfor %}\nuser:\n{{ question }}\n",
     "prompts/partials/tone.jinja": "Be warm.\n",
     "prompts/examples/support.yaml": "- {q: Where is my order?}\n",
     "prompts/summary.jinja": "---\ntier: default\n---\nSummarise: {{ text }}\n",
     "prompts/judge.jinja": "Rubric: {{ rubric }}\nOutput: {{ output }}\nEnd with Score: N\n",
     "checks/cite.py": "def check(output, context):\n    return 'Summarise' in output\n",
     "evals/support-answer.yaml": "prompt: support/answer\nprovider: echo\ncases:\n"
-                                 "  - {id: a, vars: {question: q}, assert: [{type: contains, value: warm}]}\n",
+    "  - {id: a, vars: {question: q}, assert: [{type: contains, value: warm}]}\n",
     "evals/summary.yaml": "prompt: summary\nprovider: echo\ncases:\n"
-                          "  - {id: a, vars: {text: t}, assert: [{type: python, value: 'checks.cite:check'}]}\n",
+    "  - {id: a, vars: {text: t}, assert: [{type: python, value: 'checks.cite:check'}]}\n",
     "evals/judged.yaml": "prompt: summary\nthreshold: 0.5\ncases:\n"
-                         "  - {id: a, vars: {text: t}, assert: [{type: llm-rubric, value: short}]}\n",
+    "  - {id: a, vars: {text: t}, assert: [{type: llm-rubric, value: short}]}\n",
     "evals/from-file.yaml": "prompt: summary\nprovider: echo\ncases: cases/extra.jsonl\n",
     "evals/cases/extra.jsonl": '{"id": "x", "vars": {"text": "t"}, "assert": [{"type": "contains", "value": "t"}]}\n',
 }
 
 CHANGES = {  # a kind of change -> (file, new content, the sets it must reach)
-    "template": ("prompts/summary.jinja", "---\ntier: default\n---\nSummarise briefly: {{ text }}\n",
-                 {"summary", "judged", "from-file"}),
+    "template": (
+        "prompts/summary.jinja",
+        "---\ntier: default\n---\nSummarise briefly: {{ text }}\n",
+        {"summary", "judged", "from-file"},
+    ),
     "partial": ("prompts/partials/tone.jinja", "Be formal.\n", {"support-answer"}),
-    "examples": ("prompts/examples/support.yaml", "- {q: Can I pay by invoice?}\n", {"support-answer"}),
-    "tier": ("prompts/tiers.yaml", AGREEMENT_FILES["prompts/tiers.yaml"].replace("512", "384"), {"support-answer"}),
+    "examples": (
+        "prompts/examples/support.yaml",
+        "- {q: Can I pay by invoice?}\n",
+        {"support-answer"},
+    ),
+    "tier": (
+        "prompts/tiers.yaml",
+        AGREEMENT_FILES["prompts/tiers.yaml"].replace("512", "384"),
+        {"support-answer"},
+    ),
     "judge": ("prompts/judge.jinja", "Rubric: {{ rubric }}\n{{ output }}\nScore: N\n", {"judged"}),
-    "golden file": ("evals/summary.yaml", AGREEMENT_FILES["evals/summary.yaml"] + "  - {id: b, vars: {text: u}}\n",
-                    {"summary"}),
-    "python module": ("checks/cite.py", "def check(output, context):\n    return 'brief' in output\n", {"summary"}),
-    "cases file": ("evals/cases/extra.jsonl", AGREEMENT_FILES["evals/cases/extra.jsonl"].replace('"x"', '"y"'),
-                   {"from-file"}),
+    "golden file": (
+        "evals/summary.yaml",
+        AGREEMENT_FILES["evals/summary.yaml"] + "  - {id: b, vars: {text: u}}\n",
+        {"summary"},
+    ),
+    "python module": (
+        "checks/cite.py",
+        "def check(output, context):\n    return 'brief' in output\n",
+        {"summary"},
+    ),
+    "cases file": (
+        "evals/cases/extra.jsonl",
+        AGREEMENT_FILES["evals/cases/extra.jsonl"].replace('"x"', '"y"'),
+        {"from-file"},
+    ),
     "promptvc.toml": ("promptvc.toml", "[gate]\nmax_drop = 0.1\n", set()),
 }
 
@@ -103,7 +126,9 @@ cases:
 """
 
 
-def test_the_spend_cap_counts_the_judge_calls_and_the_tui_estimates_the_same(support_repo, model_server, cli):
+def test_the_spend_cap_counts_the_judge_calls_and_the_tui_estimates_the_same(
+    support_repo, model_server, cli
+):
     """One case with one llm-rubric on each side: a model call and a judge call each, so four."""
     from promptvc.evaluation.both import plan_both, spend
     from promptvc.git.snapshot import INDEX, Commit
@@ -133,7 +158,9 @@ def test_the_spend_cap_counts_the_judge_calls_and_the_tui_estimates_the_same(sup
     assert Commit(support_repo.head()) == ws.resolve("HEAD")
 
 
-def test_git_missing_or_failing_is_told_apart_from_a_bad_revision(support_repo, cli, monkeypatch, tmp_path):
+def test_git_missing_or_failing_is_told_apart_from_a_bad_revision(
+    support_repo, cli, monkeypatch, tmp_path
+):
     code, _out, err = cli("diff", "nosuch")
     assert code == 2 and err.strip() == "promptvc: unknown revision: nosuch"
 
@@ -142,10 +169,13 @@ def test_git_missing_or_failing_is_told_apart_from_a_bad_revision(support_repo, 
     real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
     (fake_bin / "git").write_text(  # git whose object reads fail, as in a corrupt repository
         f'#!/bin/sh\nif [ "$1" = cat-file ]; then echo "fatal: simulated corruption" >&2; exit 128; fi\n'
-        f'exec {real_git} "$@"\n')
+        f'exec {real_git} "$@"\n'
+    )
     (fake_bin / "git").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
-    code, _out, err = cli("render", "support/answer", "--rev", "HEAD", "--var", "question=q", "--var", "policy=p")
+    code, _out, err = cli(
+        "render", "support/answer", "--rev", "HEAD", "--var", "question=q", "--var", "policy=p"
+    )
     assert code == 3 and err.strip() == "promptvc: git cat-file failed: fatal: simulated corruption"
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -157,7 +187,9 @@ def test_render_staged_reads_the_index(support_repo, cli):
     support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
     support_repo.stage()
     support_repo.write("prompts/partials/tone.jinja", "Be loud.\n")
-    code, out, _ = cli("render", "support/answer", "--staged", "--var", "question=q", "--var", "policy=p")
+    code, out, _ = cli(
+        "render", "support/answer", "--staged", "--var", "question=q", "--var", "policy=p"
+    )
     assert code == 0 and "Be formal." in out
     code, _out, err = cli("render", "support/answer", "--staged", "--rev", "HEAD")
     assert code == 2 and err.strip() == "promptvc: give --rev or --staged, not both"

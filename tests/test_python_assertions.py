@@ -33,8 +33,14 @@ BAD_HELPERS = "def wanted():\n    return '60 days'\n"
 
 
 def git_commit(repo, *args: str):
-    return subprocess.run(["git", "commit", "-q", "-m", "change", *args], cwd=repo.root, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["git", "commit", "-q", "-m", "change", *args],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -54,6 +60,7 @@ def set_key(rev: str) -> str:
     from promptvc.git.snapshot import INDEX
     from promptvc.providers import identity_for
     from promptvc.workspace import Workspace
+
     ws = Workspace.open()
     snapshot = ws.snapshot(INDEX if rev == "index" else ws.resolve(rev))
     golden = ws.goldens(snapshot)[0]
@@ -98,10 +105,14 @@ def test_an_old_commit_is_judged_by_its_own_helpers(py_repo, cli):
 
 
 def test_assertions_in_a_case_file_are_gated_when_their_module_changes(py_repo):
-    py_repo.write("evals/cases/support.jsonl",
-                  '{"id": "cites-policy", "vars": {"question": "How long?"}, '
-                  '"assert": [{"type": "python", "value": "checks.support:cites_policy"}]}\n')
-    py_repo.write("evals/support-answer.yaml", PY_GOLDEN.split("cases:")[0] + "cases: cases/support.jsonl\n")
+    py_repo.write(
+        "evals/cases/support.jsonl",
+        '{"id": "cites-policy", "vars": {"question": "How long?"}, '
+        '"assert": [{"type": "python", "value": "checks.support:cites_policy"}]}\n',
+    )
+    py_repo.write(
+        "evals/support-answer.yaml", PY_GOLDEN.split("cases:")[0] + "cases: cases/support.jsonl\n"
+    )
     py_repo.git("add", "-A")
     assert git_commit(py_repo).returncode == 0
     py_repo.write("checks/helpers.py", BAD_HELPERS)
@@ -117,9 +128,16 @@ def test_sys_exit_in_an_assertion_is_a_case_error_and_blocks(py_repo, cli):
     py_repo.write("checks/helpers.py", "import sys\n\n\ndef wanted():\n    sys.exit(0)\n")
     py_repo.stage()
     result = git_commit(py_repo)
-    assert result.returncode == 1 and "blocked:" in result.stdout and "SystemExit: 0" in result.stdout, result.stdout
+    assert (
+        result.returncode == 1 and "blocked:" in result.stdout and "SystemExit: 0" in result.stdout
+    ), result.stdout
     out = cli("eval", "--staged")[1]
-    assert "1 error (cites-policy)" in out and "SystemExit: 0" in out and "1 case ·" in out and "1 cases" not in out
+    assert (
+        "1 error (cites-policy)" in out
+        and "SystemExit: 0" in out
+        and "1 case ·" in out
+        and "1 cases" not in out
+    )
 
 
 def test_loading_an_assertion_leaves_sys_path_and_sys_modules_alone(py_repo, cli):
@@ -129,10 +147,16 @@ def test_loading_an_assertion_leaves_sys_path_and_sys_modules_alone(py_repo, cli
     assert not {m for m in set(sys.modules) - modules if m.startswith("checks")}
 
 
-@pytest.mark.parametrize("args", [("eval",), ("eval", "--rev", "HEAD"), ("eval", "--staged"), ("check", "--base", "HEAD~1")])
+@pytest.mark.parametrize(
+    "args",
+    [("eval",), ("eval", "--rev", "HEAD"), ("eval", "--staged"), ("check", "--base", "HEAD~1")],
+)
 def test_an_absolute_module_path_is_refused_in_every_mode(py_repo, cli, tmp_path, args):
     (tmp_path / "mod.py").write_text("def check(output, context):\n    return True\n")
-    py_repo.write("evals/support-answer.yaml", PY_GOLDEN.replace("checks.support:cites_policy", f"{tmp_path}/mod:check"))
+    py_repo.write(
+        "evals/support-answer.yaml",
+        PY_GOLDEN.replace("checks.support:cites_policy", f"{tmp_path}/mod:check"),
+    )
     py_repo.git("add", "-A")
     py_repo.git("commit", "-q", "--no-verify", "-m", "elsewhere")
     code, out, err = cli(*args)

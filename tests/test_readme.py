@@ -51,11 +51,20 @@ def test_readme_example(clone, command, expected):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "PROMPTVC_"))}
     # The code under test is this checkout's (-P: not the clone's own copy); the data is the clone's.
     env.update(NO_COLOR="1", COLUMNS="100", PAGER="cat", TERM="dumb", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-P", "-m", "promptvc", *argv[1:]], cwd=clone, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-P", "-m", "promptvc", *argv[1:]],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     got = "\n".join(line.rstrip() for line in (proc.stdout + proc.stderr).splitlines()) + "\n"
     want = "\n".join(line.rstrip() for line in expected.splitlines()) + "\n"
-    got, want = (re.sub(r"\b\d+\.\d\ds\b", "0.00s", text) for text in (got, want))  # elapsed times vary
+    got, want = (
+        re.sub(r"\b\d+\.\d\ds\b", "0.00s", text) for text in (got, want)
+    )  # elapsed times vary
     checker = doctest.OutputChecker()
-    assert checker.check_output(want, got, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE), \
+    assert checker.check_output(want, got, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE), (
         f"README example `{command}` no longer matches; it prints:\n{got}"
+    )

@@ -40,8 +40,10 @@ def test_a_committed_template_cache_is_never_run(support_repo, cli, tmp_path):
     for template in ("prompts/support/answer.jinja", "prompts/partials/tone.jinja"):
         sha = blob_sha(support_repo, template)
         where = hashlib.sha1(template.encode()).hexdigest()[:8]
-        support_repo.write_bytes(f".promptvc/cache/templates/{sha[:2]}/{sha[2:]}-{where}",
-                                 crafted_entry(template, marker))
+        support_repo.write_bytes(
+            f".promptvc/cache/templates/{sha[:2]}/{sha[2:]}-{where}",
+            crafted_entry(template, marker),
+        )
     support_repo.git("add", "-f", ".promptvc/cache")
     support_repo.commit("a cache nobody asked for")
     code, out, err = cli("render", "support/answer", "--case", "refund-window", "--plain")
@@ -49,7 +51,9 @@ def test_a_committed_template_cache_is_never_run(support_repo, cli, tmp_path):
     assert code == 0 and "30 days" in out, err
     code, out, err = cli("eval")
     assert not marker.exists()
-    assert code == 2 and "holds tracked files" in err  # a tracked .promptvc/ could hold a database too
+    assert (
+        code == 2 and "holds tracked files" in err
+    )  # a tracked .promptvc/ could hold a database too
     support_repo.write("promptvc.toml", f'[paths]\ndb = "{tmp_path / "state/promptvc.db"}"\n')
     code, out, err = cli("eval")
     assert not marker.exists()
@@ -58,6 +62,7 @@ def test_a_committed_template_cache_is_never_run(support_repo, cli, tmp_path):
 
 def test_a_cache_entry_without_this_machines_hmac_is_never_run(support_repo, cli, tmp_path):
     from promptvc.prompts.templatecache import template_cache_dir
+
     marker = tmp_path / "pwned"
     support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN)
     support_repo.commit("echo golden")
@@ -85,6 +90,7 @@ def test_the_template_cache_lives_outside_the_repository_and_is_reused(support_r
         template_cache_dir,
         user_cache_dir,
     )
+
     assert cli("render", "support/answer", "--case", "refund-window")[0] == 0
     assert not (support_repo.root / ".promptvc/cache").exists()
     key = user_cache_dir() / "key"
@@ -93,7 +99,12 @@ def test_the_template_cache_lives_outside_the_repository_and_is_reused(support_r
     fresh = TemplateCache.on_disk(template_cache_dir(support_repo.root))
     assert fresh.get(sha, "prompts/support/answer.jinja") is not None  # verified, so used
     key.chmod(0o644)  # a key others can read could sign anything: the cache stays in memory
-    assert TemplateCache.on_disk(template_cache_dir(support_repo.root)).get(sha, "prompts/support/answer.jinja") is None
+    assert (
+        TemplateCache.on_disk(template_cache_dir(support_repo.root)).get(
+            sha, "prompts/support/answer.jinja"
+        )
+        is None
+    )
 
 
 def test_a_database_inside_what_git_tracks_is_refused(support_repo, cli):
@@ -112,8 +123,14 @@ def test_a_database_inside_what_git_tracks_is_refused(support_repo, cli):
 
 def git_commit(repo, *args: str):
     """A real `git commit` through the installed hook; its output read as one stream."""
-    return subprocess.run(["git", "commit", "-q", "-m", "change", *args], cwd=repo.root, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["git", "commit", "-q", "-m", "change", *args],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_the_hook_runs_the_installed_promptvc_not_the_repositorys(support_repo, cli, tmp_path):
@@ -124,7 +141,9 @@ def test_the_hook_runs_the_installed_promptvc_not_the_repositorys(support_repo, 
     support_repo.write("yaml.py", f"open({str(marker)!r}, 'a').write('yaml ')\n")
     support_repo.commit("a package that shadows the tool")
     assert cli("hook", "install")[0] == 0
-    support_repo.write("prompts/support/answer.jinja", "---\ntier: fast\n---\nuser:\nI cannot say, sorry.\n")
+    support_repo.write(
+        "prompts/support/answer.jinja", "---\ntier: fast\n---\nuser:\nI cannot say, sorry.\n"
+    )
     support_repo.stage()
     result = git_commit(support_repo)
     assert not marker.exists(), marker.read_text()
@@ -133,6 +152,7 @@ def test_the_hook_runs_the_installed_promptvc_not_the_repositorys(support_repo, 
 
 def test_a_hook_whose_python_is_gone_says_how_to_fix_it(support_repo):
     from promptvc.commands.hook import hook_script
+
     hook = support_repo.root / ".git/hooks/pre-commit"
     hook.parent.mkdir(parents=True, exist_ok=True)
     hook.write_text(hook_script("/nowhere/venv/bin/python"))
@@ -141,21 +161,38 @@ def test_a_hook_whose_python_is_gone_says_how_to_fix_it(support_repo):
     support_repo.stage()
     result = git_commit(support_repo)
     assert result.returncode == 1
-    assert result.stdout == ("promptvc: the hook's Python (/nowhere/venv/bin/python) is gone; "
-                             "run 'promptvc hook install' again\n")
+    assert result.stdout == (
+        "promptvc: the hook's Python (/nowhere/venv/bin/python) is gone; "
+        "run 'promptvc hook install' again\n"
+    )
 
 
 def test_diff_render_and_log_never_run_a_commits_python(support_repo, cli, tmp_path):
     marker = tmp_path / "ran"
     support_repo.write("checks/__init__.py", "")
-    support_repo.write("checks/support.py", f"open({str(marker)!r}, 'w')\n\ndef ok(output, context):\n    return True\n")
-    support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN.replace(
-        '{type: contains, value: "30 days"}', '{type: python, value: "checks.support:ok"}'))
+    support_repo.write(
+        "checks/support.py",
+        f"open({str(marker)!r}, 'w')\n\ndef ok(output, context):\n    return True\n",
+    )
+    support_repo.write(
+        "evals/support-answer.yaml",
+        ECHO_GOLDEN.replace(
+            '{type: contains, value: "30 days"}', '{type: python, value: "checks.support:ok"}'
+        ),
+    )
     support_repo.commit("a python check")
-    support_repo.write("checks/support.py", f"open({str(marker)!r}, 'w')\n\ndef ok(output, context):\n    return 1\n")
+    support_repo.write(
+        "checks/support.py",
+        f"open({str(marker)!r}, 'w')\n\ndef ok(output, context):\n    return 1\n",
+    )
     support_repo.commit("a changed python check")
-    for args in (("diff", "HEAD~1"), ("diff", "HEAD~2", "HEAD"), ("render", "support/answer", "--case", "refund-window"),
-                 ("log",), ("log", "support-answer")):
+    for args in (
+        ("diff", "HEAD~1"),
+        ("diff", "HEAD~2", "HEAD"),
+        ("render", "support/answer", "--case", "refund-window"),
+        ("log",),
+        ("log", "support-answer"),
+    ):
         code, out, err = cli(*args)
         assert code == 0, (args, out, err)
         assert not marker.exists(), args

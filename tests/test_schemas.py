@@ -26,14 +26,24 @@ def test_the_schemas_name_exactly_what_the_loaders_accept():
     assert set(GOLDEN["$defs"]["case"]["properties"]) == CASE_KEYS
     assertion = GOLDEN["$defs"]["assertion"]
     assert set(assertion["properties"]) == ASSERT_KEYS
-    assert set(assertion["properties"]["type"]["enum"]) == KNOWN_TYPES | {f"not-{t}" for t in KNOWN_TYPES}
+    assert set(assertion["properties"]["type"]["enum"]) == KNOWN_TYPES | {
+        f"not-{t}" for t in KNOWN_TYPES
+    }
     assert tuple(GOLDEN["properties"]["provider"]["enum"]) == PROVIDERS
     assert set(FRONT["properties"]) == META_KEYS | set(API_PARAMS)
 
 
 GOLDEN_FILES = sorted([*ROOT.glob("evals/*.yaml"), *ROOT.glob("promptvc/scaffold/evals/*.yaml")])
-PROMPT_FILES = sorted([p for p in [*ROOT.glob("prompts/**/*.jinja"), *ROOT.glob("promptvc/scaffold/prompts/**/*.jinja")]
-                       if "partials" not in p.parts])
+PROMPT_FILES = sorted(
+    [
+        p
+        for p in [
+            *ROOT.glob("prompts/**/*.jinja"),
+            *ROOT.glob("promptvc/scaffold/prompts/**/*.jinja"),
+        ]
+        if "partials" not in p.parts
+    ]
+)
 
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -47,13 +57,22 @@ def test_every_prompt_here_has_valid_front_matter(path):
     jsonschema.validate(yaml.safe_load(front) or {}, FRONT)
 
 
-@pytest.mark.parametrize("document", [
-    {"prompt": "p", "cases": [{"id": "a", "assert": [{"type": "contain", "value": "x"}]}]},
-    {"prompt": "p", "treshold": 0.9},
-    {"prompt": "p", "cases": [{"id": "a", "assert": [{"type": "llm-rubric", "value": "x", "min": 6}]}]},
-    {"prompt": "p", "cases": [{"id": "a", "assert": [{"type": "python", "value": "/abs/mod:check"}]}]},
-    {"prompt": "p", "cases": "cases.txt"},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"prompt": "p", "cases": [{"id": "a", "assert": [{"type": "contain", "value": "x"}]}]},
+        {"prompt": "p", "treshold": 0.9},
+        {
+            "prompt": "p",
+            "cases": [{"id": "a", "assert": [{"type": "llm-rubric", "value": "x", "min": 6}]}],
+        },
+        {
+            "prompt": "p",
+            "cases": [{"id": "a", "assert": [{"type": "python", "value": "/abs/mod:check"}]}],
+        },
+        {"prompt": "p", "cases": "cases.txt"},
+    ],
+)
 def test_mistakes_are_invalid(document):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, GOLDEN)

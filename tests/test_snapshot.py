@@ -18,9 +18,14 @@ def test_commit_index_and_worktree_each_see_their_own_bytes(support_repo):
     support_repo.write("prompts/partials/tone.jinja", "staged tone\n")
     support_repo.stage("prompts/partials/tone.jinja")
     support_repo.write("prompts/partials/tone.jinja", "worktree tone\n")
-    assert snap(support_repo, "HEAD").read_text("prompts/partials/tone.jinja") == "Be warm and brief.\n"
+    assert (
+        snap(support_repo, "HEAD").read_text("prompts/partials/tone.jinja")
+        == "Be warm and brief.\n"
+    )
     assert snap(support_repo, "index").read_text("prompts/partials/tone.jinja") == "staged tone\n"
-    assert snap(support_repo, "worktree").read_text("prompts/partials/tone.jinja") == "worktree tone\n"
+    assert (
+        snap(support_repo, "worktree").read_text("prompts/partials/tone.jinja") == "worktree tone\n"
+    )
 
 
 def test_worktree_includes_untracked_files_marked_but_not_ignored_ones(support_repo):
@@ -51,9 +56,15 @@ def test_index_honours_git_index_file(support_repo, monkeypatch, tmp_path):
     support_repo.write("prompts/partials/tone.jinja", "only in the other index\n")
     support_repo.git("add", "prompts/partials/tone.jinja", env=env)
     monkeypatch.setenv("GIT_INDEX_FILE", str(other_index))
-    assert snap(support_repo, "index").read_text("prompts/partials/tone.jinja") == "only in the other index\n"
+    assert (
+        snap(support_repo, "index").read_text("prompts/partials/tone.jinja")
+        == "only in the other index\n"
+    )
     monkeypatch.delenv("GIT_INDEX_FILE")
-    assert snap(support_repo, "index").read_text("prompts/partials/tone.jinja") == "Be warm and brief.\n"
+    assert (
+        snap(support_repo, "index").read_text("prompts/partials/tone.jinja")
+        == "Be warm and brief.\n"
+    )
 
 
 def test_relative_git_index_file_is_made_absolute(support_repo, monkeypatch):
@@ -85,11 +96,17 @@ def test_not_a_git_repository(tmp_path):
         Git.discover(tmp_path)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"\x00\x01binary", "binary"),
-    (b"caf\xe9", "not UTF-8"),
-    (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 3\n", "Git LFS pointer"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x00\x01binary", "binary"),
+        (b"caf\xe9", "not UTF-8"),
+        (
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 3\n",
+            "Git LFS pointer",
+        ),
+    ],
+)
 def test_files_that_are_not_text_are_refused(support_repo, data, message):
     support_repo.write_bytes("prompts/partials/tone.jinja", data)
     with pytest.raises(UserError, match=message):
@@ -98,7 +115,10 @@ def test_files_that_are_not_text_are_refused(support_repo, data, message):
 
 def test_bom_and_crlf_are_normalised(support_repo):
     support_repo.write_bytes("prompts/partials/tone.jinja", b"\xef\xbb\xbfline one\r\nline two\r\n")
-    assert snap(support_repo, "worktree").read_text("prompts/partials/tone.jinja") == "line one\nline two\n"
+    assert (
+        snap(support_repo, "worktree").read_text("prompts/partials/tone.jinja")
+        == "line one\nline two\n"
+    )
 
 
 def test_symlinks_are_refused(support_repo):
@@ -116,7 +136,9 @@ def test_a_linked_prompts_or_evals_folder_is_refused(support_repo, cli, folder):
     os.symlink(f"shared-{folder}", support_repo.root / folder)
     support_repo.commit("share the folder")
     for where in ("HEAD", "index", "worktree"):
-        with pytest.raises(UserError, match=f"^{folder}: is a symlink; promptvc refuses to follow links$"):
+        with pytest.raises(
+            UserError, match=f"^{folder}: is a symlink; promptvc refuses to follow links$"
+        ):
             snap(support_repo, where)
     line = f"promptvc: {folder}: is a symlink; promptvc refuses to follow links\n"
     assert cli("eval") == (2, "", line)
@@ -141,4 +163,3 @@ def test_bulk_read_uses_one_process_for_many_blobs(support_repo):
     snapshot.prefetch(paths)
     assert calls == ["cat-file"]
     assert snapshot.read_text("prompts/many/p7.jinja") == "prompt 7\n"
-

@@ -16,7 +16,9 @@ def rows(repo, query):
     return [dict(r) for r in conn.execute(query)]
 
 
-def test_responses_export_import_lets_ci_replay_without_a_key(support_repo, model_server, cli, tmp_path, monkeypatch):
+def test_responses_export_import_lets_ci_replay_without_a_key(
+    support_repo, model_server, cli, tmp_path, monkeypatch
+):
     support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
     support_repo.commit("model golden")
     model_server.rule = answer_by_rule
@@ -45,16 +47,24 @@ def test_import_rejects_garbage_with_the_line(git_repo, cli, tmp_path):
 
 
 def test_ctrl_c_keeps_finished_results_and_the_run_incomplete(support_repo, model_server, tmp_path):
-    cases = "\n".join(f"  - id: c{i}\n    vars: {{question: 'How long {i}?'}}\n    assert: [{{type: contains, value: days}}]"
-                      for i in range(40))
-    support_repo.write("evals/support-answer.yaml",
-                       f"prompt: support/answer\nprovider: anthropic\nvars: {{policy: P}}\ncases:\n{cases}\n",
-                       dedent=False)
+    cases = "\n".join(
+        f"  - id: c{i}\n    vars: {{question: 'How long {i}?'}}\n    assert: [{{type: contains, value: days}}]"
+        for i in range(40)
+    )
+    support_repo.write(
+        "evals/support-answer.yaml",
+        f"prompt: support/answer\nprovider: anthropic\nvars: {{policy: P}}\ncases:\n{cases}\n",
+        dedent=False,
+    )
     support_repo.commit("many cases")
     model_server.rule = answer_by_rule
     model_server.delay = 0.15
-    proc = subprocess.Popen([sys.executable, "-m", "promptvc", "eval", "--concurrency", "2"], cwd=support_repo.root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptvc", "eval", "--concurrency", "2"],
+        cwd=support_repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 20
     while model_server.calls < 8 and time.time() < deadline:
         time.sleep(0.05)
@@ -67,14 +77,20 @@ def test_ctrl_c_keeps_finished_results_and_the_run_incomplete(support_repo, mode
     assert run["complete"] == 0
     kept = rows(support_repo, "SELECT * FROM results WHERE status = 'passed'")
     assert 4 <= len(kept) < 40
-    assert not rows(support_repo, "SELECT * FROM set_scores")  # an incomplete run is never a baseline
+    assert not rows(
+        support_repo, "SELECT * FROM set_scores"
+    )  # an incomplete run is never a baseline
     linked = rows(support_repo, "SELECT count(*) AS n FROM run_results")[0]["n"]
     assert linked == len(rows(support_repo, "SELECT * FROM results"))
     # The next run re-sends only what did not finish.
     calls = model_server.calls
     model_server.delay = 0
-    subprocess.run([sys.executable, "-m", "promptvc", "eval"], cwd=support_repo.root, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "promptvc", "eval"],
+        cwd=support_repo.root,
+        check=True,
+        capture_output=True,
+    )
     assert model_server.calls - calls <= 40 - len(kept)
 
 
@@ -105,7 +121,10 @@ store.finish_run(run, {{"cases": 200}}, [])
 def test_schema_is_versioned_by_migrations(tmp_path):
     store = Store(tmp_path / "p.db")
     applied = [r["name"] for r in store.db.query("SELECT name FROM _sqlite_migrations")]
-    assert applied[:2] == ["m001_initial", "m002_case_status_index"] and "m003_endpoints_without_credentials" in applied
+    assert (
+        applied[:2] == ["m001_initial", "m002_case_status_index"]
+        and "m003_endpoints_without_credentials" in applied
+    )
     Store(tmp_path / "p.db")  # a second open applies nothing again
     assert len(list(store.db.query("SELECT * FROM _sqlite_migrations"))) == len(applied)
 
@@ -113,11 +132,18 @@ def test_schema_is_versioned_by_migrations(tmp_path):
 def test_statuses_are_stored_as_the_plain_words(tmp_path):
     store = Store(tmp_path / "p.db")
     run_id = store.start_run("worktree", None, "echo", "eval")
-    results = [CaseResult(f"k{i}", "s", f"c{i}", 0, "p", "echo", status) for i, status in enumerate(Status)]
+    results = [
+        CaseResult(f"k{i}", "s", f"c{i}", 0, "p", "echo", status) for i, status in enumerate(Status)
+    ]
     store.save_results(run_id, [r.row() for r in results])
     stored = store.db.execute("SELECT status, typeof(status) FROM results ORDER BY key").fetchall()
-    assert stored == [("passed", "text"), ("failed", "text"), ("error", "text"), ("skipped", "text"),
-                      ("not evaluated", "text")]
+    assert stored == [
+        ("passed", "text"),
+        ("failed", "text"),
+        ("error", "text"),
+        ("skipped", "text"),
+        ("not evaluated", "text"),
+    ]
     rows = store.results(r.key for r in results)
     read = [CaseResult.from_row(rows[r.key]).status for r in results]
     assert read == list(Status) and all(type(s) is Status for s in read)
@@ -126,8 +152,9 @@ def test_statuses_are_stored_as_the_plain_words(tmp_path):
 def test_log_shows_scores_deltas_and_providers(support_repo, model_server, cli):
     support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
     support_repo.commit("model golden")
-    model_server.rule = lambda body: ("I am not sure, sorry." if "Be vague." in body.get("system", "")
-                                      else answer_by_rule(body))
+    model_server.rule = lambda body: (
+        "I am not sure, sorry." if "Be vague." in body.get("system", "") else answer_by_rule(body)
+    )
     cli("eval", "--rev", "HEAD")
     support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
     support_repo.commit("vaguer tone")
@@ -151,13 +178,18 @@ def test_log_shows_scores_deltas_and_providers(support_repo, model_server, cli):
 def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
     support_repo.commit("model golden")
-    model_server.rule = lambda body: ("I am not sure, sorry." if "Be vague." in body.get("system", "")
-                                      else answer_by_rule(body))
+    model_server.rule = lambda body: (
+        "I am not sure, sorry." if "Be vague." in body.get("system", "") else answer_by_rule(body)
+    )
     support_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
     code, out, err = cli("diff", "--eval", "HEAD")
     assert code == 0, err
     # --eval adds the scores to the diff, it does not replace it: the diff first, then the scores.
-    assert out.index("+Be vague.") < out.index("scores · HEAD") < out.index("support-answer  1.00 → 0.00")
+    assert (
+        out.index("+Be vague.")
+        < out.index("scores · HEAD")
+        < out.index("support-answer  1.00 → 0.00")
+    )
     assert "prompts/partials/tone.jinja → reaches 1 prompt: support/answer" in out
     assert "support-answer  1.00 → 0.00  (−1.00)" in out
     assert "refund-window  pass → fail" in out
@@ -167,7 +199,10 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
     assert model_server.calls == calls  # everything came from the store
     code, out, _ = cli("diff", "--eval", "--json", "HEAD")
     data = json.loads(out)
-    assert data["diff"]["schema"] == "promptvc.diff/1" and data["diff"]["prompts"][0]["name"] == "support/answer"
+    assert (
+        data["diff"]["schema"] == "promptvc.diff/1"
+        and data["diff"]["prompts"][0]["name"] == "support/answer"
+    )
     assert data["sets"][0]["delta"] == -1.0
 
 
@@ -181,7 +216,10 @@ def test_responses_export_into_a_new_folder_or_a_directory(support_repo, cli, tm
 
 
 def test_log_never_compares_a_score_with_one_from_another_provider(support_repo, model_server, cli):
-    support_repo.write("evals/support-answer.yaml", GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"))
+    support_repo.write(
+        "evals/support-answer.yaml",
+        GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"),
+    )
     support_repo.commit("checked with echo")
     assert cli("eval", "--rev", "HEAD")[0] == 0
     support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
@@ -194,4 +232,6 @@ def test_log_never_compares_a_score_with_one_from_another_provider(support_repo,
     assert "support-answer  0.00    0/2 passed · anthropic (parent: echo, not compared)" in lines[1]
     assert "(−1.00)" not in out
     data = json.loads(cli("log", "-n", "1", "--json")[1])
-    assert data[0]["sets"][0]["delta"] is None and data[0]["sets"][0]["endpoint"] == model_server.url
+    assert (
+        data[0]["sets"][0]["delta"] is None and data[0]["sets"][0]["endpoint"] == model_server.url
+    )

@@ -21,8 +21,12 @@ def scored(support_repo):
     """HEAD's echo set evaluated (in a process of its own, so the database is closed cleanly)."""
     support_repo.write("evals/support-answer.yaml", ECHO_GOLDEN)
     support_repo.commit("echo golden")
-    subprocess.run([sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"], cwd=support_repo.root,
-                   capture_output=True, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"],
+        cwd=support_repo.root,
+        capture_output=True,
+        check=False,
+    )
     assert (support_repo.root / ".promptvc/promptvc.db").is_file()
     return support_repo
 
@@ -56,8 +60,13 @@ def unprivileged(*args: str) -> list[str]:
 
 
 def promptvc(repo, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(unprivileged(sys.executable, "-m", "promptvc", *args), cwd=repo.root,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        unprivileged(sys.executable, "-m", "promptvc", *args),
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(params=["with its write-ahead log", "checkpointed"])
@@ -120,7 +129,9 @@ def test_a_damaged_database_or_a_directory_is_one_line(scored, cli, fault):
         assert code == 2, (command, err)
         line = one_line(err)
         assert str(db) in line
-        assert ("is a directory" if fault == "directory" else "is damaged or not a promptvc database") in line
+        assert (
+            "is a directory" if fault == "directory" else "is damaged or not a promptvc database"
+        ) in line
         assert ("remove it" if fault == "directory" else "move it aside") in line
 
 
@@ -137,8 +148,10 @@ def test_render_and_diff_never_open_the_database(scored, cli):
 
 def test_a_database_from_a_newer_promptvc_is_refused_with_its_version(scored, cli):
     conn = sqlite3.connect(db_path(scored))
-    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                 "VALUES ('promptvc', 'm099_rename_output', '2027-01-01')")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('promptvc', 'm099_rename_output', '2027-01-01')"
+    )
     conn.execute("ALTER TABLE results RENAME COLUMN output TO answer")  # what a newer schema may do
     conn.commit()
     conn.close()
@@ -148,18 +161,25 @@ def test_a_database_from_a_newer_promptvc_is_refused_with_its_version(scored, cl
         assert code == 2, (command, err)
         line = one_line(err)
         assert str(db_path(scored)) in line
-        assert (f"was written by a newer promptvc (schema version {known + 1}, up to migration m099_rename_output; "
-                f"this promptvc reads up to version {known})") in line
+        assert (
+            f"was written by a newer promptvc (schema version {known + 1}, up to migration m099_rename_output; "
+            f"this promptvc reads up to version {known})"
+        ) in line
         assert "upgrade promptvc" in line
 
 
 def test_a_full_disk_is_one_line(support_repo, cli, monkeypatch):
     """No tiny file system here: SQLite's own size cap gives the same SQLITE_FULL a full disk does."""
-    cases = "\n".join(f"  - id: c{i}\n    vars: {{question: 'Question {i} {'x' * 400}?'}}\n"
-                      f"    assert: [{{type: contains, value: Question}}]" for i in range(40))
-    support_repo.write("evals/support-answer.yaml",
-                       f"prompt: support/answer\nprovider: echo\nvars: {{policy: P}}\ncases:\n{cases}\n",
-                       dedent=False)
+    cases = "\n".join(
+        f"  - id: c{i}\n    vars: {{question: 'Question {i} {'x' * 400}?'}}\n"
+        f"    assert: [{{type: contains, value: Question}}]"
+        for i in range(40)
+    )
+    support_repo.write(
+        "evals/support-answer.yaml",
+        f"prompt: support/answer\nprovider: echo\nvars: {{policy: P}}\ncases:\n{cases}\n",
+        dedent=False,
+    )
     support_repo.commit("many cases")
     opened = Store._open
 
@@ -172,7 +192,11 @@ def test_a_full_disk_is_one_line(support_repo, cli, monkeypatch):
     code, _out, err = cli("eval")
     assert code == 3
     line = one_line(err)
-    assert str(db_path(support_repo)) in line and "the disk is full" in line and "free some space" in line
+    assert (
+        str(db_path(support_repo)) in line
+        and "the disk is full" in line
+        and "free some space" in line
+    )
 
 
 def test_a_writer_holding_the_lock_past_the_busy_timeout(scored, cli, monkeypatch):
@@ -211,14 +235,21 @@ def test_a_database_folder_that_cannot_be_created_is_one_line(support_repo, tmp_
         locked.chmod(0o755)
 
 
-@pytest.mark.parametrize(("message", "kind"), [
-    ("database or disk is full", "full"), ("database is locked", "busy"),
-    ("attempt to write a readonly database", "readonly"), ("file is not a database", "corrupt"),
-    ("database disk image is malformed", "corrupt"), ("unable to open database file", "cantopen"),
-    ("no such table: runs", "other"),
-])
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("database or disk is full", "full"),
+        ("database is locked", "busy"),
+        ("attempt to write a readonly database", "readonly"),
+        ("file is not a database", "corrupt"),
+        ("database disk image is malformed", "corrupt"),
+        ("unable to open database file", "cantopen"),
+        ("no such table: runs", "other"),
+    ],
+)
 def test_an_error_raised_without_sqlites_code_is_read_from_its_words(message, kind):
     from promptvc.storefaults import kind as kind_of
+
     assert kind_of(sqlite3.OperationalError(message)) == kind
 
 

@@ -32,6 +32,8 @@ def test_model_output_with_escapes_is_neutralised_in_eval(support_repo, model_se
 
 
 def test_a_variable_with_escapes_is_neutralised_in_render(support_repo, cli):
-    code, out, err = cli("render", "support/answer", "--var", "policy=\x1b]0;pwned\x07", "--var", "question=q")
+    code, out, err = cli(
+        "render", "support/answer", "--var", "policy=\x1b]0;pwned\x07", "--var", "question=q"
+    )
     assert code == 0, err
     assert "\x1b" not in out and "\x07" not in out and "␛]0;pwned" in out

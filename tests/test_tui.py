@@ -15,7 +15,9 @@ from tests.data import MODEL_GOLDEN, answer_by_rule
 
 
 def vague_rule(body):
-    return "I am not sure, sorry." if "Be vague." in body.get("system", "") else answer_by_rule(body)
+    return (
+        "I am not sure, sorry." if "Be vague." in body.get("system", "") else answer_by_rule(body)
+    )
 
 
 @pytest.fixture
@@ -51,19 +53,31 @@ def test_main_screen_lists_commits_with_scores_and_deltas(history_repo):
         async with app.run_test(size=(140, 36)) as pilot:
             commits = app.query_one("#commits", DataTable)
             assert commits.row_count == 4
-            assert [cell(commits, i, 5) for i in range(4)] == ["kind tone", "vaguer tone", "judge the model",
-                                                                "add the support answerer"]
+            assert [cell(commits, i, 5) for i in range(4)] == [
+                "kind tone",
+                "vaguer tone",
+                "judge the model",
+                "add the support answerer",
+            ]
             assert cell(commits, 0, 4) == "Ada Tester"
-            assert cell(commits, 0, 2) == "—"            # not evaluated
+            assert cell(commits, 0, 2) == "—"  # not evaluated
             assert cell(commits, 1, 2) == "0.00" and cell(commits, 1, 3) == "▼−1.00"
             assert "4 commits touching prompts" in str(app.query_one("#title", Static).render())
             assert "not evaluated here yet" in str(app.query_one("#hint", Static).render())
             await pilot.press("down")
             sets = app.query_one("#sets", DataTable)
-            assert cell(sets, 0, 0) == "support-answer" and cell(sets, 0, 1) == "1.00" and cell(sets, 0, 2) == "0.00"
+            assert (
+                cell(sets, 0, 0) == "support-answer"
+                and cell(sets, 0, 1) == "1.00"
+                and cell(sets, 0, 2) == "0.00"
+            )
             assert cell(sets, 0, 5).startswith("$") and cell(sets, 0, 6) == "anthropic"
             flips = str(app.query_one("#flips", Static).render())
-            assert "support-answer/late-return pass → fail" in flips and "refund-window pass → fail" in flips
+            assert (
+                "support-answer/late-return pass → fail" in flips
+                and "refund-window pass → fail" in flips
+            )
+
     run(scenario())
 
 
@@ -71,34 +85,43 @@ def test_drill_down_to_a_case_and_back(history_repo):
     async def scenario():
         app = make_app()
         async with app.run_test(size=(140, 36)) as pilot:
-            await pilot.press("down", "enter")          # commit -> sets
+            await pilot.press("down", "enter")  # commit -> sets
             assert app.focused.id == "sets"
-            await pilot.press("enter")                  # set -> cases
+            await pilot.press("enter")  # set -> cases
             assert isinstance(app.screen, SetScreen)
             cases = app.screen.query_one("#cases", DataTable)
             assert cell(cases, 0, 3) == "pass → fail"
-            await pilot.press("enter")                  # case -> outputs
+            await pilot.press("enter")  # case -> outputs
             assert isinstance(app.screen, CaseScreen)
-            await app.workers.wait_for_complete()       # the diff and the request arrive from workers
+            await app.workers.wait_for_complete()  # the diff and the request arrive from workers
             await pilot.pause()
             text = " ".join(str(w.render()) for w in app.screen.query(Static))
             assert "I am not sure, sorry." in text and "30 days" in text
-            assert "✗ not-contains \"sorry\"" in text
-            assert "+Be vague." in text                 # the commit's prompt diff, under the case
+            assert '✗ not-contains "sorry"' in text
+            assert "+Be vague." in text  # the commit's prompt diff, under the case
             await pilot.press("escape", "escape")
             assert not isinstance(app.screen, (SetScreen, CaseScreen))
+
     run(scenario())
 
 
 def test_a_set_screen_asks_nothing_of_the_app_it_runs_in():
     # It once called a method that only PromptvcApp has; it gets what it shows in its constructor.
     row = SetRow("support-answer", "support/answer", None, None, ())
-    case = CaseRow("refund-window", {"status": "failed", "score": 0.0, "output": "sorry", "grades": None}, None)
+    case = CaseRow(
+        "refund-window", {"status": "failed", "score": 0.0, "output": "sorry", "grades": None}, None
+    )
 
     class Host(App[None]):
         def on_mount(self) -> None:
-            self.push_screen(SetScreen(row, [case], "abc1234 vaguer tone",
-                                       open_case=lambda c: CaseScreen(row.set_id, c, [Text("+Be vague.")])))
+            self.push_screen(
+                SetScreen(
+                    row,
+                    [case],
+                    "abc1234 vaguer tone",
+                    open_case=lambda c: CaseScreen(row.set_id, c, [Text("+Be vague.")]),
+                )
+            )
 
     async def scenario():
         app = Host()
@@ -106,6 +129,7 @@ def test_a_set_screen_asks_nothing_of_the_app_it_runs_in():
             await pilot.press("enter")
             assert isinstance(app.screen, CaseScreen)
             assert "+Be vague." in " ".join(str(w.render()) for w in app.screen.query(Static))
+
     run(scenario())
 
 
@@ -129,6 +153,7 @@ def test_diff_keys_filter_and_quit(history_repo):
             assert app.query_one("#commits", DataTable).row_count == 4
             await pilot.press("q")
         assert app.return_code == 0 or app.return_code is None
+
     run(scenario())
 
 
@@ -142,7 +167,8 @@ def test_evaluate_in_place_against_the_model_server(history_repo, model_server):
             await pilot.pause()
             commits = app.query_one("#commits", DataTable)
             assert cell(commits, 0, 2) == "1.00" and cell(commits, 0, 3) == "▲+1.00"
-            assert model_server.calls == calls + 2      # the parent came from the store
+            assert model_server.calls == calls + 2  # the parent came from the store
+
     run(scenario())
 
 
@@ -152,10 +178,15 @@ def test_results_added_by_another_process_show_on_reload(history_repo, cli):
         async with app.run_test(size=(140, 36)) as pilot:
             assert cell(app.query_one("#commits", DataTable), 0, 2) == "—"
             # another process (a hook, a CI import) writes while the browser is open
-            subprocess.run([sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "promptvc", "eval", "--rev", "HEAD"],
+                check=True,
+                capture_output=True,
+            )
             app.refresh_if_changed()
             await pilot.pause()
             assert cell(app.query_one("#commits", DataTable), 0, 2) == "1.00"
+
     run(scenario())
 
 
@@ -167,6 +198,7 @@ def test_empty_repository_says_what_to_do(git_repo):
         app = make_app()
         async with app.run_test(size=(120, 30)):
             assert "run `promptvc init`" in str(app.query_one("#hint", Static).render())
+
     run(scenario())
 
 
@@ -188,6 +220,7 @@ def test_snapshot_set_screen(history_repo, snap_compare, monkeypatch):
 
 def test_evaluate_above_the_spend_cap_asks_first(history_repo, model_server):
     from promptvc.tui.screens import ConfirmScreen
+
     history_repo.write("promptvc.toml", "[eval]\nspend_cap = 0.0\n")
 
     async def scenario():
@@ -195,7 +228,7 @@ def test_evaluate_above_the_spend_cap_asks_first(history_repo, model_server):
         async with app.run_test(size=(140, 36)) as pilot:
             calls = model_server.calls
             await pilot.press("e")
-            await app.workers.wait_for_complete()       # planning runs in a worker
+            await app.workers.wait_for_complete()  # planning runs in a worker
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
             assert "above the spend cap" in str(app.screen.query_one(Static).render())
@@ -209,6 +242,7 @@ def test_evaluate_above_the_spend_cap_asks_first(history_repo, model_server):
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert model_server.calls == calls + 2
+
     run(scenario())
 
 
@@ -218,15 +252,27 @@ def test_at_80_columns_scores_stay_and_the_subject_is_cut(history_repo):
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("down")
             commits = app.query_one("#commits", DataTable)
-            assert [c.label.plain for c in commits.columns.values()][:4] == ["commit", "date", "score", "Δ"]
-            assert commits.region.width < 80 and sum(c.get_render_width(commits) for c in
-                                                     list(commits.columns.values())[:4]) <= commits.region.width
+            assert [c.label.plain for c in commits.columns.values()][:4] == [
+                "commit",
+                "date",
+                "score",
+                "Δ",
+            ]
+            assert (
+                commits.region.width < 80
+                and sum(c.get_render_width(commits) for c in list(commits.columns.values())[:4])
+                <= commits.region.width
+            )
+
     run(scenario())
 
 
 def test_the_filter_narrows_commit_scores_and_reload_keeps_the_commit(history_repo, cli):
-    history_repo.write("evals/other.yaml", "prompt: support/answer\nprovider: echo\ncases:\n"
-                                           "  - {id: a, vars: {question: q, policy: p}, assert: [{type: contains, value: nope}]}\n")
+    history_repo.write(
+        "evals/other.yaml",
+        "prompt: support/answer\nprovider: echo\ncases:\n"
+        "  - {id: a, vars: {question: q, policy: p}, assert: [{type: contains, value: nope}]}\n",
+    )
     history_repo.commit("another set, failing")
     assert cli("eval", "--rev", "HEAD", "other")[0] == 1
 
@@ -234,9 +280,9 @@ def test_the_filter_narrows_commit_scores_and_reload_keeps_the_commit(history_re
         app = make_app()
         async with app.run_test(size=(140, 36)) as pilot:
             commits = app.query_one("#commits", DataTable)
-            assert cell(commits, 0, 2) == "0.00"          # only the failing echo set is evaluated at HEAD
+            assert cell(commits, 0, 2) == "0.00"  # only the failing echo set is evaluated at HEAD
             await pilot.press("slash", *"support-answer", "enter")
-            assert cell(commits, 0, 2) == "—"             # support-answer is not evaluated at HEAD
+            assert cell(commits, 0, 2) == "—"  # support-answer is not evaluated at HEAD
             await pilot.press("down", "down")
             selected = app.selected()
             assert selected is not None and selected.commit.subject == "vaguer tone"
@@ -244,11 +290,13 @@ def test_the_filter_narrows_commit_scores_and_reload_keeps_the_commit(history_re
             app.action_reload()
             await pilot.pause()
             assert app.selected().commit.subject == "vaguer tone"
+
     run(scenario())
 
 
 def test_an_empty_history_draws_no_sparkline(git_repo):
     from textual.widgets import Sparkline
+
     git_repo.write("README.md", "hi\n")
     git_repo.commit("docs")
 
@@ -256,6 +304,7 @@ def test_an_empty_history_draws_no_sparkline(git_repo):
         app = make_app()
         async with app.run_test(size=(120, 30)):
             assert list(app.query_one("#spark", Sparkline).data or []) == []
+
     run(scenario())
 
 
@@ -282,18 +331,27 @@ cases:
 """
 
 
-def test_overall_delta_compares_only_sets_evaluated_on_both_sides_and_marks_partial(support_repo, model_server, cli):
+def test_overall_delta_compares_only_sets_evaluated_on_both_sides_and_marks_partial(
+    support_repo, model_server, cli
+):
     from promptvc.history import history
     from promptvc.store import Store
+
     model_server.rule = lambda body: "I am not sure, sorry."
     support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN)
     support_repo.write("evals/prompt-checks.yaml", ECHO_SET)
     support_repo.commit("two sets")
-    assert cli("eval", "--rev", "HEAD", "prompt-checks")[0] == 0          # echo 1.00; the model set is not run
-    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 3 months"))
+    assert (
+        cli("eval", "--rev", "HEAD", "prompt-checks")[0] == 0
+    )  # echo 1.00; the model set is not run
+    support_repo.write(
+        "evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 3 months")
+    )
     support_repo.commit("model set changed, evaluated")
-    assert cli("eval", "--rev", "HEAD")[0] == 1                           # model set 0.00, echo set 1.00
-    support_repo.write("evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 4 months"))
+    assert cli("eval", "--rev", "HEAD")[0] == 1  # model set 0.00, echo set 1.00
+    support_repo.write(
+        "evals/support-answer.yaml", MODEL_GOLDEN.replace("after 2 months", "after 4 months")
+    )
     support_repo.commit("model set changed, not evaluated")
     points = history(Workspace.open(), Store(support_repo.root / ".promptvc/promptvc.db"))
     latest, evaluated = points[0], points[1]
@@ -308,4 +366,5 @@ def test_overall_delta_compares_only_sets_evaluated_on_both_sides_and_marks_part
             commits = app.query_one("#commits", DataTable)
             assert cell(commits, 0, 3) == "partial"
             assert cell(commits, 1, 2) == "0.50" and cell(commits, 1, 3) == "·"
+
     run(scenario())

@@ -30,7 +30,9 @@ def test_property_a_positive_amount_never_reads_as_zero_and_stays_close(amount):
     text = money(amount)
     shown = float(text.removeprefix("$").replace(",", ""))
     assert shown > 0
-    assert math.isclose(shown, amount, rel_tol=0.06) or abs(shown - amount) < 0.005  # 2 significant digits, or cents
+    assert (
+        math.isclose(shown, amount, rel_tol=0.06) or abs(shown - amount) < 0.005
+    )  # 2 significant digits, or cents
 
 
 def test_assertion_reasons_count_in_the_singular_too():

@@ -20,9 +20,9 @@ from promptvc.workspace import Workspace
 class Sides:
     old: Where
     new: Where
-    label: str         # what the header says is compared
-    base_name: str     # what "no worse than …" names
-    skip_hint: str     # how to skip the gate once, or "" where it cannot be skipped (CI)
+    label: str  # what the header says is compared
+    base_name: str  # what "no worse than …" names
+    skip_hint: str  # how to skip the gate once, or "" where it cannot be skipped (CI)
 
 
 def sides(ws: Workspace, base: str | None) -> Sides:
@@ -31,22 +31,47 @@ def sides(ws: Workspace, base: str | None) -> Sides:
     repo = ws.repo
     from_ref, to_ref = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
     if from_ref and to_ref:
-        return Sides(ws.resolve(from_ref), ws.resolve(to_ref), f"{from_ref[:7]}..{to_ref[:7]}",
-                     from_ref[:7], "git push --no-verify")
+        return Sides(
+            ws.resolve(from_ref),
+            ws.resolve(to_ref),
+            f"{from_ref[:7]}..{to_ref[:7]}",
+            from_ref[:7],
+            "git push --no-verify",
+        )
     if base:
         head = repo.resolve("HEAD")
         merge_base = repo.merge_base(repo.resolve(base), head)
-        return Sides(Commit(merge_base), Commit(head), f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})",
-                     f"the merge-base with {base}", "")
+        return Sides(
+            Commit(merge_base),
+            Commit(head),
+            f"HEAD ({head[:7]}) vs merge-base with {base} ({merge_base[:7]})",
+            f"the merge-base with {base}",
+            "",
+        )
     current = repo.try_resolve("HEAD")
     if current is None:
-        return Sides(EMPTY, INDEX, "staged (first commit, thresholds only)", "the empty tree", "git commit --no-verify")
-    if amending():  # the amended commit is replaced: its parent is what the result must be no worse than
+        return Sides(
+            EMPTY,
+            INDEX,
+            "staged (first commit, thresholds only)",
+            "the empty tree",
+            "git commit --no-verify",
+        )
+    if (
+        amending()
+    ):  # the amended commit is replaced: its parent is what the result must be no worse than
         parent = repo.try_resolve(f"{current}^")
         label = f"staged, amended commit ({current[:7]}) vs its parent ({parent[:7] if parent else 'the empty tree'})"
-        return Sides(Commit(parent) if parent else EMPTY, INDEX, label, "the amended commit's parent",
-                     "git commit --no-verify")
-    return Sides(Commit(current), INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify")
+        return Sides(
+            Commit(parent) if parent else EMPTY,
+            INDEX,
+            label,
+            "the amended commit's parent",
+            "git commit --no-verify",
+        )
+    return Sides(
+        Commit(current), INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify"
+    )
 
 
 def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
@@ -70,7 +95,9 @@ def _python_assertion_files(ws: Workspace, old: Where, new: Where) -> set[str]:
     modules = ws.catalog(ws.snapshot(new)).python_modules()
     if not modules:
         return set()
-    return set(python_dependencies(ws.snapshot(old), modules)) | set(python_dependencies(ws.snapshot(new), modules))
+    return set(python_dependencies(ws.snapshot(old), modules)) | set(
+        python_dependencies(ws.snapshot(new), modules)
+    )
 
 
 def pushed_sides(ws: Workspace, remote: str, lines: list[str]) -> list[Sides]:
@@ -80,42 +107,70 @@ def pushed_sides(ws: Workspace, remote: str, lines: list[str]) -> list[Sides]:
     plan = plan_push(ws.repo, remote, lines)
     for line in plan.skipped:
         print(f"promptvc check: {line}")
-    return [Sides(Commit(r.base), Commit(r.head),
-                  f"push {r.ref.removeprefix('refs/heads/')} to {remote}: {r.head[:7]} vs {r.base_name}",
-                  r.base_name, "git push --no-verify") for r in plan.ranges]
+    return [
+        Sides(
+            Commit(r.base),
+            Commit(r.head),
+            f"push {r.ref.removeprefix('refs/heads/')} to {remote}: {r.head[:7]} vs {r.base_name}",
+            r.base_name,
+            "git push --no-verify",
+        )
+        for r in plan.ranges
+    ]
 
 
-def run(base: str | None, markdown: str | None, junit: str | None, strict: bool = False,
-        verbose: bool = False, pre_push: str | None = None) -> int:
+def run(
+    base: str | None,
+    markdown: str | None,
+    junit: str | None,
+    strict: bool = False,
+    verbose: bool = False,
+    pre_push: str | None = None,
+) -> int:
     """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
     from promptvc.views.reportfile import check_path
+
     for report in (markdown, junit):
         if report:
             check_path(report)  # a path that cannot be written is refused before anything is run
     ws = Workspace.open()
     if pre_push is not None:
         import sys
+
         compared = pushed_sides(ws, pre_push, sys.stdin.read().splitlines())
     else:
         compared = [sides(ws, base)]
-    codes = [_check(ws, c, markdown, junit, strict) for c in compared if touches_prompts(ws, c.old, c.new)]
-    if not codes and verbose:  # the hook runs on every commit: silent on the ones it has nothing to say about
+    codes = [
+        _check(ws, c, markdown, junit, strict)
+        for c in compared
+        if touches_prompts(ws, c.old, c.new)
+    ]
+    if (
+        not codes and verbose
+    ):  # the hook runs on every commit: silent on the ones it has nothing to say about
         print("promptvc check: no prompt, golden set or config change to check")
     return max(codes, default=0)
 
 
-def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool) -> int:
+def _check(
+    ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool
+) -> int:
     from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.gate import decide
     from promptvc.views import eval as evalview
     from promptvc.views import reportfile
     from promptvc.views.terminal import emit
 
-    outcome = evaluate_both(ws, plan_both(ws, compared.old, compared.new), command="check",
-                            spend_cap=ws.settings.spend_cap, deadline=ws.settings.gate.deadline)
+    outcome = evaluate_both(
+        ws,
+        plan_both(ws, compared.old, compared.new),
+        command="check",
+        spend_cap=ws.settings.spend_cap,
+        deadline=ws.settings.gate.deadline,
+    )
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     rejected = before.stats.rejected + after.stats.rejected
     if rejected:  # the API refused a request (an unknown model, a prompt too long): never "allowed"
@@ -134,6 +189,7 @@ def _check(ws: Workspace, compared: Sides, markdown: str | None, junit: str | No
     unchecked = evalview.unchecked_sets_text(after.sets)
     if strict and unchecked:
         from promptvc.errors import CannotEvaluate
+
         raise CannotEvaluate(f"--strict: {unchecked}")
     return 0
 
@@ -147,11 +203,20 @@ def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: lis
     total = sum(len(s.results) for s in after.sets)
     rerun = sum(1 for s in after.sets for r in s.results if r.called)
     sets = plural(len(after.sets), "golden set")
-    lines = [Text(f"promptvc check · {compared.label} · {sets}, {rerun} of {plural(total, 'case')} re-run", style="bold")]
+    lines = [
+        Text(
+            f"promptvc check · {compared.label} · {sets}, {rerun} of {plural(total, 'case')} re-run",
+            style="bold",
+        )
+    ]
     lines += comparison_lines(comparisons) + cost_lines(comparisons)
     if unreachable:
-        lines.append(Text(f"could not evaluate {plural(len(unreachable), 'case')}: {unreachable[0]}",
-                          style="bold yellow"))
+        lines.append(
+            Text(
+                f"could not evaluate {plural(len(unreachable), 'case')}: {unreachable[0]}",
+                style="bold yellow",
+            )
+        )
     nothing = evalview.nothing_evaluated_text(after.sets)
     if nothing:
         lines.append(Text(nothing, style="bold yellow"))
@@ -163,7 +228,11 @@ def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: lis
 
 def markdown_summary(label: str, comparisons, verdict) -> str:
     from promptvc.views.eval import score_text
-    rows = ["| golden set | before | after | Δ | threshold | status |", "|---|---:|---:|---:|---:|---|"]
+
+    rows = [
+        "| golden set | before | after | Δ | threshold | status |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for c in comparisons:
         before = score_text(c.before.score) if c.before else "—"
         after = score_text(c.after.score) if c.after else "removed"
@@ -171,11 +240,14 @@ def markdown_summary(label: str, comparisons, verdict) -> str:
         threshold = f"{c.after.golden.threshold:.2f}" if c.after else ""
         status = c.after.status if c.after else "removed"
         rows.append(f"| {c.set_id} | {before} | {after} | {delta} | {threshold} | {status} |")
-    flips = [f"- `{c.set_id}/{f.case_id}`: {f.before.status} → {f.after.status}" for c in comparisons for f in c.flips]
+    flips = [
+        f"- `{c.set_id}/{f.case_id}`: {f.before.status} → {f.after.status}"
+        for c in comparisons
+        for f in c.flips
+    ]
     icon = "❌" if verdict.blocked else "✅"
     parts = [f"## promptvc check · {label}", "", *rows, ""]
     if flips:
         parts += ["**Flipped cases**", "", *flips, ""]
     parts.append(f"{icon} {verdict.line()}")
     return "\n".join(parts) + "\n"
-

@@ -6,8 +6,17 @@ from promptvc.diff import diff_report
 from promptvc.workspace import Workspace
 
 
-def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, name_only: bool,
-        stat: bool, exit_code: bool, all_cases: bool) -> int:
+def run(
+    revs: tuple[str, ...],
+    names: tuple[str, ...],
+    *,
+    staged: bool,
+    as_json: bool,
+    name_only: bool,
+    stat: bool,
+    exit_code: bool,
+    all_cases: bool,
+) -> int:
     from promptvc.views import diff as diffview
     from promptvc.views.terminal import emit
 

@@ -7,7 +7,9 @@ import json
 from promptvc.workspace import Workspace
 
 
-def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool) -> int:
+def run(
+    revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool
+) -> int:
     from rich.text import Text
 
     from promptvc.diff import diff_report
@@ -26,17 +28,46 @@ def run(revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json:
     outcome = evaluate_both(ws, plan_both(ws, span.old, span.new), command="diff --eval")
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     if names:
-        comparisons = [c for c in comparisons if c.set_id in names or (c.after and c.after.golden.prompt in names)]
+        comparisons = [
+            c
+            for c in comparisons
+            if c.set_id in names or (c.after and c.after.golden.prompt in names)
+        ]
     raise_for_faults(before)
     raise_for_faults(after)
     if as_json:
-        print(json.dumps({"schema": "promptvc.diff-eval/1", "old": span.old_label, "new": span.new_label,
-                          "diff": diffview.report_dict(report), "sets": [{
-            "id": c.set_id, "before": c.before.score if c.before else None,
-            "after": c.after.score if c.after else None, "delta": c.delta,
-            "flips": [{"case": f.case_id, "before": f.before.status, "after": f.after.status,
-                       "before_output": f.before.output, "after_output": f.after.output} for f in c.flips],
-        } for c in comparisons]}, indent=2, ensure_ascii=False, default=str))
+        print(
+            json.dumps(
+                {
+                    "schema": "promptvc.diff-eval/1",
+                    "old": span.old_label,
+                    "new": span.new_label,
+                    "diff": diffview.report_dict(report),
+                    "sets": [
+                        {
+                            "id": c.set_id,
+                            "before": c.before.score if c.before else None,
+                            "after": c.after.score if c.after else None,
+                            "delta": c.delta,
+                            "flips": [
+                                {
+                                    "case": f.case_id,
+                                    "before": f.before.status,
+                                    "after": f.after.status,
+                                    "before_output": f.before.output,
+                                    "after_output": f.after.output,
+                                }
+                                for f in c.flips
+                            ],
+                        }
+                        for c in comparisons
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+                default=str,
+            )
+        )
     else:
         lines = diffview.report_lines(report)
         lines += [Text(""), Text(f"scores · {span.old_label} → {span.new_label}", style="bold")]

@@ -19,9 +19,21 @@ if TYPE_CHECKING:
     from promptvc.evals.goldens import BrokenSet
 
 
-def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged: bool, changed_since: str | None,
-        provider: str | None, repeat: int, concurrency: int | None, no_cache: bool, as_json: bool,
-        junit: str | None, strict: bool = False) -> int:
+def run(
+    names: tuple[str, ...],
+    *,
+    pattern: str | None,
+    rev: str | None,
+    staged: bool,
+    changed_since: str | None,
+    provider: str | None,
+    repeat: int,
+    concurrency: int | None,
+    no_cache: bool,
+    as_json: bool,
+    junit: str | None,
+    strict: bool = False,
+) -> int:
     from promptvc.evaluation.plan import plan_eval, select_sets
     from promptvc.evaluation.runner import Runner
     from promptvc.store import Store
@@ -43,10 +55,19 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     goldens, broken = select_sets(all_sets, names, unreadable)
     if changed_since:
         goldens = _changed_since(ws, changed_since, renderer, goldens, [b.path for b in unreadable])
-    plan = plan_eval(renderer, goldens, provider=provider, default_provider=ws.settings.provider,
-                     repeat=repeat, pattern=pattern, broken=broken)
+    plan = plan_eval(
+        renderer,
+        goldens,
+        provider=provider,
+        default_provider=ws.settings.provider,
+        repeat=repeat,
+        pattern=pattern,
+        broken=broken,
+    )
     if not plan.sets:
-        why = "no golden sets to evaluate" + (f" (nothing changed since {changed_since})" if changed_since else "")
+        why = "no golden sets to evaluate" + (
+            f" (nothing changed since {changed_since})" if changed_since else ""
+        )
         if as_json:
             print(evalview.empty_json(why, snapshot=snapshot.label, errors=broken))
         elif not broken:
@@ -56,21 +77,41 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
     err = console(stderr=True)
     _warn_unchecked(plan)
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
-        runner = Runner(store, ws.settings, str(ws.root), no_cache=no_cache, concurrency=concurrency,
-                        on_result=lambda result: advance())
+        runner = Runner(
+            store,
+            ws.settings,
+            str(ws.root),
+            no_cache=no_cache,
+            concurrency=concurrency,
+            on_result=lambda result: advance(),
+        )
         try:
-            outcome = runner.run(plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval")
+            outcome = runner.run(
+                plan, snapshot_label=snapshot.label, commit_sha=snapshot.commit, command="eval"
+            )
         except KeyboardInterrupt:
-            run_id = getattr(runner, "run_id", None)  # None: interrupted before the run was recorded
+            run_id = getattr(
+                runner, "run_id", None
+            )  # None: interrupted before the run was recorded
             kept = store.kept_results(run_id) if run_id is not None else 0
-            raise Interrupted(f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
-                              "run again to finish") from None
+            raise Interrupted(
+                f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
+                "run again to finish"
+            ) from None
     if junit:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
-        print(evalview.outcome_json(outcome.sets, run_id=outcome.run_id, snapshot=snapshot.label,
-                                    calls=outcome.stats.calls, cost=outcome.stats.cost, elapsed=outcome.elapsed,
-                                    errors=broken))
+        print(
+            evalview.outcome_json(
+                outcome.sets,
+                run_id=outcome.run_id,
+                snapshot=snapshot.label,
+                calls=outcome.stats.calls,
+                cost=outcome.stats.cost,
+                elapsed=outcome.elapsed,
+                errors=broken,
+            )
+        )
     else:
         out = console()
         out.print(f"promptvc eval · {snapshot.label} · run {outcome.run_id}", style="bold")
@@ -83,8 +124,12 @@ def run(names: tuple[str, ...], *, pattern: str | None, rev: str | None, staged:
             emit(failures)
         reused = sum(1 for s in outcome.sets for r in s.results if not r.fresh)
         tokens = sum(s.tokens for s in outcome.sets)
-        out.print(evalview.totals_line(outcome.sets, len(plan.jobs), outcome.stats.calls, reused, tokens,
-                                       outcome.elapsed), style="dim")
+        out.print(
+            evalview.totals_line(
+                outcome.sets, len(plan.jobs), outcome.stats.calls, reused, tokens, outcome.elapsed
+            ),
+            style="dim",
+        )
     coverage = evalview.coverage_line(outcome.sets)
     if coverage:
         (err if as_json else console()).print(coverage, style="bold yellow")
@@ -103,9 +148,11 @@ def _warn_unchecked(plan) -> None:
         unchecked = set_plan.golden.unchecked_cases
         if unchecked:
             cases = "1 case has" if len(unchecked) == 1 else f"{len(unchecked)} cases have"
-            print(f"promptvc: warning: {set_plan.golden.path}: {cases} no assertions and will pass whatever the "
-                  f"output ({', '.join(unchecked)}); give them `assert`, or the set a set-level `assert`",
-                  file=sys.stderr)
+            print(
+                f"promptvc: warning: {set_plan.golden.path}: {cases} no assertions and will pass whatever the "
+                f"output ({', '.join(unchecked)}); give them `assert`, or the set a set-level `assert`",
+                file=sys.stderr,
+            )
 
 
 def _report_broken(broken: list[BrokenSet], code: int) -> int:
@@ -120,8 +167,10 @@ def exit_code(outcome, strict: bool) -> int:
     set or a case whose own checks errored; else 0, even when sets went unevaluated for want of a key."""
     from promptvc.evaluation.runner import raise_for_faults
     from promptvc.views import eval as evalview
+
     raise_for_faults(outcome)
     from promptvc.evals.scoring import Status
+
     if any(s.status == Status.FAILED or s.broken for s in outcome.sets):
         return 1
     unchecked = evalview.unchecked_sets_text(outcome.sets)
@@ -132,11 +181,19 @@ def exit_code(outcome, strict: bool) -> int:
 
 def _changed_since(ws: Workspace, rev: str, renderer, goldens, unreadable: list[str]):
     from promptvc.graph import affected_sets
+
     base = ws.snapshot(ws.resolve(rev))
     # Files that do not parse on either side are left to their own error line, not the graph's.
     base_unreadable = [b.path for b in ws.read_goldens(base)[1]]
-    affected = {g.id for g in affected_sets(ws.renderer(base), renderer, ws.catalog(base, base_unreadable),
-                                            ws.catalog(renderer.snapshot, unreadable))}
+    affected = {
+        g.id
+        for g in affected_sets(
+            ws.renderer(base),
+            renderer,
+            ws.catalog(base, base_unreadable),
+            ws.catalog(renderer.snapshot, unreadable),
+        )
+    }
     return [g for g in goldens if g.id in affected]
 
 
@@ -144,8 +201,14 @@ def _changed_since(ws: Workspace, rev: str, renderer, goldens, unreadable: list[
 def _progress(err: Console, total: int, quiet: bool) -> Iterator[Callable[[], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=quiet or not err.is_terminal or total < 2) as progress:
+    with Progress(
+        TextColumn("evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal or total < 2,
+    ) as progress:
         task = progress.add_task("eval", total=total)
         yield lambda: progress.advance(task)
-

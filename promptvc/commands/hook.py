@@ -26,11 +26,21 @@ def hook_script(python: str, name: str = "pre-commit") -> str:
     # -P: the hook runs in the repository root, and a committed `promptvc/` or `yaml.py` there
     # must not replace the installed tool (-I would also drop PYTHONPATH, which users rely on).
     quoted = shlex.quote(python)
-    gone = shlex.quote(f"promptvc: the hook's Python ({python}) is gone; run 'promptvc hook install' again")
+    gone = shlex.quote(
+        f"promptvc: the hook's Python ({python}) is gone; run 'promptvc hook install' again"
+    )
     if name == "pre-push":  # git writes the pushed refs on stdin and names the remote in $1
-        what, skip, command = "the golden sets a push affects", "git push --no-verify", 'check --pre-push "$1"'
+        what, skip, command = (
+            "the golden sets a push affects",
+            "git push --no-verify",
+            'check --pre-push "$1"',
+        )
     else:
-        what, skip, command = "the golden sets a staged change affects", "git commit --no-verify", "check </dev/null"
+        what, skip, command = (
+            "the golden sets a staged change affects",
+            "git commit --no-verify",
+            "check </dev/null",
+        )
     return f"""#!/bin/sh
 {MARKER}: runs {what}.
 # Skip once with `{skip}`, or PROMPTVC_SKIP=1.
@@ -60,14 +70,20 @@ def install(force: bool, pre_push: bool = False) -> int:
     repo = GitRepo.discover()
     scope = repo.config_origin("core.hooksPath")
     if scope in ("global", "system") and not force:
-        raise UserError(f"core.hooksPath is set in your {scope} git config ({repo.config('core.hooksPath')}); "
-                        "installing there would affect every repository (use --force to do it anyway)")
+        raise UserError(
+            f"core.hooksPath is set in your {scope} git config ({repo.config('core.hooksPath')}); "
+            "installing there would affect every repository (use --force to do it anyway)"
+        )
     paths = _hook_paths(repo, HOOKS + OPTIONAL_HOOKS if pre_push else HOOKS)
     for path in paths:  # refuse before writing any
         if path.exists() and not _ours(path) and not force:
-            raise UserError(f"{path} exists and was not written by promptvc (use --force to replace it)")
+            raise UserError(
+                f"{path} exists and was not written by promptvc (use --force to replace it)"
+            )
     # A pre-push hook installed before is ours to refresh too (its interpreter path may have moved).
-    paths += [p for p in _hook_paths(repo, OPTIONAL_HOOKS) if p not in paths and p.exists() and _ours(p)]
+    paths += [
+        p for p in _hook_paths(repo, OPTIONAL_HOOKS) if p not in paths and p.exists() and _ours(p)
+    ]
     python = os.path.abspath(sys.executable)
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,9 @@ def run(force: bool = False) -> int:
     files = _scaffold_files()
     existing = sorted(p for p in files if (repo.root / p).exists())
     if existing and not force:
-        raise UserError(f"{existing[0]} already exists; promptvc init never overwrites (use --force to add the rest)")
+        raise UserError(
+            f"{existing[0]} already exists; promptvc init never overwrites (use --force to add the rest)"
+        )
     created = []
     for rel, text in sorted(files.items()):
         target = repo.root / rel
@@ -52,5 +54,8 @@ def _ensure_ignored(root: Path) -> bool:
     text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
     if any(line.strip() in (IGNORE_ENTRY, ".promptvc") for line in text.splitlines()):
         return False
-    ignore.write_text(text + ("" if not text or text.endswith("\n") else "\n") + IGNORE_ENTRY + "\n", encoding="utf-8")
+    ignore.write_text(
+        text + ("" if not text or text.endswith("\n") else "\n") + IGNORE_ENTRY + "\n",
+        encoding="utf-8",
+    )
     return True

@@ -21,14 +21,40 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     ws = Workspace.open()
     store = Store.for_reading(ws.db_path)  # only reads: works on a read-only database
     rev, names = _revision_or_names(ws, store, rev, names, limit)
-    points = history(ws, store, rev, limit, names, on_warning=lambda message: print(
-        f"promptvc: warning: {message}", file=sys.stderr))
+    points = history(
+        ws,
+        store,
+        rev,
+        limit,
+        names,
+        on_warning=lambda message: print(f"promptvc: warning: {message}", file=sys.stderr),
+    )
     if as_json:
-        print(json.dumps([{
-            "commit": p.commit.sha, "subject": p.commit.subject, "timestamp": p.commit.timestamp,
-            "sets": [{"id": s.set_id, "set_key": s.set_key, "score": s.score, "status": s.status,
-                      "provider": s.provider, "endpoint": s.endpoint, "delta": p.delta(s.set_id)} for s in p.sets.values()],
-        } for p in points], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "commit": p.commit.sha,
+                        "subject": p.commit.subject,
+                        "timestamp": p.commit.timestamp,
+                        "sets": [
+                            {
+                                "id": s.set_id,
+                                "set_key": s.set_key,
+                                "score": s.score,
+                                "status": s.status,
+                                "provider": s.provider,
+                                "endpoint": s.endpoint,
+                                "delta": p.delta(s.set_id),
+                            }
+                            for s in p.sets.values()
+                        ],
+                    }
+                    for p in points
+                ],
+                indent=2,
+            )
+        )
         return 0
     if not points:
         emit([Text("no commits touch prompts/, evals/ or promptvc.toml yet", style="dim")])
@@ -37,7 +63,11 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     lines = []
     for p in points:
         date = datetime.fromtimestamp(p.commit.timestamp, UTC).strftime("%Y-%m-%d")
-        head = Text(p.commit.short, style="yellow") + Text(f" {date} ", style="dim") + Text(p.commit.subject)
+        head = (
+            Text(p.commit.short, style="yellow")
+            + Text(f" {date} ", style="dim")
+            + Text(p.commit.subject)
+        )
         lines.append(head)
         for set_id, point in sorted(p.sets.items()):
             row = Text(f"    {set_id:<{width}}  ")
@@ -55,8 +85,9 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     return 0
 
 
-def _revision_or_names(ws: Workspace, store, rev: str, names: tuple[str, ...],
-                       limit: int | None) -> tuple[str, tuple[str, ...]]:
+def _revision_or_names(
+    ws: Workspace, store, rev: str, names: tuple[str, ...], limit: int | None
+) -> tuple[str, tuple[str, ...]]:
     """`log feature` as git users type it: a lone argument that names no set or prompt but is a
     revision is the revision. A name that is neither is an error with the closest names."""
     from promptvc.history import history
@@ -69,7 +100,12 @@ def _revision_or_names(ws: Workspace, store, rev: str, names: tuple[str, ...],
     names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
     if not names:
         return rev, names
-    known = {name for p in history(ws, store, rev, limit) for s in p.sets.values() for name in (s.set_id, s.prompt)}
+    known = {
+        name
+        for p in history(ws, store, rev, limit)
+        for s in p.sets.values()
+        for name in (s.set_id, s.prompt)
+    }
     if len(names) == 1 and rev == "HEAD" and not any(matches(k, names[0]) for k in known):
         if ws.repo.try_resolve(names[0]) is not None:
             return names[0], ()

@@ -25,8 +25,13 @@ def parse_vars(pairs: tuple[str, ...]) -> dict:
 def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
     """`--case ID` or `--case SET/ID`: the vars of a golden case of this prompt."""
     set_id, _, case_id = case_ref.rpartition("/")
-    matches = [(g, c) for g in goldens if g.prompt == prompt and (not set_id or g.id == set_id)
-               for c in g.cases if c.id == case_id]
+    matches = [
+        (g, c)
+        for g in goldens
+        if g.prompt == prompt and (not set_id or g.id == set_id)
+        for c in g.cases
+        if c.id == case_id
+    ]
     if not matches:
         raise UserError(f"no golden case '{case_ref}' for prompt '{prompt}'")
     if len(matches) > 1:
@@ -43,12 +48,23 @@ def _refuse_undeclared(renderer, name: str, given: dict) -> None:
     for key in given:
         if key not in declared:
             known = ", ".join(declared) or "none"
-            raise UserError(f"--var {key}: prompt '{name}' has no input '{key}'{did_you_mean(key, declared)}; "
-                            f"its inputs: {known}")
+            raise UserError(
+                f"--var {key}: prompt '{name}' has no input '{key}'{did_you_mean(key, declared)}; "
+                f"its inputs: {known}"
+            )
 
 
-def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None, *, plain: bool, staged: bool = False,
-        allow_missing: bool, as_json: bool) -> int:
+def run(
+    name: str,
+    rev: str | None,
+    var_pairs: tuple[str, ...],
+    case: str | None,
+    *,
+    plain: bool,
+    staged: bool = False,
+    allow_missing: bool,
+    as_json: bool,
+) -> int:
     ws = Workspace.open()
     name = as_name(name, ws.settings.prompts_dir)
     if staged and rev:
@@ -62,14 +78,24 @@ def run(name: str, rev: str | None, var_pairs: tuple[str, ...], case: str | None
     rendered = renderer.render(name, variables, allow_missing=allow_missing)
     if plain:
         from promptvc.views.terminal import printable
+
         # Exactly the echo provider's text into a pipe; on a terminal, no variable drives it.
         print(rendered.plain() if not sys.stdout.isatty() else printable(rendered.plain()), end="")
         return 0
     if as_json:
-        print(json.dumps({
-            "prompt": name, "config": rendered.config.params, "tier": rendered.config.tier,
-            "system": rendered.system, "messages": [m.__dict__ for m in rendered.messages],
-        }, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "prompt": name,
+                    "config": rendered.config.params,
+                    "tier": rendered.config.tier,
+                    "system": rendered.system,
+                    "messages": [m.__dict__ for m in rendered.messages],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     _show(rendered)
     return 0
@@ -82,14 +108,26 @@ def _show(rendered) -> None:
     from promptvc.views.terminal import emit
 
     config = rendered.config
-    lines = [Text(f"{rendered.name}", style="bold yellow") + Text(f"   tier {config.tier or '—'}", style="dim")]
+    lines = [
+        Text(f"{rendered.name}", style="bold yellow")
+        + Text(f"   tier {config.tier or '—'}", style="dim")
+    ]
     for key, value in config.params.items():
-        lines.append(Text(f"  {key:<16}{json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}")
-                     + Text(f"   ({config.sources.get(key, '')})", style="dim"))
-    lines.append(Text(f"  ≈{estimate_tokens(rendered.text())} input tokens (offline estimate)", style="dim"))
+        lines.append(
+            Text(
+                f"  {key:<16}{json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}"
+            )
+            + Text(f"   ({config.sources.get(key, '')})", style="dim")
+        )
+    lines.append(
+        Text(f"  ≈{estimate_tokens(rendered.text())} input tokens (offline estimate)", style="dim")
+    )
     if rendered.system:
         lines += [Text(""), Text("system:", style="bold magenta"), Text(rendered.system)]
     for message in rendered.messages:
-        lines += [Text(""), Text(f"{message.role}:", style="bold cyan" if message.role == "user" else "bold green"),
-                  Text(message.content)]
+        lines += [
+            Text(""),
+            Text(f"{message.role}:", style="bold cyan" if message.role == "user" else "bold green"),
+            Text(message.content),
+        ]
     emit(lines, pager=True)

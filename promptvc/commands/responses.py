@@ -18,6 +18,7 @@ FORMAT = "promptvc.responses/1"
 def export(path: str) -> int:
     from promptvc.store import Store
     from promptvc.views.reportfile import check_path, open_for_writing
+
     if path != "-":
         check_path(path)
     store = Store.for_reading(Workspace.open().db_path)
@@ -35,6 +36,7 @@ def export(path: str) -> int:
 def import_(path: str) -> int:
     from promptvc.evaluation.request import ask_key_of
     from promptvc.store import RESPONSE_COLUMNS, Store
+
     source = Path(path)
     if not source.exists():
         raise UserError("no such file", path=path)
@@ -46,14 +48,17 @@ def import_(path: str) -> int:
                     raise UserError(f"unknown format {row['format']!r}", path=path, line=1)
                 continue
             if not isinstance(row.get("key"), str) or "text" not in row:
-                raise UserError("not a recorded response (needs key and text)", path=path, line=number)
+                raise UserError(
+                    "not a recorded response (needs key and text)", path=path, line=number
+                )
             ask_key = ask_key_of(row["request"]) if isinstance(row.get("request"), str) else None
-            rows.append({c: row.get(c) for c in RESPONSE_COLUMNS} | {"source": "import",
-                                                                     "ask_key": ask_key or row.get("ask_key")})
+            rows.append(
+                {c: row.get(c) for c in RESPONSE_COLUMNS}
+                | {"source": "import", "ask_key": ask_key or row.get("ask_key")}
+            )
     store = Store(Workspace.open().db_path)
     before = store.response_count()
     store.save_responses(rows)
     added = store.response_count() - before
     print(f"imported {plural(added, 'response')} ({len(rows) - added} already present)")
     return 0
-

@@ -6,7 +6,9 @@ from importlib import resources
 
 
 def schema_text(name: str) -> str:
-    return (resources.files("promptvc") / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8")
+    return (resources.files("promptvc") / "schemas" / f"{name}.schema.json").read_text(
+        encoding="utf-8"
+    )
 
 
 def run(name: str) -> int:

@@ -14,8 +14,18 @@ from promptvc.evals.formats import KNOWN_FORMATS, format_checker, unknown_format
 from promptvc.evals.pyassert import valid_spec
 from promptvc.wording import plural
 
-TEXT_TYPES = {"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
-              "icontains-all", "regex", "starts-with", "max-length"}
+TEXT_TYPES = {
+    "equals",
+    "contains",
+    "icontains",
+    "contains-any",
+    "contains-all",
+    "icontains-any",
+    "icontains-all",
+    "regex",
+    "starts-with",
+    "max-length",
+}
 MANY_TYPES = {"contains-any", "contains-all", "icontains-any", "icontains-all"}
 JSON_TYPES = {"is-json", "contains-json"}
 BUDGET_TYPES = {"cost", "latency"}
@@ -25,12 +35,12 @@ ASSERT_KEYS = {"type", "value", "weight", "threshold", "min", "metric", "descrip
 
 @dataclass(frozen=True)
 class Assertion:
-    type: str                     # without the not- prefix
+    type: str  # without the not- prefix
     negate: bool
     value: Any
     weight: float = 1.0
     threshold: float | None = None
-    min: int = 4                  # llm-rubric: the lowest passing judge score (1-5)
+    min: int = 4  # llm-rubric: the lowest passing judge score (1-5)
 
     @property
     def label(self) -> str:
@@ -52,6 +62,7 @@ class Grade:
 @dataclass(frozen=True)
 class Observed:
     """What the assertions look at: the output and what producing it cost."""
+
     output: str
     vars: dict
     case_id: str
@@ -63,37 +74,55 @@ def strip_negation(name: str) -> tuple[str, bool]:
     return (name[4:], True) if name.startswith("not-") else (name, False)
 
 
-def parse_assertion(raw: Any, *, where: str, path: str,
-                    line: Callable[[str | None], int | None] = lambda key: None) -> Assertion:
+def parse_assertion(
+    raw: Any, *, where: str, path: str, line: Callable[[str | None], int | None] = lambda key: None
+) -> Assertion:
     """An assertion from its golden-file form; `line(key)` finds where it (or one of its keys) is
     written, asked only when there is an error to report."""
+
     def bad(why: str, key: str | None = None) -> UserError:
         return UserError(f"{where}: {why}", path=path, line=line(key))
+
     if not isinstance(raw, dict) or "type" not in raw:
         raise bad("an assertion needs a 'type'")
     unknown = sorted(str(k) for k in set(raw) - ASSERT_KEYS)
     if unknown:
-        raise bad(f"assertion has unknown key '{unknown[0]}'{did_you_mean(unknown[0], ASSERT_KEYS)}", unknown[0])
+        raise bad(
+            f"assertion has unknown key '{unknown[0]}'{did_you_mean(unknown[0], ASSERT_KEYS)}",
+            unknown[0],
+        )
     kind, negate = strip_negation(str(raw["type"]))
     if kind not in KNOWN_TYPES:
         known = sorted(KNOWN_TYPES) + sorted("not-" + t for t in KNOWN_TYPES)
-        raise bad(f"unknown assertion type '{raw['type']}'{did_you_mean(str(raw['type']), known)}", "type")
+        raise bad(
+            f"unknown assertion type '{raw['type']}'{did_you_mean(str(raw['type']), known)}", "type"
+        )
     value = raw.get("value")
     threshold = raw.get("threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+    ):
         raise bad(f"{kind}: threshold must be a number", "threshold")
     try:
         _check_value(kind, value, threshold)
     except ValueError as exc:
         raise bad(f"{kind}: {exc}", "value" if "value" in raw else "type") from None
     minimum = raw.get("min", 4)
-    if kind == "llm-rubric" and (isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 5):
+    if kind == "llm-rubric" and (
+        isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 5
+    ):
         raise bad("llm-rubric: min must be a whole number from 1 to 5 (the judge's scale)", "min")
     weight = raw.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
         raise bad("weight must be a number, 0 or more", "weight")
-    return Assertion(kind, negate, value, float(weight),
-                     float(threshold) if threshold is not None else None, int(minimum))
+    return Assertion(
+        kind,
+        negate,
+        value,
+        float(weight),
+        float(threshold) if threshold is not None else None,
+        int(minimum),
+    )
 
 
 def _check_value(kind: str, value: Any, threshold: Any) -> None:
@@ -107,11 +136,15 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
             raise ValueError(f"invalid regular expression: {exc}") from None
     if kind == "max-length" and not isinstance(value, int):
         raise ValueError("value must be a number of characters")
-    if kind in BUDGET_TYPES and not isinstance(threshold if threshold is not None else value, (int, float)):
+    if kind in BUDGET_TYPES and not isinstance(
+        threshold if threshold is not None else value, (int, float)
+    ):
         raise ValueError("needs a numeric threshold")
     if kind == "python" and not valid_spec(value):
         # A path (`/elsewhere/mod:check`) would load code from outside the snapshot being judged.
-        raise ValueError("value must be 'module:function', the module named with dots from the repository's root")
+        raise ValueError(
+            "value must be 'module:function', the module named with dots from the repository's root"
+        )
     if kind == "llm-rubric" and not isinstance(value, str):
         raise ValueError("value must be the rubric text")
     if kind in MANY_TYPES and isinstance(value, str):
@@ -126,12 +159,16 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
             raise ValueError(f"invalid JSON Schema: {exc.message}") from None
         try:
             import jsonschema
+
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except Exception as exc:  # jsonschema.SchemaError and friends
             raise ValueError(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
         unknown = unknown_formats(schema)
         if unknown:
-            hint = did_you_mean(unknown[0], sorted(KNOWN_FORMATS)) or f" (known: {', '.join(sorted(KNOWN_FORMATS))})"
+            hint = (
+                did_you_mean(unknown[0], sorted(KNOWN_FORMATS))
+                or f" (known: {', '.join(sorted(KNOWN_FORMATS))})"
+            )
             raise ValueError(f"unknown format '{unknown[0]}' in the JSON Schema{hint}")
 
 
@@ -142,6 +179,7 @@ def _schema(value: Any) -> dict:
             return json.loads(value)
         except (json.JSONDecodeError, RecursionError):
             from promptvc.yamlfile import parse_yaml
+
             return parse_yaml(value, "the schema")
     return value
 
@@ -214,8 +252,13 @@ def _quoted(text: str, i: int) -> tuple[str, int]:
     raise ValueSyntaxError("a quoted item has no closing quote")
 
 
-def grade(assertion: Assertion, seen: Observed, *, verdict: tuple[int, str] | None = None,
-          python_fn: Callable | None = None) -> Grade:
+def grade(
+    assertion: Assertion,
+    seen: Observed,
+    *,
+    verdict: tuple[int, str] | None = None,
+    python_fn: Callable | None = None,
+) -> Grade:
     """Score one assertion; `verdict` is the judge's (score, reason) for llm-rubric."""
     passed, score, reason = _GRADERS[assertion.type](assertion, seen, verdict, python_fn)
     if assertion.negate:
@@ -232,7 +275,9 @@ def _equals(a, seen, *_):
     expected = a.value
     if isinstance(expected, (dict, list)):
         try:
-            return _bool(json.loads(seen.output) == expected, "output parsed as JSON equals the value")
+            return _bool(
+                json.loads(seen.output) == expected, "output parsed as JSON equals the value"
+            )
         except json.JSONDecodeError:
             return _bool(False, "output is not JSON")
     ok = seen.output == str(expected)
@@ -254,8 +299,12 @@ def _contains_many(a, seen, *_, fold=False, need_all=False):
     missing = [v for v in values if v not in found]
     ok = not missing if need_all else bool(found)
     if need_all:
-        return _bool(ok, "output contains all values" if ok else f"missing {', '.join(map(repr, missing))}")
-    return _bool(ok, f"found {found[0]!r}" if ok else f"none of {', '.join(map(repr, values))} found")
+        return _bool(
+            ok, "output contains all values" if ok else f"missing {', '.join(map(repr, missing))}"
+        )
+    return _bool(
+        ok, f"found {found[0]!r}" if ok else f"none of {', '.join(map(repr, values))} found"
+    )
 
 
 def _regex(a, seen, *_):
@@ -277,6 +326,7 @@ def _validate_schema(data: Any, schema: Any) -> str | None:
     if schema is None:
         return None
     import jsonschema
+
     schema = _schema(schema)
     validator = jsonschema.validators.validator_for(schema)(schema, format_checker=_formats())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
@@ -294,7 +344,10 @@ def _is_json(a, seen, *_):
     except json.JSONDecodeError as exc:
         return _bool(False, f"output is not JSON ({exc.msg})")
     problem = _validate_schema(data, a.value)
-    return _bool(problem is None, "output is JSON" if problem is None else f"JSON does not match the schema: {problem}")
+    return _bool(
+        problem is None,
+        "output is JSON" if problem is None else f"JSON does not match the schema: {problem}",
+    )
 
 
 def extract_json(text: str) -> list[Any]:
@@ -354,7 +407,9 @@ def _python(a, seen, _verdict, fn):
         passed = bool(result["pass"])
         score = float(result.get("score", 1.0 if passed else 0.0))
         return passed, score, str(result.get("reason", f"{a.value} returned pass={passed}"))
-    raise TypeError(f"{a.value} returned {type(result).__name__}; expected bool, number or {{'pass': ...}}")
+    raise TypeError(
+        f"{a.value} returned {type(result).__name__}; expected bool, number or {{'pass': ...}}"
+    )
 
 
 _GRADERS: dict[str, Callable] = {

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_TIME = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]+)?)(z|([+-])([0-9]{2})(?::?([0-9]{2}))?)?", re.I)
+_TIME = re.compile(
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}(?:\.[0-9]+)?)(z|([+-])([0-9]{2})(?::?([0-9]{2}))?)?", re.I
+)
 _DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -54,8 +56,10 @@ def is_date_time(text: str, *, zone_required: bool = True) -> bool:
     return len(parts) == 2 and is_date(parts[0]) and is_time(parts[1], zone_required=zone_required)
 
 
-_DURATION = re.compile(r"P(?!$)(?:(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?"
-                       r"|(?:[0-9]+W)?)")
+_DURATION = re.compile(
+    r"P(?!$)(?:(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?"
+    r"|(?:[0-9]+W)?)"
+)
 _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_LABEL}", re.I)
@@ -81,7 +85,10 @@ _HIER = rf"(?://([^/?#]*){_PATH_ABEMPTY}|/(?:{_PCHAR}+{_PATH_ABEMPTY})?|{_PCHAR}
 _URI = re.compile(rf"[a-z][a-z0-9+\-.]*:{_HIER}{_TAIL}", re.I)
 _RELATIVE = re.compile(rf"{_HIER}?{_TAIL}", re.I)
 _VARNAME = rf"(?:[a-z0-9_]|{_PCT})+(?::[1-9][0-9]{{0,3}}|\*)?"
-_URI_TEMPLATE = re.compile(rf"(?:[^\x00-\x20\"'<>%\\^`{{|}}]|{_PCT}|\{{[+#./;?&=,!@|]?{_VARNAME}(?:,{_VARNAME})*\}})*", re.I)
+_URI_TEMPLATE = re.compile(
+    rf"(?:[^\x00-\x20\"'<>%\\^`{{|}}]|{_PCT}|\{{[+#./;?&=,!@|]?{_VARNAME}(?:,{_VARNAME})*\}})*",
+    re.I,
+)
 
 
 def _authority_ok(authority: str | None) -> bool:
@@ -115,7 +122,9 @@ def is_uri_reference(text: str) -> bool:
 def is_ipv4(text: str) -> bool:
     if not re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}", text):
         return False
-    return all(part == "0" or not part.startswith("0") for part in text.split(".")) and _parses(ipaddress.IPv4Address, text)
+    return all(part == "0" or not part.startswith("0") for part in text.split(".")) and _parses(
+        ipaddress.IPv4Address, text
+    )
 
 
 def is_ipv6(text: str) -> bool:
@@ -154,7 +163,9 @@ STRING_FORMATS: dict[str, Callable[[str], bool]] = {
     "uri": is_uri,
     "uri-reference": is_uri_reference,
     "uri-template": lambda s: bool(_URI_TEMPLATE.fullmatch(s)),
-    "url": lambda s: is_uri(s) and s.split(":", 1)[0].lower() in ("http", "https", "ftp") and "//" in s,
+    "url": lambda s: (
+        is_uri(s) and s.split(":", 1)[0].lower() in ("http", "https", "ftp") and "//" in s
+    ),
     "email": lambda s: bool(_EMAIL.fullmatch(s)),
     "hostname": lambda s: bool(_HOSTNAME.fullmatch(s)),
     "ipv4": is_ipv4,
@@ -186,8 +197,11 @@ def format_checker():
     for name, check in STRING_FORMATS.items():
         checker.checks(name)(lambda value, check=check: not isinstance(value, str) or check(value))
     for name, check in NUMBER_FORMATS.items():
-        checker.checks(name)(lambda value, check=check: isinstance(value, bool)
-                             or not isinstance(value, (int, float)) or check(value))
+        checker.checks(name)(
+            lambda value, check=check: (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or check(value)
+            )
+        )
     return checker
 
 

@@ -57,7 +57,9 @@ class GoldenSet:
 
     @property
     def python_modules(self) -> tuple[str, ...]:
-        modules = {a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"}
+        modules = {
+            a.value.split(":", 1)[0] for c in self.cases for a in c.asserts if a.type == "python"
+        }
         return tuple(sorted(modules))
 
 
@@ -157,7 +159,9 @@ class BrokenSet:
 
     path: str
     error: UserError
-    names: tuple[str, ...]  # what a user may call it: its path and file-name id, its id and prompt when known
+    names: tuple[
+        str, ...
+    ]  # what a user may call it: its path and file-name id, its id and prompt when known
 
 
 def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], list[BrokenSet]]:
@@ -175,8 +179,11 @@ def read_goldens(snapshot: Snapshot, evals_dir: str) -> tuple[list[GoldenSet], l
             broken.append(BrokenSet(path, exc, (path, default_id, *_header_names(snapshot, path))))
             continue
         if golden.id in seen:
-            error = UserError(f"golden set id '{golden.id}' is also used by {seen[golden.id]}", path=path,
-                              line=line_of(snapshot.read_text(path), "id"))
+            error = UserError(
+                f"golden set id '{golden.id}' is also used by {seen[golden.id]}",
+                path=path,
+                line=line_of(snapshot.read_text(path), "id"),
+            )
             broken.append(BrokenSet(path, error, (path, default_id, golden.id, golden.prompt)))
             continue
         seen[golden.id] = golden.path
@@ -208,25 +215,39 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
         raise UserError("a golden set must be a mapping", path=path)
     unknown = sorted(str(k) for k in set(data) - SET_KEYS)
     if unknown:
-        raise UserError(f"unknown key '{unknown[0]}'{did_you_mean(unknown[0], SET_KEYS)}", path=path,
-                        line=line_of(text, unknown[0]))
+        raise UserError(
+            f"unknown key '{unknown[0]}'{did_you_mean(unknown[0], SET_KEYS)}",
+            path=path,
+            line=line_of(text, unknown[0]),
+        )
     if not isinstance(data.get("prompt"), str):
         raise UserError("missing 'prompt: NAME'", path=path, line=line_of(text, "prompt"))
     set_id = str(data.get("id") or default_set_id(path))
     threshold = data.get("threshold", 1.0)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise UserError("threshold must be a number from 0 to 1", path=path, line=line_of(text, "threshold"))
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not 0 <= threshold <= 1
+    ):
+        raise UserError(
+            "threshold must be a number from 0 to 1", path=path, line=line_of(text, "threshold")
+        )
     provider = data.get("provider")
     if provider is not None and provider not in PROVIDERS:
-        raise UserError(f"unknown provider '{provider}' (one of {', '.join(PROVIDERS)})", path=path,
-                        line=line_of(text, "provider"))
+        raise UserError(
+            f"unknown provider '{provider}' (one of {', '.join(PROVIDERS)})",
+            path=path,
+            line=line_of(text, "provider"),
+        )
     shared_vars = data.get("vars") or {}
     if not isinstance(shared_vars, dict):
         raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
     default_asserts = _set_asserts(data.get("assert"), path, text)
     raw_cases, cases_path, locate = _raw_cases(snapshot, path, data.get("cases"), text, evals_dir)
     cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, locate)
-    return GoldenSet(set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha)
+    return GoldenSet(
+        set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha
+    )
 
 
 # Where a case (or a key or assertion inside it) is written: (case index, *steps inside the case) ->
@@ -238,32 +259,51 @@ def _set_asserts(raw, path: str, text: str) -> tuple[Assertion, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise UserError("'assert' must be a list of assertions", path=path, line=line_of(text, "assert"))
+        raise UserError(
+            "'assert' must be a list of assertions", path=path, line=line_of(text, "assert")
+        )
     return tuple(
-        parse_assertion(a, where="set-level assert", path=path,
-                        line=_within(lambda *steps: line_of(text, *steps), "assert", i))
-        for i, a in enumerate(raw))
+        parse_assertion(
+            a,
+            where="set-level assert",
+            path=path,
+            line=_within(lambda *steps: line_of(text, *steps), "assert", i),
+        )
+        for i, a in enumerate(raw)
+    )
 
 
 def _within(locate: Locate, *prefix: str | int) -> Callable[[str | None], int | None]:
     """The line of an assertion (key=None) or of one of its keys."""
+
     def line(key: str | None) -> int | None:
         return locate(*prefix, *([key] if key else []))
+
     return line
 
 
-def _raw_cases(snapshot: Snapshot, path: str, cases, text: str, evals_dir: str) -> tuple[list, str | None, Locate]:
+def _raw_cases(
+    snapshot: Snapshot, path: str, cases, text: str, evals_dir: str
+) -> tuple[list, str | None, Locate]:
     if cases is None:
         return [], None, lambda *steps: None
     if isinstance(cases, list):
         return cases, None, lambda *steps: line_of(text, "cases", *steps)
     if not isinstance(cases, str):
-        raise UserError("'cases' must be a list or a .jsonl/.csv file name", path=path, line=line_of(text, "cases"))
+        raise UserError(
+            "'cases' must be a list or a .jsonl/.csv file name",
+            path=path,
+            line=line_of(text, "cases"),
+        )
     cases_path = posixpath.normpath(posixpath.join(posixpath.dirname(path), cases))
     if not cases_path.startswith(evals_dir.rstrip("/") + "/"):
         # Outside evals/ a change to it would not reach the gate.
-        raise UserError(f"cases file '{cases}' is outside {evals_dir.rstrip('/')}/ (keep case files there, where "
-                        "their changes are gated)", path=path, line=line_of(text, "cases"))
+        raise UserError(
+            f"cases file '{cases}' is outside {evals_dir.rstrip('/')}/ (keep case files there, where "
+            "their changes are gated)",
+            path=path,
+            line=line_of(text, "cases"),
+        )
     if cases_path not in snapshot:
         raise UserError(f"cases file '{cases}' not found", path=path, line=line_of(text, "cases"))
     case_text = snapshot.read_text(cases_path)
@@ -272,7 +312,9 @@ def _raw_cases(snapshot: Snapshot, path: str, cases, text: str, evals_dir: str) 
     elif cases_path.endswith(".csv"):
         rows, lines = _csv_cases(case_text, cases_path)
     else:
-        raise UserError("a cases file must be .jsonl or .csv", path=path, line=line_of(text, "cases"))
+        raise UserError(
+            "a cases file must be .jsonl or .csv", path=path, line=line_of(text, "cases")
+        )
     return rows, cases_path, lambda index, *steps: lines[index]
 
 
@@ -320,7 +362,9 @@ def _csv_records(text: str, path: str):
         if header is None:
             header = cells
         elif len(cells) > len(header):
-            raise UserError(f"row has {len(cells)} cells, the header has {len(header)}", path=path, line=start)
+            raise UserError(
+                f"row has {len(cells)} cells, the header has {len(header)}", path=path, line=start
+            )
         else:
             yield start, header, cells
 
@@ -343,6 +387,7 @@ def _expected_cell(value: str) -> dict:
     """promptfoo's `__expected` cell: `contains: foo`, `not-icontains: bar`, or a plain expected output."""
     kind, sep, rest = value.partition(":")
     from promptvc.evals.assertions import KNOWN_TYPES, strip_negation
+
     base = strip_negation(kind.strip())[0]
     if sep and base in KNOWN_TYPES:
         rest = rest.strip()
@@ -362,8 +407,13 @@ def case_id_for(variables: dict) -> str:
     return "c-" + hashlib.sha1(canonical.encode()).hexdigest()[:10]
 
 
-def _cases(raw_cases: list, shared_vars: dict, default_asserts: tuple[Assertion, ...], path: str,
-           locate: Locate) -> tuple[Case, ...]:
+def _cases(
+    raw_cases: list,
+    shared_vars: dict,
+    default_asserts: tuple[Assertion, ...],
+    path: str,
+    locate: Locate,
+) -> tuple[Case, ...]:
     cases: list[Case] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_cases):
@@ -371,8 +421,11 @@ def _cases(raw_cases: list, shared_vars: dict, default_asserts: tuple[Assertion,
             raise UserError("a case must be a mapping", path=path, line=locate(index))
         unknown = sorted(str(k) for k in set(raw) - CASE_KEYS)
         if unknown:
-            raise UserError(f"case has unknown key '{unknown[0]}'{did_you_mean(unknown[0], CASE_KEYS)}", path=path,
-                            line=locate(index, unknown[0]))
+            raise UserError(
+                f"case has unknown key '{unknown[0]}'{did_you_mean(unknown[0], CASE_KEYS)}",
+                path=path,
+                line=locate(index, unknown[0]),
+            )
         own_vars = raw.get("vars") or {}
         if not isinstance(own_vars, dict):
             raise UserError("case: 'vars' must be a mapping", path=path, line=locate(index, "vars"))
@@ -382,10 +435,16 @@ def _cases(raw_cases: list, shared_vars: dict, default_asserts: tuple[Assertion,
         seen.add(case_id)
         own = raw.get("assert") or []
         if not isinstance(own, list):
-            raise UserError(f"case '{case_id}': 'assert' must be a list", path=path, line=locate(index, "assert"))
+            raise UserError(
+                f"case '{case_id}': 'assert' must be a list",
+                path=path,
+                line=locate(index, "assert"),
+            )
         asserts = default_asserts + tuple(
-            parse_assertion(a, where=f"case '{case_id}'", path=path,
-                            line=_within(locate, index, "assert", i))
-            for i, a in enumerate(own))
+            parse_assertion(
+                a, where=f"case '{case_id}'", path=path, line=_within(locate, index, "assert", i)
+            )
+            for i, a in enumerate(own)
+        )
         cases.append(Case(case_id, {**shared_vars, **own_vars}, asserts))
     return tuple(cases)

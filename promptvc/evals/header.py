@@ -17,9 +17,11 @@ import yaml
 
 # Plain, single-quoted (no '' escape) or double-quoted (no backslash escape) on one line, with
 # none of the characters YAML rejects or reads as a line break.
-_SCALAR = (r"(?:(?P<plain>[A-Za-z0-9_][A-Za-z0-9_./-]*)"
-           r"|'(?P<single>[^'\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*)'"
-           r"|\"(?P<double>[^\"\\\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*)\")")
+_SCALAR = (
+    r"(?:(?P<plain>[A-Za-z0-9_][A-Za-z0-9_./-]*)"
+    r"|'(?P<single>[^'\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*)'"
+    r"|\"(?P<double>[^\"\\\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*)\")"
+)
 _SIMPLE_ENTRY = re.compile(rf"(?P<key>[A-Za-z_][A-Za-z0-9_-]*):[ ]+{_SCALAR}(?:[ ]+#.*)?[ ]*")
 # A line at the margin that could define `prompt` or `id` in a way the simple form does not
 # read: the keys themselves, quoted or complex keys, anchors, tags, aliases, merges, directives,

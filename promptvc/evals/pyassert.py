@@ -21,7 +21,7 @@ from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
 
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-MAX_FILES = 256   # a bound on what one set's assertions are followed through
+MAX_FILES = 256  # a bound on what one set's assertions are followed through
 MAX_DEPTH = 16
 
 
@@ -51,7 +51,7 @@ def _absolute(module: str, level: int, package: str) -> str | None:
     parts = package.split(".") if package else []
     if level > len(parts):
         return None
-    base = parts[:len(parts) - level + 1]
+    base = parts[: len(parts) - level + 1]
     return ".".join(base + ([module] if module else []))
 
 
@@ -81,7 +81,9 @@ def _imports(snapshot: Snapshot, name: str, path: str) -> set[str]:
                 continue
             if base:
                 names.add(base)
-            names.update(f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*")
+            names.update(
+                f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*"
+            )
     return {parent for n in names for parent in _with_parents(n)}
 
 
@@ -157,7 +159,9 @@ class SnapshotModules:
         """A folder without `__init__.py` that holds modules: a namespace package."""
         if name not in self.modules:
             parent_name, _, leaf = name.rpartition(".")
-            parent = (self.module(parent_name) or self._namespace(parent_name)) if parent_name else None
+            parent = (
+                (self.module(parent_name) or self._namespace(parent_name)) if parent_name else None
+            )
             module = types.ModuleType(name)
             module.__path__ = []
             module.__package__ = name
@@ -173,11 +177,17 @@ class SnapshotModules:
             raise ImportError("attempted relative import beyond top-level package")
         module = self.module(absolute) if absolute else None
         wanted = [item for item in fromlist or () if item != "*"]
-        if module is None and wanted and _resolve(self.snapshot, [f"{absolute}.{w}" for w in wanted]):
+        if (
+            module is None
+            and wanted
+            and _resolve(self.snapshot, [f"{absolute}.{w}" for w in wanted])
+        ):
             module = self._namespace(absolute)
         if module is None:
             if level:
-                raise ModuleNotFoundError(f"No module named '{absolute}' in {self.snapshot.label}", name=absolute)
+                raise ModuleNotFoundError(
+                    f"No module named '{absolute}' in {self.snapshot.label}", name=absolute
+                )
             return builtins.__import__(name, globals, locals, fromlist, 0)
         for item in wanted:
             if not hasattr(module, item) and hasattr(module, "__path__"):
@@ -207,7 +217,9 @@ def load_function(snapshot: Snapshot, spec: str, root: str) -> Callable:
         loaded = snapshot.python_modules = SnapshotModules(snapshot, root)
     module = loaded.module(module_name)
     if module is None:
-        raise UserError(f"python assertion '{spec}': no {module_files(module_name)[0]} in {snapshot.label}")
+        raise UserError(
+            f"python assertion '{spec}': no {module_files(module_name)[0]} in {snapshot.label}"
+        )
     function = getattr(module, function_name, None)
     if not callable(function):
         path = str(module.__file__).removeprefix(f"{root}/")

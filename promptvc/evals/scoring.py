@@ -22,9 +22,10 @@ class Status(StrEnum):
 
     PASSED = "passed"
     FAILED = "failed"
-    ERROR = "error"                  # the case's request or its own check failed
-    SKIPPED = "skipped"              # nothing to answer from (replay without a recording)
+    ERROR = "error"  # the case's request or its own check failed
+    SKIPPED = "skipped"  # nothing to answer from (replay without a recording)
     NOT_EVALUATED = "not evaluated"  # a set none of whose cases was evaluated
+
 
 # Why a case errored. Only "unreachable" (the model could not be reached after retries) is the
 # offline policy's business; "check" (the user's own python assertion or judge failed) and
@@ -54,10 +55,10 @@ class CaseResult:
     cost: float | None = None
     truncated: bool = False
     error: str | None = None
-    fresh: bool = True           # produced by this run (not a stored result)
-    called: bool = False         # this run sent its request to the model
-    spent: float = 0.0           # what this run paid for it: the model's call and the judge's, if sent now
-    fault: Fault | None = None   # for an error: whose it is
+    fresh: bool = True  # produced by this run (not a stored result)
+    called: bool = False  # this run sent its request to the model
+    spent: float = 0.0  # what this run paid for it: the model's call and the judge's, if sent now
+    fault: Fault | None = None  # for an error: whose it is
 
     @property
     def evaluated(self) -> bool:
@@ -66,7 +67,9 @@ class CaseResult:
     @property
     def unchecked(self) -> bool:
         """Not checked for want of a model: no recording, no key, or the API unreachable."""
-        return self.status == Status.SKIPPED or (self.status == Status.ERROR and self.fault == "unreachable")
+        return self.status == Status.SKIPPED or (
+            self.status == Status.ERROR and self.fault == "unreachable"
+        )
 
     @property
     def broken(self) -> bool:
@@ -78,40 +81,112 @@ class CaseResult:
         return [g for g in self.grades if not g.passed]
 
     @classmethod
-    def of_job(cls, job, *, status: Status, error: str | None = None, fault: Fault | None = None) -> CaseResult:
-        return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label, status,
-                   model=job.request.model, request_key=job.request.key, set_key=job.set_key, error=error,
-                   fault=fault)
+    def of_job(
+        cls, job, *, status: Status, error: str | None = None, fault: Fault | None = None
+    ) -> CaseResult:
+        return cls(
+            job.key,
+            job.golden.id,
+            job.case.id,
+            job.sample,
+            job.golden.prompt,
+            job.identity.label,
+            status,
+            model=job.request.model,
+            request_key=job.request.key,
+            set_key=job.set_key,
+            error=error,
+            fault=fault,
+        )
 
     @classmethod
-    def graded(cls, job, response, cost, grades: list[Grade], judge_reason: str | None,
-               called: bool = False, judge_spent: float = 0.0) -> CaseResult:
+    def graded(
+        cls,
+        job,
+        response,
+        cost,
+        grades: list[Grade],
+        judge_reason: str | None,
+        called: bool = False,
+        judge_spent: float = 0.0,
+    ) -> CaseResult:
         passed, score = assertions.case_score(grades)
-        return cls(job.key, job.golden.id, job.case.id, job.sample, job.golden.prompt, job.identity.label,
-                   Status.PASSED if passed else Status.FAILED, score, response.text, tuple(grades), judge_reason,
-                   response.model, job.request.key, job.set_key, response.latency_ms, response.input_tokens,
-                   response.output_tokens, cost, response.truncated, called=called,
-                   spent=((cost or 0.0) if called else 0.0) + judge_spent)
+        return cls(
+            job.key,
+            job.golden.id,
+            job.case.id,
+            job.sample,
+            job.golden.prompt,
+            job.identity.label,
+            Status.PASSED if passed else Status.FAILED,
+            score,
+            response.text,
+            tuple(grades),
+            judge_reason,
+            response.model,
+            job.request.key,
+            job.set_key,
+            response.latency_ms,
+            response.input_tokens,
+            response.output_tokens,
+            cost,
+            response.truncated,
+            called=called,
+            spent=((cost or 0.0) if called else 0.0) + judge_spent,
+        )
 
     def row(self) -> dict:
         return {
-            "key": self.key, "set_key": self.set_key, "set_id": self.set_id, "case_id": self.case_id,
-            "sample": self.sample, "prompt": self.prompt, "provider": self.provider, "model": self.model,
-            "request_key": self.request_key, "status": self.status, "score": self.score,
-            "passed": int(self.status == Status.PASSED), "output": self.output,
+            "key": self.key,
+            "set_key": self.set_key,
+            "set_id": self.set_id,
+            "case_id": self.case_id,
+            "sample": self.sample,
+            "prompt": self.prompt,
+            "provider": self.provider,
+            "model": self.model,
+            "request_key": self.request_key,
+            "status": self.status,
+            "score": self.score,
+            "passed": int(self.status == Status.PASSED),
+            "output": self.output,
             "grades": json.dumps([g.__dict__ for g in self.grades], ensure_ascii=False),
-            "judge_reason": self.judge_reason, "latency_ms": self.latency_ms, "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out, "cost": self.cost, "truncated": int(self.truncated),
-            "error": self.error, "created_at": now(),
+            "judge_reason": self.judge_reason,
+            "latency_ms": self.latency_ms,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": self.cost,
+            "truncated": int(self.truncated),
+            "error": self.error,
+            "created_at": now(),
         }
 
     @classmethod
     def from_row(cls, row: dict, fresh: bool = False) -> CaseResult:
         grades = tuple(Grade(**g) for g in json.loads(row["grades"] or "[]"))
-        return cls(row["key"], row["set_id"], row["case_id"], row["sample"], row["prompt"], row["provider"],
-                   Status(row["status"]), row["score"], row["output"], grades, row["judge_reason"], row["model"],
-                   row["request_key"], row["set_key"], row["latency_ms"], row["tokens_in"] or 0,
-                   row["tokens_out"] or 0, row["cost"], bool(row["truncated"]), row["error"], fresh)
+        return cls(
+            row["key"],
+            row["set_id"],
+            row["case_id"],
+            row["sample"],
+            row["prompt"],
+            row["provider"],
+            Status(row["status"]),
+            row["score"],
+            row["output"],
+            grades,
+            row["judge_reason"],
+            row["model"],
+            row["request_key"],
+            row["set_key"],
+            row["latency_ms"],
+            row["tokens_in"] or 0,
+            row["tokens_out"] or 0,
+            row["cost"],
+            bool(row["truncated"]),
+            row["error"],
+            fresh,
+        )
 
 
 class ScoresSource(Protocol):
@@ -147,12 +222,12 @@ class SetOutcome:
     plan: PlannedSet
     results: tuple[CaseResult, ...]
     score: float | None
-    status: Status               # passed, failed or not evaluated
+    status: Status  # passed, failed or not evaluated
     passed: int
     failed: int
     errored: int
     skipped: int
-    spread: float | None         # the spread of the set's score across samples (--repeat)
+    spread: float | None  # the spread of the set's score across samples (--repeat)
 
     @property
     def golden(self) -> GoldenSet:
@@ -183,16 +258,31 @@ class SetOutcome:
     @property
     def noisy(self) -> bool:
         """One sample at temperature > 0: the score may be sampling noise."""
-        return self.plan.samples == 1 and self.plan.temperature > 0 and self.plan.identity.kind != "echo"
+        return (
+            self.plan.samples == 1
+            and self.plan.temperature > 0
+            and self.plan.identity.kind != "echo"
+        )
 
     def row(self) -> dict:
         return {
-            "set_key": self.plan.set_key, "set_id": self.golden.id, "prompt": self.golden.prompt,
-            "provider": self.plan.identity.label, "endpoint": self.plan.identity.endpoint,
-            "threshold": self.golden.threshold, "cases": len(self.results), "passed": self.passed,
-            "failed": self.failed, "errored": self.errored, "skipped": self.skipped, "score": self.score,
-            "status": self.status, "samples": self.plan.samples, "temperature": self.plan.temperature,
-            "cost": self.cost, "created_at": now(),
+            "set_key": self.plan.set_key,
+            "set_id": self.golden.id,
+            "prompt": self.golden.prompt,
+            "provider": self.plan.identity.label,
+            "endpoint": self.plan.identity.endpoint,
+            "threshold": self.golden.threshold,
+            "cases": len(self.results),
+            "passed": self.passed,
+            "failed": self.failed,
+            "errored": self.errored,
+            "skipped": self.skipped,
+            "score": self.score,
+            "status": self.status,
+            "samples": self.plan.samples,
+            "temperature": self.plan.temperature,
+            "cost": self.cost,
+            "created_at": now(),
         }
 
 
@@ -205,11 +295,17 @@ def summarise_set(plan: PlannedSet, results: list[CaseResult]) -> SetOutcome:
         status = Status.PASSED if score >= plan.golden.threshold - 1e-9 else Status.FAILED
     spread = None
     if plan.samples > 1 and scored:
-        per_sample = [statistics.fmean(s for sample, s in scored if sample == n)
-                      for n in range(plan.samples) if any(sample == n for sample, _s in scored)]
+        per_sample = [
+            statistics.fmean(s for sample, s in scored if sample == n)
+            for n in range(plan.samples)
+            if any(sample == n for sample, _s in scored)
+        ]
         spread = statistics.pstdev(per_sample) if len(per_sample) > 1 else 0.0
     return SetOutcome(
-        plan, tuple(results), score, status,
+        plan,
+        tuple(results),
+        score,
+        status,
         passed=sum(r.status == Status.PASSED for r in results),
         failed=sum(r.status == Status.FAILED for r in results),
         errored=sum(r.status == Status.ERROR for r in results),

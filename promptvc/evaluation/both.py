@@ -48,8 +48,9 @@ class BothOutcomes:
     comparisons: list[SetComparison]
 
 
-def plan_both(ws: Workspace, old: Where, new: Where, *, scope: Scope = "affected",
-              provider: str | None = None) -> BothPlans:
+def plan_both(
+    ws: Workspace, old: Where, new: Where, *, scope: Scope = "affected", provider: str | None = None
+) -> BothPlans:
     """The sets the change affects (or every set, for the TUI), planned at both snapshots."""
     old_snap, new_snap = ws.snapshot(old), ws.snapshot(new)
     old_renderer, new_renderer = ws.renderer(old_snap), ws.renderer(new_snap)
@@ -60,8 +61,10 @@ def plan_both(ws: Workspace, old: Where, new: Where, *, scope: Scope = "affected
         before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
     else:
         before_sets, after_sets = old_goldens.all(), new_goldens.all()
-    before, after = (plan_eval(renderer, sets, provider=provider, default_provider=ws.settings.provider)
-                     for renderer, sets in ((old_renderer, before_sets), (new_renderer, after_sets)))
+    before, after = (
+        plan_eval(renderer, sets, provider=provider, default_provider=ws.settings.provider)
+        for renderer, sets in ((old_renderer, before_sets), (new_renderer, after_sets))
+    )
     return BothPlans(before, after)
 
 
@@ -76,12 +79,19 @@ def check_spend(store: Store, plans: BothPlans, cap: float) -> None:
     if needed.cost > cap:
         raise CannotEvaluate(
             f"would send {plural(needed.requests, 'request')} (est. {money(needed.cost)}), above the spend cap "
-            f"{money(cap)} in promptvc.toml; run `promptvc eval` by hand to spend it")
+            f"{money(cap)} in promptvc.toml; run `promptvc eval` by hand to spend it"
+        )
 
 
-def evaluate_both(ws: Workspace, plans: BothPlans, *, command: str, spend_cap: float | None = None,
-                  on_result: Callable[[CaseResult], None] | None = None,
-                  deadline: float | None = None) -> BothOutcomes:
+def evaluate_both(
+    ws: Workspace,
+    plans: BothPlans,
+    *,
+    command: str,
+    spend_cap: float | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
+    deadline: float | None = None,
+) -> BothOutcomes:
     """Run both plans (reusing stored results) and compare them, within `deadline` seconds when
     given (what is left then could not be evaluated). One store connection per call, so a TUI
     worker thread can run this."""
@@ -90,9 +100,15 @@ def evaluate_both(ws: Workspace, plans: BothPlans, *, command: str, spend_cap: f
     try:
         if spend_cap is not None:
             check_spend(store, plans, spend_cap)
-        before, after = (Runner(store, ws.settings, str(ws.root), on_result=on_result, deadline=ends).run(
-            plan, snapshot_label=plan.snapshot.label, commit_sha=plan.snapshot.commit, command=command)
-            for plan in plans.plans)
+        before, after = (
+            Runner(store, ws.settings, str(ws.root), on_result=on_result, deadline=ends).run(
+                plan,
+                snapshot_label=plan.snapshot.label,
+                commit_sha=plan.snapshot.commit,
+                command=command,
+            )
+            for plan in plans.plans
+        )
     finally:
         store.close()
     return BothOutcomes(before, after, compare(list(before.sets), list(after.sets)))

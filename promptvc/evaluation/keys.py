@@ -30,7 +30,9 @@ def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
     for path in sorted(templates):
         files[path] = snapshot.files[path].sha if path in snapshot else None
     if deps.examples:
-        files[deps.examples] = snapshot.files[deps.examples].sha if deps.examples in snapshot else None
+        files[deps.examples] = (
+            snapshot.files[deps.examples].sha if deps.examples in snapshot else None
+        )
     files.update(python_dependencies(snapshot, golden.python_modules))
     tier = renderer.tiers.get(deps.tier) if deps.tier else None
     judge = judge_fingerprint(renderer) if golden.uses_judge else None

@@ -54,7 +54,9 @@ class CaseJob:
     @property
     def model_call(self) -> Call:
         output_budget = int(dict(self.request.params).get("max_tokens", 1024))
-        return Call(self.price, estimate_tokens(self.request.plain()), output_budget // OUTPUT_SHARE)
+        return Call(
+            self.price, estimate_tokens(self.request.plain()), output_budget // OUTPUT_SHARE
+        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class SetPlan:
     identity: Identity
     set_key: str
     jobs: tuple[CaseJob, ...]
-    whole: bool            # every case of the set is in the plan (no -k filter)
+    whole: bool  # every case of the set is in the plan (no -k filter)
     temperature: float
     samples: int
 
@@ -79,16 +81,23 @@ class EvalPlan:
         return [job for plan in self.sets for job in plan.jobs]
 
 
-def select_sets(goldens: list[GoldenSet], names: tuple[str, ...],
-                broken: Sequence[BrokenSet] = ()) -> tuple[list[GoldenSet], list[BrokenSet]]:
+def select_sets(
+    goldens: list[GoldenSet], names: tuple[str, ...], broken: Sequence[BrokenSet] = ()
+) -> tuple[list[GoldenSet], list[BrokenSet]]:
     """Sets named by id, path or prompt name (globs allowed), and the unreadable golden files
     those names reach; all when no name is given."""
     if not names:
         return list(goldens), list(broken)
-    require_matches(names, [name for g in goldens for name in (g.id, g.path, g.prompt)]
-                    + [name for b in broken for name in b.names], "golden set or prompt")
-    return ([g for g in goldens if any(matches(c, n) for n in names for c in (g.id, g.path, g.prompt))],
-            [b for b in broken if any(matches(c, n) for n in names for c in b.names)])
+    require_matches(
+        names,
+        [name for g in goldens for name in (g.id, g.path, g.prompt)]
+        + [name for b in broken for name in b.names],
+        "golden set or prompt",
+    )
+    return (
+        [g for g in goldens if any(matches(c, n) for n in names for c in (g.id, g.path, g.prompt))],
+        [b for b in broken if any(matches(c, n) for n in names for c in b.names)],
+    )
 
 
 def case_selected(golden: GoldenSet, case: Case, pattern: str | None) -> bool:
@@ -99,9 +108,16 @@ def case_selected(golden: GoldenSet, case: Case, pattern: str | None) -> bool:
     return pattern in name or fnmatch.fnmatch(name, pattern)
 
 
-def plan_eval(renderer: Renderer, goldens: list[GoldenSet], *, provider: str | None, default_provider: str,
-              repeat: int = 1, pattern: str | None = None,
-              broken: list[BrokenSet] | None = None) -> EvalPlan:
+def plan_eval(
+    renderer: Renderer,
+    goldens: list[GoldenSet],
+    *,
+    provider: str | None,
+    default_provider: str,
+    repeat: int = 1,
+    pattern: str | None = None,
+    broken: list[BrokenSet] | None = None,
+) -> EvalPlan:
     """The plan; a set that cannot be planned (a case that does not render) is an error, or,
     when `broken` is given, is added there and left out so that the other sets still run."""
     sets = []
@@ -111,7 +127,11 @@ def plan_eval(renderer: Renderer, goldens: list[GoldenSet], *, provider: str | N
         if pattern and not cases:
             continue
         try:
-            sets.append(_plan_set(renderer, golden, identity, cases, repeat, whole=len(cases) == len(golden.cases)))
+            sets.append(
+                _plan_set(
+                    renderer, golden, identity, cases, repeat, whole=len(cases) == len(golden.cases)
+                )
+            )
         except UserError as exc:
             if broken is None:
                 raise
@@ -119,28 +139,50 @@ def plan_eval(renderer: Renderer, goldens: list[GoldenSet], *, provider: str | N
     return EvalPlan(renderer.snapshot, renderer, tuple(sets))
 
 
-def _plan_set(renderer: Renderer, golden: GoldenSet, identity: Identity, cases: list[Case], repeat: int,
-              whole: bool) -> SetPlan:
+def _plan_set(
+    renderer: Renderer,
+    golden: GoldenSet,
+    identity: Identity,
+    cases: list[Case],
+    repeat: int,
+    whole: bool,
+) -> SetPlan:
     try:
         key = set_key(renderer, golden, identity)
         config = renderer.config(golden.prompt)
     except UserError as exc:
         raise UserError(f"{exc} (golden set {golden.id})") from None
     if identity.kind == "anthropic" and not config.model:
-        raise UserError(f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)", path=golden.path)
+        raise UserError(
+            f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)",
+            path=golden.path,
+        )
     price = price_for(config.model, config.price)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
     for case in cases:
         try:
             rendered = renderer.render(golden.prompt, case.vars)
-            judge_calls = _judge_calls(renderer, case, answer_tokens) if identity.kind != "echo" else ()
+            judge_calls = (
+                _judge_calls(renderer, case, answer_tokens) if identity.kind != "echo" else ()
+            )
         except UserError as exc:
             raise UserError(f"{exc} (golden set {golden.id}, case {case.id})") from None
         for sample in range(repeat):
             request = build_request(rendered, identity.kind, identity.endpoint, sample)
-            jobs.append(CaseJob(golden, case, sample, result_key(key, case.id, sample), request, price, identity, key,
-                                judge_calls))
+            jobs.append(
+                CaseJob(
+                    golden,
+                    case,
+                    sample,
+                    result_key(key, case.id, sample),
+                    request,
+                    price,
+                    identity,
+                    key,
+                    judge_calls,
+                )
+            )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
 
 

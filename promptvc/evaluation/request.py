@@ -24,13 +24,19 @@ def normalise(value: Any) -> Any:
 
 
 def content_hash(*parts: Any) -> str:
-    canonical = json.dumps(normalise(list(parts)), sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    canonical = json.dumps(
+        normalise(list(parts)),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class ModelRequest:
-    provider: str                      # "anthropic" or "echo"
+    provider: str  # "anthropic" or "echo"
     endpoint: str
     model: str
     system: str
@@ -40,8 +46,16 @@ class ModelRequest:
 
     @property
     def key(self) -> str:
-        return content_hash(self.provider, self.endpoint, "messages", self.model, self.system,
-                            [list(m) for m in self.messages], dict(self.params), self.sample)
+        return content_hash(
+            self.provider,
+            self.endpoint,
+            "messages",
+            self.model,
+            self.system,
+            [list(m) for m in self.messages],
+            dict(self.params),
+            self.sample,
+        )
 
     @property
     def ask_key(self) -> str:
@@ -50,7 +64,10 @@ class ModelRequest:
 
     def payload(self) -> dict:
         """The keyword arguments of `messages.create`."""
-        body: dict[str, Any] = {"model": self.model, "messages": [{"role": r, "content": c} for r, c in self.messages]}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": r, "content": c} for r, c in self.messages],
+        }
         if self.system:
             body["system"] = self.system
         body.update(dict(self.params))
@@ -64,8 +81,16 @@ class ModelRequest:
         return "\n".join(parts) + "\n"
 
     def as_json(self) -> str:
-        return json.dumps({"provider": self.provider, "endpoint": self.endpoint, **self.payload(), "sample": self.sample},
-                          sort_keys=True, ensure_ascii=False)
+        return json.dumps(
+            {
+                "provider": self.provider,
+                "endpoint": self.endpoint,
+                **self.payload(),
+                "sample": self.sample,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
 
 
 def ask_key_of(request_json: str) -> str | None:
@@ -82,7 +107,11 @@ def ask_key_of(request_json: str) -> str | None:
 def build_request(rendered, provider: str, endpoint: str, sample: int = 0) -> ModelRequest:
     params = {k: v for k, v in rendered.config.params.items() if k != "model"}
     return ModelRequest(
-        provider=provider, endpoint=endpoint, model=rendered.config.model or "",
-        system=rendered.system, messages=tuple((m.role, m.content) for m in rendered.messages),
-        params=tuple(sorted(normalise(params).items())), sample=sample,
+        provider=provider,
+        endpoint=endpoint,
+        model=rendered.config.model or "",
+        system=rendered.system,
+        messages=tuple((m.role, m.content) for m in rendered.messages),
+        params=tuple(sorted(normalise(params).items())),
+        sample=sample,
     )

@@ -49,7 +49,9 @@ class RunStats:
     tokens_in: int = 0
     tokens_out: int = 0
     unreachable: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)   # requests the API refused: a configuration error
+    rejected: list[str] = field(
+        default_factory=list
+    )  # requests the API refused: a configuration error
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,17 @@ class RunOutcome:
 
 
 class Runner:
-    def __init__(self, store: Store, settings: Settings, root: str, *, no_cache: bool = False,
-                 concurrency: int | None = None, on_result: Callable[[CaseResult], None] | None = None,
-                 deadline: float | None = None):
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        root: str,
+        *,
+        no_cache: bool = False,
+        concurrency: int | None = None,
+        on_result: Callable[[CaseResult], None] | None = None,
+        deadline: float | None = None,
+    ):
         """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors."""
         self.store = store
         self.settings = settings
@@ -80,7 +90,9 @@ class Runner:
 
     # -- the whole run ------------------------------------------------------------------
 
-    def run(self, plan: EvalPlan, *, snapshot_label: str, commit_sha: str | None, command: str) -> RunOutcome:
+    def run(
+        self, plan: EvalPlan, *, snapshot_label: str, commit_sha: str | None, command: str
+    ) -> RunOutcome:
         started = time.perf_counter()
         providers = sorted({p.identity.label for p in plan.sets})
         run_id = self.store.start_run(snapshot_label, commit_sha, ", ".join(providers), command)
@@ -109,10 +121,15 @@ class Runner:
         # worktrees, a hook and CI) mostly answer different cases and find each other's answers.
         random.shuffle(todo)
         if not self.no_cache:
-            self._cached = self._recordings([j for j in todo if PROVIDERS[j.identity.provider].recorded])
+            self._cached = self._recordings(
+                [j for j in todo if PROVIDERS[j.identity.provider].recorded]
+            )
         try:
-            for job, result in zip(todo, await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo)),
-                                   strict=True):
+            for job, result in zip(
+                todo,
+                await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo)),
+                strict=True,
+            ):
                 results[job.key] = result
         finally:
             self._flush(force=True)
@@ -125,10 +142,14 @@ class Runner:
         by_ask: list[CaseJob] = []
         by_request: list[CaseJob] = []
         for job in jobs:
-            (by_ask if PROVIDERS[job.identity.provider].recordings_by == "ask" else by_request).append(job)
+            (
+                by_ask if PROVIDERS[job.identity.provider].recordings_by == "ask" else by_request
+            ).append(job)
         found = self.store.responses_for([j.request.key for j in by_request])
         asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
-        return found | {j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked}
+        return found | {
+            j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
+        }
 
     # -- one case -----------------------------------------------------------------------
 
@@ -141,7 +162,9 @@ class Runner:
         except TimeoutError:
             error = "the deadline passed before this case was evaluated ([gate] deadline)"
             self.stats.unreachable.append(error)
-            return self._finished(CaseResult.of_job(job, status=Status.ERROR, error=error, fault="unreachable"))
+            return self._finished(
+                CaseResult.of_job(job, status=Status.ERROR, error=error, fault="unreachable")
+            )
 
     async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
         try:
@@ -150,13 +173,19 @@ class Runner:
         except Skipped as exc:
             result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
         except RequestRejected as exc:
-            self.stats.rejected.append(f"prompt {job.golden.prompt} (golden set {job.golden.id}): {exc}")
+            self.stats.rejected.append(
+                f"prompt {job.golden.prompt} (golden set {job.golden.id}): {exc}"
+            )
             result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="request")
         except ProviderError as exc:
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
-            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc),
-                                       fault="unreachable" if exc.unreachable else "request")
+            result = CaseResult.of_job(
+                job,
+                status=Status.ERROR,
+                error=str(exc),
+                fault="unreachable" if exc.unreachable else "request",
+            )
         except UserError as exc:  # the case's own checks: a python assertion, the judge's reply
             result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
         return self._finished(result)
@@ -194,9 +223,16 @@ class Runner:
     def _provider(self, name: str) -> Provider:
         if name not in self._providers:
             s = self.settings
-            self._providers[name] = create_provider(name, ProviderOptions(
-                concurrency=self.concurrency, timeout=s.timeout, max_retries=s.max_retries,
-                retry_after_cap=s.retry_after_cap, deadline=s.request_deadline))
+            self._providers[name] = create_provider(
+                name,
+                ProviderOptions(
+                    concurrency=self.concurrency,
+                    timeout=s.timeout,
+                    max_retries=s.max_retries,
+                    retry_after_cap=s.retry_after_cap,
+                    deadline=s.request_deadline,
+                ),
+            )
         return self._providers[name]
 
     def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None]:
@@ -204,9 +240,12 @@ class Runner:
             row = self.store.response(request.key)
             if row is not None:
                 raise _RecordedMeanwhile(row)
+
         return check
 
-    def _cached_response(self, request: ModelRequest, job: CaseJob, provider: Provider) -> dict | None:
+    def _cached_response(
+        self, request: ModelRequest, job: CaseJob, provider: Provider
+    ) -> dict | None:
         if request is job.request:  # the case requests were all looked up in one query
             return self._cached.get(request.key)
         if provider.recordings_by == "ask":
@@ -215,24 +254,48 @@ class Runner:
 
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
         """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
-        self.store.save_responses([{
-            "key": request.key, "provider": request.provider, "endpoint": request.endpoint, "model": request.model,
-            "request": request.as_json(), "text": response.text, "reported_model": response.model,
-            "stop_reason": response.stop_reason, "tokens_in": response.input_tokens,
-            "tokens_out": response.output_tokens, "latency_ms": response.latency_ms, "cost": cost,
-            "source": "live", "created_at": now(), "ask_key": request.ask_key,
-        }], replace=self.no_cache)
+        self.store.save_responses(
+            [
+                {
+                    "key": request.key,
+                    "provider": request.provider,
+                    "endpoint": request.endpoint,
+                    "model": request.model,
+                    "request": request.as_json(),
+                    "text": response.text,
+                    "reported_model": response.model,
+                    "stop_reason": response.stop_reason,
+                    "tokens_in": response.input_tokens,
+                    "tokens_out": response.output_tokens,
+                    "latency_ms": response.latency_ms,
+                    "cost": cost,
+                    "source": "live",
+                    "created_at": now(),
+                    "ask_key": request.ask_key,
+                }
+            ],
+            replace=self.no_cache,
+        )
 
-    async def _grade(self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None,
-                     called: bool) -> CaseResult:
-        seen = assertions.Observed(response.text, job.case.vars, job.case.id, cost, response.latency_ms or None)
+    async def _grade(
+        self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None, called: bool
+    ) -> CaseResult:
+        seen = assertions.Observed(
+            response.text, job.case.vars, job.case.id, cost, response.latency_ms or None
+        )
         grades, judge_reasons, judge_spent = [], [], [0.0]
         for assertion in job.case.asserts:
             try:
-                verdict = (await self._judge(plan, job, assertion, response.text, judge_spent)
-                           if assertion.type == "llm-rubric" else None)
-                function = (load_function(plan.snapshot, str(assertion.value), self.root)
-                            if assertion.type == "python" else None)
+                verdict = (
+                    await self._judge(plan, job, assertion, response.text, judge_spent)
+                    if assertion.type == "llm-rubric"
+                    else None
+                )
+                function = (
+                    load_function(plan.snapshot, str(assertion.value), self.root)
+                    if assertion.type == "python"
+                    else None
+                )
                 grade = assertions.grade(assertion, seen, verdict=verdict, python_fn=function)
             except (Skipped, ProviderError, UserError, KeyboardInterrupt, asyncio.CancelledError):
                 raise
@@ -241,13 +304,24 @@ class Runner:
             if verdict:
                 judge_reasons.append(f"{verdict[0]}/5 {verdict[1]}")
             grades.append(grade)
-        return CaseResult.graded(job, response, cost, grades, " | ".join(judge_reasons) or None, called,
-                                 judge_spent=judge_spent[0])
+        return CaseResult.graded(
+            job,
+            response,
+            cost,
+            grades,
+            " | ".join(judge_reasons) or None,
+            called,
+            judge_spent=judge_spent[0],
+        )
 
-    async def _judge(self, plan: EvalPlan, job: CaseJob, assertion, output: str, spent: list[float]) -> tuple[int, str]:
+    async def _judge(
+        self, plan: EvalPlan, job: CaseJob, assertion, output: str, spent: list[float]
+    ) -> tuple[int, str]:
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
         if not PROVIDERS[job.identity.provider].judges:
-            raise UserError(f"llm-rubric needs a model; this set uses the {job.identity.provider} provider")
+            raise UserError(
+                f"llm-rubric needs a model; this set uses the {job.identity.provider} provider"
+            )
         request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
         response, cost, fresh = await self._respond(request, job, cache=False)
         if fresh:
@@ -262,7 +336,10 @@ class Runner:
     # -- storage ------------------------------------------------------------------------
 
     def _flush(self, force: bool = False) -> None:
-        due = len(self._pending) >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        due = (
+            len(self._pending) >= FLUSH_EVERY
+            or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        )
         if self._pending and (force or due):
             rows, self._pending = self._pending, []
             self.store.save_results(self.run_id, rows, replace=self.no_cache)
@@ -276,8 +353,14 @@ class _RecordedMeanwhile(Exception):
 
 
 def _response_from_row(row: dict) -> Response:
-    return Response(row["text"], row["reported_model"] or row["model"], row["stop_reason"],
-                    row["tokens_in"] or 0, row["tokens_out"] or 0, row["latency_ms"] or 0.0)
+    return Response(
+        row["text"],
+        row["reported_model"] or row["model"],
+        row["stop_reason"],
+        row["tokens_in"] or 0,
+        row["tokens_out"] or 0,
+        row["latency_ms"] or 0.0,
+    )
 
 
 def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
@@ -288,7 +371,10 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
         "failed": sum(o.failed for o in outcomes),
         "errored": sum(o.errored for o in outcomes),
         "skipped": sum(o.skipped for o in outcomes),
-        "calls": stats.calls, "cost": stats.cost, "tokens_in": stats.tokens_in, "tokens_out": stats.tokens_out,
+        "calls": stats.calls,
+        "cost": stats.cost,
+        "tokens_in": stats.tokens_in,
+        "tokens_out": stats.tokens_out,
     }
 
 
@@ -300,7 +386,10 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
     cached = store.responses_for([j.request.key for j in jobs])
     calls: list[Call] = []
     for job in jobs:
-        if not PROVIDERS[job.identity.provider].sends or (stored.get(job.key) or {}).get("status") in REUSABLE:
+        if (
+            not PROVIDERS[job.identity.provider].sends
+            or (stored.get(job.key) or {}).get("status") in REUSABLE
+        ):
             continue
         if job.request.key not in cached:
             calls.append(job.model_call)
@@ -314,5 +403,6 @@ def raise_for_faults(outcome: RunOutcome) -> None:
         raise UserError(outcome.stats.rejected[0])
     if outcome.stats.unreachable:
         first = outcome.stats.unreachable[0]
-        raise CannotEvaluate(f"could not evaluate {plural(len(outcome.stats.unreachable), 'case')}: {first}")
-
+        raise CannotEvaluate(
+            f"could not evaluate {plural(len(outcome.stats.unreachable), 'case')}: {first}"
+        )

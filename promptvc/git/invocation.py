@@ -18,11 +18,35 @@ from pathlib import Path
 
 _ANCESTORS = 4  # git -> sh hook -> pre-commit -> promptvc, at most
 # `git commit` options whose value may be the next argument, so that `-m --amend` is a message.
-_TAKES_VALUE = {"-m", "--message", "-F", "--file", "-C", "--reuse-message", "-c", "--reedit-message",
-                "--author", "--date", "-t", "--template", "--cleanup", "--fixup", "--squash", "--trailer",
-                "--pathspec-from-file"}
+_TAKES_VALUE = {
+    "-m",
+    "--message",
+    "-F",
+    "--file",
+    "-C",
+    "--reuse-message",
+    "-c",
+    "--reedit-message",
+    "--author",
+    "--date",
+    "-t",
+    "--template",
+    "--cleanup",
+    "--fixup",
+    "--squash",
+    "--trailer",
+    "--pathspec-from-file",
+}
 # git's own options before the command whose value is the next argument.
-_GIT_TAKES_VALUE = {"-c", "-C", "--git-dir", "--work-tree", "--namespace", "--config-env", "--exec-path"}
+_GIT_TAKES_VALUE = {
+    "-c",
+    "-C",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--config-env",
+    "--exec-path",
+}
 
 
 def amending() -> bool:
@@ -72,14 +96,22 @@ def _parent(pid: int) -> tuple[list[str], int] | None:
     """(command line, parent pid) of a process, or None when the system will not say."""
     proc = Path(f"/proc/{pid}")
     try:
-        argv = [a.decode("utf-8", "surrogateescape") for a in (proc / "cmdline").read_bytes().split(b"\0") if a]
+        argv = [
+            a.decode("utf-8", "surrogateescape")
+            for a in (proc / "cmdline").read_bytes().split(b"\0")
+            if a
+        ]
         # The second field after the parenthesised name (which may hold spaces) is the parent pid.
         return argv, int((proc / "stat").read_text().rpartition(")")[2].split()[1])
     except (OSError, ValueError, IndexError):
         pass
     try:
-        out = subprocess.run(["ps", "-o", "ppid=", "-o", "args=", "-p", str(pid)], capture_output=True,
-                             text=True, timeout=2).stdout.strip()
+        out = subprocess.run(
+            ["ps", "-o", "ppid=", "-o", "args=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=2,
+        ).stdout.strip()
         ppid, command = out.split(None, 1)
         return command.split(), int(ppid)
     except (OSError, ValueError, subprocess.SubprocessError):

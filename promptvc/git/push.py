@@ -18,9 +18,9 @@ from promptvc.git.repo import GitRepo
 
 @dataclass(frozen=True)
 class PushedRange:
-    ref: str        # the remote ref being updated (refs/heads/main)
-    base: str       # the commit the pushed one must be no worse than
-    head: str       # the commit being pushed
+    ref: str  # the remote ref being updated (refs/heads/main)
+    base: str  # the commit the pushed one must be no worse than
+    head: str  # the commit being pushed
     base_name: str  # what "no worse than …" names
 
 
@@ -50,7 +50,9 @@ def plan_push(repo: GitRepo, remote: str, lines: list[str]) -> PushPlan:
             continue  # a deletion: nothing arrives to judge
         head = repo.try_resolve(local_sha)
         if head is None:
-            skipped.append(f"{_short_ref(remote_ref)}: {local_sha[:7]} is not a commit; not checked")
+            skipped.append(
+                f"{_short_ref(remote_ref)}: {local_sha[:7]} is not a commit; not checked"
+            )
             continue
         found = _base(repo, remote, remote_ref, remote_sha, head)
         if isinstance(found, str):
@@ -60,7 +62,9 @@ def plan_push(repo: GitRepo, remote: str, lines: list[str]) -> PushPlan:
     return PushPlan(ranges, skipped)
 
 
-def _base(repo: GitRepo, remote: str, remote_ref: str, remote_sha: str, head: str) -> PushedRange | str | None:
+def _base(
+    repo: GitRepo, remote: str, remote_ref: str, remote_sha: str, head: str
+) -> PushedRange | str | None:
     """The range for one ref, or a line saying why it is not judged."""
     name = _short_ref(remote_ref)
     known = None if _is_zero(remote_sha) else repo.try_resolve(remote_sha)
@@ -70,9 +74,15 @@ def _base(repo: GitRepo, remote: str, remote_ref: str, remote_sha: str, head: st
             return PushedRange(remote_ref, base, head, f"{remote}'s {name} ({known[:7]})")
     default = _default_branch(repo, remote)
     if default is None:
-        why = "is new on" if known is None and _is_zero(remote_sha) else "has commits this clone lacks on"
-        return (f"{name} {why} {remote}, whose default branch this clone does not know "
-                f"(`git remote set-head {remote} --auto`); not checked")
+        why = (
+            "is new on"
+            if known is None and _is_zero(remote_sha)
+            else "has commits this clone lacks on"
+        )
+        return (
+            f"{name} {why} {remote}, whose default branch this clone does not know "
+            f"(`git remote set-head {remote} --auto`); not checked"
+        )
     label, sha = default
     base = _merge_base(repo, sha, head)
     if base is None:
@@ -90,7 +100,11 @@ def _merge_base(repo: GitRepo, a: str, b: str) -> str | None:
 def _default_branch(repo: GitRepo, remote: str) -> tuple[str, str] | None:
     """The remote's default branch as this clone last saw it: `<remote>/HEAD` (set by clone and
     `git remote set-head`), else its main or master."""
-    for candidate in (f"refs/remotes/{remote}/HEAD", f"refs/remotes/{remote}/main", f"refs/remotes/{remote}/master"):
+    for candidate in (
+        f"refs/remotes/{remote}/HEAD",
+        f"refs/remotes/{remote}/main",
+        f"refs/remotes/{remote}/master",
+    ):
         sha = repo.try_resolve(candidate)
         if sha is not None:
             return candidate.removeprefix("refs/remotes/"), sha

@@ -26,12 +26,16 @@ def _absolutize_index_env() -> None:
         os.environ["GIT_INDEX_FILE"] = os.path.abspath(index)
 
 
-def _git(args: list[str], cwd: Path, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    args: list[str], cwd: Path, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Every git process starts here, so a missing git binary is one line, not a traceback."""
     try:
         return subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True)
     except FileNotFoundError:
-        raise GitFailed("git is not installed (or not on PATH); promptvc runs the git command line") from None
+        raise GitFailed(
+            "git is not installed (or not on PATH); promptvc runs the git command line"
+        ) from None
     except OSError as exc:
         raise GitFailed(f"could not run git: {exc.strerror or exc}") from None
 
@@ -83,7 +87,9 @@ class GitRepo:
         if check and proc.returncode != 0:
             # Revisions a user typed are checked in `resolve`; a command failing here is git's fault.
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise GitFailed(f"git {args[0]} failed: {err[-1] if err else f'exit {proc.returncode}'}")
+            raise GitFailed(
+                f"git {args[0]} failed: {err[-1] if err else f'exit {proc.returncode}'}"
+            )
         return proc.stdout
 
     def resolve(self, rev: str) -> str:
@@ -166,7 +172,9 @@ class GitRepo:
     def ls_worktree(self, paths: list[str]) -> tuple[list[str], set[str]]:
         """Tracked and untracked (not ignored) files; the second set names the untracked."""
         tracked = self.run("ls-files", "-z", "--cached", "--", *paths).split(b"\0")
-        others = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", *paths).split(b"\0")
+        others = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", *paths).split(
+            b"\0"
+        )
         decode = lambda b: b.decode("utf-8", "surrogateescape")  # noqa: E731
         untracked = {decode(p) for p in others if p}
         names = sorted({decode(p) for p in tracked if p} | untracked)
@@ -187,7 +195,7 @@ class GitRepo:
             if header[-1] == "missing":
                 continue
             size = int(header[2])
-            blobs[sha] = out[pos:pos + size]
+            blobs[sha] = out[pos : pos + size]
             pos += size + 1
         return blobs
 
@@ -201,8 +209,11 @@ class GitRepo:
     def tracked_under(self, relative: str) -> list[str]:
         """Files git tracks at or under a path of the work tree; a path git will not look at
         (beyond a tracked symlink) raises."""
-        proc = subprocess.run(["git", "ls-files", "-z", "--cached", "--", relative], cwd=self.root,
-                              capture_output=True)
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--", relative],
+            cwd=self.root,
+            capture_output=True,
+        )
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise UserError(f"{relative}: {err[-1] if err else 'git ls-files failed'}")
@@ -212,7 +223,9 @@ class GitRepo:
 
     def commit_info(self, rev: str) -> CommitInfo:
         sha = self.resolve(rev)
-        out = self.run("log", "-1", "--format=%H%x1f%P%x1f%an%x1f%at%x1f%s", sha).decode("utf-8", "replace")
+        out = self.run("log", "-1", "--format=%H%x1f%P%x1f%an%x1f%at%x1f%s", sha).decode(
+            "utf-8", "replace"
+        )
         sha, parents, author, ts, subject = out.strip("\n").split("\x1f", 4)
         return CommitInfo(sha, tuple(parents.split()), author, int(ts), subject)
 
@@ -252,8 +265,16 @@ def _parse_raw_log(out: bytes) -> list[tuple[CommitInfo, list[tuple[str, str, st
 
 def history_changes(repo: GitRepo, rev: str, paths: list[str], limit: int | None):
     """First-parent commits touching paths (oldest first) with their changed files, in one process."""
-    args = ["log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-renames", "--no-abbrev", "-z",
-            "--format=%x1e%H%x1f%P%x1f%an%x1f%at%x1f%s"]
+    args = [
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--raw",
+        "--no-renames",
+        "--no-abbrev",
+        "-z",
+        "--format=%x1e%H%x1f%P%x1f%an%x1f%at%x1f%s",
+    ]
     if limit:
         args.append(f"-n{limit}")
     out = repo.run(*args, rev, "--", *paths, check=False)

@@ -34,7 +34,12 @@ def diff_range(repo: GitRepo, revs: tuple[str, ...], staged: bool = False) -> Ra
         a, b = revs[0].split("...", 1)
         a, b = a or "HEAD", b or "HEAD"
         base = repo.merge_base(repo.resolve(a), repo.resolve(b))
-        return Range(Commit(base), Commit(repo.resolve(b)), f"merge-base({a}, {b}) {base[:7]}", _label(repo, b))
+        return Range(
+            Commit(base),
+            Commit(repo.resolve(b)),
+            f"merge-base({a}, {b}) {base[:7]}",
+            _label(repo, b),
+        )
     if len(revs) == 1 and ".." in revs[0]:
         a, b = revs[0].split("..", 1)
         return _range(repo, a or "HEAD", b or "HEAD")

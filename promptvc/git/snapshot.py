@@ -37,6 +37,7 @@ class Commit:
 Where = Commit | Special
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 
+
 @dataclass(frozen=True)
 class FileRef:
     path: str
@@ -70,8 +71,13 @@ def decode_text(path: str, data: bytes) -> str:
 class Snapshot:
     """The files under the watched paths at one point: a commit, the index or the working tree."""
 
-    def __init__(self, repo: GitRepo | None, where: Where, files: dict[str, FileRef],
-                 caches: Caches | None = None):
+    def __init__(
+        self,
+        repo: GitRepo | None,
+        where: Where,
+        files: dict[str, FileRef],
+        caches: Caches | None = None,
+    ):
         self.repo = repo
         self.where = where
         self.commit = where.sha if isinstance(where, Commit) else None
@@ -90,7 +96,9 @@ class Snapshot:
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def at_commit(cls, repo: GitRepo, sha: str, paths: list[str], caches: Caches | None = None) -> Snapshot:
+    def at_commit(
+        cls, repo: GitRepo, sha: str, paths: list[str], caches: Caches | None = None
+    ) -> Snapshot:
         files = {e.path: FileRef(e.path, e.sha, e.mode) for e in repo.ls_tree(sha, paths)}
         return cls(repo, Commit(sha), files, caches)
 
@@ -126,7 +134,9 @@ class Snapshot:
 
     def under(self, directory: str, suffixes: tuple[str, ...] = ()) -> list[str]:
         prefix = directory.rstrip("/") + "/"
-        return sorted(p for p in self.files if p.startswith(prefix) and p.endswith(suffixes or ("",)))
+        return sorted(
+            p for p in self.files if p.startswith(prefix) and p.endswith(suffixes or ("",))
+        )
 
     def read_bytes(self, path: str) -> bytes:
         ref = self._ref(path) or self.lookup(path)
@@ -153,7 +163,11 @@ class Snapshot:
 
     def prefetch(self, paths: list[str]) -> None:
         """Load many files in one go (one `git cat-file --batch` for a commit or the index)."""
-        refs = [ref for p in paths if (ref := self._ref(p)) is not None and ref.sha not in self.caches.blobs]
+        refs = [
+            ref
+            for p in paths
+            if (ref := self._ref(p)) is not None and ref.sha not in self.caches.blobs
+        ]
         if refs and self.repo is not None:  # the empty snapshot has no files to load
             self.caches.blobs.update(self._load(refs))
 
@@ -169,14 +183,20 @@ class Snapshot:
 
     def lookup_many(self, paths: list[str]) -> dict[str, FileRef]:
         """The files among `paths` that exist here; those not yet met are found in one git call."""
-        wanted = [p for p in dict.fromkeys(paths) if self._ref(p) is None and p not in self._missing]
+        wanted = [
+            p for p in dict.fromkeys(paths) if self._ref(p) is None and p not in self._missing
+        ]
         if wanted and self.repo is not None:
             if self.where is WORKTREE:
-                found = {p: ref for p in wanted
-                         if (ref := _worktree_ref(self.repo, p, False, self.caches))}
+                found = {
+                    p: ref
+                    for p in wanted
+                    if (ref := _worktree_ref(self.repo, p, False, self.caches))
+                }
             else:
                 entries: list[TreeEntry] = (
-                    self.repo.ls_tree(self.where.sha, wanted) if isinstance(self.where, Commit)
+                    self.repo.ls_tree(self.where.sha, wanted)
+                    if isinstance(self.where, Commit)
                     else self.repo.ls_index(wanted)
                 )
                 found = {e.path: FileRef(e.path, e.sha, e.mode) for e in entries}
@@ -193,7 +213,9 @@ class Snapshot:
 def _worktree_ref(repo: GitRepo, name: str, untracked: bool, caches: Caches) -> FileRef | None:
     full = repo.root / name
     if os.path.islink(full):
-        return FileRef(name, blob_sha(os.readlink(full).encode(), repo.object_format), SYMLINK_MODE, untracked)
+        return FileRef(
+            name, blob_sha(os.readlink(full).encode(), repo.object_format), SYMLINK_MODE, untracked
+        )
     if not full.is_file():
         return None  # deleted in the working tree but still in the index
     data = full.read_bytes()
@@ -202,7 +224,9 @@ def _worktree_ref(repo: GitRepo, name: str, untracked: bool, caches: Caches) -> 
     return FileRef(name, sha, "100644", untracked)
 
 
-def open_snapshot(repo: GitRepo, where: Where, paths: list[str], caches: Caches | None = None) -> Snapshot:
+def open_snapshot(
+    repo: GitRepo, where: Where, paths: list[str], caches: Caches | None = None
+) -> Snapshot:
     if where is WORKTREE:
         snapshot = Snapshot.at_worktree(repo, paths, caches)
     elif where is INDEX:

@@ -17,11 +17,11 @@ from jinja2.utils import Namespace
 from promptvc.errors import UserError
 
 MAX_RENDERED_CHARS = 1_000_000
-RENDER_DEADLINE = 1.0      # seconds; rendering a prompt takes milliseconds
-WORK_FACTOR = 16           # all text a render builds, in multiples of the cap
-ITEM_WEIGHT = 16           # a list item made by a filter or call, in characters (a pointer and its object)
-MAX_INT_BITS = 65_536      # ~20,000 digits; Python will not print more than 4,300
-_CHECK_EVERY = 256         # ticks between looks at the clock
+RENDER_DEADLINE = 1.0  # seconds; rendering a prompt takes milliseconds
+WORK_FACTOR = 16  # all text a render builds, in multiples of the cap
+ITEM_WEIGHT = 16  # a list item made by a filter or call, in characters (a pointer and its object)
+MAX_INT_BITS = 65_536  # ~20,000 digits; Python will not print more than 4,300
+_CHECK_EVERY = 256  # ticks between looks at the clock
 
 
 class RenderLimitExceeded(Exception):
@@ -36,8 +36,10 @@ class RenderLimits:
     @classmethod
     def from_env(cls) -> RenderLimits:
         """Defaults, lowered or raised by the user's environment (never by a repository's files)."""
-        return cls(_positive("PROMPTVC_RENDER_MAX_CHARS", int, MAX_RENDERED_CHARS),
-                   _positive("PROMPTVC_RENDER_DEADLINE", float, RENDER_DEADLINE))
+        return cls(
+            _positive("PROMPTVC_RENDER_MAX_CHARS", int, MAX_RENDERED_CHARS),
+            _positive("PROMPTVC_RENDER_DEADLINE", float, RENDER_DEADLINE),
+        )
 
 
 def _positive(variable: str, kind: type, default: Any) -> Any:
@@ -49,7 +51,9 @@ def _positive(variable: str, kind: type, default: Any) -> Any:
     except ValueError:
         value = 0
     if not value > 0:
-        raise UserError(f"{variable} must be a positive {'integer' if kind is int else 'number'}, not {text!r}")
+        raise UserError(
+            f"{variable} must be a positive {'integer' if kind is int else 'number'}, not {text!r}"
+        )
     return value
 
 
@@ -71,18 +75,24 @@ class Budget:
         if self.ops >= self._next_look and self.timed:
             self._next_look = self.ops + _CHECK_EVERY
             if time.monotonic() > self._ends:
-                raise RenderLimitExceeded(f"rendering takes longer than {self.limits.deadline:g} s "
-                                          "(loops or recursion without end?)")
+                raise RenderLimitExceeded(
+                    f"rendering takes longer than {self.limits.deadline:g} s "
+                    "(loops or recursion without end?)"
+                )
 
     def size(self, chars: int, what: str) -> None:
         """Refuse an operation whose result would be `chars` long, before it runs."""
         cap = self.limits.max_chars
         if chars > cap:
-            raise RenderLimitExceeded(f"{what} would make {chars:,} characters or more; the render cap is {cap:,}")
+            raise RenderLimitExceeded(
+                f"{what} would make {chars:,} characters or more; the render cap is {cap:,}"
+            )
         if self.timed:
             self.built += chars
             if self.built > cap * WORK_FACTOR:
-                raise RenderLimitExceeded(f"rendering builds more than {cap * WORK_FACTOR:,} characters of text")
+                raise RenderLimitExceeded(
+                    f"rendering builds more than {cap * WORK_FACTOR:,} characters of text"
+                )
 
     def items(self, count: int, what: str | None = None) -> None:
         """A list an operation makes: it holds memory the way text does, so it counts the same way.
@@ -90,16 +100,22 @@ class Budget:
         With `what`, checked before the list is made: no list longer than the cap in items.
         """
         if what is not None and count > self.limits.max_chars:
-            raise RenderLimitExceeded(f"{what} would make {count:,} items; the render cap is {self.limits.max_chars:,}")
+            raise RenderLimitExceeded(
+                f"{what} would make {count:,} items; the render cap is {self.limits.max_chars:,}"
+            )
         if self.timed:
             self.built += count * ITEM_WEIGHT
             if self.built > self.limits.max_chars * WORK_FACTOR:
-                raise RenderLimitExceeded(f"rendering builds more than {self.limits.max_chars * WORK_FACTOR:,} "
-                                          "characters of text and lists")
+                raise RenderLimitExceeded(
+                    f"rendering builds more than {self.limits.max_chars * WORK_FACTOR:,} "
+                    "characters of text and lists"
+                )
 
     def width(self, value: Any, what: str) -> None:
         if isinstance(value, int) and value > self.limits.max_chars:
-            raise RenderLimitExceeded(f"{what} {value:,} is past the render cap of {self.limits.max_chars:,}")
+            raise RenderLimitExceeded(
+                f"{what} {value:,} is past the render cap of {self.limits.max_chars:,}"
+            )
 
 
 _CURRENT: ContextVar[Budget | None] = ContextVar("promptvc_render_budget", default=None)

@@ -44,7 +44,7 @@ def prompt_name(path: str, prompts_dir: str) -> str | None:
     prefix = prompts_dir.rstrip("/") + "/"
     if not path.startswith(prefix) or not path.endswith(PROMPT_SUFFIX):
         return None
-    rel = path[len(prefix):-len(PROMPT_SUFFIX)]
+    rel = path[len(prefix) : -len(PROMPT_SUFFIX)]
     if rel.startswith(NOT_PROMPTS):
         return None
     return rel
@@ -63,12 +63,16 @@ def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:
     path = prompt_path(name, prompts_dir)
     if path not in snapshot:
         known = prompt_names(snapshot, prompts_dir)
-        raise UserError(f"unknown prompt '{name}' (no {path} in {snapshot.label}){did_you_mean(name, known)}")
+        raise UserError(
+            f"unknown prompt '{name}' (no {path} in {snapshot.label}){did_you_mean(name, known)}"
+        )
     sha = snapshot.files[path].sha
     key = (sha, name)
     parsed = snapshot.caches.prompts.get(key)
     if parsed is None:
-        parsed = snapshot.caches.prompts[key] = parse_prompt(snapshot.read_text(path), name, path, sha)
+        parsed = snapshot.caches.prompts[key] = parse_prompt(
+            snapshot.read_text(path), name, path, sha
+        )
     return parsed
 
 
@@ -79,7 +83,7 @@ def split_front_matter(text: str, path: str) -> tuple[str | None, str, int]:
     lines = text.split("\n")
     for index in range(1, len(lines)):
         if lines[index].rstrip() == "---":
-            return "\n".join(lines[1:index]), "\n".join(lines[index + 1:]), index + 2
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
     raise UserError("front matter opened with '---' is never closed", path=path, line=1)
 
 
@@ -94,7 +98,11 @@ def parse_prompt(text: str, name: str, path: str, sha: str) -> PromptFile:
         if key in API_PARAMS:
             overrides[key] = value
         elif key not in META_KEYS:
-            raise UserError(f"unknown front-matter key '{key}'", path=path, line=key_line(front or "", str(key), 2))
+            raise UserError(
+                f"unknown front-matter key '{key}'",
+                path=path,
+                line=key_line(front or "", str(key), 2),
+            )
     _check_meta(meta, front or "", path)
     plain = {k: v for k, v in meta.items() if k in META_KEYS}
     return PromptFile(name, path, sha, plain, body, body_line, overrides)
@@ -102,8 +110,12 @@ def parse_prompt(text: str, name: str, path: str, sha: str) -> PromptFile:
 
 def _check_meta(meta: dict, front: str, path: str) -> None:
     inputs = meta.get("inputs")
-    if inputs is not None and not (isinstance(inputs, list) and all(isinstance(i, str) for i in inputs)):
-        raise UserError("'inputs' must be a list of names", path=path, line=key_line(front, "inputs", 2))
+    if inputs is not None and not (
+        isinstance(inputs, list) and all(isinstance(i, str) for i in inputs)
+    ):
+        raise UserError(
+            "'inputs' must be a list of names", path=path, line=key_line(front, "inputs", 2)
+        )
     for key in ("tier", "examples", "description"):
         if key in meta and not isinstance(meta[key], str):
             raise UserError(f"'{key}' must be a string", path=path, line=key_line(front, key, 2))

@@ -40,7 +40,9 @@ def judge_config(renderer: Renderer) -> EffectiveConfig:
     tiers = renderer.tiers
     if JUDGE_TIER in tiers:
         return effective_config(JUDGE_TIER, {}, tiers, renderer.prompts_dir + "/tiers.yaml")
-    return EffectiveConfig(None, dict(BUILTIN_JUDGE_CONFIG), {k: "built-in judge" for k in BUILTIN_JUDGE_CONFIG})
+    return EffectiveConfig(
+        None, dict(BUILTIN_JUDGE_CONFIG), {k: "built-in judge" for k in BUILTIN_JUDGE_CONFIG}
+    )
 
 
 def judge_fingerprint(renderer: Renderer) -> dict:
@@ -48,7 +50,11 @@ def judge_fingerprint(renderer: Renderer) -> dict:
     if has_custom_judge(renderer):
         path = prompt_path(JUDGE_NAME, renderer.prompts_dir)
         partials, _ = renderer.partials_of(JUDGE_NAME)
-        files = {p: renderer.snapshot.files[p].sha for p in sorted({path, *partials}) if p in renderer.snapshot}
+        files = {
+            p: renderer.snapshot.files[p].sha
+            for p in sorted({path, *partials})
+            if p in renderer.snapshot
+        }
         template: dict[str, str] | str = files
     else:
         template = BUILTIN_JUDGE_VERSION
@@ -62,9 +68,13 @@ def render_judge(renderer: Renderer, rubric: str, output: str, case_vars: dict) 
         return renderer.render(JUDGE_NAME, variables)
     template = renderer.__dict__.get("_builtin_judge")
     if template is None:
-        template = renderer.__dict__["_builtin_judge"] = renderer.env().from_string(mark_roles(BUILTIN_JUDGE))
+        template = renderer.__dict__["_builtin_judge"] = renderer.env().from_string(
+            mark_roles(BUILTIN_JUDGE)
+        )
     try:
-        with bounded_render(renderer.limits):  # the model's output is in it: bounded like any template
+        with bounded_render(
+            renderer.limits
+        ):  # the model's output is in it: bounded like any template
             text = template.render(variables)
     except RenderLimitExceeded as exc:
         raise UserError(f"the built-in judge's prompt: {exc}") from None
@@ -81,4 +91,3 @@ def parse_verdict(reply: str) -> tuple[int, str] | None:
             reason = " ".join(" ".join(lines[:index]).split())
             return int(match[1]), reason[:500]
     return None
-

@@ -31,7 +31,18 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
 _STRIP_SENTINELS = {ord(_OPEN): None, ord(_CLOSE): None}
 _MARKER_LINE = re.compile(r"^(system|user|assistant):$", re.MULTILINE)
 _SENTINEL = re.compile(f"{_OPEN}({'|'.join(ROLES)}){_CLOSE}\n?")
-_JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs"}
+_JINJA_GLOBALS = {
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "loop",
+    "self",
+    "varargs",
+    "kwargs",
+}
 
 
 @dataclass(frozen=True)
@@ -129,9 +140,13 @@ class _SnapshotLoader(jinja2.BaseLoader):
 
     def load(self, environment, name, globals=None):
         code, _analysis = self.compiled(environment, name, need_code=True)
-        return environment.template_class.from_code(environment, code, environment.make_globals(globals), lambda: True)
+        return environment.template_class.from_code(
+            environment, code, environment.make_globals(globals), lambda: True
+        )
 
-    def compiled(self, environment, name: str, need_code: bool = False) -> tuple[object | None, Analysis]:
+    def compiled(
+        self, environment, name: str, need_code: bool = False
+    ) -> tuple[object | None, Analysis]:
         """The template's analysis, and its code when asked for: one parse per blob, then the cache.
 
         History only needs what a template includes, so code is compiled when a render needs it.
@@ -143,27 +158,37 @@ class _SnapshotLoader(jinja2.BaseLoader):
             return cached
         source, path, sha = self.source_of(name)
         try:
-            analysis = cached[1] if cached is not None else self._analyse(environment, source, name, path)
+            analysis = (
+                cached[1] if cached is not None else self._analyse(environment, source, name, path)
+            )
             code = environment.compile(source, name, path) if need_code else None
-        except jinja2.TemplateSyntaxError as exc:  # found while compiling: an unknown filter or test
+        except (
+            jinja2.TemplateSyntaxError
+        ) as exc:  # found while compiling: an unknown filter or test
             raise self._syntax_error(environment, exc, name, path) from None
         except RecursionError:
             # Jinja parses, analyses and compiles recursively: ~100 nested parentheses or a
             # 1,000-term `+` chain is past Python's stack. Refused, as a file the tool cannot read.
-            raise UserError("template nests too deeply (parentheses, operators or blocks)", path=path) from None
+            raise UserError(
+                "template nests too deeply (parentheses, operators or blocks)", path=path
+            ) from None
         self.cache.put(sha, path, code, analysis)
         return code, analysis
 
     def _analyse(self, environment, source: str, name: str, path: str) -> Analysis:
         try:
             ast = environment.parse(source, name, path)
-            variables = frozenset(meta.find_undeclared_variables(ast))  # compiles: may find an unknown filter
+            variables = frozenset(
+                meta.find_undeclared_variables(ast)
+            )  # compiles: may find an unknown filter
         except jinja2.TemplateSyntaxError as exc:
             raise self._syntax_error(environment, exc, name, path) from None
         references, dynamic = _references(ast, self)
         return Analysis(references, dynamic, variables)
 
-    def _syntax_error(self, environment, exc: jinja2.TemplateSyntaxError, name: str, path: str) -> UserError:
+    def _syntax_error(
+        self, environment, exc: jinja2.TemplateSyntaxError, name: str, path: str
+    ) -> UserError:
         """The error as the user's own text gives it: never a sentinel, never an offset into our text."""
         message, line = exc.message or "", exc.lineno
         if any(mark in message for mark in (_OPEN, _CLOSE, repr(_OPEN)[1:-1], repr(_CLOSE)[1:-1])):
@@ -180,7 +205,18 @@ class _SnapshotLoader(jinja2.BaseLoader):
         return UserError(f"template syntax error: {message}", path=path, line=line)
 
 
-_BLOCK_TAGS = {"if", "for", "macro", "call", "filter", "block", "with", "autoescape", "trans", "set"}
+_BLOCK_TAGS = {
+    "if",
+    "for",
+    "macro",
+    "call",
+    "filter",
+    "block",
+    "with",
+    "autoescape",
+    "trans",
+    "set",
+}
 
 
 def _unclosed_block_line(environment, source: str) -> int | None:
@@ -195,7 +231,7 @@ def _unclosed_block_line(environment, source: str) -> int | None:
             continue
         tag = tokens[index + 1][2]
         if tag == "set":  # `{% set x %}…{% endset %}` is a block, `{% set x = 1 %}` is not
-            rest = tokens[index + 2:]
+            rest = tokens[index + 2 :]
             end = next((i for i, token in enumerate(rest) if token[1] == "block_end"), len(rest))
             if any(token[1] == "operator" and token[2] == "=" for token in rest[:end]):
                 continue
@@ -209,8 +245,13 @@ def _unclosed_block_line(environment, source: str) -> int | None:
 class Renderer:
     """Renders the prompts of one snapshot; compiled templates are shared by blob sha."""
 
-    def __init__(self, snapshot: Snapshot, prompts_dir: str = "prompts", cache_dir: Path | None = None,
-                 limits: RenderLimits | None = None):
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        prompts_dir: str = "prompts",
+        cache_dir: Path | None = None,
+        limits: RenderLimits | None = None,
+    ):
         self.snapshot = snapshot
         self.limits = limits or RenderLimits.from_env()
         self.prompts_dir = prompts_dir.rstrip("/")
@@ -225,8 +266,11 @@ class Renderer:
             self._envs[allow_missing] = BoundedSandbox(
                 loader=self.loader,
                 undefined=_Placeholder if allow_missing else jinja2.StrictUndefined,
-                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                finalize=_finalize, autoescape=False,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+                finalize=_finalize,
+                autoescape=False,
             )
         return self._envs[allow_missing]
 
@@ -255,8 +299,12 @@ class Renderer:
         path = self.loader.path_of(relative)
         if path not in self.snapshot:
             raise UserError(f"examples file '{relative}' not found", path=self.prompt(name).path)
-        data = parse_yaml(self.snapshot.read_text(path), path, cache_key=self.snapshot.files[path].sha,
-                          cache=self.snapshot.caches.yaml)
+        data = parse_yaml(
+            self.snapshot.read_text(path),
+            path,
+            cache_key=self.snapshot.files[path].sha,
+            cache=self.snapshot.caches.yaml,
+        )
         if not isinstance(data, list):
             raise UserError("an example set must be a list", path=path)
         return data
@@ -272,7 +320,7 @@ class Renderer:
         return Rendered(name, system, tuple(messages), config)
 
     def _generate(self, prompt: PromptFile, context: dict, allow_missing: bool) -> str:
-        template_name = prompt.path[len(self.prompts_dir) + 1:]
+        template_name = prompt.path[len(self.prompts_dir) + 1 :]
         chunks, size, cap = [], 0, self.limits.max_chars
         try:
             template = self.env(allow_missing).get_template(template_name)
@@ -288,10 +336,16 @@ class Renderer:
                 raise UserError(exc.message, path=path, line=line) from None
             raise
         except jinja2.TemplateSyntaxError as exc:
-            raise UserError(f"template syntax error: {exc.message}", path=exc.filename or prompt.path, line=exc.lineno) from None
+            raise UserError(
+                f"template syntax error: {exc.message}",
+                path=exc.filename or prompt.path,
+                line=exc.lineno,
+            ) from None
         except jinja2.TemplateNotFound as exc:
             path, line = _template_frame(exc, prompt.path)
-            raise UserError(f"included template '{exc.name}' not found", path=path, line=line) from None
+            raise UserError(
+                f"included template '{exc.name}' not found", path=path, line=line
+            ) from None
         except jinja2.exceptions.SecurityError as exc:
             path, line = _template_frame(exc, prompt.path)
             raise UserError(f"refused by the sandbox: {exc}", path=path, line=line) from None
@@ -303,14 +357,19 @@ class Renderer:
             raise UserError(str(exc), path=path, line=line) from None
         except RecursionError as exc:
             path, line = _template_frame(exc, prompt.path)
-            raise UserError("recursion too deep (a macro or a recursive loop that calls itself without end?)",
-                            path=path, line=line) from None
+            raise UserError(
+                "recursion too deep (a macro or a recursive loop that calls itself without end?)",
+                path=path,
+                line=line,
+            ) from None
         except MemoryError:
             raise UserError("rendering ran out of memory", path=prompt.path) from None
         except Exception as exc:  # an error inside the template's own expressions
             path, line = _template_frame(exc, prompt.path)
             message = " ".join(str(exc).split())[:300]
-            raise UserError(f"error while rendering: {type(exc).__name__}: {message}", path=path, line=line) from None
+            raise UserError(
+                f"error while rendering: {type(exc).__name__}: {message}", path=path, line=line
+            ) from None
         return "".join(chunks)
 
     def _check_inputs(self, prompt: PromptFile, variables: dict) -> None:
@@ -323,12 +382,14 @@ class Renderer:
         used = self.variables_used(prompt.name)
         undeclared = sorted(used - set(declared) - {"examples"} - _JINJA_GLOBALS)
         if undeclared:
-            raise UserError(f"variable '{undeclared[0]}' is used but not declared in inputs", path=prompt.path)
+            raise UserError(
+                f"variable '{undeclared[0]}' is used but not declared in inputs", path=prompt.path
+            )
 
     # -- what a template refers to (the dependency graph reads these) -------------
 
     def analysis(self, path: str) -> Analysis:
-        return self.loader.compiled(self.env(), path[len(self.prompts_dir) + 1:])[1]
+        return self.loader.compiled(self.env(), path[len(self.prompts_dir) + 1 :])[1]
 
     def references(self, path: str) -> tuple[frozenset[str], bool]:
         """Template paths this file includes or imports, and whether some name is computed."""
@@ -368,7 +429,9 @@ def _references(ast, loader: _SnapshotLoader) -> tuple[frozenset[str], bool]:
         names = []
         if isinstance(target, nodes.Const) and isinstance(target.value, str):
             names = [target.value]
-        elif isinstance(target, (nodes.List, nodes.Tuple)) and all(isinstance(i, nodes.Const) for i in target.items):
+        elif isinstance(target, (nodes.List, nodes.Tuple)) and all(
+            isinstance(i, nodes.Const) for i in target.items
+        ):
             names = [i.value for i in target.items if isinstance(i, nodes.Const)]
         else:
             dynamic = True

@@ -46,13 +46,20 @@ from promptvc.prompts.budget import (
 
 # -- operators ----------------------------------------------------------------------------
 
+
 def _check_repeat(b: Budget, left: Any, right: Any) -> None:
     seq, count = (left, right) if isinstance(right, int) else (right, left)
     if isinstance(seq, (str, bytes)) and isinstance(count, int) and count > 0:
         b.size(len(seq) * count, "repeating with *")
     elif isinstance(seq, (list, tuple)) and isinstance(count, int) and count > 0:
-        b.items(len(seq) * count, "repeating a list with *")  # its text is checked where it is printed or joined
-    elif isinstance(left, int) and isinstance(right, int) and int_bits(left) + int_bits(right) > MAX_INT_BITS:
+        b.items(
+            len(seq) * count, "repeating a list with *"
+        )  # its text is checked where it is printed or joined
+    elif (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and int_bits(left) + int_bits(right) > MAX_INT_BITS
+    ):
         raise RenderLimitExceeded(f"a product past {MAX_INT_BITS:,} bits")
 
 
@@ -70,7 +77,9 @@ def _check_add(b: Budget, left: Any, right: Any) -> None:
 
 
 # `%(name)-*.*s`: a conversion, with its width and precision.
-_PERCENT = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?([diouxXeEfFgGcrsa%])")
+_PERCENT = re.compile(
+    r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d*))?[hlL]?([diouxXeEfFgGcrsa%])"
+)
 
 
 def _check_percent(b: Budget, fmt: Any, args: Any) -> None:
@@ -120,6 +129,7 @@ class _BoundedEscapeFormatter(_BoundedFormatting, SandboxedEscapeFormatter):
 
 # -- str methods called from a template ---------------------------------------------------
 
+
 def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
     return args[index] if len(args) > index else kwargs.get(name, default)
 
@@ -141,10 +151,20 @@ def _check_method(b: Budget, owner: Any, name: str, args: tuple, kwargs: dict) -
     elif name == "expandtabs":
         size = _arg(args, kwargs, 0, "tabsize", 8)
         if isinstance(size, int):
-            b.size(len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * size, "expandtabs()")
+            b.size(
+                len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * size,
+                "expandtabs()",
+            )
     elif name == "replace":
-        b.size(_replacement_size(owner, _arg(args, kwargs, 0, "old"), _arg(args, kwargs, 1, "new"),
-                                 _arg(args, kwargs, 2, "count", -1)), "replace()")
+        b.size(
+            _replacement_size(
+                owner,
+                _arg(args, kwargs, 0, "old"),
+                _arg(args, kwargs, 1, "new"),
+                _arg(args, kwargs, 2, "count", -1),
+            ),
+            "replace()",
+        )
     elif name == "join" and args:
         items = list(_iterate(args[0]))
         b.size(_joined_size(b, items) + len(owner) * len(items), "join()")
@@ -158,10 +178,13 @@ def _check_method(b: Budget, owner: Any, name: str, args: tuple, kwargs: dict) -
 def _joined_size(b: Budget, items: list) -> int:
     """How long the items are once joined: a string as it is, anything else as it prints."""
     cap = b.limits.max_chars + 1
-    return sum(len(item) if isinstance(item, (str, bytes)) else text_size(item, cap) for item in items)
+    return sum(
+        len(item) if isinstance(item, (str, bytes)) else text_size(item, cap) for item in items
+    )
 
 
 # -- filters --------------------------------------------------------------------------------
+
 
 def _iterate(value: Any) -> Iterator:
     b = budget()
@@ -215,6 +238,7 @@ def _filter_count(what: str, limit_of: Callable[[RenderLimits], int]):
         if isinstance(count, int) and count > limit:
             raise RenderLimitExceeded(f"{what} {count:,} is past its limit of {limit:,}")
         return value
+
     return check
 
 
@@ -223,6 +247,7 @@ def _filter_text(name: str):
         if not isinstance(value, str):
             b.size(text_size(value, b.limits.max_chars + 1), f"|{name}")
         return value
+
     return check
 
 
@@ -237,14 +262,34 @@ def _filter_sum(b, value, attribute=None, start=0, *rest, **kw):
 
 
 _FILTER_CHECKS: dict[str, Callable] = {
-    "center": _filter_center, "indent": _filter_indent, "wordwrap": _filter_wordwrap,
-    "replace": _filter_replace, "format": _filter_format,
-    "join": _filter_join, "sum": _filter_sum,
+    "center": _filter_center,
+    "indent": _filter_indent,
+    "wordwrap": _filter_wordwrap,
+    "replace": _filter_replace,
+    "format": _filter_format,
+    "join": _filter_join,
+    "sum": _filter_sum,
     "slice": _filter_count("|slice count", lambda limits: max(limits.max_chars // 100, 1)),
     "batch": _filter_count("|batch size", lambda limits: limits.max_chars),
-    **{name: _filter_text(name) for name in ("string", "tojson", "pprint", "e", "escape", "forceescape",
-                                             "upper", "lower", "title", "capitalize", "trim", "striptags",
-                                             "urlencode", "urlize")},
+    **{
+        name: _filter_text(name)
+        for name in (
+            "string",
+            "tojson",
+            "pprint",
+            "e",
+            "escape",
+            "forceescape",
+            "upper",
+            "lower",
+            "title",
+            "capitalize",
+            "trim",
+            "striptags",
+            "urlencode",
+            "urlize",
+        )
+    },
 }
 
 
@@ -259,7 +304,7 @@ def _bounded_filter(name: str, func: Callable) -> Callable:
         if check is not None:
             at = 1 if passes_context else 0
             value = check(b, *args[at:], **kwargs)
-            args = (*args[:at], value, *args[at + 1:])
+            args = (*args[:at], value, *args[at + 1 :])
         result = func(*args, **kwargs)
         if isinstance(result, str):
             b.size(len(result), f"the |{name} filter")
@@ -277,6 +322,7 @@ def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100)
 
 # -- the environment ------------------------------------------------------------------------
 
+
 class _BoundedCodeGenerator(CodeGenerator):
     """Jinja's code generator with `~` and every for loop routed through the environment's checks."""
 
@@ -288,9 +334,13 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write("))")
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        wrapped = isinstance(node.iter, nodes.Call) and isinstance(node.iter.node, nodes.EnvironmentAttribute)
+        wrapped = isinstance(node.iter, nodes.Call) and isinstance(
+            node.iter.node, nodes.EnvironmentAttribute
+        )
         if not wrapped:
-            call = nodes.Call(nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [], None, None)
+            call = nodes.Call(
+                nodes.EnvironmentAttribute("bounded_iter"), [node.iter], [], None, None
+            )
             node.iter = call.set_lineno(node.iter.lineno).set_environment(self.environment)
         super().visit_For(node, frame)
 
@@ -317,7 +367,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         b = budget()
         b.tick()
         cap = b.limits.max_chars + 1
-        b.size(sum(len(p) if isinstance(p, str) else text_size(p, cap) for p in parts), "joining with ~")
+        b.size(
+            sum(len(p) if isinstance(p, str) else text_size(p, cap) for p in parts),
+            "joining with ~",
+        )
         return "".join([p if isinstance(p, str) else str(p) for p in parts])
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -358,7 +411,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         """Jinja's own str.format wrapping, with the bounded formatter."""
         name = getattr(value, "__name__", None)
         owner = getattr(value, "__self__", None)
-        if name not in ("format", "format_map") or not isinstance(owner, str) or not callable(value):
+        if (
+            name not in ("format", "format_map")
+            or not isinstance(owner, str)
+            or not callable(value)
+        ):
             return None
         formatter: SandboxedFormatter
         if isinstance(owner, Markup):
@@ -393,8 +450,10 @@ def _bounded_finalize(finalize: Callable[[Any], str]) -> Callable[[Any], str]:
     def bounded(value: Any) -> str:
         # Counted even when printed into a buffer ({% set %} blocks, macros), which holds every copy.
         b = budget()
-        b.size(len(value) if isinstance(value, str) else text_size(value, b.limits.max_chars + 1), "printing a value")
+        b.size(
+            len(value) if isinstance(value, str) else text_size(value, b.limits.max_chars + 1),
+            "printing a value",
+        )
         return finalize(value)
 
     return bounded
-

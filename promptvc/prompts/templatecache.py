@@ -30,9 +30,9 @@ _MAC_BYTES = hashlib.sha256().digest_size
 
 @dataclass(frozen=True)
 class Analysis:
-    references: frozenset[str]   # template paths it includes or imports
-    dynamic: bool                # an include whose name is computed at render time
-    variables: frozenset[str]    # variables it reads from the context
+    references: frozenset[str]  # template paths it includes or imports
+    dynamic: bool  # an include whose name is computed at render time
+    variables: frozenset[str]  # variables it reads from the context
 
 
 def user_cache_dir() -> Path:
@@ -68,8 +68,12 @@ def machine_key(directory: Path) -> bytes | None:
             finally:
                 os.unlink(tmp)
         info = os.lstat(path)
-        if (not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077 or info.st_uid != os.getuid()
-                or info.st_size != KEY_BYTES):
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_mode & 0o077
+            or info.st_uid != os.getuid()
+            or info.st_size != KEY_BYTES
+        ):
             return None
         return path.read_bytes()
     except OSError:
@@ -130,8 +134,17 @@ class TemplateCache:
         target = self._file(sha, path)
         if target is None:
             return
-        data = marshal.dumps((FORMAT, sha, path, code, tuple(sorted(analysis.references)), analysis.dynamic,
-                              tuple(sorted(analysis.variables))))
+        data = marshal.dumps(
+            (
+                FORMAT,
+                sha,
+                path,
+                code,
+                tuple(sorted(analysis.references)),
+                analysis.dynamic,
+                tuple(sorted(analysis.variables)),
+            )
+        )
         try:
             target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:

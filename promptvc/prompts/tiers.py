@@ -14,8 +14,16 @@ JUDGE_TIER = "judge"
 
 # Keys the Messages API takes, passed through to the request.
 API_PARAMS = (
-    "model", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
-    "tools", "tool_choice", "thinking", "metadata",
+    "model",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "metadata",
 )
 TIER_KEYS = set(API_PARAMS) | {"price"}
 
@@ -23,8 +31,8 @@ TIER_KEYS = set(API_PARAMS) | {"price"}
 @dataclass(frozen=True)
 class EffectiveConfig:
     tier: str | None
-    params: dict            # what goes into the request (model, max_tokens, ...)
-    sources: dict           # key -> where it came from ("tiers.yaml: fast", "front matter")
+    params: dict  # what goes into the request (model, max_tokens, ...)
+    sources: dict  # key -> where it came from ("tiers.yaml: fast", "front matter")
     price: dict | None = None
 
     @property
@@ -45,21 +53,29 @@ def load_tiers(snapshot: Snapshot, prompts_dir: str) -> dict[str, dict]:
     if path not in snapshot:
         return {}
     text = snapshot.read_text(path)
-    data = parse_yaml(text, path, cache_key=snapshot.files[path].sha, cache=snapshot.caches.yaml) or {}
+    data = (
+        parse_yaml(text, path, cache_key=snapshot.files[path].sha, cache=snapshot.caches.yaml) or {}
+    )
     if not isinstance(data, dict):
         raise UserError("must map tier names to configs", path=path)
     for name, tier in data.items():
         if not isinstance(tier, dict):
-            raise UserError(f"tier '{name}' must be a mapping", path=path, line=key_line(text, str(name)))
+            raise UserError(
+                f"tier '{name}' must be a mapping", path=path, line=key_line(text, str(name))
+            )
         unknown = set(tier) - TIER_KEYS
         if unknown:
             raise UserError(
-                f"tier '{name}' has unknown key '{sorted(unknown)[0]}'", path=path, line=key_line(text, str(name))
+                f"tier '{name}' has unknown key '{sorted(unknown)[0]}'",
+                path=path,
+                line=key_line(text, str(name)),
             )
     return data
 
 
-def effective_config(tier_name: str | None, overrides: dict, tiers: dict[str, dict], where: str) -> EffectiveConfig:
+def effective_config(
+    tier_name: str | None, overrides: dict, tiers: dict[str, dict], where: str
+) -> EffectiveConfig:
     """The tier's config overridden by the prompt's own front matter."""
     if tier_name is None and DEFAULT_TIER in tiers:
         tier_name = DEFAULT_TIER

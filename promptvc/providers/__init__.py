@@ -67,9 +67,10 @@ class Skipped(Exception):
 @dataclass(frozen=True)
 class Identity:
     """Which provider a set's scores come from; part of the set's content key."""
-    kind: str        # anthropic or echo
+
+    kind: str  # anthropic or echo
     endpoint: str
-    mode: str        # live, replay or echo
+    mode: str  # live, replay or echo
 
     @property
     def scores_key(self) -> tuple[str, str]:
@@ -118,7 +119,9 @@ def has_key() -> bool:
 
 def require_key() -> None:
     if not has_key():
-        raise CannotEvaluate("ANTHROPIC_API_KEY is not set; use --provider replay to run from recordings only")
+        raise CannotEvaluate(
+            "ANTHROPIC_API_KEY is not set; use --provider replay to run from recordings only"
+        )
 
 
 def echo_response(request: ModelRequest) -> Response:
@@ -128,20 +131,21 @@ def echo_response(request: ModelRequest) -> Response:
 @dataclass(frozen=True)
 class ProviderOptions:
     """What every provider may need, from promptvc.toml and the command line."""
+
     concurrency: int = 8
-    timeout: float = 60.0          # one attempt's connect and read timeouts
+    timeout: float = 60.0  # one attempt's connect and read timeouts
     max_retries: int = 4
     retry_after_cap: float = 30.0
-    deadline: float = 90.0         # one request, all attempts and waits together
+    deadline: float = 90.0  # one request, all attempts and waits together
 
 
 class Provider(ABC):
     """Answers a model request. `complete` raises ProviderError (or Skipped) instead of answering."""
 
     name: ClassVar[str]
-    sends: ClassVar[bool] = True        # a request goes out (and may cost money)
-    recorded: ClassVar[bool] = True     # answers are cached, and a recording may answer instead
-    judges: ClassVar[bool] = True       # can answer an llm-rubric judge
+    sends: ClassVar[bool] = True  # a request goes out (and may cost money)
+    recorded: ClassVar[bool] = True  # answers are cached, and a recording may answer instead
+    judges: ClassVar[bool] = True  # can answer an llm-rubric judge
     # How a recording is found: by the exact request (endpoint included), or by what was asked.
     recordings_by: ClassVar[Literal["request", "ask"]] = "request"
 
@@ -149,7 +153,9 @@ class Provider(ABC):
         self.options = options
 
     @abstractmethod
-    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
+    async def complete(
+        self, request: ModelRequest, before_send: Callable[[], None] | None = None
+    ) -> Response:
         """The answer to one request. `before_send` runs right before it is first sent (in its
         concurrency slot): the moment to look in the store once more, in case another run has
         recorded the answer since; whatever it raises ends the call unsent."""
@@ -170,7 +176,9 @@ def create_provider(name: str, options: ProviderOptions) -> Provider:
     try:
         cls = PROVIDERS[name]
     except KeyError:
-        raise CannotEvaluate(f"unknown provider '{name}' (known: {', '.join(sorted(PROVIDERS))})") from None
+        raise CannotEvaluate(
+            f"unknown provider '{name}' (known: {', '.join(sorted(PROVIDERS))})"
+        ) from None
     return cls(options)
 
 
@@ -184,9 +192,12 @@ class AnthropicProvider(Provider):
         require_key()
         super().__init__(options)
         from promptvc.providers.anthropic_api import MessagesClient  # the SDK, only when sending
+
         self.api = MessagesClient(options)
 
-    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
+    async def complete(
+        self, request: ModelRequest, before_send: Callable[[], None] | None = None
+    ) -> Response:
         return await self.api.complete(request, before_send)
 
     async def close(self) -> None:
@@ -202,7 +213,9 @@ class EchoProvider(Provider):
     recorded = False
     judges = False
 
-    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
+    async def complete(
+        self, request: ModelRequest, before_send: Callable[[], None] | None = None
+    ) -> Response:
         return echo_response(request)
 
 
@@ -214,6 +227,10 @@ class ReplayProvider(Provider):
     sends = False
     recordings_by = "ask"
 
-    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
-        raise Skipped("no recording for this request (replay answers from recordings only: "
-                      "`promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked)")
+    async def complete(
+        self, request: ModelRequest, before_send: Callable[[], None] | None = None
+    ) -> Response:
+        raise Skipped(
+            "no recording for this request (replay answers from recordings only: "
+            "`promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked)"
+        )

@@ -21,8 +21,17 @@ from promptvc.providers import (
 
 # Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
 # were removed from its signature in SDK 1.0 and travel in extra_body, unchanged on the wire.
-SDK_KWARGS = {"model", "max_tokens", "messages", "system", "stop_sequences", "metadata", "thinking",
-              "tool_choice", "tools"}
+SDK_KWARGS = {
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "stop_sequences",
+    "metadata",
+    "thinking",
+    "tool_choice",
+    "tools",
+}
 
 
 def sdk_arguments(body: dict) -> dict:
@@ -40,8 +49,11 @@ REJECTED = {400, 404, 405, 413, 422}
 def _rejected(model: str, exc: anthropic.APIStatusError) -> RequestRejected:
     detail = f"HTTP {exc.status_code}: {_message(exc)}"
     if exc.status_code == 404:
-        return RequestRejected(f"the API does not know model '{model}' ({detail}); check the tier or "
-                               "`model:` in front matter, and ANTHROPIC_BASE_URL", model_unknown=True)
+        return RequestRejected(
+            f"the API does not know model '{model}' ({detail}); check the tier or "
+            "`model:` in front matter, and ANTHROPIC_BASE_URL",
+            model_unknown=True,
+        )
     return RequestRejected(f"the API rejected the request for model '{model}' ({detail})")
 
 
@@ -57,16 +69,23 @@ class MessagesClient:
         self.unknown_models: dict[str, RequestRejected] = {}  # one 404 per model is enough
         self.faults = FaultTally()
 
-    async def complete(self, request: ModelRequest, before_send: Callable[[], None] | None = None) -> Response:
+    async def complete(
+        self, request: ModelRequest, before_send: Callable[[], None] | None = None
+    ) -> Response:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.deadline
         arguments = sdk_arguments(request.payload())
         attempt = 0
         while True:
             try:
-                return await self._attempt(request, arguments, deadline, before_send if attempt == 0 else None)
+                return await self._attempt(
+                    request, arguments, deadline, before_send if attempt == 0 else None
+                )
             except _Retryable as retry:
-                wait = min(retry.wait if retry.wait is not None else _backoff(attempt), self.options.retry_after_cap)
+                wait = min(
+                    retry.wait if retry.wait is not None else _backoff(attempt),
+                    self.options.retry_after_cap,
+                )
                 if attempt >= self.options.max_retries or loop.time() + wait >= deadline:
                     self.faults.failed(retry.error.kind)
                     raise retry.error from None
@@ -79,8 +98,13 @@ class MessagesClient:
                 self.faults.failed("malformed response")
                 raise
 
-    async def _attempt(self, request: ModelRequest, arguments: dict, deadline: float,
-                       before_send: Callable[[], None] | None) -> Response:
+    async def _attempt(
+        self,
+        request: ModelRequest,
+        arguments: dict,
+        deadline: float,
+        before_send: Callable[[], None] | None,
+    ) -> Response:
         async with self.limit:
             self.faults.raise_if_given_up()  # checked in the slot: the calls queued for it give up too
             if before_send is not None:
@@ -96,12 +120,19 @@ class MessagesClient:
                     raw = await self.client.messages.with_raw_response.create(**arguments)
                     data = await raw.read()
             except TimeoutError:
-                raise _Failure(f"no complete answer within the {self.options.deadline:g} s deadline "
-                               "([eval] deadline)", "deadline") from None
+                raise _Failure(
+                    f"no complete answer within the {self.options.deadline:g} s deadline "
+                    "([eval] deadline)",
+                    "deadline",
+                ) from None
             except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
-                raise _Failure(f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__) from None
+                raise _Failure(
+                    f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__
+                ) from None
             except anthropic.APIConnectionError as exc:
-                raise _Retryable(_Failure(f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__)) from None
+                raise _Retryable(
+                    _Failure(f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__)
+                ) from None
             except anthropic.APIStatusError as exc:
                 raise self._status_error(request.model, exc) from None
         response = parse_message(data, request.model, (time.perf_counter() - started) * 1000)
@@ -116,7 +147,9 @@ class MessagesClient:
                 self.unknown_models[model] = rejected
             return rejected
         failure = _Failure(f"HTTP {exc.status_code}: {_message(exc)}", f"HTTP {exc.status_code}")
-        if should == "false" or not (should == "true" or exc.status_code in (408, 409, 429) or exc.status_code >= 500):
+        if should == "false" or not (
+            should == "true" or exc.status_code in (408, 409, 429) or exc.status_code >= 500
+        ):
             return failure
         return _Retryable(failure, _retry_after(exc.response.headers))
 
@@ -165,7 +198,7 @@ class FaultTally:
 
 def _backoff(attempt: int) -> float:
     """As the SDK waits: 0.5 s doubling to 8 s, less up to a quarter for jitter."""
-    return min(0.5 * 2 ** attempt, 8.0) * (1 - 0.25 * random.random())
+    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
 def _retry_after(headers) -> float | None:
@@ -191,7 +224,9 @@ def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Respo
     if body.get("type", "message") != "message":
         error = body.get("error")
         detail = error.get("message") if isinstance(error, dict) else None
-        raise MalformedResponse(f"type {body.get('type')!r}, not a message" + (f" ({detail})" if detail else ""))
+        raise MalformedResponse(
+            f"type {body.get('type')!r}, not a message" + (f" ({detail})" if detail else "")
+        )
     content, usage = body.get("content"), body.get("usage") or {}
     if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
         raise MalformedResponse("content is not a list of blocks")

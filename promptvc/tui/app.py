@@ -56,7 +56,7 @@ class PromptvcApp(App[None]):
         self.filter_text = ""
         self.live_refresh = live_refresh
         self._db_stamp: tuple[int, ...] | None = None
-        self._diffs: OrderedDict[str, list[Text]] = OrderedDict()   # by commit sha, the newest kept
+        self._diffs: OrderedDict[str, list[Text]] = OrderedDict()  # by commit sha, the newest kept
 
     # -- layout -------------------------------------------------------------------------
 
@@ -66,7 +66,9 @@ class PromptvcApp(App[None]):
             yield Sparkline([], id="spark")
             yield Static("overall", id="spark-label")
         with Horizontal(id="body"):
-            commits: DataTable[str | Text] = DataTable(id="commits", cursor_type="row", zebra_stripes=True)
+            commits: DataTable[str | Text] = DataTable(
+                id="commits", cursor_type="row", zebra_stripes=True
+            )
             commits.border_title = "commits"
             yield commits
             with Vertical(id="detail"):
@@ -75,14 +77,19 @@ class PromptvcApp(App[None]):
                 yield Static(id="hint")
         with Horizontal(id="progress-row"):
             yield ProgressBar(id="progress", show_eta=False)
-        yield Input(placeholder="filter by prompt or set name (enter to apply, escape to clear)", id="filter")
+        yield Input(
+            placeholder="filter by prompt or set name (enter to apply, escape to clear)",
+            id="filter",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
         commits = self.query_one("#commits", DataTable)
         # The subject goes last: at 80 columns it is what gets cut, never the scores.
         commits.add_columns("commit", "date", "score", "Δ", "author", "subject")
-        self.query_one("#sets", DataTable).add_columns("set", "parent", "here", "Δ", "cases", "cost", "provider")
+        self.query_one("#sets", DataTable).add_columns(
+            "set", "parent", "here", "Δ", "cases", "cost", "provider"
+        )
         self.load()
         if self.live_refresh:
             self.set_interval(REFRESH_SECONDS, self.refresh_if_changed)
@@ -116,10 +123,20 @@ class PromptvcApp(App[None]):
             date = datetime.fromtimestamp(point.commit.timestamp, UTC).strftime("%m-%d")
             overall = point.overall
             # A commit whose changed sets were not evaluated has no delta worth showing.
-            delta = Text("partial", style="yellow") if overall is not None and point.partial \
+            delta = (
+                Text("partial", style="yellow")
+                if overall is not None and point.partial
                 else delta_cell(point.overall_delta)
-            table.add_row(Text(point.commit.short, style="yellow"), date, score_cell(overall), delta,
-                          point.commit.author[:10], point.commit.subject[:40], key=point.commit.sha)
+            )
+            table.add_row(
+                Text(point.commit.short, style="yellow"),
+                date,
+                score_cell(overall),
+                delta,
+                point.commit.author[:10],
+                point.commit.subject[:40],
+                key=point.commit.sha,
+            )
         scores = [p.overall for p in reversed(self.shown) if p.overall is not None]
         self.query_one("#spark", Sparkline).data = scores
         self.query_one("#spark-label", Static).update("overall" if scores else "")
@@ -144,7 +161,12 @@ class PromptvcApp(App[None]):
         needle = self.filter_text.lower()
 
         def kept(sets: dict) -> dict:
-            return {k: s for k, s in sets.items() if needle in s.set_id.lower() or needle in s.prompt.lower()}
+            return {
+                k: s
+                for k, s in sets.items()
+                if needle in s.set_id.lower() or needle in s.prompt.lower()
+            }
+
         sets, parent = kept(point.sets), kept(point.parent)
         return replace(point, sets=sets, parent=parent) if sets or parent else None
 
@@ -152,10 +174,14 @@ class PromptvcApp(App[None]):
         self.query_one("#sets", DataTable).clear()
         self.query_one("#flips", Static).update("")
         if self.filter_text:
-            message = f"no commit matches '{self.filter_text}' — press / and escape to clear the filter"
+            message = (
+                f"no commit matches '{self.filter_text}' — press / and escape to clear the filter"
+            )
         else:
-            message = ("no commits touch prompts/, evals/ or promptvc.toml yet — run `promptvc init`, "
-                       "commit, then `promptvc eval`")
+            message = (
+                "no commits touch prompts/, evals/ or promptvc.toml yet — run `promptvc init`, "
+                "commit, then `promptvc eval`"
+            )
         self.query_one("#hint", Static).update(message)
 
     def selected(self) -> CommitPoint | None:
@@ -174,15 +200,29 @@ class PromptvcApp(App[None]):
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
             failed = Text(" ✗", style="red") if here and here.status == Status.FAILED else Text("")
             cost = money(here.cost) if here and here.cost is not None else ""
-            table.add_row(row.set_id, score_cell(parent.score if parent else None),
-                          score_cell(here.score if here else None), delta_cell(row.delta),
-                          Text(cases) + failed, cost, (here.provider if here else "") or "", key=row.set_id)
-        flips = [f"{r.set_id}/{case_id} {d.value}" for r in self.set_rows for case_id, d in r.flipped]
-        self.query_one("#flips", Static).update(Text("flipped: " + ", ".join(flips), style="yellow") if flips else "")
+            table.add_row(
+                row.set_id,
+                score_cell(parent.score if parent else None),
+                score_cell(here.score if here else None),
+                delta_cell(row.delta),
+                Text(cases) + failed,
+                cost,
+                (here.provider if here else "") or "",
+                key=row.set_id,
+            )
+        flips = [
+            f"{r.set_id}/{case_id} {d.value}" for r in self.set_rows for case_id, d in r.flipped
+        ]
+        self.query_one("#flips", Static).update(
+            Text("flipped: " + ", ".join(flips), style="yellow") if flips else ""
+        )
         evaluated = any(r.here and r.here.evaluated for r in self.set_rows)
         self.query_one("#hint", Static).update(
-            "" if evaluated else "not evaluated here yet — press e (or run `promptvc eval --rev "
-                                 f"{point.commit.short}`)")
+            ""
+            if evaluated
+            else "not evaluated here yet — press e (or run `promptvc eval --rev "
+            f"{point.commit.short}`)"
+        )
 
     def _row_matches(self, row: SetRow) -> bool:
         needle = self.filter_text.lower()
@@ -191,7 +231,11 @@ class PromptvcApp(App[None]):
     # -- events and actions ---------------------------------------------------------------
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "commits" and self.shown and 0 <= event.cursor_row < len(self.shown):
+        if (
+            event.data_table.id == "commits"
+            and self.shown
+            and 0 <= event.cursor_row < len(self.shown)
+        ):
             self.show_commit(self.shown[event.cursor_row])
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -206,8 +250,14 @@ class PromptvcApp(App[None]):
         if point is None or row is None:
             return
         cases = self.browser.case_rows(row.here, row.parent)
-        self.push_screen(SetScreen(row, cases, f"{point.commit.short} {point.commit.subject}",
-                                   open_case=lambda case: self.case_screen(point, set_id, case)))
+        self.push_screen(
+            SetScreen(
+                row,
+                cases,
+                f"{point.commit.short} {point.commit.subject}",
+                open_case=lambda case: self.case_screen(point, set_id, case),
+            )
+        )
 
     def case_screen(self, point: CommitPoint, set_id: str, case: CaseRow) -> CaseScreen:
         screen = CaseScreen(set_id, case, self._diffs.get(point.commit.sha))
@@ -229,6 +279,7 @@ class PromptvcApp(App[None]):
     def diff_worker(self, point: CommitPoint, screen: DiffScreen | CaseScreen) -> None:
         """The prompt diff renders every affected case at two commits: never on the UI thread."""
         from promptvc.views.diff import report_lines
+
         try:
             lines = report_lines(self.browser.diff(point))
         except PromptvcError as exc:
@@ -243,8 +294,14 @@ class PromptvcApp(App[None]):
             screen.show_diff(lines)
 
     @work(thread=True, group="case")
-    def case_details_worker(self, screen: CaseScreen, point: CommitPoint, set_id: str, case: CaseRow,
-                            request: CaseRequest | None) -> None:
+    def case_details_worker(
+        self,
+        screen: CaseScreen,
+        point: CommitPoint,
+        set_id: str,
+        case: CaseRow,
+        request: CaseRequest | None,
+    ) -> None:
         """The case's variables come from its golden set at the commit: a read from git."""
         try:
             variables = self.browser.case_vars(point, set_id, case.case_id)
@@ -252,7 +309,9 @@ class PromptvcApp(App[None]):
             variables = None
         self.call_from_thread(self._details_ready, screen, variables, request)
 
-    def _details_ready(self, screen: CaseScreen, variables: dict | None, request: CaseRequest | None) -> None:
+    def _details_ready(
+        self, screen: CaseScreen, variables: dict | None, request: CaseRequest | None
+    ) -> None:
         if screen.is_attached:
             screen.show_details(variables, request)
 
@@ -287,7 +346,9 @@ class PromptvcApp(App[None]):
         point = self.selected()
         if point is None:
             return
-        self.query_one("#hint", Static).update(f"planning {point.commit.short}: rendering its cases…")
+        self.query_one("#hint", Static).update(
+            f"planning {point.commit.short}: rendering its cases…"
+        )
         self.estimate_worker(point)
 
     @work(thread=True, exclusive=True, group="estimate")
@@ -296,19 +357,24 @@ class PromptvcApp(App[None]):
         try:
             requests, cost = self.browser.cost_to_evaluate(point)
         except PromptvcError as exc:
-            self.call_from_thread(self.evaluation_done, f"could not plan {point.commit.short}: {exc}")
+            self.call_from_thread(
+                self.evaluation_done, f"could not plan {point.commit.short}: {exc}"
+            )
             return
         self.call_from_thread(self.confirm_evaluation, point, requests, cost)
 
     def confirm_evaluation(self, point: CommitPoint, requests: int, cost: float) -> None:
         cap = self.browser.ws.settings.spend_cap
         if cost > cap:
-            question = (f"Evaluating {point.commit.short} and its parent sends {plural(requests, 'request')}, "
-                        f"est. {money(cost)} — above the spend cap ({money(cap)}). Evaluate?")
+            question = (
+                f"Evaluating {point.commit.short} and its parent sends {plural(requests, 'request')}, "
+                f"est. {money(cost)} — above the spend cap ({money(cap)}). Evaluate?"
+            )
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.start_evaluation(point, requests, cost)
+
             self.push_screen(ConfirmScreen(question), answered)
         else:
             self.start_evaluation(point, requests, cost)
@@ -316,15 +382,18 @@ class PromptvcApp(App[None]):
     def start_evaluation(self, point: CommitPoint, requests: int, cost: float) -> None:
         self.query_one("#progress-row").add_class("visible")
         self.query_one("#hint", Static).update(
-            f"evaluating {point.commit.short}: {plural(requests, 'request')} to send, est. {money(cost)}…")
+            f"evaluating {point.commit.short}: {plural(requests, 'request')} to send, est. {money(cost)}…"
+        )
         self.evaluate_worker(point)
 
     @work(thread=True, exclusive=True)
     def evaluate_worker(self, point: CommitPoint) -> None:
         bar = self.query_one("#progress", ProgressBar)
         try:
-            self.browser.evaluate(point, lambda done, total: self.call_from_thread(bar.update, total=total,
-                                                                                   progress=done))
+            self.browser.evaluate(
+                point,
+                lambda done, total: self.call_from_thread(bar.update, total=total, progress=done),
+            )
             message = f"evaluated {point.commit.short}"
         except Exception as exc:  # shown in the UI; the store keeps whatever finished
             message = f"could not evaluate: {exc}"

@@ -26,7 +26,7 @@ class SetRow:
     prompt: str
     here: SetPoint | None
     parent: SetPoint | None
-    flipped: tuple[tuple[str, Direction], ...]   # (case id, which way), regressions first
+    flipped: tuple[tuple[str, Direction], ...]  # (case id, which way), regressions first
 
     @property
     def delta(self) -> float | None:
@@ -42,26 +42,30 @@ class SetRow:
 @dataclass(frozen=True)
 class CaseRequest:
     system: str
-    messages: tuple[tuple[str, str], ...]   # (role, text)
+    messages: tuple[tuple[str, str], ...]  # (role, text)
 
 
 @dataclass(frozen=True)
 class CaseRow:
     case_id: str
-    here: dict | None       # the stored result row
+    here: dict | None  # the stored result row
     parent: dict | None
 
     @property
     def flip(self) -> Direction | None:
-        return flip_direction(self.parent["status"] if self.parent else None,
-                              self.here["status"] if self.here else None)
+        return flip_direction(
+            self.parent["status"] if self.parent else None,
+            self.here["status"] if self.here else None,
+        )
 
 
 class HistoryBrowser:
     def __init__(self, ws: Workspace, rev: str = "HEAD"):
         self.ws = ws
         self.rev = rev
-        self.store = Store.for_reading(ws.db_path)  # browsing only reads; `e` opens its own to write
+        self.store = Store.for_reading(
+            ws.db_path
+        )  # browsing only reads; `e` opens its own to write
         self._planned: dict[str, BothPlans] = {}
         self.warnings: list[str] = []  # commits history had to skip, shown by the app
 
@@ -81,8 +85,12 @@ class HistoryBrowser:
             here, parent = point.sets.get(set_id), point.parent.get(set_id)
             flips: tuple[tuple[str, Direction], ...] = ()
             # The same content key on both sides means the same results: no case can have flipped.
-            comparable = here is not None and parent is not None and here.comparable(parent) \
+            comparable = (
+                here is not None
+                and parent is not None
+                and here.comparable(parent)
                 and here.set_key != parent.set_key
+            )
             flips = self.flips(here, parent) if comparable else ()  # type: ignore[arg-type]
             either = here or parent
             assert either is not None  # the set id came from one side or the other
@@ -91,27 +99,43 @@ class HistoryBrowser:
         return rows
 
     def flips(self, here: SetPoint, parent: SetPoint) -> tuple[tuple[str, Direction], ...]:
-        now, before = self.store.case_statuses(here.set_key), self.store.case_statuses(parent.set_key)
-        flipped = [(case_id, d) for case_id in sorted(now.keys() & before.keys())
-                   if (d := flip_direction(before[case_id], now[case_id]))]
+        now, before = (
+            self.store.case_statuses(here.set_key),
+            self.store.case_statuses(parent.set_key),
+        )
+        flipped = [
+            (case_id, d)
+            for case_id in sorted(now.keys() & before.keys())
+            if (d := flip_direction(before[case_id], now[case_id]))
+        ]
         return tuple(sorted(flipped, key=lambda f: f[1] is not Direction.REGRESSED))
 
     def case_rows(self, here: SetPoint | None, parent: SetPoint | None) -> list[CaseRow]:
         now = _by_case(self.store.results_for_set(here.set_key)) if here else {}
         before = _by_case(self.store.results_for_set(parent.set_key)) if parent else {}
-        rows = [CaseRow(case_id, now.get(case_id), before.get(case_id)) for case_id in sorted(set(now) | set(before))]
+        rows = [
+            CaseRow(case_id, now.get(case_id), before.get(case_id))
+            for case_id in sorted(set(now) | set(before))
+        ]
         rows.sort(key=lambda r: (not r.flip, r.case_id))
         return rows
 
     def diff(self, point: CommitPoint) -> DiffReport:
         """The commit's prompt diff against its first parent (the empty tree for a root commit)."""
         from promptvc.diff import compute_diff
+
         commit = point.commit
         parent = Commit(commit.parents[0]) if commit.parents else EMPTY
         old, new = self.ws.snapshot(parent), self.ws.snapshot(Commit(commit.sha))
         old_label = commit.parents[0][:7] if commit.parents else "empty tree"
-        return compute_diff(self.ws.renderer(old), self.ws.renderer(new), self.ws.catalog(old), self.ws.catalog(new),
-                            old_label=old_label, new_label=commit.short)
+        return compute_diff(
+            self.ws.renderer(old),
+            self.ws.renderer(new),
+            self.ws.catalog(old),
+            self.ws.catalog(new),
+            old_label=old_label,
+            new_label=commit.short,
+        )
 
     def case_request(self, here: dict | None) -> CaseRequest | None:
         """The case's variables and the request that produced its output here, from the store."""
@@ -121,9 +145,18 @@ class HistoryBrowser:
         if row is None:
             return None
         request = json.loads(row["request"])
-        return CaseRequest(request.get("system") or "", tuple(
-            (m.get("role", "?"), m["content"] if isinstance(m.get("content"), str) else json.dumps(m.get("content")))
-            for m in request.get("messages", [])))
+        return CaseRequest(
+            request.get("system") or "",
+            tuple(
+                (
+                    m.get("role", "?"),
+                    m["content"]
+                    if isinstance(m.get("content"), str)
+                    else json.dumps(m.get("content")),
+                )
+                for m in request.get("messages", [])
+            ),
+        )
 
     def case_vars(self, point: CommitPoint, set_id: str, case_id: str) -> dict | None:
         """The case's variables as its golden set gives them at this commit (read from git)."""
@@ -136,6 +169,7 @@ class HistoryBrowser:
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""
         from promptvc.evaluation.both import spend
+
         store = Store(self.ws.db_path)  # one connection per thread: the TUI asks from a worker
         try:
             needed = spend(store, self._plans(point))
@@ -147,14 +181,18 @@ class HistoryBrowser:
         """The plans for a commit and its parent, made once (the estimate and the run share them)."""
         if point.commit.sha not in self._planned:
             from promptvc.evaluation.both import plan_both
+
             parent = Commit(point.commit.parents[0]) if point.commit.parents else EMPTY
             # only the latest: a plan holds rendered requests
-            self._planned = {point.commit.sha: plan_both(self.ws, parent, Commit(point.commit.sha), scope="all")}
+            self._planned = {
+                point.commit.sha: plan_both(self.ws, parent, Commit(point.commit.sha), scope="all")
+            }
         return self._planned[point.commit.sha]
 
     def evaluate(self, point: CommitPoint, on_progress: Callable[[int, int], None]) -> None:
         """Evaluate a commit and its first parent (reusing everything stored). Runs in a worker thread."""
         from promptvc.evaluation.both import evaluate_both
+
         plans = self._plans(point)
         total = sum(len(p.jobs) for p in plans.plans)
         done = [0]
@@ -162,6 +200,7 @@ class HistoryBrowser:
         def advance(_result):
             done[0] += 1
             on_progress(done[0], total)
+
         evaluate_both(self.ws, plans, command="tui", on_result=advance)
 
 

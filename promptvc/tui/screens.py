@@ -25,7 +25,9 @@ def score_cell(score: float | None) -> Text:
 def delta_cell(delta: float | None) -> Text:
     if delta is None or is_unchanged(delta):
         return Text("·", style="dim")
-    return Text(f"▲+{delta:.2f}", style="green") if delta > 0 else Text(f"▼−{-delta:.2f}", style="red")
+    return (
+        Text(f"▲+{delta:.2f}", style="green") if delta > 0 else Text(f"▼−{-delta:.2f}", style="red")
+    )
 
 
 def status_cell(row: dict | None) -> Text:
@@ -41,8 +43,14 @@ class SetScreen(Screen[None]):
     AUTO_FOCUS = "#cases"
     BINDINGS = [Binding("escape", "app.pop_screen", "back")]
 
-    def __init__(self, row: SetRow, cases: list[CaseRow], commit_label: str, *,
-                 open_case: Callable[[CaseRow], CaseScreen] | None = None):
+    def __init__(
+        self,
+        row: SetRow,
+        cases: list[CaseRow],
+        commit_label: str,
+        *,
+        open_case: Callable[[CaseRow], CaseScreen] | None = None,
+    ):
         super().__init__()
         self.row = row
         self.cases = cases
@@ -51,17 +59,36 @@ class SetScreen(Screen[None]):
         self.open_case = open_case or (lambda case: CaseScreen(row.set_id, case))
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f" {self.row.set_id}  ·  prompt {self.row.prompt}  ·  {self.commit_label}", style="bold"))
+        yield Static(
+            Text(
+                f" {self.row.set_id}  ·  prompt {self.row.prompt}  ·  {self.commit_label}",
+                style="bold",
+            )
+        )
         table: DataTable[str | Text] = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
         table.add_columns("case", "parent", "here", "flip", "score")
         for case in self.cases:
-            style = {Direction.REGRESSED: "red", Direction.FIXED: "green"}.get(case.flip, "") if case.flip else ""
+            style = (
+                {Direction.REGRESSED: "red", Direction.FIXED: "green"}.get(case.flip, "")
+                if case.flip
+                else ""
+            )
             flip = case.flip.value if case.flip else ""
-            table.add_row(case.case_id, status_cell(case.parent), status_cell(case.here), Text(flip, style=style),
-                          score_cell(case.here["score"] if case.here else None), key=case.case_id)
+            table.add_row(
+                case.case_id,
+                status_cell(case.parent),
+                status_cell(case.here),
+                Text(flip, style=style),
+                score_cell(case.here["score"] if case.here else None),
+                key=case.case_id,
+            )
         if not self.cases:
-            yield Static(Text(" no stored results for this set here or at the parent — press escape, then e",
-                              style="dim"))
+            yield Static(
+                Text(
+                    " no stored results for this set here or at the parent — press escape, then e",
+                    style="dim",
+                )
+            )
         yield table
         yield Footer()
 
@@ -170,7 +197,11 @@ class DiffScreen(Screen[None]):
         yield Footer()
 
     def _text(self) -> Text:
-        return Text("computing the diff…", style="dim") if self.lines is None else Text("\n").join(self.lines)
+        return (
+            Text("computing the diff…", style="dim")
+            if self.lines is None
+            else Text("\n").join(self.lines)
+        )
 
     def show_diff(self, lines: list[Text]) -> None:
         self.lines = lines

@@ -29,11 +29,14 @@ def _one_line(text: str | None, other: str | None = None) -> str:
     start = 0
     if other is not None:
         other_flat = " ".join(other.split())
-        same = next((i for i, (a, b) in enumerate(zip(flat, other_flat, strict=False)) if a != b), min(len(flat), len(other_flat)))
+        same = next(
+            (i for i, (a, b) in enumerate(zip(flat, other_flat, strict=False)) if a != b),
+            min(len(flat), len(other_flat)),
+        )
         if same > OUTPUT_WIDTH // 2:
             start = flat.rfind(" ", 0, same - 20) + 1
     shown = ("…" if start else "") + flat[start:]
-    return shown if len(shown) <= OUTPUT_WIDTH else shown[:OUTPUT_WIDTH - 1] + "…"
+    return shown if len(shown) <= OUTPUT_WIDTH else shown[: OUTPUT_WIDTH - 1] + "…"
 
 
 def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[Text]:
@@ -43,8 +46,15 @@ def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[T
         lines.append(_set_line(c, width))
         for flip in c.flips:
             lines += _flip_lines(flip)
-        if c.after is not None and c.before is None:  # a new set (or no baseline): why its cases fail
-            lines += [line for r in c.after.results if r.status == Status.FAILED for line in _failed_case_lines(r)]
+        if (
+            c.after is not None and c.before is None
+        ):  # a new set (or no baseline): why its cases fail
+            lines += [
+                line
+                for r in c.after.results
+                if r.status == Status.FAILED
+                for line in _failed_case_lines(r)
+            ]
         if c.after is not None:
             lines += _error_lines(c.after)
     return lines
@@ -58,8 +68,10 @@ def _set_line(c: SetComparison, width: int) -> Text:
     if c.after is not None:
         line.append(f"  threshold {c.after.golden.threshold:.2f}  ", style="dim")
         status = c.after.status
-        line.append({Status.PASSED: "✓", Status.FAILED: "✗"}.get(status, status),
-                    style={Status.PASSED: "green", Status.FAILED: "bold red"}.get(status, "dim"))
+        line.append(
+            {Status.PASSED: "✓", Status.FAILED: "✗"}.get(status, status),
+            style={Status.PASSED: "green", Status.FAILED: "bold red"}.get(status, "dim"),
+        )
         line.append(f"  {c.after.plan.identity.label}", style="dim")
         if c.after.noisy:
             line.append("  (1 sample at T>0)", style="yellow")
@@ -80,8 +92,12 @@ def _flip_lines(flip: Flip) -> list[Text]:
         lines.append(Text(f"      before: {_verdicts(flip.before)}", style="dim"))
         lines.append(Text(f"      after:  {_verdicts(flip.after)}", style=style))
         return lines
-    lines.append(Text(f"      before: {_one_line(flip.before.output, flip.after.output)}", style="dim"))
-    lines.append(Text(f"      after:  {_one_line(flip.after.output, flip.before.output)}", style=style))
+    lines.append(
+        Text(f"      before: {_one_line(flip.before.output, flip.after.output)}", style="dim")
+    )
+    lines.append(
+        Text(f"      after:  {_one_line(flip.after.output, flip.before.output)}", style=style)
+    )
     return lines
 
 
@@ -108,12 +124,16 @@ def _error_lines(outcome: SetOutcome) -> list[Text]:
 
 def _why(grade: Grade) -> str:
     """The assertion and its reason (for llm-rubric, the judge's score and reason, not the rubric)."""
-    label = "llm-rubric" if grade.label.startswith(("llm-rubric", "not-llm-rubric")) else grade.label
+    label = (
+        "llm-rubric" if grade.label.startswith(("llm-rubric", "not-llm-rubric")) else grade.label
+    )
     return _one_line(f"{label}: {grade.reason}")
 
 
 def _verdicts(result: CaseResult) -> str:
-    return _one_line("; ".join(f"{'✓' if g.passed else '✗'} {g.label}: {g.reason}" for g in result.grades))
+    return _one_line(
+        "; ".join(f"{'✓' if g.passed else '✗'} {g.label}: {g.reason}" for g in result.grades)
+    )
 
 
 def cost_lines(comparisons: list[SetComparison]) -> list[Text]:
@@ -126,5 +146,9 @@ def cost_lines(comparisons: list[SetComparison]) -> list[Text]:
         return [Text(f"  cost per run: unknown (a model without a price) {where}", style="dim")]
     change = after - before
     ratio = f", ×{after / before:.1f}" if before and abs(change) >= 5e-7 else ""
-    return [Text(f"  cost per run: {money(before)} → {money(after)} ({signed_money(change)}{ratio}) {where}",
-                 style="dim")]
+    return [
+        Text(
+            f"  cost per run: {money(before)} → {money(after)} ({signed_money(change)}{ratio}) {where}",
+            style="dim",
+        )
+    ]

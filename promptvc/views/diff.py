@@ -24,7 +24,15 @@ def _value(value: Any) -> str:
 
 
 def _diff_line(line: str) -> Text:
-    style = "green" if line.startswith("+") else "red" if line.startswith("-") else "cyan" if line.startswith("@@") else "dim"
+    style = (
+        "green"
+        if line.startswith("+")
+        else "red"
+        if line.startswith("-")
+        else "cyan"
+        if line.startswith("@@")
+        else "dim"
+    )
     return Text(INDENT + line, style=style)
 
 
@@ -43,9 +51,13 @@ def _tokens(n: int) -> str:
     return f"{sign}{abs(n)} token{'' if abs(n) == 1 else 's'}"
 
 
-def prompt_lines(change: PromptChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
+def prompt_lines(
+    change: PromptChange, old_label: str = "old side", new_label: str = "new side"
+) -> list[Text]:
     head = Text(change.path, style="bold yellow")
-    where = " · ".join(x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x)
+    where = " · ".join(
+        x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x
+    )
     status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
     if change.status == "renamed":
         status = f"  (renamed from {change.old_name})"
@@ -81,17 +93,24 @@ def prompt_lines(change: PromptChange, old_label: str = "old side", new_label: s
     return lines
 
 
-def rendered_lines(r: RenderedChange, old_label: str = "old side", new_label: str = "new side") -> list[Text]:
+def rendered_lines(
+    r: RenderedChange, old_label: str = "old side", new_label: str = "new side"
+) -> list[Text]:
     if r.error or r.old_error:
         errors = [(old_label, r.old_error), (new_label, r.error)]
         if not r.old_error:  # the usual case: the change itself broke the prompt
             return [_label("rendered", Text(f"error: {r.error}", style="bold red"))]
-        return [_label("rendered" if i == 0 else "", Text(f"error ({side}): {error}", style="bold red"))
-                for i, (side, error) in enumerate((s, e) for s, e in errors if e)]
+        return [
+            _label("rendered" if i == 0 else "", Text(f"error ({side}): {error}", style="bold red"))
+            for i, (side, error) in enumerate((s, e) for s, e in errors if e)
+        ]
     if not r.total:
         return [_label("rendered", Text("no case exists on both sides to compare", style="dim"))]
     if not r.changed:
-        text = Text("unchanged in the only case" if r.total == 1 else f"unchanged in all {r.total} cases", style="dim")
+        text = Text(
+            "unchanged in the only case" if r.total == 1 else f"unchanged in all {r.total} cases",
+            style="dim",
+        )
         if r.cost_delta is None or abs(r.cost_delta) >= 5e-7:  # the model (or its price) changed
             text.append(f" (model: ≈{_money(r.cost_delta, '/call')})", style="dim")
         return [_label("rendered", text)]
@@ -105,7 +124,10 @@ def rendered_lines(r: RenderedChange, old_label: str = "old side", new_label: st
 
 
 def report_lines(report: DiffReport) -> list[Text]:
-    lines = [Text(f"promptvc diff · {report.old_label} → {report.new_label}", style="bold"), Text("")]
+    lines = [
+        Text(f"promptvc diff · {report.old_label} → {report.new_label}", style="bold"),
+        Text(""),
+    ]
     for change in report.prompts:
         lines += prompt_lines(change, report.old_label, report.new_label)
         lines.append(Text(""))
@@ -113,13 +135,24 @@ def report_lines(report: DiffReport) -> list[Text]:
         reach = f"reaches {plural(len(names), 'prompt')}"
         lines.append(Text(f"{path} → {reach}: {', '.join(names) or '(none)'}", style="magenta"))
     if report.judge_changed:
-        lines.append(Text("the judge changed → every set with an llm-rubric assertion is re-scored", style="magenta"))
+        lines.append(
+            Text(
+                "the judge changed → every set with an llm-rubric assertion is re-scored",
+                style="magenta",
+            )
+        )
     for s in report.sets:
         lines.append(_set_line(s))
-    checks_only = [a for a in report.affected_sets if any(r.startswith(_CHECK_REASONS) for r in a.reasons)]
+    checks_only = [
+        a for a in report.affected_sets if any(r.startswith(_CHECK_REASONS) for r in a.reasons)
+    ]
     for a in checks_only:
         because = "; ".join(r for r in a.reasons if r.startswith(_CHECK_REASONS))
-        lines.append(Text(f"{a.golden.path}  golden set {a.golden.id} affected: {because}", style="bold blue"))
+        lines.append(
+            Text(
+                f"{a.golden.path}  golden set {a.golden.id} affected: {because}", style="bold blue"
+            )
+        )
     if report.shared or report.sets or report.judge_changed or checks_only:
         lines.append(Text(""))
     lines.append(summary_line(report))
@@ -134,9 +167,14 @@ def _set_line(s) -> Text:
     text = Text(f"{s.path}", style="bold blue")
     if s.status == "renamed":
         text = Text(f"{s.old_path} → {s.path}", style="bold blue")
-    text.append(f"  golden set {s.id} {s.status} (prompt {s.prompt}, cases {s.cases[0]} → {s.cases[1]})")
-    details = [f"+{len(s.added)} added" if s.added else "", f"-{len(s.removed)} removed" if s.removed else "",
-               f"~{len(s.changed)} changed" if s.changed else ""]
+    text.append(
+        f"  golden set {s.id} {s.status} (prompt {s.prompt}, cases {s.cases[0]} → {s.cases[1]})"
+    )
+    details = [
+        f"+{len(s.added)} added" if s.added else "",
+        f"-{len(s.removed)} removed" if s.removed else "",
+        f"~{len(s.changed)} changed" if s.changed else "",
+    ]
     details = [d for d in details if d]
     if details and s.status != "added":
         text.append("  " + ", ".join(details), style="dim")
@@ -147,8 +185,10 @@ def summary_line(report: DiffReport) -> Text:
     if report.empty:
         return Text("no prompt changes", style="dim")
     cases = report.affected_cases
-    parts = [f"{plural(len(report.prompts), 'prompt')} changed",
-             f"{plural(len(report.affected_sets), 'golden set')} affected ({plural(cases, 'case')})"]
+    parts = [
+        f"{plural(len(report.prompts), 'prompt')} changed",
+        f"{plural(len(report.affected_sets), 'golden set')} affected ({plural(cases, 'case')})",
+    ]
     cost = report.run_cost_delta
     if cost is not None:
         parts.append(f"est. {_money(cost)} per full run")
@@ -169,7 +209,9 @@ def stat_lines(report: DiffReport) -> list[Text]:
         if p.examples:
             bits.append(f"examples {len(p.examples)}")
         if p.rendered and not (p.rendered.error or p.rendered.old_error):
-            bits.append(f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}")
+            bits.append(
+                f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}"
+            )
         lines.append(Text(f" {p.name:<{width}} | " + ", ".join(bits)))
     lines.append(summary_line(report))
     return lines
@@ -191,11 +233,16 @@ def report_dict(report: DiffReport) -> dict[str, Any]:
         "cases_affected": report.affected_cases,
         "est_run_cost_delta": report.run_cost_delta,
     }
-    data["affected_sets"] = [{"id": a.golden.id, "cases": len(a.golden.cases), "reasons": list(a.reasons)}
-                             for a in report.affected_sets]
+    data["affected_sets"] = [
+        {"id": a.golden.id, "cases": len(a.golden.cases), "reasons": list(a.reasons)}
+        for a in report.affected_sets
+    ]
     for prompt in data["prompts"]:
         prompt["goldens"] = [{"id": i, "path": p, "cases": n} for i, p, n in prompt["goldens"]]
-        prompt["examples_count"] = {"old": prompt["examples_count"][0], "new": prompt["examples_count"][1]}
+        prompt["examples_count"] = {
+            "old": prompt["examples_count"][0],
+            "new": prompt["examples_count"][1],
+        }
     for s in data["sets"]:
         s["cases"] = {"old": s["cases"][0], "new": s["cases"][1]}
     data["schema"] = "promptvc.diff/1"

@@ -38,6 +38,7 @@ def printable_text(text: Text) -> Text:
 
 def console(stderr: bool = False) -> Console:
     from rich.console import Console
+
     out = Console(highlight=False, soft_wrap=True, stderr=stderr, emoji=False)
     if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 120  # piped: tables are not squeezed into 80 columns
