@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
-from promptvc.evaluation.prices import estimate_tokens, price_for
 from promptvc.graph import (
     AffectedSet,
     affected,
@@ -20,8 +19,8 @@ from promptvc.graph import (
 )
 from promptvc.names import require_matches, selected
 from promptvc.prompts.file import prompt_names, prompt_path
-from promptvc.prompts.render import Rendered, Renderer
-from promptvc.prompts.tiers import EffectiveConfig
+from promptvc.prompts.render import Renderer
+from promptvc.rendered_diff import RenderedChange, or_default, rendered_change, unified_lines
 
 if TYPE_CHECKING:
     from promptvc.workspace import Workspace
@@ -39,26 +38,6 @@ class ConfigChange:
 class ExampleChange:
     kind: str  # added, removed, changed
     label: str
-
-
-@dataclass(frozen=True)
-class Hunk:
-    header: str
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RenderedChange:
-    changed: int
-    total: int
-    case: str | None
-    hunks: tuple[Hunk, ...]
-    tokens_delta: int
-    cost_delta: float | None  # per call, for the first changed case (else the first case)
-    run_cost_delta: float | None  # summed over every affected case; None when a side has no price
-    error: str | None = None  # the new side could not render
-    unpriced: tuple[str, ...] = ()  # models (old or new side) without a known price
-    old_error: str | None = None  # the old side could not render
 
 
 @dataclass(frozen=True)
@@ -260,13 +239,6 @@ def _status(old: Renderer, new: Renderer, name: str, old_name: str) -> str:
     return "modified" if old.snapshot.files[path].sha != new.snapshot.files[path].sha else "reached"
 
 
-def _safe(fn, default):
-    try:
-        return fn()
-    except UserError:
-        return default
-
-
 def _prompt_change(
     old: Renderer,
     new: Renderer,
@@ -298,19 +270,20 @@ def _prompt_change(
                 0, 0, None, (), 0, None, None, error=new_error, old_error=old_error
             ),
             goldens=tuple(
-                (g.id, g.path, len(g.cases)) for g in _safe(lambda: new_goldens.naming({name}), [])
+                (g.id, g.path, len(g.cases))
+                for g in or_default(lambda: new_goldens.naming({name}), [])
             ),
             old_name=old_name if old_name != name else None,
             untracked=_untracked(new, name),
         )
     side = old if status == "removed" else new
-    config = _safe(lambda: side.config(name), None)
-    old_examples = _safe(lambda: old.examples(old_name), []) if status != "added" else []
-    new_examples = _safe(lambda: new.examples(name), []) if status != "removed" else []
+    config = or_default(lambda: side.config(name), None)
+    old_examples = or_default(lambda: old.examples(old_name), []) if status != "added" else []
+    new_examples = or_default(lambda: new.examples(name), []) if status != "removed" else []
     sets = (new_goldens if status != "removed" else old_goldens).naming({name})
-    old_sets = _safe(lambda: old_goldens.naming({old_name}), []) if status != "added" else []
-    new_sets = _safe(lambda: new_goldens.naming({name}), []) if status != "removed" else []
-    examples_file = _safe(lambda: side.prompt(name).examples_path, None)
+    old_sets = or_default(lambda: old_goldens.naming({old_name}), []) if status != "added" else []
+    new_sets = or_default(lambda: new_goldens.naming({name}), []) if status != "removed" else []
+    examples_file = or_default(lambda: side.prompt(name).examples_path, None)
     return PromptChange(
         name=name,
         path=prompt_path(name, new.prompts_dir),
@@ -323,7 +296,7 @@ def _prompt_change(
         examples_file=examples_file,
         examples_count=(len(old_examples), len(new_examples)),
         template=tuple(unified_lines(_source(old, old_name), _source(new, name))),
-        rendered=_rendered_change(old, new, name, old_sets, new_sets, all_cases, old_name),
+        rendered=rendered_change(old, new, name, old_sets, new_sets, all_cases, old_name),
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
         old_name=old_name if old_name != name else None,
         untracked=_untracked(new, name),
@@ -359,7 +332,7 @@ def _untracked(renderer: Renderer, name: str) -> bool:
 
 
 def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
-    config = _safe(lambda: renderer.config(name), None)
+    config = or_default(lambda: renderer.config(name), None)
     if config is None:
         return {}, {}
     params = dict(config.params)
@@ -445,202 +418,7 @@ def _source(renderer: Renderer, name: str) -> list[str]:
     path = prompt_path(name, renderer.prompts_dir)
     if path not in renderer.snapshot:
         return []
-    return _safe(lambda: renderer.snapshot.read_text(path).splitlines(), [])
-
-
-def unified_lines(before: list[str], after: list[str], context: int = 3) -> list[str]:
-    """A unified diff without the ---/+++ header."""
-    lines = difflib.unified_diff(before, after, lineterm="", n=context)
-    return [line for line in lines if not line.startswith(("---", "+++"))]
-
-
-# -- rendered messages -----------------------------------------------------------------
-
-
-def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered | None:
-    if prompt_path(name, renderer.prompts_dir) not in renderer.snapshot:
-        return None
-    if variables is None:
-        return renderer.render(name, {}, allow_missing=True)
-    return renderer.render(name, variables)
-
-
-def _side_cases(sets: list[GoldenSet]) -> dict[str, dict]:
-    return {f"{g.id}/{c.id}": c.vars for g in sets for c in g.cases}
-
-
-@dataclass(frozen=True)
-class _PairedCase:
-    label: str
-    old_vars: dict | None
-    new_vars: dict | None
-    side: str = "both"  # "old" or "new" for a case that exists on that side only
-
-
-def _paired_cases(old_sets: list[GoldenSet], new_sets: list[GoldenSet]) -> list[_PairedCase]:
-    """The cases matched by set and case id: each side renders with its own revision's vars, so a
-    commit that renames an input and its cases' vars diffs cleanly. A case on one side only renders
-    the other side with the same vars."""
-    before, after = _side_cases(old_sets), _side_cases(new_sets)
-    if not before and not after:
-        return [_PairedCase("(no golden case: placeholders)", None, None)]
-    paired = [
-        _PairedCase(label, before.get(label, vars_), vars_, "both" if label in before else "new")
-        for label, vars_ in after.items()
-    ]
-    return paired + [
-        _PairedCase(label, vars_, vars_, "old")
-        for label, vars_ in before.items()
-        if label not in after
-    ]
-
-
-def _render_side(
-    renderer: Renderer, name: str, variables: dict | None
-) -> tuple[Rendered | None, str | None]:
-    try:
-        return _render(renderer, name, variables), None
-    except UserError as exc:
-        return None, str(exc)
-
-
-def _rendered_change(
-    old: Renderer,
-    new: Renderer,
-    name: str,
-    old_sets: list[GoldenSet],
-    new_sets: list[GoldenSet],
-    all_cases: bool,
-    old_name: str,
-) -> RenderedChange:
-    cases = _paired_cases(old_sets, new_sets)
-    prices = _SidePrices(
-        _safe(lambda: old.config(old_name), None), _safe(lambda: new.config(name), None)
-    )
-    changed, first, hunks, first_tokens = 0, None, [], 0
-    call_costs: list[float | None] = []
-    first_cost: float | None = None
-    compared = 0
-    for case in cases:
-        label = case.label
-        before, old_error = _render_side(old, old_name, case.old_vars)
-        after, new_error = _render_side(new, name, case.new_vars)
-        if (case.side == "new" and old_error and not new_error) or (
-            case.side == "old" and new_error and not old_error
-        ):
-            continue  # a case the other side never had, in vars that side does not take: nothing to compare
-        compared += 1
-        if old_error or new_error:  # a side that cannot render is an error, never an empty prompt
-            return RenderedChange(
-                changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error
-            )
-        call_costs.append(prices.change(before, after))
-        if _plain(before) == _plain(after):
-            continue
-        changed += 1
-        if first is None or all_cases:
-            if first is None:
-                first, first_tokens, first_cost = (
-                    label,
-                    _tokens(after) - _tokens(before),
-                    call_costs[-1],
-                )
-            case_hunks = rendered_hunks(before, after)
-            hunks += (
-                [Hunk(f"{label}: {h.header}", h.lines) for h in case_hunks]
-                if all_cases
-                else case_hunks
-            )
-    run_cost = (
-        None if any(c is None for c in call_costs) else sum(c for c in call_costs if c is not None)
-    )
-    cost = (
-        first_cost if first is not None else (call_costs[0] if call_costs else 0.0)
-    )  # a model change alone still costs
-    return RenderedChange(
-        changed,
-        compared,
-        first,
-        tuple(hunks),
-        first_tokens,
-        cost,
-        run_cost,
-        unpriced=prices.unpriced,
-    )
-
-
-class _SidePrices:
-    """Each side of a diff priced at its own model: a tier moving to a dearer model costs more even
-    when not one rendered token changes."""
-
-    def __init__(self, old: EffectiveConfig | None, new: EffectiveConfig | None):
-        self.old = price_for(old.model, old.price) if old else None
-        self.new = price_for(new.model, new.price) if new else None
-        self.unpriced = tuple(
-            sorted(
-                {
-                    c.model or "(no model)"
-                    for c, p in ((old, self.old), (new, self.new))
-                    if c is not None and p is None
-                }
-            )
-        )
-
-    def change(self, before: Rendered | None, after: Rendered | None) -> float | None:
-        """The input cost change of one call; None when a side that exists has no price."""
-        costs = []
-        for rendered, price in ((before, self.old), (after, self.new)):
-            if rendered is None:
-                costs.append(0.0)
-            elif price is None:
-                return None
-            else:
-                costs.append(_tokens(rendered) * price.input / 1_000_000)
-        return costs[1] - costs[0]
-
-
-def _plain(rendered: Rendered | None) -> str | None:
-    return rendered.plain() if rendered else None
-
-
-def _tokens(rendered: Rendered | None) -> int:
-    return estimate_tokens(rendered.text()) if rendered else 0
-
-
-def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk]:
-    """The rendered-message diff: the system text, then the messages aligned turn by turn."""
-    hunks = []
-    old_system = before.system.splitlines() if before else []
-    new_system = after.system.splitlines() if after else []
-    if old_system != new_system:
-        hunks.append(Hunk("system", tuple(_changed_lines(old_system, new_system))))
-    old_msgs = list(before.messages) if before else []
-    new_msgs = list(after.messages) if after else []
-    matcher = difflib.SequenceMatcher(a=old_msgs, b=new_msgs, autojunk=False)
-    for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op == "equal":
-            continue
-        pairs = max(a1 - a0, b1 - b0)
-        for i in range(pairs):
-            o = old_msgs[a0 + i] if a0 + i < a1 else None
-            n = new_msgs[b0 + i] if b0 + i < b1 else None
-            index = b0 + i if n else a0 + i
-            message = n or o
-            assert message is not None  # i < max(a1 - a0, b1 - b0): one side has a message here
-            role = message.role
-            note = "  (new turn)" if o is None else "  (removed turn)" if n is None else ""
-            lines = _changed_lines(
-                o.content.splitlines() if o else [], n.content.splitlines() if n else []
-            )
-            hunks.append(Hunk(f"messages[{index}] {role}{note}", tuple(lines)))
-    return hunks
-
-
-def _changed_lines(before: list[str], after: list[str]) -> list[str]:
-    return [line for line in unified_lines(before, after, context=1) if not line.startswith("@@")]
-
-
-# -- golden sets -----------------------------------------------------------------------
+    return or_default(lambda: renderer.snapshot.read_text(path).splitlines(), [])
 
 
 def _set_changes(old: GoldenCatalog, new: GoldenCatalog, changed: set[str]) -> list[SetChange]:
