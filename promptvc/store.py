@@ -275,6 +275,14 @@ def m004_responses_by_what_was_asked(db: sqlite_utils.Database) -> None:
     db.table("responses").create_index(["ask_key"])
 
 
+@migrations()
+def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
+    # The cost estimate before a run uses the output lengths cases had before.
+    db.table("results").create_index(
+        ["set_id", "case_id", "tokens_out"], index_name="idx_results_case_tokens"
+    )
+
+
 class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
@@ -559,6 +567,20 @@ class Store:
             self.readonly = kind(exc) != "busy"
         finally:
             self.db.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    @guarded
+    def typical_output_tokens(self, set_ids: Iterable[str]) -> dict[tuple[str, str], float]:
+        """{(set id, case id): mean output tokens} over the model answers stored for these sets."""
+        found: dict[tuple[str, str], float] = {}
+        for chunk in map(list, chunks(sorted(set(set_ids)), BATCH)):
+            query = (
+                "SELECT set_id, case_id, avg(tokens_out) FROM results "
+                f"WHERE set_id IN ({', '.join('?' for _ in chunk)}) AND tokens_out > 0 "
+                "GROUP BY set_id, case_id"
+            )
+            for set_id, case_id, mean in self.db.execute(query, chunk).fetchall():
+                found[(set_id, case_id)] = mean
+        return found
 
     @guarded
     def response_count(self) -> int:

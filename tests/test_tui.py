@@ -368,3 +368,18 @@ def test_overall_delta_compares_only_sets_evaluated_on_both_sides_and_marks_part
             assert cell(commits, 1, 2) == "0.50" and cell(commits, 1, 3) == "·"
 
     run(scenario())
+
+
+def test_the_estimate_before_e_follows_what_the_cases_answered_before(history_repo, model_server):
+    """Output is estimated at the length earlier answers had, not at a quarter of max_tokens."""
+    import sqlite3
+
+    browser = HistoryBrowser(Workspace.open())
+    point = browser.commits()[0]  # "kind tone": not evaluated yet; its parent's results are stored
+    requests, estimate = browser.cost_to_evaluate(point)
+    db = history_repo.root / ".promptvc/promptvc.db"
+    spent_before = sqlite3.connect(db).execute("SELECT sum(cost) FROM runs").fetchone()[0]
+    browser.evaluate(point, lambda done, total: None)
+    spent = sqlite3.connect(db).execute("SELECT sum(cost) FROM runs").fetchone()[0] - spent_before
+    assert requests == model_server.calls - 4 == 2  # the two cases at the new commit
+    assert 0.5 < estimate / spent < 2, (estimate, spent)

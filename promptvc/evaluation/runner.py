@@ -8,7 +8,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from promptvc.clock import now
@@ -381,9 +381,11 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
 def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
     """The calls a run of these jobs would make: the model's, unless a result can be reused or the
     response is recorded; and the judge's, for every result not reused (its request depends on
-    the output, so it cannot be looked up before)."""
+    the output, so it cannot be looked up before). A case's output is estimated at the length
+    its earlier answers had, where the store has any (a quarter of max_tokens is the fallback)."""
     stored = store.results(j.key for j in jobs)
     cached = store.responses_for([j.request.key for j in jobs])
+    typical = store.typical_output_tokens(j.golden.id for j in jobs)
     calls: list[Call] = []
     for job in jobs:
         if (
@@ -392,7 +394,9 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
         ):
             continue
         if job.request.key not in cached:
-            calls.append(job.model_call)
+            call = job.model_call
+            seen = typical.get((job.golden.id, job.case.id))
+            calls.append(replace(call, output_tokens=round(seen)) if seen else call)
         calls.extend(job.judge_calls)
     return calls
 
