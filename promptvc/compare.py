@@ -65,6 +65,21 @@ class SetComparison:
         return self.after.score - self.before.score
 
     @property
+    def paired_delta(self) -> float | None:
+        """The mean change of the cases evaluated on both sides (a case added or removed is no
+        change of the others): what the gate's max_drop is measured on."""
+        if self.before is None or self.after is None:
+            return None
+        old = {(r.case_id, r.sample): r.score for r in self.before.results if r.evaluated}
+        pairs = [
+            (old[(r.case_id, r.sample)], r.score)
+            for r in self.after.results
+            if r.evaluated and (r.case_id, r.sample) in old
+        ]
+        diffs = [b - a for a, b in pairs if a is not None and b is not None]
+        return sum(diffs) / len(diffs) if diffs else None
+
+    @property
     def regressions(self) -> tuple[Flip, ...]:
         return tuple(f for f in self.flips if f.regression)
 

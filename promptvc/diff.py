@@ -167,13 +167,13 @@ def compute_diff(
     sets = tuple(
         s
         for s in _set_changes(old_goldens, new_goldens, changed)
-        if selected(s.prompt, names) or selected(s.id, names)
+        if any(selected(x, names) for x in (s.prompt, s.id, s.path))
     )
     judge = judge_changed(old, new, changed)
     reach = tuple(
         a
         for a in affected(old, new, old_goldens, new_goldens)
-        if selected(a.golden.prompt, names) or selected(a.golden.id, names)
+        if any(selected(x, names) for x in (a.golden.prompt, a.golden.id, a.golden.path))
     )
     shared = {
         p: n

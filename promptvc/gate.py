@@ -24,12 +24,13 @@ class Verdict:
         )
 
 
-def flip_blocks(policy: GatePolicy, temperature: float) -> bool:
+def flip_blocks(policy: GatePolicy, temperature: float, deterministic: bool = False) -> bool:
     if policy.block_on_flip == "always":
         return True
     if policy.block_on_flip == "never":
         return False
-    return temperature == 0  # at temperature > 0 a flip may be sampling noise
+    # At temperature > 0 a model's flip may be sampling noise; echo's output never is.
+    return deterministic or temperature == 0
 
 
 def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HEAD") -> Verdict:
@@ -68,10 +69,18 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HE
 def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
     """What the commit made worse: a drop beyond max_drop, cases that flipped pass → fail."""
     problems = []
-    if c.delta is not None and c.delta < -policy.max_drop - 1e-9:
-        problems.append(f"dropped {-c.delta:.2f} (max_drop {policy.max_drop:.2f})")
+    drop = (
+        c.paired_delta
+    )  # over the cases on both sides: a new failing case is not a drop of the others
+    if drop is not None and drop < -policy.max_drop - 1e-9:
+        problems.append(f"dropped {-drop:.2f} (max_drop {policy.max_drop:.2f})")
     regressions = c.regressions
-    if regressions and c.after is not None and flip_blocks(policy, c.after.plan.temperature):
+    deterministic = c.after is not None and c.after.plan.identity.kind == "echo"
+    if (
+        regressions
+        and c.after is not None
+        and flip_blocks(policy, c.after.plan.temperature, deterministic)
+    ):
         n = len(regressions)
         problems.append(f"{plural(n, 'case')} flipped {Direction.REGRESSED.value}")
     return problems

@@ -23,9 +23,8 @@ def or_default(fn, default):
 
 
 def unified_lines(before: list[str], after: list[str], context: int = 3) -> list[str]:
-    """A unified diff without the ---/+++ header."""
-    lines = difflib.unified_diff(before, after, lineterm="", n=context)
-    return [line for line in lines if not line.startswith(("---", "+++"))]
+    """A unified diff without its two header lines (a template's own `++`/`--` lines stay)."""
+    return list(difflib.unified_diff(before, after, lineterm="", n=context))[2:]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from promptvc.errors import UserError
 
@@ -101,8 +101,8 @@ def load_settings(root: Path) -> Settings:
 # [section] key -> (what it must be, its check); a bool is never a number here.
 _NUMBER = (int, float)
 _CHECKS = {
-    ("paths", "prompts"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
-    ("paths", "evals"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
+    ("paths", "prompts"): ("a folder inside the repository", lambda v: _inside(v)),
+    ("paths", "evals"): ("a folder inside the repository", lambda v: _inside(v)),
     ("paths", "db"): ("a path", lambda v: isinstance(v, str) and v.strip() != ""),
     ("eval", "provider"): ("a provider name", lambda v: isinstance(v, str)),
     ("eval", "concurrency"): ("a positive integer", lambda v: type(v) is int and v >= 1),
@@ -138,6 +138,14 @@ _CHECKS = {
         lambda v: v in ("when-worse", "always"),
     ),
 }
+
+
+def _inside(value) -> bool:
+    """A relative path that stays inside the repository: git reads nothing outside it."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    return not value.startswith(("/", "~")) and ".." not in parts and parts != (".",)
 
 
 def _check_value(section: str, key: str, value, text: str) -> None:

@@ -319,3 +319,9 @@ def test_a_case_new_on_one_side_that_the_other_side_cannot_render_is_not_an_erro
     assert code == 0, err
     assert "error" not in out and "new turn" not in out
     assert "changed in 2 of 2 cases" in out  # the new case has no old rendering to compare with
+
+
+def test_template_lines_that_look_like_diff_headers_are_shown():
+    lines = unified_lines(["a", "---", "b"], ["a", "---", "++ counter", "-- dash", "b"])
+    assert lines == ["@@ -1,3 +1,5 @@", " a", " ---", "+++ counter", "+-- dash", " b"]
+    assert unified_lines(["x"], ["x"]) == []

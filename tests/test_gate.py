@@ -177,3 +177,28 @@ def test_an_unreachable_model_is_governed_by_the_offline_policy_only():
         compare([outcome(BEFORE)], [outcome(down, fault="unreachable")]),
         GatePolicy(offline="block"),
     ).blocked
+
+
+def test_a_new_failing_case_is_not_a_drop_of_the_others():
+    """The drop the gate measures is paired: only cases evaluated on both sides count."""
+    before = {"a": "passed", "b": "failed"}
+    after = {
+        "a": "passed",
+        "b": "failed",
+        "c": "failed",
+    }  # one case added, failing; no case changed
+    comparison = compare([outcome(before, threshold=0.9)], [outcome(after, threshold=0.9)])[0]
+    assert round(comparison.delta, 2) == -0.17 and comparison.paired_delta == 0.0
+    verdict = decide([comparison], GatePolicy(max_drop=0.05))  # already failing, and no worse
+    assert not verdict.blocked and verdict.warnings, verdict.line()
+
+
+def test_a_flip_of_a_deterministic_echo_set_blocks_at_any_temperature():
+    warm_echo = decide(
+        compare(
+            [outcome(BEFORE, temperature=0.7, identity=ECHO)],
+            [outcome(ONE_FLIP, temperature=0.7, identity=ECHO)],
+        ),
+        GatePolicy(max_drop=0.5),
+    )
+    assert warm_echo.blocked and "1 case flipped pass → fail" in warm_echo.line()

@@ -406,3 +406,16 @@ def test_pre_commit_refs_are_compared_in_the_pre_push_stage(
     code, out, _ = cli("check")
     assert code == 1 and f"{base[:7]}..{head[:7]}" in out and "pass → fail" in out
     assert any("How long" in last_user_text(r["body"]) for r in model_server.requests)
+
+
+def test_a_short_csv_row_leaves_its_missing_cells_out(support_repo, cli):
+    support_repo.write(
+        "evals/cases/short.csv", "question,policy,__expected\nq1,P1,contains: q1\nq2\n"
+    )
+    support_repo.write(
+        "evals/short.yaml",
+        "prompt: support/answer\nprovider: echo\nvars: {policy: shared}\ncases: cases/short.csv\n",
+    )
+    code, out, err = cli("eval", "short", "--json")
+    cases = json.loads(out)["sets"][0]["cases"]
+    assert "None" not in cases[1]["output"] and "shared" in cases[1]["output"], cases[1]["output"]

@@ -45,3 +45,29 @@ def test_log_takes_a_branch_as_git_log_does(support_repo, cli):
 def test_log_without_commits(git_repo, cli):
     code, out, err = cli("log")
     assert code == 0 and "no commits touch" in out, err
+
+
+def test_diff_takes_a_golden_file_path(support_repo, cli):
+    golden = support_repo.root / "evals/support-answer.yaml"
+    golden.write_text(golden.read_text().replace("30 days", "45 days"))
+    code, out, _ = cli("diff", "--json", "--", "evals/support-answer.yaml")
+    data = json.loads(out)
+    assert code == 0 and [s["id"] for s in data["sets"]] == ["support-answer"]
+    assert [s["id"] for s in data["affected_sets"]] == ["support-answer"]
+
+
+def test_a_k_pattern_that_selects_nothing_is_an_error(support_repo, cli):
+    code, _out, err = cli("eval", "-k", "not refund", "--provider", "echo")
+    assert code == 2 and err.strip() == (
+        "promptvc: -k 'not refund' matches no case (it is a substring or glob of SET/CASE)"
+    )
+
+
+def test_paths_in_promptvc_toml_stay_inside_the_repository(support_repo, cli):
+    support_repo.write("promptvc.toml", '[paths]\nprompts = "../x"\n')
+    code, _out, err = cli("eval")
+    assert code == 2
+    assert err.strip() == (
+        "promptvc: promptvc.toml:2: [paths] prompts must be a folder inside the "
+        "repository, not '../x'"
+    )

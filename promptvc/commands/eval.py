@@ -64,6 +64,9 @@ def run(
         pattern=pattern,
         broken=broken,
     )
+    if not plan.sets and pattern and goldens:
+        # As pytest: a -k that selects nothing is a mistake in the command, not a green run.
+        raise UserError(f"-k {pattern!r} matches no case (it is a substring or glob of SET/CASE)")
     if not plan.sets:
         why = "no golden sets to evaluate" + (
             f" (nothing changed since {changed_since})" if changed_since else ""

@@ -371,8 +371,8 @@ def _csv_records(text: str, path: str):
 
 def _csv_case(header: list[str], cells: list[str]) -> dict:
     case: dict = {"vars": {}, "assert": []}
-    padded: list[str | None] = [*cells, *[None] * (len(header) - len(cells))]
-    for column, value in zip(header, padded, strict=True):
+    # A short row leaves its last columns out: a set-level var stays, a missing input is an error.
+    for column, value in zip(header[: len(cells)], cells, strict=True):
         if column == "id" and value:
             case["id"] = value
         elif column and column.startswith("__expected"):
