@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -283,6 +284,20 @@ def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
     )
 
 
+def _enable_wal(conn: sqlite3.Connection, tries: int = 100) -> None:
+    """WAL, set once per file. The switch takes the file to itself and SQLite does not wait for it
+    (no busy handler), so two first runs on a new database retry it briefly instead of failing."""
+    for attempt in range(tries):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
 class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
@@ -314,8 +329,7 @@ class Store:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         db = sqlite_utils.Database(conn, execute_plugins=False)
         _refuse_newer(db, path)
-        if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(db.conn)
         db.conn.execute("PRAGMA synchronous = NORMAL")
         if migrations.pending(db):
             conn.execute("BEGIN IMMEDIATE")  # two first runs must not migrate at once

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from tests.helpers import db_rows
+
 
 def test_paths_are_accepted_where_names_are(support_repo, cli):
     support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
@@ -71,3 +73,24 @@ def test_paths_in_promptvc_toml_stay_inside_the_repository(support_repo, cli):
         "promptvc: promptvc.toml:2: [paths] prompts must be a folder inside the "
         "repository, not '../x'"
     )
+
+
+def test_diff_eval_evaluates_only_the_sets_the_names_select(support_repo, cli):
+    support_repo.write(
+        "evals/support-answer.yaml",
+        (support_repo.root / "evals/support-answer.yaml")
+        .read_text()
+        .replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"),
+    )
+    support_repo.write(
+        "evals/other.yaml",
+        "prompt: support/answer\nprovider: echo\nvars: {policy: P, question: Q}\n"
+        "cases:\n  - {id: a, assert: [{type: contains, value: P}]}\n",
+    )
+    support_repo.commit("two echo sets")
+    support_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    code, out, _ = cli("diff", "--eval", "--json", "--", "support-*")
+    data = json.loads(out)
+    assert code == 0 and [s["id"] for s in data["sets"]] == ["support-answer"]
+    runs = db_rows(support_repo, "SELECT sets FROM runs")
+    assert runs and all(r["sets"] == 1 for r in runs)  # the other set was never evaluated

@@ -16,23 +16,18 @@ def run(
     from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.evaluation.runner import raise_for_faults
     from promptvc.git.revisions import diff_range
-    from promptvc.names import as_name
     from promptvc.views import diff as diffview
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
 
     ws = Workspace.open()
     report = diff_report(ws, revs, names, staged=staged)  # the diff first: --eval adds to it
-    names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
     span = diff_range(ws.repo, revs, staged)
-    outcome = evaluate_both(ws, plan_both(ws, span.old, span.new), command="diff --eval")
+    # Only the sets the diff shows as affected (names select them as they select the diff).
+    only = {a.golden.id for a in report.affected_sets} if names else None
+    plans = plan_both(ws, span.old, span.new, only=only)
+    outcome = evaluate_both(ws, plans, command="diff --eval")
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
-    if names:
-        comparisons = [
-            c
-            for c in comparisons
-            if c.set_id in names or (c.after and c.after.golden.prompt in names)
-        ]
     raise_for_faults(before)
     raise_for_faults(after)
     if as_json:

@@ -49,14 +49,23 @@ class BothOutcomes:
 
 
 def plan_both(
-    ws: Workspace, old: Where, new: Where, *, scope: Scope = "affected", provider: str | None = None
+    ws: Workspace,
+    old: Where,
+    new: Where,
+    *,
+    scope: Scope = "affected",
+    provider: str | None = None,
+    only: set[str] | None = None,
 ) -> BothPlans:
-    """The sets the change affects (or every set, for the TUI), planned at both snapshots."""
+    """The sets the change affects (or every set, for the TUI; or, of those, the set ids in
+    `only`), planned at both snapshots."""
     old_snap, new_snap = ws.snapshot(old), ws.snapshot(new)
     old_renderer, new_renderer = ws.renderer(old_snap), ws.renderer(new_snap)
     old_goldens, new_goldens = ws.catalog(old_snap), ws.catalog(new_snap)
     if scope == "affected":
         after_sets = affected_sets(old_renderer, new_renderer, old_goldens, new_goldens)
+        if only is not None:
+            after_sets = [g for g in after_sets if g.id in only]
         before_ids = old_goldens.ids()
         before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
     else:
