@@ -299,7 +299,7 @@ def responses_export(file: str) -> None:
 @responses.command(name="import")
 @click.argument("file")
 def responses_import(file: str) -> None:
-    """Load recorded responses from FILE into the cache."""
+    """Load recorded responses from FILE (- for standard input) into the cache."""
     from promptvc.commands.responses import import_
 
     sys.exit(import_(file))

@@ -94,3 +94,13 @@ def test_diff_eval_evaluates_only_the_sets_the_names_select(support_repo, cli):
     assert code == 0 and [s["id"] for s in data["sets"]] == ["support-answer"]
     runs = db_rows(support_repo, "SELECT sets FROM runs")
     assert runs and all(r["sets"] == 1 for r in runs)  # the other set was never evaluated
+
+
+def test_a_partial_is_not_a_prompt(support_repo, cli):
+    code, _out, err = cli("render", "partials/tone")
+    assert code == 2 and "a shared piece, not a prompt" in err
+
+
+def test_responses_import_reads_standard_input(support_repo, cli):
+    code, out, err = cli("responses", "import", "-", input='{"format": "promptvc.responses/1"}\n')
+    assert code == 0 and out.startswith("imported 0 responses"), out + err

@@ -38,10 +38,10 @@ def import_(path: str) -> int:
     from promptvc.store import RESPONSE_COLUMNS, Store
 
     source = Path(path)
-    if not source.exists():
+    if path != "-" and not source.exists():
         raise UserError("no such file", path=path)
     rows = []
-    with source.open(encoding="utf-8") as f:
+    with nullcontext(sys.stdin) if path == "-" else source.open(encoding="utf-8") as f:
         for number, row in json_objects(f, path):
             if number == 1 and row.get("format"):
                 if row["format"] != FORMAT:

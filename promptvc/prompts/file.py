@@ -60,6 +60,10 @@ def prompt_names(snapshot: Snapshot, prompts_dir: str) -> list[str]:
 
 
 def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:
+    if name.startswith(NOT_PROMPTS):
+        raise UserError(
+            f"'{name}' is under prompts/{name.split('/')[0]}/: a shared piece, not a prompt"
+        )
     path = prompt_path(name, prompts_dir)
     if path not in snapshot:
         known = prompt_names(snapshot, prompts_dir)
