@@ -13,275 +13,27 @@ with `Store.for_reading`, which falls back to a read-only connection where it ca
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sqlite_utils
-from sqlite_utils import Migrations
 from sqlite_utils.utils import chunks
 
 from promptvc.clock import now
 from promptvc.errors import UserError
 from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
-
-migrations = Migrations("promptvc")
+from promptvc.storeschema import (
+    RESPONSE_COLUMNS,
+    RESULT_COLUMNS,
+    SET_SCORE_COLUMNS,
+    migrations,
+    refuse_newer,
+)
 
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another writer's lock before giving up
 BATCH = 500  # keys per `IN (...)` query, well under SQLite's limit on bound parameters
-
-RESULT_COLUMNS = (
-    "key",
-    "set_key",
-    "set_id",
-    "case_id",
-    "sample",
-    "prompt",
-    "provider",
-    "model",
-    "request_key",
-    "status",
-    "score",
-    "passed",
-    "output",
-    "grades",
-    "judge_reason",
-    "latency_ms",
-    "tokens_in",
-    "tokens_out",
-    "cost",
-    "truncated",
-    "error",
-    "created_at",
-)
-RESPONSE_COLUMNS = (
-    "key",
-    "provider",
-    "endpoint",
-    "model",
-    "request",
-    "text",
-    "reported_model",
-    "stop_reason",
-    "tokens_in",
-    "tokens_out",
-    "latency_ms",
-    "cost",
-    "source",
-    "created_at",
-    "ask_key",
-)
-SET_SCORE_COLUMNS = (
-    "set_key",
-    "set_id",
-    "prompt",
-    "provider",
-    "endpoint",
-    "threshold",
-    "cases",
-    "passed",
-    "failed",
-    "errored",
-    "skipped",
-    "score",
-    "status",
-    "samples",
-    "temperature",
-    "cost",
-    "run_id",
-    "created_at",
-)
-
-
-@migrations()
-def m001_initial(db: sqlite_utils.Database) -> None:
-    db.table("runs").create(
-        {
-            "id": int,
-            "started_at": str,
-            "finished_at": str,
-            "complete": int,
-            "snapshot": str,
-            "commit_sha": str,
-            "provider": str,
-            "command": str,
-            "sets": int,
-            "cases": int,
-            "passed": int,
-            "failed": int,
-            "errored": int,
-            "skipped": int,
-            "calls": int,
-            "cost": float,
-            "tokens_in": int,
-            "tokens_out": int,
-        },
-        pk="id",
-    )
-    db.table("results").create(
-        {
-            "key": str,
-            "set_key": str,
-            "set_id": str,
-            "case_id": str,
-            "sample": int,
-            "prompt": str,
-            "provider": str,
-            "model": str,
-            "request_key": str,
-            "status": str,
-            "score": float,
-            "passed": int,
-            "output": str,
-            "grades": str,
-            "judge_reason": str,
-            "latency_ms": float,
-            "tokens_in": int,
-            "tokens_out": int,
-            "cost": float,
-            "truncated": int,
-            "error": str,
-            "created_at": str,
-        },
-        pk="key",
-    )
-    db.table("results").create_index(["set_key", "case_id"])
-    db.table("run_results").create(
-        {"run_id": int, "result_key": str},
-        pk=("run_id", "result_key"),
-        foreign_keys=[("run_id", "runs", "id"), ("result_key", "results", "key")],
-    )
-    db.table("run_results").create_index(["result_key"])
-    db.table("responses").create(
-        {
-            "key": str,
-            "provider": str,
-            "endpoint": str,
-            "model": str,
-            "request": str,
-            "text": str,
-            "reported_model": str,
-            "stop_reason": str,
-            "tokens_in": int,
-            "tokens_out": int,
-            "latency_ms": float,
-            "cost": float,
-            "source": str,
-            "created_at": str,
-        },
-        pk="key",
-    )
-    db.table("set_scores").create(
-        {
-            "set_key": str,
-            "set_id": str,
-            "prompt": str,
-            "provider": str,
-            "endpoint": str,
-            "threshold": float,
-            "cases": int,
-            "passed": int,
-            "failed": int,
-            "errored": int,
-            "skipped": int,
-            "score": float,
-            "status": str,
-            "samples": int,
-            "temperature": float,
-            "cost": float,
-            "run_id": int,
-            "created_at": str,
-        },
-        pk="set_key",
-    )
-    # What `log` and the TUI read per set, covered by one index.
-    db.table("set_scores").create_index(["set_id", "set_key", "score", "status", "provider"])
-    db.table("commit_sets").create(
-        {
-            "commit_sha": str,
-            "set_id": str,
-            "endpoint": str,
-            "set_key": str,
-            "prompt": str,
-            "path": str,
-        },
-        pk=("commit_sha", "set_id", "endpoint"),
-    )
-    db.table("commit_sets").create_index(["set_key"])
-
-
-@migrations()
-def m002_case_status_index(db: sqlite_utils.Database) -> None:
-    # The TUI compares a set's cases at two commits on every cursor move: cover that query.
-    db.table("results").create_index(
-        ["set_key", "sample", "case_id", "status"], index_name="idx_results_case_status"
-    )
-
-
-def _refuse_newer(db: sqlite_utils.Database, path: Path) -> None:
-    """A database a newer promptvc migrated is never half-read: its tables may mean something else."""
-    known = [m.name for m in migrations._migrations]  # sqlite-utils keeps the registered ones here
-    applied = [m.name for m in migrations.applied(db)]
-    unknown = [name for name in applied if name not in known]
-    if unknown:
-        raise UserError(
-            f"was written by a newer promptvc (schema version {len(applied)}, up to migration "
-            f"{unknown[-1]}; this promptvc reads up to version {len(known)}); upgrade promptvc, or "
-            "set [paths] db in promptvc.toml to another file",
-            path=str(path),
-        )
-
-
-@migrations()
-def m003_endpoints_without_credentials(db: sqlite_utils.Database) -> None:
-    # ANTHROPIC_BASE_URL was stored as given, `user:pass@` and `?key=` included.
-    from promptvc.providers import public_endpoint
-
-    conn = db.conn
-    leaky = "endpoint LIKE '%@%' OR endpoint LIKE '%?%' OR endpoint LIKE '%#%'"
-    for key, request in conn.execute(
-        f"SELECT key, request FROM responses WHERE {leaky}"
-    ).fetchall():
-        try:
-            body = json.loads(request)
-            body["endpoint"] = public_endpoint(body["endpoint"])
-            request = json.dumps(body, sort_keys=True, ensure_ascii=False)
-        except (TypeError, ValueError, KeyError):
-            request = None
-        conn.execute("UPDATE responses SET request = ? WHERE key = ?", (request, key))
-    for table in ("responses", "set_scores", "commit_sets"):
-        for (old,) in conn.execute(
-            f"SELECT DISTINCT endpoint FROM {table} WHERE {leaky}"
-        ).fetchall():
-            conn.execute(
-                f"UPDATE OR IGNORE {table} SET endpoint = ? WHERE endpoint = ?",
-                (public_endpoint(old), old),
-            )
-            conn.execute(f"DELETE FROM {table} WHERE endpoint = ?", (old,))
-
-
-@migrations()
-def m004_responses_by_what_was_asked(db: sqlite_utils.Database) -> None:
-    # Replay finds a recording by model, messages and parameters, whatever endpoint carried it.
-    from promptvc.evaluation.request import ask_key_of
-
-    db.table("responses").add_column("ask_key", str)
-    rows = db.conn.execute("SELECT key, request FROM responses").fetchall()
-    db.conn.executemany(
-        "UPDATE responses SET ask_key = ? WHERE key = ?",
-        [(ask_key_of(request), key) for key, request in rows],
-    )
-    db.table("responses").create_index(["ask_key"])
-
-
-@migrations()
-def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
-    # The cost estimate before a run uses the output lengths cases had before.
-    db.table("results").create_index(
-        ["set_id", "case_id", "tokens_out"], index_name="idx_results_case_tokens"
-    )
 
 
 def _enable_wal(conn: sqlite3.Connection, tries: int = 100) -> None:
@@ -328,7 +80,7 @@ class Store:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         db = sqlite_utils.Database(conn, execute_plugins=False)
-        _refuse_newer(db, path)
+        refuse_newer(db, path)
         _enable_wal(db.conn)
         db.conn.execute("PRAGMA synchronous = NORMAL")
         if migrations.pending(db):
@@ -361,7 +113,7 @@ class Store:
                 raise
             conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
         db = sqlite_utils.Database(conn, execute_plugins=False)
-        _refuse_newer(db, path)
+        refuse_newer(db, path)
         if migrations.pending(db):
             raise StoreReadOnly(
                 "is read-only and was written by an older promptvc; make it writable once so "
