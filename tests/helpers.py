@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 
 from promptvc.evals.goldens import load_goldens
 from promptvc.git.repo import GitRepo as Git
@@ -33,3 +34,16 @@ def goldens(repo) -> dict:
             open_snapshot(Git(repo.root), WORKTREE, ["prompts", "evals"]), "evals"
         )
     }
+
+
+def git_commit(repo, *args: str, message: str = "change") -> subprocess.CompletedProcess[str]:
+    """A real `git commit` through the installed hooks; git sends a hook's output to stderr, so
+    both are read as one stream."""
+    return subprocess.run(
+        ["git", "commit", "-q", "-m", message, *args],
+        cwd=repo.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests.data import EXAMPLES, GOLDEN, MODEL_GOLDEN
+from tests.helpers import git_commit as commit
 from tests.model_server import last_user_text
 
 
@@ -29,18 +30,6 @@ def gated(support_repo, model_server, cli):
     code, out, err = cli("hook", "install")
     assert code == 0, err
     return support_repo
-
-
-def commit(repo, *args, message="change"):
-    """A real `git commit`; git sends the hook's output to stderr, so both are read as one."""
-    return subprocess.run(
-        ["git", "commit", "-q", "-m", message, *args],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.parametrize("object_format", ["sha1", "sha256"])

@@ -3,10 +3,11 @@ imports, the helpers), read from the snapshot being judged, and how they end."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
+
+from tests.helpers import git_commit
 
 PY_GOLDEN = """\
 prompt: support/answer
@@ -30,17 +31,6 @@ def cites_policy(output, context):
 
 HELPERS = "def wanted():\n    return '30 days'\n"
 BAD_HELPERS = "def wanted():\n    return '60 days'\n"
-
-
-def git_commit(repo, *args: str):
-    return subprocess.run(
-        ["git", "commit", "-q", "-m", "change", *args],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture

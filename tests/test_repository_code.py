@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import marshal
-import subprocess
 from pathlib import Path
 
 from promptvc.prompts.templatecache import FORMAT
+from tests.helpers import git_commit
 
 ECHO_GOLDEN = """\
 prompt: support/answer
@@ -119,18 +119,6 @@ def test_a_database_inside_what_git_tracks_is_refused(support_repo, cli):
     support_repo.commit("a committed write-ahead log")
     code, _, err = cli("eval")
     assert code == 2 and ".state" in err
-
-
-def git_commit(repo, *args: str):
-    """A real `git commit` through the installed hook; its output read as one stream."""
-    return subprocess.run(
-        ["git", "commit", "-q", "-m", "change", *args],
-        cwd=repo.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_the_hook_runs_the_installed_promptvc_not_the_repositorys(support_repo, cli, tmp_path):
