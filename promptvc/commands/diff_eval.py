@@ -23,9 +23,8 @@ def run(
     ws = Workspace.open()
     report = diff_report(ws, revs, names, staged=staged)  # the diff first: --eval adds to it
     span = diff_range(ws.repo, revs, staged)
-    # Only the sets the diff shows as affected (names select them as they select the diff).
-    only = {a.golden.id for a in report.affected_sets} if names else None
-    plans = plan_both(ws, span.old, span.new, only=only)
+    # The sets the diff shows as affected (names select them as they select the diff).
+    plans = plan_both(ws, span.old, span.new, sets=[a.golden for a in report.affected_sets])
     outcome = evaluate_both(ws, plans, command="diff --eval")
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     raise_for_faults(before)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from promptvc.compare import SetComparison, compare
 from promptvc.errors import CannotEvaluate
+from promptvc.evals.goldens import GoldenSet
 from promptvc.evals.scoring import CaseResult
 from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
 from promptvc.evaluation.runner import Runner, RunOutcome, calls_to_send
@@ -55,17 +56,19 @@ def plan_both(
     *,
     scope: Scope = "affected",
     provider: str | None = None,
-    only: set[str] | None = None,
+    sets: list[GoldenSet] | None = None,
 ) -> BothPlans:
-    """The sets the change affects (or every set, for the TUI; or, of those, the set ids in
-    `only`), planned at both snapshots."""
+    """The sets the change affects (or every set, for the TUI), planned at both snapshots.
+    `sets`: the affected sets as the caller already knows them (the diff), not computed again."""
     old_snap, new_snap = ws.snapshot(old), ws.snapshot(new)
     old_renderer, new_renderer = ws.renderer(old_snap), ws.renderer(new_snap)
     old_goldens, new_goldens = ws.catalog(old_snap), ws.catalog(new_snap)
     if scope == "affected":
-        after_sets = affected_sets(old_renderer, new_renderer, old_goldens, new_goldens)
-        if only is not None:
-            after_sets = [g for g in after_sets if g.id in only]
+        after_sets = (
+            sets
+            if sets is not None
+            else affected_sets(old_renderer, new_renderer, old_goldens, new_goldens)
+        )
         before_ids = old_goldens.ids()
         before_sets = [old_goldens.load(before_ids[g.id]) for g in after_sets if g.id in before_ids]
     else:
