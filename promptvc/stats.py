@@ -1,0 +1,278 @@
+"""The statistics behind every verdict: intervals, paired tests, multiple-test control, agreement.
+
+Pure functions on plain numbers. numpy is imported inside the functions that need it, so
+importing this module costs nothing on the hook's no-op path. Resampling is seeded by the
+caller (`seed_of` the two set keys), so the same comparison always prints the same figures.
+
+Scores in promptvc take few distinct values (pass/fail, a judge's 1-5), so resampling works
+on the counts of each distinct value (a multinomial draw per resample) instead of on the
+cases themselves: the same distribution, thousands of times cheaper for large sets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Sequence
+from itertools import product
+from statistics import NormalDist
+
+RESAMPLES = 10_000
+EXACT_UP_TO = 20  # non-zero deltas: the sign-flip test enumerates every sign pattern up to this
+
+
+def seed_of(*keys: str) -> int:
+    """A resampling seed from the keys of what is compared: the same comparison, the same figures."""
+    digest = hashlib.sha256("\0".join(keys).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def z_of(level: float) -> float:
+    """The standard normal quantile at `level` (0.975 -> 1.96)."""
+    return NormalDist().inv_cdf(level)
+
+
+def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion: sensible at 0/n and n/n, unlike the normal one."""
+    if n <= 0:
+        return 0.0, 1.0
+    z = z_of(1 - (1 - level) / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _cluster_sums(
+    deltas: Sequence[float], clusters: Sequence[str | None] | None
+) -> tuple[list[float], list[int]]:
+    """Per resampling unit: the sum of its deltas and how many it holds. A case without a cluster
+    is its own unit."""
+    if clusters is None:
+        return [float(d) for d in deltas], [1] * len(deltas)
+    sums: dict[object, float] = {}
+    sizes: dict[object, int] = {}
+    for i, (d, c) in enumerate(zip(deltas, clusters, strict=True)):
+        unit: object = ("cluster", c) if c is not None else ("case", i)
+        sums[unit] = sums.get(unit, 0.0) + float(d)
+        sizes[unit] = sizes.get(unit, 0) + 1
+    return list(sums.values()), list(sizes.values())
+
+
+def bootstrap_ci(
+    deltas: Sequence[float],
+    *,
+    seed: int,
+    clusters: Sequence[str | None] | None = None,
+    resamples: int = RESAMPLES,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of the mean delta, resampling cases (or whole clusters:
+    a conversation's cases are not independent of each other)."""
+    if not deltas:
+        return math.nan, math.nan
+    import numpy as np
+
+    sums, sizes = _cluster_sums(deltas, clusters)
+    units = Counter(zip((round(s, 12) for s in sums), sizes, strict=True))
+    values = np.array([s for s, _ in units], dtype=float)
+    weights = np.array([n for _, n in units], dtype=float)
+    counts = np.array(list(units.values()), dtype=float)
+    draws = _multinomial(np.random.default_rng(seed), len(sums), counts, resamples)
+    means = (draws @ values) / (draws @ weights)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def _multinomial(rng, n: int, counts, resamples: int):
+    """`resamples` draws of how often each kind of unit is picked in n picks with replacement,
+    one binomial per kind conditioned on the kinds before it (vectorised over resamples)."""
+    import numpy as np
+
+    draws = np.zeros((resamples, len(counts)))
+    left = np.full(resamples, n)
+    remaining = float(counts.sum())
+    for i, count in enumerate(counts):
+        share = min(1.0, count / remaining) if remaining > 0 else 0.0
+        drawn = rng.binomial(left, share) if i < len(counts) - 1 else left
+        draws[:, i] = drawn
+        left = left - drawn
+        remaining -= count
+    return draws
+
+
+def _popcount(bits):
+    import numpy as np
+
+    bits = bits.copy()
+    count = np.zeros(bits.shape, dtype=np.int64)
+    while bits.any():
+        count += (bits & np.uint64(1)).astype(np.int64)
+        bits >>= np.uint64(1)
+    return count
+
+
+def mcnemar_p(worse: int, better: int) -> float:
+    """McNemar's exact test, one-sided ("the head is worse"): of the cases that flipped, how
+    likely at least `worse` of them flipped down if each flip's direction were a coin toss."""
+    n = worse + better
+    if n == 0:
+        return 1.0
+    return min(1.0, sum(math.comb(n, k) for k in range(worse, n + 1)) / 2**n)
+
+
+def sign_test_p(losses: int, wins: int) -> float:
+    """The sign test, one-sided: the head loses more often than chance would have it."""
+    return mcnemar_p(losses, wins)
+
+
+def sign_flip_p(
+    deltas: Sequence[float],
+    *,
+    seed: int,
+    shift: float = 0.0,
+    clusters: Sequence[str | None] | None = None,
+    resamples: int = RESAMPLES,
+    exact_up_to: int = EXACT_UP_TO,
+) -> float:
+    """The paired sign-flip permutation test, one-sided ("the head is worse by more than
+    `shift`"): if head and base were exchangeable, each case's delta (plus `shift`) would be as
+    likely negative as positive. Exact up to `exact_up_to` non-zero deltas, seeded Monte Carlo
+    above (with the +1 correction, so a p-value is never 0)."""
+    sums, sizes = _cluster_sums(deltas, clusters)
+    shifted = [round(s + shift * n, 12) for s, n in zip(sums, sizes, strict=True)]
+    magnitudes = Counter(abs(s) for s in shifted if s != 0)
+    observed = sum(shifted)
+    nonzero = sum(magnitudes.values())
+    if nonzero == 0:
+        return 1.0
+    tolerance = 1e-9 * max(1.0, sum(abs(s) for s in shifted))
+    if nonzero <= exact_up_to:
+        return _sign_flip_exact(magnitudes, observed + tolerance)
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(resamples)
+    for magnitude, count in magnitudes.items():
+        if count > 64:
+            totals += magnitude * (2 * rng.binomial(count, 0.5, size=resamples) - count)
+        else:  # one draw of `count` random signs per resample, as bits of one integer
+            bits = rng.integers(0, 2**count, size=resamples, dtype=np.uint64)
+            totals += magnitude * (2 * _popcount(bits) - count)
+    hits = int(np.count_nonzero(totals <= observed + tolerance))
+    return (hits + 1) / (resamples + 1)
+
+
+def _sign_flip_exact(magnitudes: Counter, at_most: float) -> float:
+    """P(sum of randomly signed magnitudes <= at_most), by the number of positive signs among
+    each group of equal magnitudes (binomial weights): exact, and far fewer terms than 2^n."""
+    groups = list(magnitudes.items())
+    total = 0
+    for positives in product(*(range(count + 1) for _, count in groups)):
+        value = sum(m * (2 * k - count) for (m, count), k in zip(groups, positives, strict=True))
+        if value <= at_most:
+            total += math.prod(
+                math.comb(count, k) for (_, count), k in zip(groups, positives, strict=True)
+            )
+    return total / 2 ** sum(magnitudes.values())
+
+
+def fisher_worse_p(passed_before: int, n_before: int, passed_after: int, n_after: int) -> float:
+    """Fisher's exact test, one-sided: the head's pass rate is lower than the base's. Given the
+    total passes, the chance that the head got as few of them as it did or fewer."""
+    passes = passed_before + passed_after
+    total = n_before + n_after
+    if total == 0:
+        return 1.0
+    denominator = math.comb(total, passes)
+    low = max(0, passes - n_before)
+    return min(
+        1.0,
+        sum(
+            math.comb(n_after, k) * math.comb(n_before, passes - k)
+            for k in range(low, passed_after + 1)
+        )
+        / denominator,
+    )
+
+
+def holm(pvalues: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down procedure: which hypotheses are rejected with the family-wise error held
+    at `alpha` across all of them."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    rejected = [False] * len(pvalues)
+    for rank, i in enumerate(order):
+        if pvalues[i] > alpha / (len(pvalues) - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def cohen_kappa(
+    a: Sequence[int], b: Sequence[int], labels: Sequence[int], weights: str | None = None
+) -> float:
+    """Cohen's kappa of two raters over `labels`; `weights="quadratic"` for ordinal scores (a
+    4 against a 5 is a smaller disagreement than a 1 against a 5). NaN when undefined."""
+    k = len(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    n = len(a)
+    if n == 0:
+        return math.nan
+    observed = [[0.0] * k for _ in range(k)]
+    for x, y in zip(a, b, strict=True):
+        observed[index[x]][index[y]] += 1
+    rows = [sum(r) for r in observed]
+    cols = [sum(observed[i][j] for i in range(k)) for j in range(k)]
+
+    def weight(i: int, j: int) -> float:
+        if weights == "quadratic":
+            return (i - j) ** 2 / (k - 1) ** 2
+        return 0.0 if i == j else 1.0
+
+    seen = sum(weight(i, j) * observed[i][j] for i in range(k) for j in range(k)) / n
+    chance = sum(weight(i, j) * rows[i] * cols[j] for i in range(k) for j in range(k)) / n / n
+    if chance == 0:
+        return math.nan
+    return 1 - seen / chance
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    """Ranks from 1, ties given their average rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for t in range(i, j + 1):
+            ranks[order[t]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def pearson(a: Sequence[float], b: Sequence[float]) -> float:
+    n = len(a)
+    if n < 2:
+        return math.nan
+    ma, mb = sum(a) / n, sum(b) / n
+    sa = math.sqrt(sum((x - ma) ** 2 for x in a))
+    sb = math.sqrt(sum((y - mb) ** 2 for y in b))
+    if sa == 0 or sb == 0:
+        return math.nan
+    return sum((x - ma) * (y - mb) for x, y in zip(a, b, strict=True)) / (sa * sb)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation (the Pearson correlation of the ranks, ties averaged)."""
+    return pearson(_ranks(a), _ranks(b))
+
+
+def cases_needed(sd: float, effect: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """How many paired cases a one-sided test at `alpha` needs to find a mean drop of `effect`
+    with probability `power`, given the per-case delta's standard deviation (normal approximation)."""
+    if effect <= 0 or sd <= 0 or not math.isfinite(sd):
+        return None
+    return math.ceil(((z_of(1 - alpha) + z_of(power)) * sd / effect) ** 2)
