@@ -32,6 +32,7 @@ class Case:
     id: str
     vars: dict
     asserts: tuple[Assertion, ...]
+    cluster: str | None = None  # cases that are not independent (one conversation) share one
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class GoldenSet:
     cases: tuple[Case, ...]
     cases_path: str | None = None
     sha: str = ""
+    repeat: int = 1  # samples per case
 
     @property
     def uses_judge(self) -> bool:

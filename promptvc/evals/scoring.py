@@ -189,6 +189,43 @@ class CaseResult:
         )
 
 
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case over its samples: what comparisons pair and what the gate tests."""
+
+    case_id: str
+    samples: tuple[CaseResult, ...]  # its evaluated samples (passed or failed)
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def passes(self) -> int:
+        return sum(r.status == Status.PASSED for r in self.samples)
+
+    @property
+    def score(self) -> float:
+        return statistics.fmean(r.score or 0.0 for r in self.samples)
+
+    @property
+    def flaky(self) -> bool:
+        """Its samples disagree: some passed, some failed."""
+        return 0 < self.passes < self.n
+
+
+def summarise_cases(results: tuple[CaseResult, ...] | list[CaseResult]) -> dict[str, CaseSummary]:
+    """Per case, its evaluated samples (a case none of whose samples was evaluated is left out)."""
+    by_case: dict[str, list[CaseResult]] = {}
+    for r in results:
+        if r.evaluated and r.score is not None:
+            by_case.setdefault(r.case_id, []).append(r)
+    return {
+        case_id: CaseSummary(case_id, tuple(sorted(samples, key=lambda r: r.sample)))
+        for case_id, samples in by_case.items()
+    }
+
+
 class ScoresSource(Protocol):
     """Where a set's scores come from (the provider's identity), as far as scoring needs it."""
 
@@ -250,6 +287,10 @@ class SetOutcome:
     @property
     def unchecked(self) -> tuple[CaseResult, ...]:
         return tuple(r for r in self.results if r.unchecked)
+
+    @property
+    def cases(self) -> dict[str, CaseSummary]:
+        return summarise_cases(self.results)
 
     @property
     def broken(self) -> tuple[CaseResult, ...]:
