@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from promptvc.compare import Direction, SetComparison
 from promptvc.evals.scoring import Status
 from promptvc.settings import GatePolicy
+from promptvc.significance import SetEvidence, first_stage, interval_text, p_text
 from promptvc.wording import plural
+
+MAX_CASES_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -33,9 +37,15 @@ def flip_blocks(policy: GatePolicy, temperature: float, deterministic: bool = Fa
     return deterministic or temperature == 0
 
 
-def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HEAD") -> Verdict:
+def decide(
+    comparisons: list[SetComparison],
+    policy: GatePolicy,
+    base: str = "HEAD",
+    evidence: Mapping[str, SetEvidence] | None = None,
+) -> Verdict:
     """Block for a set only when the commit makes it worse; a set that was already failing and
-    is no worse is a warning (unless `block_below_threshold = "always"`)."""
+    is no worse is a warning (unless `block_below_threshold = "always"`). `evidence`: the
+    re-sampled second stage per set (without it, a flip is not confirmed)."""
     reasons: list[str] = []
     warnings: list[str] = []
     for c in comparisons:
@@ -46,7 +56,10 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HE
         if unchecked:  # only a model that could not be asked is the offline policy's business
             what = f"{c.set_id}: {len(unchecked)} of {plural(len(after.results), 'case')} not checked ({_why(unchecked)})"
             (reasons if policy.offline == "block" else warnings).append(what)
-        worse = _worse(c, policy)
+        if policy.block_on == "any-drop":
+            worse = _worse(c, policy)
+        else:
+            worse = _worse_by_evidence(c, policy, (evidence or {}).get(c.set_id), warnings)
         broken = after.broken
         if broken:
             n = len(broken)
@@ -66,8 +79,49 @@ def decide(comparisons: list[SetComparison], policy: GatePolicy, base: str = "HE
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))
 
 
+def _worse_by_evidence(
+    c: SetComparison, policy: GatePolicy, evidence: SetEvidence | None, warnings: list[str]
+) -> list[str]:
+    """What the evidence says the commit made worse: a significant drop of at least max_drop, or
+    cases whose flip reproduced when re-sampled. A flip that did not reproduce is a warning."""
+    if evidence is None:
+        first, candidates = first_stage(c, policy.max_drop)
+        evidence = SetEvidence(
+            c.set_id, first, candidates=tuple(candidates), not_resampled="not re-sampled"
+        )
+    problems = []
+    dropped = evidence.dropped(policy.alpha)
+    if dropped is not None:
+        problems.append(
+            f"dropped {-dropped.delta:.2f} ({interval_text(dropped)}, {p_text(dropped.p_drop)} "
+            f"for a drop beyond max_drop {policy.max_drop:.2f})"
+        )
+    confirmed = evidence.regressions
+    if confirmed:
+        named = ", ".join(f"{e.case_id} {e.counts()}" for e in confirmed[:MAX_CASES_NAMED])
+        more = (
+            f" and {len(confirmed) - MAX_CASES_NAMED} more"
+            if len(confirmed) > MAX_CASES_NAMED
+            else ""
+        )
+        problems.append(f"{plural(len(confirmed), 'case')} regressed: {named}{more}")
+    flaky = evidence.flaky
+    if flaky:
+        named = ", ".join(f"{e.case_id} {e.counts()}" for e in flaky[:MAX_CASES_NAMED])
+        warnings.append(
+            f"{c.set_id}: {plural(len(flaky), 'flip')} did not reproduce (flaky): {named}"
+        )
+    if evidence.not_resampled and evidence.candidates and not evidence.cases:
+        what = (
+            f"{c.set_id}: {plural(len(evidence.candidates), 'flip')} {Direction.REGRESSED.value} "
+            f"not confirmed ({evidence.not_resampled})"
+        )
+        (problems if policy.offline == "block" else warnings).append(what)
+    return problems
+
+
 def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
-    """What the commit made worse: a drop beyond max_drop, cases that flipped pass → fail."""
+    """block_on = "any-drop": a mean drop beyond max_drop, cases that flipped pass → fail."""
     problems = []
     drop = (
         c.paired_delta

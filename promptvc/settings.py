@@ -5,16 +5,26 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from promptvc.errors import UserError
 
 CONFIG_FILE = "promptvc.toml"
 
 
+BlockOn = Literal["evidence", "any-drop"]
+
+
 @dataclass(frozen=True)
 class GatePolicy:
     max_drop: float = 0.05
-    # "temperature-zero": a flip blocks only where it cannot be sampling noise.
+    # "evidence": a flip blocks when it reproduces, a drop when it is significant (and >= max_drop);
+    # "any-drop": a mean drop beyond max_drop blocks, and a flip as block_on_flip says.
+    block_on: BlockOn = "evidence"
+    alpha: float = 0.05  # how often a commit that changes nothing real may be blocked
+    max_repeat: int = 8  # fresh samples per side for a flipped case (0: never re-sample)
+    # For block_on = "any-drop" only. "temperature-zero": a flip blocks where it cannot be
+    # sampling noise.
     block_on_flip: str = "temperature-zero"
     offline: str = "warn"
     # "when-worse": a set already below its threshold blocks only when the commit makes it worse.
@@ -133,6 +143,12 @@ _CHECKS = {
         lambda v: isinstance(v, bool) or v in ("temperature-zero", "always", "never"),
     ),
     ("gate", "offline"): ('"warn" or "block"', lambda v: v in ("warn", "block")),
+    ("gate", "block_on"): ('"evidence" or "any-drop"', lambda v: v in ("evidence", "any-drop")),
+    ("gate", "alpha"): ("a number between 0 and 1", lambda v: type(v) in _NUMBER and 0 < v < 1),
+    ("gate", "max_repeat"): (
+        "an integer from 0 to 100",
+        lambda v: type(v) is int and 0 <= v <= 100,
+    ),
     ("gate", "block_below_threshold"): (
         '"when-worse" or "always"',
         lambda v: v in ("when-worse", "always"),
@@ -186,6 +202,9 @@ def _gate_policy(table: dict, text: str) -> GatePolicy:
         flip = "always" if flip else "never"
     return GatePolicy(
         max_drop=float(table.get("max_drop", 0.05)),
+        block_on=table.get("block_on", "evidence"),
+        alpha=float(table.get("alpha", 0.05)),
+        max_repeat=int(table.get("max_repeat", 8)),
         block_on_flip=str(flip),
         offline=str(table.get("offline", "warn")),
         block_below_threshold=str(table.get("block_below_threshold", "when-worse")),

@@ -38,10 +38,10 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     gated.stage()
     result = commit(gated)
     assert result.returncode != 0
-    assert "blocked:" in result.stdout and "pass → fail" in result.stdout
+    assert "blocked:" in result.stdout and "2 cases regressed" in result.stdout
     assert (
-        "refund-window  pass → fail   contains \"30 days\": output does not contain '30 days'"
-        in result.stdout
+        "refund-window  pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)   contains \"30 days\": "
+        "output does not contain '30 days'" in result.stdout
     )
     assert "(skip once with `git commit --no-verify`)" in result.stdout
     assert gated.git("log", "--oneline").count("\n") == 2  # nothing committed
@@ -636,7 +636,8 @@ def test_a_set_already_below_its_threshold_is_not_blocked_unless_it_gets_worse(g
     gated.write("prompts/partials/tone.jinja", "Be vague.\n")  # worse: 0.50 → 0.00
     gated.stage()
     result = commit(gated, message="vague again")
-    assert result.returncode == 1 and "blocked: support-answer dropped 0.50" in result.stdout
+    assert result.returncode == 1, result.stdout
+    assert "blocked: support-answer 1 case regressed: late-return pass 8/8 → 0/8" in result.stdout
 
 
 def test_block_below_threshold_always_blocks_an_improvement_that_still_fails(gated, model_server):

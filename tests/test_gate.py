@@ -5,6 +5,7 @@ from promptvc.evals.scoring import CaseResult, Status, summarise_set
 from promptvc.gate import decide
 from promptvc.providers import Identity
 from promptvc.settings import GatePolicy
+from promptvc.significance import CaseEvidence, SetEvidence
 from promptvc.views.comparison import _one_line
 
 LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
@@ -30,7 +31,7 @@ def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fa
         for c, st in statuses.items()
     ]
     plan = SimpleNamespace(
-        golden=SimpleNamespace(id="s", threshold=threshold, prompt="p"),
+        golden=SimpleNamespace(id="s", threshold=threshold, prompt="p", cases=()),
         identity=identity,
         temperature=temperature,
         samples=1,
@@ -43,8 +44,8 @@ BEFORE = {"a": "passed", "b": "passed", "c": "passed", "d": "passed"}
 ONE_FLIP = {"a": "failed", "b": "passed", "c": "passed", "d": "passed"}
 
 
-def test_a_flip_blocks_at_temperature_zero_only_by_default():
-    policy = GatePolicy(max_drop=0.5)
+def test_any_drop_blocks_a_flip_at_temperature_zero_only_by_default():
+    policy = GatePolicy(max_drop=0.5, block_on="any-drop")
     at_zero = decide(compare([outcome(BEFORE)], [outcome(ONE_FLIP)]), policy)
     assert at_zero.blocked and at_zero.reasons == ("s 1 case flipped pass → fail",)
     warm = decide(
@@ -53,14 +54,16 @@ def test_a_flip_blocks_at_temperature_zero_only_by_default():
     assert not warm.blocked
     always = decide(
         compare([outcome(BEFORE, temperature=0.7)], [outcome(ONE_FLIP, temperature=0.7)]),
-        GatePolicy(max_drop=0.5, block_on_flip="always"),
+        GatePolicy(max_drop=0.5, block_on="any-drop", block_on_flip="always"),
     )
     assert always.blocked
 
 
-def test_max_drop_and_threshold():
+def test_any_drop_max_drop_and_threshold():
     comparisons = compare([outcome(BEFORE)], [outcome(ONE_FLIP)])
-    verdict = decide(comparisons, GatePolicy(max_drop=0.2, block_on_flip="never"))
+    verdict = decide(
+        comparisons, GatePolicy(max_drop=0.2, block_on="any-drop", block_on_flip="never")
+    )
     assert verdict.reasons == ("s dropped 0.25 (max_drop 0.20)",)
     verdict = decide(
         compare([outcome(BEFORE)], [outcome(ONE_FLIP, threshold=0.9)]),
@@ -112,15 +115,21 @@ def test_a_set_already_below_its_threshold_and_no_worse_is_a_warning():
 
 
 def test_a_failing_set_that_gets_worse_still_blocks():
-    worse = decide(
-        compare([outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]),
-        GatePolicy(),
+    comparisons = compare(
+        [outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]
     )
+    worse = decide(comparisons, GatePolicy(block_on="any-drop"))
     assert (
         worse.blocked
         and "dropped 0.25" in worse.line()
         and "1 case flipped pass → fail" in worse.line()
     )
+    flipped = comparisons[0].flips[0].case_id
+    reproduced = SetEvidence(
+        "s", None, cases=(CaseEvidence(flipped, 8, 8, 0, 8, 0.0001, True),), candidates=(flipped,)
+    )
+    by_evidence = decide(comparisons, GatePolicy(), evidence={"s": reproduced})
+    assert by_evidence.blocked and f"1 case regressed: {flipped} pass 8/8 → 0/8" in by_evidence.line()
 
 
 def test_a_new_set_that_fails_blocks_it_has_no_baseline():
@@ -199,6 +208,6 @@ def test_a_flip_of_a_deterministic_echo_set_blocks_at_any_temperature():
             [outcome(BEFORE, temperature=0.7, identity=ECHO)],
             [outcome(ONE_FLIP, temperature=0.7, identity=ECHO)],
         ),
-        GatePolicy(max_drop=0.5),
+        GatePolicy(max_drop=0.5, block_on="any-drop"),
     )
     assert warm_echo.blocked and "1 case flipped pass → fail" in warm_echo.line()

@@ -158,30 +158,44 @@ def run(
 def _check(
     ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool
 ) -> int:
+    import time
+
     from promptvc.evaluation.both import evaluate_both, plan_both
+    from promptvc.evaluation.resample import gather_evidence
     from promptvc.gate import decide
+    from promptvc.significance import first_evidence
     from promptvc.views import eval as evalview
     from promptvc.views import reportfile
     from promptvc.views.terminal import emit
 
+    policy = ws.settings.gate
+    started = time.monotonic()
+    plans = plan_both(ws, compared.old, compared.new)
     outcome = evaluate_both(
-        ws,
-        plan_both(ws, compared.old, compared.new),
-        command="check",
-        spend_cap=ws.settings.spend_cap,
-        deadline=ws.settings.gate.deadline,
+        ws, plans, command="check", spend_cap=ws.settings.spend_cap, deadline=policy.deadline
     )
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     rejected = before.stats.rejected + after.stats.rejected
     if rejected:  # the API refused a request (an unknown model, a prompt too long): never "allowed"
         raise UserError(rejected[0])
-    verdict = decide(comparisons, ws.settings.gate, compared.base_name)
+    if policy.block_on == "evidence":
+        evidence = gather_evidence(
+            ws,
+            plans,
+            outcome,
+            policy,
+            spend_cap=ws.settings.spend_cap,
+            deadline=max(0.0, policy.deadline - (time.monotonic() - started)),
+        )
+    else:
+        evidence = first_evidence(comparisons, policy.max_drop)
+    verdict = decide(comparisons, policy, compared.base_name, evidence)
     unreachable = before.stats.unreachable + after.stats.unreachable
     if markdown:  # the reports first: the verdict on screen is the last word
         reportfile.write(markdown, markdown_summary(compared.label, comparisons, verdict))
     if junit:
         reportfile.write(junit, evalview.junit_xml(after.sets, after.elapsed))
-    emit(_report_lines(compared, after, comparisons, verdict, unreachable))
+    emit(_report_lines(compared, after, comparisons, verdict, unreachable, evidence, policy.alpha))
     if unreachable and ws.settings.gate.offline == "block":
         return 3
     if verdict.blocked:
@@ -194,7 +208,9 @@ def _check(
     return 0
 
 
-def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: list[str]) -> list:
+def _report_lines(
+    compared: Sides, after, comparisons, verdict, unreachable: list[str], evidence, alpha: float
+) -> list:
     from rich.text import Text
 
     from promptvc.views import eval as evalview
@@ -203,13 +219,15 @@ def _report_lines(compared: Sides, after, comparisons, verdict, unreachable: lis
     total = sum(len(s.results) for s in after.sets)
     rerun = sum(1 for s in after.sets for r in s.results if r.called)
     sets = plural(len(after.sets), "golden set")
+    resampled = sum(e.calls for e in evidence.values())
+    again = f", {plural(resampled, 'request')} re-sampled" if resampled else ""
     lines = [
         Text(
-            f"promptvc check · {compared.label} · {sets}, {rerun} of {plural(total, 'case')} re-run",
+            f"promptvc check · {compared.label} · {sets}, {rerun} of {plural(total, 'case')} re-run{again}",
             style="bold",
         )
     ]
-    lines += comparison_lines(comparisons) + cost_lines(comparisons)
+    lines += comparison_lines(comparisons, evidence=evidence, alpha=alpha) + cost_lines(comparisons)
     if unreachable:
         lines.append(
             Text(

@@ -16,6 +16,7 @@ def run(
     from promptvc.evaluation.both import evaluate_both, plan_both
     from promptvc.evaluation.runner import raise_for_faults
     from promptvc.git.revisions import diff_range
+    from promptvc.significance import first_evidence
     from promptvc.views import diff as diffview
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
@@ -29,6 +30,8 @@ def run(
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     raise_for_faults(before)
     raise_for_faults(after)
+    policy = ws.settings.gate
+    evidence = first_evidence(comparisons, policy.max_drop)
     if as_json:
         print(
             json.dumps(
@@ -43,6 +46,7 @@ def run(
                             "before": c.before.score if c.before else None,
                             "after": c.after.score if c.after else None,
                             "delta": c.delta,
+                            "paired": _paired_json(evidence.get(c.set_id), policy.alpha),
                             "flips": [
                                 {
                                     "case": f.case_id,
@@ -65,7 +69,17 @@ def run(
     else:
         lines = diffview.report_lines(report)
         lines += [Text(""), Text(f"scores · {span.old_label} → {span.new_label}", style="bold")]
-        lines += comparison_lines(comparisons) or [Text("no golden set is affected", style="dim")]
+        lines += comparison_lines(comparisons, evidence=evidence, alpha=policy.alpha) or [
+            Text("no golden set is affected", style="dim")
+        ]
         emit(lines, pager=True)
     changed = not report.empty or any(c.delta or c.flips for c in comparisons)
     return 1 if exit_code and changed else 0
+
+
+def _paired_json(evidence, alpha: float) -> dict | None:
+    from promptvc.significance import set_word
+
+    if evidence is None or evidence.first is None:
+        return None
+    return {**evidence.first.to_json(), "verdict": set_word(evidence, alpha).text()}

@@ -209,6 +209,11 @@ class CaseSummary:
         return statistics.fmean(r.score or 0.0 for r in self.samples)
 
     @property
+    def passed(self) -> bool:
+        """At least half of its samples passed (a single sample: that one)."""
+        return self.n > 0 and 2 * self.passes >= self.n
+
+    @property
     def flaky(self) -> bool:
         """Its samples disagree: some passed, some failed."""
         return 0 < self.passes < self.n

@@ -87,10 +87,19 @@ def spend(store: Store, plans: BothPlans) -> Spend:
 
 
 def check_spend(store: Store, plans: BothPlans, cap: float) -> None:
-    needed = spend(store, plans)
-    if needed.cost > cap:
+    check_spend_of(store, plans.plans, cap)
+
+
+def check_spend_of(
+    store: Store, plans: tuple[EvalPlan, EvalPlan], cap: float, what: str = ""
+) -> None:
+    """Both sides together: a cap is a cap on the whole comparison."""
+    calls = calls_to_send(store, [job for plan in plans for job in plan.jobs])
+    cost = estimate_cost(calls)
+    if cost > cap:
+        doing = f"{what} " if what else ""
         raise CannotEvaluate(
-            f"would send {plural(needed.requests, 'request')} (est. {money(needed.cost)}), above the spend cap "
+            f"{doing}would send {plural(len(calls), 'request')} (est. {money(cost)}), above the spend cap "
             f"{money(cap)} in promptvc.toml; run `promptvc eval` by hand to spend it"
         )
 

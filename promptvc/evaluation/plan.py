@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
@@ -184,6 +184,24 @@ def _plan_set(
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
+
+
+def resample(plan: SetPlan, case_ids: Sequence[str], samples: range) -> SetPlan:
+    """The same set's chosen cases again, at other sample indices: fresh samples with their own
+    keys. Not the whole set, so its run records no set score."""
+    wanted = set(case_ids)
+    firsts = {job.case.id: job for job in plan.jobs if job.case.id in wanted and job.sample == 0}
+    jobs = tuple(
+        replace(
+            job,
+            sample=sample,
+            key=result_key(plan.set_key, job.case.id, sample),
+            request=replace(job.request, sample=sample),
+        )
+        for job in firsts.values()
+        for sample in samples
+    )
+    return replace(plan, jobs=jobs, whole=False)
 
 
 def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Call, ...]:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.text import Text
 
 from promptvc.compare import Flip, SetComparison, cost_change, is_unchanged
 from promptvc.evals.assertions import Grade
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
+from promptvc.significance import (
+    CaseEvidence,
+    PairedStats,
+    SetEvidence,
+    interval_text,
+    p_text,
+    set_word,
+)
 from promptvc.views.eval import score_text
 from promptvc.wording import money, plural, signed_money
 
@@ -39,13 +49,25 @@ def _one_line(text: str | None, other: str | None = None) -> str:
     return shown if len(shown) <= OUTPUT_WIDTH else shown[: OUTPUT_WIDTH - 1] + "…"
 
 
-def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[Text]:
+def comparison_lines(
+    comparisons: list[SetComparison],
+    width: int = 0,
+    evidence: Mapping[str, SetEvidence] | None = None,
+    alpha: float = 0.05,
+) -> list[Text]:
+    """Per set its scores, the paired delta with its interval, the flips, p and the verdict
+    word; then each flipped case (with its re-sampled counts, when the gate re-sampled it)."""
     width = width or max((len(c.set_id) for c in comparisons), default=10)
+    evidence = evidence or {}
     lines = []
     for c in comparisons:
-        lines.append(_set_line(c, width))
+        found = evidence.get(c.set_id)
+        lines.append(_set_line(c, width, found, alpha))
+        if found is not None and found.second is not None:
+            lines.append(_second_stage_line(found.second))
+        resampled = {e.case_id: e for e in found.cases} if found else {}
         for flip in c.flips:
-            lines += _flip_lines(flip)
+            lines += _flip_lines(flip, resampled.get(flip.case_id))
         if (
             c.after is not None and c.before is None
         ):  # a new set (or no baseline): why its cases fail
@@ -60,11 +82,30 @@ def comparison_lines(comparisons: list[SetComparison], width: int = 0) -> list[T
     return lines
 
 
-def _set_line(c: SetComparison, width: int) -> Text:
+def stats_text(s: PairedStats) -> str:
+    """`−0.15 (95% CI −0.27..−0.04)  4 flips ↓ 1 ↑  p=0.02`: the paired figures of one set."""
+    delta = "±0.00" if is_unchanged(s.delta) else f"{'−' if s.delta < 0 else '+'}{abs(s.delta):.2f}"
+    flips = f"  {_flips_text(s.down, s.up)}" if s.down or s.up else ""
+    return f"{delta} ({interval_text(s)}){flips}  {p_text(s.p)}"
+
+
+def _flips_text(down: int, up: int) -> str:
+    """`4 flips ↓ 1 ↑`, `1 flip ↓`, `2 flips ↑`."""
+    if down and up:
+        return f"{plural(down, 'flip')} ↓ {up} ↑"
+    return f"{plural(down or up, 'flip')} {'↓' if down else '↑'}"
+
+
+def _set_line(c: SetComparison, width: int, evidence: SetEvidence | None, alpha: float) -> Text:
     before = score_text(c.before.score) if c.before else "new"
     after = score_text(c.after.score) if c.after else "removed"
     line = Text(f"  {c.set_id:<{width}}  {before} → {after}  ")
-    line.append_text(delta_text(c.delta))
+    if evidence is not None and evidence.first is not None:
+        line.append(stats_text(evidence.first), style=_delta_style(evidence.first.delta))
+        word = set_word(evidence, alpha)
+        line.append(f"  {word.text()}", style=_WORD_STYLES.get(word.word, ""))
+    else:
+        line.append_text(delta_text(c.delta))
     if c.after is not None:
         line.append(f"  threshold {c.after.golden.threshold:.2f}  ", style="dim")
         status = c.after.status
@@ -73,16 +114,39 @@ def _set_line(c: SetComparison, width: int) -> Text:
             style={Status.PASSED: "green", Status.FAILED: "bold red"}.get(status, "dim"),
         )
         line.append(f"  {c.after.plan.identity.label}", style="dim")
-        if c.after.noisy:
-            line.append("  (1 sample at T>0)", style="yellow")
     return line
 
 
-def _flip_lines(flip: Flip) -> list[Text]:
+_WORD_STYLES = {
+    "regressed": "bold red",
+    "improved": "green",
+    "no regression": "green",
+    "unchanged": "dim",
+    "inconclusive": "yellow",
+}
+
+
+def _delta_style(delta: float) -> str:
+    return "dim" if is_unchanged(delta) else ("green" if delta > 0 else "red")
+
+
+def _second_stage_line(s: PairedStats) -> Text:
+    return Text(
+        f"    re-sampled {plural(s.cases, 'case')} ×{s.samples} on both sides: {stats_text(s)}",
+        style="dim",
+    )
+
+
+def _flip_lines(flip: Flip, resampled: CaseEvidence | None = None) -> list[Text]:
     style = "red" if flip.regression else "green"
     arrow = flip.direction.value if flip.direction else ""
     head = Text(f"    {flip.case_id}  ")
-    head.append(arrow, style=f"bold {style}")
+    if resampled is None:
+        head.append(arrow, style=f"bold {style}")
+    else:  # the re-sampled counts say more than the first stage's one flip
+        head.append(resampled.counts(), style="bold red" if resampled.confirmed else "yellow")
+        verdict = "reproduced" if resampled.confirmed else "did not reproduce: flaky"
+        head.append(f" (re-sampled, {p_text(resampled.p)}: {verdict})", style="dim")
     failed = flip.after.failed_grades if flip.regression else flip.before.failed_grades
     if failed:
         head.append(f"   {_why(failed[0])}", style="dim")

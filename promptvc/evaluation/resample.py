@@ -1,0 +1,156 @@
+"""The gate's second stage: re-sample what the first stage could not settle, on both sides.
+
+A case that flipped pass → fail is drawn `max_repeat` more times at the base and at the head
+(fresh samples with their own keys, so a second `check` of the same change reuses them), and
+its flip counts only when those samples alone show it (see promptvc.significance). A set whose
+drop is at least max_drop but not yet significant is re-sampled whole. Only the re-sampled
+cases are sent, within the spend cap; what cannot be re-sampled is said, never passed silently.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from promptvc.compare import SetComparison
+from promptvc.errors import CannotEvaluate
+from promptvc.evaluation.both import BothOutcomes, BothPlans, check_spend_of
+from promptvc.evaluation.plan import EvalPlan, SetPlan, resample
+from promptvc.evaluation.runner import Runner
+from promptvc.settings import GatePolicy
+from promptvc.significance import (
+    PairedStats,
+    SetEvidence,
+    case_clusters,
+    case_evidence,
+    comparison_seed,
+    first_samples,
+    first_stage,
+    needs_second_stage,
+    paired_cases,
+    paired_stats,
+)
+from promptvc.store import Store
+from promptvc.workspace import Workspace
+
+
+@dataclass
+class _Pending:
+    comparison: SetComparison
+    first: PairedStats | None
+    candidates: list[str]
+    resampled: list[str] = field(default_factory=list)
+
+
+def gather_evidence(
+    ws: Workspace,
+    plans: BothPlans,
+    outcome: BothOutcomes,
+    policy: GatePolicy,
+    *,
+    spend_cap: float | None,
+    deadline: float | None = None,
+) -> dict[str, SetEvidence]:
+    pending = []
+    for c in outcome.comparisons:
+        first, candidates = first_stage(c, policy.max_drop)
+        whole = first is not None and needs_second_stage(first, policy.alpha)
+        chosen = (
+            [case_id for case_id in (c.after.cases if c.after else {})] if whole else candidates
+        )
+        pending.append(_Pending(c, first, candidates, chosen if policy.max_repeat else []))
+    todo = [p for p in pending if p.resampled]
+    if not todo:
+        return {
+            p.comparison.set_id: SetEvidence(
+                p.comparison.set_id,
+                p.first,
+                candidates=tuple(p.candidates),
+                not_resampled="[gate] max_repeat = 0" if p.candidates else None,
+            )
+            for p in pending
+        }
+    second_plans = _second_plans(plans, todo, policy.max_repeat)
+    try:
+        outcomes = _run_second(ws, second_plans, spend_cap, deadline)
+    except CannotEvaluate as exc:
+        reason = str(exc)
+        return {
+            p.comparison.set_id: SetEvidence(
+                p.comparison.set_id,
+                p.first,
+                candidates=tuple(p.candidates),
+                not_resampled=reason if p.resampled else None,
+            )
+            for p in pending
+        }
+    return {p.comparison.set_id: _evidence(p, outcomes, policy) for p in pending}
+
+
+def _second_plans(plans: BothPlans, todo: list[_Pending], extra: int) -> tuple[EvalPlan, EvalPlan]:
+    def side(plan: EvalPlan, pick) -> EvalPlan:
+        by_key = {p.set_key: p for p in plan.sets}
+        sets = []
+        for pending in todo:
+            outcome = pick(pending.comparison)
+            set_plan: SetPlan = by_key[outcome.plan.set_key]
+            start = first_samples(pending.comparison)
+            sets.append(resample(set_plan, pending.resampled, range(start, start + extra)))
+        return EvalPlan(plan.snapshot, plan.renderer, tuple(sets))
+
+    return side(plans.before, lambda c: c.before), side(plans.after, lambda c: c.after)
+
+
+def _run_second(
+    ws: Workspace, plans: tuple[EvalPlan, EvalPlan], spend_cap: float | None, deadline: float | None
+):
+    ends = time.monotonic() + deadline if deadline is not None else None
+    store = Store(ws.db_path)
+    try:
+        if spend_cap is not None:
+            check_spend_of(store, plans, spend_cap, what="re-sampling the flipped cases")
+        return [
+            Runner(store, ws.settings, str(ws.root), deadline=ends).run(
+                plan,
+                snapshot_label=plan.snapshot.label,
+                commit_sha=plan.snapshot.commit,
+                command="check (re-sample)",
+            )
+            for plan in plans
+        ]
+    finally:
+        store.close()
+
+
+def _evidence(pending: _Pending, outcomes, policy: GatePolicy) -> SetEvidence:
+    c = pending.comparison
+    if not pending.resampled or c.before is None or c.after is None:
+        return SetEvidence(c.set_id, pending.first)
+    before, after = (
+        next(s for s in run.sets if s.plan.set_key == side.plan.set_key)
+        for run, side in zip(outcomes, (c.before, c.after), strict=True)
+    )
+    start = first_samples(c)
+    pairs = paired_cases(before, after, range(start, start + policy.max_repeat))
+    second = paired_stats(
+        pairs, seed=comparison_seed(c) + 1, max_drop=policy.max_drop, clusters=case_clusters(c)
+    )
+    calls = sum(r.called for side in (before, after) for r in side.results)
+    resampled = set(pending.resampled)
+    return SetEvidence(
+        c.set_id,
+        pending.first,
+        second if len(resampled) > len(pending.candidates) else None,
+        case_evidence(pairs, pending.candidates, policy.alpha),
+        tuple(pending.candidates),
+        calls,
+        _not_checked(before, after, pending.candidates),
+    )
+
+
+def _not_checked(before, after, candidates: list[str]) -> str | None:
+    unchecked = [r for s in (before, after) for r in s.unchecked if r.case_id in candidates]
+    if not unchecked:
+        return None
+    first = next((r.error for r in unchecked if r.error), "no recording")
+    return f"{len(unchecked)} re-sample(s) not checked ({first.split(';')[0][:80]})"

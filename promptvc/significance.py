@@ -1,0 +1,326 @@
+"""Is a difference real? Per golden set: the mean paired delta over the cases both sides
+evaluated, its 95% bootstrap interval, a one-sided p-value for "the head is worse", and, when
+that is inconclusive, how many cases or repeats would settle it.
+
+The evidence the gate blocks on is decided here too, in two stages (see the README, "How the
+gate decides"): the run as configured is a first stage that can block a set's drop on its own;
+a flipped case, or a set whose drop is not yet settled, is re-sampled with fresh samples on both
+sides, and the second stage is tested on those samples alone. The error rate `alpha` is split
+between the stages and the two kinds of evidence (Bonferroni), so a commit that changes nothing
+real is blocked at most `alpha` of the time, however the stages go.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from promptvc import stats
+from promptvc.compare import SetComparison
+from promptvc.evals.scoring import CaseSummary, SetOutcome
+
+Test = Literal["McNemar", "sign-flip"]
+Word = Literal["regressed", "improved", "no regression", "unchanged", "inconclusive"]
+
+# alpha is split four ways: half for the cases (Holm across a set's flipped cases, second stage
+# only), a quarter for a set's drop at each of the two stages.
+CASE_SHARE = 0.5
+DROP_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """The comparison of one set's cases evaluated on both sides."""
+
+    cases: int  # cases evaluated on both sides
+    samples: int  # the most samples any of them has on either side
+    delta: float  # mean of the per-case score deltas (head − base)
+    low: float  # 95% bootstrap interval of that mean
+    high: float
+    p: float  # one-sided: the head is worse
+    p_better: float  # one-sided: the head is better
+    p_drop: float  # one-sided: the head is worse by more than max_drop (what blocks)
+    test: Test
+    down: int  # cases that passed at the base and fail at the head
+    up: int
+    sd: float  # standard deviation of the per-case deltas
+    max_drop: float
+
+    def to_json(self) -> dict:
+        return {
+            "cases": self.cases,
+            "samples": self.samples,
+            "delta": self.delta,
+            "ci": [self.low, self.high],
+            "p": self.p,
+            "p_better": self.p_better,
+            "p_drop": self.p_drop,
+            "test": self.test,
+            "flips_down": self.down,
+            "flips_up": self.up,
+            "sd": self.sd,
+            "max_drop": self.max_drop,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> PairedStats:
+        return cls(
+            data["cases"],
+            data["samples"],
+            data["delta"],
+            data["ci"][0],
+            data["ci"][1],
+            data["p"],
+            data["p_better"],
+            data["p_drop"],
+            data["test"],
+            data["flips_down"],
+            data["flips_up"],
+            data["sd"],
+            data["max_drop"],
+        )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    word: Word
+    hint: str = ""  # for an inconclusive drop: what would resolve it
+
+    def text(self) -> str:
+        return f"{self.word}: {self.hint}" if self.hint else self.word
+
+
+def interval_text(s: PairedStats) -> str:
+    return f"95% CI {_signed(s.low)}..{_signed(s.high)}"
+
+
+def p_text(p: float) -> str:
+    if p < 0.001:
+        return "p<0.001"
+    return f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
+
+
+def _signed(x: float) -> str:
+    return f"{'−' if x < 0 else '+'}{abs(x):.2f}"
+
+
+def case_passed(summary: CaseSummary) -> bool:
+    return summary.passed
+
+
+def paired_cases(
+    before: SetOutcome, after: SetOutcome, samples: range | None = None
+) -> list[tuple[CaseSummary, CaseSummary]]:
+    """(base, head) per case evaluated on both sides, counting only the samples in `samples`
+    when given (the first stage, or the second)."""
+    old, new = _summaries(before, samples), _summaries(after, samples)
+    return [(old[case_id], new[case_id]) for case_id in new if case_id in old]
+
+
+def _summaries(outcome: SetOutcome, samples: range | None) -> dict[str, CaseSummary]:
+    cases = outcome.cases
+    if samples is None:
+        return cases
+    kept = {
+        case_id: CaseSummary(case_id, tuple(r for r in c.samples if r.sample in samples))
+        for case_id, c in cases.items()
+    }
+    return {case_id: c for case_id, c in kept.items() if c.n}
+
+
+def paired_stats(
+    pairs: list[tuple[CaseSummary, CaseSummary]],
+    *,
+    seed: int,
+    max_drop: float,
+    clusters: dict[str, str | None] | None = None,
+) -> PairedStats | None:
+    if not pairs:
+        return None
+    deltas = [after.score - before.score for before, after in pairs]
+    groups = [clusters.get(b.case_id) for b, _ in pairs] if clusters else None
+    down = sum(case_passed(b) and not case_passed(a) for b, a in pairs)
+    up = sum(not case_passed(b) and case_passed(a) for b, a in pairs)
+    single = all(b.n == 1 and a.n == 1 for b, a in pairs) and not groups
+    if single:
+        test: Test = "McNemar"
+        p, p_better = stats.mcnemar_p(down, up), stats.mcnemar_p(up, down)
+    else:
+        test = "sign-flip"
+        p = stats.sign_flip_p(deltas, seed=seed, clusters=groups)
+        p_better = stats.sign_flip_p([-d for d in deltas], seed=seed, clusters=groups)
+    p_drop = stats.sign_flip_p(deltas, seed=seed, shift=max_drop, clusters=groups)
+    low, high = stats.bootstrap_ci(deltas, seed=seed, clusters=groups)
+    mean = sum(deltas) / len(deltas)
+    sd = (
+        math.sqrt(sum((d - mean) ** 2 for d in deltas) / (len(deltas) - 1))
+        if len(deltas) > 1
+        else 0.0
+    )
+    return PairedStats(
+        cases=len(pairs),
+        samples=max(max(b.n, a.n) for b, a in pairs),
+        delta=mean,
+        low=low,
+        high=high,
+        p=p,
+        p_better=p_better,
+        p_drop=p_drop,
+        test=test,
+        down=down,
+        up=up,
+        sd=sd,
+        max_drop=max_drop,
+    )
+
+
+def drop_is_significant(s: PairedStats, alpha: float) -> bool:
+    """A set regression at one stage: the drop beyond max_drop is significant at that stage's
+    share of alpha."""
+    return s.p_drop < alpha * DROP_SHARE
+
+
+def assess(s: PairedStats, alpha: float) -> Assessment:
+    """What the figures say on their own (the gate adds the re-sampled evidence)."""
+    if s.down == s.up == 0 and all(abs(x) < 1e-12 for x in (s.delta, s.low, s.high)):
+        return Assessment("unchanged")
+    if drop_is_significant(s, alpha):
+        return Assessment("regressed")
+    if s.p_better < alpha:
+        return Assessment("improved")
+    if s.low > -s.max_drop:
+        return Assessment("no regression")
+    return Assessment("inconclusive", resolve_hint(s, alpha))
+
+
+def resolve_hint(s: PairedStats, alpha: float) -> str:
+    """How many cases, or repeats of these cases, would tell a drop of this size from noise (a
+    normal approximation from the observed spread of the deltas; repeats assume that spread is
+    mostly sampling noise, which repeats average away)."""
+    cases = f"{s.cases} case{'' if s.cases == 1 else 's'}"
+    effect = max(-s.delta, s.max_drop)
+    needed = stats.cases_needed(s.sd, effect, alpha * DROP_SHARE)
+    if needed is None or needed <= s.cases:
+        return cases
+    repeat = math.ceil(s.samples * needed / s.cases)
+    return f"{cases}; ~{needed} cases or repeat: {repeat} would resolve a {effect:.2f} drop"
+
+
+@dataclass(frozen=True)
+class CaseEvidence:
+    """A case that flipped pass → fail in the first stage, re-sampled on both sides."""
+
+    case_id: str
+    passed_before: int
+    n_before: int
+    passed_after: int
+    n_after: int
+    p: float
+    confirmed: bool  # the flip reproduces (Holm across the set's re-sampled cases)
+
+    def counts(self) -> str:
+        return f"pass {self.passed_before}/{self.n_before} → {self.passed_after}/{self.n_after}"
+
+
+def flipped_down(pairs: list[tuple[CaseSummary, CaseSummary]]) -> list[str]:
+    return [b.case_id for b, a in pairs if case_passed(b) and not case_passed(a)]
+
+
+def needs_second_stage(s: PairedStats, alpha: float) -> bool:
+    """A drop at least max_drop that the first stage could not settle: re-sample the whole set."""
+    return s.delta < -s.max_drop and not drop_is_significant(s, alpha)
+
+
+def case_evidence(
+    pairs: list[tuple[CaseSummary, CaseSummary]], candidates: list[str], alpha: float
+) -> tuple[CaseEvidence, ...]:
+    """Fisher's exact test per re-sampled case ("the head passes less often"), Holm across them
+    at the cases' share of alpha."""
+    by_case = {b.case_id: (b, a) for b, a in pairs}
+    tested = [by_case[c] for c in candidates if c in by_case]
+    pvalues = [stats.fisher_worse_p(b.passes, b.n, a.passes, a.n) for b, a in tested]
+    rejected = stats.holm(pvalues, alpha * CASE_SHARE)
+    return tuple(
+        CaseEvidence(b.case_id, b.passes, b.n, a.passes, a.n, p, confirmed)
+        for (b, a), p, confirmed in zip(tested, pvalues, rejected, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class SetEvidence:
+    """What the gate knows about one set: the first stage, and the second where there was one."""
+
+    set_id: str
+    first: PairedStats | None
+    second: PairedStats | None = (
+        None  # the re-sampled cases (every case, when the drop was unsettled)
+    )
+    cases: tuple[CaseEvidence, ...] = ()
+    candidates: tuple[str, ...] = ()  # cases that flipped pass → fail in the first stage
+    calls: int = 0  # requests the second stage sent
+    not_resampled: str | None = None  # why the second stage could not run
+
+    def dropped(self, alpha: float) -> PairedStats | None:
+        """The stage whose drop beyond max_drop is significant, if one is."""
+        for stage in (self.first, self.second):
+            if stage is not None and drop_is_significant(stage, alpha):
+                return stage
+        return None
+
+    @property
+    def regressions(self) -> tuple[CaseEvidence, ...]:
+        return tuple(c for c in self.cases if c.confirmed)
+
+    @property
+    def flaky(self) -> tuple[CaseEvidence, ...]:
+        return tuple(c for c in self.cases if not c.confirmed)
+
+
+def first_stage(c: SetComparison, max_drop: float) -> tuple[PairedStats | None, list[str]]:
+    """The comparison as run (each side's configured samples): its figures and flipped cases."""
+    if c.before is None or c.after is None:
+        return None, []
+    pairs = paired_cases(c.before, c.after, range(first_samples(c)))
+    first = paired_stats(
+        pairs, seed=comparison_seed(c), max_drop=max_drop, clusters=case_clusters(c)
+    )
+    return first, flipped_down(pairs)
+
+
+def first_evidence(comparisons: list[SetComparison], max_drop: float) -> dict[str, SetEvidence]:
+    """The first stage of every set compared on both sides, where nothing is re-sampled (diff)."""
+    evidence = {}
+    for c in comparisons:
+        first, candidates = first_stage(c, max_drop)
+        if first is not None:
+            evidence[c.set_id] = SetEvidence(c.set_id, first, candidates=tuple(candidates))
+    return evidence
+
+
+def set_word(evidence: SetEvidence, alpha: float) -> Assessment:
+    """The one word for a set's comparison: regressed when the gate's evidence says so, else
+    what the figures say (the second stage's, when the set was re-sampled whole)."""
+    if evidence.dropped(alpha) is not None or evidence.regressions:
+        return Assessment("regressed")
+    stage = evidence.second or evidence.first
+    if stage is None:
+        return Assessment("inconclusive")
+    return assess(stage, alpha)
+
+
+def first_samples(c: SetComparison) -> int:
+    sides = [o.plan.samples for o in (c.before, c.after) if o is not None]
+    return max(sides, default=1)
+
+
+def comparison_seed(c: SetComparison) -> int:
+    assert c.before is not None and c.after is not None
+    return stats.seed_of(c.before.plan.set_key, c.after.plan.set_key)
+
+
+def case_clusters(c: SetComparison) -> dict[str, str | None] | None:
+    if c.after is None:
+        return None
+    clusters = {case.id: case.cluster for case in c.after.golden.cases}
+    return clusters if any(clusters.values()) else None
