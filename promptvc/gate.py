@@ -72,6 +72,8 @@ def decide(
         below, blocks = _below_threshold(c, policy, bool(worse))
         if below and blocks:
             worse.insert(0, below)
+        elif below and below.startswith("fell"):
+            warnings.append(f"{c.set_id} {below}, but not significantly worse than {base}")
         elif below:
             warnings.append(f"{c.set_id} {below}, no worse than {base}")
         if worse:
@@ -141,8 +143,9 @@ def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
 
 
 def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> tuple[str | None, bool]:
-    """(what a failing score says, whether that alone blocks): it fell, it has no baseline, or it
-    was already failing (a warning, unless the commit made it worse in another way)."""
+    """(what a failing score says, whether that alone blocks): it fell (which blocks, on
+    evidence, when the commit made the set worse by evidence too), it has no baseline, or it was
+    already failing (a warning, unless the commit made it worse in another way)."""
     after, before = c.after, c.before
     if after is None or after.status != Status.FAILED:
         return None, False
@@ -150,7 +153,8 @@ def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> tuple
     if before is None or before.score is None:
         return f"is below its threshold {scores} with no baseline to be no worse than", True
     if before.status == Status.PASSED:
-        return f"fell below its threshold {scores}", True
+        # On evidence, a fall that sampling noise explains (a flaky case) is not a regression.
+        return f"fell below its threshold {scores}", worse or policy.block_on == "any-drop"
     if policy.block_below_threshold == "always":
         return f"is below its threshold {scores}", True
     return (None if worse else f"still below its threshold {scores}"), False

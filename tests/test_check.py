@@ -40,7 +40,7 @@ def test_staged_regression_is_blocked_while_the_worktree_is_clean(gated, model_s
     assert result.returncode != 0
     assert "blocked:" in result.stdout and "2 cases regressed" in result.stdout
     assert (
-        "refund-window  pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)   contains \"30 days\": "
+        'refund-window  pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)   contains "30 days": '
         "output does not contain '30 days'" in result.stdout
     )
     assert "(skip once with `git commit --no-verify`)" in result.stdout

@@ -115,9 +115,7 @@ def test_a_set_already_below_its_threshold_and_no_worse_is_a_warning():
 
 
 def test_a_failing_set_that_gets_worse_still_blocks():
-    comparisons = compare(
-        [outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)]
-    )
+    comparisons = compare([outcome(THREE_QUARTERS, threshold=1.0)], [outcome(HALF, threshold=1.0)])
     worse = decide(comparisons, GatePolicy(block_on="any-drop"))
     assert (
         worse.blocked
@@ -129,7 +127,9 @@ def test_a_failing_set_that_gets_worse_still_blocks():
         "s", None, cases=(CaseEvidence(flipped, 8, 8, 0, 8, 0.0001, True),), candidates=(flipped,)
     )
     by_evidence = decide(comparisons, GatePolicy(), evidence={"s": reproduced})
-    assert by_evidence.blocked and f"1 case regressed: {flipped} pass 8/8 → 0/8" in by_evidence.line()
+    assert (
+        by_evidence.blocked and f"1 case regressed: {flipped} pass 8/8 → 0/8" in by_evidence.line()
+    )
 
 
 def test_a_new_set_that_fails_blocks_it_has_no_baseline():

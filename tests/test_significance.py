@@ -1,0 +1,157 @@
+"""Paired figures per set, the verdict word, the hint, and the per-case evidence: pure functions
+on real CaseSummary values, checked against values worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from promptvc import stats
+from promptvc.evals.scoring import CaseResult, CaseSummary, Status
+from promptvc.significance import (
+    assess,
+    case_evidence,
+    flipped_down,
+    needs_second_stage,
+    paired_stats,
+    resolve_hint,
+)
+
+
+def case(case_id: str, *outcomes: float) -> CaseSummary:
+    """A case whose samples scored `outcomes` (1.0 passed, anything lower failed)."""
+    return CaseSummary(
+        case_id,
+        tuple(
+            CaseResult(
+                f"{case_id}-{i}",
+                "s",
+                case_id,
+                i,
+                "p",
+                "anthropic",
+                Status.PASSED if score == 1.0 else Status.FAILED,
+                score,
+            )
+            for i, score in enumerate(outcomes)
+        ),
+    )
+
+
+def pairs_of(before: list[tuple[float, ...]], after: list[tuple[float, ...]]):
+    return [
+        (case(f"c{i}", *b), case(f"c{i}", *a))
+        for i, (b, a) in enumerate(zip(before, after, strict=True))
+    ]
+
+
+def test_single_samples_use_mcnemar_on_the_flips():
+    # 24 cases: 5 pass → fail, 1 fail → pass, the rest unchanged
+    before = [(1.0,)] * 5 + [(0.0,)] + [(1.0,)] * 18
+    after = [(0.0,)] * 5 + [(1.0,)] + [(1.0,)] * 18
+    s = paired_stats(pairs_of(before, after), seed=1, max_drop=0.05)
+    assert s is not None and s.test == "McNemar"
+    assert (s.down, s.up, s.cases, s.samples) == (5, 1, 24, 1)
+    assert s.delta == pytest.approx(-4 / 24)
+    # P(X >= 5), X ~ Bin(6, 1/2) = (6 + 1) / 64
+    assert s.p == pytest.approx(7 / 64)
+    assert s.p_better == pytest.approx(63 / 64)
+    assert s.low <= s.delta <= s.high
+
+
+def test_repeated_samples_use_the_sign_flip_test_on_case_means():
+    before = [(1.0, 1.0, 1.0)] * 6
+    after = [(1.0, 0.0, 0.0)] * 3 + [(1.0, 1.0, 1.0)] * 3
+    s = paired_stats(pairs_of(before, after), seed=7, max_drop=0.05)
+    assert s is not None and s.test == "sign-flip" and s.samples == 3
+    # three equal negative deltas, the only non-zero ones: all negative in 1 of 8 sign patterns
+    assert s.p == pytest.approx(1 / 8)
+    assert s.delta == pytest.approx(-1 / 3)
+
+
+def test_the_same_comparison_always_prints_the_same_interval():
+    before = [(1.0,), (1.0,), (0.5,), (1.0,), (0.0,)] * 8
+    after = [(0.5,), (1.0,), (0.5,), (0.0,), (0.0,)] * 8
+    first = paired_stats(pairs_of(before, after), seed=stats.seed_of("a", "b"), max_drop=0.05)
+    again = paired_stats(pairs_of(before, after), seed=stats.seed_of("a", "b"), max_drop=0.05)
+    other = paired_stats(pairs_of(before, after), seed=stats.seed_of("a", "c"), max_drop=0.05)
+    assert first == again
+    assert (
+        first is not None
+        and other is not None
+        and (first.low, first.high)
+        != (
+            other.low,
+            other.high,
+        )
+    )
+
+
+def test_clusters_are_resampled_whole():
+    before = [(1.0,)] * 12
+    after = [(0.0,)] * 3 + [(1.0,)] * 9
+    pairs = pairs_of(before, after)
+    independent = paired_stats(pairs, seed=3, max_drop=0.05)
+    # the three failures are one conversation: one unit of evidence, not three
+    clusters = {"c0": "talk", "c1": "talk", "c2": "talk"}
+    clustered = paired_stats(pairs, seed=3, max_drop=0.05, clusters=clusters)
+    assert independent is not None and clustered is not None
+    assert clustered.test == "sign-flip" and clustered.p == pytest.approx(0.5)
+    assert independent.p == pytest.approx(1 / 8)
+
+
+def test_the_verdict_words():
+    unchanged = paired_stats(pairs_of([(1.0,)] * 5, [(1.0,)] * 5), seed=1, max_drop=0.05)
+    assert unchanged is not None and assess(unchanged, 0.05).word == "unchanged"
+    improved = paired_stats(pairs_of([(0.0,)] * 8, [(1.0,)] * 8), seed=1, max_drop=0.05)
+    assert improved is not None and assess(improved, 0.05).word == "improved"
+    regressed = paired_stats(pairs_of([(1.0,)] * 12, [(0.0,)] * 12), seed=1, max_drop=0.05)
+    assert regressed is not None and assess(regressed, 0.05).word == "regressed"
+    # one small wobble among many cases: any drop is surely below max_drop
+    steady = paired_stats(
+        pairs_of([(1.0,)] * 200, [(0.75,)] + [(1.0,)] * 199), seed=1, max_drop=0.05
+    )
+    assert steady is not None and assess(steady, 0.05).word == "no regression"
+
+
+def test_an_inconclusive_drop_says_what_would_resolve_it():
+    before = [(1.0,)] * 24
+    after = [(0.0,), (0.0,), (0.0,), (1.0,)] + [(1.0,)] * 20
+    s = paired_stats(pairs_of(before, after), seed=1, max_drop=0.05)
+    assert s is not None
+    verdict = assess(s, 0.05)
+    assert verdict.word == "inconclusive"
+    needed = stats.cases_needed(s.sd, -s.delta, 0.05 * 0.25)
+    assert needed is not None and needed > 24
+    assert verdict.hint == (
+        f"24 cases; ~{needed} cases or repeat: {math.ceil(needed / 24)} would resolve a "
+        f"{-s.delta:.2f} drop"
+    )
+    assert resolve_hint(s, 0.05) == verdict.hint
+    assert needs_second_stage(s, 0.05)
+
+
+def test_a_deterministic_regression_is_confirmed_and_a_flaky_flip_is_not():
+    pairs = [
+        (case("broken", *[1.0] * 8), case("broken", *[0.0] * 8)),
+        (case("wobbly", *[1.0] * 8), case("wobbly", *[1.0] * 6, 0.0, 0.0)),
+        (case("same", *[1.0] * 8), case("same", *[1.0] * 8)),
+    ]
+    evidence = case_evidence(pairs, ["broken", "wobbly"], alpha=0.05)
+    broken, wobbly = evidence
+    assert broken.confirmed and broken.counts() == "pass 8/8 → 0/8"
+    assert broken.p == pytest.approx(1 / math.comb(16, 8))
+    assert not wobbly.confirmed and wobbly.p == pytest.approx(28 / 120)
+
+
+def test_holm_holds_the_error_across_a_sets_flipped_cases():
+    # p = 0.014 per case (4/4 → 0/4): enough alone at alpha/2 = 0.025, not with two of them
+    pairs = [(case(c, *[1.0] * 4), case(c, *[0.0] * 4)) for c in ("a", "b")]
+    assert [e.confirmed for e in case_evidence(pairs[:1], ["a"], alpha=0.05)] == [True]
+    assert [e.confirmed for e in case_evidence(pairs, ["a", "b"], alpha=0.05)] == [False, False]
+
+
+def test_only_cases_that_passed_and_now_fail_are_candidates():
+    pairs = pairs_of([(1.0,), (0.0,), (1.0,)], [(0.0,), (1.0,), (1.0,)])
+    assert flipped_down(pairs) == ["c0"]
