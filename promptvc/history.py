@@ -7,7 +7,8 @@ read through one `git cat-file --batch`; the commit -> set-key table makes a sec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
@@ -16,6 +17,7 @@ from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
 from promptvc.names import matches
 from promptvc.providers import endpoint, identity_for
+from promptvc.significance import SetEvidence
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -233,3 +235,14 @@ def _point(row: dict, score: dict | None) -> SetPoint:
         score["cost"],
         score["endpoint"],
     )
+
+
+def stored_evidence(
+    store: Store, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], SetEvidence]:
+    """The figures stored when two set keys were compared (check, diff --eval, the TUI's e), by
+    (base key, head key): log and the TUI show them without resampling."""
+    return {
+        pair: SetEvidence.from_json(row["set_id"], json.loads(row["figures"]))
+        for pair, row in store.comparisons(pairs).items()
+    }

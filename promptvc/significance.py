@@ -268,6 +268,31 @@ class SetEvidence:
                 return stage
         return None
 
+    def to_json(self) -> dict:
+        return {
+            "first": self.first.to_json() if self.first else None,
+            "second": self.second.to_json() if self.second else None,
+            "cases": [e.__dict__ for e in self.cases],
+            "candidates": list(self.candidates),
+            "calls": self.calls,
+            "not_resampled": self.not_resampled,
+        }
+
+    @classmethod
+    def from_json(cls, set_id: str, data: dict) -> SetEvidence:
+        def stage(value: dict | None) -> PairedStats | None:
+            return PairedStats.from_json(value) if value else None
+
+        return cls(
+            set_id,
+            stage(data["first"]),
+            stage(data["second"]),
+            tuple(CaseEvidence(**e) for e in data["cases"]),
+            tuple(data["candidates"]),
+            data["calls"],
+            data["not_resampled"],
+        )
+
     @property
     def regressions(self) -> tuple[CaseEvidence, ...]:
         return tuple(c for c in self.cases if c.confirmed)
@@ -307,6 +332,18 @@ def set_word(evidence: SetEvidence, alpha: float) -> Assessment:
     if stage is None:
         return Assessment("inconclusive")
     return assess(stage, alpha)
+
+
+def paired_json(evidence: SetEvidence | None, alpha: float) -> dict | None:
+    """The figures as `--json` gives them: the first stage, the verdict, the re-sampled cases."""
+    if evidence is None or evidence.first is None:
+        return None
+    return {
+        **evidence.first.to_json(),
+        "verdict": set_word(evidence, alpha).text(),
+        "resampled": evidence.second.to_json() if evidence.second else None,
+        "cases": [e.__dict__ for e in evidence.cases],
+    }
 
 
 def first_samples(c: SetComparison) -> int:

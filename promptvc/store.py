@@ -25,6 +25,7 @@ from promptvc.clock import now
 from promptvc.errors import UserError
 from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
 from promptvc.storeschema import (
+    COMPARISON_COLUMNS,
     RESPONSE_COLUMNS,
     RESULT_COLUMNS,
     SET_SCORE_COLUMNS,
@@ -335,6 +336,29 @@ class Store:
             self.db.conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     @guarded
+    def save_comparisons(self, rows: list[dict], *, replace: bool = True) -> None:
+        """The figures of each set compared (by default the latest wins: a check that re-sampled
+        says more than a first stage)."""
+        if rows:
+            with self.immediate() as conn:
+                if replace:
+                    _upsert(conn, "comparisons", COMPARISON_COLUMNS, "key", rows)
+                else:
+                    _insert_or_ignore(conn, "comparisons", COMPARISON_COLUMNS, rows)
+
+    @guarded
+    def comparisons(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """Stored comparison rows by (base set key, head set key)."""
+        keys = [comparison_key(before, after) for before, after in pairs]
+        found = {}
+        for chunk in map(list, chunks(keys, BATCH)):
+            for row in self.db.query(
+                f"SELECT * FROM comparisons WHERE key IN ({', '.join('?' for _ in chunk)})", chunk
+            ):
+                found[(row["before_key"], row["after_key"])] = row
+        return found
+
+    @guarded
     def typical_output_tokens(self, set_ids: Iterable[str]) -> dict[tuple[str, str], float]:
         """{(set id, case id): mean output tokens} over the model answers stored for these sets."""
         found: dict[tuple[str, str], float] = {}
@@ -351,6 +375,10 @@ class Store:
     @guarded
     def response_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM responses").fetchone()[0]
+
+
+def comparison_key(before_key: str, after_key: str) -> str:
+    return f"{before_key}..{after_key}"
 
 
 def _insert_or_ignore(

@@ -55,6 +55,7 @@ RESPONSE_COLUMNS = (
     "created_at",
     "ask_key",
 )
+COMPARISON_COLUMNS = ("key", "before_key", "after_key", "set_id", "figures", "created_at")
 SET_SCORE_COLUMNS = (
     "set_key",
     "set_id",
@@ -263,4 +264,22 @@ def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
     # The cost estimate before a run uses the output lengths cases had before.
     db.table("results").create_index(
         ["set_id", "case_id", "tokens_out"], index_name="idx_results_case_tokens"
+    )
+
+
+@migrations()
+def m006_comparisons(db: sqlite_utils.Database) -> None:
+    # A comparison's figures (interval, p, re-sampled evidence), so log and the TUI show what the
+    # gate printed without resampling again.
+    db.table("comparisons").create(
+        {
+            "key": str,  # before_key..after_key
+            "before_key": str,
+            "after_key": str,
+            "set_id": str,
+            "figures": str,  # JSON: significance.SetEvidence.to_json()
+            "created_at": str,
+        },
+        pk="key",
+        if_not_exists=True,
     )

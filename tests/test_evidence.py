@@ -4,6 +4,7 @@ samples, through the real CLI, the real store and the anthropic SDK against the 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 
 import pytest
@@ -110,3 +111,28 @@ def test_gate_settings_are_validated(repo, cli, toml, message):
     repo.write("promptvc.toml", toml)
     code, _out, err = cli("check")
     assert code == 2 and message in err and "promptvc.toml:2" in err
+
+
+def test_log_and_the_tui_show_the_figures_the_gate_printed(repo, model_server, cli):
+    code, out, _ = check(cli, repo, "Be vague.")
+    assert code == 1
+    gate_line = next(line for line in out.splitlines() if line.startswith("  support-answer"))
+    figures = gate_line.split("0.00  ", 1)[1].split("  threshold")[0]
+    assert figures.startswith("−1.00 (95% CI −1.00..−1.00)  2 flips ↓  p=0.25  regressed")
+    repo.git("commit", "-q", "--no-verify", "-m", "vague")
+    calls = model_server.calls
+
+    code, out, _ = cli("log", "-n", "1")
+    assert code == 0 and figures in out
+    code, out, _ = cli("log", "-n", "1", "--json")
+    paired = json.loads(out)[0]["sets"][0]["paired"]
+    assert paired["verdict"] == "regressed" and paired["flips_down"] == 2
+    assert [c["confirmed"] for c in paired["cases"]] == [True, True]
+
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.workspace import Workspace
+
+    browser = HistoryBrowser(Workspace.open(repo.root))
+    row = browser.set_rows(browser.commits()[0])[0]
+    assert row.evidence is not None and len(row.evidence.regressions) == 2
+    assert model_server.calls == calls  # shown from the store, nothing asked again

@@ -161,7 +161,7 @@ def _check(
     import time
 
     from promptvc.evaluation.both import evaluate_both, plan_both
-    from promptvc.evaluation.resample import gather_evidence
+    from promptvc.evaluation.resample import gather_evidence, record_comparisons
     from promptvc.gate import decide
     from promptvc.significance import first_evidence
     from promptvc.views import eval as evalview
@@ -189,6 +189,7 @@ def _check(
         )
     else:
         evidence = first_evidence(comparisons, policy.max_drop)
+    record_comparisons(ws, comparisons, evidence)
     verdict = decide(comparisons, policy, compared.base_name, evidence)
     unreachable = before.stats.unreachable + after.stats.unreachable
     if markdown:  # the reports first: the verdict on screen is the last word

@@ -14,9 +14,10 @@ def run(
 
     from promptvc.diff import diff_report
     from promptvc.evaluation.both import evaluate_both, plan_both
+    from promptvc.evaluation.resample import record_comparisons
     from promptvc.evaluation.runner import raise_for_faults
     from promptvc.git.revisions import diff_range
-    from promptvc.significance import first_evidence
+    from promptvc.significance import first_evidence, paired_json
     from promptvc.views import diff as diffview
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
@@ -32,6 +33,7 @@ def run(
     raise_for_faults(after)
     policy = ws.settings.gate
     evidence = first_evidence(comparisons, policy.max_drop)
+    record_comparisons(ws, comparisons, evidence, replace=False)
     if as_json:
         print(
             json.dumps(
@@ -46,7 +48,7 @@ def run(
                             "before": c.before.score if c.before else None,
                             "after": c.after.score if c.after else None,
                             "delta": c.delta,
-                            "paired": _paired_json(evidence.get(c.set_id), policy.alpha),
+                            "paired": paired_json(evidence.get(c.set_id), policy.alpha),
                             "flips": [
                                 {
                                     "case": f.case_id,
@@ -75,11 +77,3 @@ def run(
         emit(lines, pager=True)
     changed = not report.empty or any(c.delta or c.flips for c in comparisons)
     return 1 if exit_code and changed else 0
-
-
-def _paired_json(evidence, alpha: float) -> dict | None:
-    from promptvc.significance import set_word
-
-    if evidence is None or evidence.first is None:
-        return None
-    return {**evidence.first.to_json(), "verdict": set_word(evidence, alpha).text()}

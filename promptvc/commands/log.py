@@ -13,9 +13,10 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     from rich.text import Text
 
     from promptvc.evals.scoring import Status
-    from promptvc.history import history
+    from promptvc.history import history, stored_evidence
+    from promptvc.significance import paired_json
     from promptvc.store import Store
-    from promptvc.views.comparison import delta_text
+    from promptvc.views.comparison import delta_text, evidence_text
     from promptvc.views.terminal import emit
 
     ws = Workspace.open()
@@ -29,6 +30,18 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
         names,
         on_warning=lambda message: print(f"promptvc: warning: {message}", file=sys.stderr),
     )
+    alpha = ws.settings.gate.alpha
+    compared = {
+        (p.commit.sha, set_id): (parent.set_key, point.set_key)
+        for p in points
+        for set_id, point in p.sets.items()
+        if (parent := p.parent.get(set_id)) is not None and point.comparable(parent)
+    }
+    evidence = stored_evidence(store, compared.values())
+
+    def figures(p, set_id: str):
+        return evidence.get(compared.get((p.commit.sha, set_id), ("", "")))
+
     if as_json:
         print(
             json.dumps(
@@ -46,6 +59,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                                 "provider": s.provider,
                                 "endpoint": s.endpoint,
                                 "delta": p.delta(s.set_id),
+                                "paired": paired_json(figures(p, s.set_id), alpha),
                             }
                             for s in p.sets.values()
                         ],
@@ -73,7 +87,11 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
             row = Text(f"    {set_id:<{width}}  ")
             if point.evaluated:
                 row.append(f"{point.score:.2f}  ")
-                row.append_text(delta_text(p.delta(set_id)))
+                found = figures(p, set_id)
+                if found is not None and found.first is not None:
+                    row.append_text(evidence_text(found, alpha))
+                else:
+                    row.append_text(delta_text(p.delta(set_id)))
                 row.append(f"  {point.passed}/{point.cases} passed · {point.provider}", style="dim")
                 parent = p.parent.get(set_id)
                 if parent is not None and parent.evaluated and not point.comparable(parent):

@@ -9,9 +9,11 @@ cases are sent, within the spend cap; what cannot be re-sampled is said, never p
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
+from promptvc.clock import now
 from promptvc.compare import SetComparison
 from promptvc.errors import CannotEvaluate
 from promptvc.evaluation.both import BothOutcomes, BothPlans, check_spend_of
@@ -30,7 +32,7 @@ from promptvc.significance import (
     paired_cases,
     paired_stats,
 )
-from promptvc.store import Store
+from promptvc.store import Store, comparison_key
 from promptvc.workspace import Workspace
 
 
@@ -154,3 +156,31 @@ def _not_checked(before, after, candidates: list[str]) -> str | None:
         return None
     first = next((r.error for r in unchecked if r.error), "no recording")
     return f"{len(unchecked)} re-sample(s) not checked ({first.split(';')[0][:80]})"
+
+
+def record_comparisons(
+    ws: Workspace,
+    comparisons: list[SetComparison],
+    evidence: dict[str, SetEvidence],
+    *,
+    replace: bool = True,
+) -> None:
+    """Keep each set's figures under its two keys, for log and the TUI. `replace=False` (the
+    first stage alone) never overwrites what a check that re-sampled stored."""
+    rows = [
+        {
+            "key": comparison_key(c.before.plan.set_key, c.after.plan.set_key),
+            "before_key": c.before.plan.set_key,
+            "after_key": c.after.plan.set_key,
+            "set_id": c.set_id,
+            "figures": json.dumps(evidence[c.set_id].to_json()),
+            "created_at": now(),
+        }
+        for c in comparisons
+        if c.before is not None and c.after is not None and c.set_id in evidence
+    ]
+    store = Store(ws.db_path)
+    try:
+        store.save_comparisons(rows, replace=replace)
+    finally:
+        store.close()

@@ -28,6 +28,7 @@ from promptvc.tui.screens import (
     delta_cell,
     score_cell,
 )
+from promptvc.views.comparison import evidence_text
 from promptvc.wording import money, plural
 
 REFRESH_SECONDS = 5.0
@@ -213,9 +214,16 @@ class PromptvcApp(App[None]):
         flips = [
             f"{r.set_id}/{case_id} {d.value}" for r in self.set_rows for case_id, d in r.flipped
         ]
-        self.query_one("#flips", Static).update(
-            Text("flipped: " + ", ".join(flips), style="yellow") if flips else ""
+        summary = Text("\n").join(
+            Text(f"{r.set_id}  ") + evidence_text(r.evidence, self.browser.ws.settings.gate.alpha)
+            for r in self.set_rows
+            if r.evidence is not None and r.evidence.first is not None
         )
+        if flips:
+            summary = Text("\n").join(
+                [t for t in (summary, Text("flipped: " + ", ".join(flips), style="yellow")) if t]
+            )
+        self.query_one("#flips", Static).update(summary)
         evaluated = any(r.here and r.here.evaluated for r in self.set_rows)
         self.query_one("#hint", Static).update(
             ""

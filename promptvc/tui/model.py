@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from promptvc.compare import Direction, flip_direction
 from promptvc.git.snapshot import EMPTY, Commit
-from promptvc.history import CommitPoint, SetPoint, history
+from promptvc.history import CommitPoint, SetPoint, history, stored_evidence
+from promptvc.significance import SetEvidence
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -27,12 +28,20 @@ class SetRow:
     here: SetPoint | None
     parent: SetPoint | None
     flipped: tuple[tuple[str, Direction], ...]  # (case id, which way), regressions first
+    evidence: SetEvidence | None = None  # the figures stored when the two were compared
 
     @property
     def delta(self) -> float | None:
         if not self.here or not self.here.comparable(self.parent):
             return None
         return self.here.score - self.parent.score  # type: ignore[operator, union-attr]
+
+    @property
+    def compared_keys(self) -> tuple[str, str] | None:
+        """(parent's key, this commit's key) when the two can be compared at all."""
+        if self.here is None or self.parent is None or not self.here.comparable(self.parent):
+            return None
+        return self.parent.set_key, self.here.set_key
 
     @property
     def changed(self) -> bool:
@@ -95,6 +104,12 @@ class HistoryBrowser:
             either = here or parent
             assert either is not None  # the set id came from one side or the other
             rows.append(SetRow(set_id, either.prompt, here, parent, flips))
+        stored = stored_evidence(
+            self.store, [pair for r in rows if (pair := r.compared_keys) is not None]
+        )
+        rows = [
+            replace(r, evidence=stored.get(r.compared_keys)) if r.compared_keys else r for r in rows
+        ]
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
         return rows
 
@@ -201,7 +216,12 @@ class HistoryBrowser:
             done[0] += 1
             on_progress(done[0], total)
 
-        evaluate_both(self.ws, plans, command="tui", on_result=advance)
+        outcome = evaluate_both(self.ws, plans, command="tui", on_result=advance)
+        from promptvc.evaluation.resample import record_comparisons
+        from promptvc.significance import first_evidence
+
+        evidence = first_evidence(outcome.comparisons, self.ws.settings.gate.max_drop)
+        record_comparisons(self.ws, outcome.comparisons, evidence, replace=False)
 
 
 def _by_case(rows: list[dict]) -> dict[str, dict]:

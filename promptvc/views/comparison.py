@@ -89,6 +89,15 @@ def stats_text(s: PairedStats) -> str:
     return f"{delta} ({interval_text(s)}){flips}  {p_text(s.p)}"
 
 
+def evidence_text(evidence: SetEvidence, alpha: float) -> Text:
+    """The figures and the verdict word of a set, as log and the TUI show them."""
+    assert evidence.first is not None
+    text = Text(stats_text(evidence.first), style=_delta_style(evidence.first.delta))
+    word = set_word(evidence, alpha)
+    text.append(f"  {word.text()}", style=_WORD_STYLES.get(word.word, ""))
+    return text
+
+
 def _flips_text(down: int, up: int) -> str:
     """`4 flips ↓ 1 ↑`, `1 flip ↓`, `2 flips ↑`."""
     if down and up:
@@ -101,9 +110,7 @@ def _set_line(c: SetComparison, width: int, evidence: SetEvidence | None, alpha:
     after = score_text(c.after.score) if c.after else "removed"
     line = Text(f"  {c.set_id:<{width}}  {before} → {after}  ")
     if evidence is not None and evidence.first is not None:
-        line.append(stats_text(evidence.first), style=_delta_style(evidence.first.delta))
-        word = set_word(evidence, alpha)
-        line.append(f"  {word.text()}", style=_WORD_STYLES.get(word.word, ""))
+        line.append_text(evidence_text(evidence, alpha))
     else:
         line.append_text(delta_text(c.delta))
     if c.after is not None:
