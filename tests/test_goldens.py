@@ -404,7 +404,7 @@ def test_pre_commit_refs_are_compared_in_the_pre_push_stage(
     monkeypatch.setenv("PRE_COMMIT_FROM_REF", base)
     monkeypatch.setenv("PRE_COMMIT_TO_REF", head)
     code, out, _ = cli("check")
-    assert code == 1 and f"{base[:7]}..{head[:7]}" in out and "pass → fail" in out
+    assert code == 1 and f"{base[:7]}..{head[:7]}" in out and "pass 8/8 → 0/8" in out
     assert any("How long" in last_user_text(r["body"]) for r in model_server.requests)
 
 

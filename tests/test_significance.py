@@ -155,3 +155,14 @@ def test_holm_holds_the_error_across_a_sets_flipped_cases():
 def test_only_cases_that_passed_and_now_fail_are_candidates():
     pairs = pairs_of([(1.0,), (0.0,), (1.0,)], [(0.0,), (1.0,), (1.0,)])
     assert flipped_down(pairs) == ["c0"]
+
+
+def test_the_statistics_import_numpy_only_when_they_resample():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, promptvc.significance, promptvc.gate; "
+        "assert 'numpy' not in sys.modules, 'numpy imported at start-up'"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -191,7 +191,7 @@ def test_diff_eval_shows_deltas_and_flips(support_repo, model_server, cli):
         < out.index("support-answer  1.00 → 0.00")
     )
     assert "prompts/partials/tone.jinja → reaches 1 prompt: support/answer" in out
-    assert "support-answer  1.00 → 0.00  (−1.00)" in out
+    assert "support-answer  1.00 → 0.00  −1.00 (95% CI −1.00..−1.00)  2 flips ↓  p=0.25" in out
     assert "refund-window  pass → fail" in out
     assert "after:  I am not sure, sorry." in out
     calls = model_server.calls
