@@ -308,7 +308,15 @@ def test_check_base_in_ci_with_markdown_and_junit(gated, model_server, cli, tmp_
         "check", "--base", "main", "--markdown", str(summary), "--junit", str(junit)
     )
     assert code == 1, out + err
-    assert "| support-answer | 1.00 | 0.00 | -1.00 | 0.90 | failed |" in summary.read_text()
+    report = summary.read_text()
+    assert (
+        "| support-answer | 1.00 | 0.00 | -1.00 | −1.00..−1.00 | 0.25 | 0.90 | failed | regressed |"
+        in report
+    )
+    assert (
+        "- `support-answer/refund-window`: passed → failed (re-sampled pass 8/8 → 0/8, reproduced)"
+        in report
+    )
     assert "<failure" in junit.read_text()
     assert "blocked:" in out and "--no-verify" not in out  # CI cannot skip a hook
 

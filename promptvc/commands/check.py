@@ -193,7 +193,10 @@ def _check(
     verdict = decide(comparisons, policy, compared.base_name, evidence)
     unreachable = before.stats.unreachable + after.stats.unreachable
     if markdown:  # the reports first: the verdict on screen is the last word
-        reportfile.write(markdown, markdown_summary(compared.label, comparisons, verdict))
+        reportfile.write(
+            markdown,
+            markdown_summary(compared.label, comparisons, verdict, evidence, policy.alpha),
+        )
     if junit:
         reportfile.write(junit, evalview.junit_xml(after.sets, after.elapsed))
     emit(_report_lines(compared, after, comparisons, verdict, unreachable, evidence, policy.alpha))
@@ -245,12 +248,14 @@ def _report_lines(
     return lines
 
 
-def markdown_summary(label: str, comparisons, verdict) -> str:
+def markdown_summary(label: str, comparisons, verdict, evidence=None, alpha: float = 0.05) -> str:
+    from promptvc.significance import interval_text, p_text, set_word
     from promptvc.views.eval import score_text
 
+    evidence = evidence or {}
     rows = [
-        "| golden set | before | after | Δ | threshold | status |",
-        "|---|---:|---:|---:|---:|---|",
+        "| golden set | before | after | Δ | 95% CI | p | threshold | status | verdict |",
+        "|---|---:|---:|---:|---|---:|---:|---|---|",
     ]
     for c in comparisons:
         before = score_text(c.before.score) if c.before else "—"
@@ -258,11 +263,22 @@ def markdown_summary(label: str, comparisons, verdict) -> str:
         delta = f"{c.delta:+.2f}" if c.delta is not None else ""
         threshold = f"{c.after.golden.threshold:.2f}" if c.after else ""
         status = c.after.status if c.after else "removed"
-        rows.append(f"| {c.set_id} | {before} | {after} | {delta} | {threshold} | {status} |")
+        found = evidence.get(c.set_id)
+        first = found.first if found else None
+        interval = interval_text(first).removeprefix("95% CI ") if first else ""
+        p = p_text(first.p).removeprefix("p=") if first else ""
+        word = set_word(found, alpha).text() if found and first else ""
+        rows.append(
+            f"| {c.set_id} | {before} | {after} | {delta} | {interval} | {p} | {threshold} | "
+            f"{status} | {word} |"
+        )
+    resampled = {(set_id, e.case_id): e for set_id, found in evidence.items() for e in found.cases}
     flips = [
         f"- `{c.set_id}/{f.case_id}`: {f.before.status} → {f.after.status}"
+        + (f" (re-sampled {e.counts()}, {'reproduced' if e.confirmed else 'flaky'})" if e else "")
         for c in comparisons
         for f in c.flips
+        for e in [resampled.get((c.set_id, f.case_id))]
     ]
     icon = "❌" if verdict.blocked else "✅"
     parts = [f"## promptvc check · {label}", "", *rows, ""]
