@@ -168,6 +168,9 @@ def test_evaluate_in_place_against_the_model_server(history_repo, model_server):
             commits = app.query_one("#commits", DataTable)
             assert cell(commits, 0, 2) == "1.00" and cell(commits, 0, 3) == "▲+1.00"
             assert model_server.calls == calls + 2  # the parent came from the store
+            # the figures of the comparison it just ran, stored with it
+            figures = str(app.query_one("#flips", Static).render())
+            assert "support-answer  +1.00 (95% CI +1.00..+1.00)  2 flips ↑  p=1.00" in figures
 
     run(scenario())
 

@@ -214,16 +214,17 @@ class PromptvcApp(App[None]):
         flips = [
             f"{r.set_id}/{case_id} {d.value}" for r in self.set_rows for case_id, d in r.flipped
         ]
-        summary = Text("\n").join(
-            Text(f"{r.set_id}  ") + evidence_text(r.evidence, self.browser.ws.settings.gate.alpha)
+        alpha = self.browser.ws.settings.gate.alpha
+        lines = [
+            Text(f"{r.set_id}  ") + evidence_text(r.evidence, alpha)
             for r in self.set_rows
             if r.evidence is not None and r.evidence.first is not None
-        )
+        ]
         if flips:
-            summary = Text("\n").join(
-                [t for t in (summary, Text("flipped: " + ", ".join(flips), style="yellow")) if t]
-            )
-        self.query_one("#flips", Static).update(summary)
+            lines.append(Text("flipped: " + ", ".join(flips), style="yellow"))
+        self.query_one("#flips", Static).update(
+            lines[0] if len(lines) == 1 else Text("\n").join(lines) if lines else ""
+        )
         evaluated = any(r.here and r.here.evaluated for r in self.set_rows)
         self.query_one("#hint", Static).update(
             ""
