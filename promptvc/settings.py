@@ -14,6 +14,7 @@ CONFIG_FILE = "promptvc.toml"
 @dataclass(frozen=True)
 class GatePolicy:
     max_drop: float = 0.05
+    alpha: float = 0.05  # how often a commit that changes nothing real may be blocked
     # "temperature-zero": a flip blocks only where it cannot be sampling noise.
     block_on_flip: str = "temperature-zero"
     offline: str = "warn"
@@ -133,6 +134,7 @@ _CHECKS = {
         lambda v: isinstance(v, bool) or v in ("temperature-zero", "always", "never"),
     ),
     ("gate", "offline"): ('"warn" or "block"', lambda v: v in ("warn", "block")),
+    ("gate", "alpha"): ("a number between 0 and 1", lambda v: type(v) in _NUMBER and 0 < v < 1),
     ("gate", "block_below_threshold"): (
         '"when-worse" or "always"',
         lambda v: v in ("when-worse", "always"),
@@ -186,6 +188,7 @@ def _gate_policy(table: dict, text: str) -> GatePolicy:
         flip = "always" if flip else "never"
     return GatePolicy(
         max_drop=float(table.get("max_drop", 0.05)),
+        alpha=float(table.get("alpha", 0.05)),
         block_on_flip=str(flip),
         offline=str(table.get("offline", "warn")),
         block_below_threshold=str(table.get("block_below_threshold", "when-worse")),
