@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from promptvc.evals.pairwise import PairwiseOutcome
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 
 # Scores are shown to two decimals: a smaller change is shown, and treated, as no change.
@@ -52,6 +53,8 @@ class SetComparison:
     before: SetOutcome | None
     after: SetOutcome | None
     flips: tuple[Flip, ...]
+    # The pairwise judge's verdict, one per llm-compare criterion of the set (evaluation/pairwise_judge.py).
+    pairwise: tuple[PairwiseOutcome, ...] = ()
 
     @property
     def delta(self) -> float | None:

@@ -69,6 +69,8 @@ def decide(
                 else ""
             )
             worse.insert(0, f"{n} case{'' if n == 1 else 's'} errored{own} ({_why(broken)})")
+        worse += _pairwise_losses(c, policy)
+        (reasons if policy.offline == "block" else warnings).extend(_pairwise_unjudged(c))
         below, blocks = _below_threshold(c, policy, bool(worse))
         if below and blocks:
             worse.insert(0, below)
@@ -163,3 +165,22 @@ def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> tuple
 def _why(results) -> str:
     first = next((r.error for r in results if r.error), "")
     return first.split(";")[0][:100]
+
+
+def _pairwise_losses(c: SetComparison, policy: GatePolicy) -> list[str]:
+    """The pairwise judge's criteria on which the head loses significantly (sign test < alpha)."""
+    return [
+        f"lost on {o.criterion!r} ({plural(o.wins, 'win')}, {plural(o.losses, 'loss', 'losses')}, "
+        f"p={o.p:.2g} < alpha {policy.alpha:g})"
+        for o in c.pairwise
+        if o.significant_loss(policy.alpha)
+    ]
+
+
+def _pairwise_unjudged(c: SetComparison) -> list[str]:
+    """Pairs the judge could not answer: like cases no model checked, the offline policy's business."""
+    return [
+        f"{c.set_id}: {plural(o.unjudged, 'pair')} not judged on {o.criterion!r} ({o.note})"
+        for o in c.pairwise
+        if o.unjudged
+    ]

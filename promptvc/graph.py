@@ -13,7 +13,7 @@ from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
 from promptvc.evals.pyassert import python_dependencies
 from promptvc.git.snapshot import Snapshot
-from promptvc.prompts.file import JUDGE_NAME, prompt_name, prompt_names, prompt_path
+from promptvc.prompts.file import JUDGE_NAME, JUDGE_NAMES, prompt_name, prompt_names, prompt_path
 from promptvc.prompts.render import Renderer
 from promptvc.prompts.tiers import DEFAULT_TIER, JUDGE_TIER, TIERS_FILE, tiers_path
 
@@ -82,7 +82,7 @@ def reached_prompts(old: Renderer, new: Renderer, changed: set[str]) -> dict[str
     other = set()
     for path in sorted(changed):
         name = prompt_name(path, prompts_dir)
-        if name == JUDGE_NAME:
+        if name in JUDGE_NAMES:
             continue
         if name is not None:
             reached.setdefault(name, []).append("template")

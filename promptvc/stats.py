@@ -33,8 +33,9 @@ def z_of(level: float) -> float:
     return NormalDist().inv_cdf(level)
 
 
-def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval of a proportion: sensible at 0/n and n/n, unlike the normal one."""
+def wilson(successes: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion: sensible at 0/n and n/n, unlike the normal one.
+    `successes` may count halves (a pairwise tie is half a win)."""
     if n <= 0:
         return 0.0, 1.0
     z = z_of(1 - (1 - level) / 2)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from promptvc.commands.schema import schema_text
-from promptvc.evals.assertions import ASSERT_KEYS, KNOWN_TYPES
+from promptvc.evals.assertions import ASSERT_KEYS, KNOWN_TYPES, NEGATABLE_TYPES
 from promptvc.evals.goldens import CASE_KEYS, PROVIDERS, SET_KEYS
 from promptvc.prompts.file import META_KEYS, split_front_matter
 from promptvc.prompts.tiers import API_PARAMS
@@ -27,7 +27,7 @@ def test_the_schemas_name_exactly_what_the_loaders_accept():
     assertion = GOLDEN["$defs"]["assertion"]
     assert set(assertion["properties"]) == ASSERT_KEYS
     assert set(assertion["properties"]["type"]["enum"]) == KNOWN_TYPES | {
-        f"not-{t}" for t in KNOWN_TYPES
+        f"not-{t}" for t in NEGATABLE_TYPES
     }
     assert tuple(GOLDEN["properties"]["provider"]["enum"]) == PROVIDERS
     assert set(FRONT["properties"]) == META_KEYS | set(API_PARAMS)

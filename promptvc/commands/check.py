@@ -239,7 +239,8 @@ def _report_lines(
                 style="bold yellow",
             )
         )
-    nothing = evalview.nothing_evaluated_text(after.sets)
+    judged = any(o.pairs for c in comparisons for o in c.pairwise)  # the pairwise judge evaluated
+    nothing = None if judged else evalview.nothing_evaluated_text(after.sets)
     if nothing:
         lines.append(Text(nothing, style="bold yellow"))
     lines.append(Text(verdict.line(), style="bold red" if verdict.blocked else "bold green"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from promptvc.workspace import Workspace
@@ -59,6 +60,7 @@ def run(
                                 }
                                 for f in c.flips
                             ],
+                            "pairwise": [dataclasses.asdict(o) for o in c.pairwise],
                         }
                         for c in comparisons
                     ],

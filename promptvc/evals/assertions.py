@@ -29,7 +29,11 @@ TEXT_TYPES = {
 MANY_TYPES = {"contains-any", "contains-all", "icontains-any", "icontains-all"}
 JSON_TYPES = {"is-json", "contains-json"}
 BUDGET_TYPES = {"cost", "latency"}
-KNOWN_TYPES = TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | {"llm-rubric", "python"}
+# Graded only where two snapshots are compared, by the pairwise judge (evaluation/pairwise.py).
+COMPARE_TYPE = "llm-compare"
+KNOWN_TYPES = TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | {"llm-rubric", "python", COMPARE_TYPE}
+NEGATABLE_TYPES = KNOWN_TYPES - {COMPARE_TYPE}
+COMPARE_ONLY = "llm-compare is graded only when two snapshots are compared (diff --eval, check)"
 ASSERT_KEYS = {"type", "value", "weight", "threshold", "min", "metric", "description"}
 
 
@@ -57,6 +61,7 @@ class Grade:
     score: float
     reason: str
     weight: float = 1.0
+    skipped: bool = False  # not graded here (llm-compare outside a comparison): not in the score
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,12 @@ def parse_assertion(
         )
     kind, negate = strip_negation(str(raw["type"]))
     if kind not in KNOWN_TYPES:
-        known = sorted(KNOWN_TYPES) + sorted("not-" + t for t in KNOWN_TYPES)
+        known = sorted(KNOWN_TYPES) + sorted("not-" + t for t in NEGATABLE_TYPES)
         raise bad(
             f"unknown assertion type '{raw['type']}'{did_you_mean(str(raw['type']), known)}", "type"
         )
+    if negate and kind not in NEGATABLE_TYPES:
+        raise bad(f"{kind} cannot be negated: say the opposite in its criterion", "type")
     value = raw.get("value")
     threshold = raw.get("threshold")
     if threshold is not None and (
@@ -147,6 +154,8 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
         )
     if kind == "llm-rubric" and not isinstance(value, str):
         raise ValueError("value must be the rubric text")
+    if kind == COMPARE_TYPE and (not isinstance(value, str) or not value.strip()):
+        raise ValueError('value must be the criterion, e.g. "more accurate and more helpful"')
     if kind in MANY_TYPES and isinstance(value, str):
         try:
             parse_comma_separated(value)
@@ -260,6 +269,8 @@ def grade(
     python_fn: Callable | None = None,
 ) -> Grade:
     """Score one assertion; `verdict` is the judge's (score, reason) for llm-rubric."""
+    if assertion.type == COMPARE_TYPE:  # one output alone has nothing to be compared with
+        return Grade(assertion.label, True, 1.0, f"skipped: {COMPARE_ONLY}", 0.0, skipped=True)
     passed, score, reason = _GRADERS[assertion.type](assertion, seen, verdict, python_fn)
     if assertion.negate:
         passed, score = not passed, 1.0 - score
@@ -433,10 +444,11 @@ _GRADERS: dict[str, Callable] = {
 
 
 def case_score(grades: list[Grade]) -> tuple[bool, float]:
-    """A case passes when every assertion passes, and scores their weighted mean (weight 0: report only)."""
+    """A case passes when every assertion passes, and scores their weighted mean (weight 0: report
+    only; a skipped assertion is left out)."""
     if not grades:
         return True, 1.0
-    gating = [g for g in grades if g.weight > 0]
+    gating = [g for g in grades if g.weight > 0 and not g.skipped]
     total = sum(g.weight for g in gating)
     score = sum(g.score * g.weight for g in gating) / total if total else 1.0
     return all(g.passed for g in gating), score

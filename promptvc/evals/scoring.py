@@ -65,9 +65,19 @@ class CaseResult:
         return self.status in (Status.PASSED, Status.FAILED)
 
     @property
+    def compare_only(self) -> bool:
+        """Answered, but every assertion is llm-compare: skipped here, its output awaits a comparison."""
+        return (
+            self.status == Status.SKIPPED
+            and self.output is not None
+            and bool(self.grades)
+            and all(g.skipped for g in self.grades)
+        )
+
+    @property
     def unchecked(self) -> bool:
         """Not checked for want of a model: no recording, no key, or the API unreachable."""
-        return self.status == Status.SKIPPED or (
+        return (self.status == Status.SKIPPED and not self.compare_only) or (
             self.status == Status.ERROR and self.fault == "unreachable"
         )
 
@@ -111,6 +121,8 @@ class CaseResult:
         judge_spent: float = 0.0,
     ) -> CaseResult:
         passed, score = assertions.case_score(grades)
+        status = Status.PASSED if passed else Status.FAILED
+        skipped = bool(grades) and all(g.skipped for g in grades)
         return cls(
             job.key,
             job.golden.id,
@@ -118,8 +130,8 @@ class CaseResult:
             job.sample,
             job.golden.prompt,
             job.identity.label,
-            Status.PASSED if passed else Status.FAILED,
-            score,
+            Status.SKIPPED if skipped else status,
+            None if skipped else score,
             response.text,
             tuple(grades),
             judge_reason,
@@ -131,6 +143,7 @@ class CaseResult:
             response.output_tokens,
             cost,
             response.truncated,
+            error=assertions.COMPARE_ONLY if skipped else None,
             called=called,
             spent=((cost or 0.0) if called else 0.0) + judge_spent,
         )

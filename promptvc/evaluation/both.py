@@ -1,6 +1,7 @@
 """Evaluating both sides of a change: the use case behind `diff --eval`, `check` and the TUI's
 `e`. Plans both snapshots first, so what would be sent (model and judge calls) is known and
-held to the spend cap before anything is spent, then runs them and compares."""
+held to the spend cap before anything is spent, then runs them, compares, and asks the pairwise
+judge where a set has llm-compare assertions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from promptvc.compare import SetComparison, compare
 from promptvc.errors import CannotEvaluate
 from promptvc.evals.goldens import GoldenSet
 from promptvc.evals.scoring import CaseResult
+from promptvc.evaluation.pairwise_judge import judge_pairwise, pairwise_calls
 from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
 from promptvc.evaluation.runner import Runner, RunOutcome, calls_to_send
 from promptvc.git.snapshot import Where
@@ -83,23 +85,29 @@ def plan_both(
 def spend(store: Store, plans: BothPlans) -> Spend:
     """Both sides together: a cap is a cap on the whole comparison."""
     calls = calls_to_send(store, [job for plan in plans.plans for job in plan.jobs])
+    calls += pairwise_calls(store, plans.before, plans.after)
     return Spend(len(calls), estimate_cost(calls))
 
 
 def check_spend(store: Store, plans: BothPlans, cap: float) -> None:
-    check_spend_of(store, plans.plans, cap)
+    needed = spend(store, plans)
+    _refuse_above(cap, needed.requests, needed.cost)
 
 
 def check_spend_of(
     store: Store, plans: tuple[EvalPlan, EvalPlan], cap: float, what: str = ""
 ) -> None:
-    """Both sides together: a cap is a cap on the whole comparison."""
+    """Re-sampling: only the model's calls and their judges (pairwise judging compares the
+    first samples, which the first stage already paid for)."""
     calls = calls_to_send(store, [job for plan in plans for job in plan.jobs])
-    cost = estimate_cost(calls)
+    _refuse_above(cap, len(calls), estimate_cost(calls), what)
+
+
+def _refuse_above(cap: float, requests: int, cost: float, what: str = "") -> None:
     if cost > cap:
         doing = f"{what} " if what else ""
         raise CannotEvaluate(
-            f"{doing}would send {plural(len(calls), 'request')} (est. {money(cost)}), above the spend cap "
+            f"{doing}would send {plural(requests, 'request')} (est. {money(cost)}), above the spend cap "
             f"{money(cap)} in promptvc.toml; run `promptvc eval` by hand to spend it"
         )
 
@@ -130,6 +138,9 @@ def evaluate_both(
             )
             for plan in plans.plans
         )
+        comparisons = compare(list(before.sets), list(after.sets))
+        judge = Runner(store, ws.settings, str(ws.root), deadline=ends)
+        comparisons = judge_pairwise(judge, plans.after, comparisons)
     finally:
         store.close()
-    return BothOutcomes(before, after, compare(list(before.sets), list(after.sets)))
+    return BothOutcomes(before, after, comparisons)

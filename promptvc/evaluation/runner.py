@@ -323,15 +323,54 @@ class Runner:
                 f"llm-rubric needs a model; this set uses the {job.identity.provider} provider"
             )
         request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
-        response, cost, fresh = await self._respond(request, job, cache=False)
+        response, cost, fresh = await self._ask_judge(
+            request, job, lambda text: parse_verdict(text) is not None
+        )
         if fresh:
             spent[0] += cost or 0.0
         verdict = parse_verdict(response.text)
         if verdict is None:
             raise UserError(f"the judge's reply has no 'Score: N' line: {response.text[:120]!r}")
-        if fresh:
-            self._remember(request, response, cost)  # only a reply that parses is cached
         return verdict
+
+    async def _ask_judge(
+        self, request: ModelRequest, job: CaseJob, parses: Callable[[str], bool]
+    ) -> tuple[Response, float | None, bool]:
+        """A judge's (response, cost, fetched now), through the cache like every call; only a
+        reply that parses is cached, so a garbled verdict is asked again next time."""
+        response, cost, fresh = await self._respond(request, job, cache=False)
+        if fresh and parses(response.text):
+            self._remember(request, response, cost)
+        return response, cost, fresh
+
+    # -- judge calls outside a case (the pairwise judge) --------------------------------
+
+    def ask(
+        self, asks: list[tuple[ModelRequest, CaseJob]], parses: Callable[[str], bool]
+    ) -> list[Response | Exception]:
+        """Send judge requests that belong to no single case, as a case's judge calls are sent
+        (cache, provider, deadline). A request that could not be answered (no recording, the
+        model unreachable, the deadline passed) comes back as its exception, in its place."""
+        return asyncio.run(self._ask_all(asks, parses))
+
+    async def _ask_all(
+        self, asks: list[tuple[ModelRequest, CaseJob]], parses: Callable[[str], bool]
+    ) -> list[Response | Exception]:
+        try:
+            return list(await asyncio.gather(*(self._ask_in_time(r, j, parses) for r, j in asks)))
+        finally:
+            for provider in self._providers.values():
+                await provider.close()
+            self._providers.clear()
+
+    async def _ask_in_time(
+        self, request: ModelRequest, job: CaseJob, parses: Callable[[str], bool]
+    ) -> Response | Exception:
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return (await self._ask_judge(request, job, parses))[0]
+        except (Skipped, ProviderError, TimeoutError) as exc:
+            return exc
 
     # -- storage ------------------------------------------------------------------------
 

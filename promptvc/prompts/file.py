@@ -12,6 +12,8 @@ from promptvc.yamlfile import key_line, parse_yaml
 PROMPT_SUFFIX = ".jinja"
 NOT_PROMPTS = ("partials/", "examples/")
 JUDGE_NAME = "judge"
+COMPARE_JUDGE_NAME = "judge-compare"  # the pairwise judge of llm-compare
+JUDGE_NAMES = (JUDGE_NAME, COMPARE_JUDGE_NAME)  # prompts that judge, not prompts of their own
 META_KEYS = {"description", "tier", "examples", "inputs"}
 
 
@@ -56,7 +58,7 @@ def prompt_path(name: str, prompts_dir: str) -> str:
 
 def prompt_names(snapshot: Snapshot, prompts_dir: str) -> list[str]:
     names = (prompt_name(p, prompts_dir) for p in snapshot.under(prompts_dir, (PROMPT_SUFFIX,)))
-    return sorted(n for n in names if n and n != JUDGE_NAME)
+    return sorted(n for n in names if n and n not in JUDGE_NAMES)
 
 
 def load_prompt(snapshot: Snapshot, name: str, prompts_dir: str) -> PromptFile:

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from promptvc.compare import Flip, SetComparison, cost_change, is_unchanged
 from promptvc.evals.assertions import Grade
+from promptvc.evals.pairwise import PairwiseOutcome
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 from promptvc.significance import (
     CaseEvidence,
@@ -79,6 +80,7 @@ def comparison_lines(
             ]
         if c.after is not None:
             lines += _error_lines(c.after)
+        lines += [pairwise_line(o) for o in c.pairwise]
     return lines
 
 
@@ -223,3 +225,28 @@ def cost_lines(comparisons: list[SetComparison]) -> list[Text]:
             style="dim",
         )
     ]
+
+
+def pairwise_line(o: PairwiseOutcome) -> Text:
+    """`pairwise (more accurate): 3 wins · 14 ties · 9 losses  win rate 0.38 (95% CI 0.21..0.58)  p=0.07`"""
+    line = Text(f"    pairwise ({o.criterion}): ")
+    if o.interval is None or o.win_rate is None:
+        line.append("no case answered on both sides" if not o.unjudged else "no pair judged")
+    else:
+        style = "green" if o.wins > o.losses else "red" if o.losses > o.wins else ""
+        counts = f"{plural(o.wins, 'win')} · {plural(o.ties, 'tie')} · {plural(o.losses, 'loss', 'losses')}"
+        line.append(counts, style=style)
+        low, high = o.interval
+        line.append(f"  win rate {o.win_rate:.2f} (95% CI {low:.2f}..{high:.2f})  p={o.p:.2g}")
+    tied = [
+        f"{n} {what}"
+        for n, what in ((o.inconsistent, "inconsistent"), (o.unparsed, "unparsed"))
+        if n
+    ]
+    if tied:
+        line.append(f"  ({', '.join(tied)}: counted as ties)", style="dim")
+    if o.unjudged:
+        line.append(f"  {plural(o.unjudged, 'pair')} not judged", style="yellow")
+    if o.note:
+        line.append(f"  {_one_line(o.note)}", style="dim")
+    return line
