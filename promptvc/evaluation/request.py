@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from promptvc.prompts.capabilities import sendable
+
 DEFAULT_MAX_TOKENS = 1024
 
 
@@ -105,11 +107,13 @@ def ask_key_of(request_json: str) -> str | None:
 
 
 def build_request(rendered, provider: str, endpoint: str, sample: int = 0) -> ModelRequest:
-    params = {k: v for k, v in rendered.config.params.items() if k != "model"}
+    """The request as it is sent, and so as it is keyed: a parameter the model rejects is left out."""
+    model = rendered.config.model
+    params = {k: v for k, v in sendable(model, rendered.config.params).items() if k != "model"}
     return ModelRequest(
         provider=provider,
         endpoint=endpoint,
-        model=rendered.config.model or "",
+        model=model or "",
         system=rendered.system,
         messages=tuple((m.role, m.content) for m in rendered.messages),
         params=tuple(sorted(normalise(params).items())),
