@@ -74,6 +74,25 @@ SET_SCORE_COLUMNS = (
     "cost",
     "run_id",
     "created_at",
+    "flaky",
+    "judge_share",
+)
+CASE_SCORE_COLUMNS = (
+    "set_key",
+    "case_id",
+    "cluster",
+    "samples",
+    "passes",
+    "needed",
+    "passed",
+    "flaky",
+    "score",
+    "spread",
+    "pass_low",
+    "pass_high",
+    "judge_share",
+    "run_id",
+    "created_at",
 )
 
 
@@ -264,3 +283,30 @@ def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
     db.table("results").create_index(
         ["set_id", "case_id", "tokens_out"], index_name="idx_results_case_tokens"
     )
+
+
+@migrations()
+def m006_case_scores(db: sqlite_utils.Database) -> None:
+    # A case over its repeated samples: what passed of how many, its spread and its interval.
+    db.table("case_scores").create(
+        {
+            "set_key": str,
+            "case_id": str,
+            "cluster": str,
+            "samples": int,
+            "passes": int,
+            "needed": int,
+            "passed": int,
+            "flaky": int,
+            "score": float,
+            "spread": float,
+            "pass_low": float,
+            "pass_high": float,
+            "judge_share": float,
+            "run_id": int,
+            "created_at": str,
+        },
+        pk=("set_key", "case_id"),
+    )
+    db.table("set_scores").add_column("flaky", int)
+    db.table("set_scores").add_column("judge_share", float)
