@@ -4,6 +4,7 @@ on their own; a set whose cases were all skipped is "not evaluated", never "pass
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
-from promptvc.evals.repeats import PassRule, Variance, judge_variance, pooled
+from promptvc.evals.repeats import PassRule, Variance, judge_variance, pooled, pvariance
 from promptvc.stats import wilson
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ class CaseSummary:
     @property
     def spread(self) -> float:
         """The standard deviation of its samples' scores (0 for one sample)."""
-        return statistics.pstdev(r.score or 0.0 for r in self.samples)
+        return math.sqrt(pvariance([r.score or 0.0 for r in self.samples]))
 
     @property
     def interval(self) -> tuple[float, float]:
