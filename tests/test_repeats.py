@@ -356,3 +356,12 @@ def test_the_plan_draws_each_sets_own_samples_and_counts_the_judges_draws(model_
     )
     assert [j.sample for j in override.jobs] == [0, 1, 2]
     assert len({j.request.key for j in override.jobs}) == 3
+
+
+def test_a_grade_with_draws_reads_back_as_it_was_stored():
+    grade = Grade("llm-rubric", True, 0.75, "judge", draws=(1.0, 0.5))
+    row = _sample("a", 0, 0.75, True, (grade, Grade("contains x", True, 1.0, "ok"))).row()
+    again = CaseResult.from_row(row)
+    assert again.grades == (grade, Grade("contains x", True, 1.0, "ok"))
+    assert "draws" not in json.loads(row["grades"])[1]  # one draw: stored as before
+    hash(again)  # results stay hashable values

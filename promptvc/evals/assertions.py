@@ -69,6 +69,10 @@ class Grade:
             del data["draws"]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Grade:
+        return cls(**{**data, "draws": tuple(data.get("draws", ()))})
+
 
 @dataclass(frozen=True)
 class Observed:

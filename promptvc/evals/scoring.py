@@ -168,7 +168,7 @@ class CaseResult:
 
     @classmethod
     def from_row(cls, row: dict, fresh: bool = False) -> CaseResult:
-        grades = tuple(Grade(**g) for g in json.loads(row["grades"] or "[]"))
+        grades = tuple(Grade.from_dict(g) for g in json.loads(row["grades"] or "[]"))
         return cls(
             row["key"],
             row["set_id"],
