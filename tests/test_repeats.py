@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import sqlite3
 import threading
 from xml.etree import ElementTree as ET
 
@@ -21,6 +22,7 @@ from promptvc.evals.scoring import CaseResult, CaseSummary, Status
 from promptvc.evaluation.plan import plan_eval
 from promptvc.evaluation.request import ModelRequest
 from promptvc.stats import wilson
+from promptvc.store import Store
 from tests.data import GOLDEN, MODEL_GOLDEN
 from tests.helpers import db_rows, goldens, renderer
 from tests.model_server import last_user_text
@@ -365,3 +367,19 @@ def test_a_grade_with_draws_reads_back_as_it_was_stored():
     assert again.grades == (grade, Grade("contains x", True, 1.0, "ok"))
     assert "draws" not in json.loads(row["grades"])[1]  # one draw: stored as before
     hash(again)  # results stay hashable values
+
+
+def test_an_old_database_gets_case_scores_and_keeps_its_set_scores(tmp_path):
+    db = tmp_path / "p.db"
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    with conn:  # the schema before m006
+        conn.execute("DROP TABLE case_scores")
+        conn.execute("ALTER TABLE set_scores DROP COLUMN flaky")
+        conn.execute("ALTER TABLE set_scores DROP COLUMN judge_share")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_case_scores'")
+        conn.execute("INSERT INTO set_scores (set_key, score) VALUES ('s', 0.5)")
+    store = Store(db)
+    assert store.set_scores(["s"])["s"]["score"] == 0.5
+    assert store.set_scores(["s"])["s"]["flaky"] is None
+    assert store.case_scores("s") == {}
