@@ -286,7 +286,7 @@ def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m006_case_scores(db: sqlite_utils.Database) -> None:
+def m007_case_scores(db: sqlite_utils.Database) -> None:
     # A case over its repeated samples: what passed of how many, its spread and its interval.
     db.table("case_scores").create(
         {

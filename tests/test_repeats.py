@@ -373,11 +373,11 @@ def test_an_old_database_gets_case_scores_and_keeps_its_set_scores(tmp_path):
     db = tmp_path / "p.db"
     Store(db).close()
     conn = sqlite3.connect(db)
-    with conn:  # the schema before m006
+    with conn:  # the schema before m007
         conn.execute("DROP TABLE case_scores")
         conn.execute("ALTER TABLE set_scores DROP COLUMN flaky")
         conn.execute("ALTER TABLE set_scores DROP COLUMN judge_share")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm006_case_scores'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_case_scores'")
         conn.execute("INSERT INTO set_scores (set_key, score) VALUES ('s', 0.5)")
     store = Store(db)
     assert store.set_scores(["s"])["s"]["score"] == 0.5
