@@ -227,7 +227,8 @@ class CaseSummary:
 
     @property
     def passed(self) -> bool:
-        return self.passes >= self.needed
+        """It passed by the set's rule (by default at least half of its samples; one: that one)."""
+        return self.n > 0 and self.passes >= self.needed
 
     @property
     def spread(self) -> float:
