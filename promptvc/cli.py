@@ -153,7 +153,10 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
     "--provider", type=click.Choice(["anthropic", "replay", "echo"]), help="Override the provider."
 )
 @click.option(
-    "--repeat", type=int, default=1, show_default=True, help="Samples per case (mean and spread)."
+    "--repeat",
+    type=int,
+    metavar="N",
+    help="Samples per case, instead of each set's own `repeat` (default 1).",
 )
 @click.option(
     "--concurrency", type=click.IntRange(min=1), help="Requests in flight at once (default 8)."

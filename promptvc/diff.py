@@ -18,6 +18,7 @@ from promptvc.graph import (
     reached_prompts,
 )
 from promptvc.names import require_matches, selected
+from promptvc.prompts.capabilities import dropped
 from promptvc.prompts.file import prompt_names, prompt_path
 from promptvc.prompts.render import Renderer
 from promptvc.rendered_diff import RenderedChange, or_default, rendered_change, unified_lines
@@ -57,6 +58,7 @@ class PromptChange:
     goldens: tuple[tuple[str, str, int], ...]  # (set id, path, cases)
     old_name: str | None = None  # a renamed prompt's name before
     untracked: bool = False  # a working-tree file git does not track yet
+    warnings: tuple[str, ...] = ()  # parameters its model rejects, so they are not sent
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,9 @@ def _prompt_change(
         goldens=tuple((g.id, g.path, len(g.cases)) for g in sets),
         old_name=old_name if old_name != name else None,
         untracked=_untracked(new, name),
+        warnings=tuple(str(d) for d in dropped(config.model, config.params))
+        if config and status != "removed"
+        else (),
     )
 
 

@@ -13,7 +13,7 @@ real is blocked at most `alpha` of the time, however the stages go.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from promptvc import stats
@@ -123,7 +123,7 @@ def _summaries(outcome: SetOutcome, samples: range | None) -> dict[str, CaseSumm
     if samples is None:
         return cases
     kept = {
-        case_id: CaseSummary(case_id, tuple(r for r in c.samples if r.sample in samples))
+        case_id: replace(c, samples=tuple(r for r in c.samples if r.sample in samples))
         for case_id, c in cases.items()
     }
     return {case_id: c for case_id, c in kept.items() if c.n}

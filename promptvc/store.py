@@ -25,6 +25,7 @@ from promptvc.clock import now
 from promptvc.errors import UserError
 from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
 from promptvc.storeschema import (
+    CASE_SCORE_COLUMNS,
     COMPARISON_COLUMNS,
     RESPONSE_COLUMNS,
     RESULT_COLUMNS,
@@ -153,15 +154,28 @@ class Store:
             return cursor.lastrowid
 
     @guarded
-    def finish_run(self, run_id: int, totals: dict, set_scores: list[dict]) -> None:
-        """Set scores and the run's completion land together, last."""
+    def finish_run(
+        self,
+        run_id: int,
+        totals: dict,
+        set_scores: list[dict],
+        case_scores: list[dict] | None = None,
+    ) -> None:
+        """Set and case scores and the run's completion land together, last."""
         with self.immediate() as conn:
             _upsert(
                 conn,
                 "set_scores",
                 SET_SCORE_COLUMNS,
-                "set_key",
+                ("set_key",),
                 [{**s, "run_id": run_id} for s in set_scores],
+            )
+            _upsert(
+                conn,
+                "case_scores",
+                CASE_SCORE_COLUMNS,
+                ("set_key", "case_id"),
+                [{**c, "run_id": run_id} for c in case_scores or []],
             )
             assignments = ", ".join(f"{k} = ?" for k in totals)
             conn.execute(
@@ -253,6 +267,12 @@ class Store:
                 found[row["set_key"]] = row
         return found
 
+    @guarded
+    def case_scores(self, set_key: str) -> dict[str, dict]:
+        """{case id: its summary over its samples} as the set's last run left it."""
+        rows = self.db.query("SELECT * FROM case_scores WHERE set_key = ?", [set_key])
+        return {row["case_id"]: row for row in rows}
+
     # -- the response cache -------------------------------------------------------------
 
     @guarded
@@ -288,7 +308,7 @@ class Store:
         if rows:
             with self.immediate() as conn:
                 if replace:  # --no-cache: the fresh answer replaces the recorded one
-                    _upsert(conn, "responses", RESPONSE_COLUMNS, "key", rows)
+                    _upsert(conn, "responses", RESPONSE_COLUMNS, ("key",), rows)
                 else:
                     _insert_or_ignore(conn, "responses", RESPONSE_COLUMNS, rows)
 
@@ -342,7 +362,7 @@ class Store:
         if rows:
             with self.immediate() as conn:
                 if replace:
-                    _upsert(conn, "comparisons", COMPARISON_COLUMNS, "key", rows)
+                    _upsert(conn, "comparisons", COMPARISON_COLUMNS, ("key",), rows)
                 else:
                     _insert_or_ignore(conn, "comparisons", COMPARISON_COLUMNS, rows)
 
@@ -391,11 +411,15 @@ def _insert_or_ignore(
 
 
 def _upsert(
-    conn: sqlite3.Connection, table: str, columns: tuple[str, ...], pk: str, rows: list[dict]
+    conn: sqlite3.Connection,
+    table: str,
+    columns: tuple[str, ...],
+    pk: tuple[str, ...],
+    rows: list[dict],
 ) -> None:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != pk)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in pk)
     conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-        f"ON CONFLICT({pk}) DO UPDATE SET {updates}",
+        f"ON CONFLICT({', '.join(pk)}) DO UPDATE SET {updates}",
         [tuple(row.get(c) for c in columns) for row in rows],
     )

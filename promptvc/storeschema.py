@@ -75,6 +75,25 @@ SET_SCORE_COLUMNS = (
     "cost",
     "run_id",
     "created_at",
+    "flaky",
+    "judge_share",
+)
+CASE_SCORE_COLUMNS = (
+    "set_key",
+    "case_id",
+    "cluster",
+    "samples",
+    "passes",
+    "needed",
+    "passed",
+    "flaky",
+    "score",
+    "spread",
+    "pass_low",
+    "pass_high",
+    "judge_share",
+    "run_id",
+    "created_at",
 )
 
 
@@ -283,3 +302,30 @@ def m006_comparisons(db: sqlite_utils.Database) -> None:
         pk="key",
         if_not_exists=True,
     )
+
+
+@migrations()
+def m007_case_scores(db: sqlite_utils.Database) -> None:
+    # A case over its repeated samples: what passed of how many, its spread and its interval.
+    db.table("case_scores").create(
+        {
+            "set_key": str,
+            "case_id": str,
+            "cluster": str,
+            "samples": int,
+            "passes": int,
+            "needed": int,
+            "passed": int,
+            "flaky": int,
+            "score": float,
+            "spread": float,
+            "pass_low": float,
+            "pass_high": float,
+            "judge_share": float,
+            "run_id": int,
+            "created_at": str,
+        },
+        pk=("set_key", "case_id"),
+    )
+    db.table("set_scores").add_column("flaky", int)
+    db.table("set_scores").add_column("judge_share", float)

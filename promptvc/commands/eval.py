@@ -27,13 +27,14 @@ def run(
     staged: bool,
     changed_since: str | None,
     provider: str | None,
-    repeat: int,
+    repeat: int | None,
     concurrency: int | None,
     no_cache: bool,
     as_json: bool,
     junit: str | None,
     strict: bool = False,
 ) -> int:
+    from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
     from promptvc.evaluation.runner import Runner
     from promptvc.store import Store
@@ -41,8 +42,8 @@ def run(
     from promptvc.views import reportfile
     from promptvc.views.terminal import console, emit
 
-    if repeat < 1:
-        raise UserError("--repeat must be at least 1")
+    if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
+        raise UserError(f"--repeat must be from 1 to {MAX_REPEAT}")
     if junit:
         reportfile.check_path(junit)
     ws = Workspace.open()
@@ -121,6 +122,10 @@ def run(
         out.print(evalview.sets_table(outcome.sets, outcome.elapsed))
         for note in evalview.footnotes(outcome.sets):
             out.print(note)
+        by_case = evalview.repeat_lines(outcome.sets)
+        if by_case:
+            out.print()
+            emit(by_case)
         failures = evalview.failure_lines(outcome.sets)
         if failures:
             out.print()

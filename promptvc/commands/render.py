@@ -54,6 +54,15 @@ def _refuse_undeclared(renderer, name: str, given: dict) -> None:
             )
 
 
+def _warn_dropped(config) -> None:
+    """A sampling parameter the model rejects is never sent: say so, once per parameter."""
+    from promptvc.prompts.capabilities import dropped
+
+    for item in dropped(config.model, config.params):
+        where = config.sources.get(item.key)
+        print(f"promptvc: warning: {item}" + (f" ({where})" if where else ""), file=sys.stderr)
+
+
 def run(
     name: str,
     rev: str | None,
@@ -76,6 +85,7 @@ def run(
     _refuse_undeclared(renderer, name, given)
     variables.update(given)
     rendered = renderer.render(name, variables, allow_missing=allow_missing)
+    _warn_dropped(rendered.config)
     if plain:
         from promptvc.views.terminal import printable
 

@@ -6,7 +6,8 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from statistics import fmean
 from typing import Any
 
 from promptvc.errors import UserError, did_you_mean
@@ -62,6 +63,20 @@ class Grade:
     reason: str
     weight: float = 1.0
     skipped: bool = False  # not graded here (llm-compare outside a comparison): not in the score
+    draws: tuple[
+        float, ...
+    ] = ()  # llm-rubric with judge_repeat: the score of each of the judge's draws
+
+    def as_dict(self) -> dict:
+        """As stored and printed; `draws` only where the judge drew more than once."""
+        data = dict(self.__dict__)
+        if not self.draws:
+            del data["draws"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Grade:
+        return cls(**{**data, "draws": tuple(data.get("draws", ()))})
 
 
 @dataclass(frozen=True)
@@ -265,7 +280,7 @@ def grade(
     assertion: Assertion,
     seen: Observed,
     *,
-    verdict: tuple[int, str] | None = None,
+    verdict: tuple[float, str] | None = None,
     python_fn: Callable | None = None,
 ) -> Grade:
     """Score one assertion; `verdict` is the judge's (score, reason) for llm-rubric."""
@@ -403,7 +418,7 @@ def _rubric(a, seen, verdict, _fn):
     if verdict is None:
         raise RuntimeError("llm-rubric graded without a judge verdict")
     score, reason = verdict
-    return score >= a.min, (score - 1) / 4, f"judge {score}/5 (min {a.min}): {reason}"
+    return score >= a.min, (score - 1) / 4, f"judge {score:.3g}/5 (min {a.min}): {reason}"
 
 
 def _python(a, seen, _verdict, fn):
@@ -441,6 +456,18 @@ _GRADERS: dict[str, Callable] = {
     "llm-rubric": _rubric,
     "python": _python,
 }
+
+
+def grade_judged(assertion: Assertion, seen: Observed, verdicts: list[tuple[int, str]]) -> Grade:
+    """An llm-rubric on the mean of the judge's scores of one answer (judge_repeat), passing when
+    the mean reaches `min`; each draw's own score is kept to split the case's spread."""
+    if len(verdicts) == 1:
+        return grade(assertion, seen, verdict=verdicts[0])
+    scores = [score for score, _reason in verdicts]
+    drawn = ", ".join(map(str, scores))
+    mean = grade(assertion, seen, verdict=(fmean(scores), f"mean of {drawn}; {verdicts[0][1]}"))
+    each = tuple(grade(assertion, seen, verdict=v).score for v in verdicts)
+    return replace(mean, draws=each)
 
 
 def case_score(grades: list[Grade]) -> tuple[bool, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -14,13 +15,23 @@ from dataclasses import dataclass
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.assertions import Assertion, parse_assertion
 from promptvc.evals.header import read_header
+from promptvc.evals.repeats import REPEAT_KEYS, PassRule, parse_cluster, parse_repeats
 from promptvc.git.snapshot import Snapshot
 from promptvc.jsonlines import json_objects
 from promptvc.yamlfile import line_of, parse_yaml
 
 GOLDEN_SUFFIXES = (".yaml", ".yml")
-SET_KEYS = {"prompt", "id", "threshold", "vars", "cases", "provider", "assert", "description"}
-CASE_KEYS = {"id", "vars", "assert", "description"}
+SET_KEYS = {
+    "prompt",
+    "id",
+    "threshold",
+    "vars",
+    "cases",
+    "provider",
+    "assert",
+    "description",
+} | REPEAT_KEYS
+CASE_KEYS = {"id", "vars", "assert", "description", "cluster"}
 PROVIDERS = ("anthropic", "echo", "replay")
 # Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
 # name must end so), or a YAML escape that could spell either.
@@ -46,6 +57,8 @@ class GoldenSet:
     cases_path: str | None = None
     sha: str = ""
     repeat: int = 1  # samples per case
+    pass_rule: PassRule = PassRule()  # what counts as a case passing over its samples
+    judge_repeat: int = 1  # the judge's grades of each answer, averaged
 
     @property
     def uses_judge(self) -> bool:
@@ -246,9 +259,20 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
         raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
     default_asserts = _set_asserts(data.get("assert"), path, text)
     raw_cases, cases_path, locate = _raw_cases(snapshot, path, data.get("cases"), text, evals_dir)
+    repeats = parse_repeats(data, path, text)
     cases = _cases(raw_cases, shared_vars, default_asserts, cases_path or path, locate)
     return GoldenSet(
-        set_id, path, data["prompt"], float(threshold), provider, cases, cases_path, sha
+        set_id,
+        path,
+        data["prompt"],
+        float(threshold),
+        provider,
+        cases,
+        cases_path,
+        sha,
+        repeats.repeat,
+        repeats.rule,
+        repeats.judge_repeat,
     )
 
 
@@ -377,6 +401,9 @@ def _csv_case(header: list[str], cells: list[str]) -> dict:
     for column, value in zip(header[: len(cells)], cells, strict=True):
         if column == "id" and value:
             case["id"] = value
+        elif column == "__cluster":
+            if value:
+                case["cluster"] = value
         elif column and column.startswith("__expected"):
             if value:
                 case["assert"].append(_expected_cell(value))
@@ -448,5 +475,8 @@ def _cases(
             )
             for i, a in enumerate(own)
         )
-        cases.append(Case(case_id, {**shared_vars, **own_vars}, asserts))
+        cluster = parse_cluster(
+            raw, f"case '{case_id}'", path, functools.partial(locate, index, "cluster")
+        )
+        cases.append(Case(case_id, {**shared_vars, **own_vars}, asserts, cluster))
     return tuple(cases)

@@ -4,14 +4,19 @@ on their own; a set whose cases were all skipped is "not evaluated", never "pass
 from __future__ import annotations
 
 import json
+import math
 import statistics
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
+from promptvc.evals.repeats import PassRule, Variance, judge_variance, pooled, pvariance
+from promptvc.stats import wilson
 
 if TYPE_CHECKING:
     from promptvc.evals.goldens import GoldenSet
@@ -163,7 +168,7 @@ class CaseResult:
             "score": self.score,
             "passed": int(self.status == Status.PASSED),
             "output": self.output,
-            "grades": json.dumps([g.__dict__ for g in self.grades], ensure_ascii=False),
+            "grades": json.dumps([g.as_dict() for g in self.grades], ensure_ascii=False),
             "judge_reason": self.judge_reason,
             "latency_ms": self.latency_ms,
             "tokens_in": self.tokens_in,
@@ -176,7 +181,7 @@ class CaseResult:
 
     @classmethod
     def from_row(cls, row: dict, fresh: bool = False) -> CaseResult:
-        grades = tuple(Grade(**g) for g in json.loads(row["grades"] or "[]"))
+        grades = tuple(Grade.from_dict(g) for g in json.loads(row["grades"] or "[]"))
         return cls(
             row["key"],
             row["set_id"],
@@ -208,6 +213,8 @@ class CaseSummary:
 
     case_id: str
     samples: tuple[CaseResult, ...]  # its evaluated samples (passed or failed)
+    rule: PassRule = field(default_factory=PassRule)
+    cluster: str | None = None
 
     @property
     def n(self) -> int:
@@ -222,24 +229,76 @@ class CaseSummary:
         return statistics.fmean(r.score or 0.0 for r in self.samples)
 
     @property
-    def passed(self) -> bool:
-        """At least half of its samples passed (a single sample: that one)."""
-        return self.n > 0 and 2 * self.passes >= self.n
-
-    @property
     def flaky(self) -> bool:
         """Its samples disagree: some passed, some failed."""
         return 0 < self.passes < self.n
 
+    @property
+    def needed(self) -> int:
+        """How many of its samples must pass for the case to pass (the set's pass rule)."""
+        return self.rule.needed(self.n)
 
-def summarise_cases(results: tuple[CaseResult, ...] | list[CaseResult]) -> dict[str, CaseSummary]:
+    @property
+    def passed(self) -> bool:
+        """It passed by the set's rule (by default at least half of its samples; one: that one)."""
+        return self.n > 0 and self.passes >= self.needed
+
+    @property
+    def spread(self) -> float:
+        """The standard deviation of its samples' scores (0 for one sample)."""
+        return math.sqrt(pvariance([r.score or 0.0 for r in self.samples]))
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95% Wilson interval of its pass rate."""
+        return wilson(self.passes, self.n)
+
+    @cached_property
+    def variance(self) -> Variance | None:
+        """Its spread split into the judge's and the whole (None unless the judge drew repeatedly)."""
+        return judge_variance(r.grades for r in self.samples)
+
+    @property
+    def judge_share(self) -> float | None:
+        return self.variance.judge_share if self.variance else None
+
+    def row(self, set_key: str) -> dict:
+        low, high = self.interval
+        return {
+            "set_key": set_key,
+            "case_id": self.case_id,
+            "cluster": self.cluster,
+            "samples": self.n,
+            "passes": self.passes,
+            "needed": self.needed,
+            "passed": int(self.passed),
+            "flaky": int(self.flaky),
+            "score": self.score,
+            "spread": self.spread,
+            "pass_low": low,
+            "pass_high": high,
+            "judge_share": self.judge_share,
+            "created_at": now(),
+        }
+
+
+def summarise_cases(
+    results: tuple[CaseResult, ...] | list[CaseResult],
+    rule: PassRule | None = None,
+    clusters: Mapping[str, str | None] | None = None,
+) -> dict[str, CaseSummary]:
     """Per case, its evaluated samples (a case none of whose samples was evaluated is left out)."""
     by_case: dict[str, list[CaseResult]] = {}
     for r in results:
         if r.evaluated and r.score is not None:
             by_case.setdefault(r.case_id, []).append(r)
     return {
-        case_id: CaseSummary(case_id, tuple(sorted(samples, key=lambda r: r.sample)))
+        case_id: CaseSummary(
+            case_id,
+            tuple(sorted(samples, key=lambda r: r.sample)),
+            rule or PassRule(),
+            (clusters or {}).get(case_id),
+        )
         for case_id, samples in by_case.items()
     }
 
@@ -306,9 +365,30 @@ class SetOutcome:
     def unchecked(self) -> tuple[CaseResult, ...]:
         return tuple(r for r in self.results if r.unchecked)
 
-    @property
+    @cached_property
     def cases(self) -> dict[str, CaseSummary]:
-        return summarise_cases(self.results)
+        golden = self.golden
+        clusters = {c.id: c.cluster for c in golden.cases if c.cluster is not None}
+        return summarise_cases(self.results, golden.pass_rule, clusters)
+
+    @property
+    def flaky(self) -> tuple[CaseSummary, ...]:
+        """Cases whose samples disagree."""
+        return tuple(c for c in self.cases.values() if c.flaky)
+
+    @property
+    def cases_passed(self) -> int:
+        """Cases that passed by the set's rule over their samples (with one sample: `passed`)."""
+        return sum(c.passed for c in self.cases.values())
+
+    @property
+    def judge_share(self) -> float | None:
+        """How much of its cases' spread comes from the judge (judge_repeat > 1), pooled over cases."""
+        variance = pooled(c.variance for c in self.cases.values())
+        return variance.judge_share if variance else None
+
+    def case_rows(self) -> list[dict]:
+        return [c.row(self.plan.set_key) for c in self.cases.values()]
 
     @property
     def broken(self) -> tuple[CaseResult, ...]:
@@ -341,13 +421,17 @@ class SetOutcome:
             "samples": self.plan.samples,
             "temperature": self.plan.temperature,
             "cost": self.cost,
+            "flaky": len(self.flaky),
+            "judge_share": self.judge_share,
             "created_at": now(),
         }
 
 
 def summarise_set(plan: PlannedSet, results: list[CaseResult]) -> SetOutcome:
+    """The set's score is the mean of its case scores, each case the mean of its samples."""
     scored = [(r.sample, r.score) for r in results if r.evaluated and r.score is not None]
-    score = statistics.fmean(s for _sample, s in scored) if scored else None
+    cases = summarise_cases(results)
+    score = statistics.fmean(c.score for c in cases.values()) if cases else None
     if score is None:
         status = Status.NOT_EVALUATED
     else:

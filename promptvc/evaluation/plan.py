@@ -48,7 +48,7 @@ class CaseJob:
     identity: Identity
     set_key: str
     # The judge's requests depend on the output, so they are estimated from the judge template
-    # and the output budget: one per llm-rubric assertion.
+    # and the output budget: judge_repeat per llm-rubric assertion.
     judge_calls: tuple[Call, ...] = ()
 
     @property
@@ -114,12 +114,13 @@ def plan_eval(
     *,
     provider: str | None,
     default_provider: str,
-    repeat: int = 1,
+    repeat: int | None = None,
     pattern: str | None = None,
     broken: list[BrokenSet] | None = None,
 ) -> EvalPlan:
     """The plan; a set that cannot be planned (a case that does not render) is an error, or,
-    when `broken` is given, is added there and left out so that the other sets still run."""
+    when `broken` is given, is added there and left out so that the other sets still run.
+    Each set draws its own `repeat` samples per case, unless `repeat` (--repeat) overrides it."""
     sets = []
     for golden in goldens:
         identity = identity_for(golden.provider, provider, default_provider)
@@ -129,7 +130,12 @@ def plan_eval(
         try:
             sets.append(
                 _plan_set(
-                    renderer, golden, identity, cases, repeat, whole=len(cases) == len(golden.cases)
+                    renderer,
+                    golden,
+                    identity,
+                    cases,
+                    repeat or golden.repeat,
+                    whole=len(cases) == len(golden.cases),
                 )
             )
         except UserError as exc:
@@ -164,7 +170,9 @@ def _plan_set(
         try:
             rendered = renderer.render(golden.prompt, case.vars)
             judge_calls = (
-                _judge_calls(renderer, case, answer_tokens) if identity.kind != "echo" else ()
+                _judge_calls(renderer, case, answer_tokens) * golden.judge_repeat
+                if identity.kind != "echo"
+                else ()
             )
         except UserError as exc:
             raise UserError(f"{exc} (golden set {golden.id}, case {case.id})") from None

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from promptvc.prompts.capabilities import sendable
+
 DEFAULT_MAX_TOKENS = 1024
 
 
@@ -43,6 +45,9 @@ class ModelRequest:
     messages: tuple[tuple[str, str], ...]
     params: tuple[tuple[str, Any], ...]  # everything else the API takes, sorted
     sample: int = 0
+    # The judge's repeated grading of one answer (judge_repeat): each draw is its own call. The
+    # first draw is keyed without it, as every judge call was before draws existed.
+    draw: int = 0
 
     @property
     def key(self) -> str:
@@ -55,12 +60,13 @@ class ModelRequest:
             [list(m) for m in self.messages],
             dict(self.params),
             self.sample,
+            *_draw(self.draw),
         )
 
     @property
     def ask_key(self) -> str:
         """What was asked, whatever endpoint carried it: how replay finds a recording."""
-        return content_hash("ask/1", self.provider, self.payload(), self.sample)
+        return content_hash("ask/1", self.provider, self.payload(), self.sample, *_draw(self.draw))
 
     def payload(self) -> dict:
         """The keyword arguments of `messages.create`."""
@@ -87,6 +93,7 @@ class ModelRequest:
                 "endpoint": self.endpoint,
                 **self.payload(),
                 "sample": self.sample,
+                **({"draw": self.draw} if self.draw else {}),
             },
             sort_keys=True,
             ensure_ascii=False,
@@ -98,20 +105,30 @@ def ask_key_of(request_json: str) -> str | None:
     try:
         body = json.loads(request_json)
         provider, sample = body.pop("provider"), body.pop("sample", 0)
+        draw = body.pop("draw", 0)
     except (TypeError, ValueError, KeyError, AttributeError):
         return None
     body.pop("endpoint", None)
-    return content_hash("ask/1", provider, body, sample)
+    return content_hash("ask/1", provider, body, sample, *_draw(draw))
 
 
-def build_request(rendered, provider: str, endpoint: str, sample: int = 0) -> ModelRequest:
-    params = {k: v for k, v in rendered.config.params.items() if k != "model"}
+def _draw(draw: int) -> tuple[int, ...]:
+    return (draw,) if draw else ()
+
+
+def build_request(
+    rendered, provider: str, endpoint: str, sample: int = 0, draw: int = 0
+) -> ModelRequest:
+    """The request as it is sent, and so as it is keyed: a parameter the model rejects is left out."""
+    model = rendered.config.model
+    params = {k: v for k, v in sendable(model, rendered.config.params).items() if k != "model"}
     return ModelRequest(
         provider=provider,
         endpoint=endpoint,
-        model=rendered.config.model or "",
+        model=model or "",
         system=rendered.system,
         messages=tuple((m.role, m.content) for m in rendered.messages),
         params=tuple(sorted(normalise(params).items())),
         sample=sample,
+        draw=draw,
     )

@@ -101,7 +101,8 @@ class Runner:
         outcomes = tuple(summarise_set(p, [results[j.key] for j in p.jobs]) for p in plan.sets)
         totals = _totals(outcomes, self.stats)
         whole = [o.row() for p, o in zip(plan.sets, outcomes, strict=True) if p.whole]
-        self.store.finish_run(run_id, totals, whole)
+        cases = [row for o in outcomes for row in o.case_rows()]
+        self.store.finish_run(run_id, totals, whole, cases)
         return RunOutcome(run_id, outcomes, self.stats, time.perf_counter() - started)
 
     async def _run_all(self, plan: EvalPlan) -> dict[str, CaseResult]:
@@ -286,23 +287,22 @@ class Runner:
         grades, judge_reasons, judge_spent = [], [], [0.0]
         for assertion in job.case.asserts:
             try:
-                verdict = (
-                    await self._judge(plan, job, assertion, response.text, judge_spent)
-                    if assertion.type == "llm-rubric"
-                    else None
-                )
-                function = (
-                    load_function(plan.snapshot, str(assertion.value), self.root)
-                    if assertion.type == "python"
-                    else None
-                )
-                grade = assertions.grade(assertion, seen, verdict=verdict, python_fn=function)
+                if assertion.type == "llm-rubric":
+                    verdicts = await self._judge(plan, job, assertion, response.text, judge_spent)
+                    grade = assertions.grade_judged(assertion, seen, verdicts)
+                    mean = sum(score for score, _ in verdicts) / len(verdicts)
+                    judge_reasons.append(f"{mean:.3g}/5 {verdicts[0][1]}")
+                else:
+                    function = (
+                        load_function(plan.snapshot, str(assertion.value), self.root)
+                        if assertion.type == "python"
+                        else None
+                    )
+                    grade = assertions.grade(assertion, seen, python_fn=function)
             except (Skipped, ProviderError, UserError, KeyboardInterrupt, asyncio.CancelledError):
                 raise
             except BaseException as exc:  # the user's python assertion raised, or called sys.exit()
                 raise UserError(f"{assertion.label}: {type(exc).__name__}: {exc}") from None
-            if verdict:
-                judge_reasons.append(f"{verdict[0]}/5 {verdict[1]}")
             grades.append(grade)
         return CaseResult.graded(
             job,
@@ -316,13 +316,25 @@ class Runner:
 
     async def _judge(
         self, plan: EvalPlan, job: CaseJob, assertion, output: str, spent: list[float]
-    ) -> tuple[int, str]:
+    ) -> list[tuple[int, str]]:
+        """The judge's verdicts on one answer: `judge_repeat` draws, each its own cached call."""
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
         if not PROVIDERS[job.identity.provider].judges:
             raise UserError(
                 f"llm-rubric needs a model; this set uses the {job.identity.provider} provider"
             )
-        request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
+        identity = job.identity
+        requests = [
+            build_request(rendered, identity.kind, identity.endpoint, job.sample, draw)
+            for draw in range(job.golden.judge_repeat)
+        ]
+        return list(
+            await asyncio.gather(*(self._judge_once(job, request, spent) for request in requests))
+        )
+
+    async def _judge_once(
+        self, job: CaseJob, request: ModelRequest, spent: list[float]
+    ) -> tuple[int, str]:
         response, cost, fresh = await self._ask_judge(
             request, job, lambda text: parse_verdict(text) is not None
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.capabilities import sendable
 from promptvc.yamlfile import key_line, parse_yaml
 
 TIERS_FILE = "tiers.yaml"
@@ -41,7 +42,8 @@ class EffectiveConfig:
 
     @property
     def temperature(self) -> float:
-        return float(self.params.get("temperature", 1.0))
+        """The temperature the model samples at: the API's default 1.0 where none is sent."""
+        return float(sendable(self.model, self.params).get("temperature", 1.0))
 
 
 def tiers_path(prompts_dir: str) -> str:

@@ -73,6 +73,7 @@ def prompt_lines(
         entry = Text(f"{c.key}  {_value(c.old)} → {_value(c.new)}")
         entry.append(f"   ({c.source})" if c.source else "", style="dim")
         lines.append(_label("config" if i == 0 else "", entry))
+    lines += [_label("warning", Text(w, style="yellow")) for w in change.warnings]
     for i, e in enumerate(change.examples):
         mark = {"added": "+", "removed": "-", "changed": "~"}[e.kind]
         entry = Text(f'{mark} "{e.label}"', style={"+": "green", "-": "red", "~": "yellow"}[mark])

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptvc.evals.goldens import BrokenSet
-from promptvc.evals.scoring import SetOutcome, Status
+from promptvc.evals.scoring import CaseSummary, SetOutcome, Status
 from promptvc.views.terminal import printable
 from promptvc.wording import money, plural
 
@@ -29,12 +29,22 @@ def status_text(outcome: SetOutcome) -> Text:
     return Text(mark + outcome.status, style=style)
 
 
+def repeated(outcomes: tuple[SetOutcome, ...]) -> bool:
+    return any(o.plan.samples > 1 for o in outcomes)
+
+
 def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
+    """One row per set; with repeated samples, `cases` counts cases passed by the set's rule and
+    `flaky` those whose samples disagree, while pass/fail/err/skip count samples."""
     table = Table(box=None, pad_edge=False, header_style="bold")
+    by_case: tuple[tuple[str, JustifyMethod], ...] = (
+        (("cases", "right"), ("flaky", "right")) if repeated(outcomes) else ()
+    )
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("set", "left"),
         ("score", "right"),
         ("min", "right"),
+        *by_case,
         ("pass", "right"),
         ("fail", "right"),
         ("err", "right"),
@@ -51,10 +61,12 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
             score += f" ±{o.spread:.2f}"
         if o.noisy and o.score is not None:
             score += "†"
+        cases = (f"{o.cases_passed}/{len(o.cases)}", str(len(o.flaky))) if by_case else ()
         table.add_row(
             printable(o.golden.id),
             score,
             f"{o.golden.threshold:.2f}",
+            *cases,
             str(o.passed),
             str(o.failed),
             str(o.errored),
@@ -70,7 +82,8 @@ def footnotes(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     if any(o.noisy and o.score is not None for o in outcomes):
         return [
             Text(
-                "† one sample at temperature > 0: the score may be sampling noise (--repeat N)",
+                "† one sample at temperature > 0: the score may be sampling noise "
+                "(`repeat: N` in the golden set, or --repeat N)",
                 style="yellow",
             )
         ]
@@ -96,8 +109,12 @@ def totals_line(
     replayed = sum(o.replayed_cost for o in outcomes)
     if replayed:
         spent += f" (reused/replayed: {money(replayed)} if sent)"
+    counted = plural(cases, "case")
+    if repeated(outcomes):
+        distinct = sum(len({r.case_id for r in o.results}) for o in outcomes)
+        counted = f"{plural(distinct, 'case')} ({plural(cases, 'sample')})"
     return (
-        f"\n{plural(cases, 'case')} · {plural(calls, 'call')} · {reused} reused · {plural(tokens, 'token')} · "
+        f"\n{counted} · {plural(calls, 'call')} · {reused} reused · {plural(tokens, 'token')} · "
         f"{spent} · {elapsed:.2f}s"
     )
 
@@ -125,13 +142,52 @@ def unchecked_sets_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
     return f"{len(incomplete)} of {plural(len(outcomes), 'golden set')} not {fully}evaluated ({first.golden.id}: {why})"
 
 
+def repeat_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
+    """Per set with repeated samples: its flaky and failing cases, each with passes over samples."""
+    lines: list[Text] = []
+    for o in outcomes:
+        if o.plan.samples < 2 or not o.cases:
+            continue
+        head = Text(f"{o.golden.id}", style="bold")
+        head.append(
+            f"  ×{o.plan.samples} ({o.golden.pass_rule.describe()}): "
+            f"{o.cases_passed} of {plural(len(o.cases), 'case')} passed, {len(o.flaky)} flaky"
+        )
+        if o.judge_share is not None:
+            head.append(f" · judge share of variance: {o.judge_share:.2f}")
+        lines.append(head)
+        shown = [c for c in o.cases.values() if c.flaky or not c.passed]
+        width = max((len(c.case_id) for c in shown), default=0)
+        lines += [_case_line(c, width) for c in shown]
+        steady = len(o.cases) - len(shown)
+        if steady:
+            lines.append(Text(f"  {plural(steady, 'case')} passed every sample", style="dim"))
+    return lines
+
+
+def _case_line(c: CaseSummary, width: int) -> Text:
+    low, high = c.interval
+    line = Text(f"  {printable(c.case_id):<{width}}  {c.passes}/{c.n}  score {c.score:.2f}")
+    line.append(f" ±{c.spread:.2f}  pass rate (95% CI) {low:.2f}..{high:.2f}", style="dim")
+    if c.judge_share is not None:
+        line.append(f"  judge share {c.judge_share:.2f}", style="dim")
+    if not c.passed:
+        line.append(f"  ✗ failed (needs {c.needed})", style="bold red")
+    elif c.flaky:
+        line.append("  flaky", style="yellow")
+    return line
+
+
 def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
     lines: list[Text] = []
     for o in outcomes:
         unchecked: dict[tuple[str, str, bool], list[str]] = {}
+        if o.plan.samples > 1:
+            lines += [line for c in o.cases.values() if not c.passed for line in _failed_over(o, c)]
         for r in o.results:
             if r.status == Status.FAILED:
-                lines += _failed_case(o, r)
+                if o.plan.samples == 1:
+                    lines += _failed_case(o, r)
             elif r.status != Status.PASSED:
                 # An error in the case's own checks is a failure (red); a model that could not be
                 # reached, or a missing recording, only leaves the case unchecked (yellow).
@@ -140,7 +196,8 @@ def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
                 )
                 unchecked.setdefault((kind, r.error or "", r.broken), []).append(r.case_id)
         for (kind, why, broken), cases in unchecked.items():
-            shown = ", ".join(cases[:5]) + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
+            names = list(dict.fromkeys(cases))  # a case's samples are one name
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             style = "red" if broken else "yellow"
             lines.append(
                 Text(f"{o.golden.id}: {len(cases)} {kind}", style=f"bold {style}")
@@ -151,15 +208,27 @@ def failure_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
 
 def _failed_case(o: SetOutcome, r) -> list[Text]:
     head = Text(f"{o.golden.id}/{r.case_id}", style="bold")
-    if r.sample:
-        head.append(f" (sample {r.sample})")
     head.append(f"  FAIL  score {r.score:.2f}", style="bold red")
-    lines = [head]
-    lines += [Text(f"  ✗ {g.label}: {g.reason}", style="red") for g in r.failed_grades]
+    return [head, *_why_failed(r)]
+
+
+def _why_failed(r) -> list[Text]:
+    """The assertions a result failed, and its output."""
+    lines = [Text(f"  ✗ {g.label}: {g.reason}", style="red") for g in r.failed_grades]
     if r.truncated:
         lines.append(Text("  ! the output was cut off by max_tokens", style="yellow"))
     lines += [Text("  │ " + line, style="dim") for line in _clip(r.output or "")]
     return lines
+
+
+def _failed_over(o: SetOutcome, c: CaseSummary) -> list[Text]:
+    """A case that failed by the set's rule over its samples: why, on its first failed sample."""
+    first = next(r for r in c.samples if r.status == Status.FAILED)
+    head = Text(f"{o.golden.id}/{c.case_id}", style="bold")
+    head.append(
+        f"  FAIL  pass {c.passes}/{c.n} (needs {c.needed})  score {c.score:.2f}", "bold red"
+    )
+    return [head, Text(f"  sample {first.sample}:", style="dim"), *_why_failed(first)]
 
 
 def _clip(output: str) -> list[str]:
@@ -232,6 +301,13 @@ def outcome_json(
                     "errored": o.errored,
                     "skipped": o.skipped,
                     "single_sample_at_temperature": o.noisy,
+                    "repeat": o.plan.samples,
+                    "pass_rule": o.golden.pass_rule.describe(),
+                    "judge_repeat": o.golden.judge_repeat,
+                    "cases_passed": o.cases_passed,
+                    "flaky_cases": [c.case_id for c in o.flaky],
+                    "judge_share": o.judge_share,
+                    "case_summaries": [_case_json(c) for c in o.cases.values()],
                     "cases": [
                         {
                             "id": r.case_id,
@@ -249,7 +325,7 @@ def outcome_json(
                             "fault": r.fault,
                             "judge_reason": r.judge_reason,
                             "cached": not r.fresh,
-                            "assertions": [g.__dict__ for g in r.grades],
+                            "assertions": [g.as_dict() for g in r.grades],
                         }
                         for r in o.results
                     ],
@@ -262,33 +338,88 @@ def outcome_json(
     )
 
 
+def _case_json(c: CaseSummary) -> dict:
+    low, high = c.interval
+    return {
+        "id": c.case_id,
+        "cluster": c.cluster,
+        "samples": c.n,
+        "passes": c.passes,
+        "needed": c.needed,
+        "passed": c.passed,
+        "flaky": c.flaky,
+        "score": c.score,
+        "spread": c.spread,
+        "pass_rate": c.passes / c.n,
+        "interval": [low, high],
+        "judge_share": c.judge_share,
+    }
+
+
 def junit_xml(outcomes: tuple[SetOutcome, ...], elapsed: float) -> bytes:
+    """One testsuite per set and one testcase per case: with repeated samples the case's verdict
+    by the set's rule, so a flaky sample is not a CI failure when the case passes."""
     suites = ET.Element("testsuites", name="promptvc", time=f"{elapsed:.3f}")
     for o in outcomes:
+        verdicts = _junit_samples(o) if o.plan.samples == 1 else _junit_cases(o)
+        kinds = [kind for _name, kind, _message, _text, _seconds in verdicts]
         suite = ET.SubElement(
             suites,
             "testsuite",
             name=o.golden.id,
-            tests=str(len(o.results)),
-            failures=str(o.failed),
-            errors=str(o.errored),
-            skipped=str(o.skipped),
+            tests=str(len(verdicts)),
+            failures=str(kinds.count("failure")),
+            errors=str(kinds.count("error")),
+            skipped=str(kinds.count("skipped")),
         )
-        for r in o.results:
-            name = r.case_id if not r.sample else f"{r.case_id}[{r.sample}]"
+        for name, kind, message, text, seconds in verdicts:
             case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=o.golden.id,
-                name=name,
-                time=f"{(r.latency_ms or 0) / 1000:.3f}",
+                suite, "testcase", classname=o.golden.id, name=name, time=f"{seconds:.3f}"
             )
-            if r.status == Status.FAILED:
-                reasons = "; ".join(f"{g.label}: {g.reason}" for g in r.failed_grades)
-                failure = ET.SubElement(case, "failure", message=reasons[:500])
-                failure.text = r.output or ""
-            elif r.status == Status.ERROR:
-                ET.SubElement(case, "error", message=r.error or "error")
-            elif r.status == Status.SKIPPED:
-                ET.SubElement(case, "skipped", message=r.error or "skipped")
+            if kind:
+                ET.SubElement(case, kind, message=message[:500]).text = text
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+# (test name, "failure" | "error" | "skipped" | "" for a pass, message, text, seconds)
+JunitCase = tuple[str, str, str, str | None, float]
+
+
+def _junit_samples(o: SetOutcome) -> list[JunitCase]:
+    return [
+        _junit_result(r.case_id if not r.sample else f"{r.case_id}[{r.sample}]", r)
+        for r in o.results
+    ]
+
+
+def _junit_result(name: str, r) -> JunitCase:
+    seconds = (r.latency_ms or 0) / 1000
+    if r.status == Status.FAILED:
+        reasons = "; ".join(f"{g.label}: {g.reason}" for g in r.failed_grades)
+        return name, "failure", reasons, r.output or "", seconds
+    if r.status in (Status.ERROR, Status.SKIPPED):
+        kind = "error" if r.status == Status.ERROR else "skipped"
+        return name, kind, r.error or kind, None, seconds
+    return name, "", "", None, seconds
+
+
+def _junit_cases(o: SetOutcome) -> list[JunitCase]:
+    by_case: dict[str, list] = {}
+    for r in o.results:
+        by_case.setdefault(r.case_id, []).append(r)
+    verdicts = []
+    for case_id, results in by_case.items():
+        seconds = sum((r.latency_ms or 0) for r in results) / 1000
+        summary = o.cases.get(case_id)
+        errored = next((r for r in results if r.status == Status.ERROR), None)
+        if errored is not None or summary is None:
+            verdicts.append(_junit_result(case_id, errored or results[0])[:4] + (seconds,))
+        elif not summary.passed:
+            first = _junit_result(
+                case_id, next(r for r in summary.samples if r.status == Status.FAILED)
+            )
+            message = f"pass {summary.passes}/{summary.n} (needs {summary.needed}): {first[2]}"
+            verdicts.append((case_id, "failure", message, first[3], seconds))
+        else:
+            verdicts.append((case_id, "", "", None, seconds))
+    return verdicts
