@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from promptvc.evals.pairwise import PairwiseOutcome
-from promptvc.evals.scoring import CaseResult, SetOutcome, Status
+from promptvc.evals.scoring import CaseResult, CaseSummary, SetOutcome, Status
 
 # Scores are shown to two decimals: a smaller change is shown, and treated, as no change.
 UNCHANGED_BELOW = 0.005
@@ -123,12 +123,23 @@ def compare(before: list[SetOutcome], after: list[SetOutcome]) -> list[SetCompar
 
 
 def _flips(before: SetOutcome | None, after: SetOutcome | None) -> tuple[Flip, ...]:
+    """Cases whose verdict over their samples (the set's pass rule) changed, each shown by a
+    sample that says so on either side."""
     if before is None or after is None:
         return ()
-    old = {(r.case_id, r.sample): r for r in before.results}
+    old = before.cases
     flips = []
-    for result in after.results:
-        previous = old.get((result.case_id, result.sample))
-        if previous and flip_direction(previous.status, result.status):
-            flips.append(Flip(result.case_id, previous, result))
+    for case_id, now in after.cases.items():
+        was = old.get(case_id)
+        if was is not None and flip_direction(_verdict(was), _verdict(now)):
+            flips.append(Flip(case_id, _sample_showing(was), _sample_showing(now)))
     return tuple(flips)
+
+
+def _verdict(case: CaseSummary) -> Status:
+    return Status.PASSED if case.passed else Status.FAILED
+
+
+def _sample_showing(case: CaseSummary) -> CaseResult:
+    verdict = _verdict(case)
+    return next((r for r in case.samples if r.status == verdict), case.samples[0])

@@ -136,3 +136,15 @@ def test_log_and_the_tui_show_the_figures_the_gate_printed(repo, model_server, c
     row = browser.set_rows(browser.commits()[0])[0]
     assert row.evidence is not None and len(row.evidence.regressions) == 2
     assert model_server.calls == calls  # shown from the store, nothing asked again
+
+
+def test_with_repeated_samples_a_case_flips_once_and_the_test_is_sign_flip(repo, model_server, cli):
+    golden = repo.root / "evals/support-answer.yaml"
+    golden.write_text(golden.read_text().replace("threshold: 0.9", "threshold: 0.9\nrepeat: 3"))
+    repo.git("commit", "-q", "--no-verify", "-am", "three samples per case")
+    code, out, _ = check(cli, repo, "Be vague.")
+    assert code == 1, out
+    assert out.count("refund-window  pass") == 1  # one line per case, not per sample
+    assert "2 flips ↓  p=0.25  regressed" in out  # two non-zero deltas: 1 sign pattern of 4
+    assert "refund-window  pass 8/8 → 0/8" in out
+    assert model_server.calls == 2 * 2 * 3 + 2 * 2 * 8  # re-sampled from sample 3 on
