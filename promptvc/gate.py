@@ -171,7 +171,7 @@ def _pairwise_losses(c: SetComparison, policy: GatePolicy) -> list[str]:
     """The pairwise judge's criteria on which the head loses significantly (sign test < alpha)."""
     return [
         f"lost on {o.criterion!r} ({plural(o.wins, 'win')}, {plural(o.losses, 'loss', 'losses')}, "
-        f"p={o.p:.2g} < alpha {policy.alpha:g})"
+        f"{p_text(o.p)} < alpha {policy.alpha:g})"
         for o in c.pairwise
         if o.significant_loss(policy.alpha)
     ]

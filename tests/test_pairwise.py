@@ -227,11 +227,11 @@ def test_check_asks_twice_in_both_orders_and_blocks_a_significant_loss(compared,
     assert code == 1, out + err
     line = (
         f"    pairwise ({CRITERION}): 0 wins · 0 ties · 6 losses  win rate 0.00 "
-        "(95% CI 0.00..0.39)  p=0.016"
+        "(95% CI 0.00..0.39)  p=0.02"
     )
     assert line in out.splitlines()
     assert (
-        f"blocked: support-answer lost on '{CRITERION}' (0 wins, 6 losses, p=0.016 < alpha 0.05)"
+        f"blocked: support-answer lost on '{CRITERION}' (0 wins, 6 losses, p=0.02 < alpha 0.05)"
         in out
     )
     assert "nothing was evaluated" not in out
@@ -267,7 +267,7 @@ def test_an_insignificant_loss_is_shown_and_allowed(compared, model_server, cli)
     assert code == 0, out + err
     assert (
         f"    pairwise ({CRITERION}): 1 win · 3 ties · 2 losses  win rate 0.42 "
-        "(95% CI 0.14..0.76)  p=0.5" in out.splitlines()
+        "(95% CI 0.14..0.76)  p=0.50" in out.splitlines()
     )
     assert "allowed" in out
 
@@ -288,7 +288,7 @@ def test_inconsistent_answers_are_ties_and_identical_outputs_are_not_sent(
     assert code == 0, out + err
     assert (
         f"    pairwise ({CRITERION}): 0 wins · 6 ties · 0 losses  win rate 0.50 "
-        "(95% CI 0.19..0.81)  p=1  (4 inconsistent: counted as ties)" in out.splitlines()
+        "(95% CI 0.19..0.81)  p=1.00  (4 inconsistent: counted as ties)" in out.splitlines()
     )
     asked = {pair for body in judge_requests(model_server) for pair in [shown(body)]}
     assert len(asked) == 8 and not any("Question 5" in a or "Question 6" in a for a, _ in asked)
@@ -301,7 +301,7 @@ def test_a_reply_without_a_winner_is_a_reported_tie_and_is_asked_again(compared,
     assert code == 0, out + err
     assert (
         f"    pairwise ({CRITERION}): 0 wins · 6 ties · 0 losses  win rate 0.50 "
-        "(95% CI 0.19..0.81)  p=1  (6 unparsed: counted as ties)  a reply without a 'Winner:' "
+        "(95% CI 0.19..0.81)  p=1.00  (6 unparsed: counted as ties)  a reply without a 'Winner:' "
         "line: 'Hard to say.'" in out.splitlines()
     )
     model_server.reset()
@@ -406,7 +406,7 @@ def test_alpha_is_the_gates_level_and_is_validated(compared, model_server, cli):
     compared.write("promptvc.toml", "[gate]\nalpha = 0.01\n")
     code, out, err = cli("check")
     assert code == 0, out + err  # p = 1/64 is not below 0.01
-    assert "p=0.016" in out and "allowed" in out
+    assert "p=0.02" in out and "allowed" in out
     compared.write("promptvc.toml", "[gate]\nmax_drop = 0.05\nalpha = 1\n")
     code, _out, err = cli("check")
     assert code == 2

@@ -237,7 +237,7 @@ def pairwise_line(o: PairwiseOutcome) -> Text:
         counts = f"{plural(o.wins, 'win')} · {plural(o.ties, 'tie')} · {plural(o.losses, 'loss', 'losses')}"
         line.append(counts, style=style)
         low, high = o.interval
-        line.append(f"  win rate {o.win_rate:.2f} (95% CI {low:.2f}..{high:.2f})  p={o.p:.2g}")
+        line.append(f"  win rate {o.win_rate:.2f} (95% CI {low:.2f}..{high:.2f})  {p_text(o.p)}")
     tied = [
         f"{n} {what}"
         for n, what in ((o.inconsistent, "inconsistent"), (o.unparsed, "unparsed"))
