@@ -75,6 +75,22 @@ SET_SCORE_COLUMNS = (
     "run_id",
     "created_at",
 )
+CALIBRATION_COLUMNS = (
+    "judge_key",
+    "labels_key",
+    "set_id",
+    "labels",
+    "kappa",
+    "exact",
+    "within_one",
+    "spearman",
+    "pass_agreement",
+    "pass_kappa",
+    "leniency",
+    "verbosity",
+    "figures",
+    "created_at",
+)
 
 
 @migrations()
@@ -263,4 +279,28 @@ def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
     # The cost estimate before a run uses the output lengths cases had before.
     db.table("results").create_index(
         ["set_id", "case_id", "tokens_out"], index_name="idx_results_case_tokens"
+    )
+
+
+@migrations()
+def m006_calibrations(db: sqlite_utils.Database) -> None:
+    # How far a judge version agrees with people, per labels file (promptvc judge calibrate).
+    db.table("calibrations").create(
+        {
+            "judge_key": str,
+            "labels_key": str,
+            "set_id": str,
+            "labels": int,
+            "kappa": float,
+            "exact": float,
+            "within_one": float,
+            "spearman": float,
+            "pass_agreement": float,
+            "pass_kappa": float,
+            "leniency": float,
+            "verbosity": float,
+            "figures": str,
+            "created_at": str,
+        },
+        pk=("judge_key", "labels_key"),
     )

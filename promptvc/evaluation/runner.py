@@ -55,6 +55,13 @@ class RunStats:
 
 
 @dataclass(frozen=True)
+class JudgeReply:
+    verdict: tuple[int, str] | None  # None: no reply, or one without a `Score: N` line
+    text: str
+    problem: str | None = None  # why there is no reply (no recording, the API failed)
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run_id: int
     sets: tuple[SetOutcome, ...]
@@ -323,15 +330,50 @@ class Runner:
                 f"llm-rubric needs a model; this set uses the {job.identity.provider} provider"
             )
         request = build_request(rendered, job.identity.kind, job.identity.endpoint, job.sample)
-        response, cost, fresh = await self._respond(request, job, cache=False)
+        verdict, response, cost, fresh = await self._ask_judge(request, job)
         if fresh:
             spent[0] += cost or 0.0
-        verdict = parse_verdict(response.text)
         if verdict is None:
             raise UserError(f"the judge's reply has no 'Score: N' line: {response.text[:120]!r}")
-        if fresh:
-            self._remember(request, response, cost)  # only a reply that parses is cached
         return verdict
+
+    async def _ask_judge(self, request: ModelRequest, job: CaseJob):
+        """(verdict or None, the reply, its cost, whether it was fetched now); only a reply that
+        parses is cached."""
+        response, cost, fresh = await self._respond(request, job, cache=False)
+        verdict = parse_verdict(response.text)
+        if fresh and verdict is not None:
+            self._remember(request, response, cost)
+        return verdict, response, cost, fresh
+
+    # -- the judge alone (calibration against human labels) -------------------------------
+
+    def judge_requests(self, jobs: list[CaseJob]) -> list[JudgeReply]:
+        """The judge's replies to requests already rendered (each job's `request` is the judge's),
+        through the cache as in a run; nothing is stored as a result."""
+        return asyncio.run(self._judge_all(jobs))
+
+    async def _judge_all(self, jobs: list[CaseJob]) -> list[JudgeReply]:
+        if not self.no_cache:
+            self._cached = self._recordings(jobs)
+        try:
+            return list(await asyncio.gather(*(self._judge_reply(job) for job in jobs)))
+        finally:
+            for provider in self._providers.values():
+                await provider.close()
+
+    async def _judge_reply(self, job: CaseJob) -> JudgeReply:
+        try:
+            verdict, response, _, _ = await self._ask_judge(job.request, job)
+        except Skipped as exc:
+            return JudgeReply(None, "", problem=str(exc))
+        except ProviderError as exc:
+            if isinstance(exc, RequestRejected):
+                self.stats.rejected.append(str(exc))
+            elif exc.unreachable:
+                self.stats.unreachable.append(str(exc))
+            return JudgeReply(None, "", problem=str(exc))
+        return JudgeReply(verdict, response.text)
 
     # -- storage ------------------------------------------------------------------------
 
