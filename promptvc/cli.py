@@ -297,6 +297,19 @@ def judge_calibrate(names, rev, staged, provider, as_json) -> None:
 
 
 @cli.command()
+@click.argument("set_name", metavar="SET")
+@click.option(
+    "--rev", help="Label the outputs stored for a git revision (default: the working tree)."
+)
+def label(set_name: str, rev: str | None) -> None:
+    """Score a golden set's stored outputs by hand (1-5), to calibrate the judge against.
+    Appends to evals/labels/SET.jsonl; the judge's own score shows only after yours."""
+    from promptvc.commands.label import run
+
+    sys.exit(run(set_name, rev))
+
+
+@cli.command()
 @click.argument("name", type=click.Choice(["golden-set", "prompt-front-matter"]))
 def schema(name: str) -> None:
     """Print the JSON Schema of golden files or prompt front matter (for yaml-language-server)."""
