@@ -181,3 +181,26 @@ def test_append_and_remove_keep_the_rest_of_the_file(tmp_path):
     assert not remove_label(tmp_path, path, line)
     fresh = append_label(tmp_path, "evals/labels/new/y.jsonl", Label("a", "r", "o", 3))
     assert (tmp_path / "evals/labels/new/y.jsonl").read_text() == fresh + "\n"
+
+
+def test_l_in_the_tuis_case_view_labels_that_set_from_that_case(evaluated_repo):
+    from promptvc.tui.app import PromptvcApp
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.tui.screens import CaseScreen
+
+    async def scenario():
+        app = PromptvcApp(HistoryBrowser(Workspace.open()), live_refresh=False)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("enter", "enter", "down", "enter")  # commit, set, 2nd case
+            assert isinstance(app.screen, CaseScreen)
+            assert app.screen.case.case_id == "refund-window"
+            await pilot.press("l")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, LabelScreen)
+            assert "refund-window" in str(app.screen.query_one("#label-case").border_title)
+            await pilot.press("5", "q")
+            assert isinstance(app.screen, CaseScreen)  # back where the person was
+
+    asyncio.run(scenario())
+    assert [(x["case"], x["score"]) for x in written(evaluated_repo)] == [("refund-window", 5)]
