@@ -4,7 +4,7 @@ and the --json and --junit forms."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from rich.console import JustifyMethod
@@ -29,7 +29,10 @@ def status_text(outcome: SetOutcome) -> Text:
     return Text(mark + outcome.status, style=style)
 
 
-def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
+def sets_table(
+    outcomes: tuple[SetOutcome, ...], elapsed: float, unverified: Mapping[str, str] | None = None
+) -> Table:
+    """`unverified`: {set id: why} for scores from a judge people have not verified (marked `?`)."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("set", "left"),
@@ -51,6 +54,8 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
             score += f" ±{o.spread:.2f}"
         if o.noisy and o.score is not None:
             score += "†"
+        if unverified and o.golden.id in unverified and o.score is not None:
+            score += "?"
         table.add_row(
             printable(o.golden.id),
             score,
@@ -66,15 +71,21 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
     return table
 
 
-def footnotes(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
+def footnotes(
+    outcomes: tuple[SetOutcome, ...], unverified: Mapping[str, str] | None = None
+) -> list[Text]:
+    notes = []
     if any(o.noisy and o.score is not None for o in outcomes):
-        return [
+        notes.append(
             Text(
                 "† one sample at temperature > 0: the score may be sampling noise (--repeat N)",
                 style="yellow",
             )
-        ]
-    return []
+        )
+    marked = [o.golden.id for o in outcomes if unverified and o.golden.id in unverified]
+    if marked and unverified:
+        notes.append(Text(f"? judge unverified: {unverified[marked[0]]}", style="yellow"))
+    return notes
 
 
 def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
@@ -206,6 +217,7 @@ def outcome_json(
     cost: float,
     elapsed: float,
     errors: Sequence[BrokenSet] = (),
+    unverified: Mapping[str, str] | None = None,
 ) -> str:
     return json.dumps(
         {
@@ -232,6 +244,7 @@ def outcome_json(
                     "errored": o.errored,
                     "skipped": o.skipped,
                     "single_sample_at_temperature": o.noisy,
+                    "judge_unverified": (unverified or {}).get(o.golden.id),
                     "cases": [
                         {
                             "id": r.case_id,
