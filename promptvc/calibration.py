@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from promptvc import stats
-from promptvc.evals.labels import SCALE
+from promptvc.evals.labels import SCALE, labels_files
+from promptvc.evaluation.keys import judge_key, labels_key
+from promptvc.git.snapshot import INDEX, WORKTREE, Commit, Snapshot
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from promptvc.evals.goldens import GoldenSet
+    from promptvc.prompts.render import Renderer
+    from promptvc.settings import GatePolicy, Settings
+    from promptvc.store import Store
 
 WORST_SHOWN = 5
 
@@ -132,3 +143,133 @@ def stored_row(
         "figures": json.dumps({**figures, **extra}, ensure_ascii=False),
         "created_at": now(),
     }
+
+
+# -- what stored calibrations say ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """A judge version's stored agreement with one set's labels, or None where it was never
+    calibrated on them."""
+
+    set_id: str
+    labels: int  # labels in the file
+    kappa: float | None
+    judged: int | None  # labels the judge scored when it was calibrated (None: not calibrated)
+
+    @property
+    def known(self) -> bool:
+        return self.judged is not None
+
+
+def calibrations_at(store: Store | None, renderer: Renderer, evals_dir: str) -> list[Calibrated]:
+    """For each labels file of the snapshot, what is stored for the snapshot's judge on it
+    (nothing, without a store)."""
+    snapshot = renderer.snapshot
+    files = labels_files(snapshot, evals_dir)
+    if not files:
+        return []
+    key = judge_key(renderer)
+    texts = {set_id: snapshot.read_text(path) for set_id, path in files.items()}
+    pairs = {set_id: (key, labels_key(text)) for set_id, text in texts.items()}
+    stored = store.calibrations(pairs.values()) if store is not None else {}
+    found = []
+    for set_id in sorted(files):
+        row = stored.get(pairs[set_id])
+        found.append(
+            Calibrated(
+                set_id,
+                _count(texts[set_id]),
+                row["kappa"] if row else None,
+                row["labels"] if row else None,
+            )
+        )
+    return found
+
+
+def _count(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip())
+
+
+def calibrate_command(snapshot: Snapshot) -> str:
+    """The command that calibrates the judge of this snapshot ("" for the empty tree)."""
+    if snapshot.where is INDEX:
+        return "promptvc judge calibrate --staged"
+    if isinstance(snapshot.where, Commit):
+        return f"promptvc judge calibrate --rev {snapshot.where.sha[:7]}"
+    return "promptvc judge calibrate" if snapshot.where is WORKTREE else ""
+
+
+def judge_doubt(store: Store, renderer: Renderer, evals_dir: str, min_kappa: float) -> str | None:
+    """Why the snapshot's judge is unverified, or None: it is unverified when labels exist and it
+    has not been calibrated on all of them, or its κ on some set's labels is below `min_kappa`.
+    Without labels there is nothing to verify it against."""
+    found = calibrations_at(store, renderer, evals_dir)
+    missing = [c for c in found if not c.known]
+    if missing:
+        return (
+            f"not calibrated on the {missing[0].labels} labels of {missing[0].set_id} "
+            f"(run `{calibrate_command(renderer.snapshot)}`)"
+        )
+    below = [c for c in found if c.kappa is None or c.kappa < min_kappa]
+    if not below:
+        return None
+    worst = min(below, key=lambda c: -2.0 if c.kappa is None else c.kappa)
+    return (
+        f"κ {kappa_text(worst.kappa)} < min_kappa {min_kappa:g} "
+        f"on the {worst.judged} labels of {worst.set_id}"
+    )
+
+
+def unverified_sets(
+    store: Store, renderer: Renderer, settings: Settings, goldens: Iterable[GoldenSet]
+) -> dict[str, str]:
+    """{set id: why} for the sets whose llm-rubric scores come from an unverified judge
+    ([judge] min_kappa; none when it is not set)."""
+    judged = sorted(g.id for g in goldens if g.uses_judge)
+    if settings.min_kappa is None or not judged:
+        return {}
+    why = judge_doubt(store, renderer, settings.evals_dir, settings.min_kappa)
+    return dict.fromkeys(judged, why) if why else {}
+
+
+def gate_note(unverified: dict[str, str], policy: GatePolicy) -> tuple[str, bool] | None:
+    """(what the gate says, whether it blocks) about scores from an unverified judge."""
+    if not unverified:
+        return None
+    ids = sorted(unverified)
+    text = f"{', '.join(ids)}: scored by an unverified judge ({unverified[ids[0]]})"
+    return text, policy.unverified_judge == "block"
+
+
+@dataclass(frozen=True)
+class KappaChange:
+    """A judge change seen through one set's labels: its κ at both sides of a diff."""
+
+    set_id: str
+    before: Calibrated | None  # None: that side has no labels for the set
+    after: Calibrated | None
+    before_command: str  # what calibrates each side's judge
+    after_command: str
+
+
+def kappa_changes(
+    db: Path, old: Renderer, new: Renderer, evals_dir: str
+) -> tuple[KappaChange, ...]:
+    """For a change to the judge: per labelled set, the stored κ of the old and the new judge.
+    Reads the database only when it exists (a diff never creates one)."""
+    from promptvc.store import Store
+
+    store = Store.for_reading(db) if db.exists() else None
+    try:
+        before = {c.set_id: c for c in calibrations_at(store, old, evals_dir)}
+        after = {c.set_id: c for c in calibrations_at(store, new, evals_dir)}
+    finally:
+        if store is not None:
+            store.close()
+    commands = calibrate_command(old.snapshot), calibrate_command(new.snapshot)
+    return tuple(
+        KappaChange(set_id, before.get(set_id), after.get(set_id), *commands)
+        for set_id in sorted(before.keys() | after.keys())
+    )

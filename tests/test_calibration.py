@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from promptvc.calibration import Pair, agreement
-from tests.data import JUDGED_GOLDEN
+from tests.data import JUDGED_GOLDEN, TIERS
 from tests.helpers import db_rows
 from tests.model_server import last_user_text
 
@@ -37,7 +37,10 @@ def noisy_labels(n: int = 60, seed: int = 11) -> tuple[list[dict], dict[str, int
     return labels, judge
 
 
-def judge_rule(scores: dict[str, int]):
+def judge_rule(scores: dict[str, int], roomier: dict[str, int] | None = None):
+    """The scripted judge: `scores` by output; a judge tier with max_tokens 300 (a changed judge)
+    answers from `roomier` instead. A case's own output gets a 4."""
+
     def rule(body):
         text = last_user_text(body)
         if "Rubric:" not in text:
@@ -45,9 +48,29 @@ def judge_rule(scores: dict[str, int]):
         output = OUTPUT.search(text)[1]
         if output in UNPARSEABLE:
             return "I would rather not say."
-        return f"Scored by the script.\nScore: {scores[output]}"
+        table = roomier if roomier is not None and body["max_tokens"] == 300 else scores
+        return f"Scored by the script.\nScore: {table.get(output, 4)}"
 
     return rule
+
+
+def sklearn_kappa(labels: list[dict], scores: dict[str, int]) -> float:
+    judged = [lab for lab in labels if lab["output"] not in UNPARSEABLE]
+    return cohen_kappa_score(
+        [lab["score"] for lab in judged],
+        [scores[lab["output"]] for lab in judged],
+        weights="quadratic",
+        labels=[1, 2, 3, 4, 5],
+    )
+
+
+def closer(labels: list[dict], scores: dict[str, int]) -> dict[str, int]:
+    """A better judge: the person's score wherever the scripted one was two or more off."""
+    people = {lab["output"]: lab["score"] for lab in labels}
+    return {o: people[o] if abs(j - people[o]) > 1 else j for o, j in scores.items()}
+
+
+ROOMIER_JUDGE = TIERS.replace("max_tokens: 256", "max_tokens: 300")
 
 
 def write_labels(repo, labels: list[dict], set_id: str = "support-answer") -> None:
@@ -276,3 +299,127 @@ def test_without_a_key_the_judge_replays_what_it_said_before(
     assert item["figures"]["kappa"] == first["kappa"]
     assert [u["line"] for u in item["unjudged"]] == [7]
     assert "no recording" in item["unjudged"][0]["why"]
+
+
+@pytest.fixture
+def judge_change(judged_repo, model_server):
+    """Labels committed, then a commit that changes the judge's tier; the server's judge is
+    closer to people under the new tier."""
+    labels, scores = noisy_labels()
+    write_labels(judged_repo, labels)
+    judged_repo.commit("sixty labels")
+    judged_repo.write("prompts/tiers.yaml", ROOMIER_JUDGE)
+    judged_repo.commit("judge: more room to reason")
+    better = closer(labels, scores)
+    model_server.rule = judge_rule(scores, better)
+    return sklearn_kappa(labels, scores), sklearn_kappa(labels, better)
+
+
+def test_a_judge_change_shows_its_kappa_change_in_diff(judged_repo, judge_change, cli):
+    before, after = judge_change
+    old, new = (judged_repo.git("rev-parse", "--short=7", r).strip() for r in ("HEAD~1", "HEAD"))
+    code, out, _ = cli("diff", "HEAD~1", "HEAD")
+    assert code == 0
+    assert (
+        f"judge: κ unknown at HEAD~1 ({old}) and HEAD ({new}) (support-answer) (run "
+        f"`promptvc judge calibrate --rev {old}` and `promptvc judge calibrate --rev {new}`, "
+        "or diff --eval)"
+    ) in out
+    assert not (judged_repo.root / ".promptvc").exists()  # a diff never creates the database
+    assert cli("judge", "calibrate", "--rev", "HEAD~1")[0] == 0
+    code, out, _ = cli("diff", "HEAD~1", "HEAD")
+    assert (
+        f"judge: κ unknown at HEAD ({new}) (support-answer) (κ {before:.2f} at the other side"
+        in out
+    )
+    assert cli("judge", "calibrate", "--rev", "HEAD")[0] == 0
+    code, out, _ = cli("diff", "HEAD~1", "HEAD")
+    assert f"judge: κ {before:.2f} → {after:.2f} on 58 labels (support-answer)" in out
+    assert after > before + 0.05
+    (change,) = json.loads(cli("diff", "HEAD~1", "HEAD", "--json")[1])["judge_kappa"]
+    assert change["before"]["kappa"] == pytest.approx(before, abs=1e-9)
+    assert change["after"]["kappa"] == pytest.approx(after, abs=1e-9)
+    assert change["after"]["judged"] == 58 and change["after"]["labels"] == 60
+
+
+def test_diff_eval_calibrates_what_is_unknown(judged_repo, judge_change, cli):
+    before, after = judge_change
+    code, out, err = cli("diff", "--eval", "HEAD~1", "HEAD")
+    assert code == 0, err
+    assert f"judge: κ {before:.2f} → {after:.2f} on 58 labels (support-answer)" in out
+
+
+def test_a_change_that_leaves_the_judge_alone_never_opens_the_database(judged_repo, cli):
+    judged_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    code, out, _ = cli("diff")
+    assert code == 0 and "judge" not in out
+    assert not (judged_repo.root / ".promptvc").exists()
+
+
+def test_min_kappa_marks_the_scores_of_an_unverified_judge(judged_repo, model_server, cli):
+    labels, scores = noisy_labels()
+    model_server.rule = judge_rule(scores)
+    kappa = sklearn_kappa(labels, scores)
+    judged_repo.write("promptvc.toml", f"[judge]\nmin_kappa = {kappa + 0.05:.2f}\n")
+    code, out, _ = cli("eval")
+    assert code == 0 and "?" not in out  # no labels: nothing to verify the judge against
+    write_labels(judged_repo, labels)
+    code, out, _ = cli("eval")
+    assert re.search(r"support-answer\s+0\.75\?", out), out
+    assert (
+        "? judge unverified: not calibrated on the 60 labels of support-answer "
+        "(run `promptvc judge calibrate`)"
+    ) in out
+    assert cli("judge", "calibrate")[0] == 0
+    code, out, _ = cli("eval", "--json")
+    (item,) = json.loads(out)["sets"]
+    assert item["judge_unverified"] == (
+        f"κ {kappa:.2f} < min_kappa {kappa + 0.05:.2f} on the 58 labels of support-answer"
+    )
+    judged_repo.write("promptvc.toml", f"[judge]\nmin_kappa = {kappa - 0.05:.2f}\n")
+    code, out, _ = cli("eval")
+    assert "0.75?" not in out and "unverified" not in out
+
+
+def test_the_gate_warns_or_blocks_on_scores_from_an_unverified_judge(
+    judged_repo, judge_change, cli
+):
+    before, after = judge_change
+    minimum = (before + after) / 2
+    judged_repo.write("promptvc.toml", f"[judge]\nmin_kappa = {minimum:.2f}\n")
+    judged_repo.write("prompts/tiers.yaml", TIERS)
+    judged_repo.commit("back to the old judge, and a min_kappa")
+    assert cli("judge", "calibrate")[0] == 0
+    judged_repo.write("prompts/tiers.yaml", ROOMIER_JUDGE.replace("300", "301"))
+    judged_repo.stage()
+    code, out, err = cli("check")
+    assert code == 0, out + err
+    assert (
+        "allowed (with warnings: support-answer: scored by an unverified judge (not calibrated "
+        "on the 60 labels of support-answer (run `promptvc judge calibrate --staged`)))"
+    ) in out
+    judged_repo.write(
+        "promptvc.toml", f'[judge]\nmin_kappa = {minimum:.2f}\n[gate]\nunverified_judge = "block"\n'
+    )
+    code, out, _ = cli("check")
+    assert code == 1 and "blocked: support-answer: scored by an unverified judge" in out
+    judged_repo.write("prompts/tiers.yaml", ROOMIER_JUDGE)  # the judge calibrated better
+    judged_repo.stage()
+    assert cli("judge", "calibrate", "--staged")[0] == 0
+    code, out, _ = cli("check")
+    assert code == 0 and "unverified" not in out, out
+    judged_repo.write("prompts/tiers.yaml", TIERS)  # the old judge, below min_kappa
+    judged_repo.write("prompts/partials/tone.jinja", "Be formal.\n")
+    judged_repo.stage()
+    code, out, _ = cli("check")
+    assert code == 1
+    assert f"scored by an unverified judge (κ {before:.2f} < min_kappa {minimum:.2f}" in out
+
+
+def test_min_kappa_and_unverified_judge_are_checked(judged_repo, cli):
+    judged_repo.write("promptvc.toml", "[judge]\nmin_kappa = 2\n")
+    code, _, err = cli("eval")
+    assert code == 2 and "promptvc.toml:2: [judge] min_kappa must be a number from -1 to 1" in err
+    judged_repo.write("promptvc.toml", '[gate]\nunverified_judge = "never"\n')
+    code, _, err = cli("eval")
+    assert code == 2 and '[gate] unverified_judge must be "warn" or "block"' in err
