@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from promptvc.calibration import KappaChange, kappa_changes
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
 from promptvc.graph import (
@@ -24,6 +23,7 @@ from promptvc.prompts.render import Renderer
 from promptvc.rendered_diff import RenderedChange, or_default, rendered_change, unified_lines
 
 if TYPE_CHECKING:
+    from promptvc.calibration import KappaChange
     from promptvc.workspace import Workspace
 
 
@@ -140,6 +140,8 @@ def diff_report(
     )
     if not report.judge_changed:
         return report  # the database is opened only to say what a judge change did to κ
+    from promptvc.calibration import kappa_changes
+
     return replace(report, judge_kappa=kappa_changes(ws.db_path, old, new, ws.settings.evals_dir))
 
 

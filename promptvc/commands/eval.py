@@ -149,6 +149,8 @@ def run(
 
 def _unverified(ws: Workspace, store, renderer, outcomes) -> dict[str, str]:
     """[judge] min_kappa: the sets scored by a judge that people have not verified."""
+    if ws.settings.min_kappa is None:
+        return {}
     from promptvc.calibration import unverified_sets
 
     evaluated = [o.golden for o in outcomes if o.score is not None]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from promptvc.calibration import KappaChange, kappa_text
 from promptvc.diff import DiffReport, PromptChange, RenderedChange
 from promptvc.wording import plural, signed_money
+
+if TYPE_CHECKING:
+    from promptvc.calibration import KappaChange
 
 LABEL_WIDTH = 11
 INDENT = " " * (LABEL_WIDTH + 2)
@@ -177,6 +179,8 @@ def judge_kappa_lines(report: DiffReport) -> list[Text]:
 
 
 def _kappa_line(change: KappaChange, old_label: str, new_label: str) -> Text:
+    from promptvc.calibration import kappa_text
+
     before, after = change.before, change.after
     suffix = f" ({change.set_id})"
     if before is None or after is None:
