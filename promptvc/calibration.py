@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promptvc import stats
+from promptvc.evals.goldens import GoldenCatalog
 from promptvc.evals.labels import SCALE, labels_files
 from promptvc.evaluation.keys import judge_key, labels_key
 from promptvc.git.snapshot import INDEX, WORKTREE, Commit, Snapshot
@@ -170,12 +171,15 @@ def calibrations_at(store: Store | None, renderer: Renderer, evals_dir: str) -> 
     files = labels_files(snapshot, evals_dir)
     if not files:
         return []
-    key = judge_key(renderer)
     texts = {set_id: snapshot.read_text(path) for set_id, path in files.items()}
+    # Labels are of a set's cases: a file whose set is gone (or that holds none) measures nothing.
+    sets = GoldenCatalog(snapshot, evals_dir).ids()
+    texts = {set_id: text for set_id, text in texts.items() if set_id in sets and _count(text)}
+    key = judge_key(renderer)
     pairs = {set_id: (key, labels_key(text)) for set_id, text in texts.items()}
     stored = store.calibrations(pairs.values()) if store is not None else {}
     found = []
-    for set_id in sorted(files):
+    for set_id in sorted(texts):
         row = stored.get(pairs[set_id])
         found.append(
             Calibrated(

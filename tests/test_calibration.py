@@ -423,3 +423,20 @@ def test_min_kappa_and_unverified_judge_are_checked(judged_repo, cli):
     judged_repo.write("promptvc.toml", '[gate]\nunverified_judge = "never"\n')
     code, _, err = cli("eval")
     assert code == 2 and '[gate] unverified_judge must be "warn" or "block"' in err
+
+
+def test_labels_of_a_set_that_is_gone_are_reported_and_never_hold_the_judge_back(
+    judged_repo, model_server, cli
+):
+    labels, scores = noisy_labels(n=6)
+    model_server.rule = judge_rule(scores)
+    write_labels(judged_repo, labels)
+    write_labels(judged_repo, labels, set_id="renamed-away")
+    judged_repo.write("promptvc.toml", "[judge]\nmin_kappa = -1\n")
+    code, out, err = cli("judge", "calibrate")
+    assert code == 0, err
+    assert (
+        "evals/labels/renamed-away.jsonl: no golden set has this id; its labels are not used" in out
+    )
+    code, out, _ = cli("eval")
+    assert "unverified" not in out and "1.00?" not in out, out

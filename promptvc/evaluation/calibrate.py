@@ -44,6 +44,7 @@ class CalibrationRun:
     sets: tuple[SetCalibration, ...]
     calls: int
     cost: float
+    orphans: tuple[str, ...] = ()  # labels files of no golden set: not used
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def calibrate(
 ) -> CalibrationRun:
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
-    labelled = _labelled_sets(ws, renderer, names, provider)
+    labelled, orphans = _labelled_sets(ws, renderer, names, provider)
     store = Store(ws.db_path)
     try:
         runner = Runner(store, ws.settings, str(ws.root))
@@ -103,6 +104,7 @@ def calibrate(
         results,
         runner.stats.calls,
         runner.stats.cost,
+        orphans,
     )
 
 
@@ -123,8 +125,9 @@ def judge_words(renderer: Renderer) -> str:
 
 def _labelled_sets(
     ws: Workspace, renderer: Renderer, names: tuple[str, ...], provider: str | None
-) -> list[_Labelled]:
-    """The selected sets that have labels, their labels checked line by line."""
+) -> tuple[list[_Labelled], tuple[str, ...]]:
+    """The selected sets that have labels, their labels checked line by line; and the labels
+    files that belong to no golden set."""
     snapshot = renderer.snapshot
     evals_dir = ws.settings.evals_dir
     goldens, unreadable = ws.read_goldens(snapshot)
@@ -141,7 +144,9 @@ def _labelled_sets(
             labelled.append(_Labelled(golden, path, labels, _judge_identity(golden, provider, ws)))
     if not labelled:
         raise UserError(_no_labels(chosen, broken, evals_dir, names))
-    return labelled
+    known = {g.id for g in goldens} | {n for b in unreadable for n in b.names}
+    orphans = () if names else tuple(p for s, p in sorted(files.items()) if s not in known)
+    return labelled, orphans
 
 
 def _no_labels(

@@ -29,6 +29,10 @@ def report_lines(run: CalibrationRun) -> list[Text]:
         lines.append(Text(""))
         lines += set_lines(item)
     lines.append(Text(""))
+    for path in run.orphans:
+        lines.append(
+            Text(f"{path}: no golden set has this id; its labels are not used", style="yellow")
+        )
     lines.append(Text(f"{plural(run.calls, 'judge call')} · {money(run.cost)}", style="dim"))
     return lines
 
@@ -137,6 +141,7 @@ def report_json(run: CalibrationRun) -> str:
             "calls": run.calls,
             "cost": run.cost,
             "sets": [_set_dict(item) for item in run.sets],
+            "unused_labels_files": list(run.orphans),
         },
         indent=2,
         ensure_ascii=False,
