@@ -61,51 +61,47 @@ def calibrate(
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
     labelled, orphans = _labelled_sets(ws, renderer, names, provider)
+    key = judge_key(renderer)
     store = Store(ws.db_path)
     try:
         runner = Runner(store, ws.settings, str(ws.root))
-        jobs = {
-            label: _judge_job(renderer, item, label) for item in labelled for label in item.labels
-        }
-        unique = {job.request.key: job for job in jobs.values()}  # two people, one request
-        replies = dict(zip(unique, runner.judge_requests(list(unique.values())), strict=True))
-        if runner.stats.rejected:
-            raise UserError(runner.stats.rejected[0])
-        if runner.stats.unreachable:
-            raise CannotEvaluate(f"could not ask the judge: {runner.stats.unreachable[0]}")
-        key = judge_key(renderer)
-        results = tuple(
-            _set_calibration(store, item, {x: replies[jobs[x].request.key] for x in item.labels})
-            for item in labelled
-        )
+        replies = _judge_all(runner, renderer, labelled)
+        results = tuple(_set_calibration(store, item, replies) for item in labelled)
         for item, result in zip(labelled, results, strict=True):
             if result.agreement is not None:
-                extra = {
-                    "unparsed": len(result.unparsed),
-                    "unjudged": len(result.unjudged),
-                    "unknown_outputs": result.unknown_outputs,
-                    "snapshot": snapshot.label,
-                }
-                store.save_calibration(
-                    stored_row(
-                        key,
-                        labels_key(snapshot.read_text(item.path)),
-                        item.golden.id,
-                        result.agreement,
-                        extra,
-                    )
-                )
+                text = snapshot.read_text(item.path)
+                store.save_calibration(_row(key, labels_key(text), result, snapshot.label))
     finally:
         store.close()
+    stats = runner.stats
     return CalibrationRun(
-        snapshot.label,
-        judge_words(renderer),
-        key,
-        results,
-        runner.stats.calls,
-        runner.stats.cost,
-        orphans,
+        snapshot.label, judge_words(renderer), key, results, stats.calls, stats.cost, orphans
     )
+
+
+def _judge_all(
+    runner: Runner, renderer: Renderer, labelled: list[_Labelled]
+) -> dict[Label, JudgeReply]:
+    """The judge's reply to every label; a request two labels share is sent once."""
+    jobs = {label: _judge_job(renderer, item, label) for item in labelled for label in item.labels}
+    unique = {job.request.key: job for job in jobs.values()}
+    replies = dict(zip(unique, runner.judge_requests(list(unique.values())), strict=True))
+    if runner.stats.rejected:
+        raise UserError(runner.stats.rejected[0])
+    if runner.stats.unreachable:
+        raise CannotEvaluate(f"could not ask the judge: {runner.stats.unreachable[0]}")
+    return {label: replies[job.request.key] for label, job in jobs.items()}
+
+
+def _row(judge: str, labels: str, result: SetCalibration, snapshot: str) -> dict:
+    assert result.agreement is not None
+    extra = {
+        "unparsed": len(result.unparsed),
+        "unjudged": len(result.unjudged),
+        "unknown_outputs": result.unknown_outputs,
+        "snapshot": snapshot,
+    }
+    return stored_row(judge, labels, result.golden.id, result.agreement, extra)
 
 
 def judge_words(renderer: Renderer) -> str:
