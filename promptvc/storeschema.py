@@ -283,7 +283,7 @@ def m005_output_tokens_by_case(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m006_calibrations(db: sqlite_utils.Database) -> None:
+def m007_calibrations(db: sqlite_utils.Database) -> None:
     # How far a judge version agrees with people, per labels file (promptvc judge calibrate).
     db.table("calibrations").create(
         {
