@@ -276,6 +276,42 @@ def log_(names, limit, rev, as_json) -> None:
     sys.exit(run(names, limit, rev, as_json))
 
 
+@cli.group()
+def judge() -> None:
+    """The LLM judge: how far it agrees with people's labels."""
+
+
+@judge.command(name="calibrate")
+@click.argument("names", nargs=-1)
+@click.option("--rev", help="The judge and labels of a git revision (default: the working tree).")
+@click.option("--staged", is_flag=True, help="The judge and labels of the staged snapshot.")
+@click.option(
+    "--provider", type=click.Choice(["anthropic", "replay"]), help="Override the provider."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def judge_calibrate(names, rev, staged, provider, as_json) -> None:
+    """Run the judge on every labelled output (evals/labels/SET.jsonl) and report its agreement
+    with the people who labelled them: kappa, Spearman, pass/fail, leniency, the confusion matrix."""
+    if rev and staged:
+        raise click.UsageError("--rev and --staged are exclusive")
+    from promptvc.commands.judge import calibrate
+
+    sys.exit(calibrate(names, rev=rev, staged=staged, provider=provider, as_json=as_json))
+
+
+@cli.command()
+@click.argument("set_name", metavar="SET")
+@click.option(
+    "--rev", help="Label the outputs stored for a git revision (default: the working tree)."
+)
+def label(set_name: str, rev: str | None) -> None:
+    """Score a golden set's stored outputs by hand (1-5), to calibrate the judge against.
+    Appends to evals/labels/SET.jsonl; the judge's own score shows only after yours."""
+    from promptvc.commands.label import run
+
+    sys.exit(run(set_name, rev))
+
+
 @cli.command()
 @click.argument("name", type=click.Choice(["golden-set", "prompt-front-matter"]))
 def schema(name: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from promptvc.errors import UserError
@@ -24,6 +24,7 @@ from promptvc.prompts.render import Renderer
 from promptvc.rendered_diff import RenderedChange, or_default, rendered_change, unified_lines
 
 if TYPE_CHECKING:
+    from promptvc.calibration import KappaChange
     from promptvc.workspace import Workspace
 
 
@@ -83,6 +84,8 @@ class DiffReport:
     sets: tuple[SetChange, ...]
     affected_sets: tuple[AffectedSet, ...] = field(default=())
     judge_changed: bool = False
+    # When the judge changed: per labelled set, its κ against people before and after.
+    judge_kappa: tuple[KappaChange, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -127,7 +130,7 @@ def diff_report(
     span = diff_range(ws.repo, revs, staged)
     old_snap, new_snap = ws.snapshot(span.old), ws.snapshot(span.new)
     old, new = ws.renderer(old_snap), ws.renderer(new_snap)
-    return compute_diff(
+    report = compute_diff(
         old,
         new,
         ws.catalog(old_snap),
@@ -137,6 +140,11 @@ def diff_report(
         names=names,
         all_cases=all_cases,
     )
+    if not report.judge_changed:
+        return report  # the database is opened only to say what a judge change did to κ
+    from promptvc.calibration import kappa_changes
+
+    return replace(report, judge_kappa=kappa_changes(ws.db_path, old, new, ws.settings.evals_dir))
 
 
 def compute_diff(

@@ -30,6 +30,8 @@ class GatePolicy:
     # "when-worse": a set already below its threshold blocks only when the commit makes it worse.
     block_below_threshold: str = "when-worse"
     deadline: float = 120.0  # seconds for the whole check; then "could not evaluate"
+    # What llm-rubric scores from a judge below [judge] min_kappa (or not calibrated) do to a commit.
+    unverified_judge: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Settings:
     request_deadline: float = 90.0  # one request: every attempt and wait together
     spend_cap: float = 1.0
     gate: GatePolicy = field(default_factory=GatePolicy)
+    min_kappa: float | None = None  # the judge's agreement with people's labels it must reach
 
     @property
     def watched_paths(self) -> list[str]:
@@ -63,6 +66,7 @@ _SECTIONS = {
         "spend_cap": "spend_cap",
         "deadline": "request_deadline",
     },
+    "judge": {"min_kappa": "min_kappa"},
 }
 _GATE_KEYS = {f.name for f in fields(GatePolicy)}
 
@@ -149,6 +153,11 @@ _CHECKS = {
         "an integer from 0 to 100",
         lambda v: type(v) is int and 0 <= v <= 100,
     ),
+    ("gate", "unverified_judge"): ('"warn" or "block"', lambda v: v in ("warn", "block")),
+    ("judge", "min_kappa"): (
+        "a number from -1 to 1 (Cohen's kappa)",
+        lambda v: type(v) in _NUMBER and -1 <= v <= 1,
+    ),
     ("gate", "block_below_threshold"): (
         '"when-worse" or "always"',
         lambda v: v in ("when-worse", "always"),
@@ -209,6 +218,7 @@ def _gate_policy(table: dict, text: str) -> GatePolicy:
         offline=str(table.get("offline", "warn")),
         block_below_threshold=str(table.get("block_below_threshold", "when-worse")),
         deadline=_seconds(table.get("deadline", 120.0), "[gate] deadline"),
+        unverified_judge=str(table.get("unverified_judge", "warn")),
     )
 
 

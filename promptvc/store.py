@@ -25,6 +25,7 @@ from promptvc.clock import now
 from promptvc.errors import UserError
 from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
 from promptvc.storeschema import (
+    CALIBRATION_COLUMNS,
     CASE_SCORE_COLUMNS,
     COMPARISON_COLUMNS,
     RESPONSE_COLUMNS,
@@ -391,6 +392,43 @@ class Store:
             for set_id, case_id, mean in self.db.execute(query, chunk).fetchall():
                 found[(set_id, case_id)] = mean
         return found
+
+    # -- judge calibrations ---------------------------------------------------------------
+
+    @guarded
+    def save_calibration(self, row: dict) -> None:
+        """The newest calibration of a (judge, labels) pair replaces the one before."""
+        with self.immediate() as conn:
+            _upsert(conn, "calibrations", CALIBRATION_COLUMNS, ("judge_key", "labels_key"), [row])
+
+    @guarded
+    def calibrations(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """{(judge key, labels key): row} for the pairs that have been calibrated."""
+        found: dict[tuple[str, str], dict] = {}
+        for judge_key, labels_key in set(pairs):
+            for row in self.db.query(
+                "SELECT * FROM calibrations WHERE judge_key = ? AND labels_key = ?",
+                [judge_key, labels_key],
+            ):
+                found[(judge_key, labels_key)] = row
+        return found
+
+    @guarded
+    def outputs_of_set(self, set_id: str) -> set[tuple[str, str]]:
+        """(case id, output) of every result stored for a set id, whatever its version."""
+        rows = self.db.execute(
+            "SELECT case_id, output FROM results WHERE set_id = ? AND output IS NOT NULL", [set_id]
+        )
+        return set(rows.fetchall())
+
+    @guarded
+    def latest_set_key(self, set_id: str) -> str | None:
+        """The key of the newest completed run's whole set of this id."""
+        row = self.db.execute(
+            "SELECT set_key FROM set_scores WHERE set_id = ? ORDER BY created_at DESC LIMIT 1",
+            [set_id],
+        ).fetchone()
+        return row[0] if row else None
 
     @guarded
     def response_count(self) -> int:

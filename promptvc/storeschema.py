@@ -95,6 +95,22 @@ CASE_SCORE_COLUMNS = (
     "run_id",
     "created_at",
 )
+CALIBRATION_COLUMNS = (
+    "judge_key",
+    "labels_key",
+    "set_id",
+    "labels",
+    "kappa",
+    "exact",
+    "within_one",
+    "spearman",
+    "pass_agreement",
+    "pass_kappa",
+    "leniency",
+    "verbosity",
+    "figures",
+    "created_at",
+)
 
 
 @migrations()
@@ -329,3 +345,27 @@ def m007_case_scores(db: sqlite_utils.Database) -> None:
     )
     db.table("set_scores").add_column("flaky", int)
     db.table("set_scores").add_column("judge_share", float)
+
+
+@migrations()
+def m008_calibrations(db: sqlite_utils.Database) -> None:
+    # How far a judge version agrees with people, per labels file (promptvc judge calibrate).
+    db.table("calibrations").create(
+        {
+            "judge_key": str,
+            "labels_key": str,
+            "set_id": str,
+            "labels": int,
+            "kappa": float,
+            "exact": float,
+            "within_one": float,
+            "spearman": float,
+            "pass_agreement": float,
+            "pass_kappa": float,
+            "leniency": float,
+            "verbosity": float,
+            "figures": str,
+            "created_at": str,
+        },
+        pk=("judge_key", "labels_key"),
+    )

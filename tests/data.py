@@ -53,6 +53,23 @@ cases:
 # The shared golden set, judged on a model's answers.
 MODEL_GOLDEN = GOLDEN.replace("threshold: 0.9", "provider: anthropic\nthreshold: 0.9")
 
+# The shared golden set, each case judged against a rubric (with different passing scores).
+JUDGED_GOLDEN = """\
+prompt: support/answer
+provider: anthropic
+threshold: 0.5
+vars: {policy: "Refunds are accepted within 30 days of delivery."}
+cases:
+  - id: refund-window
+    vars: {question: "How long do I have to return an item?"}
+    assert:
+      - {type: llm-rubric, value: "Cites the 30-day policy", min: 4}
+  - id: late-return
+    vars: {question: "Can I return after 2 months?"}
+    assert:
+      - {type: llm-rubric, value: "Says no, citing the policy", min: 3}
+"""
+
 
 def answer_by_rule(body):
     # A pytest plugin: imported here, after pytest has loaded it (so its asserts are rewritten).

@@ -191,6 +191,7 @@ def _check(
         evidence = first_evidence(comparisons, policy.max_drop)
     record_comparisons(ws, comparisons, evidence)
     verdict = decide(comparisons, policy, compared.base_name, evidence)
+    verdict = _with_unverified_judge(ws, plans.after.renderer, after.sets, verdict)
     unreachable = before.stats.unreachable + after.stats.unreachable
     if markdown:  # the reports first: the verdict on screen is the last word
         reportfile.write(
@@ -210,6 +211,30 @@ def _check(
 
         raise CannotEvaluate(f"--strict: {unchecked}")
     return 0
+
+
+def _with_unverified_judge(ws: Workspace, renderer, sets, verdict):
+    """[judge] min_kappa: scores from a judge that people have not verified warn, or block with
+    [gate] unverified_judge = "block" (the rule is promptvc.calibration's)."""
+    if ws.settings.min_kappa is None:
+        return verdict
+    from dataclasses import replace
+
+    from promptvc.calibration import gate_note, unverified_sets
+    from promptvc.store import Store
+
+    store = Store.for_reading(ws.db_path)
+    try:
+        evaluated = [s.golden for s in sets if s.score is not None]
+        note = gate_note(unverified_sets(store, renderer, ws.settings, evaluated), ws.settings.gate)
+    finally:
+        store.close()
+    if note is None:
+        return verdict
+    text, blocks = note
+    if blocks:
+        return replace(verdict, blocked=True, reasons=(*verdict.reasons, text))
+    return replace(verdict, warnings=(*verdict.warnings, text))
 
 
 def _report_lines(

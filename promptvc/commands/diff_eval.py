@@ -35,6 +35,8 @@ def run(
     policy = ws.settings.gate
     evidence = first_evidence(comparisons, policy.max_drop)
     record_comparisons(ws, comparisons, evidence, replace=False)
+    if report.judge_changed:
+        report = _with_calibrations(ws, span, report)
     if as_json:
         print(
             json.dumps(
@@ -79,3 +81,19 @@ def run(
         emit(lines, pager=True)
     changed = not report.empty or any(c.delta or c.flips for c in comparisons)
     return 1 if exit_code and changed else 0
+
+
+def _with_calibrations(ws: Workspace, span, report):
+    """A judge change: each side's judge is calibrated on that side's labels where its κ is not
+    stored yet (through the cache, like every judge call), so the diff says what the change did."""
+    from dataclasses import replace
+
+    from promptvc.calibration import kappa_changes
+    from promptvc.evaluation.calibrate import calibrate
+
+    for where, side in ((span.old, "before"), (span.new, "after")):
+        calibrated = [getattr(change, side) for change in report.judge_kappa]
+        if any(c is not None and not c.known for c in calibrated):
+            calibrate(ws, where)
+    old, new = (ws.renderer(ws.snapshot(where)) for where in (span.old, span.new))
+    return replace(report, judge_kappa=kappa_changes(ws.db_path, old, new, ws.settings.evals_dir))

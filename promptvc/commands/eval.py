@@ -102,6 +102,7 @@ def run(
                 f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
                 "run again to finish"
             ) from None
+    unverified = _unverified(ws, store, renderer, outcome.sets)
     if junit:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
@@ -114,13 +115,14 @@ def run(
                 cost=outcome.stats.cost,
                 elapsed=outcome.elapsed,
                 errors=broken,
+                unverified=unverified,
             )
         )
     else:
         out = console()
         out.print(f"promptvc eval · {snapshot.label} · run {outcome.run_id}", style="bold")
-        out.print(evalview.sets_table(outcome.sets, outcome.elapsed))
-        for note in evalview.footnotes(outcome.sets):
+        out.print(evalview.sets_table(outcome.sets, outcome.elapsed, unverified))
+        for note in evalview.footnotes(outcome.sets, unverified):
             out.print(note)
         by_case = evalview.repeat_lines(outcome.sets)
         if by_case:
@@ -148,6 +150,16 @@ def run(
     except PromptvcError as exc:
         print(f"promptvc: {exc}", file=sys.stderr)
     return _report_broken(broken, 0)
+
+
+def _unverified(ws: Workspace, store, renderer, outcomes) -> dict[str, str]:
+    """[judge] min_kappa: the sets scored by a judge that people have not verified."""
+    if ws.settings.min_kappa is None:
+        return {}
+    from promptvc.calibration import unverified_sets
+
+    evaluated = [o.golden for o in outcomes if o.score is not None]
+    return unverified_sets(store, renderer, ws.settings, evaluated)
 
 
 def _warn_unchecked(plan) -> None:

@@ -421,6 +421,15 @@ def _rubric(a, seen, verdict, _fn):
     return score >= a.min, (score - 1) / 4, f"judge {score:.3g}/5 (min {a.min}): {reason}"
 
 
+_RUBRIC_REASON = re.compile(r"(?:expected not: )?judge ([1-5])/5 \(min [1-5]\): (.*)", re.S)
+
+
+def judge_verdict_of(reason: str) -> tuple[int, str] | None:
+    """The judge's (score, reason) back from an llm-rubric grade's reason, as `_rubric` writes it."""
+    match = _RUBRIC_REASON.fullmatch(reason)
+    return (int(match[1]), match[2]) if match else None
+
+
 def _python(a, seen, _verdict, fn):
     result = fn(seen.output, {"vars": seen.vars, "case_id": seen.case_id, "value": a.value})
     if isinstance(result, bool):

@@ -41,3 +41,14 @@ def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
 
 def result_key(set_key_: str, case_id: str, sample: int) -> str:
     return content_hash("result/1", set_key_, case_id, sample)
+
+
+def judge_key(renderer: Renderer) -> str:
+    """The judge's version: its template (with its partials) and its tier's config, as it enters
+    the key of every set that uses llm-rubric. Calibrations against human labels are stored under it."""
+    return content_hash("judge-key/1", judge_fingerprint(renderer))
+
+
+def labels_key(text: str) -> str:
+    """A labels file's version, by its content as a snapshot reads it (CRLF read as LF)."""
+    return content_hash("labels/1", text)

@@ -55,6 +55,13 @@ class RunStats:
 
 
 @dataclass(frozen=True)
+class JudgeReply:
+    verdict: tuple[int, str] | None  # None: no reply, or one without a `Score: N` line
+    text: str
+    problem: str | None = None  # why there is no reply (no recording, the API failed)
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run_id: int
     sets: tuple[SetOutcome, ...]
@@ -383,6 +390,37 @@ class Runner:
                 return (await self._ask_judge(request, job, parses))[0]
         except (Skipped, ProviderError, TimeoutError) as exc:
             return exc
+
+    # -- the judge alone (calibration against human labels) -------------------------------
+
+    def judge_requests(self, jobs: list[CaseJob]) -> list[JudgeReply]:
+        """The judge's replies to requests already rendered (each job's `request` is the judge's),
+        through the cache as in a run; nothing is stored as a result."""
+        return asyncio.run(self._judge_all(jobs))
+
+    async def _judge_all(self, jobs: list[CaseJob]) -> list[JudgeReply]:
+        if not self.no_cache:
+            self._cached = self._recordings(jobs)
+        try:
+            return list(await asyncio.gather(*(self._judge_reply(job) for job in jobs)))
+        finally:
+            for provider in self._providers.values():
+                await provider.close()
+
+    async def _judge_reply(self, job: CaseJob) -> JudgeReply:
+        try:
+            response, _, _ = await self._ask_judge(
+                job.request, job, lambda text: parse_verdict(text) is not None
+            )
+        except Skipped as exc:
+            return JudgeReply(None, "", problem=str(exc))
+        except ProviderError as exc:
+            if isinstance(exc, RequestRejected):
+                self.stats.rejected.append(str(exc))
+            elif exc.unreachable:
+                self.stats.unreachable.append(str(exc))
+            return JudgeReply(None, "", problem=str(exc))
+        return JudgeReply(parse_verdict(response.text), response.text)
 
     # -- storage ------------------------------------------------------------------------
 

@@ -233,6 +233,13 @@ class GitRepo:
         out = self.run("rev-parse", "--abbrev-ref", "HEAD", check=False).decode().strip()
         return out or "HEAD"
 
+    def user_name(self) -> str | None:
+        """Who is at the keyboard, as git would write them into a commit (GIT_AUTHOR_NAME, then
+        user.name); None when git knows no one."""
+        out = self.run("var", "GIT_AUTHOR_IDENT", check=False).decode(errors="replace").strip()
+        name = out.rsplit("<", 1)[0].strip() if "<" in out else ""
+        return name or None
+
 
 def _parse_raw_log(out: bytes) -> list[tuple[CommitInfo, list[tuple[str, str, str, str]]]]:
     """`git log --raw -z` output: each commit with its changes as (status, new mode, new sha, path)."""

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Sparkline, St
 from promptvc.errors import PromptvcError
 from promptvc.evals.scoring import Status
 from promptvc.history import CommitPoint
+from promptvc.tui.labelscreen import LabelScreen
 from promptvc.tui.model import CaseRequest, CaseRow, HistoryBrowser, SetRow
 from promptvc.tui.screens import (
     CaseScreen,
@@ -269,7 +270,12 @@ class PromptvcApp(App[None]):
         )
 
     def case_screen(self, point: CommitPoint, set_id: str, case: CaseRow) -> CaseScreen:
-        screen = CaseScreen(set_id, case, self._diffs.get(point.commit.sha))
+        screen = CaseScreen(
+            set_id,
+            case,
+            self._diffs.get(point.commit.sha),
+            label=lambda: self.label_worker(point, set_id, case.case_id),
+        )
         self.case_details_worker(screen, point, set_id, case, self.browser.case_request(case.here))
         if screen.diff_lines is None:
             self.diff_worker(point, screen)
@@ -323,6 +329,18 @@ class PromptvcApp(App[None]):
     ) -> None:
         if screen.is_attached:
             screen.show_details(variables, request)
+
+    @work(thread=True, group="label")
+    def label_worker(self, point: CommitPoint, set_id: str, case_id: str) -> None:
+        """The set's outputs at the commit, to label by hand: read from git and the store."""
+        row = next((r for r in self.set_rows if r.set_id == set_id), None)
+        set_key = row.here.set_key if row and row.here else None
+        try:
+            session = self.browser.label_session(point, set_id, set_key, case_id)
+        except PromptvcError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning")
+            return
+        self.call_from_thread(self.push_screen, LabelScreen(session))
 
     def action_keys(self) -> None:
         self.push_screen(KeysScreen())

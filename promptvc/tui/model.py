@@ -19,6 +19,7 @@ from promptvc.workspace import Workspace
 if TYPE_CHECKING:
     from promptvc.diff import DiffReport
     from promptvc.evaluation.both import BothPlans
+    from promptvc.labelling import LabelSession
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,26 @@ class HistoryBrowser:
         if path is None:
             return None
         return next((dict(c.vars) for c in catalog.load(path).cases if c.id == case_id), None)
+
+    def label_session(
+        self, point: CommitPoint, set_id: str, set_key: str | None, case_id: str
+    ) -> LabelSession:
+        """Labelling a set's outputs at a commit (its results under `set_key`), `case_id` first."""
+        from promptvc.labelling import LabelSession, label_work
+
+        store = Store.for_reading(self.ws.db_path)  # one connection per thread: asked from a worker
+        try:
+            work = label_work(
+                self.ws,
+                store,
+                Commit(point.commit.sha),
+                set_id,
+                set_key=set_key,
+                first_case=case_id,
+            )
+        finally:
+            store.close()
+        return LabelSession(work, self.ws.root, self.ws.repo.user_name())
 
     def cost_to_evaluate(self, point: CommitPoint) -> tuple[int, float]:
         """(requests that would be sent, estimated USD) for evaluating a commit and its parent."""

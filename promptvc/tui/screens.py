@@ -112,13 +112,21 @@ class CaseScreen(Screen[None]):
     judge's reason, its variables and request, and the commit's prompt diff. What is slow to read
     arrives later through `show_details` and `show_diff`, so opening a case never waits on git."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "back")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "back"), Binding("l", "label", "label")]
 
-    def __init__(self, set_id: str, case: CaseRow, diff_lines: list[Text] | None = None):
+    def __init__(
+        self,
+        set_id: str,
+        case: CaseRow,
+        diff_lines: list[Text] | None = None,
+        *,
+        label: Callable[[], object] | None = None,
+    ):
         super().__init__()
         self.set_id = set_id
         self.case = case
         self.diff_lines = diff_lines
+        self.label = label  # opens the labelling screen on this set's outputs, this case first
 
     def compose(self) -> ComposeResult:
         here = printable((self.case.here or {}).get("output") or "")
@@ -138,6 +146,10 @@ class CaseScreen(Screen[None]):
             yield Static(Text("variables and request: reading…", style="dim"), id="case-details")
             yield Static(self._diff_text(), id="case-diff")
         yield Footer()
+
+    def action_label(self) -> None:
+        if self.label is not None:
+            self.label()
 
     def _notes(self) -> Text:
         notes = Text()
@@ -211,6 +223,7 @@ class DiffScreen(Screen[None]):
 KEYS = """\
  enter    open the selected commit / set / case
  escape   back
+ l        in a case: label the set's outputs by hand (for judge calibrate)
  d        the commit's prompt diff
  e        evaluate the selected commit (and its parent)
  /        filter by prompt or set name

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from promptvc.diff import DiffReport, PromptChange, RenderedChange
 from promptvc.wording import plural, signed_money
+
+if TYPE_CHECKING:
+    from promptvc.calibration import KappaChange
 
 LABEL_WIDTH = 11
 INDENT = " " * (LABEL_WIDTH + 2)
@@ -142,6 +145,7 @@ def report_lines(report: DiffReport) -> list[Text]:
                 style="magenta",
             )
         )
+        lines += judge_kappa_lines(report)
     for s in report.sets:
         lines.append(_set_line(s))
     checks_only = [
@@ -158,6 +162,57 @@ def report_lines(report: DiffReport) -> list[Text]:
         lines.append(Text(""))
     lines.append(summary_line(report))
     return lines
+
+
+def judge_kappa_lines(report: DiffReport) -> list[Text]:
+    """What the judge change did to its agreement with people, per labelled set."""
+    if not report.judge_kappa:
+        return [
+            Text(
+                "judge: κ unknown, no labels to measure it against "
+                "(`promptvc label SET`, then `promptvc judge calibrate`)",
+                style="dim",
+            )
+        ]
+    return [
+        _kappa_line(change, report.old_label, report.new_label) for change in report.judge_kappa
+    ]
+
+
+def _kappa_line(change: KappaChange, old_label: str, new_label: str) -> Text:
+    from promptvc.calibration import kappa_text
+
+    before, after = change.before, change.after
+    suffix = f" ({change.set_id})"
+    if before is None or after is None:
+        side = new_label if before is None else old_label
+        return Text(f"judge: no labels at {side}{suffix}", style="dim")
+    if before.known and after.known:
+        labels = (
+            f"{after.judged}"
+            if before.judged == after.judged
+            else f"{before.judged} → {after.judged}"
+        )
+        text = Text("judge: ", style="bold")
+        text.append(f"κ {kappa_text(before.kappa)} → {kappa_text(after.kappa)}", style="bold")
+        text.append(f" on {labels} labels{suffix}")
+        return text
+    unknown = [
+        (label, command)
+        for side, label, command in (
+            (before, old_label, change.before_command),
+            (after, new_label, change.after_command),
+        )
+        if not side.known
+    ]
+    where = " and ".join(label for label, _ in unknown)
+    commands = " and ".join(f"`{command}`" for _, command in unknown)
+    known = next((s for s in (before, after) if s.known), None)
+    also = f"κ {kappa_text(known.kappa)} at the other side; " if known else ""
+    return Text(
+        f"judge: κ unknown at {where}{suffix} ({also}run {commands}, or diff --eval)",
+        style="yellow",
+    )
 
 
 # Reasons no other line of the diff shows: the set's checks changed, not its prompt or file.

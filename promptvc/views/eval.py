@@ -4,7 +4,7 @@ and the --json and --junit forms."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from xml.etree import ElementTree as ET
 
 from rich.console import JustifyMethod
@@ -33,9 +33,12 @@ def repeated(outcomes: tuple[SetOutcome, ...]) -> bool:
     return any(o.plan.samples > 1 for o in outcomes)
 
 
-def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
+def sets_table(
+    outcomes: tuple[SetOutcome, ...], elapsed: float, unverified: Mapping[str, str] | None = None
+) -> Table:
     """One row per set; with repeated samples, `cases` counts cases passed by the set's rule and
-    `flaky` those whose samples disagree, while pass/fail/err/skip count samples."""
+    `flaky` those whose samples disagree, while pass/fail/err/skip count samples. `unverified`:
+    {set id: why} for scores from a judge people have not verified (marked `?`)."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     by_case: tuple[tuple[str, JustifyMethod], ...] = (
         (("cases", "right"), ("flaky", "right")) if repeated(outcomes) else ()
@@ -61,6 +64,8 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
             score += f" ±{o.spread:.2f}"
         if o.noisy and o.score is not None:
             score += "†"
+        if unverified and o.golden.id in unverified and o.score is not None:
+            score += "?"
         cases = (f"{o.cases_passed}/{len(o.cases)}", str(len(o.flaky))) if by_case else ()
         table.add_row(
             printable(o.golden.id),
@@ -78,16 +83,22 @@ def sets_table(outcomes: tuple[SetOutcome, ...], elapsed: float) -> Table:
     return table
 
 
-def footnotes(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
+def footnotes(
+    outcomes: tuple[SetOutcome, ...], unverified: Mapping[str, str] | None = None
+) -> list[Text]:
+    notes = []
     if any(o.noisy and o.score is not None for o in outcomes):
-        return [
+        notes.append(
             Text(
                 "† one sample at temperature > 0: the score may be sampling noise "
                 "(`repeat: N` in the golden set, or --repeat N)",
                 style="yellow",
             )
-        ]
-    return []
+        )
+    marked = [o.golden.id for o in outcomes if unverified and o.golden.id in unverified]
+    if marked and unverified:
+        notes.append(Text(f"? judge unverified: {unverified[marked[0]]}", style="yellow"))
+    return notes
 
 
 def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
@@ -275,6 +286,7 @@ def outcome_json(
     cost: float,
     elapsed: float,
     errors: Sequence[BrokenSet] = (),
+    unverified: Mapping[str, str] | None = None,
 ) -> str:
     return json.dumps(
         {
@@ -301,6 +313,7 @@ def outcome_json(
                     "errored": o.errored,
                     "skipped": o.skipped,
                     "single_sample_at_temperature": o.noisy,
+                    "judge_unverified": (unverified or {}).get(o.golden.id),
                     "repeat": o.plan.samples,
                     "pass_rule": o.golden.pass_rule.describe(),
                     "judge_repeat": o.golden.judge_repeat,
