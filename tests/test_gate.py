@@ -1,6 +1,7 @@
 from types import SimpleNamespace
 
 from promptvc.compare import compare
+from promptvc.evals.repeats import PassRule
 from promptvc.evals.scoring import CaseResult, Status, summarise_set
 from promptvc.gate import decide
 from promptvc.providers import Identity
@@ -31,7 +32,9 @@ def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fa
         for c, st in statuses.items()
     ]
     plan = SimpleNamespace(
-        golden=SimpleNamespace(id="s", threshold=threshold, prompt="p", cases=()),
+        golden=SimpleNamespace(
+            id="s", threshold=threshold, prompt="p", cases=(), pass_rule=PassRule()
+        ),
         identity=identity,
         temperature=temperature,
         samples=1,
