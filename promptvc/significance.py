@@ -46,6 +46,7 @@ class PairedStats:
     up: int
     sd: float  # standard deviation of the per-case deltas
     max_drop: float
+    deterministic: bool = False  # the same request always gets the same answer (echo)
 
     def to_json(self) -> dict:
         return {
@@ -61,6 +62,7 @@ class PairedStats:
             "flips_up": self.up,
             "sd": self.sd,
             "max_drop": self.max_drop,
+            "deterministic": self.deterministic,
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class PairedStats:
             data["flips_up"],
             data["sd"],
             data["max_drop"],
+            data.get("deterministic", False),
         )
 
 
@@ -135,6 +138,7 @@ def paired_stats(
     seed: int,
     max_drop: float,
     clusters: dict[str, str | None] | None = None,
+    deterministic: bool = False,
 ) -> PairedStats | None:
     if not pairs:
         return None
@@ -172,6 +176,7 @@ def paired_stats(
         up=up,
         sd=sd,
         max_drop=max_drop,
+        deterministic=deterministic,
     )
 
 
@@ -196,15 +201,21 @@ def assess(s: PairedStats, alpha: float) -> Assessment:
 
 def resolve_hint(s: PairedStats, alpha: float) -> str:
     """How many cases, or repeats of these cases, would tell a drop of this size from noise (a
-    normal approximation from the observed spread of the deltas; repeats assume that spread is
-    mostly sampling noise, which repeats average away)."""
+    normal approximation from the observed spread of the deltas, and never fewer than an exact
+    test needs to reach its level at all; repeats assume the spread is sampling noise, which
+    repeats average away — so a deterministic provider is offered cases only)."""
     cases = f"{s.cases} case{'' if s.cases == 1 else 's'}"
     effect = max(-s.delta, s.max_drop)
-    needed = stats.cases_needed(s.sd, effect, alpha * DROP_SHARE)
-    if needed is None or needed <= s.cases:
+    level = alpha * DROP_SHARE
+    # No spread at all: the approximation asks for nothing, the exact test for its minimum.
+    needed = stats.cases_needed(s.sd, effect, level) or 0
+    needed = max(needed, math.ceil(math.log2(1 / level)))  # all n signs alike: p = 2^-n
+    if needed <= s.cases:
         return cases
-    repeat = math.ceil(s.samples * needed / s.cases)
-    return f"{cases}; ~{needed} cases or repeat: {repeat} would resolve a {effect:.2f} drop"
+    more = f"~{needed} cases"
+    if not s.deterministic:
+        more += f" or repeat: {math.ceil(s.samples * needed / s.cases)}"
+    return f"{cases}; {more} would resolve a {effect:.2f} drop"
 
 
 @dataclass(frozen=True)
@@ -308,7 +319,11 @@ def first_stage(c: SetComparison, max_drop: float) -> tuple[PairedStats | None, 
         return None, []
     pairs = paired_cases(c.before, c.after, range(first_samples(c)))
     first = paired_stats(
-        pairs, seed=comparison_seed(c), max_drop=max_drop, clusters=case_clusters(c)
+        pairs,
+        seed=comparison_seed(c),
+        max_drop=max_drop,
+        clusters=case_clusters(c),
+        deterministic=c.after.plan.identity.kind == "echo",
     )
     return first, flipped_down(pairs)
 
@@ -326,8 +341,17 @@ def first_evidence(comparisons: list[SetComparison], max_drop: float) -> dict[st
 def set_word(evidence: SetEvidence, alpha: float) -> Assessment:
     """The one word for a set's comparison: regressed when the gate's evidence says so, else
     what the figures say (the second stage's, when the set was re-sampled whole)."""
-    if evidence.dropped(alpha) is not None or evidence.regressions:
-        return Assessment("regressed")
+    if evidence.regressions:
+        n = len(evidence.regressions)
+        return Assessment(
+            "regressed", f"{n} case{'' if n == 1 else 's'} reproduced when re-sampled"
+        )
+    dropped = evidence.dropped(alpha)
+    if dropped is not None:
+        beyond = f"{p_text(dropped.p_drop)} for a drop beyond {dropped.max_drop:.2f}"
+        return Assessment(
+            "regressed", beyond if dropped is evidence.first else f"re-sampled, {beyond}"
+        )
     stage = evidence.second or evidence.first
     if stage is None:
         return Assessment("inconclusive")

@@ -126,7 +126,8 @@ def test_log_and_the_tui_show_the_figures_the_gate_printed(repo, model_server, c
     assert code == 0 and figures in out
     code, out, _ = cli("log", "-n", "1", "--json")
     paired = json.loads(out)[0]["sets"][0]["paired"]
-    assert paired["verdict"] == "regressed" and paired["flips_down"] == 2
+    assert paired["verdict"] == "regressed: 2 cases reproduced when re-sampled"
+    assert paired["flips_down"] == 2
     assert [c["confirmed"] for c in paired["cases"]] == [True, True]
 
     from promptvc.tui.model import HistoryBrowser
@@ -148,3 +149,13 @@ def test_with_repeated_samples_a_case_flips_once_and_the_test_is_sign_flip(repo,
     assert "2 flips ↓  p=0.25  regressed" in out  # two non-zero deltas: 1 sign pattern of 4
     assert "refund-window  pass 8/8 → 0/8" in out
     assert model_server.calls == 2 * 2 * 3 + 2 * 2 * 8  # re-sampled from sample 3 on
+
+
+def test_diff_eval_after_a_check_says_what_the_gate_said(repo, model_server, cli):
+    assert check(cli, repo, "Be vague.")[0] == 1
+    repo.git("commit", "-q", "--no-verify", "-m", "vague")
+    calls = model_server.calls
+    code, out, _ = cli("diff", "--eval", "HEAD~1", "HEAD")
+    assert code == 0 and model_server.calls == calls
+    assert "regressed: 2 cases reproduced when re-sampled" in out
+    assert "refund-window  pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)" in out

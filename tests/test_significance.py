@@ -166,3 +166,17 @@ def test_the_statistics_import_numpy_only_when_they_resample():
         "assert 'numpy' not in sys.modules, 'numpy imported at start-up'"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_the_hint_never_asks_for_fewer_cases_than_an_exact_test_needs_and_no_repeats_of_echo():
+    # 4 of 4 cases flipped: McNemar's p is at least 1/16, above alpha's share 0.0125, whatever
+    # the normal approximation says; 2^-7 is the first below it
+    s = paired_stats(pairs_of([(1.0,)] * 4, [(0.0,)] * 4), seed=1, max_drop=0.05)
+    assert s is not None and assess(s, 0.05).hint.startswith("4 cases; ~7 cases or repeat: 2")
+    echo = paired_stats(
+        pairs_of([(1.0,)] * 4, [(0.0,)] * 4), seed=1, max_drop=0.05, deterministic=True
+    )
+    assert (
+        echo is not None
+        and assess(echo, 0.05).hint == "4 cases; ~7 cases would resolve a 1.00 drop"
+    )

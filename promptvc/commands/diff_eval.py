@@ -15,7 +15,7 @@ def run(
 
     from promptvc.diff import diff_report
     from promptvc.evaluation.both import evaluate_both, plan_both
-    from promptvc.evaluation.resample import record_comparisons
+    from promptvc.evaluation.resample import record_comparisons, with_stored_evidence
     from promptvc.evaluation.runner import raise_for_faults
     from promptvc.git.revisions import diff_range
     from promptvc.significance import first_evidence, paired_json
@@ -35,6 +35,7 @@ def run(
     policy = ws.settings.gate
     evidence = first_evidence(comparisons, policy.max_drop)
     record_comparisons(ws, comparisons, evidence, replace=False)
+    evidence = with_stored_evidence(ws, comparisons, evidence)
     if report.judge_changed:
         report = _with_calibrations(ws, span, report)
     if as_json:

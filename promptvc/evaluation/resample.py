@@ -19,6 +19,7 @@ from promptvc.errors import CannotEvaluate
 from promptvc.evaluation.both import BothOutcomes, BothPlans, check_spend_of
 from promptvc.evaluation.plan import EvalPlan, SetPlan, resample
 from promptvc.evaluation.runner import Runner
+from promptvc.history import stored_evidence
 from promptvc.settings import GatePolicy
 from promptvc.significance import (
     PairedStats,
@@ -184,3 +185,26 @@ def record_comparisons(
         store.save_comparisons(rows, replace=replace)
     finally:
         store.close()
+
+
+def with_stored_evidence(
+    ws: Workspace, comparisons: list[SetComparison], evidence: dict[str, SetEvidence]
+) -> dict[str, SetEvidence]:
+    """The first stage, or what a check that re-sampled the same two set keys found, where it
+    did: `diff --eval` then says what the gate said."""
+    keys = {
+        c.set_id: (c.before.plan.set_key, c.after.plan.set_key)
+        for c in comparisons
+        if c.before is not None and c.after is not None
+    }
+    store = Store.for_reading(ws.db_path)
+    try:
+        found = stored_evidence(store, keys.values())
+    finally:
+        store.close()
+    richer = dict(evidence)
+    for set_id, pair in keys.items():
+        stored = found.get(pair)
+        if stored is not None and (stored.cases or stored.second is not None):
+            richer[set_id] = stored
+    return richer
