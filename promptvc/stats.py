@@ -41,7 +41,8 @@ def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exact arithmetic puts p inside; rounding can leave 0/n just outside (by 1e-18)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def _cluster_sums(
@@ -213,8 +214,11 @@ def holm(pvalues: Sequence[float], alpha: float) -> list[bool]:
 def cohen_kappa(
     a: Sequence[int], b: Sequence[int], labels: Sequence[int], weights: str | None = None
 ) -> float:
-    """Cohen's kappa of two raters over `labels`; `weights="quadratic"` for ordinal scores (a
-    4 against a 5 is a smaller disagreement than a 1 against a 5). NaN when undefined."""
+    """Cohen's kappa of two raters over `labels`; `weights="quadratic"` (or `"linear"`) for
+    ordinal scores (a 4 against a 5 is a smaller disagreement than a 1 against a 5). NaN when
+    undefined (no ratings, or both raters always give the same one label)."""
+    if weights not in (None, "linear", "quadratic"):
+        raise ValueError(f"unknown kappa weights {weights!r}: None, 'linear' or 'quadratic'")
     k = len(labels)
     index = {label: i for i, label in enumerate(labels)}
     n = len(a)
@@ -222,13 +226,19 @@ def cohen_kappa(
         return math.nan
     observed = [[0.0] * k for _ in range(k)]
     for x, y in zip(a, b, strict=True):
+        for rating in (x, y):
+            if rating not in index:
+                raise ValueError(f"{rating} is not one of the labels {list(labels)}")
         observed[index[x]][index[y]] += 1
     rows = [sum(r) for r in observed]
     cols = [sum(observed[i][j] for i in range(k)) for j in range(k)]
 
     def weight(i: int, j: int) -> float:
+        # unnormalised (kappa is a ratio of two weighted sums), so one label is no division by 0
         if weights == "quadratic":
-            return (i - j) ** 2 / (k - 1) ** 2
+            return float((i - j) ** 2)
+        if weights == "linear":
+            return float(abs(i - j))
         return 0.0 if i == j else 1.0
 
     seen = sum(weight(i, j) * observed[i][j] for i in range(k) for j in range(k)) / n
@@ -254,15 +264,23 @@ def _ranks(values: Sequence[float]) -> list[float]:
 
 
 def pearson(a: Sequence[float], b: Sequence[float]) -> float:
+    """Pearson's correlation; NaN for fewer than two pairs or a constant side."""
     n = len(a)
-    if n < 2:
-        return math.nan
-    ma, mb = sum(a) / n, sum(b) / n
-    sa = math.sqrt(sum((x - ma) ** 2 for x in a))
-    sb = math.sqrt(sum((y - mb) ** 2 for y in b))
-    if sa == 0 or sb == 0:
-        return math.nan
-    return sum((x - ma) * (y - mb) for x, y in zip(a, b, strict=True)) / (sa * sb)
+    if n < 2 or all(x == a[0] for x in a) or all(y == b[0] for y in b):
+        return math.nan  # a constant's mean need not round-trip: its spread would be noise
+    da, db = _scaled_deviations(a), _scaled_deviations(b)
+    sa = math.sqrt(sum(x * x for x in da))
+    sb = math.sqrt(sum(y * y for y in db))
+    return sum(x * y for x, y in zip(da, db, strict=True)) / (sa * sb)
+
+
+def _scaled_deviations(values: Sequence[float]) -> list[float]:
+    """Deviations from the mean over the largest of them: squares that neither overflow nor
+    underflow to 0, whatever the scale."""
+    mean = sum(values) / len(values)
+    deviations = [x - mean for x in values]
+    largest = max(abs(d) for d in deviations)
+    return [d / largest for d in deviations]
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
