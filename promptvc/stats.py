@@ -15,8 +15,11 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
-from itertools import product
 from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RESAMPLES = 10_000
 EXACT_UP_TO = 20  # non-zero deltas: the sign-flip test enumerates every sign pattern up to this
@@ -149,6 +152,7 @@ def sign_flip_p(
     nonzero = sum(magnitudes.values())
     if nonzero == 0:
         return 1.0
+    # sums that tie with the observed one count as at least as extreme, whatever the rounding
     tolerance = 1e-9 * max(1.0, sum(abs(s) for s in shifted))
     if nonzero <= exact_up_to:
         return _sign_flip_exact(magnitudes, observed + tolerance)
@@ -167,17 +171,46 @@ def sign_flip_p(
 
 
 def _sign_flip_exact(magnitudes: Counter, at_most: float) -> float:
-    """P(sum of randomly signed magnitudes <= at_most), by the number of positive signs among
-    each group of equal magnitudes (binomial weights): exact, and far fewer terms than 2^n."""
-    groups = list(magnitudes.items())
-    total = 0
-    for positives in product(*(range(count + 1) for _, count in groups)):
-        value = sum(m * (2 * k - count) for (m, count), k in zip(groups, positives, strict=True))
-        if value <= at_most:
-            total += math.prod(
-                math.comb(count, k) for (_, count), k in zip(groups, positives, strict=True)
-            )
-    return total / 2 ** sum(magnitudes.values())
+    """P(sum of randomly signed magnitudes <= at_most), exactly. Meet in the middle: the sums of
+    each half of the magnitudes with their probabilities (equal sums merged), and for each sum
+    of one half the probability that the other half keeps the total at most `at_most`; about
+    2 * 2^(n/2) sums instead of 2^n sign patterns."""
+    import numpy as np
+
+    first, second = _halves(magnitudes)
+    left_sums, left_probs = _signed_sums(first)
+    right_sums, right_probs = _signed_sums(second)  # sorted, by np.unique
+    below = np.concatenate(([0.0], np.cumsum(right_probs)))
+    reach = np.searchsorted(right_sums, at_most - left_sums, side="right")
+    return min(1.0, float(left_probs @ below[reach]))
+
+
+def _halves(magnitudes: Counter) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+    """The groups of equal magnitudes split so that both halves have about as many sums."""
+    halves: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
+    sizes = [1, 1]
+    for magnitude, count in sorted(magnitudes.items(), key=lambda group: -group[1]):
+        smaller = 0 if sizes[0] <= sizes[1] else 1
+        halves[smaller].append((magnitude, count))
+        sizes[smaller] *= count + 1
+    return halves
+
+
+def _signed_sums(groups: list[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every sum of the groups' magnitudes under random signs, ascending, with its probability
+    (k positive signs among a group's `count` has probability C(count, k) / 2^count)."""
+    import numpy as np
+
+    sums: np.ndarray = np.zeros(1)
+    probs: np.ndarray = np.ones(1)
+    for magnitude, count in groups:
+        chance = np.array([math.comb(count, k) for k in range(count + 1)]) / 2.0**count
+        signed = magnitude * (2.0 * np.arange(count + 1) - count)  # k of `count` signs positive
+        sums = (sums[:, None] + signed).ravel()
+        probs = (probs[:, None] * chance).ravel()
+        sums, where = np.unique(sums, return_inverse=True)
+        probs = np.bincount(where, weights=probs, minlength=len(sums))
+    return sums, probs
 
 
 def fisher_worse_p(passed_before: int, n_before: int, passed_after: int, n_after: int) -> float:

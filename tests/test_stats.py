@@ -49,6 +49,22 @@ def scipy_sign_flip_p(units: list[float]) -> float:
     return float(result.pvalue)
 
 
+def lattice_sign_flip_p(units: list[float], step: float) -> float:
+    """The exact one-sided sign-flip p-value of units on a lattice (multiples of `step`), by
+    counting sign patterns per integer sum: independent of both scipy and promptvc."""
+    ways = {0: 1}
+    for unit in units:
+        k = round(unit / step)
+        assert k * step == unit
+        following: dict[int, int] = {}
+        for total, count in ways.items():
+            for signed in (k, -k):
+                following[total + signed] = following.get(total + signed, 0) + count
+        ways = following
+    observed = sum(round(u / step) for u in units)
+    return sum(c for total, c in ways.items() if total <= observed) / 2 ** len(units)
+
+
 def scipy_bootstrap(deltas: list[float], seed: int) -> tuple[float, float]:
     result = scipy_stats.bootstrap(
         (np.array(deltas),),
@@ -166,6 +182,21 @@ def test_sign_flip_exact_matches_scipy(deltas):
     assert sign_flip_p(deltas, seed=1) == pytest.approx(scipy_sign_flip_p(deltas), abs=1e-12)
 
 
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        [-0.25] * 20,  # the most that is enumerated, all tied
+        [(-1) ** (i // 3) * (i + 1) / 8 for i in range(20)],  # twenty distinct magnitudes
+        [-0.5, 0.25, -0.75, 0.0, -0.25, 0.5, -1.0, -0.25, 0.75, -0.5] * 2,
+    ],
+)
+def test_sign_flip_exact_counts_every_sign_pattern_of_twenty_units(deltas):
+    nonzero = [d for d in deltas if d]
+    assert sign_flip_p(deltas, seed=1) == pytest.approx(
+        lattice_sign_flip_p(nonzero, 1 / 8), abs=1e-12
+    )
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     deltas=st.lists(QUARTERS, min_size=2, max_size=12),
@@ -176,6 +207,15 @@ def test_sign_flip_exact_matches_scipy_with_ties_zeros_and_shift(deltas, shift):
     assume(any(shifted))  # scipy does not define a p-value when every unit is zero
     ours = sign_flip_p(deltas, seed=7, shift=shift)
     assert ours == pytest.approx(scipy_sign_flip_p(shifted), abs=1e-12)
+    assert 0.0 < ours <= 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(deltas=st.lists(QUARTERS, max_size=20), shift=st.sampled_from([0.0, 0.25, -0.5]))
+def test_sign_flip_exact_matches_a_count_of_sign_patterns(deltas, shift):
+    shifted = [d + shift for d in deltas if d + shift]
+    ours = sign_flip_p(deltas, seed=7, shift=shift)
+    assert ours == pytest.approx(lattice_sign_flip_p(shifted, 0.25), abs=1e-12)
     assert 0.0 < ours <= 1.0
 
 
@@ -207,6 +247,16 @@ def test_clusters_of_one_case_each_are_no_clusters_at_all():
     assert sign_flip_p(deltas, seed=1, clusters=[None] * 7) == sign_flip_p(deltas, seed=1)
 
 
+def test_the_exact_path_is_fast_with_twenty_distinct_deltas():
+    """2^20 sign patterns: enumerated naively this took seconds per set."""
+    import time
+
+    deltas = np.random.default_rng(5).normal(-0.05, 0.2, size=20).tolist()
+    started = time.perf_counter()
+    sign_flip_p(deltas, seed=1)
+    assert time.perf_counter() - started < 0.2
+
+
 def continuous_deltas(n: int, seed: int = 2) -> list[float]:
     return np.random.default_rng(seed).normal(-0.03, 0.2, size=n).round(6).tolist()
 
@@ -220,7 +270,7 @@ def continuous_deltas(n: int, seed: int = 2) -> list[float]:
         [d / 4 for d in np.random.default_rng(9).integers(-4, 4, size=300)],  # a lattice
     ],
 )
-def test_sign_flip_monte_carlo_is_seeded_and_close_to_scipy(deltas):
+def test_sign_flip_monte_carlo_is_seeded_and_close_to_scipy_and_to_the_exact_value(deltas):
     p = sign_flip_p(deltas, seed=11)
     assert p == sign_flip_p(deltas, seed=11)
     scipy_p = scipy_stats.permutation_test(
@@ -233,6 +283,8 @@ def test_sign_flip_monte_carlo_is_seeded_and_close_to_scipy(deltas):
         rng=np.random.default_rng(11),
     ).pvalue
     assert p == pytest.approx(scipy_p, abs=0.02)
+    if sum(1 for d in deltas if d) <= 44:  # small enough to enumerate, meeting in the middle
+        assert p == pytest.approx(sign_flip_p(deltas, seed=11, exact_up_to=44), abs=0.02)
 
 
 @settings(max_examples=40, deadline=None)
