@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 from sklearn.metrics import cohen_kappa_score
 
+import promptvc.stats
 from promptvc.stats import (
     bootstrap_ci,
     cases_needed,
@@ -287,11 +288,37 @@ def test_sign_flip_monte_carlo_is_seeded_and_close_to_scipy_and_to_the_exact_val
         assert p == pytest.approx(sign_flip_p(deltas, seed=11, exact_up_to=44), abs=0.02)
 
 
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        [-1.0] * 90 + [1.0] * 70 + [-0.5] * 80 + [0.5] * 60 + [0.25] * 10,
+        continuous_deltas(120, seed=6),
+    ],
+)
+def test_both_ways_of_flipping_signs_agree(deltas, monkeypatch):
+    """A binomial count of positive signs per magnitude, or a random bit per unit: the same
+    distribution, so the same p-value up to Monte Carlo error."""
+    monkeypatch.setattr(promptvc.stats, "BINOMIAL_ABOVE", 0)
+    by_binomial = sign_flip_p(deltas, seed=1)
+    monkeypatch.setattr(promptvc.stats, "BINOMIAL_ABOVE", 10**9)
+    by_bits = sign_flip_p(deltas, seed=2)  # another seed: the first one's null is kept
+    assert by_binomial == pytest.approx(by_bits, abs=0.02)
+
+
 @settings(max_examples=40, deadline=None)
 @given(deltas=st.lists(st.one_of(QUARTERS, st.floats(-1, 1)), min_size=21, max_size=90))
 def test_monte_carlo_p_values_are_probabilities(deltas):
     p = sign_flip_p(deltas, seed=2, resamples=500)
     assert 1 / 501 <= p <= 1.0
+
+
+def test_a_drop_and_a_gain_are_judged_against_the_same_null_distribution():
+    deltas = continuous_deltas(80, seed=12)
+    worse = sign_flip_p(deltas, seed=5)
+    better = sign_flip_p([-d for d in deltas], seed=5)
+    # P(T <= t) + P(T <= -t) = 1 for a symmetric null without ties, up to Monte Carlo error
+    assert worse + better == pytest.approx(1, abs=0.02)
+    assert sign_flip_p(deltas, seed=5) == worse
 
 
 def test_sign_flip_monte_carlo_counts_ties_as_at_least_as_extreme():
@@ -328,6 +355,8 @@ def test_bootstrap_is_reproducible_from_its_seed():
         [-1.0] * 9 + [1.0] * 3 + [0.0] * 48,  # pass/fail flips
         [-1.0] * 50 + [1.0] * 20 + [0.0] * 330,  # many cases, three values
         [round(d * 20) / 20 for d in continuous_deltas(200, seed=8)],  # steps of 0.05
+        continuous_deltas(61, seed=22),  # an odd number of cases: the last pick is a single
+        continuous_deltas(700, seed=23),  # too many for a table of pairs
     ],
 )
 def test_bootstrap_is_close_to_scipys_percentile_interval(deltas):
@@ -335,6 +364,23 @@ def test_bootstrap_is_close_to_scipys_percentile_interval(deltas):
     expected = scipy_bootstrap(deltas, seed=3)
     assert (low, high) == pytest.approx(expected, abs=0.02)
     assert low <= float(np.mean(deltas)) <= high
+
+
+@pytest.mark.parametrize(
+    ("deltas", "clusters"),
+    [
+        ([-1.0] * 30 + [1.0] * 10 + [0.0] * 60, None),
+        ([-0.5, 0.0, 0.5, 0.0] * 30, [f"c{i // 3}" for i in range(120)]),  # clusters of 3
+        ([-1.0, 0.0, 0.0, 1.0, 0.0] * 24, [f"c{i % 17}" if i % 4 else None for i in range(120)]),
+    ],
+)
+def test_both_ways_of_resampling_agree(deltas, clusters, monkeypatch):
+    """Counts of each kind of unit, or units picked by index: the same distribution."""
+    monkeypatch.setattr(promptvc.stats, "UNITS_PER_KIND", 0)
+    by_kind = bootstrap_ci(deltas, seed=1, clusters=clusters)
+    monkeypatch.setattr(promptvc.stats, "UNITS_PER_KIND", 10**9)
+    by_index = bootstrap_ci(deltas, seed=1, clusters=clusters)
+    assert by_kind == pytest.approx(by_index, abs=0.02)
 
 
 def test_bootstrap_by_hand_on_two_cases():
