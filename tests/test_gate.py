@@ -6,7 +6,7 @@ from promptvc.evals.scoring import CaseResult, Status, summarise_set
 from promptvc.gate import decide
 from promptvc.providers import Identity
 from promptvc.settings import GatePolicy
-from promptvc.significance import CaseEvidence, SetEvidence
+from promptvc.significance import CaseEvidence, PairedStats, SetEvidence
 from promptvc.views.comparison import _one_line
 
 LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
@@ -214,3 +214,40 @@ def test_a_flip_of_a_deterministic_echo_set_blocks_at_any_temperature():
         GatePolicy(max_drop=0.5, block_on="any-drop"),
     )
     assert warm_echo.blocked and "1 case flipped pass → fail" in warm_echo.line()
+
+
+def _stats(delta: float, p_drop: float, low: float, high: float) -> PairedStats:
+    return PairedStats(
+        cases=40,
+        samples=1,
+        delta=delta,
+        low=low,
+        high=high,
+        p=p_drop / 2,
+        p_better=0.99,
+        p_drop=p_drop,
+        test="McNemar",
+        down=6,
+        up=1,
+        sd=0.3,
+        max_drop=0.05,
+    )
+
+
+def test_the_gate_blocks_a_significant_drop_and_not_an_inconclusive_or_small_one():
+    comparisons = compare([outcome(BEFORE)], [outcome(BEFORE)])  # no flip: the figures decide
+    significant = SetEvidence("s", _stats(-0.15, 0.004, -0.27, -0.08))
+    blocked = decide(comparisons, GatePolicy(), evidence={"s": significant})
+    assert blocked.blocked
+    assert blocked.reasons == (
+        "s dropped 0.15 (95% CI −0.27..−0.08, p=0.004 for a drop beyond max_drop 0.05)",
+    )
+    # significant at alpha, but not at the first stage's quarter of it: the second stage decides
+    inconclusive = SetEvidence("s", _stats(-0.07, 0.03, -0.21, 0.06))
+    assert not decide(comparisons, GatePolicy(), evidence={"s": inconclusive}).blocked
+    resampled = SetEvidence(
+        "s", _stats(-0.07, 0.03, -0.21, 0.06), second=_stats(-0.09, 0.001, -0.12, -0.06)
+    )
+    assert decide(comparisons, GatePolicy(), evidence={"s": resampled}).blocked
+    small = SetEvidence("s", _stats(-0.02, 0.6, -0.05, 0.01))
+    assert not decide(comparisons, GatePolicy(), evidence={"s": small}).blocked
