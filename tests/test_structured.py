@@ -85,6 +85,7 @@ def test_an_inline_schema_is_asked_for_stored_as_canonical_json_and_checked(
     )
     assert checked[1]["passed"] is True
     assert "is-json (output_schema)" in out
+    assert "no assertions" not in err  # the implicit check is one
 
 
 def test_the_schema_is_part_of_the_request_key_and_of_the_set_key(inline_repo, model_server, cli):
@@ -206,6 +207,7 @@ def test_a_pydantic_model_is_loaded_from_the_snapshot_only_when_evaluating(
     model_server.rule = order_rule
     code, out, err = cli("render", "extract/order", "--var", "email=x")
     assert code == 0, err
+    assert "schemas.order:Order (a Pydantic model, loaded only by commands that evaluate)" in out
     code, out, err = cli("eval", "extract-order")
     assert code == 1, out + err
     schema = model_server.requests[0]["body"]["output_config"]["format"]["schema"]
@@ -294,7 +296,48 @@ def test_the_openai_request_style_asks_with_response_format():
     assert response_format(ModelRequest("openai", "", "m", "", (), ())) is None
 
 
-def test_render_shows_the_schema_without_running_code(inline_repo):
+def test_render_shows_the_schema_as_sent(inline_repo, cli):
     config = renderer(inline_repo).config("extract/order")
     assert config.output_schema is not None
     assert config.output_schema.schema == ORDER_SCHEMA
+    code, out, _ = cli("render", "extract/order", "--var", "email=x", "--json")
+    assert json.loads(out)["output_schema"] == {"source": "inline", "schema": ORDER_SCHEMA}
+
+
+def test_diff_shows_a_schema_change_field_by_field(inline_repo, cli):
+    changed = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "integer"},
+            "lines": {"type": "array", "items": {"$ref": "#/$defs/Line"}},
+        },
+        "required": ["order_id", "lines"],
+        "$defs": {"Line": {"type": "object", "properties": {"sku": {"type": "string"}}}},
+    }
+    inline_repo.write(
+        "prompts/extract/order.jinja", EXTRACT.format(output_schema=json.dumps(changed))
+    )
+    code, out, err = cli("diff")
+    assert code == 0, err
+    lines = [line.strip() for line in out.splitlines()]
+    at = lines.index("schema     + lines: array")
+    assert lines[at + 1 : at + 3] == ["~ order_id: string → integer", "- total: number"]
+    assert "lines[].sku" not in out  # a field inside a new field is not news of its own
+    code, out, _ = cli("diff", "--json")
+    schema = json.loads(out)["prompts"][0]["schema"]
+    assert schema["old_source"] == schema["new_source"] == "inline"
+    assert {"kind": "added", "field": "lines", "old": None, "new": "array"} in schema["changes"]
+    code, out, _ = cli("diff", "--stat")
+    assert "schema 3" in out
+
+
+def test_diff_names_a_pydantic_model_without_loading_it(support_repo, cli):
+    support_repo.write("schemas/order.py", "raise SystemExit('diff must not run this')\n")
+    extract_repo(support_repo, "schemas.order:Order")
+    support_repo.write(
+        "prompts/extract/order.jinja", EXTRACT.format(output_schema="schemas.order:Invoice")
+    )
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "output_schema  schemas.order:Order → schemas.order:Invoice" in out
+    assert "read only by commands that evaluate" in out

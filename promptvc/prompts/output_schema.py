@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from promptvc.errors import UserError
 from promptvc.evals.assertions import check_json_schema
@@ -139,3 +139,108 @@ def canonical_json(text: str) -> str | None:
         )
     except (json.JSONDecodeError, RecursionError):
         return None
+
+
+# -- what a change of schema changes -------------------------------------------------------
+
+SchemaChangeKind = Literal[
+    "added", "removed", "type changed", "now required", "now optional", "constraints changed"
+]
+MAX_SCHEMA_DEPTH = 32  # a recursive model ($ref to itself) is walked this deep, no further
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """One field's change: `field` is a path (`items[].sku`; `(root)` for the whole answer)."""
+
+    kind: SchemaChangeKind
+    field: str
+    old: str | None = None  # the field's type before (a JSON Schema type, `enum`, `any`, ...)
+    new: str | None = None
+
+
+def schema_changes(old: dict | None, new: dict | None) -> list[SchemaChange]:
+    """Fields added, removed, retyped, made required or optional, walking objects' properties and
+    arrays' items (local `$ref`s followed, as Pydantic writes nested models)."""
+    changes: list[SchemaChange] = []
+    if old is None or new is None:  # a schema added or dropped: every field comes or goes
+        old = old if old is not None else _shape_of(new)
+        new = new if new is not None else _shape_of(old)
+    _walk(old, new, "", changes, (old, new), 0)
+    if not changes and old != new:  # a pattern, a bound, a format, a description
+        changes.append(SchemaChange("constraints changed", "(root)"))
+    return changes
+
+
+def _shape_of(schema: dict | None) -> dict:
+    """An empty schema of the same type: what the side without a schema is compared as."""
+    return {"type": schema["type"]} if schema and "type" in schema else {}
+
+
+def _walk(old: dict, new: dict, path: str, out: list, roots: tuple[dict, dict], depth: int) -> None:
+    if depth > MAX_SCHEMA_DEPTH:
+        return
+    old, new = _deref(old, roots[0]), _deref(new, roots[1])
+    if type_name(old, roots[0]) != type_name(new, roots[1]):
+        out.append(
+            SchemaChange(
+                "type changed", path or "(root)", type_name(old, roots[0]), type_name(new, roots[1])
+            )
+        )
+        return
+    before, after = _properties(old), _properties(new)
+    required = set(old.get("required") or ()), set(new.get("required") or ())
+    for name in sorted(before.keys() | after.keys()):
+        field = f"{path}.{name}" if path else name
+        if name not in before:
+            out.append(SchemaChange("added", field, None, type_name(after[name], roots[1])))
+        elif name not in after:
+            out.append(SchemaChange("removed", field, type_name(before[name], roots[0]), None))
+        else:
+            if (name in required[0]) != (name in required[1]):
+                kind: SchemaChangeKind = "now required" if name in required[1] else "now optional"
+                out.append(SchemaChange(kind, field))
+            _walk(before[name], after[name], field, out, roots, depth + 1)
+    items = old.get("items"), new.get("items")
+    if isinstance(items[0], dict) and isinstance(items[1], dict):
+        _walk(items[0], items[1], f"{path}[]", out, roots, depth + 1)
+
+
+def _properties(schema: dict) -> dict:
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return {}
+    return {str(k): v if isinstance(v, dict) else {} for k, v in properties.items()}
+
+
+def _deref(schema: Any, root: dict) -> dict:
+    """A local `$ref` (`#/$defs/Item`) replaced by what it points to; anything else as it is."""
+    for _hop in range(MAX_SCHEMA_DEPTH):
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            break
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            break
+        schema = target
+    return schema if isinstance(schema, dict) else {}
+
+
+def type_name(schema: Any, root: dict | None = None) -> str:
+    """A field's type in a word: its JSON Schema type(s), `enum`, `const`, or `any`."""
+    schema = _deref(schema, root or {})
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(str(k) for k in kind)
+    if isinstance(kind, str):
+        return kind
+    for word in ("enum", "const"):
+        if word in schema:
+            return word
+    for word in ("anyOf", "oneOf"):
+        options = schema.get(word)
+        if isinstance(options, list) and options:
+            return " | ".join(type_name(o, root) for o in options)
+    return "object" if "properties" in schema else "any"
