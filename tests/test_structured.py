@@ -341,3 +341,24 @@ def test_diff_names_a_pydantic_model_without_loading_it(support_repo, cli):
     assert code == 0, err
     assert "output_schema  schemas.order:Order → schemas.order:Invoice" in out
     assert "read only by commands that evaluate" in out
+
+
+def test_the_gate_runs_a_set_when_only_its_pydantic_model_changed(support_repo, model_server, cli):
+    model = "from pydantic import BaseModel\n\n\nclass Order(BaseModel):\n    order_id: str\n"
+    support_repo.write("schemas/order.py", model)
+    extract_repo(
+        support_repo,
+        "schemas.order:Order",
+        EXTRACT_SET.replace(
+            "    assert:\n      - {type: is-json, value: {required: [order_id]}}\n", ""
+        ),
+    )
+    model_server.rule = lambda body: '{"order_id": "A-17"}'
+    support_repo.write("schemas/order.py", model + "    currency: str\n")
+    support_repo.stage()
+    code, out, err = cli("check")
+    assert code == 1, out + err
+    assert "extract-order" in out and "blocked:" in out
+    schemas = [r["body"]["output_config"]["format"]["schema"] for r in model_server.requests]
+    assert any("currency" in s["properties"] for s in schemas)
+    assert any("currency" not in s["properties"] for s in schemas)  # HEAD's model, from HEAD
