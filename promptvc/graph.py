@@ -237,7 +237,13 @@ def _set_reasons(
 
 def _schema_module(renderer: Renderer, prompt: str | None) -> str | None:
     """The module of the Pydantic model a prompt's output_schema names, if it names one."""
-    if prompt is None or prompt_path(prompt, renderer.prompts_dir) not in renderer.snapshot:
+    path = prompt_path(prompt, renderer.prompts_dir) if prompt is not None else ""
+    if prompt is None or path not in renderer.snapshot:
+        return None
+    try:  # asked of every set's prompt: a file that never says output_schema is not parsed
+        if "output_schema" not in renderer.snapshot.read_text(path):
+            return None
+    except UserError:
         return None
     return prompt_deps(renderer, prompt, partials=False).schema_module
 
