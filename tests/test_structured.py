@@ -362,3 +362,25 @@ def test_the_gate_runs_a_set_when_only_its_pydantic_model_changed(support_repo, 
     schemas = [r["body"]["output_config"]["format"]["schema"] for r in model_server.requests]
     assert any("currency" in s["properties"] for s in schemas)
     assert any("currency" not in s["properties"] for s in schemas)  # HEAD's model, from HEAD
+
+
+def test_a_schema_file_that_is_not_json_schema_names_the_file(support_repo, model_server, cli):
+    support_repo.write("prompts/schemas/order.json", '{"type": "objekt"}')
+    extract_repo(support_repo, "schemas/order.json")
+    code, _, err = cli("eval", "extract-order")
+    assert code == 2
+    assert err.startswith("promptvc: prompts/schemas/order.json: invalid JSON Schema")
+    assert model_server.calls == 0
+
+
+def test_an_echo_set_checks_the_prompt_not_the_structure(support_repo, cli):
+    extract_repo(
+        support_repo,
+        json.dumps(ORDER_SCHEMA),
+        EXTRACT_SET.replace("provider: anthropic", "provider: echo"),
+    )
+    code, out, err = cli("eval", "extract-order", "--json")
+    assert code == 1, out + err  # the explicit is-json fails: echo answers with the prompt
+    cases = {c["id"]: c for s in json.loads(out)["sets"] for c in s["cases"]}
+    assert [g["label"] for g in cases["checked"]["assertions"]] == ["is-json"]
+    assert cases["plain"]["assertions"] == []
