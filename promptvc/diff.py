@@ -20,6 +20,7 @@ from promptvc.graph import (
 from promptvc.names import require_matches, selected
 from promptvc.prompts.capabilities import dropped
 from promptvc.prompts.file import prompt_names, prompt_path
+from promptvc.prompts.output_schema import SchemaChange, schema_changes
 from promptvc.prompts.render import Renderer
 from promptvc.rendered_diff import RenderedChange, or_default, rendered_change, unified_lines
 
@@ -60,6 +61,19 @@ class PromptChange:
     old_name: str | None = None  # a renamed prompt's name before
     untracked: bool = False  # a working-tree file git does not track yet
     warnings: tuple[str, ...] = ()  # parameters its model rejects, so they are not sent
+    schema: SchemaDiff | None = None  # its output_schema, when that changed
+
+
+@dataclass(frozen=True)
+class SchemaDiff:
+    """A change of output_schema: where each side's schema comes from (`inline`, a file, a
+    `module:Class`, or None) and the fields it changes. A Pydantic model is not loaded by a diff
+    (that runs repository code), so its fields are not compared: `unread` names the side."""
+
+    old_source: str | None
+    new_source: str | None
+    changes: tuple[SchemaChange, ...]
+    unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,7 +327,30 @@ def _prompt_change(
         warnings=tuple(str(d) for d in dropped(config.model, config.params))
         if config and status != "removed"
         else (),
+        schema=_schema_diff(old, new, name, status, old_name),
     )
+
+
+def _schema_diff(
+    old: Renderer, new: Renderer, name: str, status: str, old_name: str
+) -> SchemaDiff | None:
+    before = (
+        or_default(lambda: old.config(old_name).output_schema, None) if status != "added" else None
+    )
+    after = (
+        or_default(lambda: new.config(name).output_schema, None) if status != "removed" else None
+    )
+    if before is None and after is None:
+        return None
+    sides = {"old": before, "new": after}
+    unread = tuple(side for side, s in sides.items() if s is not None and s.schema is None)
+    changes: tuple[SchemaChange, ...] = ()
+    if not unread and before != after:
+        changes = tuple(schema_changes(before and before.schema, after and after.schema))
+    sources = (before and before.source, after and after.source)
+    if not changes and sources[0] == sources[1]:
+        return None
+    return SchemaDiff(sources[0], sources[1], changes, unread)
 
 
 def _load_error(renderer: Renderer, name: str) -> str | None:

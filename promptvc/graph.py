@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenCatalog, GoldenSet
-from promptvc.evals.pyassert import python_dependencies
+from promptvc.evals.pyassert import python_dependencies, split_spec, valid_spec
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.file import JUDGE_NAME, JUDGE_NAMES, prompt_name, prompt_names, prompt_path
 from promptvc.prompts.render import Renderer
@@ -25,6 +25,8 @@ class PromptDeps:
     dynamic: bool  # an include computed at render time: depends on every partial
     examples: str | None
     tier: str | None
+    schema_file: str | None = None  # output_schema's .json file under prompts/
+    schema_module: str | None = None  # output_schema's Pydantic model's module
 
 
 def changed_files(old: Snapshot, new: Snapshot) -> set[str]:
@@ -51,10 +53,22 @@ def _prompt_deps(renderer: Renderer, name: str, with_partials: bool) -> PromptDe
         partials, dynamic = renderer.partials_of(name) if with_partials else (frozenset(), False)
         examples = renderer.loader.path_of(prompt.examples_path) if prompt.examples_path else None
         tier = prompt.tier or DEFAULT_TIER
+        schema_file, schema_module = _schema_deps(renderer, prompt.output_schema)
     except UserError:
         # A prompt we cannot parse may depend on anything.
         return PromptDeps(name, frozenset({path}), True, None, None)
-    return PromptDeps(name, frozenset({path}) | partials, dynamic, examples, tier)
+    return PromptDeps(
+        name, frozenset({path}) | partials, dynamic, examples, tier, schema_file, schema_module
+    )
+
+
+def _schema_deps(renderer: Renderer, spec: object) -> tuple[str | None, str | None]:
+    """(the schema file, the model's module) of a front-matter output_schema."""
+    if not isinstance(spec, str):
+        return None, None
+    if valid_spec(spec):
+        return None, split_spec(spec)[0]
+    return renderer.loader.path_of(spec), None
 
 
 def tier_changes(old: Renderer, new: Renderer) -> dict[str, list[str]]:
@@ -113,7 +127,7 @@ def _reasons(
             deps.dynamic and is_template and prompt_name(path, prompts_dir) is None
         ):
             reasons.append(f"via {rel}")
-        elif path == deps.examples:
+        elif path in (deps.examples, deps.schema_file):
             reasons.append(f"via {rel}")
     if deps.tier in tiers:
         keys = ", ".join(f"{deps.tier}.{k}" for k in tiers[deps.tier])
@@ -178,6 +192,7 @@ def affected(
             or judge
             or evals_changed
             or new_goldens.may_use_python(path)
+            or any(_schema_module(r, prompt) for r in (old, new))
         ):
             continue
         golden = new_goldens.load(path)
@@ -220,13 +235,35 @@ def _set_reasons(
     return reasons
 
 
-def _changed_module(old: Renderer, new: Renderer, golden: GoldenSet) -> str | None:
-    """The first file that the set's python assertions load (a module or a helper it imports)
-    and that differs between the two sides."""
-    if not golden.python_modules:
+def _schema_module(renderer: Renderer, prompt: str | None) -> str | None:
+    """The module of the Pydantic model a prompt's output_schema names, if it names one."""
+    path = prompt_path(prompt, renderer.prompts_dir) if prompt is not None else ""
+    if prompt is None or path not in renderer.snapshot:
         return None
-    before = python_dependencies(old.snapshot, golden.python_modules)
-    after = python_dependencies(new.snapshot, golden.python_modules)
+    try:  # asked of every set's prompt: a file that never says output_schema is not parsed
+        if "output_schema" not in renderer.snapshot.read_text(path):
+            return None
+    except UserError:
+        return None
+    return prompt_deps(renderer, prompt, partials=False).schema_module
+
+
+def schema_modules(renderer: Renderer) -> set[str]:
+    """The modules of every Pydantic model that a prompt's output_schema names."""
+    names = prompt_names(renderer.snapshot, renderer.prompts_dir)
+    return {m for m in (_schema_module(renderer, n) for n in names) if m}
+
+
+def _changed_module(old: Renderer, new: Renderer, golden: GoldenSet) -> str | None:
+    """The first file that the set's python assertions or its prompt's Pydantic output_schema
+    load (a module or a helper it imports) and that differs between the two sides."""
+    modules = golden.python_modules + tuple(
+        m for m in {_schema_module(r, golden.prompt) for r in (old, new)} if m
+    )
+    if not modules:
+        return None
+    before = python_dependencies(old.snapshot, modules)
+    after = python_dependencies(new.snapshot, modules)
     return next(
         (
             path

@@ -1,6 +1,7 @@
-"""A small Messages-API server on 127.0.0.1 for tests: answers by rule or from a queue, can be
-slow, can fail with 429/529/500 (or any status and error body) for the first N calls, can send
-raw bodies (malformed ones) or drip its answer a byte at a time, and records every request."""
+"""A small Messages-API server on 127.0.0.1 for tests: answers by rule or from a queue (text, or
+content blocks such as tool_use), can be slow, can fail with 429/529/500 (or any status and
+error body) for the first N calls, can send raw bodies (malformed ones) or drip its answer a
+byte at a time, and records every request."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ import pytest
 class ModelServer:
     url: str = ""
     requests: list[dict] = field(default_factory=list)
-    rule: Callable[[dict], str] | None = None
-    queue: list[str] = field(default_factory=list)
+    # A reply is text, or a list of content blocks (text and tool_use blocks) sent as they are.
+    rule: Callable[[dict], str | list[dict]] | None = None
+    queue: list[str | list[dict]] = field(default_factory=list)
     delay: float = 0.0
     fail_first: int = 0
     fail_status: int = 529
@@ -31,7 +33,7 @@ class ModelServer:
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures_sent: int = 0
 
-    def reply_for(self, body: dict) -> str:
+    def reply_for(self, body: dict) -> str | list[dict]:
         if self.queue:
             return self.queue.pop(0)
         if self.rule:
@@ -86,7 +88,9 @@ def _handler(server: ModelServer):
             if raw is not None:
                 self._send_bytes(200, raw)
                 return
-            words = max(1, len(text.split()))
+            content = [{"type": "text", "text": text}] if isinstance(text, str) else text
+            calls = any(block.get("type") == "tool_use" for block in content)
+            words = max(1, len(json.dumps(content).split()) if calls else len(str(text).split()))
             self._send(
                 200,
                 {
@@ -94,8 +98,8 @@ def _handler(server: ModelServer):
                     "type": "message",
                     "role": "assistant",
                     "model": body.get("model", "unknown") + "-20990101",
-                    "content": [{"type": "text", "text": text}],
-                    "stop_reason": server.stop_reason,
+                    "content": content,
+                    "stop_reason": "tool_use" if calls else server.stop_reason,
                     "stop_sequence": None,
                     "usage": {"input_tokens": 100, "output_tokens": words},
                 },

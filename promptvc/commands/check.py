@@ -91,8 +91,10 @@ def _python_assertion_files(ws: Workspace, old: Where, new: Where) -> set[str]:
     """The files that the staged golden sets' python assertions load, on either side (a helper
     deleted by the change counts). Only a commit that changes a .py file pays for this."""
     from promptvc.evals.pyassert import python_dependencies
+    from promptvc.graph import schema_modules
 
     modules = ws.catalog(ws.snapshot(new)).python_modules()
+    modules |= schema_modules(ws.renderer(ws.snapshot(new)))
     if not modules:
         return set()
     return set(python_dependencies(ws.snapshot(old), modules)) | set(

@@ -165,7 +165,8 @@ def _unverified(ws: Workspace, store, renderer, outcomes) -> dict[str, str]:
 def _warn_unchecked(plan) -> None:
     """Once per set: cases without assertions pass whatever the model says."""
     for set_plan in plan.sets:
-        unchecked = set_plan.golden.unchecked_cases
+        checked = {job.case.id for job in set_plan.jobs if job.case.asserts}  # output_schema's too
+        unchecked = [c for c in set_plan.golden.unchecked_cases if c not in checked]
         if unchecked:
             cases = "1 case has" if len(unchecked) == 1 else f"{len(unchecked)} cases have"
             print(

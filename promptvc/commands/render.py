@@ -99,6 +99,7 @@ def run(
                     "prompt": name,
                     "config": rendered.config.params,
                     "tier": rendered.config.tier,
+                    "output_schema": _schema_json(rendered.config.output_schema),
                     "system": rendered.system,
                     "messages": [m.__dict__ for m in rendered.messages],
                 },
@@ -129,6 +130,8 @@ def _show(rendered) -> None:
             )
             + Text(f"   ({config.sources.get(key, '')})", style="dim")
         )
+    if config.output_schema is not None:
+        lines.append(_schema_line(config.output_schema))
     lines.append(
         Text(f"  ≈{estimate_tokens(rendered.text())} input tokens (offline estimate)", style="dim")
     )
@@ -141,3 +144,19 @@ def _show(rendered) -> None:
             Text(message.content),
         ]
     emit(lines, pager=True)
+
+
+def _schema_json(output) -> dict | None:
+    return None if output is None else {"source": output.source, "schema": output.schema}
+
+
+def _schema_line(output):
+    """The schema as sent, or a Pydantic model by name: render never runs repository code."""
+    from rich.text import Text
+
+    if output.schema is None:
+        text = f"{output.source} (a Pydantic model, loaded only by commands that evaluate)"
+    else:
+        text = json.dumps(output.schema, ensure_ascii=False, sort_keys=True)
+    source = "front matter" if output.source == "inline" or output.model else output.source
+    return Text(f"  {'output_schema':<16}{text}") + Text(f"   ({source})", style="dim")

@@ -13,6 +13,7 @@ from typing import Any
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.formats import KNOWN_FORMATS, format_checker, unknown_formats
 from promptvc.evals.pyassert import valid_spec
+from promptvc.evals.toolcalls import check_expected_call, grade_tool_call, tool_call_f1
 from promptvc.wording import plural
 
 TEXT_TYPES = {
@@ -30,9 +31,12 @@ TEXT_TYPES = {
 MANY_TYPES = {"contains-any", "contains-all", "icontains-any", "icontains-all"}
 JSON_TYPES = {"is-json", "contains-json"}
 BUDGET_TYPES = {"cost", "latency"}
+TOOL_TYPES = {"tool-call", "tool-call-f1"}
 # Graded only where two snapshots are compared, by the pairwise judge (evaluation/pairwise.py).
 COMPARE_TYPE = "llm-compare"
-KNOWN_TYPES = TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | {"llm-rubric", "python", COMPARE_TYPE}
+KNOWN_TYPES = (
+    TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | TOOL_TYPES | {"llm-rubric", "python", COMPARE_TYPE}
+)
 NEGATABLE_TYPES = KNOWN_TYPES - {COMPARE_TYPE}
 COMPARE_ONLY = "llm-compare is graded only when two snapshots are compared (diff --eval, check)"
 ASSERT_KEYS = {"type", "value", "weight", "threshold", "min", "metric", "description"}
@@ -46,10 +50,13 @@ class Assertion:
     weight: float = 1.0
     threshold: float | None = None
     min: int = 4  # llm-rubric: the lowest passing judge score (1-5)
+    implied_by: str | None = None  # not written in the set: added for this (e.g. output_schema)
 
     @property
     def label(self) -> str:
         name = ("not-" if self.negate else "") + self.type
+        if self.implied_by:
+            name = f"{name} ({self.implied_by})"
         if self.value is None or isinstance(self.value, (dict, list)) and self.type in JSON_TYPES:
             return name
         return f"{name} {json.dumps(self.value, ensure_ascii=False)}"
@@ -171,6 +178,14 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
         raise ValueError("value must be the rubric text")
     if kind == COMPARE_TYPE and (not isinstance(value, str) or not value.strip()):
         raise ValueError('value must be the criterion, e.g. "more accurate and more helpful"')
+    if kind == "tool-call":
+        check_expected_call(value)
+        if isinstance(value, dict) and "schema" in value:
+            check_json_schema(value["schema"])
+    if kind == "tool-call-f1" and not (isinstance(value, (str, list)) and value):
+        raise ValueError(
+            "value must be the tool names expected (a list or a comma-separated string)"
+        )
     if kind in MANY_TYPES and isinstance(value, str):
         try:
             parse_comma_separated(value)
@@ -181,19 +196,25 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
             schema = _schema(value)
         except UserError as exc:
             raise ValueError(f"invalid JSON Schema: {exc.message}") from None
-        try:
-            import jsonschema
+        check_json_schema(schema)
 
-            jsonschema.validators.validator_for(schema).check_schema(schema)
-        except Exception as exc:  # jsonschema.SchemaError and friends
-            raise ValueError(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
-        unknown = unknown_formats(schema)
-        if unknown:
-            hint = (
-                did_you_mean(unknown[0], sorted(KNOWN_FORMATS))
-                or f" (known: {', '.join(sorted(KNOWN_FORMATS))})"
-            )
-            raise ValueError(f"unknown format '{unknown[0]}' in the JSON Schema{hint}")
+
+def check_json_schema(schema: Any) -> None:
+    """ValueError with the reason when `schema` is not a JSON Schema its meta-schema accepts, or
+    names a `format` no checker knows (which would pass anything, silently)."""
+    try:
+        import jsonschema
+
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except Exception as exc:  # jsonschema.SchemaError and friends
+        raise ValueError(f"invalid JSON Schema: {str(exc).splitlines()[0]}") from None
+    unknown = unknown_formats(schema)
+    if unknown:
+        hint = (
+            did_you_mean(unknown[0], sorted(KNOWN_FORMATS))
+            or f" (known: {', '.join(sorted(KNOWN_FORMATS))})"
+        )
+        raise ValueError(f"unknown format '{unknown[0]}' in the JSON Schema{hint}")
 
 
 def _schema(value: Any) -> dict:
@@ -206,6 +227,11 @@ def _schema(value: Any) -> dict:
 
             return parse_yaml(value, "the schema")
     return value
+
+
+def schema_check(schema: dict) -> Assertion:
+    """The `is-json` check every case of a prompt with an `output_schema` gets."""
+    return Assertion("is-json", False, schema, implied_by="output_schema")
 
 
 def split_values(value: Any) -> list[str]:
@@ -447,6 +473,16 @@ def _python(a, seen, _verdict, fn):
     )
 
 
+def _tool_call(a, seen, *_):
+    return _bool(*grade_tool_call(a.value, seen.output, _validate_schema))
+
+
+def _tool_call_f1(a, seen, *_):
+    score, reason = tool_call_f1(split_values(a.value), seen.output)
+    threshold = a.threshold if a.threshold is not None else 1.0
+    return score >= threshold, score, f"{reason} (threshold {threshold:g})"
+
+
 _GRADERS: dict[str, Callable] = {
     "equals": _equals,
     "contains": _contains,
@@ -464,6 +500,8 @@ _GRADERS: dict[str, Callable] = {
     "latency": _budget,
     "llm-rubric": _rubric,
     "python": _python,
+    "tool-call": _tool_call,
+    "tool-call-f1": _tool_call_f1,
 }
 
 

@@ -33,7 +33,12 @@ def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
         files[deps.examples] = (
             snapshot.files[deps.examples].sha if deps.examples in snapshot else None
         )
-    files.update(python_dependencies(snapshot, golden.python_modules))
+    if deps.schema_file:
+        files[deps.schema_file] = (
+            snapshot.files[deps.schema_file].sha if deps.schema_file in snapshot else None
+        )
+    modules = golden.python_modules + ((deps.schema_module,) if deps.schema_module else ())
+    files.update(python_dependencies(snapshot, modules))
     tier = renderer.tiers.get(deps.tier) if deps.tier else None
     judge = judge_fingerprint(renderer) if golden.uses_judge else None
     return content_hash(KEY_VERSION, files, tier, judge, identity.kind, identity.endpoint)

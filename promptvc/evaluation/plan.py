@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from promptvc.errors import UserError
+from promptvc.evals.assertions import schema_check
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evaluation.keys import result_key, set_key
 from promptvc.evaluation.prices import Price, estimate_tokens, price_for
@@ -18,7 +19,9 @@ from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
 from promptvc.prompts.judge import judge_config, render_judge
+from promptvc.prompts.output_schema import OutputSchema, loaded
 from promptvc.prompts.render import Renderer
+from promptvc.prompts.tiers import EffectiveConfig
 from promptvc.providers import Identity, identity_for
 
 OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
@@ -163,6 +166,7 @@ def _plan_set(
             f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)",
             path=golden.path,
         )
+    output = _output_schema(renderer, golden, config)
     price = price_for(config.model, config.price)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
@@ -176,6 +180,10 @@ def _plan_set(
             )
         except UserError as exc:
             raise UserError(f"{exc} (golden set {golden.id}, case {case.id})") from None
+        if output is not None:
+            rendered = replace(rendered, config=replace(rendered.config, output_schema=output))
+            if identity.kind != "echo":  # echo answers with the prompt itself, never JSON
+                case = replace(case, asserts=(schema_check(output.schema or {}), *case.asserts))
         for sample in range(repeat):
             request = build_request(rendered, identity.kind, identity.endpoint, sample)
             jobs.append(
@@ -192,6 +200,22 @@ def _plan_set(
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
+
+
+def _output_schema(
+    renderer: Renderer, golden: GoldenSet, config: EffectiveConfig
+) -> OutputSchema | None:
+    """The prompt's output schema, its Pydantic model loaded: planning is for evaluating, and
+    evaluating runs the snapshot's repository code (as python assertions do)."""
+    if config.output_schema is None:
+        return None
+    snapshot = renderer.snapshot
+    root = str(snapshot.repo.root) if snapshot.repo is not None else "."
+    where = renderer.prompt(golden.prompt).path
+    try:
+        return loaded(config.output_schema, snapshot, root, where)
+    except UserError as exc:
+        raise UserError(f"{exc.message} (golden set {golden.id})", path=exc.path) from None
 
 
 def resample(plan: SetPlan, case_ids: Sequence[str], samples: range) -> SetPlan:

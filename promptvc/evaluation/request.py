@@ -80,6 +80,13 @@ class ModelRequest:
         body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         return body
 
+    @property
+    def output_schema(self) -> dict | None:
+        """The JSON Schema the answer is asked to follow (front matter `output_schema`), if any."""
+        config = dict(self.params).get("output_config")
+        form = config.get("format") if isinstance(config, dict) else None
+        return form.get("schema") if isinstance(form, dict) else None
+
     def plain(self) -> str:
         """What the echo provider answers: the text `promptvc render --plain` prints."""
         parts = [f"system:\n{self.system}"] if self.system else []
@@ -122,6 +129,9 @@ def build_request(
     """The request as it is sent, and so as it is keyed: a parameter the model rejects is left out."""
     model = rendered.config.model
     params = {k: v for k, v in sendable(model, rendered.config.params).items() if k != "model"}
+    schema = rendered.config.output_schema
+    if schema is not None and schema.schema is not None:
+        params["output_config"] = output_config(schema.schema)
     return ModelRequest(
         provider=provider,
         endpoint=endpoint,
@@ -132,3 +142,36 @@ def build_request(
         sample=sample,
         draw=draw,
     )
+
+
+def output_config(schema: dict) -> dict:
+    """The Messages API's structured outputs: the answer constrained to a JSON Schema (no tool
+    forced as a stand-in: the newest models refuse a forced tool_choice)."""
+    return {"format": {"type": "json_schema", "schema": schema}}
+
+
+def response_format(request: ModelRequest) -> dict | None:
+    """The same ask in the OpenAI-compatible request style (chat completions' `response_format`);
+    strict only when the schema fits strict mode (every object closed, every property required),
+    which OpenAI would otherwise reject."""
+    schema = request.output_schema
+    if schema is None:
+        return None
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema, "strict": fits_strict_mode(schema)},
+    }
+
+
+def fits_strict_mode(schema: Any) -> bool:
+    if isinstance(schema, list):
+        return all(fits_strict_mode(item) for item in schema)
+    if not isinstance(schema, dict):
+        return True
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and (
+        schema.get("additionalProperties") is not False
+        or set(schema.get("required") or ()) != set(properties)
+    ):
+        return False
+    return all(fits_strict_mode(value) for value in schema.values())

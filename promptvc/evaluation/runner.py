@@ -20,6 +20,7 @@ from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
+from promptvc.prompts.output_schema import canonical_json
 from promptvc.providers import (
     PROVIDERS,
     Provider,
@@ -288,6 +289,7 @@ class Runner:
     async def _grade(
         self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None, called: bool
     ) -> CaseResult:
+        response = structured(job.request, response)
         seen = assertions.Observed(
             response.text, job.case.vars, job.case.id, cost, response.latency_ms or None
         )
@@ -439,6 +441,16 @@ class _RecordedMeanwhile(Exception):
     def __init__(self, row: dict):
         super().__init__(row["key"])
         self.row = row
+
+
+def structured(request: ModelRequest, response: Response) -> Response:
+    """An answer asked for in a structure is kept as canonical JSON (keys sorted, no insignificant
+    space), so that equal answers are equal outputs; one that is not JSON is kept as it came, for
+    the implicit is-json check to fail."""
+    if request.output_schema is None:
+        return response
+    text = canonical_json(response.text)
+    return response if text is None else replace(response, text=text)
 
 
 def _response_from_row(row: dict) -> Response:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.output_schema import spec_problem
 from promptvc.prompts.tiers import API_PARAMS
 from promptvc.yamlfile import key_line, parse_yaml
 
@@ -14,7 +15,7 @@ NOT_PROMPTS = ("partials/", "examples/")
 JUDGE_NAME = "judge"
 COMPARE_JUDGE_NAME = "judge-compare"  # the pairwise judge of llm-compare
 JUDGE_NAMES = (JUDGE_NAME, COMPARE_JUDGE_NAME)  # prompts that judge, not prompts of their own
-META_KEYS = {"description", "tier", "examples", "inputs"}
+META_KEYS = {"description", "tier", "examples", "inputs", "output_schema"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class PromptFile:
     @property
     def examples_path(self) -> str | None:
         return self.meta.get("examples")
+
+    @property
+    def output_schema(self) -> dict | str | None:
+        """As written: a JSON Schema, a .json path under prompts/, or `module:Class`."""
+        return self.meta.get("output_schema")
 
     @property
     def inputs(self) -> tuple[str, ...] | None:
@@ -122,6 +128,10 @@ def _check_meta(meta: dict, front: str, path: str) -> None:
         raise UserError(
             "'inputs' must be a list of names", path=path, line=key_line(front, "inputs", 2)
         )
+    if "output_schema" in meta:
+        problem = spec_problem(meta["output_schema"])
+        if problem:
+            raise UserError(problem, path=path, line=key_line(front, "output_schema", 2))
     for key in ("tier", "examples", "description"):
         if key in meta and not isinstance(meta[key], str):
             raise UserError(f"'{key}' must be a string", path=path, line=key_line(front, key, 2))

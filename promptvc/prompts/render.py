@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
@@ -21,6 +21,7 @@ from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.budget import RenderLimitExceeded, RenderLimits, bounded_render
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
+from promptvc.prompts.output_schema import OutputSchema, static_schema
 from promptvc.prompts.sandbox import BoundedSandbox
 from promptvc.prompts.templatecache import Analysis, TemplateCache
 from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
@@ -288,9 +289,31 @@ class Renderer:
         where = tiers_path(self.prompts_dir) if prompt.tier else prompt.path
         tiers = self.tiers  # an error in tiers.yaml names tiers.yaml
         try:
-            return effective_config(prompt.tier, prompt.overrides, tiers, where)
+            config = effective_config(prompt.tier, prompt.overrides, tiers, where)
         except UserError as exc:
             raise UserError(exc.message, path=prompt.path) from None
+        if prompt.output_schema is None:
+            return config
+        return replace(config, output_schema=self.output_schema(prompt))
+
+    def output_schema(self, prompt: PromptFile) -> OutputSchema:
+        """The prompt's schema as far as it is known without running repository code."""
+
+        def read(relative: str) -> tuple[str, str]:
+            try:
+                path = self.loader.path_of(relative)
+            except UserError:
+                raise UserError(
+                    f"output_schema '{relative}' is outside {self.prompts_dir}/", path=prompt.path
+                ) from None
+            ref = self.snapshot.files.get(path)
+            if ref is None:
+                raise KeyError(path)
+            if ref.is_symlink:
+                raise UserError("is a symlink; promptvc refuses to follow links", path=path)
+            return path, self.snapshot.read_text(path)
+
+        return static_schema(prompt.output_schema, read, prompt.path)
 
     def examples(self, name: str) -> list:
         relative = self.prompt(name).examples_path

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.capabilities import sendable
+from promptvc.prompts.output_schema import OutputSchema
 from promptvc.yamlfile import key_line, parse_yaml
 
 TIERS_FILE = "tiers.yaml"
@@ -35,6 +36,7 @@ class EffectiveConfig:
     params: dict  # what goes into the request (model, max_tokens, ...)
     sources: dict  # key -> where it came from ("tiers.yaml: fast", "front matter")
     price: dict | None = None
+    output_schema: OutputSchema | None = None  # the structure the answer is asked for
 
     @property
     def model(self) -> str | None:

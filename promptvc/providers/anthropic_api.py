@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import anthropic
 
+from promptvc.evals.toolcalls import tool_calls_output
 from promptvc.evaluation.request import ModelRequest
 from promptvc.providers import (
     MalformedResponse,
@@ -241,7 +242,19 @@ def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Respo
     model, stop_reason = body.get("model") or requested_model, body.get("stop_reason")
     if not isinstance(model, str) or not (stop_reason is None or isinstance(stop_reason, str)):
         raise MalformedResponse("model or stop_reason is not a string")
-    return Response("".join(texts), model, stop_reason, tokens[0], tokens[1], latency_ms)
+    text = "".join(texts)
+    calls = _tool_calls(content)
+    if calls:
+        text = tool_calls_output(text, calls)
+    return Response(text, model, stop_reason, tokens[0], tokens[1], latency_ms)
+
+
+def _tool_calls(content: list[dict]) -> list[tuple[str, dict]]:
+    """The answer's tool_use blocks as (name, arguments)."""
+    calls = [(b.get("name"), b.get("input")) for b in content if b.get("type") == "tool_use"]
+    if not all(isinstance(n, str) and isinstance(a, dict) for n, a in calls):
+        raise MalformedResponse("a tool_use block without a name or an input object")
+    return calls  # type: ignore[return-value]
 
 
 def _preview(data: bytes) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from promptvc.diff import DiffReport, PromptChange, RenderedChange
+from promptvc.diff import DiffReport, PromptChange, RenderedChange, SchemaDiff
 from promptvc.wording import plural, signed_money
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ def prompt_lines(
         entry.append(f"   ({c.source})" if c.source else "", style="dim")
         lines.append(_label("config" if i == 0 else "", entry))
     lines += [_label("warning", Text(w, style="yellow")) for w in change.warnings]
+    if change.schema:
+        lines += schema_lines(change.schema)
     for i, e in enumerate(change.examples):
         mark = {"added": "+", "removed": "-", "changed": "~"}[e.kind]
         entry = Text(f'{mark} "{e.label}"', style={"+": "green", "-": "red", "~": "yellow"}[mark])
@@ -95,6 +97,37 @@ def prompt_lines(
     else:
         lines.append(_label("goldens", Text("none — no golden set names this prompt", style="dim")))
     return lines
+
+
+def schema_lines(diff: SchemaDiff) -> list[Text]:
+    """output_schema's change, field by field: + added, - removed, ~ retyped or re-required."""
+    entries: list[Text] = []
+    if diff.old_source != diff.new_source:
+        entries.append(
+            Text(f"output_schema  {_value(diff.old_source)} → {_value(diff.new_source)}")
+        )
+    for c in diff.changes:
+        if c.kind == "added":
+            entries.append(Text(f"+ {c.field}: {c.new}", style="green"))
+        elif c.kind == "removed":
+            entries.append(Text(f"- {c.field}: {c.old}", style="red"))
+        elif c.kind == "type changed":
+            entries.append(Text(f"~ {c.field}: {c.old} → {c.new}", style="yellow"))
+        elif c.kind == "constraints changed":
+            entries.append(
+                Text("~ constraints or descriptions changed, no field's type", style="yellow")
+            )
+        else:
+            entries.append(Text(f"~ {c.field}: {c.kind}", style="yellow"))
+    if diff.unread:
+        entries.append(
+            Text(
+                "a Pydantic model's fields are read only by commands that evaluate "
+                "(loading it runs repository code)",
+                style="dim",
+            )
+        )
+    return [_label("schema" if i == 0 else "", entry) for i, entry in enumerate(entries)]
 
 
 def rendered_lines(
@@ -264,6 +297,8 @@ def stat_lines(report: DiffReport) -> list[Text]:
             bits.append(f"config {len(p.config)}")
         if p.examples:
             bits.append(f"examples {len(p.examples)}")
+        if p.schema:
+            bits.append(f"schema {len(p.schema.changes) or 1}")
         if p.rendered and not (p.rendered.error or p.rendered.old_error):
             bits.append(
                 f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}"
