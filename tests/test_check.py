@@ -310,7 +310,7 @@ def test_check_base_in_ci_with_markdown_and_junit(gated, model_server, cli, tmp_
     assert code == 1, out + err
     report = summary.read_text()
     assert (
-        "| support-answer | 1.00 | 0.00 | -1.00 | −1.00..−1.00 | 0.25 | 0.90 | failed | regressed |"
+        "| support-answer | 1.00 | 0.00 | -1.00 | −1.00..−1.00 | 0.25 | 0.90 | failed | regressed: 2 cases reproduced when re-sampled |"
         in report
     )
     assert (
