@@ -12,14 +12,14 @@ from dataclasses import dataclass, replace
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
-from promptvc.evaluation.keys import result_key, set_key
+from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
 from promptvc.evaluation.prices import Price, estimate_tokens, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
 from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.render import Renderer
-from promptvc.providers import Identity, identity_for
+from promptvc.providers import Identity
 
 OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
 
@@ -50,6 +50,11 @@ class CaseJob:
     # The judge's requests depend on the output, so they are estimated from the judge template
     # and the output budget: judge_repeat per llm-rubric assertion.
     judge_calls: tuple[Call, ...] = ()
+    judge: Identity | None = None  # who answers its judge calls (the judge tier's provider)
+
+    @property
+    def judged_by(self) -> Identity:
+        return self.judge or self.identity
 
     @property
     def model_call(self) -> Call:
@@ -123,7 +128,6 @@ def plan_eval(
     Each set draws its own `repeat` samples per case, unless `repeat` (--repeat) overrides it."""
     sets = []
     for golden in goldens:
-        identity = identity_for(golden.provider, provider, default_provider)
         cases = [c for c in golden.cases if case_selected(golden, c, pattern)]
         if pattern and not cases:
             continue
@@ -132,7 +136,7 @@ def plan_eval(
                 _plan_set(
                     renderer,
                     golden,
-                    identity,
+                    (provider, default_provider),
                     cases,
                     repeat or golden.repeat,
                     whole=len(cases) == len(golden.cases),
@@ -148,29 +152,31 @@ def plan_eval(
 def _plan_set(
     renderer: Renderer,
     golden: GoldenSet,
-    identity: Identity,
+    choice: tuple[str | None, str],
     cases: list[Case],
     repeat: int,
     whole: bool,
 ) -> SetPlan:
     try:
+        identity = set_identity(renderer, golden, *choice)
+        judge = judge_identity(renderer, golden.provider, *choice) if golden.uses_judge else None
         key = set_key(renderer, golden, identity)
         config = renderer.config(golden.prompt)
     except UserError as exc:
         raise UserError(f"{exc} (golden set {golden.id})") from None
-    if identity.kind == "anthropic" and not config.model:
+    if identity.kind != "echo" and not config.model:
         raise UserError(
             f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)",
             path=golden.path,
         )
-    price = price_for(config.model, config.price)
+    price = price_for(config.model, config.price, identity.known_price(config.model))
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
     for case in cases:
         try:
             rendered = renderer.render(golden.prompt, case.vars)
             judge_calls = (
-                _judge_calls(renderer, case, answer_tokens) * golden.judge_repeat
+                _judge_calls(renderer, case, answer_tokens, judge) * golden.judge_repeat
                 if identity.kind != "echo"
                 else ()
             )
@@ -189,6 +195,7 @@ def _plan_set(
                     identity,
                     key,
                     judge_calls,
+                    judge,
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
@@ -212,12 +219,15 @@ def resample(plan: SetPlan, case_ids: Sequence[str], samples: range) -> SetPlan:
     return replace(plan, jobs=jobs, whole=False)
 
 
-def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Call, ...]:
+def _judge_calls(
+    renderer: Renderer, case: Case, answer_tokens: int, judge: Identity | None
+) -> tuple[Call, ...]:
     rubrics = [str(a.value) for a in case.asserts if a.type == "llm-rubric"]
     if not rubrics:
         return ()
     config = judge_config(renderer)
-    price = price_for(config.model, config.price)
+    known = judge.known_price(config.model) if judge else None
+    price = price_for(config.model, config.price, known)
     reply_tokens = int(config.params.get("max_tokens", 256)) // OUTPUT_SHARE
     calls = []
     for rubric in rubrics:

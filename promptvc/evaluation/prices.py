@@ -28,9 +28,16 @@ BUILTIN_PRICES: dict[str, Price] = {
 }
 
 
-def price_for(model: str | None, override: dict | None = None) -> Price | None:
+def price_for(
+    model: str | None,
+    override: dict | None = None,
+    known: tuple[float, float] | None = None,
+) -> Price | None:
+    """The tier's own price, else what the provider knows (a local server: $0), else the table."""
     if override:
         return Price(float(override.get("input", 0)), float(override.get("output", 0)))
+    if known is not None:
+        return Price(*known)
     if not model:
         return None
     matches = [key for key in BUILTIN_PRICES if model.startswith(key)]
