@@ -25,6 +25,24 @@ BUILTIN_PRICES: dict[str, Price] = {
     "claude-haiku-4-5": Price(1.0, 5.0),
     "claude-3-5-haiku": Price(0.8, 4.0),
     "claude-3-haiku": Price(0.25, 1.25),
+    # OpenAI
+    "gpt-5": Price(1.25, 10.0),
+    "gpt-5-mini": Price(0.25, 2.0),
+    "gpt-5-nano": Price(0.05, 0.4),
+    "gpt-4.1": Price(2.0, 8.0),
+    "gpt-4.1-mini": Price(0.4, 1.6),
+    "gpt-4.1-nano": Price(0.1, 0.4),
+    "gpt-4o": Price(2.5, 10.0),
+    "gpt-4o-mini": Price(0.15, 0.6),
+    "o3": Price(2.0, 8.0),
+    "o3-mini": Price(1.1, 4.4),
+    "o4-mini": Price(1.1, 4.4),
+    # Google Gemini (prompts up to 200k tokens)
+    "gemini-2.5-pro": Price(1.25, 10.0),
+    "gemini-2.5-flash": Price(0.3, 2.5),
+    "gemini-2.5-flash-lite": Price(0.1, 0.4),
+    "gemini-2.0-flash": Price(0.1, 0.4),
+    "gemini-2.0-flash-lite": Price(0.075, 0.3),
 }
 
 
@@ -40,8 +58,15 @@ def price_for(
         return Price(*known)
     if not model:
         return None
+    model = family_name(model)
     matches = [key for key in BUILTIN_PRICES if model.startswith(key)]
     return BUILTIN_PRICES[max(matches, key=len)] if matches else None
+
+
+def family_name(model: str) -> str:
+    """The model's name without a router's or cloud's prefix: `models/gemini-2.5-flash`,
+    `openai/gpt-4.1`, Bedrock's `us.anthropic.claude-haiku-4-5-20251001-v1:0`."""
+    return model.rpartition("/")[2].rpartition("anthropic.")[2]
 
 
 def estimate_tokens(text: str) -> int:

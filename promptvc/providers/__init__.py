@@ -183,6 +183,8 @@ def identity_for(
         if not cls.has_key(connection):
             return Identity(connection.provider, where, "replay", connection)
     cls.check_installed()
+    if not cls.has_key(connection):
+        cls.require_key(connection)
     return Identity(connection.provider, where, "live", connection)
 
 
@@ -279,6 +281,11 @@ class Provider(ABC):
     @classmethod
     def check_installed(cls) -> None:
         require_extra(cls.name, cls.requires)
+
+    @classmethod
+    def require_key(cls, connection: Connection) -> None:
+        """Raise MissingKey, naming the variable, where a live run cannot go without one."""
+        return None
 
     @classmethod
     def known_price(cls, connection: Connection, model: str) -> tuple[float, float] | None:

@@ -22,8 +22,9 @@ class ChatClient(RetryingClient):
         )
 
     async def send(self, request: ModelRequest) -> bytes:
+        # The raw body (the SDK's legacy raw response has read it already): no pydantic models.
         raw = await self.client.chat.completions.with_raw_response.create(**chat_body(request))
-        return await raw.read()
+        return raw.content
 
     def parse(self, data: bytes, requested_model: str, latency_ms: float) -> Response:
         return parse_completion(load_json(data), requested_model, latency_ms)

@@ -55,6 +55,10 @@ class OpenAIProvider(Provider):
         return name is None or bool(os.environ.get(str(name)))
 
     @classmethod
+    def require_key(cls, connection: Connection) -> None:
+        key_from(connection, KEY_ENV)
+
+    @classmethod
     def known_price(cls, connection: Connection, model: str) -> tuple[float, float] | None:
         """A server on this machine or the local network costs nothing per token, unless the tier
         sets a price; any other endpoint is priced by the built-in table."""

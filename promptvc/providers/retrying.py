@@ -209,4 +209,6 @@ def _message(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return str(body["error"].get("message", exc))
+    if isinstance(body, dict) and isinstance(body.get("message"), str):  # openai: the error itself
+        return body["message"]
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
