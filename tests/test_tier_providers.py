@@ -266,3 +266,31 @@ def test_the_built_in_providers_are_registered_as_entry_points():
 
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     assert pyproject["project"]["entry-points"]["promptvc.providers"] == BUILTIN
+
+
+def test_the_judge_tier_may_use_another_provider_than_the_judged_prompt(
+    model_repo, model_server, cli
+):
+    from tests.data import JUDGED_GOLDEN
+
+    def rule(body):
+        return "Score: 5\nCites the policy." if body["model"] == "gpt-4.1" else answer_by_rule(body)
+
+    model_server.rule = rule
+    model_repo.write("evals/support-answer.yaml", JUDGED_GOLDEN)
+    tiers = TIERS.replace(
+        TIERS.splitlines()[2],
+        f'judge: {{provider: openai, base_url: "{model_server.url}/v1", model: gpt-4.1, '
+        "api_key_env: null, max_tokens: 256}",
+    )
+    model_repo.write("prompts/tiers.yaml", tiers)
+    model_repo.commit("judge with another family")
+    code, out, err = cli("eval")
+    assert code == 0, out + err
+    by_path = sorted((r["path"], r["body"]["model"]) for r in model_server.requests)
+    assert by_path == [
+        ("/v1/chat/completions", "gpt-4.1"),
+        ("/v1/chat/completions", "gpt-4.1"),
+        ("/v1/messages", "claude-haiku-4-5"),
+        ("/v1/messages", "claude-haiku-4-5"),
+    ]

@@ -22,6 +22,7 @@ from promptvc.prompts.render import Renderer
 from promptvc.providers import Identity
 
 OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
+JUDGED = ("llm-rubric", "llm-compare")  # assertions a model grades: the judge tier answers them
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,8 @@ def _plan_set(
 ) -> SetPlan:
     try:
         identity = set_identity(renderer, golden, *choice)
-        judge = judge_identity(renderer, golden.provider, *choice) if golden.uses_judge else None
+        judged = any(a.type in JUDGED for c in golden.cases for a in c.asserts)
+        judge = judge_identity(renderer, golden.provider, *choice) if judged else None
         key = set_key(renderer, golden, identity)
         config = renderer.config(golden.prompt)
     except UserError as exc:

@@ -98,10 +98,6 @@ class VertexProvider(_ClaudeCloud):
 
     def __init__(self, options: ProviderOptions, connection: Connection | None = None):
         connection = connection or Connection(self.name)
-        if not self.region_of(connection):
-            raise UserError(
-                "the vertex provider needs a region (`region:` in the tier, or CLOUD_ML_REGION)"
-            )
         settings = dict(connection.settings)
         settings.setdefault("project", os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID"))
         super().__init__(options, Connection(self.name, tuple(sorted(settings.items()))))
@@ -110,6 +106,10 @@ class VertexProvider(_ClaudeCloud):
     def endpoint_of(cls, connection: Connection) -> str:
         if connection.get("base_url"):
             return public_endpoint(str(connection.get("base_url")))
-        region = cls.region_of(connection) or "global"
+        region = cls.region_of(connection)
+        if not region:
+            raise UserError(
+                "the vertex provider needs a region (`region:` in the tier, or CLOUD_ML_REGION)"
+            )
         project = connection.get("project") or os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID", "")
         return f"https://{region}-aiplatform.googleapis.com/projects/{project}"
