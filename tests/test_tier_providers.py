@@ -294,3 +294,56 @@ def test_the_judge_tier_may_use_another_provider_than_the_judged_prompt(
         ("/v1/messages", "claude-haiku-4-5"),
         ("/v1/messages", "claude-haiku-4-5"),
     ]
+
+
+def test_render_shows_the_tier_provider(model_repo, model_server, cli):
+    use_tier(model_repo, openai_tier(model_server))
+    code, out, err = cli("render", "support/answer", "--case", "refund-window")
+    assert code == 0, err
+    assert "provider        openai   (tiers.yaml: fast)" in out
+    code, out, err = cli("render", "support/answer", "--case", "refund-window", "--json")
+    assert json.loads(out)["provider"]["provider"] == "openai"
+
+
+def test_the_chat_body_converts_messages_api_tools_and_keeps_openai_ones():
+    from promptvc.evaluation.request import ModelRequest
+    from promptvc.providers.openai_compat import chat_body
+
+    tool = {"name": "lookup", "description": "Find an order", "input_schema": {"type": "object"}}
+    native = {"type": "function", "function": {"name": "refund", "parameters": {}}}
+    request = ModelRequest(
+        "openai",
+        "http://127.0.0.1:1/v1",
+        "qwen3:8b",
+        "",
+        (("user", "hi"),),
+        (
+            ("max_tokens", 64),
+            ("tool_choice", {"type": "tool", "name": "lookup"}),
+            ("tools", [tool, native]),
+            ("top_k", 20),
+            ("thinking", {"type": "enabled"}),
+        ),
+    )
+    body = chat_body(request)
+    assert body["messages"] == [{"role": "user", "content": "hi"}]  # no system text, no message
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "parameters": {"type": "object"},
+                "description": "Find an order",
+            },
+        },
+        native,
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
+    assert body["extra_body"] == {"top_k": 20} and "thinking" not in body
+
+
+def test_a_vertex_tier_needs_a_region(model_repo, cli):
+    use_tier(model_repo, "{provider: vertex, model: claude-haiku-4-5@20251001, project: acme}")
+    code, out, err = cli("eval")
+    assert code == 2
+    assert "prompts/tiers.yaml:1: tier 'fast': the vertex provider needs a region" in err
