@@ -347,3 +347,33 @@ def test_a_vertex_tier_needs_a_region(model_repo, cli):
     code, out, err = cli("eval")
     assert code == 2
     assert "prompts/tiers.yaml:1: tier 'fast': the vertex provider needs a region" in err
+
+
+def test_a_diff_to_a_local_model_costs_nothing_rather_than_unknown(model_repo, model_server, cli):
+    use_tier(model_repo, openai_tier(model_server).replace("gpt-4.1-mini", '"qwen3:8b"'), False)
+    model_repo.stage("prompts/tiers.yaml")
+    code, out, err = cli("diff", "--staged")
+    assert code == 0, err
+    assert "qwen3:8b" in out and "cost unknown" not in out
+
+
+def test_a_provider_may_count_tokens_itself():
+    from promptvc.providers import Provider
+
+    class Counted(Provider):
+        name = "counted"
+
+        @classmethod
+        def count_tokens(cls, connection, model, text):
+            return len(text.split())
+
+        async def complete(self, request, before_send=None):
+            raise NotImplementedError
+
+    PROVIDERS["counted"] = Counted
+    try:
+        identity = Identity("counted", "local", "live", Connection("counted"))
+        assert identity.count_tokens("m", "three words here") == 3
+        assert Identity("echo", "local", "echo").count_tokens("m", "three words here") is None
+    finally:
+        PROVIDERS.pop("counted")

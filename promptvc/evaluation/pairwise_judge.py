@@ -23,7 +23,7 @@ from promptvc.evals.pairwise import (
 )
 from promptvc.evals.scoring import CaseResult, SetOutcome
 from promptvc.evaluation.plan import OUTPUT_SHARE, Call, CaseJob, EvalPlan
-from promptvc.evaluation.prices import estimate_tokens, price_for
+from promptvc.evaluation.prices import config_price, estimate_tokens
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.evaluation.runner import Runner
 from promptvc.prompts.judge import COMPARE_JUDGE, judge_config, parse_winner, render_compare_judge
@@ -220,8 +220,7 @@ def _unseen_pair_calls(renderer: Renderer, job: CaseJob, criterion: str) -> list
 
 
 def _judge_price(renderer: Renderer):
-    config = judge_config(renderer, COMPARE_JUDGE)
-    return price_for(config.model, config.price)
+    return config_price(judge_config(renderer, COMPARE_JUDGE))
 
 
 def _reply_tokens(renderer: Renderer) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from promptvc.errors import UserError
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
-from promptvc.evaluation.prices import Price, estimate_tokens, price_for
+from promptvc.evaluation.prices import Price, config_price, estimate_tokens
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
@@ -60,9 +60,10 @@ class CaseJob:
     @property
     def model_call(self) -> Call:
         output_budget = int(dict(self.request.params).get("max_tokens", 1024))
-        return Call(
-            self.price, estimate_tokens(self.request.plain()), output_budget // OUTPUT_SHARE
-        )
+        text = self.request.plain()
+        counted = self.identity.count_tokens(self.request.model, text)
+        tokens = counted if counted is not None else estimate_tokens(text)
+        return Call(self.price, tokens, output_budget // OUTPUT_SHARE)
 
 
 @dataclass(frozen=True)
@@ -171,14 +172,14 @@ def _plan_set(
             f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)",
             path=golden.path,
         )
-    price = price_for(config.model, config.price, identity.known_price(config.model))
+    price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
     for case in cases:
         try:
             rendered = renderer.render(golden.prompt, case.vars)
             judge_calls = (
-                _judge_calls(renderer, case, answer_tokens, judge) * golden.judge_repeat
+                _judge_calls(renderer, case, answer_tokens) * golden.judge_repeat
                 if identity.kind != "echo"
                 else ()
             )
@@ -221,15 +222,12 @@ def resample(plan: SetPlan, case_ids: Sequence[str], samples: range) -> SetPlan:
     return replace(plan, jobs=jobs, whole=False)
 
 
-def _judge_calls(
-    renderer: Renderer, case: Case, answer_tokens: int, judge: Identity | None
-) -> tuple[Call, ...]:
+def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Call, ...]:
     rubrics = [str(a.value) for a in case.asserts if a.type == "llm-rubric"]
     if not rubrics:
         return ()
     config = judge_config(renderer)
-    known = judge.known_price(config.model) if judge else None
-    price = price_for(config.model, config.price, known)
+    price = config_price(config)
     reply_tokens = int(config.params.get("max_tokens", 256)) // OUTPUT_SHARE
     calls = []
     for rubric in rubrics:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from promptvc.prompts.tiers import EffectiveConfig
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,22 @@ def price_for(
     model = family_name(model)
     matches = [key for key in BUILTIN_PRICES if model.startswith(key)]
     return BUILTIN_PRICES[max(matches, key=len)] if matches else None
+
+
+def config_price(config: EffectiveConfig) -> Price | None:
+    """A prompt's price per its effective config: the tier's own, else what its provider knows
+    (a local server: $0), else the built-in table."""
+    known = None
+    if config.connection and config.model and not config.price:
+        from promptvc.errors import UserError
+        from promptvc.providers import Connection, provider_class
+
+        connection = Connection.of(config.connection)
+        try:
+            known = provider_class(connection.provider).known_price(connection, config.model)
+        except UserError:  # an unknown provider is reported where the set is planned
+            known = None
+    return price_for(config.model, config.price, known)
 
 
 def family_name(model: str) -> str:

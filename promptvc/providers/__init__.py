@@ -117,6 +117,12 @@ class Identity:
         """The registered provider that answers for this identity."""
         return {"live": self.kind}.get(self.mode, self.mode)
 
+    def count_tokens(self, model: str, text: str) -> int | None:
+        """The provider's own offline count of the text's tokens, where it has one."""
+        if self.mode == "echo":
+            return None
+        return provider_class(self.kind).count_tokens(self.connection, model, text)
+
     def known_price(self, model: str | None) -> tuple[float, float] | None:
         """The provider's own price for a model, where it knows better than the built-in table."""
         if self.mode == "echo" or not model:
@@ -285,6 +291,12 @@ class Provider(ABC):
     @classmethod
     def require_key(cls, connection: Connection) -> None:
         """Raise MissingKey, naming the variable, where a live run cannot go without one."""
+        return None
+
+    @classmethod
+    def count_tokens(cls, connection: Connection, model: str, text: str) -> int | None:
+        """How many tokens this text is for the model, where the provider can tell offline (a
+        tokenizer of its own); None for promptvc's estimate (about four characters a token)."""
         return None
 
     @classmethod
