@@ -224,9 +224,10 @@ def test_a_missing_extra_gives_the_pip_line(model_repo, cli, monkeypatch):
 
 def test_a_missing_key_variable_is_named(model_repo, cli):
     use_tier(model_repo, "{provider: openai, model: gpt-4.1-mini, api_key_env: TEAM_OPENAI_KEY}")
-    code, out, err = cli("eval", "--provider", "anthropic")
-    assert code == 2
-    assert "TEAM_OPENAI_KEY is not set" in err and len(err.strip().splitlines()) == 1
+    for insist in ("live", "anthropic"):
+        code, out, err = cli("eval", "--provider", insist)
+        assert code == 2
+        assert "TEAM_OPENAI_KEY is not set" in err and len(err.strip().splitlines()) == 1
     # Without insisting, the set runs from recordings, as an Anthropic tier without a key does.
     code, out, err = cli("eval")
     assert code == 0 and "openai (replay)" in out

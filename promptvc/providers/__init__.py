@@ -184,7 +184,7 @@ def identity_for(
     where = cls.endpoint_of(connection)
     if choice == "replay":
         return Identity(connection.provider, where, "replay", connection)
-    if choice == "auto" or (choice == "anthropic" and not override):
+    if choice == "auto" or (choice in ("live", "anthropic") and not override):
         # Without a key, run what recordings can answer; only an explicit --provider insists.
         if not cls.has_key(connection):
             return Identity(connection.provider, where, "replay", connection)
