@@ -210,6 +210,13 @@ def test_an_unknown_provider_lists_the_installed_ones(shout_installed, model_rep
     ]
 
 
+def test_an_offline_mode_is_not_a_tier_provider(model_repo, cli):
+    use_tier(model_repo, "{provider: echo, model: claude-haiku-4-5}")
+    code, out, err = cli("eval")
+    assert code == 2
+    assert "prompts/tiers.yaml:1: tier 'fast': provider 'echo' is an offline mode" in err
+
+
 def test_a_missing_extra_gives_the_pip_line(model_repo, cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", None)  # as if it were not installed
     monkeypatch.setenv("OPENAI_API_KEY", "key-not-secret")

@@ -181,6 +181,11 @@ def identity_for(
         return Identity("echo", "local", "echo")
     connection = connection or Connection()
     cls = provider_class(connection.provider)
+    if not cls.live:
+        raise UserError(
+            f"provider '{cls.name}' is an offline mode, not a model: a golden set's `provider:` "
+            f"or --provider chooses it"
+        )
     where = cls.endpoint_of(connection)
     if choice == "replay":
         return Identity(connection.provider, where, "replay", connection)
