@@ -150,7 +150,9 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
 @click.option("--staged", is_flag=True, help="Evaluate the staged snapshot (the index).")
 @click.option("--changed-since", metavar="REV", help="Only the sets a change since REV can affect.")
 @click.option(
-    "--provider", type=click.Choice(["anthropic", "replay", "echo"]), help="Override the provider."
+    "--provider",
+    type=click.Choice(["live", "anthropic", "replay", "echo"]),
+    help="Override the provider: live (the tier's own, `anthropic` is a synonym), replay or echo.",
 )
 @click.option(
     "--repeat",
@@ -286,7 +288,9 @@ def judge() -> None:
 @click.option("--rev", help="The judge and labels of a git revision (default: the working tree).")
 @click.option("--staged", is_flag=True, help="The judge and labels of the staged snapshot.")
 @click.option(
-    "--provider", type=click.Choice(["anthropic", "replay"]), help="Override the provider."
+    "--provider",
+    type=click.Choice(["live", "anthropic", "replay"]),
+    help="Override the provider: live (the judge tier's own, `anthropic` is a synonym) or replay.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def judge_calibrate(names, rev, staged, provider, as_json) -> None:

@@ -386,11 +386,12 @@ def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
     if config is None:
         return {}, {}
     params = dict(config.params)
-    if config.price:
-        params["price"] = config.price
     sources = dict(config.sources)
-    if config.price:
-        sources["price"] = f"tiers.yaml: {config.tier}"
+    # The tier's provider and endpoint, and its price: config like any other, from tiers.yaml.
+    tier_only = {**config.connection, **({"price": config.price} if config.price else {})}
+    for key, value in tier_only.items():
+        params[key] = value
+        sources[key] = f"tiers.yaml: {config.tier}"
     return params, sources
 
 

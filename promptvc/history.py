@@ -16,7 +16,7 @@ from promptvc.evals.scoring import Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
 from promptvc.names import matches
-from promptvc.providers import endpoint, identity_for
+from promptvc.providers import key_environment
 from promptvc.significance import SetEvidence
 from promptvc.store import Store
 from promptvc.workspace import Workspace
@@ -125,12 +125,12 @@ def commit_states(
 
 def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
     """Each golden set's content key at a snapshot; UserError when a file it reads is broken."""
-    from promptvc.evaluation.keys import set_key
+    from promptvc.evaluation.keys import set_identity, set_key
 
     renderer = ws.renderer(snapshot)
     rows: list[dict] = []
     for golden in ws.goldens(snapshot):
-        identity = identity_for(golden.provider, None, ws.settings.provider)
+        identity = set_identity(renderer, golden, None, ws.settings.provider)
         key = set_key(renderer, golden, identity)
         rows.append(
             {
@@ -139,7 +139,7 @@ def set_keys_at(ws: Workspace, snapshot: Snapshot) -> list[dict]:
                 "set_key": key,
                 "prompt": golden.prompt,
                 "path": golden.path,
-                "endpoint": endpoint(),
+                "endpoint": key_environment(),
             }
         )
     return rows
@@ -161,7 +161,7 @@ def history(
     states = commit_states(ws, rev, limit)
     if not states:
         return []
-    known = store.commit_sets([c.sha for c, _ in states], endpoint())
+    known = store.commit_sets([c.sha for c, _ in states], key_environment())
     missing = [(c, files) for c, files in states if c.sha not in known]
     if missing:
         fresh = _compute_keys(ws, missing, on_warning or (lambda message: None))
@@ -214,7 +214,7 @@ def _compute_keys(ws: Workspace, states, warn: Callable[[str], None]) -> list[di
                 "set_key": "",
                 "prompt": "",
                 "path": "",
-                "endpoint": endpoint(),
+                "endpoint": key_environment(),
             }
         ]
     return rows

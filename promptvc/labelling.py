@@ -105,11 +105,12 @@ def _stored_outputs(
 ) -> tuple[list[dict], str]:
     """The evaluated results of the set as it is at the snapshot, else of its latest run."""
     if set_key is None:
+        from promptvc.evaluation.keys import set_identity
         from promptvc.evaluation.keys import set_key as key_of
-        from promptvc.providers import identity_for
 
-        identity = identity_for(golden.provider, None, ws.settings.provider)
-        set_key = key_of(ws.renderer(snapshot), golden, identity)
+        renderer = ws.renderer(snapshot)
+        identity = set_identity(renderer, golden, None, ws.settings.provider)
+        set_key = key_of(renderer, golden, identity)
     source = f"outputs at {snapshot.label}"
     rows = _evaluated(store.results_for_set(set_key))
     if not rows:

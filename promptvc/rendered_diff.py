@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
-from promptvc.evaluation.prices import estimate_tokens, price_for
+from promptvc.evaluation.prices import config_price, estimate_tokens
 from promptvc.prompts.file import prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
@@ -164,8 +164,8 @@ class _SidePrices:
     when not one rendered token changes."""
 
     def __init__(self, old: EffectiveConfig | None, new: EffectiveConfig | None):
-        self.old = price_for(old.model, old.price) if old else None
-        self.new = price_for(new.model, new.price) if new else None
+        self.old = config_price(old) if old else None
+        self.new = config_price(new) if new else None
         self.unpriced = tuple(
             sorted(
                 {

@@ -229,6 +229,6 @@ def _seconds(value, name: str) -> float:
 
 
 def _validate(s: Settings) -> None:
-    if s.provider not in ("auto", "anthropic", "echo", "replay"):
+    if s.provider not in ("auto", "anthropic", "live", "echo", "replay"):
         raise UserError(f"unknown provider '{s.provider}' in [eval]", path=CONFIG_FILE)
     _seconds(s.request_deadline, "[eval] deadline")

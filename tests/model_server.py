@@ -1,7 +1,11 @@
 """A small Messages-API server on 127.0.0.1 for tests: answers by rule or from a queue (text, or
 content blocks such as tool_use), can be slow, can fail with 429/529/500 (or any status and
 error body) for the first N calls, can send raw bodies (malformed ones) or drip its answer a
-byte at a time, and records every request."""
+byte at a time, and records every request.
+
+It also speaks OpenAI's chat completions at any path ending in /chat/completions (the same
+rules, queue and failures; `stop_reason` "max_tokens" is sent as finish_reason "length"), and
+answers the paths the Bedrock and Vertex clients post to as it answers /v1/messages."""
 
 from __future__ import annotations
 
@@ -91,13 +95,16 @@ def _handler(server: ModelServer):
             content = [{"type": "text", "text": text}] if isinstance(text, str) else text
             calls = any(block.get("type") == "tool_use" for block in content)
             words = max(1, len(json.dumps(content).split()) if calls else len(str(text).split()))
+            if self.path.endswith("/chat/completions"):
+                self._send(200, _completion(server, body, text, words))
+                return
             self._send(
                 200,
                 {
                     "id": f"msg_{len(server.requests)}",
                     "type": "message",
                     "role": "assistant",
-                    "model": body.get("model", "unknown") + "-20990101",
+                    "model": body.get("model", _model_in(self.path)) + "-20990101",
                     "content": content,
                     "stop_reason": "tool_use" if calls else server.stop_reason,
                     "stop_sequence": None,
@@ -124,6 +131,37 @@ def _handler(server: ModelServer):
             self.wfile.write(data)
 
     return Handler
+
+
+FINISH_REASONS = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+
+
+def _completion(server: ModelServer, body: dict, text: str, words: int) -> dict:
+    return {
+        "id": f"chatcmpl-{len(server.requests)}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "unknown") + "-20990101",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": FINISH_REASONS.get(server.stop_reason, server.stop_reason),
+            }
+        ],
+        "usage": {"prompt_tokens": 100, "completion_tokens": words, "total_tokens": 100 + words},
+    }
+
+
+def _model_in(path: str) -> str:
+    """The model a Bedrock (/model/M/invoke) or Vertex (.../models/M:rawPredict) client put in
+    the path instead of the body."""
+    from urllib.parse import unquote
+
+    for marker, end in (("/model/", "/invoke"), ("/models/", ":rawPredict")):
+        if marker in path and end in path:
+            return unquote(path.split(marker, 1)[1].split(end, 1)[0])
+    return "unknown"
 
 
 class _Server(ThreadingHTTPServer):

@@ -343,7 +343,7 @@ def test_replay_without_recordings_exits_0_saying_so_and_3_with_strict(
     assert code == 3
     assert err == (
         "promptvc: --strict: 1 of 1 golden set not evaluated (support-answer: no recording "
-        "for this request (replay answers from recordings only: `promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked))\n"
+        "for this request (replay answers from recordings only: `promptvc responses import` loads them; with the tier's key (ANTHROPIC_API_KEY by default) the model is asked))\n"
     )
 
 

@@ -100,6 +100,7 @@ def run(
                     "config": rendered.config.params,
                     "tier": rendered.config.tier,
                     "output_schema": _schema_json(rendered.config.output_schema),
+                    "provider": rendered.config.connection,
                     "system": rendered.system,
                     "messages": [m.__dict__ for m in rendered.messages],
                 },
@@ -123,12 +124,13 @@ def _show(rendered) -> None:
         Text(f"{rendered.name}", style="bold yellow")
         + Text(f"   tier {config.tier or '—'}", style="dim")
     ]
-    for key, value in config.params.items():
+    sources = {**config.sources, **{k: f"tiers.yaml: {config.tier}" for k in config.connection}}
+    for key, value in {**config.connection, **config.params}.items():
         lines.append(
             Text(
                 f"  {key:<16}{json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value}"
             )
-            + Text(f"   ({config.sources.get(key, '')})", style="dim")
+            + Text(f"   ({sources.get(key, '')})", style="dim")
         )
     if config.output_schema is not None:
         lines.append(_schema_line(config.output_schema))

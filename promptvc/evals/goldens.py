@@ -32,7 +32,8 @@ SET_KEYS = {
     "description",
 } | REPEAT_KEYS
 CASE_KEYS = {"id", "vars", "assert", "description", "cluster"}
-PROVIDERS = ("anthropic", "echo", "replay")
+# `live` and `anthropic` (its older name) mean the tier's own provider, whichever it is.
+PROVIDERS = ("anthropic", "live", "echo", "replay")
 # Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
 # name must end so), or a YAML escape that could spell either.
 _MAYBE_PYTHON = re.compile(r"python|\.jsonl|\.csv|\\")

@@ -11,7 +11,7 @@ from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals.assertions import Assertion
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evals.labels import Label, labels_files, labels_path, read_labels
-from promptvc.evaluation.keys import judge_key, labels_key
+from promptvc.evaluation.keys import judge_identity, judge_key, labels_key
 from promptvc.evaluation.plan import CaseJob, select_sets
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import build_request
@@ -19,7 +19,7 @@ from promptvc.evaluation.runner import JudgeReply, Runner
 from promptvc.git.snapshot import Where
 from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.render import Renderer
-from promptvc.providers import Identity, identity_for
+from promptvc.providers import Identity
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -137,7 +137,9 @@ def _labelled_sets(
         path = labels_path(evals_dir, golden.id)
         labels = read_labels(snapshot, path, (c.id for c in golden.cases))
         if labels:
-            labelled.append(_Labelled(golden, path, labels, _judge_identity(golden, provider, ws)))
+            labelled.append(
+                _Labelled(golden, path, labels, _judge_identity(renderer, golden, provider, ws))
+            )
     if not labelled:
         raise UserError(_no_labels(chosen, broken, evals_dir, names))
     known = {g.id for g in goldens} | {n for b in unreadable for n in b.names}
@@ -156,11 +158,13 @@ def _no_labels(
     return f"no labels to calibrate the judge against ({where} is empty); make some with `promptvc label SET`"
 
 
-def _judge_identity(golden: GoldenSet, provider: str | None, ws: Workspace) -> Identity:
+def _judge_identity(
+    renderer: Renderer, golden: GoldenSet, provider: str | None, ws: Workspace
+) -> Identity:
     """As `eval` chooses, except that the judge needs a model: a set checked with echo is judged
     by the default provider."""
     own = golden.provider if golden.provider != "echo" else None
-    identity = identity_for(own, provider, ws.settings.provider)
+    identity = judge_identity(renderer, own, provider, ws.settings.provider)
     if identity.kind == "echo":
         raise UserError(
             "the judge needs a model; echo cannot judge (use --provider anthropic or replay)"
@@ -176,7 +180,8 @@ def _judge_job(renderer: Renderer, item: _Labelled, label: Label) -> CaseJob:
     except UserError as exc:
         raise UserError(f"{exc} (judging {item.path}:{label.line})") from None
     request = build_request(rendered, item.identity.kind, item.identity.endpoint, 0)
-    price = price_for(rendered.config.model, rendered.config.price)
+    config = rendered.config
+    price = price_for(config.model, config.price, item.identity.known_price(config.model))
     return CaseJob(item.golden, case, 0, request.key, request, price, item.identity, "")
 
 

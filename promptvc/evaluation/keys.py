@@ -6,13 +6,15 @@ for the commit it produced, and for any commit where the set's inputs are the sa
 
 from __future__ import annotations
 
+from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
 from promptvc.evals.pyassert import python_dependencies
 from promptvc.evaluation.request import content_hash
 from promptvc.graph import prompt_deps
-from promptvc.prompts.judge import judge_fingerprint
+from promptvc.prompts.judge import judge_config, judge_fingerprint
 from promptvc.prompts.render import Renderer
-from promptvc.providers import Identity
+from promptvc.prompts.tiers import EffectiveConfig, tier_error
+from promptvc.providers import Connection, Identity, identity_for
 
 KEY_VERSION = "set-key/1"
 
@@ -42,6 +44,38 @@ def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
     tier = renderer.tiers.get(deps.tier) if deps.tier else None
     judge = judge_fingerprint(renderer) if golden.uses_judge else None
     return content_hash(KEY_VERSION, files, tier, judge, identity.kind, identity.endpoint)
+
+
+def set_identity(
+    renderer: Renderer, golden: GoldenSet, override: str | None, default: str
+) -> Identity:
+    """Who answers a set's cases: the offline mode the set or --provider names, else its prompt's
+    tier's provider, live or from recordings."""
+    if golden.provider == "echo" or override == "echo":
+        return identity_for(golden.provider, override, default)
+    return _identity(renderer, renderer.config(golden.prompt), golden.provider, override, default)
+
+
+def judge_identity(
+    renderer: Renderer, set_provider: str | None, override: str | None, default: str
+) -> Identity:
+    """Who answers the judge: the judge tier's provider, chosen by the same rules as a set's."""
+    return _identity(renderer, judge_config(renderer), set_provider, override, default)
+
+
+def _identity(
+    renderer: Renderer,
+    config: EffectiveConfig,
+    set_provider: str | None,
+    override: str | None,
+    default: str,
+) -> Identity:
+    try:
+        return identity_for(set_provider, override, default, Connection.of(config.connection))
+    except UserError as exc:  # an unknown provider, a missing extra: the tier's
+        if not config.connection:
+            raise
+        raise tier_error(renderer.snapshot, renderer.prompts_dir, config.tier, exc) from None
 
 
 def result_key(set_key_: str, case_id: str, sample: int) -> str:

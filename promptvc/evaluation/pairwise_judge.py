@@ -23,12 +23,12 @@ from promptvc.evals.pairwise import (
 )
 from promptvc.evals.scoring import CaseResult, SetOutcome
 from promptvc.evaluation.plan import OUTPUT_SHARE, Call, CaseJob, EvalPlan
-from promptvc.evaluation.prices import estimate_tokens, price_for
+from promptvc.evaluation.prices import config_price, estimate_tokens
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.evaluation.runner import Runner
 from promptvc.prompts.judge import COMPARE_JUDGE, judge_config, parse_winner, render_compare_judge
 from promptvc.prompts.render import Renderer
-from promptvc.providers import PROVIDERS, RequestRejected, Response
+from promptvc.providers import RequestRejected, Response, provider_class
 from promptvc.store import Store
 
 DEADLINE_PASSED = "the deadline passed before the pairwise judge answered ([gate] deadline)"
@@ -57,14 +57,14 @@ class Pair:
 
 
 def make_pair(renderer: Renderer, criterion: str, job: CaseJob, base: str, head: str) -> Pair:
-    if base == head or not PROVIDERS[job.identity.provider].judges:
+    if base == head or not provider_class(job.identity.provider).judges:
         return Pair(criterion, job, base, head)
     asks = tuple(
         # Sample 0: the same two outputs are the same question, whichever sample they came from.
         build_request(
             render_compare_judge(renderer, criterion, first, second, job.case.vars),
-            job.identity.kind,
-            job.identity.endpoint,
+            job.judged_by.kind,
+            job.judged_by.endpoint,
         )
         for first, second in ((base, head), (head, base))
     )
@@ -190,7 +190,7 @@ def _paired_jobs(before: EvalPlan, after: EvalPlan) -> list[tuple[CaseJob, CaseJ
         if (
             base is None
             or base.identity.scores_key != plan.identity.scores_key
-            or not PROVIDERS[plan.identity.provider].sends
+            or not provider_class(plan.identity.provider).sends
             or not uses_compare(plan.golden)
         ):
             continue
@@ -220,8 +220,7 @@ def _unseen_pair_calls(renderer: Renderer, job: CaseJob, criterion: str) -> list
 
 
 def _judge_price(renderer: Renderer):
-    config = judge_config(renderer, COMPARE_JUDGE)
-    return price_for(config.model, config.price)
+    return config_price(judge_config(renderer, COMPARE_JUDGE))
 
 
 def _reply_tokens(renderer: Renderer) -> int:

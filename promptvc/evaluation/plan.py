@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from promptvc.errors import UserError
 from promptvc.evals.assertions import schema_check
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
-from promptvc.evaluation.keys import result_key, set_key
-from promptvc.evaluation.prices import Price, estimate_tokens, price_for
+from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
+from promptvc.evaluation.prices import Price, config_price, estimate_tokens
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
@@ -22,9 +22,10 @@ from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.output_schema import OutputSchema, loaded
 from promptvc.prompts.render import Renderer
 from promptvc.prompts.tiers import EffectiveConfig
-from promptvc.providers import Identity, identity_for
+from promptvc.providers import Identity
 
 OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
+JUDGED = ("llm-rubric", "llm-compare")  # assertions a model grades: the judge tier answers them
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,19 @@ class CaseJob:
     # The judge's requests depend on the output, so they are estimated from the judge template
     # and the output budget: judge_repeat per llm-rubric assertion.
     judge_calls: tuple[Call, ...] = ()
+    judge: Identity | None = None  # who answers its judge calls (the judge tier's provider)
+
+    @property
+    def judged_by(self) -> Identity:
+        return self.judge or self.identity
 
     @property
     def model_call(self) -> Call:
         output_budget = int(dict(self.request.params).get("max_tokens", 1024))
-        return Call(
-            self.price, estimate_tokens(self.request.plain()), output_budget // OUTPUT_SHARE
-        )
+        text = self.request.plain()
+        counted = self.identity.count_tokens(self.request.model, text)
+        tokens = counted if counted is not None else estimate_tokens(text)
+        return Call(self.price, tokens, output_budget // OUTPUT_SHARE)
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,6 @@ def plan_eval(
     Each set draws its own `repeat` samples per case, unless `repeat` (--repeat) overrides it."""
     sets = []
     for golden in goldens:
-        identity = identity_for(golden.provider, provider, default_provider)
         cases = [c for c in golden.cases if case_selected(golden, c, pattern)]
         if pattern and not cases:
             continue
@@ -135,7 +141,7 @@ def plan_eval(
                 _plan_set(
                     renderer,
                     golden,
-                    identity,
+                    (provider, default_provider),
                     cases,
                     repeat or golden.repeat,
                     whole=len(cases) == len(golden.cases),
@@ -151,23 +157,26 @@ def plan_eval(
 def _plan_set(
     renderer: Renderer,
     golden: GoldenSet,
-    identity: Identity,
+    choice: tuple[str | None, str],
     cases: list[Case],
     repeat: int,
     whole: bool,
 ) -> SetPlan:
     try:
+        identity = set_identity(renderer, golden, *choice)
+        judged = any(a.type in JUDGED for c in golden.cases for a in c.asserts)
+        judge = judge_identity(renderer, golden.provider, *choice) if judged else None
         key = set_key(renderer, golden, identity)
         config = renderer.config(golden.prompt)
     except UserError as exc:
         raise UserError(f"{exc} (golden set {golden.id})") from None
-    if identity.kind == "anthropic" and not config.model:
+    if identity.kind != "echo" and not config.model:
         raise UserError(
             f"prompt '{golden.prompt}' has no model (give it a tier or a `model:`)",
             path=golden.path,
         )
     output = _output_schema(renderer, golden, config)
-    price = price_for(config.model, config.price)
+    price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
     for case in cases:
@@ -197,6 +206,7 @@ def _plan_set(
                     identity,
                     key,
                     judge_calls,
+                    judge,
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
@@ -241,7 +251,7 @@ def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Ca
     if not rubrics:
         return ()
     config = judge_config(renderer)
-    price = price_for(config.model, config.price)
+    price = config_price(config)
     reply_tokens = int(config.params.get("max_tokens", 256)) // OUTPUT_SHARE
     calls = []
     for rubric in rubrics:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from promptvc.prompts.tiers import EffectiveConfig
 
 
 @dataclass(frozen=True)
@@ -25,16 +29,64 @@ BUILTIN_PRICES: dict[str, Price] = {
     "claude-haiku-4-5": Price(1.0, 5.0),
     "claude-3-5-haiku": Price(0.8, 4.0),
     "claude-3-haiku": Price(0.25, 1.25),
+    # OpenAI
+    "gpt-5": Price(1.25, 10.0),
+    "gpt-5-mini": Price(0.25, 2.0),
+    "gpt-5-nano": Price(0.05, 0.4),
+    "gpt-4.1": Price(2.0, 8.0),
+    "gpt-4.1-mini": Price(0.4, 1.6),
+    "gpt-4.1-nano": Price(0.1, 0.4),
+    "gpt-4o": Price(2.5, 10.0),
+    "gpt-4o-mini": Price(0.15, 0.6),
+    "o3": Price(2.0, 8.0),
+    "o3-mini": Price(1.1, 4.4),
+    "o4-mini": Price(1.1, 4.4),
+    # Google Gemini (prompts up to 200k tokens)
+    "gemini-2.5-pro": Price(1.25, 10.0),
+    "gemini-2.5-flash": Price(0.3, 2.5),
+    "gemini-2.5-flash-lite": Price(0.1, 0.4),
+    "gemini-2.0-flash": Price(0.1, 0.4),
+    "gemini-2.0-flash-lite": Price(0.075, 0.3),
 }
 
 
-def price_for(model: str | None, override: dict | None = None) -> Price | None:
+def price_for(
+    model: str | None,
+    override: dict | None = None,
+    known: tuple[float, float] | None = None,
+) -> Price | None:
+    """The tier's own price, else what the provider knows (a local server: $0), else the table."""
     if override:
         return Price(float(override.get("input", 0)), float(override.get("output", 0)))
+    if known is not None:
+        return Price(*known)
     if not model:
         return None
+    model = family_name(model)
     matches = [key for key in BUILTIN_PRICES if model.startswith(key)]
     return BUILTIN_PRICES[max(matches, key=len)] if matches else None
+
+
+def config_price(config: EffectiveConfig) -> Price | None:
+    """A prompt's price per its effective config: the tier's own, else what its provider knows
+    (a local server: $0), else the built-in table."""
+    known = None
+    if config.connection and config.model and not config.price:
+        from promptvc.errors import UserError
+        from promptvc.providers import Connection, provider_class
+
+        connection = Connection.of(config.connection)
+        try:
+            known = provider_class(connection.provider).known_price(connection, config.model)
+        except UserError:  # an unknown provider is reported where the set is planned
+            known = None
+    return price_for(config.model, config.price, known)
+
+
+def family_name(model: str) -> str:
+    """The model's name without a router's or cloud's prefix: `models/gemini-2.5-flash`,
+    `openai/gpt-4.1`, Bedrock's `us.anthropic.claude-haiku-4-5-20251001-v1:0`."""
+    return model.rpartition("/")[2].rpartition("anthropic.")[2]
 
 
 def estimate_tokens(text: str) -> int:

@@ -22,7 +22,7 @@ from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.prompts.output_schema import canonical_json
 from promptvc.providers import (
-    PROVIDERS,
+    Identity,
     Provider,
     ProviderError,
     ProviderOptions,
@@ -30,6 +30,7 @@ from promptvc.providers import (
     Response,
     Skipped,
     create_provider,
+    provider_class,
 )
 from promptvc.settings import Settings
 from promptvc.store import Store
@@ -91,7 +92,7 @@ class Runner:
         self.on_result = on_result or (lambda result: None)
         self.stats = RunStats()
         self.deadline = deadline
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[tuple, Provider] = {}  # one per endpoint: its own concurrency
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
@@ -131,7 +132,7 @@ class Runner:
         random.shuffle(todo)
         if not self.no_cache:
             self._cached = self._recordings(
-                [j for j in todo if PROVIDERS[j.identity.provider].recorded]
+                [j for j in todo if provider_class(j.identity.provider).recorded]
             )
         try:
             for job, result in zip(
@@ -152,7 +153,9 @@ class Runner:
         by_request: list[CaseJob] = []
         for job in jobs:
             (
-                by_ask if PROVIDERS[job.identity.provider].recordings_by == "ask" else by_request
+                by_ask
+                if provider_class(job.identity.provider).recordings_by == "ask"
+                else by_request
             ).append(job)
         found = self.store.responses_for([j.request.key for j in by_request])
         asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
@@ -205,9 +208,18 @@ class Runner:
         self.on_result(result)
         return result
 
-    async def _respond(self, request: ModelRequest, job: CaseJob, *, cache: bool = True):
-        """(response, its cost, whether it was fetched now) from the cache or the provider."""
-        provider = self._provider(job.identity.provider)
+    async def _respond(
+        self,
+        request: ModelRequest,
+        job: CaseJob,
+        *,
+        cache: bool = True,
+        identity: Identity | None = None,
+    ):
+        """(response, its cost, whether it was fetched now) from the cache or the provider
+        (`identity`'s, the judge's for a judge call; else the job's)."""
+        identity = identity or job.identity
+        provider = self._provider(identity)
         if not provider.recorded:
             return await provider.complete(request), 0.0, False
         row = None if self.no_cache else self._cached_response(request, job, provider)
@@ -219,7 +231,11 @@ class Runner:
                 row = found.row
         if row is not None:
             return _response_from_row(row), row["cost"], False
-        price = job.price if request is job.request else price_for(request.model)
+        price = (
+            job.price
+            if request is job.request
+            else price_for(request.model, None, identity.known_price(request.model))
+        )
         cost = price.cost(response.input_tokens, response.output_tokens) if price else None
         self.stats.calls += 1
         self.stats.cost += cost or 0.0
@@ -229,10 +245,12 @@ class Runner:
             self._remember(request, response, cost)
         return response, cost, True
 
-    def _provider(self, name: str) -> Provider:
-        if name not in self._providers:
+    def _provider(self, identity: Identity) -> Provider:
+        name = identity.provider
+        key = (name, identity.connection) if name == identity.kind else (name,)
+        if key not in self._providers:
             s = self.settings
-            self._providers[name] = create_provider(
+            self._providers[key] = create_provider(
                 name,
                 ProviderOptions(
                     concurrency=self.concurrency,
@@ -241,8 +259,9 @@ class Runner:
                     retry_after_cap=s.retry_after_cap,
                     deadline=s.request_deadline,
                 ),
+                identity.connection,
             )
-        return self._providers[name]
+        return self._providers[key]
 
     def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None]:
         def check() -> None:  # another run may have paid for this answer since this one started
@@ -328,11 +347,11 @@ class Runner:
     ) -> list[tuple[int, str]]:
         """The judge's verdicts on one answer: `judge_repeat` draws, each its own cached call."""
         rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
-        if not PROVIDERS[job.identity.provider].judges:
+        if not provider_class(job.identity.provider).judges:
             raise UserError(
                 f"llm-rubric needs a model; this set uses the {job.identity.provider} provider"
             )
-        identity = job.identity
+        identity = job.judged_by
         requests = [
             build_request(rendered, identity.kind, identity.endpoint, job.sample, draw)
             for draw in range(job.golden.judge_repeat)
@@ -359,7 +378,9 @@ class Runner:
     ) -> tuple[Response, float | None, bool]:
         """A judge's (response, cost, fetched now), through the cache like every call; only a
         reply that parses is cached, so a garbled verdict is asked again next time."""
-        response, cost, fresh = await self._respond(request, job, cache=False)
+        response, cost, fresh = await self._respond(
+            request, job, cache=False, identity=job.judged_by
+        )
         if fresh and parses(response.text):
             self._remember(request, response, cost)
         return response, cost, fresh
@@ -490,7 +511,7 @@ def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
     calls: list[Call] = []
     for job in jobs:
         if (
-            not PROVIDERS[job.identity.provider].sends
+            not provider_class(job.identity.provider).sends
             or (stored.get(job.key) or {}).get("status") in REUSABLE
         ):
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
@@ -27,7 +27,9 @@ API_PARAMS = (
     "thinking",
     "metadata",
 )
-TIER_KEYS = set(API_PARAMS) | {"price"}
+# Where a tier's requests go: its provider and the provider's settings (never sent as parameters).
+CONNECTION_KEYS = ("provider", "base_url", "api_key_env", "region", "project")
+TIER_KEYS = set(API_PARAMS) | {"price"} | set(CONNECTION_KEYS)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class EffectiveConfig:
     sources: dict  # key -> where it came from ("tiers.yaml: fast", "front matter")
     price: dict | None = None
     output_schema: OutputSchema | None = None  # the structure the answer is asked for
+    connection: dict = field(default_factory=dict)  # provider, base_url, ... (CONNECTION_KEYS)
 
     @property
     def model(self) -> str | None:
@@ -74,7 +77,27 @@ def load_tiers(snapshot: Snapshot, prompts_dir: str) -> dict[str, dict]:
                 path=path,
                 line=key_line(text, str(name)),
             )
+        _check_connection(tier, f"tier '{name}'", path, key_line(text, str(name)))
     return data
+
+
+def _check_connection(tier: dict, what: str, path: str, line: int | None) -> None:
+    """Types only: which providers are installed is the providers' to say (`tier_error`)."""
+    for key in CONNECTION_KEYS:
+        value = tier.get(key)
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{what}: {key} must be a string", path=path, line=line)
+
+
+def tier_error(
+    snapshot: Snapshot, prompts_dir: str, tier: str | None, error: UserError
+) -> UserError:
+    """An error about a tier's provider, placed at the tier in tiers.yaml."""
+    path = tiers_path(prompts_dir)
+    if tier is None or path not in snapshot:
+        return error
+    line = key_line(snapshot.read_text(path), tier)
+    return UserError(f"tier '{tier}': {error.message}", path=path, line=line)
 
 
 def effective_config(
@@ -86,6 +109,7 @@ def effective_config(
     params: dict = {}
     sources: dict = {}
     price = None
+    connection: dict = {}
     if tier_name is not None:
         if tier_name not in tiers:
             known = ", ".join(sorted(tiers)) or "none defined"
@@ -94,9 +118,12 @@ def effective_config(
             if key == "price":
                 price = value
                 continue
+            if key in CONNECTION_KEYS:
+                connection[key] = value
+                continue
             params[key] = value
             sources[key] = f"{TIERS_FILE}: {tier_name}"
     for key, value in overrides.items():
         params[key] = value
         sources[key] = "front matter"
-    return EffectiveConfig(tier_name, params, sources, price)
+    return EffectiveConfig(tier_name, params, sources, price, connection=connection)

@@ -1,23 +1,28 @@
-"""Providers: where an answer comes from. One small interface, registered by name.
+"""Providers: where an answer comes from. One small interface, registered by name under the
+entry-point group `promptvc.providers` (the built-in ones too; see `promptvc.providers.registry`).
 
 - anthropic: the official SDK (imported only when a request must really be sent);
+- openai, bedrock, vertex: OpenAI-compatible endpoints, and Claude through AWS or Google Cloud;
 - echo: the rendered prompt itself, offline and free;
 - replay: recorded responses only (the cache); a miss is skipped with the reason.
 
-The runner asks a provider for an answer and reads its class attributes (is it recorded, can it
-judge, how are its recordings found); it never asks which provider it is.
+A tier names its provider and the provider's settings (`base_url`, `api_key_env`, `region`,
+`project`): a `Connection`. The runner asks a provider for an answer and reads its class
+attributes (is it recorded, can it judge, how are its recordings found); it never asks which
+provider it is.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from promptvc.errors import CannotEvaluate
+from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evaluation.request import ModelRequest
 
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
@@ -34,7 +39,11 @@ class Response:
 
     @property
     def truncated(self) -> bool:
-        return self.stop_reason == "max_tokens"
+        return self.stop_reason in TRUNCATED
+
+
+# How each API says an answer was cut off by its token budget.
+TRUNCATED = ("max_tokens", "length")
 
 
 class ProviderError(Exception):
@@ -65,12 +74,34 @@ class Skipped(Exception):
 
 
 @dataclass(frozen=True)
+class Connection:
+    """A tier's provider and its settings from tiers.yaml (`base_url`, `api_key_env`, `region`,
+    `project`); a setting given as null is kept, since `api_key_env: null` means "no key"."""
+
+    provider: str = "anthropic"
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, values: dict | None) -> Connection:
+        values = dict(values or {})
+        provider = values.pop("provider", None) or "anthropic"
+        return cls(str(provider), tuple(sorted(values.items())))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.settings).get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in dict(self.settings)
+
+
+@dataclass(frozen=True)
 class Identity:
     """Which provider a set's scores come from; part of the set's content key."""
 
-    kind: str  # anthropic or echo
+    kind: str  # the provider that answers live (anthropic, openai, a plugin's name), or echo
     endpoint: str
     mode: str  # live, replay or echo
+    connection: Connection = field(default_factory=Connection)
 
     @property
     def scores_key(self) -> tuple[str, str]:
@@ -79,17 +110,52 @@ class Identity:
 
     @property
     def label(self) -> str:
-        return self.kind if self.mode != "replay" else "anthropic (replay)"
+        return self.kind if self.mode != "replay" else f"{self.kind} (replay)"
 
     @property
     def provider(self) -> str:
         """The registered provider that answers for this identity."""
         return {"live": self.kind}.get(self.mode, self.mode)
 
+    def count_tokens(self, model: str, text: str) -> int | None:
+        """The provider's own offline count of the text's tokens, where it has one."""
+        if self.mode == "echo":
+            return None
+        return provider_class(self.kind).count_tokens(self.connection, model, text)
+
+    def known_price(self, model: str | None) -> tuple[float, float] | None:
+        """The provider's own price for a model, where it knows better than the built-in table."""
+        if self.mode == "echo" or not model:
+            return None
+        return provider_class(self.kind).known_price(self.connection, model)
+
 
 def endpoint() -> str:
     """The endpoint as keys, the store and exports name it: ANTHROPIC_BASE_URL without credentials."""
     return public_endpoint(os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT)
+
+
+# Variables a set's key may depend on besides its files: the endpoint a tier without a `base_url`
+# or `region` reaches.
+ENDPOINT_VARIABLES = (
+    "OPENAI_BASE_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "CLOUD_ML_REGION",
+    "ANTHROPIC_VERTEX_PROJECT_ID",
+)
+
+
+def key_environment() -> str:
+    """What of the environment set keys depend on, so that keys computed once per commit are
+    found again only in the same environment: the Anthropic endpoint, and the other providers'
+    endpoint variables where set."""
+    others = [
+        f"{name}={public_endpoint(os.environ[name])}"
+        for name in ENDPOINT_VARIABLES
+        if os.environ.get(name)
+    ]
+    return " ".join([endpoint(), *others])
 
 
 def public_endpoint(url: str) -> str:
@@ -100,17 +166,37 @@ def public_endpoint(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", "")).rstrip("/")
 
 
-def identity_for(set_provider: str | None, override: str | None, default: str) -> Identity:
-    """A set's own `provider: echo` always holds; otherwise --provider, the set's, then the default."""
+def identity_for(
+    set_provider: str | None,
+    override: str | None,
+    default: str,
+    connection: Connection | None = None,
+) -> Identity:
+    """A set's own `provider: echo` always holds; otherwise --provider, the set's, then the default.
+    Any choice but echo and replay means the tier's own provider (`connection`), live."""
     if set_provider == "echo":
         return Identity("echo", "local", "echo")
     choice = override or set_provider or default
-    if choice == "auto" or (choice == "anthropic" and not override and not has_key()):
-        # Without a key, run what recordings can answer; only an explicit --provider anthropic insists.
-        choice = "anthropic" if has_key() else "replay"
     if choice == "echo":
         return Identity("echo", "local", "echo")
-    return Identity("anthropic", endpoint(), "replay" if choice == "replay" else "live")
+    connection = connection or Connection()
+    cls = provider_class(connection.provider)
+    if not cls.live:
+        raise UserError(
+            f"provider '{cls.name}' is an offline mode, not a model: a golden set's `provider:` "
+            f"or --provider chooses it"
+        )
+    where = cls.endpoint_of(connection)
+    if choice == "replay":
+        return Identity(connection.provider, where, "replay", connection)
+    if choice == "auto" or (choice in ("live", "anthropic") and not override):
+        # Without a key, run what recordings can answer; only an explicit --provider insists.
+        if not cls.has_key(connection):
+            return Identity(connection.provider, where, "replay", connection)
+    cls.check_installed()
+    if not cls.has_key(connection):
+        cls.require_key(connection)
+    return Identity(connection.provider, where, "live", connection)
 
 
 def has_key() -> bool:
@@ -122,6 +208,43 @@ def require_key() -> None:
         raise CannotEvaluate(
             "ANTHROPIC_API_KEY is not set; use --provider replay to run from recordings only"
         )
+
+
+def key_from(connection: Connection, default_env: str | None) -> str | None:
+    """The key a tier's `api_key_env` names (or the provider's usual variable); None when the tier
+    says `api_key_env: null` (a local server), and UserError when the variable is not set."""
+    name = (
+        connection.get("api_key_env", default_env) if connection.has("api_key_env") else default_env
+    )
+    if name is None:
+        return None
+    value = os.environ.get(str(name))
+    if not value:
+        raise MissingKey(
+            f"{name} is not set (the {connection.provider} provider's key); set it, "
+            "or use --provider replay to run from recordings only"
+        )
+    return value
+
+
+def require_extra(provider: str, requires: tuple[str, str] | None) -> None:
+    """UserError with the exact pip line when a provider's optional package is not installed."""
+    if requires and not _importable(requires[0]):
+        module, extra = requires
+        raise UserError(
+            f"the {provider} provider needs the {module} package: pip install 'promptvc[{extra}]'"
+        )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
+class MissingKey(UserError):
+    """A key variable that is not set: exit 2, naming the variable."""
 
 
 def echo_response(request: ModelRequest) -> Response:
@@ -143,14 +266,49 @@ class Provider(ABC):
     """Answers a model request. `complete` raises ProviderError (or Skipped) instead of answering."""
 
     name: ClassVar[str]
+    live: ClassVar[bool] = True  # a model answers (a tier may name it); echo and replay do not
     sends: ClassVar[bool] = True  # a request goes out (and may cost money)
     recorded: ClassVar[bool] = True  # answers are cached, and a recording may answer instead
     judges: ClassVar[bool] = True  # can answer an llm-rubric judge
     # How a recording is found: by the exact request (endpoint included), or by what was asked.
     recordings_by: ClassVar[Literal["request", "ask"]] = "request"
+    # The module an optional extra brings, and the extra: checked before a run, imported at a send.
+    requires: ClassVar[tuple[str, str] | None] = None
 
-    def __init__(self, options: ProviderOptions):
+    def __init__(self, options: ProviderOptions, connection: Connection | None = None):
         self.options = options
+        self.connection = connection or Connection(self.name)
+
+    @classmethod
+    def endpoint_of(cls, connection: Connection) -> str:
+        """Where the requests go, as keys and the store name it (never with credentials)."""
+        return public_endpoint(str(connection.get("base_url") or cls.name))
+
+    @classmethod
+    def has_key(cls, connection: Connection) -> bool:
+        """Whether a live call could authenticate; without a key a set runs from recordings."""
+        return True
+
+    @classmethod
+    def check_installed(cls) -> None:
+        require_extra(cls.name, cls.requires)
+
+    @classmethod
+    def require_key(cls, connection: Connection) -> None:
+        """Raise MissingKey, naming the variable, where a live run cannot go without one."""
+        return None
+
+    @classmethod
+    def count_tokens(cls, connection: Connection, model: str, text: str) -> int | None:
+        """How many tokens this text is for the model, where the provider can tell offline (a
+        tokenizer of its own); None for promptvc's estimate (about four characters a token)."""
+        return None
+
+    @classmethod
+    def known_price(cls, connection: Connection, model: str) -> tuple[float, float] | None:
+        """(input, output) USD per million tokens when this provider knows them better than the
+        built-in table (a local server: (0, 0)); None to use the table."""
+        return None
 
     @abstractmethod
     async def complete(
@@ -172,14 +330,16 @@ def register(cls: type[Provider]) -> type[Provider]:
     return cls
 
 
-def create_provider(name: str, options: ProviderOptions) -> Provider:
-    try:
-        cls = PROVIDERS[name]
-    except KeyError:
-        raise CannotEvaluate(
-            f"unknown provider '{name}' (known: {', '.join(sorted(PROVIDERS))})"
-        ) from None
-    return cls(options)
+def provider_class(name: str) -> type[Provider]:
+    from promptvc.providers.registry import find_provider
+
+    return find_provider(name)
+
+
+def create_provider(
+    name: str, options: ProviderOptions, connection: Connection | None = None
+) -> Provider:
+    return provider_class(name)(options, connection)
 
 
 @register
@@ -188,12 +348,29 @@ class AnthropicProvider(Provider):
 
     name = "anthropic"
 
-    def __init__(self, options: ProviderOptions):
-        require_key()
-        super().__init__(options)
-        from promptvc.providers.anthropic_api import MessagesClient  # the SDK, only when sending
+    def __init__(self, options: ProviderOptions, connection: Connection | None = None):
+        super().__init__(options, connection)
+        from promptvc.providers.anthropic_api import MessagesClient, first_party
 
-        self.api = MessagesClient(options)
+        if self.connection.has("api_key_env"):
+            key = key_from(self.connection, None) or "none"  # null: a local server takes no key
+        else:
+            require_key()
+            key = None  # the SDK reads ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN itself
+        self.api = MessagesClient(options, first_party(options, self.connection, key))
+
+    @classmethod
+    def endpoint_of(cls, connection: Connection) -> str:
+        if connection.get("base_url"):
+            return public_endpoint(str(connection.get("base_url")))
+        return endpoint()
+
+    @classmethod
+    def has_key(cls, connection: Connection) -> bool:
+        if connection.has("api_key_env"):
+            name = connection.get("api_key_env")
+            return name is None or bool(os.environ.get(str(name)))
+        return has_key()
 
     async def complete(
         self, request: ModelRequest, before_send: Callable[[], None] | None = None
@@ -209,6 +386,7 @@ class EchoProvider(Provider):
     """The rendered prompt as the answer: offline, free, deterministic, never cached."""
 
     name = "echo"
+    live = False
     sends = False
     recorded = False
     judges = False
@@ -224,6 +402,7 @@ class ReplayProvider(Provider):
     """Nothing is sent: a recording found by what was asked answers, or the case is skipped."""
 
     name = "replay"
+    live = False
     sends = False
     recordings_by = "ask"
 
@@ -232,5 +411,5 @@ class ReplayProvider(Provider):
     ) -> Response:
         raise Skipped(
             "no recording for this request (replay answers from recordings only: "
-            "`promptvc responses import` loads them; with ANTHROPIC_API_KEY the model is asked)"
+            "`promptvc responses import` loads them; with the tier's key (ANTHROPIC_API_KEY by default) the model is asked)"
         )
