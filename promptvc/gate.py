@@ -115,10 +115,11 @@ def _worse_by_evidence(
         warnings.append(
             f"{c.set_id}: {plural(len(flaky), 'flip')} did not reproduce (flaky): {named}"
         )
-    if evidence.not_resampled and evidence.candidates and not evidence.cases:
+    unconfirmed = evidence.unconfirmed
+    if unconfirmed:
         what = (
-            f"{c.set_id}: {plural(len(evidence.candidates), 'flip')} {Direction.REGRESSED.value} "
-            f"not confirmed ({evidence.not_resampled})"
+            f"{c.set_id}: {plural(len(unconfirmed), 'flip')} {Direction.REGRESSED.value} "
+            f"not confirmed ({evidence.not_resampled or 'not re-sampled'})"
         )
         (problems if policy.offline == "block" else warnings).append(what)
     return problems

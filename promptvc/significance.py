@@ -312,6 +312,13 @@ class SetEvidence:
     def flaky(self) -> tuple[CaseEvidence, ...]:
         return tuple(c for c in self.cases if not c.confirmed)
 
+    @property
+    def unconfirmed(self) -> tuple[str, ...]:
+        """Flipped cases the second stage could not test (not re-sampled, or no re-sample
+        evaluated on one side): neither a regression nor flaky, and never passed silently."""
+        tested = {c.case_id for c in self.cases}
+        return tuple(c for c in self.candidates if c not in tested)
+
 
 def first_stage(c: SetComparison, max_drop: float) -> tuple[PairedStats | None, list[str]]:
     """The comparison as run (each side's configured samples): its figures and flipped cases."""

@@ -251,3 +251,16 @@ def test_the_gate_blocks_a_significant_drop_and_not_an_inconclusive_or_small_one
     assert decide(comparisons, GatePolicy(), evidence={"s": resampled}).blocked
     small = SetEvidence("s", _stats(-0.02, 0.6, -0.05, 0.01))
     assert not decide(comparisons, GatePolicy(), evidence={"s": small}).blocked
+
+
+def test_a_flip_the_second_stage_could_not_test_is_not_confirmed_never_flaky():
+    comparisons = compare([outcome(BEFORE)], [outcome(ONE_FLIP)])
+    # re-sampled, but no sample came back at the head (replay had no recording for them)
+    untested = SetEvidence(
+        "s", None, candidates=("a",), not_resampled="8 re-sample(s) not checked (no recording)"
+    )
+    verdict = decide(comparisons, GatePolicy(), evidence={"s": untested})
+    assert not verdict.blocked and "did not reproduce" not in verdict.line()
+    assert "s: 1 flip pass → fail not confirmed (8 re-sample(s) not checked" in verdict.line()
+    strict = decide(comparisons, GatePolicy(offline="block"), evidence={"s": untested})
+    assert strict.blocked

@@ -43,6 +43,7 @@ class _Pending:
     first: PairedStats | None
     candidates: list[str]
     resampled: list[str] = field(default_factory=list)
+    whole: bool = False  # every case re-sampled: the drop is tested again
 
 
 def gather_evidence(
@@ -61,7 +62,7 @@ def gather_evidence(
         chosen = (
             [case_id for case_id in (c.after.cases if c.after else {})] if whole else candidates
         )
-        pending.append(_Pending(c, first, candidates, chosen if policy.max_repeat else []))
+        pending.append(_Pending(c, first, candidates, chosen if policy.max_repeat else [], whole))
     todo = [p for p in pending if p.resampled]
     if not todo:
         return {
@@ -128,7 +129,7 @@ def _run_second(
 def _evidence(pending: _Pending, outcomes, policy: GatePolicy) -> SetEvidence:
     c = pending.comparison
     if not pending.resampled or c.before is None or c.after is None:
-        return SetEvidence(c.set_id, pending.first)
+        return SetEvidence(c.set_id, pending.first, candidates=tuple(pending.candidates))
     before, after = (
         next(s for s in run.sets if s.plan.set_key == side.plan.set_key)
         for run, side in zip(outcomes, (c.before, c.after), strict=True)
@@ -139,11 +140,10 @@ def _evidence(pending: _Pending, outcomes, policy: GatePolicy) -> SetEvidence:
         pairs, seed=comparison_seed(c) + 1, max_drop=policy.max_drop, clusters=case_clusters(c)
     )
     calls = sum(r.called for side in (before, after) for r in side.results)
-    resampled = set(pending.resampled)
     return SetEvidence(
         c.set_id,
         pending.first,
-        second if len(resampled) > len(pending.candidates) else None,
+        second if pending.whole else None,
         case_evidence(pairs, pending.candidates, policy.alpha),
         tuple(pending.candidates),
         calls,
