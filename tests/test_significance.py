@@ -11,6 +11,7 @@ import pytest
 from promptvc import stats
 from promptvc.evals.scoring import CaseResult, CaseSummary, Status
 from promptvc.significance import (
+    DROP_SHARE,
     assess,
     case_evidence,
     flipped_down,
@@ -121,7 +122,7 @@ def test_an_inconclusive_drop_says_what_would_resolve_it():
     assert s is not None
     verdict = assess(s, 0.05)
     assert verdict.word == "inconclusive"
-    needed = stats.cases_needed(s.sd, -s.delta, 0.05 * 0.25)
+    needed = stats.cases_needed(s.sd, -s.delta, 0.05 * DROP_SHARE["first"])
     assert needed is not None and needed > 24
     assert verdict.hint == (
         f"24 cases; ~{needed} cases or repeat: {math.ceil(needed / 24)} would resolve a "
@@ -168,14 +169,14 @@ def test_the_statistics_import_numpy_only_when_they_resample():
 
 
 def test_the_hint_never_asks_for_fewer_cases_than_an_exact_test_needs_and_no_repeats_of_echo():
-    # 4 of 4 cases flipped: McNemar's p is at least 1/16, above alpha's share 0.0125, whatever
-    # the normal approximation says; 2^-7 is the first below it
+    # 4 of 4 cases flipped: McNemar's p is at least 1/16, above the first stage's share of alpha
+    # (0.005), whatever the normal approximation says; 2^-8 is the first below it
     s = paired_stats(pairs_of([(1.0,)] * 4, [(0.0,)] * 4), seed=1, max_drop=0.05)
-    assert s is not None and assess(s, 0.05).hint.startswith("4 cases; ~7 cases or repeat: 2")
+    assert s is not None and assess(s, 0.05).hint.startswith("4 cases; ~8 cases or repeat: 2")
     echo = paired_stats(
         pairs_of([(1.0,)] * 4, [(0.0,)] * 4), seed=1, max_drop=0.05, deterministic=True
     )
     assert (
         echo is not None
-        and assess(echo, 0.05).hint == "4 cases; ~7 cases would resolve a 1.00 drop"
+        and assess(echo, 0.05).hint == "4 cases; ~8 cases would resolve a 1.00 drop"
     )
