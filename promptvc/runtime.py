@@ -14,7 +14,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from promptvc.prompts.render import Renderer
 
 from promptvc.errors import PromptError, UserError
 
@@ -71,13 +76,30 @@ class Prompts:
     """The prompts of one snapshot (a revision, the working tree, or a bundle). Safe to share
     across threads: each prompt is prepared once under a lock, then rendered without one."""
 
-    def __init__(self, renderer, names: list[str], *, commit: str, bundle_hash: str | None = None):
-        self._renderer = renderer
+    def __init__(
+        self,
+        renderer: Callable[[], Renderer],
+        names: list[str],
+        *,
+        commit: str,
+        bundle_hash: str | None = None,
+    ):
+        self._make_renderer = renderer
+        self._made: Renderer | None = None
         self._names = tuple(names)
         self._commit = commit
         self._bundle_hash = bundle_hash
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # preparing a prompt may make the renderer
         self._ready: set[str] = set()
+
+    @property
+    def _renderer(self) -> Renderer:
+        """Made on first use: loading a bundle at start-up does not import jinja2."""
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = self._make_renderer()
+        return self._made
 
     def names(self) -> list[str]:
         return list(self._names)
@@ -174,10 +196,14 @@ def load(
 
 def _from_bundle(path: str | Path) -> Prompts:
     from promptvc.bundle import read_bundle
-    from promptvc.prompts.render import Renderer
 
     bundle = read_bundle(path)
-    renderer = Renderer(bundle.snapshot(), bundle.prompts_dir)
+
+    def renderer() -> Renderer:
+        from promptvc.prompts.render import Renderer
+
+        return Renderer(bundle.snapshot(), bundle.prompts_dir)
+
     return Prompts(renderer, list(bundle.prompts), commit=bundle.commit, bundle_hash=bundle.hash)
 
 
@@ -190,4 +216,4 @@ def _from_repository(root: Path, rev: str | None) -> Prompts:
     snapshot = ws.snapshot(ws.resolve(rev) if rev is not None else WORKTREE)
     renderer = ws.renderer(snapshot)
     names = prompt_names(snapshot, ws.settings.prompts_dir)
-    return Prompts(renderer, names, commit=snapshot.commit or "worktree")
+    return Prompts(lambda: renderer, names, commit=snapshot.commit or "worktree")

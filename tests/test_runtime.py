@@ -280,3 +280,17 @@ def test_pinning_to_a_tag_renders_what_was_tagged(support_repo):
     assert "Be warm and brief." in pinned.system and "Be curt." in moving.system
     with pytest.raises(promptvc.PromptError, match="unknown revision"):
         promptvc.load(".", rev="no-such-tag")
+
+
+def test_the_readme_example_runs_on_this_repositorys_prompts(own_repo, capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- readme: python -->\s*\n```python\n(.*?)```", readme, re.S)
+    assert block is not None
+    exec(compile(block.group(1), "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "claude-haiku-4-5 {'max_tokens': 384, 'temperature': 0}"
+    blob = own_repo.git("rev-parse", "HEAD:prompts/support/answer.jinja").strip()
+    assert out[2] == f"worktree {blob[:7]} fast"
+    assert (
+        out[3] == "['extract/invoice', 'summarize/ticket', 'support/answer'] ('question', 'policy')"
+    )
