@@ -47,21 +47,38 @@ class PromptRequest:
     messages: tuple[dict[str, str], ...]
     params: dict[str, Any]  # everything else the request carries (max_tokens, temperature, ...)
     provenance: Provenance
-    _request: Any = field(repr=False, compare=False)  # the ModelRequest eval keys and sends
+    # The variables it was rendered with (a trace records them); not part of what is sent.
+    vars: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _request: Any = field(default=None, repr=False, compare=False)  # as eval keys and sends it
 
     def anthropic(self) -> dict:
         """Keyword arguments for the Anthropic SDK's `messages.create` (sampling parameters in
         `extra_body`, as the SDK takes them): on the wire, exactly the body `eval` sends."""
         from promptvc.evaluation.request import sdk_arguments
 
-        return sdk_arguments(self._request.payload())
+        return sdk_arguments(self._model_request().payload())
 
     def openai(self) -> dict:
         """Keyword arguments for an OpenAI-compatible `chat.completions.create` (the system text
         as the first message), as promptvc's own openai provider sends them."""
         from promptvc.providers.openai_compat import chat_body
 
-        return chat_body(self._request)
+        return chat_body(self._model_request())
+
+    def _model_request(self):
+        """The request render built; one made from the fields for a PromptRequest built by hand."""
+        if self._request is not None:
+            return self._request
+        from promptvc.evaluation.request import ModelRequest, normalise
+
+        return ModelRequest(
+            provider="runtime",
+            endpoint="",
+            model=self.model,
+            system=self.system,
+            messages=tuple((m["role"], m["content"]) for m in self.messages),
+            params=tuple(sorted(normalise(self.params).items())),
+        )
 
 
 @dataclass(frozen=True)
@@ -133,7 +150,9 @@ class Prompts:
         )
         messages = tuple(body.pop("messages"))
         model, system = body.pop("model"), body.pop("system", "")
-        return PromptRequest(name, model, system, messages, body, provenance, request)
+        return PromptRequest(
+            name, model, system, messages, body, provenance, dict(variables), request
+        )
 
     def _prepare(self, name: str) -> None:
         """Parse, analyse and compile once, so that threads only ever read what is shared."""

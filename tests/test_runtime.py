@@ -294,3 +294,14 @@ def test_the_readme_example_runs_on_this_repositorys_prompts(own_repo, capsys):
     assert (
         out[3] == "['extract/invoice', 'summarize/ticket', 'support/answer'] ('question', 'policy')"
     )
+
+
+def test_a_request_keeps_its_vars_and_one_built_from_its_fields_sends_the_same(support_repo):
+    req = promptvc.load(".").render("support/answer", question="Hi?", policy=POLICY)
+    assert req.vars == {"question": "Hi?", "policy": POLICY}
+    rebuilt = promptvc.PromptRequest(
+        req.name, req.model, req.system, req.messages, req.params, req.provenance
+    )
+    assert rebuilt == req
+    assert canonical(rebuilt.anthropic()) == canonical(req.anthropic())
+    assert canonical(rebuilt.openai()) == canonical(req.openai())
