@@ -305,3 +305,20 @@ def test_a_request_keeps_its_vars_and_one_built_from_its_fields_sends_the_same(s
     assert rebuilt == req
     assert canonical(rebuilt.anthropic()) == canonical(req.anthropic())
     assert canonical(rebuilt.openai()) == canonical(req.openai())
+
+
+def test_a_bundle_of_a_tag_renders_as_the_tag_does(support_repo, cli, tmp_path):
+    support_repo.tag("prod")
+    support_repo.write("prompts/partials/tone.jinja", "Be curt.\n")
+    support_repo.commit("curt")
+    code, out, _err = cli("bundle", "--rev", "prod", "-o", "-")
+    assert code == 0
+    (tmp_path / "prod.json").write_text(out)
+    from_bundle = promptvc.load(bundle=tmp_path / "prod.json").render(
+        "support/answer", question="q", policy="p"
+    )
+    from_tag = promptvc.load(".", rev="prod").render("support/answer", question="q", policy="p")
+    assert canonical(from_bundle.anthropic()) == canonical(from_tag.anthropic())
+    assert from_bundle.provenance.commit == support_repo.git("rev-parse", "prod").strip()
+    assert cli("bundle", "--check", str(tmp_path / "prod.json"), "--rev", "prod")[0] == 0
+    assert cli("bundle", "--check", str(tmp_path / "prod.json"))[0] == 1
