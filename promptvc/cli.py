@@ -86,6 +86,30 @@ def render(name, rev, staged, var_pairs, case, plain, allow_missing, as_json) ->
     )
 
 
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--rev", help="The revision to bundle, or to check against (default: HEAD).")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Where to write it (default prompts.bundle.json; - for stdout).",
+)
+@click.option(
+    "--check", metavar="FILE", help="Check that a bundle is intact and matches the revision."
+)
+def bundle(names, rev, output, check) -> None:
+    """Write a deploy bundle: the named prompts (default: all) at a revision, in one JSON file.
+
+    \b
+      promptvc bundle --rev prod -o prompts.bundle.json
+      promptvc bundle --check prompts.bundle.json --rev prod
+    """
+    from promptvc.commands.bundle import run
+
+    sys.exit(run(names, rev, output, check))
+
+
 @cli.command(cls=_RevisionsThenNames)
 @click.argument("revs", nargs=-1)
 @click.option(

@@ -29,6 +29,11 @@ class UserError(PromptvcError):
     exit_code = 2
 
 
+class PromptError(UserError):
+    """A prompt that cannot be rendered, or a bundle that cannot be trusted: what the runtime API
+    (`promptvc.load`, `Prompts.render`) raises, with the line the CLI prints for the same cause."""
+
+
 class CannotEvaluate(PromptvcError):
     """The model could not be reached, or no key where one is needed. Exit 3."""
 

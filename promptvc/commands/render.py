@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from promptvc.errors import UserError, did_you_mean
+from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
@@ -40,18 +40,13 @@ def case_vars(goldens: list[GoldenSet], prompt: str, case_ref: str) -> dict:
 
 
 def _refuse_undeclared(renderer, name: str, given: dict) -> None:
-    """A --var the prompt does not declare is a typo until shown otherwise: it would be ignored."""
+    from promptvc.prompts.file import unknown_input
+
     prompt = renderer.prompt(name)
-    declared = prompt.inputs
-    if declared is None:
-        return  # no `inputs:` in the front matter: nothing declared to check against
     for key in given:
-        if key not in declared:
-            known = ", ".join(declared) or "none"
-            raise UserError(
-                f"--var {key}: prompt '{name}' has no input '{key}'{did_you_mean(key, declared)}; "
-                f"its inputs: {known}"
-            )
+        problem = unknown_input(prompt, key)
+        if problem:
+            raise UserError(f"--var {key}: {problem}")
 
 
 def _warn_dropped(config) -> None:

@@ -10,6 +10,20 @@ from typing import Any
 from promptvc.prompts.capabilities import sendable
 
 DEFAULT_MAX_TOKENS = 1024
+# Keyword arguments the Anthropic SDK's `messages.create` takes; sampling parameters (temperature,
+# top_p, top_k) were removed from its signature in SDK 1.0 and travel in extra_body, unchanged on
+# the wire.
+SDK_KWARGS = {
+    "model",
+    "max_tokens",
+    "messages",
+    "system",
+    "stop_sequences",
+    "metadata",
+    "thinking",
+    "tool_choice",
+    "tools",
+}
 
 
 def normalise(value: Any) -> Any:
@@ -105,6 +119,15 @@ class ModelRequest:
             sort_keys=True,
             ensure_ascii=False,
         )
+
+
+def sdk_arguments(body: dict) -> dict:
+    """A request body as `messages.create` keyword arguments: what it does not name in extra_body."""
+    kwargs = {k: v for k, v in body.items() if k in SDK_KWARGS}
+    extra = {k: v for k, v in body.items() if k not in SDK_KWARGS}
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
 
 
 def ask_key_of(request_json: str) -> str | None:

@@ -47,6 +47,19 @@ class PromptFile:
         return tuple(declared) if declared is not None else None
 
 
+def unknown_input(prompt: PromptFile, key: str) -> str | None:
+    """Why a variable the prompt does not declare is refused (it would be ignored: a typo until
+    shown otherwise), or None when it is declared or the prompt declares nothing."""
+    declared = prompt.inputs
+    if declared is None or key in declared:
+        return None
+    known = ", ".join(declared) or "none"
+    return (
+        f"prompt '{prompt.name}' has no input '{key}'{did_you_mean(key, declared)}; "
+        f"its inputs: {known}"
+    )
+
+
 def prompt_name(path: str, prompts_dir: str) -> str | None:
     """`prompts/support/answer.jinja` -> `support/answer`; None for partials and examples."""
     prefix = prompts_dir.rstrip("/") + "/"

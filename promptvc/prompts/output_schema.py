@@ -13,9 +13,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptvc.errors import UserError
-from promptvc.evals.assertions import check_json_schema
 from promptvc.evals.pyassert import SnapshotModules, module_files, split_spec, valid_spec
 from promptvc.git.snapshot import Snapshot
+
+
+def check_json_schema(schema: Any) -> None:
+    """The assertions' own check (one rule), imported only when a prompt has a schema: rendering
+    a prompt without one (the runtime API) never loads the assertions."""
+    from promptvc.evals.assertions import check_json_schema as check
+
+    check(schema)
+
 
 KEY = "output_schema"
 FILE_SUFFIX = ".json"

@@ -261,6 +261,7 @@ class Renderer:
         self._envs: dict[bool, BoundedSandbox] = {}
         self._tiers: dict | None = None
         self.deps: dict = {}  # filled by graph.prompt_deps
+        self._variables: dict[str, frozenset[str]] = {}
 
     def env(self, allow_missing: bool = False) -> BoundedSandbox:
         if allow_missing not in self._envs:
@@ -435,12 +436,15 @@ class Renderer:
                 todo.append(ref)
         return frozenset(seen), dynamic
 
-    def variables_used(self, name: str) -> set[str]:
-        partials, _dynamic = self.partials_of(name)
-        paths = [self.prompt(name).path, *sorted(p for p in partials if p in self.snapshot)]
-        used: set[str] = set()
-        for path in paths:
-            used |= self.analysis(path).variables
+    def variables_used(self, name: str) -> frozenset[str]:
+        """Every variable the prompt and what it includes read; a snapshot never changes, so
+        it is worked out once per prompt (every render checks its inputs against it)."""
+        used = self._variables.get(name)
+        if used is None:
+            partials, _dynamic = self.partials_of(name)
+            paths = [self.prompt(name).path, *sorted(p for p in partials if p in self.snapshot)]
+            used = frozenset().union(*(self.analysis(path).variables for path in paths))
+            self._variables[name] = used
         return used
 
 

@@ -7,31 +7,9 @@ from __future__ import annotations
 import anthropic
 
 from promptvc.evals.toolcalls import tool_calls_output
-from promptvc.evaluation.request import ModelRequest
+from promptvc.evaluation.request import ModelRequest, sdk_arguments
 from promptvc.providers import Connection, MalformedResponse, ProviderOptions, Response
 from promptvc.providers.retrying import RetryingClient, load_json
-
-# Keyword arguments `messages.create` takes; sampling parameters (temperature, top_p, top_k)
-# were removed from its signature in SDK 1.0 and travel in extra_body, unchanged on the wire.
-SDK_KWARGS = {
-    "model",
-    "max_tokens",
-    "messages",
-    "system",
-    "stop_sequences",
-    "metadata",
-    "thinking",
-    "tool_choice",
-    "tools",
-}
-
-
-def sdk_arguments(body: dict) -> dict:
-    kwargs = {k: v for k, v in body.items() if k in SDK_KWARGS}
-    extra = {k: v for k, v in body.items() if k not in SDK_KWARGS}
-    if extra:
-        kwargs["extra_body"] = extra
-    return kwargs
 
 
 def first_party(options: ProviderOptions, connection: Connection, key: str | None):
