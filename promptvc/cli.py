@@ -173,6 +173,17 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
 @click.option(
     "--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (no key or recording)."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Send nothing: per set, the requests a run would send, their input tokens and cost.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Refuse to run when the estimated cost of what would be sent is above USD.",
+)
 def eval_(
     names,
     pattern,
@@ -186,6 +197,8 @@ def eval_(
     as_json,
     junit,
     strict,
+    dry_run,
+    max_cost,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
@@ -206,6 +219,8 @@ def eval_(
             as_json=as_json,
             junit=junit,
             strict=strict,
+            dry_run=dry_run,
+            max_cost=max_cost,
         )
     )
 

@@ -35,6 +35,7 @@ class Call:
     price: Price | None
     input_tokens: int
     output_tokens: int
+    counted: bool = False  # the input tokens were counted by the provider, not estimated
 
     @property
     def cost(self) -> float:
@@ -62,11 +63,31 @@ class CaseJob:
 
     @property
     def model_call(self) -> Call:
-        output_budget = int(dict(self.request.params).get("max_tokens", 1024))
+        params = dict(self.request.params)
+        output_budget = int(params.get("max_tokens", 1024))
+        return Call(
+            self.price, self.input_tokens, output_budget // OUTPUT_SHARE + thinking_tokens(params)
+        )
+
+    @property
+    def input_tokens(self) -> int:
+        """The offline count: the provider's own tokenizer where it has one, else the estimate."""
         text = self.request.plain()
         counted = self.identity.count_tokens(self.request.model, text)
-        tokens = counted if counted is not None else estimate_tokens(text)
-        return Call(self.price, tokens, output_budget // OUTPUT_SHARE)
+        return counted if counted is not None else estimate_tokens(text, self.request.model)
+
+    def counted_call(self, input_tokens: int) -> Call:
+        """The model's call with its input tokens as the provider counted them."""
+        return replace(self.model_call, input_tokens=input_tokens, counted=True)
+
+
+def thinking_tokens(params: dict) -> int:
+    """Thinking is billed as output: an answer is estimated to think a quarter of its budget."""
+    thinking = params.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") == "disabled":
+        return 0
+    budget = thinking.get("budget_tokens")
+    return int(budget) // OUTPUT_SHARE if isinstance(budget, int) else 0
 
 
 @dataclass(frozen=True)
@@ -255,7 +276,8 @@ def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Ca
     reply_tokens = int(config.params.get("max_tokens", 256)) // OUTPUT_SHARE
     calls = []
     for rubric in rubrics:
-        prompt_tokens = estimate_tokens(render_judge(renderer, rubric, "", case.vars).plain())
+        judged = render_judge(renderer, rubric, "", case.vars).plain()
+        prompt_tokens = estimate_tokens(judged, config.model)
         calls.append(Call(price, prompt_tokens + answer_tokens, reply_tokens))
     return tuple(calls)
 

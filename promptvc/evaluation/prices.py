@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from promptvc.prompts.tiers import EffectiveConfig
 
+# When the Claude rows below were last compared with the provider's price list, and where.
+PRICES_CHECKED = "2026-11-26"
+PRICES_SOURCE = "https://platform.claude.com/docs/en/about-claude/pricing"
+# Multipliers of the input price the Messages API bills (the same page, "Prompt caching" and
+# "Batch processing"); the batch discount stacks with caching.
+CACHE_WRITE_5M = 1.25
+CACHE_WRITE_1H = 2.0
+CACHE_READ = 0.1
+BATCH = 0.5
+
+
+@dataclass(frozen=True)
+class LongPrompt:
+    """A dearer rate for every token of a request whose prompt is longer than `above` tokens."""
+
+    above: int
+    input: float
+    output: float
+
 
 @dataclass(frozen=True)
 class Price:
     input: float
     output: float
+    long_prompt: LongPrompt | None = None
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+        rate: Price | LongPrompt = self
+        if self.long_prompt is not None and input_tokens > self.long_prompt.above:
+            rate = self.long_prompt
+        return (input_tokens * rate.input + output_tokens * rate.output) / 1_000_000
 
 
 # Longest prefix wins, so dated ids (claude-haiku-4-5-20251001) find their family.
 BUILTIN_PRICES: dict[str, Price] = {
+    # Claude: PRICES_SOURCE, checked PRICES_CHECKED
+    "claude-opus-5-5": Price(4.0, 20.0),
+    "claude-sonnet-5-5": Price(2.0, 10.0),
+    "claude-haiku-5-5": Price(0.1, 0.5, LongPrompt(100_000, 0.5, 2.5)),
+    "claude-opus-5": Price(5.0, 25.0),
+    "claude-sonnet-5": Price(2.0, 10.0),
+    "claude-opus-4-8": Price(5.0, 25.0),
+    "claude-opus-4-7": Price(5.0, 25.0),
+    "claude-opus-4-6": Price(5.0, 25.0),
+    "claude-sonnet-4-6": Price(3.0, 15.0),
     "claude-opus-4-5": Price(5.0, 25.0),
     "claude-opus-4-1": Price(15.0, 75.0),
     "claude-opus-4": Price(15.0, 75.0),
@@ -89,6 +123,25 @@ def family_name(model: str) -> str:
     return model.rpartition("/")[2].rpartition("anthropic.")[2]
 
 
-def estimate_tokens(text: str) -> int:
-    """An offline estimate (about 4 characters a token for English); labelled ≈ wherever shown."""
-    return (len(text) + 3) // 4
+# Claude 4.7 and later (and the 5.x families) tokenize the same text into about 30% more tokens.
+NEW_TOKENIZER = 1.3
+_CLAUDE_VERSION = re.compile(r"claude-(?:[a-z]+-)?(\d+)(?:-(\d{1,2}))?(?:-|$)")
+
+
+def tokenizer_factor(model: str | None) -> float:
+    """How many more tokens than the classic ~4 characters a token this model's tokenizer makes."""
+    if not model:
+        return 1.0
+    found = _CLAUDE_VERSION.match(family_name(model))
+    if found is None:
+        return 1.0
+    version = (int(found.group(1)), int(found.group(2) or 0))
+    return NEW_TOKENIZER if version >= (4, 7) else 1.0
+
+
+def estimate_tokens(text: str, model: str | None = None) -> int:
+    """An offline estimate (about 4 characters a token for English, ~30% more for the newer
+    Claude tokenizer); labelled ≈ wherever shown."""
+    tokens = (len(text) + 3) // 4
+    factor = tokenizer_factor(model)
+    return tokens if factor == 1.0 else int(tokens * factor + 0.5)

@@ -36,6 +36,10 @@ def content_hash(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# What of a request the Messages API's count_tokens endpoint takes (all that becomes input).
+COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config")
+
+
 @dataclass(frozen=True)
 class ModelRequest:
     provider: str  # "anthropic" or "echo"
@@ -67,6 +71,16 @@ class ModelRequest:
     def ask_key(self) -> str:
         """What was asked, whatever endpoint carried it: how replay finds a recording."""
         return content_hash("ask/1", self.provider, self.payload(), self.sample, *_draw(self.draw))
+
+    def count_payload(self) -> dict:
+        """What the token-counting endpoint takes of this request: what goes into the prompt."""
+        body = self.payload()
+        return {k: v for k, v in body.items() if k in COUNTED}
+
+    @property
+    def count_key(self) -> str:
+        """The request as its input tokens are counted (the same whatever the sample or budget)."""
+        return content_hash("count/1", self.provider, self.endpoint, self.count_payload())
 
     def payload(self) -> dict:
         """The keyword arguments of `messages.create`."""

@@ -249,17 +249,8 @@ class Runner:
         name = identity.provider
         key = (name, identity.connection) if name == identity.kind else (name,)
         if key not in self._providers:
-            s = self.settings
             self._providers[key] = create_provider(
-                name,
-                ProviderOptions(
-                    concurrency=self.concurrency,
-                    timeout=s.timeout,
-                    max_retries=s.max_retries,
-                    retry_after_cap=s.retry_after_cap,
-                    deadline=s.request_deadline,
-                ),
-                identity.connection,
+                name, provider_options(self.settings, self.concurrency), identity.connection
             )
         return self._providers[key]
 
@@ -500,27 +491,53 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
     }
 
 
-def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
+def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> list[Call]:
     """The calls a run of these jobs would make: the model's, unless a result can be reused or the
     response is recorded; and the judge's, for every result not reused (its request depends on
-    the output, so it cannot be looked up before). A case's output is estimated at the length
-    its earlier answers had, where the store has any (a quarter of max_tokens is the fallback)."""
-    stored = store.results(j.key for j in jobs)
-    cached = store.responses_for([j.request.key for j in jobs])
-    typical = store.typical_output_tokens(j.golden.id for j in jobs)
+    the output, so it cannot be looked up before). The model's input tokens are as the provider
+    counted them where it has (`eval --dry-run`), else estimated offline. A case's output is
+    estimated at the length its earlier answers had, where the store has any (a quarter of
+    max_tokens is the fallback). `keyed`: as a run with the tier's key would (a set without one
+    runs from recordings)."""
+    to_run, to_send = jobs_to_run(store, jobs, keyed=keyed)
+    counts = store.token_counts(j.request.count_key for j in to_send)
+    typical = store.typical_output_tokens(j.golden.id for j in to_send)
+    sending = {id(j) for j in to_send}
     calls: list[Call] = []
-    for job in jobs:
-        if (
-            not provider_class(job.identity.provider).sends
-            or (stored.get(job.key) or {}).get("status") in REUSABLE
-        ):
-            continue
-        if job.request.key not in cached:
-            call = job.model_call
+    for job in to_run:
+        if id(job) in sending:
+            counted = counts.get(job.request.count_key)
+            call = job.model_call if counted is None else job.counted_call(counted)
             seen = typical.get((job.golden.id, job.case.id))
             calls.append(replace(call, output_tokens=round(seen)) if seen else call)
         calls.extend(job.judge_calls)
     return calls
+
+
+def jobs_to_run(
+    store: Store, jobs: list[CaseJob], *, keyed: bool = False
+) -> tuple[list[CaseJob], list[CaseJob]]:
+    """(the jobs a run would evaluate: a provider that sends, no reusable result; of those, the
+    ones whose model request would be sent: no recorded response)."""
+    stored = store.results(j.key for j in jobs)
+    to_run = [
+        job
+        for job in jobs
+        if provider_class(job.identity.kind if keyed else job.identity.provider).sends
+        and (stored.get(job.key) or {}).get("status") not in REUSABLE
+    ]
+    cached = store.responses_for([j.request.key for j in to_run])
+    return to_run, [job for job in to_run if job.request.key not in cached]
+
+
+def provider_options(settings: Settings, concurrency: int) -> ProviderOptions:
+    return ProviderOptions(
+        concurrency=concurrency,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        retry_after_cap=settings.retry_after_cap,
+        deadline=settings.request_deadline,
+    )
 
 
 def raise_for_faults(outcome: RunOutcome) -> None:

@@ -1,0 +1,138 @@
+"""Knowing before paying: --dry-run, counted and estimated input tokens, prices."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.data import answer_by_rule
+from tests.helpers import db_rows
+from tests.model_server import count_words
+
+
+def _paths(server) -> list[str]:
+    return [r["path"] for r in server.requests]
+
+
+def test_dry_run_counts_tokens_sends_no_message_and_caches_the_counts(
+    model_repo, model_server, cli
+):
+    code, out, err = cli("eval", "--dry-run", "--json")
+    assert code == 0, out + err
+    assert _paths(model_server) == ["/v1/messages/count_tokens"] * 2  # no /v1/messages
+    report = json.loads(out)
+    [row] = report["sets"]
+    expected = sum(count_words(r["body"]) for r in model_server.requests)
+    assert row["id"] == "support-answer" and row["requests"] == 2
+    assert row["input_tokens"] == row["counted_tokens"] == expected
+    assert row["tokens"] == "counted" and row["cost"] > 0
+    assert report["total"]["requests"] == 2 and report["estimated_because"] is None
+    # The counts are stored by request: a second dry run sends nothing at all.
+    assert len(db_rows(model_repo, "SELECT * FROM token_counts")) == 2
+    code, again, _ = cli("eval", "--dry-run", "--json")
+    assert code == 0 and model_server.calls == 2
+    assert json.loads(again)["sets"] == report["sets"]
+    # Nothing was run: no run recorded, and a real run then sends both cases.
+    assert db_rows(model_repo, "SELECT * FROM runs") == []
+
+
+def test_dry_run_after_a_run_has_nothing_left_to_send(model_repo, model_server, cli):
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0
+    model_server.reset()
+    code, out, err = cli("eval", "--dry-run")
+    assert code == 0, err
+    assert model_server.calls == 0
+    assert "dry run: nothing sent" in out
+    total = next(line for line in out.splitlines() if line.startswith("total"))
+    assert total.split()[1] == "0" and "$0.00" in total
+
+
+def test_without_a_key_the_estimate_is_offline_and_labelled(model_repo, cli):
+    code, out, err = cli("eval", "--dry-run")
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("support-answer"))
+    assert row.split()[1] == "2" and "≈" in row  # what a run with the key would send
+    assert "input tokens estimated offline (no API key to count tokens with)" in out
+    report = json.loads(cli("eval", "--dry-run", "--json")[1])
+    assert report["sets"][0]["tokens"] == "estimated"
+    assert report["estimated_because"] == "no API key to count tokens with"
+
+
+def test_a_failed_count_falls_back_to_the_estimate(model_repo, model_server, cli):
+    model_server.fail_first = 100
+    model_server.fail_status = 400
+    model_server.error_body = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "no"},
+    }
+    code, out, err = cli("eval", "--dry-run", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["sets"][0]["tokens"] == "estimated" and report["sets"][0]["requests"] == 2
+    assert report["estimated_because"].startswith("counting tokens failed: BadRequestError")
+    assert db_rows(model_repo, "SELECT * FROM token_counts") == []
+
+
+def test_max_cost_refuses_a_run_above_it_before_sending(model_repo, model_server, cli):
+    code, _, err = cli("eval", "--max-cost", "0.000001")
+    assert code == 3, err
+    assert "above --max-cost $0.000001" in err and "2 requests" in err
+    assert model_server.calls == 0
+    model_server.rule = answer_by_rule
+    assert cli("eval", "--max-cost", "5")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "factor"),
+    [
+        ("claude-haiku-4-5-20251001", 1.0),
+        ("claude-sonnet-4-20250514", 1.0),
+        ("claude-3-7-sonnet-latest", 1.0),
+        ("claude-opus-4-7", 1.3),
+        ("claude-sonnet-5-5", 1.3),
+        ("us.anthropic.claude-haiku-5-5-v1:0", 1.3),
+        ("claude-opus-5", 1.3),
+        ("gpt-4.1", 1.0),
+        (None, 1.0),
+    ],
+)
+def test_the_offline_estimate_knows_the_newer_tokenizer(model, factor):
+    from promptvc.evaluation.prices import estimate_tokens, tokenizer_factor
+
+    assert tokenizer_factor(model) == factor
+    text = "word " * 400  # 2,000 characters: 500 tokens at four characters a token
+    assert estimate_tokens(text, model) == round(500 * factor)
+
+
+def test_prices_know_the_current_claude_models_and_the_long_prompt_rate():
+    from promptvc.evaluation.prices import price_for
+
+    assert price_for("claude-opus-5-5").cost(1_000_000, 1_000_000) == 24.0
+    assert price_for("claude-sonnet-5-5-20260901").cost(1_000_000, 0) == 2.0
+    haiku = price_for("claude-haiku-5-5")
+    assert haiku.cost(100_000, 1_000) == pytest.approx((100_000 * 0.1 + 1_000 * 0.5) / 1e6)
+    # A prompt over 100k tokens pays the long-prompt rate on every token, output included.
+    assert haiku.cost(100_001, 1_000) == pytest.approx((100_001 * 0.5 + 1_000 * 2.5) / 1e6)
+    assert price_for("claude-haiku-4-5").cost(1_000_000, 0) == 1.0  # not the 5.5 family
+
+
+@pytest.mark.parametrize(
+    ("price", "says"),
+    [
+        ("{input: cheap, output: 5}", "price input must be a number of USD per million tokens"),
+        ("{input: 1, outptu: 5}", "price has unknown key 'outptu'"),
+        ("3", "price must be a mapping of input and output"),
+    ],
+)
+def test_a_price_that_is_not_a_number_is_one_line_and_exit_2(model_repo, cli, price, says):
+    model_repo.write(
+        "prompts/tiers.yaml",
+        "fast:\n  model: claude-haiku-4-5\n  max_tokens: 512\n"
+        f"  price: {price}\ndefault: {{model: claude-sonnet-4-6}}\n",
+    )
+    code, out, err = cli("eval", "--dry-run")
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"promptvc: prompts/tiers.yaml:1: tier 'fast': {says}")
