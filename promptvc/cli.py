@@ -105,8 +105,15 @@ def render(name, rev, staged, var_pairs, case, plain, allow_missing, as_json) ->
 @click.option(
     "--eval", "with_eval", is_flag=True, help="Also evaluate the affected sets on both sides."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --eval: send nothing; the requests it would send per set and side, and their cost.",
+)
 @click.pass_context
-def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval) -> None:
+def diff(
+    ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval, dry_run
+) -> None:
     """Show what a prompt/config diff changes.
 
     \b
@@ -118,10 +125,16 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
       promptvc diff HEAD~1 -- support/answer
     """
     names = ctx.meta.get("names", ())
+    if dry_run and not with_eval:
+        raise click.UsageError("--dry-run goes with --eval (a diff alone sends nothing)")
     if with_eval:
         from promptvc.commands.diff_eval import run as run_eval
 
-        sys.exit(run_eval(revs, names, staged=staged, as_json=as_json, exit_code=exit_code))
+        sys.exit(
+            run_eval(
+                revs, names, staged=staged, as_json=as_json, exit_code=exit_code, dry_run=dry_run
+            )
+        )
     from promptvc.commands.diff import run
 
     sys.exit(
@@ -240,13 +253,18 @@ def eval_(
     hidden=True,
     help="Run as git's pre-push hook: the pushed refs on stdin, as git writes them.",
 )
-def check(base, markdown, junit, strict, verbose, pre_push) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Send nothing: per set and side, the requests the gate would send and their cost.",
+)
+def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
     from promptvc.commands.check import run
 
-    sys.exit(run(base, markdown, junit, strict, verbose, pre_push))
+    sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
 
 
 @cli.group()

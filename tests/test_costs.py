@@ -136,3 +136,28 @@ def test_a_price_that_is_not_a_number_is_one_line_and_exit_2(model_repo, cli, pr
     assert code == 2
     [line] = err.strip().splitlines()
     assert line.startswith(f"promptvc: prompts/tiers.yaml:1: tier 'fast': {says}")
+
+
+def test_check_and_diff_eval_dry_runs_estimate_both_sides_and_send_nothing(
+    model_repo, model_server, cli
+):
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0  # HEAD's side is stored: only the change's side is left to send
+    model_server.reset()
+    model_repo.write("prompts/partials/tone.jinja", "Be warm, brief and exact, always.\n")
+    model_repo.git("add", "-A")
+    code, out, err = cli("check", "--dry-run")
+    assert code == 0, out + err
+    assert "promptvc check · staged vs HEAD" in out and "dry run: nothing sent" in out
+    rows = {tuple(line.split()[:3]) for line in out.splitlines()}
+    assert ("support-answer", "before", "0") in rows and ("support-answer", "after", "2") in rows
+    assert {r["path"] for r in model_server.requests} == {"/v1/messages/count_tokens"}
+    code, out, err = cli("diff", "--staged", "--eval", "--dry-run", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    after = next(s for s in report["sets"] if s.get("side") == "after")
+    assert after["requests"] == 2 and after["tokens"] == "counted"
+    assert {r["path"] for r in model_server.requests} == {"/v1/messages/count_tokens"}
+    assert db_rows(model_repo, "SELECT count(*) AS n FROM runs")[0]["n"] == 1
+    code, _, err = cli("diff", "--dry-run")
+    assert code == 2 and "--dry-run goes with --eval" in err
