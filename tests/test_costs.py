@@ -161,3 +161,83 @@ def test_check_and_diff_eval_dry_runs_estimate_both_sides_and_send_nothing(
     assert db_rows(model_repo, "SELECT count(*) AS n FROM runs")[0]["n"] == 1
     code, _, err = cli("diff", "--dry-run")
     assert code == 2 and "--dry-run goes with --eval" in err
+
+
+def _with_budget(repo, budget: int) -> None:
+    path = repo.root / "prompts/support/answer.jinja"
+    text = path.read_text().replace("tier: fast\n", f"tier: fast\nmax_input_tokens: {budget}\n")
+    repo.write("prompts/support/answer.jinja", text)
+
+
+def test_a_render_over_its_token_budget_fails_its_case_without_a_call(
+    model_repo, model_server, cli
+):
+    model_server.rule = answer_by_rule
+    _with_budget(model_repo, 10)
+    code, out, err = cli("eval", "--json")
+    assert code == 1, err  # a failed set, not an error
+    assert model_server.calls == 0
+    [result] = json.loads(out)["sets"]
+    assert result["status"] == "failed"
+    for case in result["cases"]:
+        assert case["status"] == "failed" and case["cost"] is None
+        [grade] = case["assertions"]
+        assert grade["label"] == "max_input_tokens" and not grade["passed"]
+        assert (
+            grade["reason"].startswith("≈")
+            and "over the prompt's max_input_tokens of 10" in (grade["reason"])
+        )
+    # A dry run sends none of them either.
+    report = json.loads(cli("eval", "--dry-run", "--json")[1])
+    assert report["total"]["requests"] == 0
+
+
+def test_counted_tokens_decide_the_budget_when_known(model_repo, model_server, cli):
+    from promptvc.evaluation.prices import estimate_tokens
+
+    model_server.rule = answer_by_rule
+    assert cli("eval", "--dry-run")[0] == 0  # counts both requests: a word a token here
+    rendered = cli("render", "support/answer", "--case", "late-return", "--plain")[1]
+    counted = max(r["input_tokens"] for r in db_rows(model_repo, "SELECT * FROM token_counts"))
+    # The budget is not part of the request, so its counts stand. By the offline estimate (about
+    # four characters a token) the cases are over it, but the counted tokens fit: they are sent.
+    assert estimate_tokens(rendered, "claude-haiku-4-5") > counted
+    _with_budget(model_repo, counted)
+    report = json.loads(cli("eval", "--dry-run", "--json")[1])
+    assert report["total"]["requests"] == 2 and report["total"]["tokens"] == "counted"
+    code, out, err = cli("eval")
+    assert code == 0, out + err
+    assert [r["path"] for r in model_server.requests[2:]] == ["/v1/messages"] * 2
+
+
+def test_the_offline_estimate_decides_the_budget_when_nothing_is_counted(model_repo, cli):
+    from promptvc.evaluation.prices import estimate_tokens
+
+    rendered = cli("render", "support/answer", "--case", "refund-window", "--plain")[1]
+    _with_budget(model_repo, estimate_tokens(rendered, "claude-haiku-4-5") - 5)
+    report = json.loads(cli("eval", "--dry-run", "--json")[1])
+    assert report["sets"][0]["requests"] == 0  # both cases are over it by the estimate
+
+
+def test_a_bad_budget_is_one_line_and_exit_2(model_repo, cli):
+    _with_budget(model_repo, -3)
+    code, _, err = cli("eval", "--dry-run")
+    assert code == 2
+    assert (
+        "prompts/support/answer.jinja:4: 'max_input_tokens' must be a positive whole number" in err
+    )
+
+
+def test_diff_flags_a_change_that_pushes_a_case_over_the_budget(model_repo, cli):
+    _with_budget(model_repo, 200)
+    model_repo.stage()
+    model_repo.commit("a budget")
+    assert cli("diff")[0] == 0
+    model_repo.write("prompts/partials/tone.jinja", "Be warm and exact. " * 60 + "\n")
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "pushes 2 cases over max_input_tokens (they fail without a call)" in out
+    assert "support-answer/refund-window: ≈" in out
+    report = json.loads(cli("diff", "--json")[1])
+    [prompt] = report["prompts"]
+    assert len(prompt["rendered"]["over_budget"]) == 2

@@ -14,7 +14,7 @@ from promptvc.errors import UserError
 from promptvc.evals.assertions import schema_check
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
-from promptvc.evaluation.prices import Price, config_price, estimate_tokens
+from promptvc.evaluation.prices import Price, config_price, estimate_tokens, over_budget
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
@@ -56,6 +56,15 @@ class CaseJob:
     # and the output budget: judge_repeat per llm-rubric assertion.
     judge_calls: tuple[Call, ...] = ()
     judge: Identity | None = None  # who answers its judge calls (the judge tier's provider)
+    budget: int | None = None  # the prompt's max_input_tokens
+
+    def over_budget(self, counted: int | None = None) -> str | None:
+        """Why this request does not fit the prompt's token budget (by the provider's count where
+        known, else the offline estimate): the case fails without a call."""
+        if self.budget is None:
+            return None
+        tokens = counted if counted is not None else self.input_tokens
+        return over_budget(tokens, self.budget, counted is not None)
 
     @property
     def judged_by(self) -> Identity:
@@ -197,6 +206,7 @@ def _plan_set(
             path=golden.path,
         )
     output = _output_schema(renderer, golden, config)
+    budget = renderer.prompt(golden.prompt).max_input_tokens
     price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
@@ -228,6 +238,7 @@ def _plan_set(
                     key,
                     judge_calls,
                     judge,
+                    budget,
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)

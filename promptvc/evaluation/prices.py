@@ -145,3 +145,11 @@ def estimate_tokens(text: str, model: str | None = None) -> int:
     tokens = (len(text) + 3) // 4
     factor = tokenizer_factor(model)
     return tokens if factor == 1.0 else int(tokens * factor + 0.5)
+
+
+def over_budget(tokens: int, budget: int | None, counted: bool) -> str | None:
+    """Why a render does not fit its prompt's `max_input_tokens`, or None when it does."""
+    if budget is None or tokens <= budget:
+        return None
+    how = f"{tokens:,} input tokens (counted)" if counted else f"≈{tokens:,} input tokens"
+    return f"{how}, over the prompt's max_input_tokens of {budget:,}"

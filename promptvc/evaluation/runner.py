@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
+from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
@@ -96,6 +97,7 @@ class Runner:
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
+        self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -127,6 +129,7 @@ class Runner:
                 self.on_result(results[job.key])
         self.store.link_results(self.run_id, reused)
         todo = [j for j in jobs if j.key not in results]
+        self._counts = self.store.token_counts(j.request.count_key for j in todo if j.budget)
         # Each run sends in its own order, so that runs of the same plan at once (hooks in two
         # worktrees, a hook and CI) mostly answer different cases and find each other's answers.
         random.shuffle(todo)
@@ -179,6 +182,9 @@ class Runner:
             )
 
     async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
+        too_long = job.over_budget(self._counts.get(job.request.count_key))
+        if too_long is not None:
+            return self._finished(over_budget_result(job, too_long))
         try:
             response, cost, called = await self._respond(job.request, job)
             result = await self._grade(plan, job, response, cost, called)
@@ -500,18 +506,26 @@ def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> 
     max_tokens is the fallback). `keyed`: as a run with the tier's key would (a set without one
     runs from recordings)."""
     to_run, to_send = jobs_to_run(store, jobs, keyed=keyed)
-    counts = store.token_counts(j.request.count_key for j in to_send)
+    counts = store.token_counts(j.request.count_key for j in to_run)
     typical = store.typical_output_tokens(j.golden.id for j in to_send)
     sending = {id(j) for j in to_send}
     calls: list[Call] = []
     for job in to_run:
+        counted = counts.get(job.request.count_key)
+        if job.over_budget(counted):
+            continue  # it fails without a call
         if id(job) in sending:
-            counted = counts.get(job.request.count_key)
             call = job.model_call if counted is None else job.counted_call(counted)
             seen = typical.get((job.golden.id, job.case.id))
             calls.append(replace(call, output_tokens=round(seen)) if seen else call)
         calls.extend(job.judge_calls)
     return calls
+
+
+def over_budget_result(job: CaseJob, reason: str) -> CaseResult:
+    """A case whose prompt outgrew its token budget: failed, with the reason, never sent."""
+    failed = CaseResult.of_job(job, status=Status.FAILED)
+    return replace(failed, score=0.0, grades=(Grade("max_input_tokens", False, 0.0, reason),))
 
 
 def jobs_to_run(
