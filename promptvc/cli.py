@@ -350,6 +350,15 @@ def label(set_name: str, rev: str | None) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def prices(as_json: bool) -> None:
+    """The built-in price table (with the date it was last checked) and what each tier costs."""
+    from promptvc.commands.prices import run
+
+    sys.exit(run(as_json))
+
+
+@cli.command()
 @click.argument("name", type=click.Choice(["golden-set", "prompt-front-matter"]))
 def schema(name: str) -> None:
     """Print the JSON Schema of golden files or prompt front matter (for yaml-language-server)."""

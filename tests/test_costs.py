@@ -241,3 +241,40 @@ def test_diff_flags_a_change_that_pushes_a_case_over_the_budget(model_repo, cli)
     report = json.loads(cli("diff", "--json")[1])
     [prompt] = report["prompts"]
     assert len(prompt["rendered"]["over_budget"]) == 2
+
+
+def test_prices_prints_the_table_its_date_and_the_tiers(model_repo, cli):
+    from promptvc.evaluation.prices import PRICES_CHECKED, PRICES_SOURCE
+
+    model_repo.write(
+        "prompts/tiers.yaml",
+        "fast: {model: claude-haiku-5-5, max_tokens: 512}\n"
+        "default: {model: claude-sonnet-4-6, price: {input: 2.5, output: 12}}\n"
+        "deep: {model: claude-opus-5-5, thinking: {type: enabled, budget_tokens: 4000}}\n"
+        "local: {model: my-own-model}\n",
+    )
+    code, out, err = cli("prices")
+    assert code == 0, err
+    assert f"checked {PRICES_CHECKED} against {PRICES_SOURCE}" in out
+    assert "claude-opus-5-5" in out and "prompts over 100,000 tokens: $0.5 / $2.5" in out
+    assert "fast: claude-haiku-5-5 · $0.1 / $0.5 (built-in)" in out
+    assert "default: claude-sonnet-4-6 · $2.5 / $12 (tiers.yaml)" in out
+    assert "thinking" in out and "≈1,000 output tokens a call" in out
+    assert "local: my-own-model · no price known" in out
+    report = json.loads(cli("prices", "--json")[1])
+    assert report["checked"] == PRICES_CHECKED and report["multipliers"]["batch"] == 0.5
+    opus = next(m for m in report["models"] if m["model"] == "claude-opus-5-5")
+    assert (opus["input"], opus["output"]) == (4.0, 20.0)
+
+
+def test_thinking_is_priced_as_output(model_repo, cli):
+    model_repo.write(
+        "prompts/tiers.yaml",
+        "fast: {model: claude-haiku-4-5, max_tokens: 512,"
+        " thinking: {type: enabled, budget_tokens: 8000}}\n",
+    )
+    with_thinking = json.loads(cli("eval", "--dry-run", "--json")[1])["total"]["cost"]
+    model_repo.write("prompts/tiers.yaml", "fast: {model: claude-haiku-4-5, max_tokens: 512}\n")
+    without = json.loads(cli("eval", "--dry-run", "--json")[1])["total"]["cost"]
+    # Two cases, a quarter of the thinking budget each, at $5 per million output tokens.
+    assert with_thinking - without == pytest.approx(2 * 2000 * 5 / 1e6, rel=1e-3)
