@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from promptvc.errors import UserError
 from promptvc.evals.assertions import schema_check
@@ -78,7 +79,7 @@ class CaseJob:
             self.price, self.input_tokens, output_budget // OUTPUT_SHARE + thinking_tokens(params)
         )
 
-    @property
+    @cached_property
     def input_tokens(self) -> int:
         """The offline count: the provider's own tokenizer where it has one, else the estimate."""
         text = self.request.plain()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from promptvc.prompts.capabilities import sendable
@@ -53,7 +54,9 @@ class ModelRequest:
     # first draw is keyed without it, as every judge call was before draws existed.
     draw: int = 0
 
-    @property
+    # Hashes are computed once per request (cached_property writes past the frozen dataclass):
+    # a plan of thousands of cases asks for each key several times.
+    @cached_property
     def key(self) -> str:
         return content_hash(
             self.provider,
@@ -67,7 +70,7 @@ class ModelRequest:
             *_draw(self.draw),
         )
 
-    @property
+    @cached_property
     def ask_key(self) -> str:
         """What was asked, whatever endpoint carried it: how replay finds a recording."""
         return content_hash("ask/1", self.provider, self.payload(), self.sample, *_draw(self.draw))
@@ -77,7 +80,7 @@ class ModelRequest:
         body = self.payload()
         return {k: v for k, v in body.items() if k in COUNTED}
 
-    @property
+    @cached_property
     def count_key(self) -> str:
         """The request as its input tokens are counted (the same whatever the sample or budget)."""
         return content_hash("count/1", self.provider, self.endpoint, self.count_payload())
