@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from promptvc.prompts.capabilities import claude_version
 
 if TYPE_CHECKING:
     from promptvc.prompts.tiers import EffectiveConfig
@@ -125,18 +126,13 @@ def family_name(model: str) -> str:
 
 # Claude 4.7 and later (and the 5.x families) tokenize the same text into about 30% more tokens.
 NEW_TOKENIZER = 1.3
-_CLAUDE_VERSION = re.compile(r"claude-(?:[a-z]+-)?(\d+)(?:-(\d{1,2}))?(?:-|$)")
+NEW_TOKENIZER_FROM = (4, 7)
 
 
 def tokenizer_factor(model: str | None) -> float:
     """How many more tokens than the classic ~4 characters a token this model's tokenizer makes."""
-    if not model:
-        return 1.0
-    found = _CLAUDE_VERSION.match(family_name(model))
-    if found is None:
-        return 1.0
-    version = (int(found.group(1)), int(found.group(2) or 0))
-    return NEW_TOKENIZER if version >= (4, 7) else 1.0
+    found = claude_version(model)
+    return NEW_TOKENIZER if found is not None and found[1] >= NEW_TOKENIZER_FROM else 1.0
 
 
 def estimate_tokens(text: str, model: str | None = None) -> int:
