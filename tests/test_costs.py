@@ -278,3 +278,30 @@ def test_thinking_is_priced_as_output(model_repo, cli):
     without = json.loads(cli("eval", "--dry-run", "--json")[1])["total"]["cost"]
     # Two cases, a quarter of the thinking budget each, at $5 per million output tokens.
     assert with_thinking - without == pytest.approx(2 * 2000 * 5 / 1e6, rel=1e-3)
+
+
+def test_effort_is_a_tier_setting_sent_as_output_config_and_diffed(model_repo, model_server, cli):
+    model_server.rule = answer_by_rule
+    model_repo.write(
+        "prompts/tiers.yaml", "fast: {model: claude-haiku-5-5, max_tokens: 512, effort: low}\n"
+    )
+    model_repo.stage()
+    model_repo.commit("low effort")
+    assert cli("eval")[0] == 0
+    body = model_server.requests[0]["body"]
+    assert body["output_config"] == {"effort": "low"} and "effort" not in body
+    model_repo.write(
+        "prompts/tiers.yaml", "fast: {model: claude-haiku-5-5, max_tokens: 512, effort: high}\n"
+    )
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert any("effort" in line and "low → high" in line for line in out.splitlines())
+    # A changed effort is a changed request: the dry run would send both cases again.
+    assert json.loads(cli("eval", "--dry-run", "--json")[1])["total"]["requests"] == 2
+
+
+def test_an_unknown_effort_is_one_line_and_exit_2(model_repo, cli):
+    model_repo.write("prompts/tiers.yaml", "fast: {model: claude-haiku-5-5, effort: extreme}\n")
+    code, _, err = cli("eval", "--dry-run")
+    assert code == 2
+    assert "tier 'fast': effort must be one of low, medium, high, xhigh, max, not 'extreme'" in err

@@ -146,9 +146,13 @@ def build_request(
     """The request as it is sent, and so as it is keyed: a parameter the model rejects is left out."""
     model = rendered.config.model
     params = {k: v for k, v in sendable(model, rendered.config.params).items() if k != "model"}
+    config = {"effort": params.pop("effort")} if params.get("effort") is not None else {}
+    params.pop("effort", None)
     schema = rendered.config.output_schema
     if schema is not None and schema.schema is not None:
-        params["output_config"] = output_config(schema.schema)
+        config.update(output_config(schema.schema))
+    if config:
+        params["output_config"] = config
     return ModelRequest(
         provider=provider,
         endpoint=endpoint,

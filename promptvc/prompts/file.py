@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from promptvc.errors import UserError, did_you_mean
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.output_schema import spec_problem
-from promptvc.prompts.tiers import API_PARAMS
+from promptvc.prompts.tiers import API_PARAMS, effort_problem
 from promptvc.yamlfile import key_line, parse_yaml
 
 PROMPT_SUFFIX = ".jinja"
@@ -137,6 +137,9 @@ def _check_meta(meta: dict, front: str, path: str) -> None:
         problem = spec_problem(meta["output_schema"])
         if problem:
             raise UserError(problem, path=path, line=key_line(front, "output_schema", 2))
+    problem = effort_problem(meta.get("effort"))
+    if problem:
+        raise UserError(problem, path=path, line=key_line(front, "effort", 2))
     budget = meta.get("max_input_tokens")
     if budget is not None and (type(budget) is not int or budget < 1):
         raise UserError(
