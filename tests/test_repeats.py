@@ -4,8 +4,8 @@ share of a case's spread."""
 
 from __future__ import annotations
 
-import itertools
 import dataclasses
+import itertools
 import json
 import math
 import sqlite3
