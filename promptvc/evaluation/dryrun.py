@@ -96,9 +96,8 @@ def count_tokens(store: Store, settings: Settings, jobs: list[CaseJob]) -> str |
         todo.setdefault(job.request.count_key, job)
     todo = {key: job for key, job in todo.items() if key not in known}
     countable = [job for job in todo.values() if _counts_by_api(job.identity)]
-    reasons = []
-    if len(countable) < len(todo):
-        reasons.append(_why_not_counted([j for j in todo.values() if j not in countable]))
+    uncountable = [job for job in todo.values() if not _counts_by_api(job.identity)]
+    reasons = [_why_not_counted(uncountable)] if uncountable else []
     if countable:
         rows, failure = asyncio.run(_count_all(settings, countable))
         store.save_token_counts(rows)
