@@ -129,8 +129,15 @@ def bundle(names, rev, output, check) -> None:
 @click.option(
     "--eval", "with_eval", is_flag=True, help="Also evaluate the affected sets on both sides."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --eval: send nothing; the requests it would send per set and side, and their cost.",
+)
 @click.pass_context
-def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval) -> None:
+def diff(
+    ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval, dry_run
+) -> None:
     """Show what a prompt/config diff changes.
 
     \b
@@ -142,10 +149,16 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
       promptvc diff HEAD~1 -- support/answer
     """
     names = ctx.meta.get("names", ())
+    if dry_run and not with_eval:
+        raise click.UsageError("--dry-run goes with --eval (a diff alone sends nothing)")
     if with_eval:
         from promptvc.commands.diff_eval import run as run_eval
 
-        sys.exit(run_eval(revs, names, staged=staged, as_json=as_json, exit_code=exit_code))
+        sys.exit(
+            run_eval(
+                revs, names, staged=staged, as_json=as_json, exit_code=exit_code, dry_run=dry_run
+            )
+        )
     from promptvc.commands.diff import run
 
     sys.exit(
@@ -197,6 +210,17 @@ def diff(ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with
 @click.option(
     "--strict", is_flag=True, help="Exit 3 when a set could not be evaluated (no key or recording)."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Send nothing: per set, the requests a run would send, their input tokens and cost.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Refuse to run when the estimated cost of what would be sent is above USD.",
+)
 def eval_(
     names,
     pattern,
@@ -210,6 +234,8 @@ def eval_(
     as_json,
     junit,
     strict,
+    dry_run,
+    max_cost,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
@@ -230,6 +256,8 @@ def eval_(
             as_json=as_json,
             junit=junit,
             strict=strict,
+            dry_run=dry_run,
+            max_cost=max_cost,
         )
     )
 
@@ -249,13 +277,18 @@ def eval_(
     hidden=True,
     help="Run as git's pre-push hook: the pushed refs on stdin, as git writes them.",
 )
-def check(base, markdown, junit, strict, verbose, pre_push) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Send nothing: per set and side, the requests the gate would send and their cost.",
+)
+def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
     from promptvc.commands.check import run
 
-    sys.exit(run(base, markdown, junit, strict, verbose, pre_push))
+    sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
 
 
 @cli.group()
@@ -338,6 +371,15 @@ def label(set_name: str, rev: str | None) -> None:
     from promptvc.commands.label import run
 
     sys.exit(run(set_name, rev))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def prices(as_json: bool) -> None:
+    """The built-in price table (with the date it was last checked) and what each tier costs."""
+    from promptvc.commands.prices import run
+
+    sys.exit(run(as_json))
 
 
 @cli.command()

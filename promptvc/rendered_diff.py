@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
-from promptvc.evaluation.prices import config_price, estimate_tokens
+from promptvc.evaluation.prices import config_price, estimate_tokens, over_budget
 from promptvc.prompts.file import prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
@@ -45,6 +45,8 @@ class RenderedChange:
     error: str | None = None  # the new side could not render
     unpriced: tuple[str, ...] = ()  # models (old or new side) without a known price
     old_error: str | None = None  # the old side could not render
+    # Cases the change pushes over the prompt's max_input_tokens: "set/case: why".
+    over_budget: tuple[str, ...] = ()
 
 
 def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered | None:
@@ -107,6 +109,7 @@ def rendered_change(
     prices = _SidePrices(
         or_default(lambda: old.config(old_name), None), or_default(lambda: new.config(name), None)
     )
+    budgets = _Budgets(old, new, old_name, name)
     changed, first, hunks, first_tokens = 0, None, [], 0
     call_costs: list[float | None] = []
     first_cost: float | None = None
@@ -125,6 +128,7 @@ def rendered_change(
                 changed, len(cases), label, (), 0, None, None, error=new_error, old_error=old_error
             )
         call_costs.append(prices.change(before, after))
+        budgets.check(label, before, after)
         if _plain(before) == _plain(after):
             continue
         changed += 1
@@ -156,7 +160,24 @@ def rendered_change(
         cost,
         run_cost,
         unpriced=prices.unpriced,
+        over_budget=tuple(budgets.pushed_over),
     )
+
+
+class _Budgets:
+    """Each side's max_input_tokens, and the cases the change pushes over the new side's."""
+
+    def __init__(self, old: Renderer, new: Renderer, old_name: str, name: str):
+        self.old = or_default(lambda: old.prompt(old_name).max_input_tokens, None)
+        self.new = or_default(lambda: new.prompt(name).max_input_tokens, None)
+        self.pushed_over: list[str] = []
+
+    def check(self, label: str, before: Rendered | None, after: Rendered | None) -> None:
+        if after is None or self.new is None:
+            return
+        why = over_budget(_tokens(after), self.new, counted=False)
+        if why and not (before is not None and over_budget(_tokens(before), self.old, False)):
+            self.pushed_over.append(f"{label}: {why}")
 
 
 class _SidePrices:
@@ -194,7 +215,8 @@ def _plain(rendered: Rendered | None) -> str | None:
 
 
 def _tokens(rendered: Rendered | None) -> int:
-    return estimate_tokens(rendered.text()) if rendered else 0
+    """Estimated per the side's model: a tier switch to the newer tokenizer shows its tokens."""
+    return estimate_tokens(rendered.text(), rendered.config.model) if rendered else 0
 
 
 def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk]:

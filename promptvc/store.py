@@ -31,6 +31,7 @@ from promptvc.storeschema import (
     RESPONSE_COLUMNS,
     RESULT_COLUMNS,
     SET_SCORE_COLUMNS,
+    TOKEN_COUNT_COLUMNS,
     migrations,
     refuse_newer,
 )
@@ -392,6 +393,26 @@ class Store:
             for set_id, case_id, mean in self.db.execute(query, chunk).fetchall():
                 found[(set_id, case_id)] = mean
         return found
+
+    # -- counted input tokens -------------------------------------------------------------
+
+    @guarded
+    def token_counts(self, keys: Iterable[str]) -> dict[str, int]:
+        """{count key: input tokens} for the requests the provider has counted."""
+        found: dict[str, int] = {}
+        for chunk in map(list, chunks(sorted(set(keys)), BATCH)):
+            query = (
+                "SELECT key, input_tokens FROM token_counts "
+                f"WHERE key IN ({', '.join('?' for _ in chunk)})"
+            )
+            found.update(self.db.execute(query, chunk).fetchall())
+        return found
+
+    @guarded
+    def save_token_counts(self, rows: list[dict]) -> None:
+        if rows:
+            with self.immediate() as conn:
+                _insert_or_ignore(conn, "token_counts", TOKEN_COUNT_COLUMNS, rows)
 
     # -- judge calibrations ---------------------------------------------------------------
 

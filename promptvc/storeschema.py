@@ -95,6 +95,7 @@ CASE_SCORE_COLUMNS = (
     "run_id",
     "created_at",
 )
+TOKEN_COUNT_COLUMNS = ("key", "endpoint", "model", "input_tokens", "created_at")
 CALIBRATION_COLUMNS = (
     "judge_key",
     "labels_key",
@@ -368,4 +369,13 @@ def m008_calibrations(db: sqlite_utils.Database) -> None:
             "created_at": str,
         },
         pk=("judge_key", "labels_key"),
+    )
+
+
+@migrations()
+def m009_token_counts(db: sqlite_utils.Database) -> None:
+    # Input tokens the provider counted for a request (`eval --dry-run`), by what is counted.
+    db.table("token_counts").create(
+        {"key": str, "endpoint": str, "model": str, "input_tokens": int, "created_at": str},
+        pk="key",
     )

@@ -5,7 +5,10 @@ byte at a time, and records every request.
 
 It also speaks OpenAI's chat completions at any path ending in /chat/completions (the same
 rules, queue and failures; `stop_reason` "max_tokens" is sent as finish_reason "length"), and
-answers the paths the Bedrock and Vertex clients post to as it answers /v1/messages."""
+answers the paths the Bedrock and Vertex clients post to as it answers /v1/messages.
+
+/v1/messages/count_tokens counts a word a token over the system text and the messages (failing
+like the others), recorded in `requests` as every call is."""
 
 from __future__ import annotations
 
@@ -54,6 +57,15 @@ class ModelServer:
             self.failures_sent = 0
 
 
+def count_words(body: dict) -> int:
+    """The test server's token count: a word a token, over the system text and every message."""
+    parts = [body.get("system") or ""]
+    for message in body.get("messages", []):
+        content = message["content"]
+        parts.append(content if isinstance(content, str) else json.dumps(content))
+    return sum(len(str(part).split()) for part in parts)
+
+
 def last_user_text(body: dict) -> str:
     content = body["messages"][-1]["content"]
     return content if isinstance(content, str) else "".join(b.get("text", "") for b in content)
@@ -79,6 +91,9 @@ def _handler(server: ModelServer):
                     server.failures_sent += 1
             if server.delay:
                 time.sleep(server.delay)
+            if self.path.endswith("/messages/count_tokens") and not fail:
+                self._send(200, {"input_tokens": count_words(body)})
+                return
             if fail:
                 error = server.error_body or {
                     "type": "error",

@@ -4,6 +4,7 @@ share of a case's spread."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -177,7 +178,7 @@ def test_judge_draw_zero_keeps_the_keys_of_every_judge_call_before():
     )
     assert request.key == "a1b970b5f42743dc15c684d8bf6151cde6595fc4cfc3c25628bf54afa6df6ac9"
     assert request.ask_key == "39a8570efb8a515ce027bb1ba0017dc836d0e84bb207b86fff2b7c2f3715e3a4"
-    again = ModelRequest(**{**request.__dict__, "draw": 1})
+    again = dataclasses.replace(request, draw=1)
     assert again.key != request.key and again.ask_key != request.ask_key
     assert json.loads(again.as_json())["draw"] == 1 and "draw" not in json.loads(request.as_json())
 

@@ -128,6 +128,7 @@ def run(
     strict: bool = False,
     verbose: bool = False,
     pre_push: str | None = None,
+    dry_run: bool = False,
 ) -> int:
     """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
@@ -146,7 +147,7 @@ def run(
     else:
         compared = [sides(ws, base)]
     codes = [
-        _check(ws, c, markdown, junit, strict)
+        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict)
         for c in compared
         if touches_prompts(ws, c.old, c.new)
     ]
@@ -155,6 +156,21 @@ def run(
     ):  # the hook runs on every commit: silent on the ones it has nothing to say about
         print("promptvc check: no prompt, golden set or config change to check")
     return max(codes, default=0)
+
+
+def _dry_run(ws: Workspace, compared: Sides) -> int:
+    """What the gate would send for this comparison, and its cost; nothing is sent."""
+    from promptvc.evaluation.both import dry_run_both, plan_both
+    from promptvc.views.dryrun import print_dry_run
+
+    result = dry_run_both(ws, plan_both(ws, compared.old, compared.new))
+    print_dry_run(f"promptvc check · {compared.label}", result)
+    cap = ws.settings.spend_cap
+    if cap is not None and result.total.cost > cap:
+        from promptvc.wording import money
+
+        print(f"above the spend cap {money(cap)} in promptvc.toml: the gate would not send it")
+    return 0
 
 
 def _check(

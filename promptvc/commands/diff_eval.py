@@ -9,7 +9,13 @@ from promptvc.workspace import Workspace
 
 
 def run(
-    revs: tuple[str, ...], names: tuple[str, ...], *, staged: bool, as_json: bool, exit_code: bool
+    revs: tuple[str, ...],
+    names: tuple[str, ...],
+    *,
+    staged: bool,
+    as_json: bool,
+    exit_code: bool,
+    dry_run: bool = False,
 ) -> int:
     from rich.text import Text
 
@@ -28,6 +34,8 @@ def run(
     span = diff_range(ws.repo, revs, staged)
     # The sets the diff shows as affected (names select them as they select the diff).
     plans = plan_both(ws, span.old, span.new, sets=[a.golden for a in report.affected_sets])
+    if dry_run:
+        return _dry_run(ws, plans, report, span, as_json)
     outcome = evaluate_both(ws, plans, command="diff --eval")
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     raise_for_faults(before)
@@ -82,6 +90,23 @@ def run(
         emit(lines, pager=True)
     changed = not report.empty or any(c.delta or c.flips for c in comparisons)
     return 1 if exit_code and changed else 0
+
+
+def _dry_run(ws: Workspace, plans, report, span, as_json: bool) -> int:
+    from rich.text import Text
+
+    from promptvc.evaluation.both import dry_run_both
+    from promptvc.views import diff as diffview
+    from promptvc.views.dryrun import dry_run_json, print_dry_run
+    from promptvc.views.terminal import emit
+
+    result = dry_run_both(ws, plans)
+    if as_json:
+        print(dry_run_json(result, old=span.old_label, new=span.new_label))
+        return 0
+    emit([*diffview.report_lines(report), Text("")])
+    print_dry_run(f"promptvc diff --eval · {span.old_label} → {span.new_label}", result)
+    return 0
 
 
 def _with_calibrations(ws: Workspace, span, report):

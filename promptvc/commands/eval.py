@@ -33,6 +33,8 @@ def run(
     as_json: bool,
     junit: str | None,
     strict: bool = False,
+    dry_run: bool = False,
+    max_cost: float | None = None,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -78,6 +80,11 @@ def run(
             print(why)
         return _report_broken(broken, 0)
     store = Store(ws.db_path)
+    if dry_run:
+        _print_dry_run(ws, store, plan, snapshot.label, as_json)
+        return _report_broken(broken, 0)
+    if max_cost is not None and not no_cache:
+        _refuse_above(store, plan, max_cost)
     err = console(stderr=True)
     _warn_unchecked(plan)
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
@@ -150,6 +157,32 @@ def run(
     except PromptvcError as exc:
         print(f"promptvc: {exc}", file=sys.stderr)
     return _report_broken(broken, 0)
+
+
+def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool) -> None:
+    from promptvc.evaluation.dryrun import dry_run
+    from promptvc.views.dryrun import dry_run_json, print_dry_run
+
+    result = dry_run(store, ws.settings, [("", plan)])
+    if as_json:
+        print(dry_run_json(result, snapshot=label))
+    else:
+        print_dry_run(f"promptvc eval · {label}", result)
+
+
+def _refuse_above(store, plan, cap: float) -> None:
+    """--max-cost: what the run would send (after the cache) is estimated before anything is."""
+    from promptvc.evaluation.plan import estimate_cost
+    from promptvc.evaluation.runner import calls_to_send
+    from promptvc.wording import money
+
+    calls = calls_to_send(store, plan.jobs)
+    cost = estimate_cost(calls)
+    if cost > cap:
+        raise CannotEvaluate(
+            f"would send {plural(len(calls), 'request')} (est. {money(cost)}), above "
+            f"--max-cost {money(cap)}; `promptvc eval --dry-run` shows them per set"
+        )
 
 
 def _unverified(ws: Workspace, store, renderer, outcomes) -> dict[str, str]:

@@ -14,6 +14,7 @@ from promptvc.compare import SetComparison, compare
 from promptvc.errors import CannotEvaluate
 from promptvc.evals.goldens import GoldenSet
 from promptvc.evals.scoring import CaseResult
+from promptvc.evaluation.dryrun import DryRun, Side, dry_run
 from promptvc.evaluation.pairwise_judge import judge_pairwise, pairwise_calls
 from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
 from promptvc.evaluation.runner import Runner, RunOutcome, calls_to_send
@@ -87,6 +88,17 @@ def spend(store: Store, plans: BothPlans) -> Spend:
     calls = calls_to_send(store, [job for plan in plans.plans for job in plan.jobs])
     calls += pairwise_calls(store, plans.before, plans.after)
     return Spend(len(calls), estimate_cost(calls))
+
+
+def dry_run_both(ws: Workspace, plans: BothPlans) -> DryRun:
+    """What evaluating both sides would send, per set and side, sending nothing: the model's and
+    judge's calls of each side, and the pairwise judge's."""
+    store = Store(ws.db_path)
+    try:
+        sides: list[tuple[Side, EvalPlan]] = [("before", plans.before), ("after", plans.after)]
+        return dry_run(store, ws.settings, sides, pairwise_calls(store, *plans.plans))
+    finally:
+        store.close()
 
 
 def check_spend(store: Store, plans: BothPlans, cap: float) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from promptvc.errors import UserError
 from promptvc.evals.assertions import schema_check
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
-from promptvc.evaluation.prices import Price, config_price, estimate_tokens
+from promptvc.evaluation.prices import Price, config_price, estimate_tokens, over_budget
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
@@ -35,6 +36,7 @@ class Call:
     price: Price | None
     input_tokens: int
     output_tokens: int
+    counted: bool = False  # the input tokens were counted by the provider, not estimated
 
     @property
     def cost(self) -> float:
@@ -55,6 +57,15 @@ class CaseJob:
     # and the output budget: judge_repeat per llm-rubric assertion.
     judge_calls: tuple[Call, ...] = ()
     judge: Identity | None = None  # who answers its judge calls (the judge tier's provider)
+    budget: int | None = None  # the prompt's max_input_tokens
+
+    def over_budget(self, counted: int | None = None) -> str | None:
+        """Why this request does not fit the prompt's token budget (by the provider's count where
+        known, else the offline estimate): the case fails without a call."""
+        if self.budget is None:
+            return None
+        tokens = counted if counted is not None else self.input_tokens
+        return over_budget(tokens, self.budget, counted is not None)
 
     @property
     def judged_by(self) -> Identity:
@@ -62,11 +73,31 @@ class CaseJob:
 
     @property
     def model_call(self) -> Call:
-        output_budget = int(dict(self.request.params).get("max_tokens", 1024))
+        params = dict(self.request.params)
+        output_budget = int(params.get("max_tokens", 1024))
+        return Call(
+            self.price, self.input_tokens, output_budget // OUTPUT_SHARE + thinking_tokens(params)
+        )
+
+    @cached_property
+    def input_tokens(self) -> int:
+        """The offline count: the provider's own tokenizer where it has one, else the estimate."""
         text = self.request.plain()
         counted = self.identity.count_tokens(self.request.model, text)
-        tokens = counted if counted is not None else estimate_tokens(text)
-        return Call(self.price, tokens, output_budget // OUTPUT_SHARE)
+        return counted if counted is not None else estimate_tokens(text, self.request.model)
+
+    def counted_call(self, input_tokens: int) -> Call:
+        """The model's call with its input tokens as the provider counted them."""
+        return replace(self.model_call, input_tokens=input_tokens, counted=True)
+
+
+def thinking_tokens(params: dict) -> int:
+    """Thinking is billed as output: an answer is estimated to think a quarter of its budget."""
+    thinking = params.get("thinking")
+    if not isinstance(thinking, dict) or thinking.get("type") == "disabled":
+        return 0
+    budget = thinking.get("budget_tokens")
+    return int(budget) // OUTPUT_SHARE if isinstance(budget, int) else 0
 
 
 @dataclass(frozen=True)
@@ -176,6 +207,7 @@ def _plan_set(
             path=golden.path,
         )
     output = _output_schema(renderer, golden, config)
+    budget = renderer.prompt(golden.prompt).max_input_tokens
     price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     jobs = []
@@ -207,6 +239,7 @@ def _plan_set(
                     key,
                     judge_calls,
                     judge,
+                    budget,
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
@@ -255,7 +288,8 @@ def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Ca
     reply_tokens = int(config.params.get("max_tokens", 256)) // OUTPUT_SHARE
     calls = []
     for rubric in rubrics:
-        prompt_tokens = estimate_tokens(render_judge(renderer, rubric, "", case.vars).plain())
+        judged = render_judge(renderer, rubric, "", case.vars).plain()
+        prompt_tokens = estimate_tokens(judged, config.model)
         calls.append(Call(price, prompt_tokens + answer_tokens, reply_tokens))
     return tuple(calls)
 

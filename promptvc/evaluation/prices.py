@@ -5,21 +5,56 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from promptvc.prompts.capabilities import claude_version
+
 if TYPE_CHECKING:
     from promptvc.prompts.tiers import EffectiveConfig
+
+# When the Claude rows below were last compared with the provider's price list, and where.
+PRICES_CHECKED = "2026-11-26"
+PRICES_SOURCE = "https://platform.claude.com/docs/en/about-claude/pricing"
+# Multipliers of the input price the Messages API bills (the same page, "Prompt caching" and
+# "Batch processing"); the batch discount stacks with caching.
+CACHE_WRITE_5M = 1.25
+CACHE_WRITE_1H = 2.0
+CACHE_READ = 0.1
+BATCH = 0.5
+
+
+@dataclass(frozen=True)
+class LongPrompt:
+    """A dearer rate for every token of a request whose prompt is longer than `above` tokens."""
+
+    above: int
+    input: float
+    output: float
 
 
 @dataclass(frozen=True)
 class Price:
     input: float
     output: float
+    long_prompt: LongPrompt | None = None
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+        rate: Price | LongPrompt = self
+        if self.long_prompt is not None and input_tokens > self.long_prompt.above:
+            rate = self.long_prompt
+        return (input_tokens * rate.input + output_tokens * rate.output) / 1_000_000
 
 
 # Longest prefix wins, so dated ids (claude-haiku-4-5-20251001) find their family.
 BUILTIN_PRICES: dict[str, Price] = {
+    # Claude: PRICES_SOURCE, checked PRICES_CHECKED
+    "claude-opus-5-5": Price(4.0, 20.0),
+    "claude-sonnet-5-5": Price(2.0, 10.0),
+    "claude-haiku-5-5": Price(0.1, 0.5, LongPrompt(100_000, 0.5, 2.5)),
+    "claude-opus-5": Price(5.0, 25.0),
+    "claude-sonnet-5": Price(2.0, 10.0),
+    "claude-opus-4-8": Price(5.0, 25.0),
+    "claude-opus-4-7": Price(5.0, 25.0),
+    "claude-opus-4-6": Price(5.0, 25.0),
+    "claude-sonnet-4-6": Price(3.0, 15.0),
     "claude-opus-4-5": Price(5.0, 25.0),
     "claude-opus-4-1": Price(15.0, 75.0),
     "claude-opus-4": Price(15.0, 75.0),
@@ -89,6 +124,28 @@ def family_name(model: str) -> str:
     return model.rpartition("/")[2].rpartition("anthropic.")[2]
 
 
-def estimate_tokens(text: str) -> int:
-    """An offline estimate (about 4 characters a token for English); labelled ≈ wherever shown."""
-    return (len(text) + 3) // 4
+# Claude 4.7 and later (and the 5.x families) tokenize the same text into about 30% more tokens.
+NEW_TOKENIZER = 1.3
+NEW_TOKENIZER_FROM = (4, 7)
+
+
+def tokenizer_factor(model: str | None) -> float:
+    """How many more tokens than the classic ~4 characters a token this model's tokenizer makes."""
+    found = claude_version(model)
+    return NEW_TOKENIZER if found is not None and found[1] >= NEW_TOKENIZER_FROM else 1.0
+
+
+def estimate_tokens(text: str, model: str | None = None) -> int:
+    """An offline estimate (about 4 characters a token for English, ~30% more for the newer
+    Claude tokenizer); labelled ≈ wherever shown."""
+    tokens = (len(text) + 3) // 4
+    factor = tokenizer_factor(model)
+    return tokens if factor == 1.0 else int(tokens * factor + 0.5)
+
+
+def over_budget(tokens: int, budget: int | None, counted: bool) -> str | None:
+    """Why a render does not fit its prompt's `max_input_tokens`, or None when it does."""
+    if budget is None or tokens <= budget:
+        return None
+    how = f"{tokens:,} input tokens (counted)" if counted else f"≈{tokens:,} input tokens"
+    return f"{how}, over the prompt's max_input_tokens of {budget:,}"

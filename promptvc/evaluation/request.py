@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from promptvc.prompts.capabilities import sendable
@@ -50,6 +51,10 @@ def content_hash(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# What of a request the Messages API's count_tokens endpoint takes (all that becomes input).
+COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking", "output_config")
+
+
 @dataclass(frozen=True)
 class ModelRequest:
     provider: str  # "anthropic" or "echo"
@@ -63,7 +68,9 @@ class ModelRequest:
     # first draw is keyed without it, as every judge call was before draws existed.
     draw: int = 0
 
-    @property
+    # Hashes are computed once per request (cached_property writes past the frozen dataclass):
+    # a plan of thousands of cases asks for each key several times.
+    @cached_property
     def key(self) -> str:
         return content_hash(
             self.provider,
@@ -77,10 +84,20 @@ class ModelRequest:
             *_draw(self.draw),
         )
 
-    @property
+    @cached_property
     def ask_key(self) -> str:
         """What was asked, whatever endpoint carried it: how replay finds a recording."""
         return content_hash("ask/1", self.provider, self.payload(), self.sample, *_draw(self.draw))
+
+    def count_payload(self) -> dict:
+        """What the token-counting endpoint takes of this request: what goes into the prompt."""
+        body = self.payload()
+        return {k: v for k, v in body.items() if k in COUNTED}
+
+    @cached_property
+    def count_key(self) -> str:
+        """The request as its input tokens are counted (the same whatever the sample or budget)."""
+        return content_hash("count/1", self.provider, self.endpoint, self.count_payload())
 
     def payload(self) -> dict:
         """The keyword arguments of `messages.create`."""
@@ -152,9 +169,13 @@ def build_request(
     """The request as it is sent, and so as it is keyed: a parameter the model rejects is left out."""
     model = rendered.config.model
     params = {k: v for k, v in sendable(model, rendered.config.params).items() if k != "model"}
+    config = {"effort": params.pop("effort")} if params.get("effort") is not None else {}
+    params.pop("effort", None)
     schema = rendered.config.output_schema
     if schema is not None and schema.schema is not None:
-        params["output_config"] = output_config(schema.schema)
+        config.update(output_config(schema.schema))
+    if config:
+        params["output_config"] = config
     return ModelRequest(
         provider=provider,
         endpoint=endpoint,

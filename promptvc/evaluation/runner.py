@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
+from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
@@ -96,6 +97,7 @@ class Runner:
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
+        self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -127,6 +129,7 @@ class Runner:
                 self.on_result(results[job.key])
         self.store.link_results(self.run_id, reused)
         todo = [j for j in jobs if j.key not in results]
+        self._counts = self.store.token_counts(j.request.count_key for j in todo if j.budget)
         # Each run sends in its own order, so that runs of the same plan at once (hooks in two
         # worktrees, a hook and CI) mostly answer different cases and find each other's answers.
         random.shuffle(todo)
@@ -179,6 +182,9 @@ class Runner:
             )
 
     async def _evaluate(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
+        too_long = job.over_budget(self._counts.get(job.request.count_key))
+        if too_long is not None:
+            return self._finished(over_budget_result(job, too_long))
         try:
             response, cost, called = await self._respond(job.request, job)
             result = await self._grade(plan, job, response, cost, called)
@@ -249,17 +255,8 @@ class Runner:
         name = identity.provider
         key = (name, identity.connection) if name == identity.kind else (name,)
         if key not in self._providers:
-            s = self.settings
             self._providers[key] = create_provider(
-                name,
-                ProviderOptions(
-                    concurrency=self.concurrency,
-                    timeout=s.timeout,
-                    max_retries=s.max_retries,
-                    retry_after_cap=s.retry_after_cap,
-                    deadline=s.request_deadline,
-                ),
-                identity.connection,
+                name, provider_options(self.settings, self.concurrency), identity.connection
             )
         return self._providers[key]
 
@@ -500,27 +497,61 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
     }
 
 
-def calls_to_send(store: Store, jobs: list[CaseJob]) -> list[Call]:
+def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> list[Call]:
     """The calls a run of these jobs would make: the model's, unless a result can be reused or the
     response is recorded; and the judge's, for every result not reused (its request depends on
-    the output, so it cannot be looked up before). A case's output is estimated at the length
-    its earlier answers had, where the store has any (a quarter of max_tokens is the fallback)."""
-    stored = store.results(j.key for j in jobs)
-    cached = store.responses_for([j.request.key for j in jobs])
-    typical = store.typical_output_tokens(j.golden.id for j in jobs)
+    the output, so it cannot be looked up before). The model's input tokens are as the provider
+    counted them where it has (`eval --dry-run`), else estimated offline. A case's output is
+    estimated at the length its earlier answers had, where the store has any (a quarter of
+    max_tokens is the fallback). `keyed`: as a run with the tier's key would (a set without one
+    runs from recordings)."""
+    to_run, to_send = jobs_to_run(store, jobs, keyed=keyed)
+    counts = store.token_counts(j.request.count_key for j in to_run)
+    typical = store.typical_output_tokens(j.golden.id for j in to_send)
+    sending = {id(j) for j in to_send}
     calls: list[Call] = []
-    for job in jobs:
-        if (
-            not provider_class(job.identity.provider).sends
-            or (stored.get(job.key) or {}).get("status") in REUSABLE
-        ):
-            continue
-        if job.request.key not in cached:
-            call = job.model_call
+    for job in to_run:
+        counted = counts.get(job.request.count_key)
+        if job.over_budget(counted):
+            continue  # it fails without a call
+        if id(job) in sending:
+            call = job.model_call if counted is None else job.counted_call(counted)
             seen = typical.get((job.golden.id, job.case.id))
             calls.append(replace(call, output_tokens=round(seen)) if seen else call)
         calls.extend(job.judge_calls)
     return calls
+
+
+def over_budget_result(job: CaseJob, reason: str) -> CaseResult:
+    """A case whose prompt outgrew its token budget: failed, with the reason, never sent."""
+    failed = CaseResult.of_job(job, status=Status.FAILED)
+    return replace(failed, score=0.0, grades=(Grade("max_input_tokens", False, 0.0, reason),))
+
+
+def jobs_to_run(
+    store: Store, jobs: list[CaseJob], *, keyed: bool = False
+) -> tuple[list[CaseJob], list[CaseJob]]:
+    """(the jobs a run would evaluate: a provider that sends, no reusable result; of those, the
+    ones whose model request would be sent: no recorded response)."""
+    stored = store.results(j.key for j in jobs)
+    to_run = [
+        job
+        for job in jobs
+        if provider_class(job.identity.kind if keyed else job.identity.provider).sends
+        and (stored.get(job.key) or {}).get("status") not in REUSABLE
+    ]
+    cached = store.responses_for([j.request.key for j in to_run])
+    return to_run, [job for job in to_run if job.request.key not in cached]
+
+
+def provider_options(settings: Settings, concurrency: int) -> ProviderOptions:
+    return ProviderOptions(
+        concurrency=concurrency,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        retry_after_cap=settings.retry_after_cap,
+        deadline=settings.request_deadline,
+    )
 
 
 def raise_for_faults(outcome: RunOutcome) -> None:

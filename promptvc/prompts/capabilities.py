@@ -31,13 +31,22 @@ class Dropped:
         )
 
 
+def claude_version(model: str | None) -> tuple[str, tuple[int, int]] | None:
+    """(family, (major, minor)) of a Claude model id (`claude-opus-4-7`, a dated or cloud id);
+    None for another model, and for the 3.x ids that put the version first."""
+    match = _MODEL.search(model or "")
+    if not match:
+        return None
+    return match["family"], (int(match["major"]), int(match["minor"] or 0))
+
+
 def takes_sampling(model: str | None) -> bool:
     """False for a model that rejects temperature, top_p and top_k."""
-    match = _MODEL.search(model or "")
-    if not match or match["family"] not in NO_SAMPLING_FROM:
+    found = claude_version(model)
+    if found is None or found[0] not in NO_SAMPLING_FROM:
         return True
-    version = (int(match["major"]), int(match["minor"] or 0))
-    return version < NO_SAMPLING_FROM[match["family"]]
+    family, version = found
+    return version < NO_SAMPLING_FROM[family]
 
 
 def sendable(model: str | None, params: dict) -> dict:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from promptvc.errors import UserError, did_you_mean
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.output_schema import spec_problem
-from promptvc.prompts.tiers import API_PARAMS
+from promptvc.prompts.tiers import API_PARAMS, effort_problem
 from promptvc.yamlfile import key_line, parse_yaml
 
 PROMPT_SUFFIX = ".jinja"
@@ -15,7 +15,7 @@ NOT_PROMPTS = ("partials/", "examples/")
 JUDGE_NAME = "judge"
 COMPARE_JUDGE_NAME = "judge-compare"  # the pairwise judge of llm-compare
 JUDGE_NAMES = (JUDGE_NAME, COMPARE_JUDGE_NAME)  # prompts that judge, not prompts of their own
-META_KEYS = {"description", "tier", "examples", "inputs", "output_schema"}
+META_KEYS = {"description", "tier", "examples", "inputs", "output_schema", "max_input_tokens"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ class PromptFile:
     @property
     def tier(self) -> str | None:
         return self.meta.get("tier")
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        """The prompt's token budget: every golden case's render must fit in it."""
+        return self.meta.get("max_input_tokens")
 
     @property
     def examples_path(self) -> str | None:
@@ -145,6 +150,16 @@ def _check_meta(meta: dict, front: str, path: str) -> None:
         problem = spec_problem(meta["output_schema"])
         if problem:
             raise UserError(problem, path=path, line=key_line(front, "output_schema", 2))
+    problem = effort_problem(meta.get("effort"))
+    if problem:
+        raise UserError(problem, path=path, line=key_line(front, "effort", 2))
+    budget = meta.get("max_input_tokens")
+    if budget is not None and (type(budget) is not int or budget < 1):
+        raise UserError(
+            f"'max_input_tokens' must be a positive whole number of tokens, not {budget!r}",
+            path=path,
+            line=key_line(front, "max_input_tokens", 2),
+        )
     for key in ("tier", "examples", "description"):
         if key in meta and not isinstance(meta[key], str):
             raise UserError(f"'{key}' must be a string", path=path, line=key_line(front, key, 2))

@@ -26,7 +26,9 @@ API_PARAMS = (
     "tool_choice",
     "thinking",
     "metadata",
+    "effort",  # how much the model thinks and writes; sent as output_config.effort
 )
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
 # Where a tier's requests go: its provider and the provider's settings (never sent as parameters).
 CONNECTION_KEYS = ("provider", "base_url", "api_key_env", "region", "project")
 TIER_KEYS = set(API_PARAMS) | {"price"} | set(CONNECTION_KEYS)
@@ -78,7 +80,24 @@ def load_tiers(snapshot: Snapshot, prompts_dir: str) -> dict[str, dict]:
                 line=key_line(text, str(name)),
             )
         _check_connection(tier, f"tier '{name}'", path, key_line(text, str(name)))
+        problem = effort_problem(tier.get("effort"))
+        if problem:
+            raise UserError(f"tier '{name}': {problem}", path=path, line=key_line(text, str(name)))
+        if "price" in tier:
+            _check_price(tier["price"], f"tier '{name}'", path, key_line(text, str(name)))
     return data
+
+
+def effort_problem(effort: object) -> str | None:
+    if effort is None or effort in EFFORTS:
+        return None
+    return f"effort must be one of {', '.join(EFFORTS)}, not {effort!r}"
+
+
+def _check_price(price: object, what: str, path: str, line: int | None) -> None:
+    problem = price_problem(price)
+    if problem:
+        raise UserError(f"{what}: {problem}", path=path, line=line)
 
 
 def _check_connection(tier: dict, what: str, path: str, line: int | None) -> None:
@@ -87,6 +106,18 @@ def _check_connection(tier: dict, what: str, path: str, line: int | None) -> Non
         value = tier.get(key)
         if value is not None and not isinstance(value, str):
             raise UserError(f"{what}: {key} must be a string", path=path, line=line)
+
+
+def price_problem(override: object) -> str | None:
+    """What is wrong with a tier's `price:` (a mapping of numbers), or None."""
+    if not isinstance(override, dict):
+        return "price must be a mapping of input and output (USD per million tokens)"
+    for key, value in override.items():
+        if key not in ("input", "output"):
+            return f"price has unknown key '{key}' (input, output)"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            return f"price {key} must be a number of USD per million tokens, not {value!r}"
+    return None
 
 
 def tier_error(

@@ -310,6 +310,11 @@ class Provider(ABC):
         built-in table (a local server: (0, 0)); None to use the table."""
         return None
 
+    async def count_input_tokens(self, request: ModelRequest) -> int | None:
+        """The request's input tokens as the provider's own counting endpoint counts them; None
+        where it has none (promptvc estimates them then). Raises ProviderError when it fails."""
+        return None
+
     @abstractmethod
     async def complete(
         self, request: ModelRequest, before_send: Callable[[], None] | None = None
@@ -376,6 +381,9 @@ class AnthropicProvider(Provider):
         self, request: ModelRequest, before_send: Callable[[], None] | None = None
     ) -> Response:
         return await self.api.complete(request, before_send)
+
+    async def count_input_tokens(self, request: ModelRequest) -> int | None:
+        return await self.api.count(request)
 
     async def close(self) -> None:
         await self.api.close()

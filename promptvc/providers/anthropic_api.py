@@ -8,8 +8,14 @@ import anthropic
 
 from promptvc.evals.toolcalls import tool_calls_output
 from promptvc.evaluation.request import ModelRequest, sdk_arguments
-from promptvc.providers import Connection, MalformedResponse, ProviderOptions, Response
-from promptvc.providers.retrying import RetryingClient, load_json
+from promptvc.providers import (
+    Connection,
+    MalformedResponse,
+    ProviderError,
+    ProviderOptions,
+    Response,
+)
+from promptvc.providers.retrying import RetryingClient, load_json, message_of
 
 
 def first_party(options: ProviderOptions, connection: Connection, key: str | None):
@@ -66,6 +72,22 @@ class MessagesClient(RetryingClient):
 
     def parse(self, data: bytes, requested_model: str, latency_ms: float) -> Response:
         return parse_message(data, requested_model, latency_ms)
+
+    async def count(self, request: ModelRequest) -> int:
+        """The request's input tokens, as the count_tokens endpoint counts them (free of charge)."""
+        async with self.limit:
+            try:
+                counted = await self.client.messages.count_tokens(**request.count_payload())
+            except anthropic.APIError as exc:
+                unreachable = isinstance(exc, anthropic.APIConnectionError) or (
+                    isinstance(exc, anthropic.APIStatusError) and exc.status_code >= 500
+                )
+                raise ProviderError(
+                    f"counting tokens failed: {type(exc).__name__}: {message_of(exc)}", unreachable
+                ) from None
+        if type(counted.input_tokens) is not int:
+            raise MalformedResponse("the token count is not a number")
+        return counted.input_tokens
 
     async def close(self) -> None:
         await self.client.close()

@@ -106,7 +106,11 @@ def chat_body(request: ModelRequest) -> dict:
         elif key == "tool_choice":
             body["tool_choice"] = _tool_choice(value)
         elif key == "output_config":  # structured output, asked the chat-completions way
-            body["response_format"] = response_format(request)
+            form = response_format(request)
+            if form is not None:
+                body["response_format"] = form
+            if value.get("effort") in ("low", "medium", "high"):
+                body["reasoning_effort"] = value["effort"]
         else:
             body[RENAMED.get(key, key)] = value
     if extra:

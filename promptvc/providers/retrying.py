@@ -98,11 +98,11 @@ class RetryingClient:
                 ) from None
             except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
                 raise _Failure(
-                    f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__
+                    f"{type(exc).__name__}: {message_of(exc)}", type(exc).__name__
                 ) from None
             except sdk.APIConnectionError as exc:
                 raise _Retryable(
-                    _Failure(f"{type(exc).__name__}: {_message(exc)}", type(exc).__name__)
+                    _Failure(f"{type(exc).__name__}: {message_of(exc)}", type(exc).__name__)
                 ) from None
             except sdk.APIStatusError as exc:
                 raise self._status_error(request.model, exc) from None
@@ -117,7 +117,7 @@ class RetryingClient:
             if rejected.model_unknown:
                 self.unknown_models[model] = rejected
             return rejected
-        failure = _Failure(f"HTTP {exc.status_code}: {_message(exc)}", f"HTTP {exc.status_code}")
+        failure = _Failure(f"HTTP {exc.status_code}: {message_of(exc)}", f"HTTP {exc.status_code}")
         if should == "false" or not (
             should == "true" or exc.status_code in (408, 409, 429) or exc.status_code >= 500
         ):
@@ -125,7 +125,7 @@ class RetryingClient:
         return _Retryable(failure, _retry_after(exc.response.headers))
 
     def _rejected(self, model: str, exc) -> RequestRejected:
-        detail = f"HTTP {exc.status_code}: {_message(exc)}"
+        detail = f"HTTP {exc.status_code}: {message_of(exc)}"
         if exc.status_code == 404:
             return RequestRejected(
                 f"the API does not know model '{model}' ({detail}); check {self.where}",
@@ -205,7 +205,7 @@ def _preview(data: bytes) -> str:
     return f"{len(data)} bytes: {text!r}" + ("…" if len(data) > 60 else "")
 
 
-def _message(exc: Exception) -> str:
+def message_of(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return str(body["error"].get("message", exc))

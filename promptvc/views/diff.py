@@ -133,6 +133,26 @@ def schema_lines(diff: SchemaDiff) -> list[Text]:
 def rendered_lines(
     r: RenderedChange, old_label: str = "old side", new_label: str = "new side"
 ) -> list[Text]:
+    return _rendered_body(r, old_label, new_label) + budget_lines(r)
+
+
+def budget_lines(r: RenderedChange) -> list[Text]:
+    """The cases the change pushes over the prompt's max_input_tokens (they would fail)."""
+    if not r.over_budget:
+        return []
+    head = Text(
+        f"pushes {plural(len(r.over_budget), 'case')} over max_input_tokens "
+        "(they fail without a call): ",
+        style="bold yellow",
+    )
+    head.append(r.over_budget[0], style="yellow")
+    more = len(r.over_budget) - 1
+    if more:
+        head.append(f" (and {more} more)", style="dim")
+    return [_label("budget", head)]
+
+
+def _rendered_body(r: RenderedChange, old_label: str, new_label: str) -> list[Text]:
     if r.error or r.old_error:
         errors = [(old_label, r.old_error), (new_label, r.error)]
         if not r.old_error:  # the usual case: the change itself broke the prompt
