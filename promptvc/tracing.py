@@ -216,7 +216,7 @@ def _finish_span(span, reply: Reply, error: BaseException | None, end_ns: int) -
     if error is not None:
         from opentelemetry.trace import Status, StatusCode
 
-        span.set_attribute("error.type", type(error).__qualname__)
+        span.set_attribute("error.type", type(error).__name__)
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, str(error)))
     span.end(end_time=end_ns)
@@ -256,7 +256,7 @@ def capture_record(
         "finish_reason": reply.finish_reason,
     }
     if error is not None:
-        record["error"] = redact(f"{type(error).__qualname__}: {error}")
+        record["error"] = redact(f"{type(error).__name__}: {error}")
     return record
 
 
