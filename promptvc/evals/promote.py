@@ -89,7 +89,7 @@ def _new_cases(
             cases.append((_NewCase(data, [], None), call))
         else:
             about = _about(call)
-            note = f"captured output ({about}): {call.output}" if about else call.output
+            note = f"captured output{f' ({about})' if about else ''}: {call.output}"
             cases.append((_NewCase(data, _output_comment(call.output, about), note), call))
     return cases, already
 
