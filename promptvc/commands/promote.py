@@ -101,7 +101,7 @@ def _promote_into(ws, snapshot, golden: GoldenSet, calls: list[CapturedCall], as
     if promotion.added:
         write_atomically(ws.root / promotion.path, promotion.after)
         _show_diff(promotion.path, promotion.before, promotion.after)
-    already = f" ({promotion.already} already there)" if promotion.already else ""
+    already = f" ({promotion.already:,} already there)" if promotion.already else ""
     print(f"{golden.id}: {plural(len(promotion.added), 'case')} added to {promotion.path}{already}")
 
 

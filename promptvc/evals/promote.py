@@ -69,19 +69,19 @@ class _NewCase:
 def _new_cases(
     golden: GoldenSet, shared: dict, calls: Iterable[CapturedCall], as_failure: bool
 ) -> tuple[list[tuple[_NewCase, CapturedCall]], int]:
-    known_vars = [case.vars for case in golden.cases]
+    known_vars = {_canonical(case.vars) for case in golden.cases}
     known_ids = {case.id for case in golden.cases}
     cases: list[tuple[_NewCase, CapturedCall]] = []
     already = 0
     for call in calls:
         own = {k: v for k, v in call.vars.items() if not (k in shared and shared[k] == v)}
-        merged = {**shared, **own}
+        merged = _canonical({**shared, **own})
         case_id = case_id_for(own)
         if case_id in known_ids or merged in known_vars:
             already += 1
             continue
         known_ids.add(case_id)
-        known_vars.append(merged)
+        known_vars.add(merged)
         data: dict = {"id": case_id, "vars": own}
         if as_failure:
             data["assert"] = [{"type": "not-equals", "value": call.output}]
@@ -92,6 +92,11 @@ def _new_cases(
             note = f"captured output{f' ({about})' if about else ''}: {call.output}"
             cases.append((_NewCase(data, _output_comment(call.output, about), note), call))
     return cases, already
+
+
+def _canonical(variables: dict) -> str:
+    """Vars as one comparable text: equal vars, equal text, whatever their keys' order."""
+    return json.dumps(variables, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _about(call: CapturedCall) -> str:
@@ -115,11 +120,11 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" for c in text)
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Block style, and multi-line strings as literal blocks, for a reviewer's eyes."""
 
 
-def _text(dumper: yaml.SafeDumper, value: str):
+def _text(dumper, value: str):
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
