@@ -351,3 +351,23 @@ def test_where_expressions(where, admitted):
 def test_where_never_runs_python():
     with pytest.raises(UserError):
         parse_where("__import__('os').system('true')")
+
+
+def test_a_crlf_file_with_a_bom_keeps_both(support_repo, tmp_path, cli):
+    original = "\ufeffprompt: support/answer\r\ncases:\r\n  - id: a\r\n    vars: {question: A}\r\n"
+    path = support_repo.root / "evals/support-answer.yaml"
+    path.write_bytes(original.encode())
+    path.chmod(0o640)
+    capture = tmp_path / "calls.jsonl"
+    capture.write_text(call_line("B") + "\n")
+
+    assert cli("promote", str(capture))[0] == 0
+
+    data = path.read_bytes()
+    assert data.startswith(original.encode())
+    assert data.count(b"\n") == data.count(b"\r\n") > 4
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [c.id for c in goldens(support_repo)["support-answer"].cases] == [
+        "a",
+        case_id_for({"question": "B"}),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 import tempfile
@@ -99,19 +100,29 @@ def _promote_into(ws, snapshot, golden: GoldenSet, calls: list[CapturedCall], as
         golden, snapshot.read_text(golden.path), cases_text, calls, as_failure=as_failure
     )
     if promotion.added:
-        write_atomically(ws.root / promotion.path, promotion.after)
+        target = ws.root / promotion.path
+        write_atomically(target, _as_written(target, promotion.after))
         _show_diff(promotion.path, promotion.before, promotion.after)
     already = f" ({promotion.already:,} already there)" if promotion.already else ""
     print(f"{golden.id}: {plural(len(promotion.added), 'case')} added to {promotion.path}{already}")
 
 
-def write_atomically(target: Path, text: str) -> None:
+def _as_written(target: Path, text: str) -> bytes:
+    """The new text with the file's own line ends and byte-order mark (read as LF, without it)."""
+    raw = target.read_bytes()
+    if b"\r\n" in raw:
+        text = text.replace("\n", "\r\n")
+    data = text.encode("utf-8")
+    return codecs.BOM_UTF8 + data if raw.startswith(codecs.BOM_UTF8) else data
+
+
+def write_atomically(target: Path, data: bytes) -> None:
     """The whole new file or the old one, never half: written beside it, then renamed over it."""
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, mode)
