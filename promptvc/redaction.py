@@ -44,14 +44,17 @@ def redact_pii(text: str) -> str:
 
 
 def redact_values(value: Any, redact: Redactor) -> Any:
-    """Every string inside `value` (mapping values, list items), redacted; keys and other types kept."""
+    """Every string inside `value` (mapping values, list items), redacted; keys, numbers that are
+    no card or phone number, booleans and None kept; any other object redacted as its text."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
         return {key: redact_values(item, redact) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact_values(item, redact) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool):
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
         masked = redact(str(value))  # a card or phone number passed as a number
         return value if masked == str(value) else masked
-    return value
+    return redact(str(value))  # anything else is written as its text, so redacted as its text

@@ -341,9 +341,19 @@ def test_an_email_never_survives_redaction(user, host, before, after):
 
 
 def test_redaction_reaches_every_string_and_keeps_the_rest():
-    value = {"a": ["jo@x.io", 3, True, None], "b": {"c": "fine"}, "card": 4111111111111111}
+    @dataclass
+    class Customer:
+        email: str
+
+    value = {
+        "a": ["jo@x.io", 3, 2.5, True, None],
+        "b": {"c": "fine"},
+        "card": 4111111111111111,
+        "who": Customer("jo@x.io"),
+    }
     assert redact_values(value, redact_pii) == {
-        "a": ["[email]", 3, True, None],
+        "a": ["[email]", 3, 2.5, True, None],
         "b": {"c": "fine"},
         "card": "[card]",
+        "who": "test_redaction_reaches_every_string_and_keeps_the_rest.<locals>.Customer(email='[email]')",
     }
