@@ -75,6 +75,10 @@ def test_captured_calls_become_cases_that_eval_runs(model_repo, model_server, ca
     ask("Can I return shoes I wore? Mail jo@example.com")
     ask("Do you refund shipping?")
     before = golden_text(model_repo)
+    lines = [json.loads(line) for line in captured.read_text(encoding="utf-8").splitlines()]
+    assert [line["output"] for line in lines] == ["No, the window is 30 days."] * 2  # SDK Messages
+    assert all(line["tokens"]["input"] > 0 and line["tokens"]["output"] > 0 for line in lines)
+    assert lines[0]["vars"]["question"] == "Can I return shoes I wore? Mail [email]"
 
     code, out, err = cli("promote", str(captured))
 
