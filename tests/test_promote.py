@@ -375,3 +375,22 @@ def test_a_crlf_file_with_a_bom_keeps_both(support_repo, tmp_path, cli):
         "a",
         case_id_for({"question": "B"}),
     ]
+
+
+def test_a_set_that_refuses_stops_every_set_before_any_file_is_written(support_repo, tmp_path, cli):
+    support_repo.write("prompts/billing/refund.jinja", "---\ninputs: [amount]\n---\n{{ amount }}\n")
+    refused = "prompt: billing/refund\ncases: [{id: a, vars: {amount: 1}}]\n"
+    support_repo.write("evals/billing.yaml", refused, dedent=False)
+    before = golden_text(support_repo)
+    capture = tmp_path / "calls.jsonl"
+    rows = [
+        {"prompt": "support/answer", "vars": {"question": "Q"}, "output": "A"},
+        {"prompt": "billing/refund", "vars": {"amount": 2}, "output": "ok"},
+    ]
+    capture.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    code, out, err = cli("promote", str(capture))
+
+    assert code == 2 and "written on one line" in err and out == ""
+    assert golden_text(support_repo) == before
+    assert (support_repo.root / "evals/billing.yaml").read_text() == refused

@@ -31,8 +31,7 @@ def run(capture: str, set_name: str | None, where: Sequence[str], as_failure: bo
         targets, unmatched = _named_set(ws, goldens, unreadable, set_name, calls)
     else:
         targets, unmatched = _sets_by_prompt(goldens, unreadable, calls)
-    for golden, chosen in targets:
-        _promote_into(ws, snapshot, golden, chosen, as_failure)
+    _promote(ws, snapshot, targets, as_failure)
     _report_unpromoted(capture, bad, unmatched)
     if not calls and not bad:
         print(f"no captured call in {capture} matches" if where else f"{capture} holds no call")
@@ -92,19 +91,32 @@ def _counted(calls: list[CapturedCall], why: dict[str, str]) -> list[tuple[str, 
     return [(prompt, count, why[prompt]) for prompt, count in counts.items()]
 
 
-def _promote_into(ws, snapshot, golden: GoldenSet, calls: list[CapturedCall], as_failure: bool):
+def _promote(ws, snapshot, targets, as_failure: bool) -> None:
+    """Every set's new text first, so a set that refuses stops the command before any file is
+    written; then each file, in one rename, with its diff."""
     from promptvc.evals.promote import promote
 
-    cases_text = snapshot.read_text(golden.cases_path) if golden.cases_path else None
-    promotion = promote(
-        golden, snapshot.read_text(golden.path), cases_text, calls, as_failure=as_failure
-    )
-    if promotion.added:
-        target = ws.root / promotion.path
-        write_atomically(target, _as_written(target, promotion.after))
-        _show_diff(promotion.path, promotion.before, promotion.after)
-    already = f" ({promotion.already:,} already there)" if promotion.already else ""
-    print(f"{golden.id}: {plural(len(promotion.added), 'case')} added to {promotion.path}{already}")
+    promotions = [
+        (
+            golden.id,
+            promote(
+                golden,
+                snapshot.read_text(golden.path),
+                snapshot.read_text(golden.cases_path) if golden.cases_path else None,
+                calls,
+                as_failure=as_failure,
+            ),
+        )
+        for golden, calls in targets
+    ]
+    for set_id, promotion in promotions:
+        if promotion.added:
+            target = ws.root / promotion.path
+            write_atomically(target, _as_written(target, promotion.after))
+            _show_diff(promotion.path, promotion.before, promotion.after)
+        already = f" ({promotion.already:,} already there)" if promotion.already else ""
+        added = plural(len(promotion.added), "case")
+        print(f"{set_id}: {added} added to {promotion.path}{already}")
 
 
 def _as_written(target: Path, text: str) -> bytes:
