@@ -107,13 +107,9 @@ def trace(
     redact: Redactor | None = None,
 ) -> None:
     """Record one call that the application made with `req` and got `response` from."""
-    reply = reply_of(response)
     end = time.time_ns()
     start = end - int(latency_ms * 1_000_000) if latency_ms is not None else end
-    span = _start_span(req, start)
-    if span is not None:
-        _finish_span(span, reply, None, end)
-    _capture(req, reply, latency_ms, vars, redact, None)
+    _record(req, _start_span(req, start), end, response, latency_ms, vars, redact, None)
 
 
 class TracedCall:
@@ -147,10 +143,26 @@ def traced(
         raise
     finally:
         latency_ms = (time.perf_counter() - started) * 1000
-        reply = reply_of(call.response)
+        _record(req, span, time.time_ns(), call.response, latency_ms, vars, redact, error)
+
+
+def _record(req, span, end_ns: int, response, latency_ms, vars, redact, error) -> None:
+    try:
+        reply = reply_of(response)
         if span is not None:
-            _finish_span(span, reply, error, time.time_ns())
-        _capture(req, reply, latency_ms, vars, redact, error)
+            _finish_span(span, reply, error, end_ns)
+    except Exception as exc:  # a response of a shape nobody expected: the call goes on
+        _warn(f"could not read the response: {exc}")
+        if span is not None and span.is_recording():
+            span.end(end_time=end_ns)
+        return
+    _capture(req, reply, latency_ms, vars, redact, error)
+
+
+def _warn(message: str) -> None:
+    import logging
+
+    logging.getLogger("promptvc").warning(message)
 
 
 @functools.cache
@@ -168,6 +180,14 @@ def _start_span(req: Any, start_ns: int):
     tracer = _tracer()
     if tracer is None:
         return None
+    try:
+        return _span_of(tracer, req, start_ns)
+    except Exception as exc:
+        _warn(f"could not start a span: {exc}")
+        return None
+
+
+def _span_of(tracer, req: Any, start_ns: int):
     from opentelemetry.trace import SpanKind
 
     model = getattr(req, "model", None)
@@ -277,6 +297,4 @@ def _capture(
         with _capture_lock, open(path, "a", encoding="utf-8") as out:
             out.write(line)  # one write of one line, in append mode: whole lines across processes
     except Exception as exc:  # the application's call matters more than its record
-        import logging
-
-        logging.getLogger("promptvc").warning("could not capture a call to %s: %s", path, exc)
+        _warn(f"could not capture a call to {path}: {exc}")

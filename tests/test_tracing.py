@@ -357,3 +357,13 @@ def test_redaction_reaches_every_string_and_keeps_the_rest():
         "card": "[card]",
         "who": "test_redaction_reaches_every_string_and_keeps_the_rest.<locals>.Customer(email='[email]')",
     }
+
+
+def test_a_response_of_an_unexpected_shape_is_logged_not_raised(capture, caplog, spans):
+    with caplog.at_level(logging.WARNING, logger="promptvc"):
+        promptvc.trace(Request(), SimpleNamespace(content=42), latency_ms=1)
+        with promptvc.traced(Request()) as call:
+            call.record(SimpleNamespace(content=42))
+
+    assert caplog.text.count("could not read the response") == 2
+    assert len(spans()) == 2  # ended all the same
