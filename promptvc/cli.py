@@ -350,7 +350,12 @@ def responses_import(file: str) -> None:
 
 @cli.command()
 @click.argument("capture", metavar="FILE.jsonl")
-@click.option("--set", "set_name", help="The golden set to add to (default: the prompt's one set).")
+@click.option(
+    "--set",
+    "set_name",
+    metavar="SET",
+    help="The golden set to add to (default: the prompt's one set).",
+)
 @click.option(
     "--where",
     multiple=True,
