@@ -1,8 +1,9 @@
 """promptvc: prompts as versioned templates in git, judged by golden sets.
 
 The runtime API, for applications: `load`, `Prompts`, `PromptRequest`, `Provenance`,
-`PromptInfo`, `PromptError` (see promptvc.runtime). Imported on first use, so `import promptvc`
-(and the CLI, which imports this package) pays for none of it.
+`PromptInfo`, `PromptError` (see promptvc.runtime), and `trace`, `traced` (see
+promptvc.tracing). Imported on first use, so `import promptvc` (and the CLI, which imports this
+package) pays for none of it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _EXPORTS = {
     "Provenance": "promptvc.runtime",
     "PromptInfo": "promptvc.runtime",
     "PromptError": "promptvc.errors",
+    "trace": "promptvc.tracing",
+    "traced": "promptvc.tracing",
 }
 
 __all__ = [
@@ -29,11 +32,14 @@ __all__ = [
     "Provenance",
     "__version__",
     "load",
+    "trace",
+    "traced",
 ]
 
 if TYPE_CHECKING:
     from promptvc.errors import PromptError
     from promptvc.runtime import PromptInfo, PromptRequest, Prompts, Provenance, load
+    from promptvc.tracing import trace, traced
 
 
 def __getattr__(name: str) -> Any:

@@ -415,6 +415,33 @@ def responses_import(file: str) -> None:
 
 
 @cli.command()
+@click.argument("capture", metavar="FILE.jsonl")
+@click.option(
+    "--set",
+    "set_name",
+    metavar="SET",
+    help="The golden set to add to (default: the prompt's one set).",
+)
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="EXPR",
+    help="Only calls where KEY=VALUE, KEY!=VALUE, KEY~REGEX, KEY!~REGEX or KEY<N (<=, >, >=); "
+    "KEY dotted into the line (vars.question, latency_ms). Repeatable: all must hold.",
+)
+@click.option(
+    "--as-failure",
+    is_flag=True,
+    help="Keep the output as a not-equals assertion (a known bad answer), not as a comment.",
+)
+def promote(capture: str, set_name: str | None, where: tuple[str, ...], as_failure: bool) -> None:
+    """Turn captured calls (PROMPTVC_CAPTURE) into golden cases, and show the diff."""
+    from promptvc.commands.promote import run
+
+    sys.exit(run(capture, set_name, where, as_failure))
+
+
+@cli.command()
 @click.option(
     "--rev-range",
     "rev",
