@@ -67,16 +67,16 @@ ASSERTIONS = {
 Probabilities = dict[str, float]  # case id -> probability of a correct answer
 
 
-def case_ids() -> list[str]:
-    return [f"c{i:02d}" for i in range(CASES)]
+def case_ids(cases: int = CASES) -> list[str]:
+    return [f"c{i:02d}" for i in range(cases)]
 
 
-def golden_text(assertion: str, repeat: int) -> str:
+def golden_text(assertion: str, repeat: int, cases: int) -> str:
     lines = ["prompt: bench/answer", "provider: anthropic", "threshold: 0"]
     if repeat > 1:
         lines.append(f"repeat: {repeat}")
     lines.append("cases:")
-    for case in case_ids():
+    for case in case_ids(cases):
         lines += [
             f"  - id: {case}",
             f"    vars: {{case: {case}}}",
@@ -121,6 +121,7 @@ class GateBench:
     model: StochasticModel
     assertion: str = "contains"
     gate: dict = field(default_factory=dict)  # [gate] settings for every check
+    cases: int = CASES
     trials_run: int = 0
 
     def create(self) -> None:
@@ -133,7 +134,7 @@ class GateBench:
     def configure(self, gate: dict, repeat: int = 1) -> None:
         """The settings and golden set of the next trials, committed."""
         self.write("promptvc.toml", toml_text({**self.gate, **gate}))
-        self.write(SET_PATH, golden_text(self.assertion, repeat))
+        self.write(SET_PATH, golden_text(self.assertion, repeat, self.cases))
         self.commit("configure the benchmark")
 
     def trial(self, base: Probabilities, head: Probabilities) -> Check:
@@ -219,7 +220,7 @@ SCENARIOS = {
     for s in (
         Scenario(
             name="deterministic",
-            what=f"{BROKEN} of {CASES} cases go from passing every time to failing every time",
+            what=f"{BROKEN} cases go from passing every time to failing every time",
             change=deterministic,
             must=">=",
             target=0.99,
@@ -305,7 +306,7 @@ def run_scenario(bench: GateBench, scenario: Scenario, p: Probabilities, trials:
         if rate.problem
         else f"   target {scenario.must} {scenario.target}: " + ("met" if met else "MISSED")
     )
-    one_each = 2 * CASES * (2 if bench.assertion == "llm-rubric" else 1)
+    one_each = 2 * bench.cases * (2 if bench.assertion == "llm-rubric" else 1)
     extra = "" if rate.problem else f" ({rate.calls - one_each:+.1f} over one sample a side)"
     print(f"{scenario.name:<14} {scenario.what}")
     print(f"{'':<14} {rate.text()}{extra}{verdict}   {rate.seconds:.1f} s")
@@ -346,13 +347,15 @@ def run_cost(
     print(f"{'':<14} no fixed repeat up to {repeats[-1]} blocks {target:.2f} of the time")
 
 
-def drawn_probabilities(seed: int) -> Probabilities:
+def drawn_probabilities(seed: int, cases: int = CASES) -> Probabilities:
     rng = random.Random(seed)
-    return {case: rng.uniform(0.5, 1.0) for case in case_ids()}
+    return {case: rng.uniform(0.5, 1.0) for case in case_ids(cases)}
 
 
 @contextlib.contextmanager
-def bench_environment(seed: int, assertion: str, gate: dict) -> Iterator[GateBench]:
+def bench_environment(
+    seed: int, assertion: str, gate: dict, cases: int = CASES
+) -> Iterator[GateBench]:
     """A temporary repository, the stochastic server, and the environment that points the
     anthropic provider at it (a fake key, a private template cache, a fixed git identity), all
     put back as they were at the end."""
@@ -378,7 +381,7 @@ def bench_environment(seed: int, assertion: str, gate: dict) -> Iterator[GateBen
             os.environ.pop(key, None)
         root = Path(tmp) / "repo"
         root.mkdir()
-        bench = GateBench(root, server, model, assertion, gate)
+        bench = GateBench(root, server, model, assertion, gate, cases)
         bench.create()
         yield bench
 
@@ -406,6 +409,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, help="trials per scenario (default: see below)")
     parser.add_argument("--full", action="store_true", help="the trials issue 11 asks for")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cases", type=int, default=CASES, help="cases in the golden set")
     parser.add_argument("--assertion", choices=sorted(ASSERTIONS), default="contains")
     parser.add_argument(
         "--gate",
@@ -421,15 +425,15 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = arguments(argv)
     gate = dict(args.gate)
-    p = drawn_probabilities(args.seed)
+    p = drawn_probabilities(args.seed, args.cases)
     names = [*SCENARIOS, "cost"] if args.scenario == "all" else [args.scenario]
     settings = ", ".join(f"{k} = {toml_value(v)}" for k, v in gate.items()) or "defaults"
     print(
-        f"promptvc check on {CASES} cases at temperature 1 · assertion {args.assertion} · "
+        f"promptvc check on {args.cases} cases at temperature 1 · assertion {args.assertion} · "
         f"[gate] {settings} · seed {args.seed}"
     )
     started = time.perf_counter()
-    with bench_environment(args.seed, args.assertion, gate) as bench:
+    with bench_environment(args.seed, args.assertion, gate, args.cases) as bench:
         for name in names:
             if name == "cost":
                 trials = args.trials or COST_TRIALS[0 if args.full else 1]
