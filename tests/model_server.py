@@ -1,7 +1,6 @@
 """A small Messages-API server on 127.0.0.1 for tests: answers by rule or from a queue, can be
 slow, can fail with 429/529/500 (or any status and error body) for the first N calls, can send
-raw bodies (malformed ones) or drip its answer a byte at a time, and records every request.
-`StochasticModel` is a seeded rule for measuring the gate (benchmarks/bench_gate.py)."""
+raw bodies (malformed ones) or drip its answer a byte at a time, and records every request."""
 
 from __future__ import annotations
 
