@@ -12,10 +12,15 @@ like the others), recorded in `requests` as every call is."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -179,6 +184,72 @@ def _model_in(path: str) -> str:
     return "unknown"
 
 
+CASE_MARKER = re.compile(r"\[case:([^\]\s]+)\]")
+_OUTPUT = re.compile(r"<output>\n?(.*?)\n?</output>", re.DOTALL)
+
+
+@dataclass
+class StochasticModel:
+    """A seeded model for measuring the gate: a case's question carries a marker (`[case:ID]` in
+    the last user text) and each request for it is answered `correct` with probability
+    `p_correct[ID]`, else `wrong`; a judge prompt (one that asks for `Score: N`) is answered with
+    the truth (5 if the graded output holds `correct`, 1 if not) plus seeded Gaussian noise of
+    sd `judge_noise`, rounded and clipped to 1..5.
+
+    promptvc's sample index is in its cache key but not in the HTTP body, so the samples of a
+    case are identical requests: each answer is drawn from a hash of (seed, body, how many
+    identical requests came before). The answers to a run therefore do not depend on the order
+    in which concurrent requests arrive, only on how many of each were sent."""
+
+    seed: int
+    p_correct: dict[str, float] = field(default_factory=dict)
+    judge_noise: float = 0.0
+    correct: str = "The code word is ORCHID."
+    wrong: str = "I do not know the code word."
+    unknown: list[str] = field(default_factory=list)  # questions that carried no known marker
+    _seen: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, body: dict) -> str:
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        with self._lock:
+            nonce = self._seen[canonical]
+            self._seen[canonical] += 1
+        draw = random.Random(_digest(self.seed, canonical, nonce))
+        if _is_judge(body):
+            return self._judge(last_user_text(body), draw)
+        return self._answer(last_user_text(body), draw)
+
+    def _answer(self, question: str, draw: random.Random) -> str:
+        found = CASE_MARKER.search(question)
+        p = self.p_correct.get(found[1]) if found else None
+        if found is None or p is None:
+            with self._lock:
+                self.unknown.append(question[:200])
+            return f"no known case marker in: {question[:80]}"
+        return f"{found[1]}: {self.correct if draw.random() < p else self.wrong}"
+
+    def _judge(self, prompt: str, draw: random.Random) -> str:
+        graded = _OUTPUT.search(prompt)
+        correct = self.correct in (graded[1] if graded else prompt)
+        truth = 5 if correct else 1
+        score = min(5, max(1, round(truth + draw.gauss(0.0, self.judge_noise))))
+        says = "gives the code word" if correct else "does not give the code word"
+        return f"The output {says}.\nScore: {score}"
+
+
+def _digest(seed: int, canonical: str, nonce: int) -> int:
+    data = f"{seed}\0{nonce}\0{canonical}".encode()
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "big")
+
+
+def _is_judge(body: dict) -> bool:
+    """promptvc's judge prompts (built in, and a user's judge.jinja) ask for a `Score: N` line."""
+    system = body.get("system") or ""
+    text = system if isinstance(system, str) else "".join(b.get("text", "") for b in system)
+    return "Score: N" in text or "Score: N" in last_user_text(body)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # the default backlog of 5 drops connections when many arrive at once
@@ -187,15 +258,23 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that gave up on a stalled or dripped answer is what the test wanted
 
 
-@pytest.fixture
-def model_server(monkeypatch):
-    server = ModelServer()
+@contextmanager
+def serving(server: ModelServer) -> Iterator[ModelServer]:
+    """Serve `server` on a free port of 127.0.0.1 (its `url`) until the block ends."""
     httpd = _Server(("127.0.0.1", 0), _handler(server))
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-not-secret")
-    yield server
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def model_server(monkeypatch):
+    with serving(ModelServer()) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key-not-secret")
+        yield server
