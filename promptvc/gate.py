@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from promptvc.compare import Direction, SetComparison
 from promptvc.evals.scoring import Status
 from promptvc.settings import GatePolicy
-from promptvc.significance import SetEvidence, first_stage, interval_text, p_text
+from promptvc.significance import SetEvidence, first_stage_evidence, interval_text, p_text
 from promptvc.wording import plural
 
 MAX_CASES_NAMED = 3
@@ -89,10 +89,10 @@ def _worse_by_evidence(
     """What the evidence says the commit made worse: a significant drop of at least max_drop, or
     cases whose flip reproduced when re-sampled. A flip that did not reproduce is a warning."""
     if evidence is None:
-        first, candidates = first_stage(c, policy.max_drop)
-        evidence = SetEvidence(
-            c.set_id, first, candidates=tuple(candidates), not_resampled="not re-sampled"
-        )
+        found = first_stage_evidence(c, policy.max_drop, policy.alpha)
+        if found is None:
+            return []
+        evidence = replace(found, not_resampled="not re-sampled")
     problems = []
     dropped = evidence.dropped(policy.alpha)
     if dropped is not None:

@@ -231,7 +231,8 @@ class CaseEvidence:
     passed_after: int
     n_after: int
     p: float
-    confirmed: bool  # the flip reproduces (Holm across the set's re-sampled cases)
+    confirmed: bool  # the flip reproduces (Holm across the cases tested with it)
+    stage: Stage = "second"  # "first": shown by the set's own repeated samples
 
     def counts(self) -> str:
         return f"pass {self.passed_before}/{self.n_before} → {self.passed_after}/{self.n_after}"
@@ -249,18 +250,29 @@ def needs_second_stage(s: PairedStats, alpha: float) -> bool:
 
 
 def case_evidence(
-    pairs: list[tuple[CaseSummary, CaseSummary]], candidates: list[str], alpha: float
+    pairs: list[tuple[CaseSummary, CaseSummary]],
+    candidates: list[str],
+    alpha: float,
+    share: float = CASE_SHARE,
+    stage: Stage = "second",
 ) -> tuple[CaseEvidence, ...]:
-    """Fisher's exact test per re-sampled case ("the head passes less often"), Holm across them
-    at the cases' share of alpha."""
+    """Fisher's exact test per case ("the head passes less often"), Holm across the cases tested
+    at their `share` of alpha."""
     by_case = {b.case_id: (b, a) for b, a in pairs}
     tested = [by_case[c] for c in candidates if c in by_case]
     pvalues = [stats.fisher_worse_p(b.passes, b.n, a.passes, a.n) for b, a in tested]
-    rejected = stats.holm(pvalues, alpha * CASE_SHARE)
+    rejected = stats.holm(pvalues, alpha * share)
     return tuple(
-        CaseEvidence(b.case_id, b.passes, b.n, a.passes, a.n, p, confirmed)
+        CaseEvidence(b.case_id, b.passes, b.n, a.passes, a.n, p, confirmed, stage)
         for (b, a), p, confirmed in zip(tested, pvalues, rejected, strict=True)
     )
+
+
+def case_share(first_samples: int, stage: Stage) -> float:
+    """The cases' half of alpha: all of it for the second stage, unless the first stage drew
+    repeated samples too — then every case is tested there as well (all of them, not only the
+    flipped ones: choosing the flips by the data tested would bias the test), a half each."""
+    return CASE_SHARE / 2 if first_samples > 1 else (CASE_SHARE if stage == "second" else 0.0)
 
 
 @dataclass(frozen=True)
@@ -341,14 +353,30 @@ def first_stage(c: SetComparison, max_drop: float) -> tuple[PairedStats | None, 
     return first, flipped_down(pairs)
 
 
-def first_evidence(comparisons: list[SetComparison], max_drop: float) -> dict[str, SetEvidence]:
+def first_stage_evidence(c: SetComparison, max_drop: float, alpha: float) -> SetEvidence | None:
+    """What the comparison as run shows: its figures, its flipped cases, and — when the set draws
+    repeated samples — the cases its own samples already show regressed."""
+    first, candidates = first_stage(c, max_drop)
+    if first is None or c.before is None or c.after is None:
+        return None
+    samples = first_samples(c)
+    share = case_share(samples, "first")
+    confirmed: tuple[CaseEvidence, ...] = ()
+    if share:
+        pairs = paired_cases(c.before, c.after, range(samples))
+        every = [b.case_id for b, _ in pairs]
+        confirmed = tuple(
+            e for e in case_evidence(pairs, every, alpha, share, "first") if e.confirmed
+        )
+    return SetEvidence(c.set_id, first, cases=confirmed, candidates=tuple(candidates))
+
+
+def first_evidence(
+    comparisons: list[SetComparison], max_drop: float, alpha: float
+) -> dict[str, SetEvidence]:
     """The first stage of every set compared on both sides, where nothing is re-sampled (diff)."""
-    evidence = {}
-    for c in comparisons:
-        first, candidates = first_stage(c, max_drop)
-        if first is not None:
-            evidence[c.set_id] = SetEvidence(c.set_id, first, candidates=tuple(candidates))
-    return evidence
+    found = {c.set_id: first_stage_evidence(c, max_drop, alpha) for c in comparisons}
+    return {set_id: e for set_id, e in found.items() if e is not None}
 
 
 def set_word(evidence: SetEvidence, alpha: float) -> Assessment:
@@ -356,9 +384,12 @@ def set_word(evidence: SetEvidence, alpha: float) -> Assessment:
     what the figures say (the second stage's, when the set was re-sampled whole)."""
     if evidence.regressions:
         n = len(evidence.regressions)
-        return Assessment(
-            "regressed", f"{n} case{'' if n == 1 else 's'} reproduced when re-sampled"
+        how = (
+            "when re-sampled"
+            if any(e.stage == "second" for e in evidence.regressions)
+            else "across its samples"
         )
+        return Assessment("regressed", f"{n} case{'' if n == 1 else 's'} reproduced {how}")
     dropped = evidence.dropped(alpha)
     if dropped is not None:
         beyond = f"{p_text(dropped.p_drop)} for a drop beyond {dropped.max_drop:.2f}"

@@ -159,3 +159,15 @@ def test_diff_eval_after_a_check_says_what_the_gate_said(repo, model_server, cli
     assert code == 0 and model_server.calls == calls
     assert "regressed: 2 cases reproduced when re-sampled" in out
     assert "refund-window  pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)" in out
+
+
+def test_a_sets_own_repeats_can_show_a_regression_without_re_sampling(repo, model_server, cli):
+    golden = repo.root / "evals/support-answer.yaml"
+    golden.write_text(golden.read_text().replace("threshold: 0.9", "threshold: 0.9\nrepeat: 8"))
+    repo.git("commit", "-q", "--no-verify", "-am", "eight samples per case")
+    code, out, _ = check(cli, repo, "Be vague.", "[gate]\nmax_repeat = 0\n")
+    assert code == 1, out
+    # every case tested on its 8 samples a side (Holm over both cases at a quarter of alpha)
+    assert "regressed: 2 cases reproduced across its samples" in out
+    assert "2 cases regressed: refund-window pass 8/8 → 0/8" in out
+    assert model_server.calls == 2 * 2 * 8  # nothing re-sampled

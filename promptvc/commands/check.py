@@ -206,7 +206,7 @@ def _check(
             deadline=max(0.0, policy.deadline - (time.monotonic() - started)),
         )
     else:
-        evidence = first_evidence(comparisons, policy.max_drop)
+        evidence = first_evidence(comparisons, policy.max_drop, policy.alpha)
     record_comparisons(ws, comparisons, evidence)
     verdict = decide(comparisons, policy, compared.base_name, evidence)
     verdict = _with_unverified_judge(ws, plans.after.renderer, after.sets, verdict)

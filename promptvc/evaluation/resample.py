@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from promptvc.clock import now
 from promptvc.compare import SetComparison
@@ -22,13 +22,13 @@ from promptvc.evaluation.runner import Runner
 from promptvc.history import stored_evidence
 from promptvc.settings import GatePolicy
 from promptvc.significance import (
-    PairedStats,
     SetEvidence,
     case_clusters,
     case_evidence,
+    case_share,
     comparison_seed,
     first_samples,
-    first_stage,
+    first_stage_evidence,
     needs_second_stage,
     paired_cases,
     paired_stats,
@@ -40,8 +40,8 @@ from promptvc.workspace import Workspace
 @dataclass
 class _Pending:
     comparison: SetComparison
-    first: PairedStats | None
-    candidates: list[str]
+    found: SetEvidence  # the first stage's
+    flips: list[str]  # flipped cases the first stage did not already show regressed
     resampled: list[str] = field(default_factory=list)
     whole: bool = False  # every case re-sampled: the drop is tested again
 
@@ -57,35 +57,26 @@ def gather_evidence(
 ) -> dict[str, SetEvidence]:
     pending = []
     for c in outcome.comparisons:
-        first, candidates = first_stage(c, policy.max_drop)
-        whole = first is not None and needs_second_stage(first, policy.alpha)
-        chosen = (
-            [case_id for case_id in (c.after.cases if c.after else {})] if whole else candidates
-        )
-        pending.append(_Pending(c, first, candidates, chosen if policy.max_repeat else [], whole))
+        found = first_stage_evidence(c, policy.max_drop, policy.alpha)
+        if found is None:
+            continue
+        shown = {e.case_id for e in found.cases}
+        flips = [case_id for case_id in found.candidates if case_id not in shown]
+        whole = found.first is not None and needs_second_stage(found.first, policy.alpha)
+        chosen = list(c.after.cases) if whole and c.after else flips
+        pending.append(_Pending(c, found, flips, chosen if policy.max_repeat else [], whole))
     todo = [p for p in pending if p.resampled]
+    not_run = "[gate] max_repeat = 0"
+    if todo:
+        try:
+            outcomes = _run_second(
+                ws, _second_plans(plans, todo, policy.max_repeat), spend_cap, deadline
+            )
+        except CannotEvaluate as exc:
+            not_run, todo = str(exc), []
     if not todo:
         return {
-            p.comparison.set_id: SetEvidence(
-                p.comparison.set_id,
-                p.first,
-                candidates=tuple(p.candidates),
-                not_resampled="[gate] max_repeat = 0" if p.candidates else None,
-            )
-            for p in pending
-        }
-    second_plans = _second_plans(plans, todo, policy.max_repeat)
-    try:
-        outcomes = _run_second(ws, second_plans, spend_cap, deadline)
-    except CannotEvaluate as exc:
-        reason = str(exc)
-        return {
-            p.comparison.set_id: SetEvidence(
-                p.comparison.set_id,
-                p.first,
-                candidates=tuple(p.candidates),
-                not_resampled=reason if p.resampled else None,
-            )
+            p.comparison.set_id: replace(p.found, not_resampled=not_run if p.flips else None)
             for p in pending
         }
     return {p.comparison.set_id: _evidence(p, outcomes, policy) for p in pending}
@@ -127,9 +118,9 @@ def _run_second(
 
 
 def _evidence(pending: _Pending, outcomes, policy: GatePolicy) -> SetEvidence:
-    c = pending.comparison
+    c, found = pending.comparison, pending.found
     if not pending.resampled or c.before is None or c.after is None:
-        return SetEvidence(c.set_id, pending.first, candidates=tuple(pending.candidates))
+        return found
     before, after = (
         next(s for s in run.sets if s.plan.set_key == side.plan.set_key)
         for run, side in zip(outcomes, (c.before, c.after), strict=True)
@@ -139,15 +130,13 @@ def _evidence(pending: _Pending, outcomes, policy: GatePolicy) -> SetEvidence:
     second = paired_stats(
         pairs, seed=comparison_seed(c) + 1, max_drop=policy.max_drop, clusters=case_clusters(c)
     )
-    calls = sum(r.called for side in (before, after) for r in side.results)
-    return SetEvidence(
-        c.set_id,
-        pending.first,
-        second if pending.whole else None,
-        case_evidence(pairs, pending.candidates, policy.alpha),
-        tuple(pending.candidates),
-        calls,
-        _not_checked(before, after, pending.candidates),
+    share = case_share(start, "second")
+    return replace(
+        found,
+        second=second if pending.whole else None,
+        cases=found.cases + case_evidence(pairs, pending.flips, policy.alpha, share),
+        calls=sum(r.called for side in (before, after) for r in side.results),
+        not_resampled=_not_checked(before, after, pending.flips),
     )
 
 

@@ -241,7 +241,9 @@ class HistoryBrowser:
         from promptvc.evaluation.resample import record_comparisons
         from promptvc.significance import first_evidence
 
-        evidence = first_evidence(outcome.comparisons, self.ws.settings.gate.max_drop)
+        evidence = first_evidence(
+            outcome.comparisons, self.ws.settings.gate.max_drop, self.ws.settings.gate.alpha
+        )
         record_comparisons(self.ws, outcome.comparisons, evidence, replace=False)
 
 
