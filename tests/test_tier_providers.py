@@ -422,3 +422,24 @@ def test_structured_output_and_tool_calls_the_chat_completions_way():
     }
     response = parse_completion(completion, "gpt-4.1-mini", 1.0)
     assert tool_calls(response.text) == [{"name": "lookup", "arguments": {"order_id": "A1"}}]
+
+
+def test_structured_output_end_to_end_through_an_openai_compatible_endpoint(
+    openai_repo, model_server, cli
+):
+    schema = (
+        "output_schema: {type: object, properties: {answer: {type: string}}, "
+        "required: [answer], additionalProperties: false}\n"
+    )
+    prompt = openai_repo.root / "prompts/support/answer.jinja"
+    prompt.write_text(prompt.read_text().replace("---\n", "---\n" + schema, 1))
+    model_server.rule = lambda body: '{ "answer": "No, only within 30 days." }'
+    code, out, err = cli("eval", "--json")
+    assert code == 0, out + err
+    body = model_server.requests[0]["body"]
+    assert "output_config" not in body
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["strict"] is True
+    case = json.loads(out)["sets"][0]["cases"][0]
+    assert case["output"] == '{"answer":"No, only within 30 days."}'  # stored canonical
+    assert any(a["label"].startswith("is-json") and a["passed"] for a in case["assertions"])
