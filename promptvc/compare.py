@@ -131,9 +131,14 @@ def _flips(before: SetOutcome | None, after: SetOutcome | None) -> tuple[Flip, .
     flips = []
     for case_id, now in after.cases.items():
         was = old.get(case_id)
-        if was is not None and flip_direction(_verdict(was), _verdict(now)):
+        if was is not None and case_flip(was, now):
             flips.append(Flip(case_id, _sample_showing(was), _sample_showing(now)))
     return tuple(flips)
+
+
+def case_flip(before: CaseSummary, after: CaseSummary) -> Direction | None:
+    """Which way a case's verdict over its samples (the set's pass rule) flipped, if it did."""
+    return flip_direction(_verdict(before), _verdict(after))
 
 
 def _verdict(case: CaseSummary) -> Status:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from promptvc import stats
-from promptvc.compare import SetComparison
+from promptvc.compare import Direction, SetComparison, case_flip
 from promptvc.evals.scoring import CaseSummary, SetOutcome
 
 Test = Literal["McNemar", "sign-flip"]
@@ -111,10 +111,6 @@ def _signed(x: float) -> str:
     return f"{'−' if x < 0 else '+'}{abs(x):.2f}"
 
 
-def case_passed(summary: CaseSummary) -> bool:
-    return summary.passed
-
-
 def paired_cases(
     before: SetOutcome, after: SetOutcome, samples: range | None = None
 ) -> list[tuple[CaseSummary, CaseSummary]]:
@@ -147,8 +143,8 @@ def paired_stats(
         return None
     deltas = [after.score - before.score for before, after in pairs]
     groups = [clusters.get(b.case_id) for b, _ in pairs] if clusters else None
-    down = sum(case_passed(b) and not case_passed(a) for b, a in pairs)
-    up = sum(not case_passed(b) and case_passed(a) for b, a in pairs)
+    flips = [case_flip(b, a) for b, a in pairs]
+    down, up = flips.count(Direction.REGRESSED), flips.count(Direction.FIXED)
     single = all(b.n == 1 and a.n == 1 for b, a in pairs) and not groups
     if single:
         test: Test = "McNemar"
@@ -239,7 +235,7 @@ class CaseEvidence:
 
 
 def flipped_down(pairs: list[tuple[CaseSummary, CaseSummary]]) -> list[str]:
-    return [b.case_id for b, a in pairs if case_passed(b) and not case_passed(a)]
+    return [b.case_id for b, a in pairs if case_flip(b, a) is Direction.REGRESSED]
 
 
 def needs_second_stage(s: PairedStats, alpha: float) -> bool:
