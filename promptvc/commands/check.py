@@ -74,12 +74,20 @@ def sides(ws: Workspace, base: str | None) -> Sides:
     )
 
 
+def changed_paths(ws: Workspace, old: Where, new: Where) -> list[str]:
+    tree = old.sha if isinstance(old, Commit) else ws.repo.empty_tree
+    return ws.repo.changed_paths(tree, new.sha if isinstance(new, Commit) else None, [])
+
+
+def watched(ws: Workspace, paths: list[str]) -> list[str]:
+    """The paths among these that promptvc reads: prompts, examples, tiers, goldens, settings."""
+    dirs = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
+    return [p for p in paths if p.startswith(dirs) or p in ws.settings.watched_paths]
+
+
 def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
-    repo = ws.repo
-    tree = old.sha if isinstance(old, Commit) else repo.empty_tree
-    changed = repo.changed_paths(tree, new.sha if isinstance(new, Commit) else None, [])
-    watched = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
-    if any(p.startswith(watched) or p in ws.settings.watched_paths for p in changed):
+    changed = changed_paths(ws, old, new)
+    if watched(ws, changed):
         return True
     if any(os.path.islink(ws.root / p.rstrip("/")) for p in ws.settings.watched_paths):
         return True  # a linked prompts/ hides its changes from git's paths: the check refuses it
@@ -146,16 +154,37 @@ def run(
         compared = pushed_sides(ws, pre_push, sys.stdin.read().splitlines())
     else:
         compared = [sides(ws, base)]
+    compared = [c for c in compared if touches_prompts(ws, c.old, c.new)]
+    if not dry_run and any([_refuse_secrets(ws, c) for c in compared]):
+        return 1
     codes = [
-        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict)
-        for c in compared
-        if touches_prompts(ws, c.old, c.new)
+        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict) for c in compared
     ]
     if (
         not codes and verbose
     ):  # the hook runs on every commit: silent on the ones it has nothing to say about
         print("promptvc check: no prompt, golden set or config change to check")
     return max(codes, default=0)
+
+
+def _refuse_secrets(ws: Workspace, compared: Sides) -> bool:
+    """Before anything is sent: a secret in a file this change adds or edits refuses it."""
+    from promptvc.secrets import ALLOW_HINT, find_secrets
+
+    snapshot = ws.snapshot(compared.new)
+    paths = [p for p in watched(ws, changed_paths(ws, compared.old, compared.new)) if p in snapshot]
+    snapshot.prefetch(paths)
+    findings = [
+        f
+        for path in paths
+        for f in find_secrets(path, snapshot.read_bytes(path).decode("utf-8", "replace"))
+    ]
+    for finding in findings:
+        print(f"promptvc check: {finding.text()}")
+    if findings:
+        print(f"({ALLOW_HINT})")
+        print(f"blocked: a secret in {compared.label}; nothing was evaluated")
+    return bool(findings)
 
 
 def _dry_run(ws: Workspace, compared: Sides) -> int:
