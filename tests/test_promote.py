@@ -394,3 +394,57 @@ def test_a_set_that_refuses_stops_every_set_before_any_file_is_written(support_r
     assert code == 2 and "written on one line" in err and out == ""
     assert golden_text(support_repo) == before
     assert (support_repo.root / "evals/billing.yaml").read_text() == refused
+
+
+def test_p_in_the_tuis_case_view_promotes_a_stored_output_back_into_the_set(
+    model_repo, model_server, cli
+):
+    """A case the set has since lost (its question was reworded) comes back from the commit the
+    TUI shows, with the output stored there; a case the set still has is not added twice."""
+    import asyncio
+
+    from promptvc.tui.app import PromptvcApp
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.tui.screens import CaseScreen
+    from promptvc.workspace import Workspace
+
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0
+    original = golden_text(model_repo)
+    model_repo.write(
+        "evals/support-answer.yaml",
+        original.replace("How long do I have to return an item?", "What is the return window?"),
+    )
+    notes: list[str] = []
+
+    async def scenario():
+        app = PromptvcApp(HistoryBrowser(Workspace.open()), live_refresh=False)
+        app.notify = lambda message, **kw: notes.append(message)  # type: ignore[method-assign]
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("enter", "enter")  # the commit, its set
+            await pilot.press("down", "enter")  # refund-window
+            assert isinstance(app.screen, CaseScreen)
+            assert app.screen.case.case_id == "refund-window"
+            await pilot.press("P")  # as a failure: the stored output must not come back
+            await app.workers.wait_for_complete()
+            await pilot.press("p")
+            await app.workers.wait_for_complete()
+            await pilot.press("escape", "up", "enter")  # late-return: still in the set
+            await pilot.press("p")
+            await app.workers.wait_for_complete()
+
+    asyncio.run(scenario())
+    restored = case_id_for({"question": "How long do I have to return an item?"})
+    assert (
+        notes[0] == f"added case {restored} to evals/support-answer.yaml: review it with git diff"
+    )
+    assert notes[1:] == [
+        "support-answer already has a case with these variables: nothing written",
+        "support-answer already has a case with these variables: nothing written",
+    ]
+    promoted = goldens(model_repo)["support-answer"]
+    case = next(c for c in promoted.cases if c.id == restored)
+    assert case.vars["question"] == "How long do I have to return an item?"
+    stored = answer_by_rule({"messages": [{"role": "user", "content": case.vars["question"]}]})
+    assert [(a.type, a.negate, a.value) for a in case.asserts] == [("equals", True, stored)]
+    assert model_repo.git("status", "--porcelain").strip() == "M evals/support-answer.yaml"

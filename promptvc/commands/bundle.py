@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from promptvc.errors import UserError
@@ -22,13 +20,14 @@ def run(names: tuple[str, ...], rev: str | None, output: str | None, check: str 
         return run_check(check, rev)
     ws = Workspace.open()
     bundle = _bundle_at(ws, rev or "HEAD", [as_name(n, ws.settings.prompts_dir) for n in names])
+    from promptvc.atomicfile import write_atomically
     from promptvc.bundle import dumps
 
     target = Path(output or DEFAULT_FILE)
     if str(target) == "-":
         sys.stdout.write(dumps(bundle))
         return 0
-    _write_atomically(target, dumps(bundle))
+    write_atomically(target, dumps(bundle).encode("utf-8"))
     print(
         f"wrote {target}: {plural(len(bundle.prompts), 'prompt')}, "
         f"{plural(len(bundle.files), 'file')} at {bundle.commit[:7]} ({bundle.hash[:19]})",
@@ -62,17 +61,3 @@ def _bundle_at(ws: Workspace, rev: str, names: list[str]):
 
     snapshot = ws.snapshot(ws.resolve(rev))
     return make_bundle(ws.renderer(snapshot), names or None)
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """Never half a bundle on disk: a deploy that picks it up mid-write would refuse it."""
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bundle-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import codecs
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -94,7 +91,7 @@ def _counted(calls: list[CapturedCall], why: dict[str, str]) -> list[tuple[str, 
 def _promote(ws, snapshot, targets, as_failure: bool) -> None:
     """Every set's new text first, so a set that refuses stops the command before any file is
     written; then each file, in one rename, with its diff."""
-    from promptvc.evals.promote import promote
+    from promptvc.evals.promote import promote, write_promotion
 
     promotions = [
         (
@@ -111,37 +108,11 @@ def _promote(ws, snapshot, targets, as_failure: bool) -> None:
     ]
     for set_id, promotion in promotions:
         if promotion.added:
-            target = ws.root / promotion.path
-            write_atomically(target, _as_written(target, promotion.after))
+            write_promotion(ws.root, promotion)
             _show_diff(promotion.path, promotion.before, promotion.after)
         already = f" ({promotion.already:,} already there)" if promotion.already else ""
         added = plural(len(promotion.added), "case")
         print(f"{set_id}: {added} added to {promotion.path}{already}")
-
-
-def _as_written(target: Path, text: str) -> bytes:
-    """The new text with the file's own line ends and byte-order mark (read as LF, without it)."""
-    raw = target.read_bytes()
-    if b"\r\n" in raw:
-        text = text.replace("\n", "\r\n")
-    data = text.encode("utf-8")
-    return codecs.BOM_UTF8 + data if raw.startswith(codecs.BOM_UTF8) else data
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """The whole new file or the old one, never half: written beside it, then renamed over it."""
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _show_diff(path: str, before: str, after: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -32,6 +33,14 @@ class Promotion:
     after: str
     added: tuple[str, ...]  # the new cases' ids
     already: int  # calls whose case the set has already (or that repeat an earlier call)
+
+
+def write_promotion(root: Path, promotion: Promotion) -> None:
+    """The promoted file, whole, with its own line ends and byte-order mark."""
+    from promptvc.atomicfile import as_written, write_atomically
+
+    target = root / promotion.path
+    write_atomically(target, as_written(target, promotion.after))
 
 
 def promote(

@@ -275,6 +275,7 @@ class PromptvcApp(App[None]):
             case,
             self._diffs.get(point.commit.sha),
             label=lambda: self.label_worker(point, set_id, case.case_id),
+            promote=lambda as_failure: self.promote_worker(point, set_id, case, as_failure),
         )
         self.case_details_worker(screen, point, set_id, case, self.browser.case_request(case.here))
         if screen.diff_lines is None:
@@ -341,6 +342,18 @@ class PromptvcApp(App[None]):
             self.call_from_thread(self.notify, str(exc), severity="warning")
             return
         self.call_from_thread(self.push_screen, LabelScreen(session))
+
+    @work(thread=True, group="promote", exclusive=True)
+    def promote_worker(
+        self, point: CommitPoint, set_id: str, case: CaseRow, as_failure: bool
+    ) -> None:
+        """The stored output into the working tree's golden file: reads git, writes one file."""
+        try:
+            said = self.browser.promote_case(point, set_id, case, as_failure=as_failure)
+        except PromptvcError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, said)
 
     def action_keys(self) -> None:
         self.push_screen(KeysScreen())

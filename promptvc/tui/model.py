@@ -182,6 +182,43 @@ class HistoryBrowser:
             return None
         return next((dict(c.vars) for c in catalog.load(path).cases if c.id == case_id), None)
 
+    def promote_case(
+        self, point: CommitPoint, set_id: str, case: CaseRow, *, as_failure: bool = False
+    ) -> str:
+        """The stored output here as a case of the set in the working tree, as `promptvc promote`
+        appends a captured call (the same code): written for review, never committed. Says what
+        it did."""
+        from promptvc.evals.captures import CapturedCall
+        from promptvc.evals.promote import promote, write_promotion
+        from promptvc.git.snapshot import WORKTREE
+
+        if case.here is None or case.here.get("output") is None:
+            return (
+                f"{case.case_id} has no stored output at {point.commit.short}: nothing to promote"
+            )
+        variables = self.case_vars(point, set_id, case.case_id) or {}
+        snapshot = self.ws.snapshot(WORKTREE)
+        goldens, _ = self.ws.read_goldens(snapshot)
+        golden = next((g for g in goldens if g.id == set_id), None)
+        if golden is None:
+            return f"{set_id} is not a golden set in the working tree: nothing to promote into"
+        record = {
+            "model": case.here.get("model"),
+            "provenance": {"commit": point.commit.sha},
+        }
+        call = CapturedCall(0, golden.prompt, variables, case.here["output"], record)
+        promotion = promote(
+            golden,
+            snapshot.read_text(golden.path),
+            snapshot.read_text(golden.cases_path) if golden.cases_path else None,
+            [call],
+            as_failure=as_failure,
+        )
+        if not promotion.added:
+            return f"{set_id} already has a case with these variables: nothing written"
+        write_promotion(self.ws.root, promotion)
+        return f"added case {promotion.added[0]} to {promotion.path}: review it with git diff"
+
     def label_session(
         self, point: CommitPoint, set_id: str, set_key: str | None, case_id: str
     ) -> LabelSession:

@@ -112,7 +112,12 @@ class CaseScreen(Screen[None]):
     judge's reason, its variables and request, and the commit's prompt diff. What is slow to read
     arrives later through `show_details` and `show_diff`, so opening a case never waits on git."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "back"), Binding("l", "label", "label")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("l", "label", "label"),
+        Binding("p", "promote(False)", "promote"),
+        Binding("P", "promote(True)", "promote as failure"),
+    ]
 
     def __init__(
         self,
@@ -121,12 +126,14 @@ class CaseScreen(Screen[None]):
         diff_lines: list[Text] | None = None,
         *,
         label: Callable[[], object] | None = None,
+        promote: Callable[[bool], object] | None = None,
     ):
         super().__init__()
         self.set_id = set_id
         self.case = case
         self.diff_lines = diff_lines
         self.label = label  # opens the labelling screen on this set's outputs, this case first
+        self.promote = promote  # appends this output to the set in the working tree (as failure)
 
     def compose(self) -> ComposeResult:
         here = printable((self.case.here or {}).get("output") or "")
@@ -150,6 +157,10 @@ class CaseScreen(Screen[None]):
     def action_label(self) -> None:
         if self.label is not None:
             self.label()
+
+    def action_promote(self, as_failure: bool) -> None:
+        if self.promote is not None:
+            self.promote(as_failure)
 
     def _notes(self) -> Text:
         notes = Text()
@@ -224,6 +235,7 @@ KEYS = """\
  enter    open the selected commit / set / case
  escape   back
  l        in a case: label the set's outputs by hand (for judge calibrate)
+ p / P    in a case: promote its output here into the set's file (P: as a failure)
  d        the commit's prompt diff
  e        evaluate the selected commit (and its parent)
  /        filter by prompt or set name
