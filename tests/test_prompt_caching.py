@@ -6,7 +6,8 @@ import pytest
 from promptvc.errors import UserError
 from promptvc.evaluation.request import build_request
 from promptvc.prompts.caching import SYSTEM, Breakpoint
-from tests.helpers import renderer
+from tests.data import ANSWER
+from tests.helpers import db_rows, renderer
 
 VARS = {"question": "How long?", "policy": "30 days."}
 FEW_SHOT = """---
@@ -85,3 +86,75 @@ def test_a_bad_cache_key_names_its_line(git_repo):
     with pytest.raises(UserError) as err:
         renderer(git_repo).render("bad", {})
     assert err.value.line == 3 and "'cache' must be a list" in str(err.value)
+
+
+def cached_answer(repo, front: str = "cache: [system, examples]\n") -> None:
+    repo.write(
+        "prompts/support/answer.jinja",
+        ANSWER.replace("temperature: 0\n", front + "temperature: 0\n"),
+    )
+    repo.commit("cache the stable prefix")
+
+
+def test_eval_sends_breakpoints_and_prices_cache_writes_and_reads(model_repo, model_server, cli):
+    cached_answer(model_repo)
+    model_server.rule = lambda body: "Within 30 days."
+    code, out, err = cli("eval")
+    assert code == 0, out + err
+    bodies = [r["body"] for r in model_server.requests]
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
+        assert body["messages"][1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+        assert isinstance(body["messages"][2]["content"], str)  # the question is not cached
+    rows = db_rows(model_repo, "SELECT * FROM responses ORDER BY cache_read_tokens")
+    prefix = len(
+        " ".join([bodies[0]["system"][0]["text"], *_texts(bodies[0]["messages"][:2])]).split()
+    )
+    assert [(r["cache_write_tokens"], r["cache_read_tokens"]) for r in rows] == [
+        (prefix, 0),
+        (0, prefix),
+    ]
+    output = 3  # "Within 30 days." at a word a token
+    written, read = rows
+    assert written["cost"] == pytest.approx((100 + prefix * 1.25) / 1e6 + output * 5 / 1e6)
+    assert read["cost"] == pytest.approx((100 + prefix * 0.1) / 1e6 + output * 5 / 1e6)
+    saved = prefix * 0.9 / 1e6 - prefix * 0.25 / 1e6
+    assert f"cache support-answer: {prefix:,} tokens read, {prefix:,} written, saved $" in out
+    run = db_rows(model_repo, "SELECT * FROM runs")[-1]
+    assert (run["cache_write_tokens"], run["cache_read_tokens"]) == (prefix, prefix)
+    assert run["cache_saved"] == pytest.approx(saved)
+    assert db_rows(model_repo, "SELECT cache_saved FROM set_scores")[0][
+        "cache_saved"
+    ] == pytest.approx(saved)
+
+
+def test_a_one_hour_ttl_is_sent_and_its_writes_cost_twice_the_input(model_repo, model_server, cli):
+    cached_answer(model_repo, "cache: [system]\ncache_ttl: 1h\n")
+    model_server.rule = lambda body: "Within 30 days."
+    assert cli("eval")[0] == 0
+    body = model_server.requests[0]["body"]
+    assert body["system"] == [
+        {
+            "type": "text",
+            "text": body["system"][0]["text"],
+            "cache_control": {"type": "ephemeral", "ttl": "1h"},
+        }
+    ]
+    written = db_rows(model_repo, "SELECT * FROM responses WHERE cache_write_tokens > 0")[0]
+    tokens = written["cache_write_tokens"]
+    assert written["cost"] == pytest.approx((100 + tokens * 2.0) / 1e6 + 3 * 5 / 1e6)
+
+
+def test_breakpoints_are_part_of_the_request_key(support_repo):
+    plain = build_request(few_shot(support_repo), "anthropic", "x")
+    cached = build_request(few_shot(support_repo, front="cache: [system]\n"), "anthropic", "x")
+    assert plain.messages == cached.messages and plain.system == cached.system
+    assert plain.key != cached.key and plain.ask_key != cached.ask_key
+
+
+def _texts(messages: list[dict]) -> list[str]:
+    return [
+        m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
+        for m in messages
+    ]

@@ -36,11 +36,41 @@ class Price:
     output: float
     long_prompt: LongPrompt | None = None
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        rate: Price | LongPrompt = self
-        if self.long_prompt is not None and input_tokens > self.long_prompt.above:
-            rate = self.long_prompt
-        return (input_tokens * rate.input + output_tokens * rate.output) / 1_000_000
+    def cost(self, input_tokens: int, output_tokens: int, cache: CacheUse | None = None) -> float:
+        """The price of a call; the prompt cache's writes and reads at their multiples of input."""
+        cache = cache or NO_CACHE
+        rate = self.rate(input_tokens + cache.written + cache.read)
+        cached = cache.written * cache.write_rate + cache.read * CACHE_READ
+        return ((input_tokens + cached) * rate.input + output_tokens * rate.output) / 1_000_000
+
+    def rate(self, prompt_tokens: int) -> Price | LongPrompt:
+        if self.long_prompt is not None and prompt_tokens > self.long_prompt.above:
+            return self.long_prompt
+        return self
+
+    def cache_saving(self, cache: CacheUse) -> float:
+        """What the prompt cache saved against sending the same tokens uncached (negative while
+        writes are not yet paid back by reads)."""
+        rate = self.rate(cache.written + cache.read).input
+        saved = cache.read * (1 - CACHE_READ) - cache.written * (cache.write_rate - 1)
+        return saved * rate / 1_000_000
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    """A call's input tokens written to and read from the prompt cache, and the write's price
+    multiple (by the breakpoints' time to live)."""
+
+    written: int = 0
+    read: int = 0
+    write_rate: float = CACHE_WRITE_5M
+
+    @classmethod
+    def of(cls, written: int, read: int, ttl: str | None) -> CacheUse:
+        return cls(written, read, CACHE_WRITE_1H if ttl == "1h" else CACHE_WRITE_5M)
+
+
+NO_CACHE = CacheUse()
 
 
 # Longest prefix wins, so dated ids (claude-haiku-4-5-20251001) find their family.
