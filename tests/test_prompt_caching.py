@@ -1,12 +1,14 @@
 """Prompt caching: breakpoints from front matter and `cache:` lines, on the request as the API
 sees them, the test server's simulated cache, cost of reads and writes, render, diff, eval, log."""
 
+import json
+
 import pytest
 
 from promptvc.errors import UserError
 from promptvc.evaluation.request import build_request
 from promptvc.prompts.caching import SYSTEM, Breakpoint
-from tests.data import ANSWER
+from tests.data import ANSWER, TIERS
 from tests.helpers import db_rows, renderer
 
 VARS = {"question": "How long?", "policy": "30 days."}
@@ -158,3 +160,73 @@ def _texts(messages: list[dict]) -> list[str]:
         m["content"] if isinstance(m["content"], str) else "".join(b["text"] for b in m["content"])
         for m in messages
     ]
+
+
+def test_render_shows_the_breakpoints(model_repo, cli):
+    cached_answer(model_repo)
+    code, out, err = cli("render", "support/answer", "--case", "refund-window", "--plain")
+    assert code == 0, err
+    assert out.count("── cache breakpoint (5m) ──") == 2
+    assert "Be warm and brief.\n── cache breakpoint (5m) ──\nuser:" in out
+    code, out, _ = cli("render", "support/answer", "--case", "refund-window")
+    assert code == 0 and out.count("── cache breakpoint (5m) ──") == 2
+    shown = json.loads(cli("render", "support/answer", "--case", "refund-window", "--json")[1])
+    system = shown["system"]
+    assert shown["cache_breakpoints"] == [
+        {"system": True, "offset": len(system), "ttl": "5m"},
+        {"message": 1, "offset": len(shown["messages"][1]["content"]), "ttl": "5m"},
+    ]
+
+
+def test_more_than_four_breakpoints_exit_2_in_one_line(model_repo, cli):
+    body = "".join(f"user:\nturn {i}\ncache:\nassistant:\nok\n" for i in range(5))
+    model_repo.write("prompts/many.jinja", body + "user:\nlast\n")
+    code, out, err = cli("render", "many")
+    assert code == 2 and "Traceback" not in err
+    assert "prompts/many.jinja:23: 5 cache breakpoints; the Messages API takes at most 4" in err
+
+
+def test_diff_says_when_a_change_invalidates_the_cached_prefix(model_repo, cli):
+    cached_answer(model_repo)
+    model_repo.write("prompts/partials/tone.jinja", "Be warm and exact.\n")
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "the cached prefix changed: the first call of each case pays the cache write" in out
+    assert "under the 4,096 that claude-haiku-4-5 caches at least: no caching happens" in out
+    report = json.loads(cli("diff", "--json")[1])
+    assert "cache_invalidated" in json.dumps(report)
+
+
+def test_a_change_after_the_breakpoints_keeps_the_cache(model_repo, cli):
+    cached_answer(model_repo)
+    model_repo.write("prompts/partials/tone.jinja", "Be warm and brief. " * 1200 + "\n")
+    model_repo.commit("a long policy text")
+    path = model_repo.root / "prompts/support/answer.jinja"
+    path.write_text(path.read_text().replace("user:\n{{ question }}", "user:\nQ: {{ question }}"))
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "messages[2] user" in out  # the question changed
+    assert "cached prefix changed" not in out and "no caching happens" not in out
+
+
+def test_openai_compatible_endpoints_get_no_breakpoints_and_report_cached_reads(
+    model_repo, model_server, cli
+):
+    cached_answer(model_repo)
+    model_repo.write(
+        "prompts/tiers.yaml",
+        TIERS.replace(
+            TIERS.splitlines()[0],
+            f'fast: {{provider: openai, base_url: "{model_server.url}/v1", model: gpt-4.1-mini, '
+            "api_key_env: null, price: {input: 1.0, output: 4.0}}",
+        ),
+    )
+    model_repo.commit("openai")
+    model_server.rule = lambda body: "Within 30 days."
+    model_server.cached_tokens = 60
+    assert cli("eval")[0] == 0
+    body = model_server.requests[0]["body"]
+    assert all(isinstance(m["content"], str) for m in body["messages"])
+    row = db_rows(model_repo, "SELECT * FROM responses")[0]
+    assert (row["tokens_in"], row["cache_read_tokens"], row["cache_write_tokens"]) == (40, 60, 0)
+    assert row["cost"] == pytest.approx((40 + 60 * 0.1) / 1e6 + 3 * 4 / 1e6)

@@ -103,17 +103,18 @@ class ModelRequest:
         """The request as its input tokens are counted (the same whatever the sample or budget)."""
         return content_hash("count/1", self.provider, self.endpoint, self.count_payload())
 
-    def payload(self) -> dict:
-        """The keyword arguments of `messages.create`."""
+    def payload(self, breakpoints: bool = True) -> dict:
+        """The keyword arguments of `messages.create` (without `cache_control` blocks for an API
+        that caches by itself)."""
+        marked = self._content if breakpoints else _unmarked
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [
-                {"role": r, "content": self._content(i, c)}
-                for i, (r, c) in enumerate(self.messages)
+                {"role": r, "content": marked(i, c)} for i, (r, c) in enumerate(self.messages)
             ],
         }
         if self.system:
-            body["system"] = self._content(SYSTEM, self.system)
+            body["system"] = marked(SYSTEM, self.system)
         body.update(dict(self.params))
         body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         return body
@@ -167,6 +168,10 @@ def ask_key_of(request_json: str) -> str | None:
         return None
     body.pop("endpoint", None)
     return content_hash("ask/1", provider, body, sample, *_draw(draw))
+
+
+def _unmarked(_index: int, text: str) -> str:
+    return text
 
 
 def _draw(draw: int) -> tuple[int, ...]:

@@ -47,8 +47,6 @@ class CacheSpec:
 def cache_spec(meta: dict, where: str, line_of) -> CacheSpec:
     """The front matter's cache settings, or a UserError at the key that is wrong."""
     places = meta.get("cache", [])
-    if isinstance(places, str):
-        places = [places]
     if not isinstance(places, list) or any(p not in PLACES for p in places):
         raise UserError(
             f"'cache' must be a list of {' and '.join(PLACES)}, not {meta.get('cache')!r}",

@@ -90,8 +90,9 @@ def is_local(url: str) -> bool:
 
 
 def chat_body(request: ModelRequest) -> dict:
-    """The chat-completions body: the system text as the first message, then the turns."""
-    payload = request.payload()
+    """The chat-completions body: the system text as the first message, then the turns (no cache
+    breakpoints: OpenAI-compatible endpoints cache long prefixes by themselves)."""
+    payload = request.payload(breakpoints=False)
     messages = [{"role": "system", "content": payload.pop("system")}] if "system" in payload else []
     messages += payload.pop("messages")
     body: dict = {"model": payload.pop("model"), "messages": messages}
