@@ -230,3 +230,15 @@ def test_openai_compatible_endpoints_get_no_breakpoints_and_report_cached_reads(
     row = db_rows(model_repo, "SELECT * FROM responses")[0]
     assert (row["tokens_in"], row["cache_read_tokens"], row["cache_write_tokens"]) == (40, 60, 0)
     assert row["cost"] == pytest.approx((40 + 60 * 0.1) / 1e6 + 3 * 4 / 1e6)
+
+
+def test_log_shows_what_the_cache_saved(model_repo, model_server, cli):
+    cached_answer(model_repo)
+    model_server.rule = lambda body: "Within 30 days."
+    assert cli("eval")[0] == 0
+    code, out, err = cli("log")
+    assert code == 0, err
+    assert "cache: " in out and "tokens read" in out and "saved $" in out
+    entry = json.loads(cli("log", "--json")[1])[0]["sets"][0]
+    assert entry["cache"]["read_tokens"] > 0 and entry["cache"]["write_tokens"] > 0
+    assert entry["cache"]["saved"] > 0
