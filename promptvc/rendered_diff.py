@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
-from promptvc.evaluation.prices import config_price, estimate_tokens, over_budget
-from promptvc.prompts.caching import min_cacheable_tokens, prefix_text
+from promptvc.evaluation.prices import (
+    config_price,
+    estimate_tokens,
+    min_cacheable_tokens,
+    over_budget,
+)
+from promptvc.prompts.caching import prefix_text
 from promptvc.prompts.file import prompt_path
 from promptvc.prompts.render import Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig

@@ -2,8 +2,9 @@
 
 A prompt marks its breakpoints in front matter (`cache: [system, examples]`, `cache_ttl: 1h`) or
 with template lines exactly `cache:`; the renderer finds those lines (as it finds role markers)
-and this module places the front matter's, checks the API's limit, and knows how long a prefix
-must be before a model caches it at all.
+and this module places the front matter's and checks the API's limit. How long a prefix must be
+before a model caches it at all is a fact of the model, kept beside its price in
+`promptvc.evaluation.prices`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from promptvc.errors import UserError
-from promptvc.evaluation.prices import family_name
 
 SYSTEM = -1  # a breakpoint's message index when it ends (part of) the system text
 MAX_BREAKPOINTS = 4  # the Messages API refuses a request with more
@@ -140,32 +140,3 @@ def plain_text(
     parts = [f"system:\n{shown(SYSTEM, system)}"] if system else []
     parts += [f"{role}:\n{shown(i, content)}" for i, (role, content) in enumerate(messages)]
     return "\n".join(parts) + "\n"
-
-
-# The shortest prefix each model caches, in tokens: a shorter one is sent at the full price and
-# no cache entry is made, with no error. From Anthropic's prompt-caching page
-# (https://platform.claude.com/docs/en/build-with-claude/prompt-caching, "Cache limitations", as
-# quoted in anthropics/anthropic-sdk-python#1194 and checked 2026-11-26). Longest prefix wins;
-# the 5.5 family is not listed there and takes its 5 family's row.
-MIN_CACHEABLE: dict[str, int] = {
-    "claude-opus-5": 512,
-    "claude-sonnet-5": 1024,
-    "claude-opus-4-8": 1024,
-    "claude-opus-4-7": 2048,
-    "claude-opus-4-6": 4096,
-    "claude-opus-4-5": 4096,
-    "claude-opus-4-1": 1024,
-    "claude-opus-4": 1024,
-    "claude-sonnet-4": 1024,
-    "claude-3-7-sonnet": 1024,
-    "claude-haiku-4-5": 4096,
-    "claude-3-5-haiku": 2048,
-    "claude-3-haiku": 2048,
-}
-DEFAULT_MIN_CACHEABLE = 1024
-
-
-def min_cacheable_tokens(model: str | None) -> int:
-    name = family_name(model or "")
-    matches = [key for key in MIN_CACHEABLE if name.startswith(key)]
-    return MIN_CACHEABLE[max(matches, key=len)] if matches else DEFAULT_MIN_CACHEABLE
