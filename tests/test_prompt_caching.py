@@ -242,3 +242,35 @@ def test_log_shows_what_the_cache_saved(model_repo, model_server, cli):
     entry = json.loads(cli("log", "--json")[1])[0]["sets"][0]
     assert entry["cache"]["read_tokens"] > 0 and entry["cache"]["write_tokens"] > 0
     assert entry["cache"]["saved"] > 0
+
+
+def test_the_runtime_sends_the_breakpoints_and_keeps_its_fields_text(model_repo):
+    import promptvc
+
+    cached_answer(model_repo)
+    request = promptvc.load(str(model_repo.root)).render(
+        "support/answer", question="How long?", policy="30 days."
+    )
+    assert isinstance(request.system, str)
+    assert all(isinstance(m["content"], str) for m in request.messages)
+    sent = request.anthropic()
+    assert sent["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert all(isinstance(m["content"], str) for m in request.openai()["messages"])
+
+
+def test_a_cache_line_is_sent_as_a_breakpoint_and_read_back_by_the_next_case(
+    model_repo, model_server, cli
+):
+    model_repo.write(
+        "prompts/support/answer.jinja", ANSWER.replace("{% endfor %}\n", "{% endfor %}\ncache:\n")
+    )
+    model_repo.commit("cache the few-shot prefix")
+    model_server.rule = lambda body: "Within 30 days."
+    assert cli("eval")[0] == 0
+    for request in model_server.requests:
+        body = request["body"]
+        assert isinstance(body["system"], str)  # no breakpoint there
+        last_shot = body["messages"][1]["content"]
+        assert [b.get("cache_control") for b in last_shot] == [{"type": "ephemeral"}]
+    rows = db_rows(model_repo, "SELECT cache_write_tokens w, cache_read_tokens r FROM responses")
+    assert sorted((row["w"] > 0, row["r"] > 0) for row in rows) == [(False, True), (True, False)]
