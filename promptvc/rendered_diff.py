@@ -14,9 +14,9 @@ from promptvc.evaluation.prices import (
     min_cacheable_tokens,
     over_budget,
 )
-from promptvc.prompts.caching import prefix_text
+from promptvc.prompts.caching import SYSTEM, prefix_text, with_break_lines
 from promptvc.prompts.file import prompt_path
-from promptvc.prompts.render import Rendered, Renderer
+from promptvc.prompts.render import Message, Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
 
 
@@ -267,14 +267,15 @@ def _tokens(rendered: Rendered | None) -> int:
 
 
 def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk]:
-    """The rendered-message diff: the system text, then the messages aligned turn by turn."""
+    """The rendered-message diff: the system text, then the messages aligned turn by turn (each
+    with its cache breakpoints shown, so moving one is a visible change)."""
     hunks = []
-    old_system = before.system.splitlines() if before else []
-    new_system = after.system.splitlines() if after else []
+    old_system = _shown(before, SYSTEM, before.system).splitlines() if before else []
+    new_system = _shown(after, SYSTEM, after.system).splitlines() if after else []
     if old_system != new_system:
         hunks.append(Hunk("system", tuple(_changed_lines(old_system, new_system))))
-    old_msgs = list(before.messages) if before else []
-    new_msgs = list(after.messages) if after else []
+    old_msgs = _shown_messages(before)
+    new_msgs = _shown_messages(after)
     matcher = difflib.SequenceMatcher(a=old_msgs, b=new_msgs, autojunk=False)
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
         if op == "equal":
@@ -293,6 +294,19 @@ def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk
             )
             hunks.append(Hunk(f"messages[{index}] {role}{note}", tuple(lines)))
     return hunks
+
+
+def _shown(rendered: Rendered, index: int, text: str) -> str:
+    offsets = {b.offset: b.ttl for b in rendered.breakpoints if b.message == index}
+    return with_break_lines(text, offsets) if offsets else text
+
+
+def _shown_messages(rendered: Rendered | None) -> list[Message]:
+    if rendered is None:
+        return []
+    return [
+        Message(m.role, _shown(rendered, i, m.content)) for i, m in enumerate(rendered.messages)
+    ]
 
 
 def _changed_lines(before: list[str], after: list[str]) -> list[str]:

@@ -235,7 +235,10 @@ def test_openai_compatible_endpoints_get_no_breakpoints_and_report_cached_reads(
 def test_log_shows_what_the_cache_saved(model_repo, model_server, cli):
     cached_answer(model_repo)
     model_server.rule = lambda body: "Within 30 days."
-    assert cli("eval")[0] == 0
+    code, out, err = cli("eval", "--json")
+    assert code == 0, err
+    figures = json.loads(out)["sets"][0]["cache"]
+    assert figures["read_tokens"] == figures["write_tokens"] > 0 and figures["saved"] > 0
     code, out, err = cli("log")
     assert code == 0, err
     assert "cache: " in out and "tokens read" in out and "saved $" in out
@@ -274,3 +277,19 @@ def test_a_cache_line_is_sent_as_a_breakpoint_and_read_back_by_the_next_case(
         assert [b.get("cache_control") for b in last_shot] == [{"type": "ephemeral"}]
     rows = db_rows(model_repo, "SELECT cache_write_tokens w, cache_read_tokens r FROM responses")
     assert sorted((row["w"] > 0, row["r"] > 0) for row in rows) == [(False, True), (True, False)]
+
+
+def test_diff_shows_a_breakpoint_added_without_a_text_change(model_repo, cli):
+    cached_answer(model_repo, "cache: [system]\n")
+    model_repo.write("prompts/support/answer.jinja", ANSWER)
+    code, out, err = cli("diff")
+    assert code == 0, err
+    assert "-── cache breakpoint (5m) ──" in out
+    assert "cached prefix changed" not in out  # no cache on the new side: nothing to invalidate
+
+
+def test_a_bad_cache_ttl_is_one_line_and_exit_2(model_repo, cli):
+    cached_answer(model_repo, "cache: [system]\ncache_ttl: 2h\n")
+    code, _, err = cli("render", "support/answer", "--case", "refund-window")
+    assert code == 2 and err.count("\n") == 1
+    assert "prompts/support/answer.jinja:5: 'cache_ttl' must be one of 5m, 1h, not '2h'" in err
