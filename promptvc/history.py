@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
-from promptvc.evals.scoring import Status
+from promptvc.evals.scoring import CacheFigures, Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
 from promptvc.names import matches
@@ -34,6 +34,7 @@ class SetPoint:
     cases: int = 0
     cost: float | None = None
     endpoint: str | None = None
+    cache: CacheFigures = field(default_factory=CacheFigures)  # the prompt cache's work for it
 
     @property
     def evaluated(self) -> bool:
@@ -234,6 +235,11 @@ def _point(row: dict, score: dict | None) -> SetPoint:
         score["cases"] or 0,
         score["cost"],
         score["endpoint"],
+        CacheFigures(
+            score.get("cache_write_tokens") or 0,
+            score.get("cache_read_tokens") or 0,
+            score.get("cache_saved") or 0.0,
+        ),
     )
 
 

@@ -8,9 +8,15 @@ from dataclasses import dataclass
 
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
-from promptvc.evaluation.prices import config_price, estimate_tokens, over_budget
+from promptvc.evaluation.prices import (
+    config_price,
+    estimate_tokens,
+    min_cacheable_tokens,
+    over_budget,
+)
+from promptvc.prompts.caching import SYSTEM, prefix_text, with_break_lines
 from promptvc.prompts.file import prompt_path
-from promptvc.prompts.render import Rendered, Renderer
+from promptvc.prompts.render import Message, Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
 
 
@@ -47,6 +53,10 @@ class RenderedChange:
     old_error: str | None = None  # the old side could not render
     # Cases the change pushes over the prompt's max_input_tokens: "set/case: why".
     over_budget: tuple[str, ...] = ()
+    # Prompt caching: the change alters the text before a breakpoint (every case's first call
+    # pays the cache write again), and why the new side's marked prefix is not cached at all.
+    cache_invalidated: bool = False
+    cache_too_short: str | None = None
 
 
 def _render(renderer: Renderer, name: str, variables: dict | None) -> Rendered | None:
@@ -110,6 +120,7 @@ def rendered_change(
         or_default(lambda: old.config(old_name), None), or_default(lambda: new.config(name), None)
     )
     budgets = _Budgets(old, new, old_name, name)
+    prefixes = _CachedPrefixes()
     changed, first, hunks, first_tokens = 0, None, [], 0
     call_costs: list[float | None] = []
     first_cost: float | None = None
@@ -129,6 +140,7 @@ def rendered_change(
             )
         call_costs.append(prices.change(before, after))
         budgets.check(label, before, after)
+        prefixes.check(before, after)
         if _plain(before) == _plain(after):
             continue
         changed += 1
@@ -161,6 +173,8 @@ def rendered_change(
         run_cost,
         unpriced=prices.unpriced,
         over_budget=tuple(budgets.pushed_over),
+        cache_invalidated=prefixes.invalidated,
+        cache_too_short=prefixes.too_short,
     )
 
 
@@ -178,6 +192,39 @@ class _Budgets:
         why = over_budget(_tokens(after), self.new, counted=False)
         if why and not (before is not None and over_budget(_tokens(before), self.old, False)):
             self.pushed_over.append(f"{label}: {why}")
+
+
+class _CachedPrefixes:
+    """Whether the change alters a cached prefix, and whether the new side's prefixes are long
+    enough for its model to cache them (by the offline estimate)."""
+
+    def __init__(self) -> None:
+        self.invalidated = False
+        self.too_short: str | None = None
+
+    def check(self, before: Rendered | None, after: Rendered | None) -> None:
+        if after is None or not after.breakpoints:
+            return
+        new = _prefixes(after)
+        if before is not None and before.breakpoints and not set(new) <= set(_prefixes(before)):
+            self.invalidated = True
+        model = after.config.model
+        longest = max(estimate_tokens(text, model) for _model, text in new)
+        minimum = min_cacheable_tokens(model)
+        if longest < minimum and self.too_short is None:
+            self.too_short = (
+                f"the cached prefix is ≈{longest:,} tokens, under the {minimum:,} that "
+                f"{model or 'the model'} caches at least: no caching happens"
+            )
+
+
+def _prefixes(rendered: Rendered) -> list[tuple[str | None, str]]:
+    """The text before each breakpoint, with the model (each model has its own cache)."""
+    turns = tuple((m.role, m.content) for m in rendered.messages)
+    return [
+        (rendered.config.model, prefix_text(rendered.system, turns, b))
+        for b in rendered.breakpoints
+    ]
 
 
 class _SidePrices:
@@ -220,14 +267,15 @@ def _tokens(rendered: Rendered | None) -> int:
 
 
 def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk]:
-    """The rendered-message diff: the system text, then the messages aligned turn by turn."""
+    """The rendered-message diff: the system text, then the messages aligned turn by turn (each
+    with its cache breakpoints shown, so moving one is a visible change)."""
     hunks = []
-    old_system = before.system.splitlines() if before else []
-    new_system = after.system.splitlines() if after else []
+    old_system = _shown(before, SYSTEM, before.system).splitlines() if before else []
+    new_system = _shown(after, SYSTEM, after.system).splitlines() if after else []
     if old_system != new_system:
         hunks.append(Hunk("system", tuple(_changed_lines(old_system, new_system))))
-    old_msgs = list(before.messages) if before else []
-    new_msgs = list(after.messages) if after else []
+    old_msgs = _shown_messages(before)
+    new_msgs = _shown_messages(after)
     matcher = difflib.SequenceMatcher(a=old_msgs, b=new_msgs, autojunk=False)
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
         if op == "equal":
@@ -246,6 +294,19 @@ def rendered_hunks(before: Rendered | None, after: Rendered | None) -> list[Hunk
             )
             hunks.append(Hunk(f"messages[{index}] {role}{note}", tuple(lines)))
     return hunks
+
+
+def _shown(rendered: Rendered, index: int, text: str) -> str:
+    offsets = {b.offset: b.ttl for b in rendered.breakpoints if b.message == index}
+    return with_break_lines(text, offsets) if offsets else text
+
+
+def _shown_messages(rendered: Rendered | None) -> list[Message]:
+    if rendered is None:
+        return []
+    return [
+        Message(m.role, _shown(rendered, i, m.content)) for i, m in enumerate(rendered.messages)
+    ]
 
 
 def _changed_lines(before: list[str], after: list[str]) -> list[str]:

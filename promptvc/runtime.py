@@ -144,7 +144,8 @@ class Prompts:
                 raise UserError(problem, path=prompt.path)
         rendered = renderer.render(name, variables)
         request = build_request(rendered, "runtime", "")
-        body = request.payload()
+        # The fields are text, as typed; `.anthropic()` sends the cache breakpoints (the request).
+        body = request.payload(breakpoints=False)
         provenance = Provenance(
             name, self._commit, prompt.sha, rendered.config.tier, self._bundle_hash
         )

@@ -37,6 +37,9 @@ RESULT_COLUMNS = (
     "truncated",
     "error",
     "created_at",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "cache_saved",
 )
 RESPONSE_COLUMNS = (
     "key",
@@ -54,6 +57,8 @@ RESPONSE_COLUMNS = (
     "source",
     "created_at",
     "ask_key",
+    "cache_write_tokens",
+    "cache_read_tokens",
 )
 COMPARISON_COLUMNS = ("key", "before_key", "after_key", "set_id", "figures", "created_at")
 SET_SCORE_COLUMNS = (
@@ -77,6 +82,9 @@ SET_SCORE_COLUMNS = (
     "created_at",
     "flaky",
     "judge_share",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "cache_saved",
 )
 CASE_SCORE_COLUMNS = (
     "set_key",
@@ -379,3 +387,14 @@ def m009_token_counts(db: sqlite_utils.Database) -> None:
         {"key": str, "endpoint": str, "model": str, "input_tokens": int, "created_at": str},
         pk="key",
     )
+
+
+@migrations()
+def m010_prompt_cache_tokens(db: sqlite_utils.Database) -> None:
+    # Input tokens the provider's prompt cache wrote and read (billed at their own multiples of
+    # the input price), and what that saved: per response, per result, per set and per run.
+    for table in ("responses", "results", "set_scores", "runs"):
+        db.table(table).add_column("cache_write_tokens", int)
+        db.table(table).add_column("cache_read_tokens", int)
+    for table in ("results", "set_scores", "runs"):
+        db.table(table).add_column("cache_saved", float)

@@ -8,7 +8,13 @@ rules, queue and failures; `stop_reason` "max_tokens" is sent as finish_reason "
 answers the paths the Bedrock and Vertex clients post to as it answers /v1/messages.
 
 /v1/messages/count_tokens counts a word a token over the system text and the messages (failing
-like the others), recorded in `requests` as every call is."""
+like the others), recorded in `requests` as every call is.
+
+Prompt caching is simulated: a request whose blocks carry `cache_control` reports the words up
+to its last breakpoint as `cache_creation_input_tokens` the first time that prefix is seen (for
+the model) and as `cache_read_input_tokens` after, a shorter cached prefix read and the rest
+written; a prefix under `cache_min_tokens` words is not cached. Chat completions report
+`cached_tokens` as OpenAI does, in usage.prompt_tokens_details, when it is set."""
 
 from __future__ import annotations
 
@@ -44,6 +50,9 @@ class ModelServer:
     drip: float = 0.0  # seconds between the bytes of a 200 body
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures_sent: int = 0
+    prompt_cache: set[str] = field(default_factory=set)  # the prefixes cached so far
+    cache_min_tokens: int = 0
+    cached_tokens: int | None = None  # what an OpenAI-compatible endpoint says it read from cache
 
     def reply_for(self, body: dict) -> str | list[dict]:
         if self.queue:
@@ -128,7 +137,11 @@ def _handler(server: ModelServer):
                     "content": content,
                     "stop_reason": "tool_use" if calls else server.stop_reason,
                     "stop_sequence": None,
-                    "usage": {"input_tokens": 100, "output_tokens": words},
+                    "usage": {
+                        "input_tokens": 100,
+                        "output_tokens": words,
+                        **_cache_usage(server, body),
+                    },
                 },
             )
 
@@ -169,8 +182,52 @@ def _completion(server: ModelServer, body: dict, text: str, words: int) -> dict:
                 "finish_reason": FINISH_REASONS.get(server.stop_reason, server.stop_reason),
             }
         ],
-        "usage": {"prompt_tokens": 100, "completion_tokens": words, "total_tokens": 100 + words},
+        "usage": {
+            "prompt_tokens": 100,
+            "completion_tokens": words,
+            "total_tokens": 100 + words,
+            **(
+                {"prompt_tokens_details": {"cached_tokens": server.cached_tokens}}
+                if server.cached_tokens is not None
+                else {}
+            ),
+        },
     }
+
+
+def cache_prefixes(body: dict) -> list[tuple[str, int]]:
+    """(key, words) of the prefix that ends at each `cache_control` block, in order."""
+    blocks = []
+    system = body.get("system") or []
+    blocks += [("system", b) for b in ([] if isinstance(system, str) else system)]
+    for index, message in enumerate(body.get("messages", [])):
+        content = message["content"]
+        if isinstance(content, list):
+            blocks += [(f"{index}:{message['role']}", b) for b in content]
+        else:
+            blocks.append((f"{index}:{message['role']}", {"type": "text", "text": content}))
+    prefixes, seen, words = [], [body.get("model", "")], 0
+    if isinstance(system, str):
+        seen.append(system)
+        words += len(system.split())
+    for where, block in blocks:
+        seen.append(f"{where}\0{block.get('text', '')}")
+        words += len(str(block.get("text", "")).split())
+        if "cache_control" in block:
+            prefixes.append((hashlib.sha256("\0\1".join(seen).encode()).hexdigest(), words))
+    return prefixes
+
+
+def _cache_usage(server: ModelServer, body: dict) -> dict:
+    prefixes = [p for p in cache_prefixes(body) if p[1] >= server.cache_min_tokens]
+    if not cache_prefixes(body):
+        return {}
+    if not prefixes:
+        return {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    with server.lock:
+        read = max((words for key, words in prefixes if key in server.prompt_cache), default=0)
+        server.prompt_cache.update(key for key, _words in prefixes)
+    return {"cache_creation_input_tokens": prefixes[-1][1] - read, "cache_read_input_tokens": read}
 
 
 def _model_in(path: str) -> str:

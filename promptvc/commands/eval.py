@@ -139,6 +139,8 @@ def run(
         if failures:
             out.print()
             emit(failures)
+        for line in evalview.cache_lines(outcome.sets):
+            out.print(line, style="dim")
         reused = sum(1 for s in outcome.sets for r in s.results if not r.fresh)
         tokens = sum(s.tokens for s in outcome.sets)
         out.print(

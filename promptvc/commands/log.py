@@ -17,6 +17,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     from promptvc.significance import paired_json
     from promptvc.store import Store
     from promptvc.views.comparison import delta_text, evidence_text
+    from promptvc.views.eval import cache_json, cache_text
     from promptvc.views.terminal import emit
 
     ws = Workspace.open()
@@ -60,6 +61,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                                 "endpoint": s.endpoint,
                                 "delta": p.delta(s.set_id),
                                 "paired": paired_json(figures(p, s.set_id), alpha),
+                                "cache": cache_json(s.cache),
                             }
                             for s in p.sets.values()
                         ],
@@ -93,6 +95,8 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                 else:
                     row.append_text(delta_text(p.delta(set_id)))
                 row.append(f"  {point.passed}/{point.cases} passed · {point.provider}", style="dim")
+                if point.cache:
+                    row.append(f" · cache: {cache_text(point.cache)}", style="dim")
                 parent = p.parent.get(set_id)
                 if parent is not None and parent.evaluated and not point.comparable(parent):
                     row.append(f" (parent: {parent.provider}, not compared)", style="dim")

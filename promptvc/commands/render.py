@@ -9,6 +9,7 @@ from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
 from promptvc.git.snapshot import INDEX, WORKTREE
 from promptvc.names import as_name
+from promptvc.prompts.caching import SYSTEM
 from promptvc.workspace import Workspace
 
 
@@ -98,6 +99,7 @@ def run(
                     "provider": rendered.config.connection,
                     "system": rendered.system,
                     "messages": [m.__dict__ for m in rendered.messages],
+                    "cache_breakpoints": [_breakpoint_json(b) for b in rendered.breakpoints],
                 },
                 indent=2,
                 ensure_ascii=False,
@@ -133,14 +135,38 @@ def _show(rendered) -> None:
         Text(f"  ≈{estimate_tokens(rendered.text())} input tokens (offline estimate)", style="dim")
     )
     if rendered.system:
-        lines += [Text(""), Text("system:", style="bold magenta"), Text(rendered.system)]
-    for message in rendered.messages:
+        lines += [Text(""), Text("system:", style="bold magenta")]
+        lines += _with_breakpoints(rendered, SYSTEM, rendered.system)
+    for index, message in enumerate(rendered.messages):
         lines += [
             Text(""),
             Text(f"{message.role}:", style="bold cyan" if message.role == "user" else "bold green"),
-            Text(message.content),
+            *_with_breakpoints(rendered, index, message.content),
         ]
     emit(lines, pager=True)
+
+
+def _with_breakpoints(rendered, index: int, text: str) -> list:
+    """A block's text, a dim line where each cache breakpoint cuts it."""
+    from rich.text import Text
+
+    from promptvc.prompts.caching import BREAK_LINE
+
+    lines, start = [], 0
+    for b in (b for b in rendered.breakpoints if b.message == index):
+        if text[start : b.offset].strip():
+            lines.append(Text(text[start : b.offset].strip("\n")))
+        lines.append(Text(BREAK_LINE.format(ttl=b.ttl), style="dim yellow"))
+        start = b.offset
+    if text[start:].strip() or not lines:
+        lines.append(Text(text[start:].strip("\n")))
+    return lines
+
+
+def _breakpoint_json(b) -> dict:
+    """Where a breakpoint is: the system text or a message, and how far into it (characters)."""
+    where = {"system": True} if b.message == SYSTEM else {"message": b.message}
+    return {**where, "offset": b.offset, "ttl": b.ttl}
 
 
 def _schema_json(output) -> dict | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -64,6 +64,11 @@ class CaseResult:
     called: bool = False  # this run sent its request to the model
     spent: float = 0.0  # what this run paid for it: the model's call and the judge's, if sent now
     fault: Fault | None = None  # for an error: whose it is
+    # The answer's input tokens written to and read from the provider's prompt cache, and what
+    # that saved against sending them uncached (negative while writes outweigh reads).
+    cache_written: int = 0
+    cache_read: int = 0
+    cache_saved: float = 0.0
 
     @property
     def evaluated(self) -> bool:
@@ -124,6 +129,7 @@ class CaseResult:
         judge_reason: str | None,
         called: bool = False,
         judge_spent: float = 0.0,
+        cache_saved: float = 0.0,
     ) -> CaseResult:
         passed, score = assertions.case_score(grades)
         status = Status.PASSED if passed else Status.FAILED
@@ -151,6 +157,9 @@ class CaseResult:
             error=assertions.COMPARE_ONLY if skipped else None,
             called=called,
             spent=((cost or 0.0) if called else 0.0) + judge_spent,
+            cache_written=response.cache_write_tokens,
+            cache_read=response.cache_read_tokens,
+            cache_saved=cache_saved,
         )
 
     def row(self) -> dict:
@@ -177,6 +186,9 @@ class CaseResult:
             "truncated": int(self.truncated),
             "error": self.error,
             "created_at": now(),
+            "cache_write_tokens": self.cache_written,
+            "cache_read_tokens": self.cache_read,
+            "cache_saved": self.cache_saved,
         }
 
     @classmethod
@@ -204,6 +216,9 @@ class CaseResult:
             bool(row["truncated"]),
             row["error"],
             fresh,
+            cache_written=row.get("cache_write_tokens") or 0,
+            cache_read=row.get("cache_read_tokens") or 0,
+            cache_saved=row.get("cache_saved") or 0.0,
         )
 
 
@@ -332,6 +347,39 @@ class PlannedSet(Protocol):
 
 
 @dataclass(frozen=True)
+class CacheFigures:
+    """Input tokens written to and read from the prompt cache, and what that saved (USD)."""
+
+    written: int = 0
+    read: int = 0
+    saved: float = 0.0
+
+    @classmethod
+    def of(cls, results: Iterable[CaseResult]) -> CacheFigures:
+        results = list(results)
+        return cls(
+            sum(r.cache_written for r in results),
+            sum(r.cache_read for r in results),
+            sum(r.cache_saved for r in results),
+        )
+
+    def __add__(self, other: CacheFigures) -> CacheFigures:
+        return CacheFigures(
+            self.written + other.written, self.read + other.read, self.saved + other.saved
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.written or self.read)
+
+    def row(self) -> dict:
+        return {
+            "cache_write_tokens": self.written,
+            "cache_read_tokens": self.read,
+            "cache_saved": self.saved,
+        }
+
+
+@dataclass(frozen=True)
 class SetOutcome:
     plan: PlannedSet
     results: tuple[CaseResult, ...]
@@ -360,6 +408,11 @@ class SetOutcome:
     @property
     def tokens(self) -> int:
         return sum(r.tokens_in + r.tokens_out for r in self.results)
+
+    @property
+    def cache(self) -> CacheFigures:
+        """The prompt cache's work for the answers this run paid for."""
+        return CacheFigures.of(r for r in self.results if r.fresh and r.called)
 
     @property
     def unchecked(self) -> tuple[CaseResult, ...]:
@@ -424,6 +477,7 @@ class SetOutcome:
             "flaky": len(self.flaky),
             "judge_share": self.judge_share,
             "created_at": now(),
+            **CacheFigures.of(self.results).row(),
         }
 
 

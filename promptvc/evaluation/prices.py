@@ -36,11 +36,41 @@ class Price:
     output: float
     long_prompt: LongPrompt | None = None
 
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        rate: Price | LongPrompt = self
-        if self.long_prompt is not None and input_tokens > self.long_prompt.above:
-            rate = self.long_prompt
-        return (input_tokens * rate.input + output_tokens * rate.output) / 1_000_000
+    def cost(self, input_tokens: int, output_tokens: int, cache: CacheUse | None = None) -> float:
+        """The price of a call; the prompt cache's writes and reads at their multiples of input."""
+        cache = cache or NO_CACHE
+        rate = self.rate(input_tokens + cache.written + cache.read)
+        cached = cache.written * cache.write_rate + cache.read * CACHE_READ
+        return ((input_tokens + cached) * rate.input + output_tokens * rate.output) / 1_000_000
+
+    def rate(self, prompt_tokens: int) -> Price | LongPrompt:
+        if self.long_prompt is not None and prompt_tokens > self.long_prompt.above:
+            return self.long_prompt
+        return self
+
+    def cache_saving(self, cache: CacheUse) -> float:
+        """What the prompt cache saved against sending the same tokens uncached (negative while
+        writes are not yet paid back by reads)."""
+        rate = self.rate(cache.written + cache.read).input
+        saved = cache.read * (1 - CACHE_READ) - cache.written * (cache.write_rate - 1)
+        return saved * rate / 1_000_000
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    """A call's input tokens written to and read from the prompt cache, and the write's price
+    multiple (by the breakpoints' time to live)."""
+
+    written: int = 0
+    read: int = 0
+    write_rate: float = CACHE_WRITE_5M
+
+    @classmethod
+    def of(cls, written: int, read: int, ttl: str | None) -> CacheUse:
+        return cls(written, read, CACHE_WRITE_1H if ttl == "1h" else CACHE_WRITE_5M)
+
+
+NO_CACHE = CacheUse()
 
 
 # Longest prefix wins, so dated ids (claude-haiku-4-5-20251001) find their family.
@@ -149,3 +179,34 @@ def over_budget(tokens: int, budget: int | None, counted: bool) -> str | None:
         return None
     how = f"{tokens:,} input tokens (counted)" if counted else f"≈{tokens:,} input tokens"
     return f"{how}, over the prompt's max_input_tokens of {budget:,}"
+
+
+# The shortest prefix each model caches, in tokens: a shorter one is sent at the full price and
+# no cache entry is made, with no error. Anthropic's prompt-caching page
+# (https://platform.claude.com/docs/en/build-with-claude/prompt-caching), as quoted in
+# anthropics/anthropic-sdk-python#1194 (4.x and 3.x rows) and in LiteLLM's prompt-caching docs
+# (https://docs.litellm.ai/docs/completion/prompt_caching: Opus 5 512, Opus 4.7 2,048, Sonnet 5
+# and Opus 4.8 1,024); checked 2026-11-26. Longest prefix wins; the 5.5 family is not listed
+# there and takes its 5 family's row, another Claude model 1,024.
+MIN_CACHEABLE: dict[str, int] = {
+    "claude-opus-5": 512,
+    "claude-sonnet-5": 1024,
+    "claude-opus-4-8": 1024,
+    "claude-opus-4-7": 2048,
+    "claude-opus-4-6": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-opus-4-1": 1024,
+    "claude-opus-4": 1024,
+    "claude-sonnet-4": 1024,
+    "claude-3-7-sonnet": 1024,
+    "claude-haiku-4-5": 4096,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+DEFAULT_MIN_CACHEABLE = 1024
+
+
+def min_cacheable_tokens(model: str | None) -> int:
+    name = family_name(model or "")
+    matches = [key for key in MIN_CACHEABLE if name.startswith(key)]
+    return MIN_CACHEABLE[max(matches, key=len)] if matches else DEFAULT_MIN_CACHEABLE

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from promptvc.prompts.caching import SYSTEM, Breakpoint, blocks, plain_text
 from promptvc.prompts.capabilities import sendable
 
 DEFAULT_MAX_TOKENS = 1024
@@ -67,6 +68,8 @@ class ModelRequest:
     # The judge's repeated grading of one answer (judge_repeat): each draw is its own call. The
     # first draw is keyed without it, as every judge call was before draws existed.
     draw: int = 0
+    # Where the prompt cache may cut (`cache_control`); a request without any is keyed as before.
+    breakpoints: tuple[Breakpoint, ...] = ()
 
     # Hashes are computed once per request (cached_property writes past the frozen dataclass):
     # a plan of thousands of cases asks for each key several times.
@@ -82,6 +85,7 @@ class ModelRequest:
             dict(self.params),
             self.sample,
             *_draw(self.draw),
+            *_breaks(self.breakpoints),
         )
 
     @cached_property
@@ -99,17 +103,26 @@ class ModelRequest:
         """The request as its input tokens are counted (the same whatever the sample or budget)."""
         return content_hash("count/1", self.provider, self.endpoint, self.count_payload())
 
-    def payload(self) -> dict:
-        """The keyword arguments of `messages.create`."""
+    def payload(self, breakpoints: bool = True) -> dict:
+        """The keyword arguments of `messages.create` (without `cache_control` blocks for an API
+        that caches by itself)."""
+        marked = self._content if breakpoints else _unmarked
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": r, "content": c} for r, c in self.messages],
+            "messages": [
+                {"role": r, "content": marked(i, c)} for i, (r, c) in enumerate(self.messages)
+            ],
         }
         if self.system:
-            body["system"] = self.system
+            body["system"] = marked(SYSTEM, self.system)
         body.update(dict(self.params))
         body.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         return body
+
+    def _content(self, index: int, text: str) -> str | list[dict]:
+        """A text as sent: a plain string, or content blocks cut where its breakpoints are."""
+        marks = {b.offset: b for b in self.breakpoints if b.message == index}
+        return blocks(text, list(marks), marks) if marks else text
 
     @property
     def output_schema(self) -> dict | None:
@@ -120,9 +133,7 @@ class ModelRequest:
 
     def plain(self) -> str:
         """What the echo provider answers: the text `promptvc render --plain` prints."""
-        parts = [f"system:\n{self.system}"] if self.system else []
-        parts += [f"{role}:\n{content}" for role, content in self.messages]
-        return "\n".join(parts) + "\n"
+        return plain_text(self.system, self.messages, self.breakpoints)
 
     def as_json(self) -> str:
         return json.dumps(
@@ -159,8 +170,16 @@ def ask_key_of(request_json: str) -> str | None:
     return content_hash("ask/1", provider, body, sample, *_draw(draw))
 
 
+def _unmarked(_index: int, text: str) -> str:
+    return text
+
+
 def _draw(draw: int) -> tuple[int, ...]:
     return (draw,) if draw else ()
+
+
+def _breaks(breakpoints: tuple[Breakpoint, ...]) -> tuple[list, ...]:
+    return ([[b.message, b.offset, b.ttl] for b in breakpoints],) if breakpoints else ()
 
 
 def build_request(
@@ -185,6 +204,7 @@ def build_request(
         params=tuple(sorted(normalise(params).items())),
         sample=sample,
         draw=draw,
+        breakpoints=rendered.breakpoints,
     )
 
 

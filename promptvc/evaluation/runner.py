@@ -18,7 +18,7 @@ from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
-from promptvc.evaluation.prices import price_for
+from promptvc.evaluation.prices import CacheUse, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.prompts.output_schema import canonical_json
@@ -51,6 +51,9 @@ class RunStats:
     cost: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    cache_written: int = 0  # input tokens the prompt cache wrote and read for calls sent now
+    cache_read: int = 0
+    cache_saved: float = 0.0
     unreachable: list[str] = field(default_factory=list)
     rejected: list[str] = field(
         default_factory=list
@@ -242,11 +245,15 @@ class Runner:
             if request is job.request
             else price_for(request.model, None, identity.known_price(request.model))
         )
-        cost = price.cost(response.input_tokens, response.output_tokens) if price else None
+        use = cache_use(request, response)
+        cost = price.cost(response.input_tokens, response.output_tokens, use) if price else None
         self.stats.calls += 1
         self.stats.cost += cost or 0.0
         self.stats.tokens_in += response.input_tokens
         self.stats.tokens_out += response.output_tokens
+        self.stats.cache_written += use.written
+        self.stats.cache_read += use.read
+        self.stats.cache_saved += price.cache_saving(use) if price else 0.0
         if cache:
             self._remember(request, response, cost)
         return response, cost, True
@@ -297,6 +304,8 @@ class Runner:
                     "source": "live",
                     "created_at": now(),
                     "ask_key": request.ask_key,
+                    "cache_write_tokens": response.cache_write_tokens,
+                    "cache_read_tokens": response.cache_read_tokens,
                 }
             ],
             replace=self.no_cache,
@@ -337,6 +346,9 @@ class Runner:
             " | ".join(judge_reasons) or None,
             called,
             judge_spent=judge_spent[0],
+            cache_saved=job.price.cache_saving(cache_use(job.request, response))
+            if job.price
+            else 0.0,
         )
 
     async def _judge(
@@ -479,7 +491,15 @@ def _response_from_row(row: dict) -> Response:
         row["tokens_in"] or 0,
         row["tokens_out"] or 0,
         row["latency_ms"] or 0.0,
+        row.get("cache_write_tokens") or 0,
+        row.get("cache_read_tokens") or 0,
     )
+
+
+def cache_use(request: ModelRequest, response: Response) -> CacheUse:
+    """A response's prompt-cache tokens, its writes priced by its breakpoints' time to live."""
+    ttl = request.breakpoints[0].ttl if request.breakpoints else None
+    return CacheUse.of(response.cache_write_tokens, response.cache_read_tokens, ttl)
 
 
 def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
@@ -494,6 +514,9 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
         "cost": stats.cost,
         "tokens_in": stats.tokens_in,
         "tokens_out": stats.tokens_out,
+        "cache_write_tokens": stats.cache_written,
+        "cache_read_tokens": stats.cache_read,
+        "cache_saved": stats.cache_saved,
     }
 
 

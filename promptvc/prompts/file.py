@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.git.snapshot import Snapshot
+from promptvc.prompts.caching import CacheSpec, cache_spec
 from promptvc.prompts.output_schema import spec_problem
 from promptvc.prompts.tiers import API_PARAMS, effort_problem
 from promptvc.yamlfile import key_line, parse_yaml
@@ -15,7 +16,16 @@ NOT_PROMPTS = ("partials/", "examples/")
 JUDGE_NAME = "judge"
 COMPARE_JUDGE_NAME = "judge-compare"  # the pairwise judge of llm-compare
 JUDGE_NAMES = (JUDGE_NAME, COMPARE_JUDGE_NAME)  # prompts that judge, not prompts of their own
-META_KEYS = {"description", "tier", "examples", "inputs", "output_schema", "max_input_tokens"}
+META_KEYS = {
+    "description",
+    "tier",
+    "examples",
+    "inputs",
+    "output_schema",
+    "max_input_tokens",
+    "cache",
+    "cache_ttl",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,11 @@ class PromptFile:
     def output_schema(self) -> dict | str | None:
         """As written: a JSON Schema, a .json path under prompts/, or `module:Class`."""
         return self.meta.get("output_schema")
+
+    @property
+    def cache(self) -> CacheSpec:
+        """Front matter `cache:` and `cache_ttl:` (checked when the file was read)."""
+        return cache_spec(self.meta, self.path, lambda key: None)
 
     @property
     def inputs(self) -> tuple[str, ...] | None:
@@ -160,6 +175,7 @@ def _check_meta(meta: dict, front: str, path: str) -> None:
             path=path,
             line=key_line(front, "max_input_tokens", 2),
         )
+    cache_spec(meta, path, lambda key: key_line(front, key, 2))
     for key in ("tier", "examples", "description"):
         if key in meta and not isinstance(meta[key], str):
             raise UserError(f"'{key}' must be a string", path=path, line=key_line(front, key, 2))

@@ -3,7 +3,8 @@
 Role markers are taken from the template's own lines only: before compiling, a line
 that is exactly `system:`, `user:` or `assistant:` becomes a sentinel, and the
 sentinel characters are stripped from every value a template prints, so a variable
-that contains such a line stays data.
+that contains such a line stays data. A line exactly `cache:` is a marker of the same
+kind: the end of the stable prefix, where a prompt-caching breakpoint goes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from jinja2 import meta, nodes
 from promptvc.errors import UserError
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.budget import RenderLimitExceeded, RenderLimits, bounded_render
+from promptvc.prompts.caching import (
+    SYSTEM,
+    Breakpoint,
+    place_breakpoints,
+    plain_text,
+    too_many,
+)
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
 from promptvc.prompts.output_schema import OutputSchema, static_schema
 from promptvc.prompts.sandbox import BoundedSandbox
@@ -28,10 +36,11 @@ from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers
 from promptvc.yamlfile import parse_yaml
 
 ROLES = ("system", "user", "assistant")
+CACHE_MARK = "cache"
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _STRIP_SENTINELS = {ord(_OPEN): None, ord(_CLOSE): None}
-_MARKER_LINE = re.compile(r"^(system|user|assistant):$", re.MULTILINE)
-_SENTINEL = re.compile(f"{_OPEN}({'|'.join(ROLES)}){_CLOSE}\n?")
+_MARKER_LINE = re.compile(r"^(system|user|assistant|cache):$", re.MULTILINE)
+_SENTINEL = re.compile(f"{_OPEN}({'|'.join((*ROLES, CACHE_MARK))}){_CLOSE}\n?")
 _JINJA_GLOBALS = {
     "range",
     "dict",
@@ -58,12 +67,12 @@ class Rendered:
     system: str
     messages: tuple[Message, ...]
     config: EffectiveConfig
+    breakpoints: tuple[Breakpoint, ...] = ()  # where the API's prompt cache may cut
 
     def plain(self) -> str:
         """The text `render --plain` prints and the echo provider returns."""
-        parts = [f"system:\n{self.system}"] if self.system else []
-        parts += [f"{m.role}:\n{m.content}" for m in self.messages]
-        return "\n".join(parts) + "\n"
+        turns = tuple((m.role, m.content) for m in self.messages)
+        return plain_text(self.system, turns, self.breakpoints)
 
     def text(self) -> str:
         return "\n".join([self.system, *(m.content for m in self.messages)])
@@ -74,17 +83,65 @@ def mark_roles(source: str) -> str:
 
 
 def split_messages(text: str) -> tuple[str, list[Message]]:
+    system, messages, _breaks = split_turns(text)
+    return system, messages
+
+
+def split_turns(text: str) -> tuple[str, list[Message], list[Breakpoint]]:
+    """The system text, the messages, and where the template's `cache:` lines fell in them."""
     parts = _SENTINEL.split(text)
     if len(parts) == 1:
-        return "", [Message("user", text.strip())]
-    messages = [Message("user", parts[0].strip())] if parts[0].strip() else []
-    system = []
-    for role, content in zip(parts[1::2], parts[2::2], strict=True):
+        return "", [Message("user", text.strip())], []
+    turns = _turns(parts)
+    system_parts = [(content, cuts) for role, content, cuts in turns if role == "system"]
+    system, system_cuts = _join_system(system_parts)
+    messages: list[Message] = []
+    breaks = [Breakpoint(SYSTEM, cut) for cut in system_cuts]
+    for role, content, cuts in turns:
         if role == "system":
-            system.append(content.strip())
+            continue
+        for cut in cuts:
+            if cut:
+                breaks.append(Breakpoint(len(messages), cut))
+            elif messages:  # a `cache:` that opens a turn ends the one before it
+                breaks.append(Breakpoint(len(messages) - 1, len(messages[-1].content)))
+            elif system:
+                breaks.append(Breakpoint(SYSTEM, len(system)))
+        messages.append(Message(role, content))
+    return system, messages, sorted(set(breaks))
+
+
+def _turns(parts: list[str]) -> list[tuple[str, str, list[int]]]:
+    """(role, text, where its `cache:` lines cut it) per turn; text before any role is the user's."""
+    turns: list[tuple[str, list[str]]] = [("user", [parts[0]])]
+    for mark, piece in zip(parts[1::2], parts[2::2], strict=True):
+        if mark == CACHE_MARK:
+            turns[-1][1].append(piece)
         else:
-            messages.append(Message(role, content.strip()))
-    return "\n\n".join(s for s in system if s), messages
+            turns.append((mark, [piece]))
+    shaped = []
+    for index, (role, pieces) in enumerate(turns):
+        whole = "".join(pieces)
+        content = whole.strip()
+        if index == 0 and not content:
+            continue  # nothing before the first role marker
+        lead = len(whole) - len(whole.lstrip())
+        ends = [sum(len(p) for p in pieces[: i + 1]) for i in range(len(pieces) - 1)]
+        shaped.append((role, content, [min(max(end - lead, 0), len(content)) for end in ends]))
+    return shaped
+
+
+def _join_system(parts: list[tuple[str, list[int]]]) -> tuple[str, list[int]]:
+    """The system turns joined as one text, with their cuts as offsets into it."""
+    texts: list[str] = []
+    cuts: list[int] = []
+    for content, own in parts:
+        if not content:
+            continue
+        start = len("\n\n".join(texts)) + (2 if texts else 0)
+        cuts += [start + cut for cut in own]
+        texts.append(content)
+    return "\n\n".join(texts), cuts
 
 
 def _finalize(value: object) -> str:
@@ -340,8 +397,12 @@ class Renderer:
         if not allow_missing:
             self._check_inputs(prompt, variables)
         text = self._generate(prompt, context, allow_missing)
-        system, messages = split_messages(text)
-        return Rendered(name, system, tuple(messages), config)
+        system, messages, marked = split_turns(text)
+        breakpoints = place_breakpoints(prompt.cache, system, messages, marked)
+        problem = too_many(len(breakpoints))
+        if problem:
+            raise UserError(problem, path=prompt.path, line=_cache_line(prompt))
+        return Rendered(name, system, tuple(messages), config, breakpoints)
 
     def _generate(self, prompt: PromptFile, context: dict, allow_missing: bool) -> str:
         template_name = prompt.path[len(self.prompts_dir) + 1 :]
@@ -446,6 +507,14 @@ class Renderer:
             used = frozenset().union(*(self.analysis(path).variables for path in paths))
             self._variables[name] = used
         return used
+
+
+def _cache_line(prompt: PromptFile) -> int | None:
+    """Where a prompt marks its cache: its last `cache:` line, else its front matter's `cache` key."""
+    lines = [i for i, line in enumerate(prompt.body.split("\n")) if line == f"{CACHE_MARK}:"]
+    if lines:
+        return prompt.body_line + lines[-1]
+    return None
 
 
 def _references(ast, loader: _SnapshotLoader) -> tuple[frozenset[str], bool]:

@@ -36,6 +36,10 @@ class Response:
     input_tokens: int
     output_tokens: int
     latency_ms: float
+    # Input tokens written to and read from the provider's prompt cache (billed apart from
+    # input_tokens, which counts only what came after the last cache breakpoint).
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
     @property
     def truncated(self) -> bool:

@@ -114,7 +114,8 @@ def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Respo
     if not isinstance(usage, dict):
         raise MalformedResponse("usage is not an object")
     tokens = [usage.get("input_tokens") or 0, usage.get("output_tokens") or 0]
-    if not all(type(n) is int and n >= 0 for n in tokens):
+    cached = [usage.get(f"cache_{kind}_input_tokens") or 0 for kind in ("creation", "read")]
+    if not all(type(n) is int and n >= 0 for n in tokens + cached):
         raise MalformedResponse(f"token counts are not numbers ({tokens[0]!r}, {tokens[1]!r})")
     model, stop_reason = body.get("model") or requested_model, body.get("stop_reason")
     if not isinstance(model, str) or not (stop_reason is None or isinstance(stop_reason, str)):
@@ -123,7 +124,7 @@ def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Respo
     calls = _tool_calls(content)
     if calls:
         text = tool_calls_output(text, calls)
-    return Response(text, model, stop_reason, tokens[0], tokens[1], latency_ms)
+    return Response(text, model, stop_reason, tokens[0], tokens[1], latency_ms, *cached)
 
 
 def _tool_calls(content: list[dict]) -> list[tuple[str, dict]]:

@@ -90,8 +90,9 @@ def is_local(url: str) -> bool:
 
 
 def chat_body(request: ModelRequest) -> dict:
-    """The chat-completions body: the system text as the first message, then the turns."""
-    payload = request.payload()
+    """The chat-completions body: the system text as the first message, then the turns (no cache
+    breakpoints: OpenAI-compatible endpoints cache long prefixes by themselves)."""
+    payload = request.payload(breakpoints=False)
     messages = [{"role": "system", "content": payload.pop("system")}] if "system" in payload else []
     messages += payload.pop("messages")
     body: dict = {"model": payload.pop("model"), "messages": messages}
@@ -155,13 +156,24 @@ def parse_completion(body, requested_model: str, latency_ms: float) -> Response:
     tokens = [usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0]
     if not all(type(n) is int and n >= 0 for n in tokens):
         raise MalformedResponse(f"token counts are not numbers ({tokens[0]!r}, {tokens[1]!r})")
+    cached = _cached_tokens(usage, tokens[0])
     model, finish = body.get("model") or requested_model, choice.get("finish_reason")
     if not isinstance(model, str) or not (finish is None or isinstance(finish, str)):
         raise MalformedResponse("model or finish_reason is not a string")
     calls = _tool_calls(message)
     if calls:
         text = tool_calls_output(text or "", calls)
-    return Response(text or "", model, finish, tokens[0], tokens[1], latency_ms)
+    return Response(text or "", model, finish, tokens[0] - cached, tokens[1], latency_ms, 0, cached)
+
+
+def _cached_tokens(usage: dict, prompt_tokens: int) -> int:
+    """The prompt tokens the endpoint read from its own prompt cache (OpenAI caches long prefixes
+    by itself and ignores cache breakpoints); counted apart, as the Messages API counts them."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if type(cached) is not int or cached < 0:
+        return 0
+    return min(cached, prompt_tokens)
 
 
 def _tool_calls(message: dict) -> list[tuple[str, dict]]:

@@ -202,6 +202,8 @@ class PromptvcApp(App[None]):
             cases = f"{here.passed}/{here.cases}" if here and here.evaluated else "—"
             failed = Text(" ✗", style="red") if here and here.status == Status.FAILED else Text("")
             cost = money(here.cost) if here and here.cost is not None else ""
+            if here and here.cache:  # what the prompt cache saved on the set's answers
+                cost += f" (cache saved {money(here.cache.saved)})"
             table.add_row(
                 row.set_id,
                 score_cell(parent.score if parent else None),

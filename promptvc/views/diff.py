@@ -133,7 +133,22 @@ def schema_lines(diff: SchemaDiff) -> list[Text]:
 def rendered_lines(
     r: RenderedChange, old_label: str = "old side", new_label: str = "new side"
 ) -> list[Text]:
-    return _rendered_body(r, old_label, new_label) + budget_lines(r)
+    return _rendered_body(r, old_label, new_label) + budget_lines(r) + cache_lines(r)
+
+
+def cache_lines(r: RenderedChange) -> list[Text]:
+    """What the change does to the prompt cache: a prefix to write again, or none at all."""
+    lines = []
+    if r.cache_invalidated:
+        lines.append(
+            Text(
+                "the cached prefix changed: the first call of each case pays the cache write",
+                style="yellow",
+            )
+        )
+    if r.cache_too_short:
+        lines.append(Text(r.cache_too_short, style="yellow"))
+    return [_label("cache" if i == 0 else "", line) for i, line in enumerate(lines)]
 
 
 def budget_lines(r: RenderedChange) -> list[Text]:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptvc.evals.goldens import BrokenSet
-from promptvc.evals.scoring import CaseSummary, SetOutcome, Status
+from promptvc.evals.scoring import CacheFigures, CaseSummary, SetOutcome, Status
 from promptvc.views.terminal import printable
 from promptvc.wording import money, plural
 
@@ -128,6 +128,24 @@ def totals_line(
         f"\n{counted} · {plural(calls, 'call')} · {reused} reused · {plural(tokens, 'token')} · "
         f"{spent} · {elapsed:.2f}s"
     )
+
+
+def cache_lines(outcomes: tuple[SetOutcome, ...]) -> list[str]:
+    """Per set whose calls used the prompt cache: what it wrote, read and saved this run."""
+    return [f"cache {o.golden.id}: {cache_text(o.cache)}" for o in outcomes if o.cache]
+
+
+def cache_text(figures: CacheFigures) -> str:
+    """`12,400 tokens read, 3,100 written, saved $0.031` (a negative saving: writes not yet paid back)."""
+    parts = [f"{figures.read:,} tokens read"]
+    if figures.written:
+        parts.append(f"{figures.written:,} written")
+    saved = (
+        f"saved {money(figures.saved)}"
+        if figures.saved >= 0
+        else (f"cost {money(-figures.saved)} more (writes not yet read back)")
+    )
+    return ", ".join([*parts, saved])
 
 
 def nothing_evaluated_text(outcomes: tuple[SetOutcome, ...]) -> str | None:
@@ -320,6 +338,7 @@ def outcome_json(
                     "cases_passed": o.cases_passed,
                     "flaky_cases": [c.case_id for c in o.flaky],
                     "judge_share": o.judge_share,
+                    "cache": cache_json(o.cache),
                     "case_summaries": [_case_json(c) for c in o.cases.values()],
                     "cases": [
                         {
@@ -333,6 +352,8 @@ def outcome_json(
                             "tokens_in": r.tokens_in,
                             "tokens_out": r.tokens_out,
                             "cost": r.cost,
+                            "cache_write_tokens": r.cache_written,
+                            "cache_read_tokens": r.cache_read,
                             "truncated": r.truncated,
                             "error": r.error,
                             "fault": r.fault,
@@ -349,6 +370,14 @@ def outcome_json(
         indent=2,
         ensure_ascii=False,
     )
+
+
+def cache_json(figures: CacheFigures) -> dict:
+    return {
+        "write_tokens": figures.written,
+        "read_tokens": figures.read,
+        "saved": round(figures.saved, 8),
+    }
 
 
 def _case_json(c: CaseSummary) -> dict:
