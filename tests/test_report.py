@@ -96,6 +96,17 @@ def test_a_range_with_nothing_evaluated_says_so_on_the_page_and_in_one_line(
     assert "Not evaluated at either side: support-answer." in text
 
 
+def test_a_case_without_a_verdict_says_why(support_repo, cli, tmp_path):
+    support_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    support_repo.commit("kinder")  # replayed by default, and nothing is recorded
+    code, _, err = cli("report", "--eval", "HEAD~1..HEAD", "-o", str(tmp_path / "r.html"))
+    assert code == 0, err
+    text = text_of(read(tmp_path / "r.html"))
+    assert "support-answer — — not evaluated" in text
+    assert "refund-window skipped skipped no recording for this request" in text
+    assert "without scores at both HEAD~1" in text and "the cases' notes say why" in text
+
+
 def test_a_range_no_set_depends_on_says_so(echo_repo, cli, tmp_path):
     echo_repo.write("README.md", "notes\n")
     echo_repo.commit("docs only")

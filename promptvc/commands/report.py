@@ -29,7 +29,7 @@ def run(
         labels=(span.old_label, span.new_label),
         planned=planned,
         alpha=ws.settings.gate.alpha,
-        source="evaluated now (stored results reused)" if evaluate else "from stored results",
+        evaluated=evaluate,
     )
     reportfile.write(output, render_html(page))
     flips = sum(len(s.flips) for s in page.sets)

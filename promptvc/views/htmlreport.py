@@ -25,6 +25,7 @@ from promptvc.significance import SetEvidence, interval_text, p_text, set_word
 from promptvc.views.comparison import pairwise_line
 from promptvc.wording import money, plural, signed_money
 
+MISSING = "—"  # a case or score a side does not have
 TEMPLATE = "report.html.jinja"
 SCRIPT = "report.js"
 
@@ -64,6 +65,7 @@ class CaseRow:
     before: str
     after: str
     flip: str  # "regressed", "fixed" or ""
+    note: str  # why the case has no verdict at the new side (its error), if it has none
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Page:
         seen = {s.verdict for s in self.sets} | {
             word for s in self.sets for c in s.cases for word in (c.flip, c.after)
         }
-        return [w for w in order if w in seen] + sorted(seen - set(order) - {""})
+        return [w for w in order if w in seen] + sorted(seen - set(order) - {"", MISSING})
 
 
 def build_page(
@@ -113,10 +115,11 @@ def build_page(
     labels: tuple[str, str],
     planned: list[str],
     alpha: float,
-    source: str,
+    evaluated: bool,
 ) -> Page:
     """The page of a comparison; `planned`: the sets the range affects, so one with no stored
-    result at either side is named, not left out silently."""
+    result at either side is named, not left out silently; `evaluated`: evaluated now (--eval),
+    not only read from the store."""
     compared = {c.set_id for c in comparisons}
     missing = tuple(s for s in planned if s not in compared)
     views = tuple(_set_view(c, evidence.get(c.set_id), renderers, alpha) for c in comparisons)
@@ -125,9 +128,9 @@ def build_page(
         labels[1],
         views,
         missing,
-        _notice(comparisons, planned, labels),
+        _notice(comparisons, planned, labels, evaluated),
         _cost_text(comparisons),
-        source,
+        "evaluated now (stored results reused)" if evaluated else "from stored results",
     )
 
 
@@ -141,18 +144,20 @@ def _scored(outcome: SetOutcome | None) -> bool:
 
 
 def _notice(
-    comparisons: list[SetComparison], planned: list[str], labels: tuple[str, str]
+    comparisons: list[SetComparison], planned: list[str], labels: tuple[str, str], evaluated: bool
 ) -> str | None:
     old, new = labels
     if not planned:
         return f"No golden set is affected between {old} and {new}: there is nothing to compare."
-    if nothing_compared(comparisons):
-        return (
-            f"Nothing in this range is evaluated at both sides: no stored results for "
-            f"{plural(len(planned), 'affected set')} at both {old} and {new}. "
-            f"Run `promptvc report --eval` (or `promptvc diff --eval`) to evaluate them."
-        )
-    return None
+    if not nothing_compared(comparisons):
+        return None
+    what = f"{plural(len(planned), 'affected set')} without scores at both {old} and {new}"
+    why = (
+        "the cases' notes say why"
+        if evaluated
+        else "run `promptvc report --eval` (or `promptvc diff --eval`) to evaluate them"
+    )
+    return f"Nothing in this range is evaluated at both sides: {what}; {why}."
 
 
 def render_html(page: Page) -> str:
@@ -209,9 +214,9 @@ def _missing_word(c: SetComparison) -> str:
 
 
 def _score(outcome: SetOutcome | None) -> str:
-    if outcome is None:
-        return "—"
-    return "—" if outcome.score is None else f"{outcome.score:.2f}"
+    if outcome is None or outcome.score is None:
+        return MISSING
+    return f"{outcome.score:.2f}"
 
 
 def _delta(delta: float | None) -> str:
@@ -254,6 +259,7 @@ def _case_rows(c: SetComparison) -> tuple[CaseRow, ...]:
             _case_status(c.before, case_id),
             _case_status(c.after, case_id),
             _flip_word(flips[case_id]) if case_id in flips else "",
+            _case_note(c.after, case_id),
         )
         for case_id in ids
     )
@@ -262,12 +268,19 @@ def _case_rows(c: SetComparison) -> tuple[CaseRow, ...]:
 def _case_status(outcome: SetOutcome | None, case_id: str) -> str:
     """passed or failed by the set's pass rule over its samples; else how its first sample ended."""
     if outcome is None:
-        return "—"
+        return MISSING
     summary = outcome.cases.get(case_id)
     if summary is not None:
         return str(Status.PASSED if summary.passed else Status.FAILED)
     result = next((r for r in outcome.results if r.case_id == case_id), None)
-    return str(result.status) if result else "—"
+    return str(result.status) if result else MISSING
+
+
+def _case_note(outcome: SetOutcome | None, case_id: str) -> str:
+    if outcome is None or case_id in outcome.cases:
+        return ""
+    result = next((r for r in outcome.results if r.case_id == case_id), None)
+    return (result.error or "") if result else ""
 
 
 def _flip_word(flip: Flip) -> str:
