@@ -199,7 +199,7 @@ def _set_view(
         f"{outcome.golden.threshold:.2f}",
         _set_cost(c),
         _case_rows(c),
-        tuple(_flip_view(c, f, renderers) for f in c.flips),
+        tuple(_flip_view(c, f, renderers) for f in sorted(c.flips, key=lambda f: not f.regression)),
         tuple(pairwise_line(o).plain.strip() for o in c.pairwise),
     )
 

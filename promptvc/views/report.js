@@ -32,6 +32,10 @@
       var show = (!set || section.getAttribute("data-set") === set) &&
         (!status || has(section, status) || matching > 0);
       section.hidden = !show;
+      var table = section.querySelector("details.cases");
+      if (table && status && matching > 0) {
+        table.open = true; // the cases a status was chosen for are shown, not folded away
+      }
       visible += show ? 1 : 0;
     }
     shown.textContent = visible + " of " + sections.length + " sets shown";
@@ -39,11 +43,15 @@
 
   // `report.html#status=regressed&set=support-answer` opens filtered: a link can point at the flips.
   var wanted = new URLSearchParams(location.hash.slice(1));
-  if (wanted.has("set")) {
-    bySet.value = wanted.get("set");
-  }
-  if (wanted.has("status")) {
-    byStatus.value = wanted.get("status");
+  choose(bySet, wanted.get("set"));
+  choose(byStatus, wanted.get("status"));
+
+  function choose(select, value) {
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === value) {
+        select.value = value;
+      }
+    }
   }
   bySet.addEventListener("change", apply);
   byStatus.addEventListener("change", apply);
