@@ -163,15 +163,23 @@ def test_the_judges_reasons_and_costs_of_a_flip_are_on_the_page(
     model_server.rule = judge_and_model
     code, _, err = cli("report", "--eval", "HEAD~1..HEAD", "-o", str(tmp_path / "r.html"))
     assert code == 0, err
-    calls = model_server.calls
     text = text_of(read(tmp_path / "r.html"))
     assert "refund-window pass → fail (regressed)" in text
     assert "You have 30 days from delivery." in text and "I am not sure, sorry." in text
     assert "Cites the <b>30-day</b> policy." in text and "Dodges the question." in text
     assert "+Be vague." in text and "-Be warm and brief." in text
     assert re.search(r"cost per run: \$[0-9.]+ → \$[0-9.]+", text)
+    assert text.count("Dodges the question.") == 2  # once per case: in its rubric's verdict
+    cli("check", "--base", "HEAD~1")  # re-samples both regressions
+    calls = model_server.calls
     cli("report", "HEAD~1..HEAD", "-o", str(tmp_path / "again.html"))
     assert model_server.calls == calls  # the second page is read from the store
+    text = text_of(read(tmp_path / "again.html"))
+    assert "regressed: 2 cases reproduced when re-sampled" in text  # what the gate stored
+    assert (
+        "refund-window pass → fail (regressed) pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)"
+        in text
+    )
 
 
 # -- in a browser ------------------------------------------------------------------------

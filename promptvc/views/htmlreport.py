@@ -21,7 +21,7 @@ from promptvc.errors import UserError
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 from promptvc.prompts.render import Renderer
 from promptvc.rendered_diff import Hunk, rendered_hunks
-from promptvc.significance import SetEvidence, interval_text, p_text, set_word
+from promptvc.significance import CaseEvidence, SetEvidence, interval_text, p_text, set_word
 from promptvc.views.comparison import pairwise_line
 from promptvc.wording import money, plural, signed_money
 
@@ -57,6 +57,7 @@ class FlipView:
     after: Side
     hunks: tuple[Hunk, ...]
     diff_note: str  # why there is no prompt diff, when there is none
+    resampled: str = ""  # what re-sampling the case found, where the gate re-sampled it
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def _set_view(
     outcome = c.after or c.before
     assert outcome is not None  # compare() never pairs two missing sides
     stats = found.first if found else None
+    resampled = {e.case_id: e for e in found.cases} if found else {}
     verdict = set_word(found, alpha) if found and stats else None
     word = verdict.word if verdict else _missing_word(c)
     return SetView(
@@ -199,7 +201,10 @@ def _set_view(
         f"{outcome.golden.threshold:.2f}",
         _set_cost(c),
         _case_rows(c),
-        tuple(_flip_view(c, f, renderers) for f in sorted(c.flips, key=lambda f: not f.regression)),
+        tuple(
+            _flip_view(c, f, renderers, resampled.get(f.case_id))
+            for f in sorted(c.flips, key=lambda f: not f.regression)
+        ),
         tuple(pairwise_line(o).plain.strip() for o in c.pairwise),
     )
 
@@ -290,7 +295,12 @@ def _flip_word(flip: Flip) -> str:
 # -- one flip ---------------------------------------------------------------------------
 
 
-def _flip_view(c: SetComparison, flip: Flip, renderers: tuple[Renderer, Renderer]) -> FlipView:
+def _flip_view(
+    c: SetComparison,
+    flip: Flip,
+    renderers: tuple[Renderer, Renderer],
+    resampled: CaseEvidence | None,
+) -> FlipView:
     hunks, note = _prompt_diff(c, flip.case_id, renderers)
     return FlipView(
         flip.case_id,
@@ -300,15 +310,27 @@ def _flip_view(c: SetComparison, flip: Flip, renderers: tuple[Renderer, Renderer
         _side(flip.after),
         hunks,
         note,
+        _resampled_text(resampled),
     )
 
 
+def _resampled_text(found: CaseEvidence | None) -> str:
+    """`pass 8/8 → 0/8 (re-sampled, p<0.001: reproduced)`, as check and diff --eval say it."""
+    if found is None:
+        return ""
+    how = "re-sampled" if found.stage == "second" else "across its samples"
+    verdict = "reproduced" if found.confirmed else "did not reproduce: flaky"
+    return f"{found.counts()} ({how}, {p_text(found.p)}: {verdict})"
+
+
 def _side(result: CaseResult) -> Side:
+    # An llm-rubric verdict's reason already carries the judge's score and reason.
+    judged = any(g.label.startswith(("llm-rubric", "not-llm-rubric")) for g in result.grades)
     return Side(
         str(result.status),
         result.output,
         tuple(Check(g.passed, g.label, g.reason) for g in result.grades),
-        result.judge_reason,
+        None if judged else result.judge_reason,
         "unknown" if result.cost is None else money(result.cost),
     )
 
