@@ -175,6 +175,39 @@ def diff(
     )
 
 
+@cli.command()
+@click.argument("revs", nargs=-1)
+@click.option(
+    "-o",
+    "--output",
+    default="report.html",
+    show_default=True,
+    metavar="FILE",
+    help="The page to write.",
+)
+@click.option(
+    "--staged", "--cached", "staged", is_flag=True, help="HEAD (or REV) against the index."
+)
+@click.option(
+    "--eval",
+    "evaluate",
+    is_flag=True,
+    help="Evaluate what is not stored yet (as diff --eval does).",
+)
+@click.option(
+    "--all", "every_set", is_flag=True, help="Every golden set, not only those the change affects."
+)
+def report(revs, output, staged, evaluate, every_set) -> None:
+    """Write a comparison of two revisions as one self-contained HTML page.
+
+    Revisions as `promptvc diff` takes them (A..B, A B, A...B, REV, none).
+    Reads stored results and sends nothing, unless --eval.
+    """
+    from promptvc.commands.report import run
+
+    sys.exit(run(revs, staged=staged, output=output, evaluate=evaluate, every_set=every_set))
+
+
 @cli.command(name="eval")
 @click.argument("names", nargs=-1)
 @click.option(
