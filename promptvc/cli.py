@@ -221,6 +221,12 @@ def diff(
     metavar="USD",
     help="Refuse to run when the estimated cost of what would be sent is above USD.",
 )
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Run only part K of N of the cases (split by case, the same on every machine); "
+    "`promptvc merge` combines the parts.",
+)
 def eval_(
     names,
     pattern,
@@ -236,6 +242,7 @@ def eval_(
     strict,
     dry_run,
     max_cost,
+    shard,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
@@ -258,6 +265,7 @@ def eval_(
             strict=strict,
             dry_run=dry_run,
             max_cost=max_cost,
+            shard=shard,
         )
     )
 
@@ -289,6 +297,28 @@ def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
     from promptvc.commands.check import run
 
     sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
+
+
+@cli.command()
+@click.argument("databases", nargs=-1, metavar="DB...")
+@click.option("--rev", help="The commit the shards evaluated (default: the one their runs name).")
+@click.option(
+    "--provider",
+    type=click.Choice(["live", "anthropic", "replay", "echo"]),
+    help="The --provider the shards ran with.",
+)
+@click.option("--repeat", type=int, metavar="N", help="The --repeat the shards ran with.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as eval's).")
+def merge(databases, rev, provider, repeat, as_json) -> None:
+    """Combine the databases of a sharded run (`eval --shard K/N` on N machines) into one run
+    here, scored as an unsharded run is. Exit 1 when a set fails.
+
+    \b
+      promptvc merge shard-1/promptvc.db shard-2/promptvc.db
+    """
+    from promptvc.commands.merge import run
+
+    sys.exit(run(databases, rev=rev, provider=provider, repeat=repeat, as_json=as_json))
 
 
 @cli.group()
