@@ -321,6 +321,38 @@ def merge(databases, rev, provider, repeat, as_json) -> None:
     sys.exit(run(databases, rev=rev, provider=provider, repeat=repeat, as_json=as_json))
 
 
+@cli.command()
+@click.argument("set_name", metavar="SET")
+@click.argument("good")
+@click.argument("bad")
+@click.option("--case", "case_id", metavar="ID", help="The first commit where this case fails.")
+@click.option(
+    "--below",
+    type=float,
+    metavar="SCORE",
+    help="A commit is bad when the set scores below SCORE (default: halfway from GOOD's to BAD's).",
+)
+def bisect(set_name, good, bad, case_id, below) -> None:
+    """Find the first commit in GOOD..BAD where a golden set's score dropped (or, with --case,
+    the case went from pass to fail). Visits only first-parent commits that change what the
+    set depends on; stored scores cost nothing, and only what is missing is evaluated."""
+    from promptvc.commands.bisect import run
+
+    sys.exit(run(set_name, good, bad, case_id=case_id, below=below))
+
+
+@cli.command()
+@click.argument("set_name", metavar="SET")
+@click.argument("case_id", metavar="CASE")
+@click.option("--rev", default="HEAD", show_default=True, help="Whose first-parent history.")
+def blame(set_name, case_id, rev) -> None:
+    """A case's stored status at each commit that changed its set, and for each change of
+    status the commit and what it changed (as `diff --stat`). Sends nothing."""
+    from promptvc.commands.blame import run
+
+    sys.exit(run(set_name, case_id, rev))
+
+
 @cli.group()
 def hook() -> None:
     """Install or remove the git hooks (pre-commit, pre-merge-commit, pre-push)."""
