@@ -77,8 +77,9 @@ def bisect(
     good_sha, bad_sha = ws.resolve(good_rev).sha, ws.resolve(bad_rev).sha
     set_id, changes = set_history(ws, store, set_name, bad_sha)
     target = Target(set_id, case_id)
-    candidates = _candidates(ws, target, changes, good_sha, bad_sha)
-    good = _measure(ws, store, target, good_sha, _key_at(ws, target, good_sha), None)
+    good_key = _key_at(ws, target, good_sha)
+    candidates = _candidates(ws, target, changes, good_key, good_sha, bad_sha)
+    good = _measure(ws, store, target, good_sha, good_key, None)
     bad = _measure(ws, store, target, bad_sha, candidates[-1][1], None)
     cut = _cut(target, good, bad, below, good_rev, bad_rev)
     report = on_step or (lambda step: None)
@@ -111,6 +112,7 @@ def _candidates(
     ws: Workspace,
     target: Target,
     changes: list[tuple[CommitInfo, str]],
+    good_key: str,
     good_sha: str,
     bad_sha: str,
 ) -> list[tuple[CommitInfo, str]]:
@@ -121,7 +123,6 @@ def _candidates(
             ws.repo, f"{good_sha}..{bad_sha}", ws.settings.watched_paths, None
         )
     }
-    good_key = _key_at(ws, target, good_sha)
     found: list[tuple[CommitInfo, str]] = []
     for commit, key in changes:
         if commit.sha in between and key != (found[-1][1] if found else good_key):
