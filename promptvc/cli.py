@@ -254,6 +254,12 @@ def report(revs, output, staged, evaluate, every_set) -> None:
     metavar="USD",
     help="Refuse to run when the estimated cost of what would be sent is above USD.",
 )
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Run only part K of N of the cases (split by case, the same on every machine); "
+    "`promptvc merge` combines the parts.",
+)
 def eval_(
     names,
     pattern,
@@ -269,6 +275,7 @@ def eval_(
     strict,
     dry_run,
     max_cost,
+    shard,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
@@ -291,6 +298,7 @@ def eval_(
             strict=strict,
             dry_run=dry_run,
             max_cost=max_cost,
+            shard=shard,
         )
     )
 
@@ -322,6 +330,60 @@ def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
     from promptvc.commands.check import run
 
     sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
+
+
+@cli.command()
+@click.argument("databases", nargs=-1, metavar="DB...")
+@click.option("--rev", help="The commit the shards evaluated (default: the one their runs name).")
+@click.option(
+    "--provider",
+    type=click.Choice(["live", "anthropic", "replay", "echo"]),
+    help="The --provider the shards ran with.",
+)
+@click.option("--repeat", type=int, metavar="N", help="The --repeat the shards ran with.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as eval's).")
+def merge(databases, rev, provider, repeat, as_json) -> None:
+    """Combine the databases of a sharded run (`eval --shard K/N` on N machines) into one run
+    here, scored as an unsharded run is. Exit 1 when a set fails.
+
+    \b
+      promptvc merge shard-1/promptvc.db shard-2/promptvc.db
+    """
+    from promptvc.commands.merge import run
+
+    sys.exit(run(databases, rev=rev, provider=provider, repeat=repeat, as_json=as_json))
+
+
+@cli.command()
+@click.argument("set_name", metavar="SET")
+@click.argument("good")
+@click.argument("bad")
+@click.option("--case", "case_id", metavar="ID", help="The first commit where this case fails.")
+@click.option(
+    "--below",
+    type=float,
+    metavar="SCORE",
+    help="A commit is bad when the set scores below SCORE (default: halfway from GOOD's to BAD's).",
+)
+def bisect(set_name, good, bad, case_id, below) -> None:
+    """Find the first commit in GOOD..BAD where a golden set's score dropped (or, with --case,
+    the case went from pass to fail). Visits only first-parent commits that change what the
+    set depends on; stored scores cost nothing, and only what is missing is evaluated."""
+    from promptvc.commands.bisect import run
+
+    sys.exit(run(set_name, good, bad, case_id=case_id, below=below))
+
+
+@cli.command()
+@click.argument("set_name", metavar="SET")
+@click.argument("case_id", metavar="CASE")
+@click.option("--rev", default="HEAD", show_default=True, help="Whose first-parent history.")
+def blame(set_name, case_id, rev) -> None:
+    """A case's stored status at each commit that changed its set, and for each change of
+    status the commit and what it changed (as `diff --stat`). Sends nothing."""
+    from promptvc.commands.blame import run
+
+    sys.exit(run(set_name, case_id, rev))
 
 
 @cli.group()

@@ -161,6 +161,29 @@ def diff_report(
     return replace(report, judge_kappa=kappa_changes(ws.db_path, old, new, ws.settings.evals_dir))
 
 
+def commit_report(ws: Workspace, sha: str, parent: str | None, set_id: str) -> DiffReport:
+    """What one commit changed for a golden set's prompt and the set, against its first parent
+    (the empty tree for a root commit): the line `blame` and `bisect` show beside a change."""
+    from promptvc.git.snapshot import EMPTY, Commit
+
+    old_snap = ws.snapshot(Commit(parent) if parent else EMPTY)
+    new_snap = ws.snapshot(Commit(sha))
+    old, new = ws.renderer(old_snap), ws.renderer(new_snap)
+    old_sets, new_sets = ws.catalog(old_snap), ws.catalog(new_snap)
+    golden = next((g for g in ws.goldens(new_snap) if g.id == set_id), None)
+    prompt = golden.prompt if golden else set_id
+    known = any(prompt in prompt_names(r.snapshot, r.prompts_dir) for r in (old, new))
+    return compute_diff(
+        old,
+        new,
+        old_sets,
+        new_sets,
+        old_label=parent[:7] if parent else "empty",
+        new_label=sha[:7],
+        names=(prompt,) if known else (),
+    )
+
+
 def compute_diff(
     old: Renderer,
     new: Renderer,

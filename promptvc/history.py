@@ -252,3 +252,57 @@ def stored_evidence(
         pair: SetEvidence.from_json(row["set_id"], json.loads(row["figures"]))
         for pair, row in store.comparisons(pairs).items()
     }
+
+
+@dataclass(frozen=True)
+class CaseMark:
+    """A case at one commit of its set's history: the commits where the set's key changed."""
+
+    commit: CommitInfo
+    set_key: str
+    status: Status
+
+    @property
+    def verdict(self) -> str:
+        return {Status.PASSED: "pass", Status.FAILED: "fail"}.get(self.status, str(self.status))
+
+
+def case_status(store: Store, set_key: str, case_id: str) -> Status:
+    """A case's status under a set key as stored: its summary over the samples (by the set's
+    rule) where a whole run left one, else its first sample's result."""
+    summary = store.case_scores(set_key).get(case_id)
+    if summary is not None and summary["samples"]:
+        return Status.PASSED if summary["passed"] else Status.FAILED
+    first = store.case_statuses(set_key).get(case_id)
+    return Status(first) if first else Status.NOT_EVALUATED
+
+
+def set_history(
+    ws: Workspace,
+    store: Store,
+    set_name: str,
+    rev: str = "HEAD",
+    on_warning: Callable[[str], None] | None = None,
+) -> tuple[str, list[tuple[CommitInfo, str]]]:
+    """One golden set's id and, oldest first, each first-parent commit that changed its key."""
+    points = list(reversed(history(ws, store, rev, names=(set_name,), on_warning=on_warning)))
+    ids = sorted({i for p in points for i in p.sets})
+    exact = [i for i in ids if i == set_name]
+    if not (exact or len(ids) == 1):
+        found = f"it matches {', '.join(ids)}" if ids else "no golden set has that id or prompt"
+        raise UserError(f"{set_name!r} must name one golden set in the history of {rev}: {found}")
+    set_id = (exact or ids)[0]
+    changes: list[tuple[CommitInfo, str]] = []
+    for point in points:
+        now = point.sets.get(set_id)
+        if now is not None and (not changes or changes[-1][1] != now.set_key):
+            changes.append((point.commit, now.set_key))
+    return set_id, changes
+
+
+def case_history(
+    ws: Workspace, store: Store, set_name: str, case_id: str, rev: str = "HEAD"
+) -> tuple[str, list[CaseMark]]:
+    """The case's status at each commit that changed its set's key, oldest first."""
+    set_id, changes = set_history(ws, store, set_name, rev)
+    return set_id, [CaseMark(c, key, case_status(store, key, case_id)) for c, key in changes]

@@ -197,17 +197,7 @@ class Store:
         self, conn: sqlite3.Connection, run_id: int, rows: list[dict], replace: bool
     ) -> None:
         if rows:
-            placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
-            # A finished result is content: a second writer of the same key keeps the first,
-            # unless it was an error or a skip, or the user asked for fresh calls.
-            # Status.ERROR and Status.SKIPPED, spelt as stored (the store does not import the domain).
-            guard = "" if replace else " WHERE results.status IN ('error', 'skipped')"
-            conn.executemany(
-                f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders}) "
-                f"ON CONFLICT(key) DO UPDATE SET {updates}{guard}",
-                [tuple(row.get(c) for c in RESULT_COLUMNS) for row in rows],
-            )
+            _insert_results(conn, rows, replace)
             self._link(conn, run_id, [row["key"] for row in rows])
 
     @guarded
@@ -241,6 +231,34 @@ class Store:
             for row in self.db.query(query, chunk):
                 found[row["key"]] = row
         return found
+
+    @guarded
+    def all_results(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM results"))
+
+    @guarded
+    def import_results(self, rows: list[dict]) -> None:
+        """Results from another store (a CI shard's), linked to no run: content, so one already
+        here is kept unless it was an error or a skip."""
+        if rows:
+            with self.immediate() as conn:
+                _insert_results(conn, rows, replace=False)
+
+    @guarded
+    def last_run(self, *, complete: bool) -> dict | None:
+        query = "SELECT * FROM runs" + (" WHERE complete = 1" if complete else "")
+        rows = list(self.db.query(query + " ORDER BY id DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    @guarded
+    def run_set_keys(self, run_id: int) -> set[str]:
+        """The set keys of the results a run used."""
+        rows = self.db.execute(
+            "SELECT DISTINCT results.set_key FROM run_results JOIN results "
+            "ON results.key = run_results.result_key WHERE run_results.run_id = ?",
+            [run_id],
+        )
+        return {row[0] for row in rows.fetchall() if row[0]}
 
     @guarded
     def case_statuses(self, set_key: str) -> dict[str, str]:
@@ -458,6 +476,20 @@ class Store:
 
 def comparison_key(before_key: str, after_key: str) -> str:
     return f"{before_key}..{after_key}"
+
+
+def _insert_results(conn: sqlite3.Connection, rows: list[dict], replace: bool) -> None:
+    placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c != "key")
+    # A finished result is content: a second writer of the same key keeps the first,
+    # unless it was an error or a skip, or the user asked for fresh calls.
+    # Status.ERROR and Status.SKIPPED, spelt as stored (the store does not import the domain).
+    guard = "" if replace else " WHERE results.status IN ('error', 'skipped')"
+    conn.executemany(
+        f"INSERT INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders}) "
+        f"ON CONFLICT(key) DO UPDATE SET {updates}{guard}",
+        [tuple(row.get(c) for c in RESULT_COLUMNS) for row in rows],
+    )
 
 
 def _insert_or_ignore(

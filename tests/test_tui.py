@@ -386,3 +386,25 @@ def test_the_estimate_before_e_follows_what_the_cases_answered_before(history_re
     spent = sqlite3.connect(db).execute("SELECT sum(cost) FROM runs").fetchone()[0] - spent_before
     assert requests == model_server.calls - 4 == 2  # the two cases at the new commit
     assert 0.5 < estimate / spent < 2, (estimate, spent)
+
+
+def test_the_case_view_has_a_history_strip_from_the_store(history_repo):
+    """refund-window is not evaluated at the first commit, passed at "judge the model", failed at
+    "vaguer tone", is not evaluated at "kind tone": four marks, the selected commit's underlined,
+    and the flip named."""
+    vaguer = history_repo.git("rev-parse", "HEAD~1").strip()
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 50)) as pilot:
+            await pilot.press("down", "enter", "enter", "down", "enter")
+            assert isinstance(app.screen, CaseScreen) and app.screen.case.case_id == "refund-window"
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            strip = app.screen.query_one("#case-history", Static).render()
+            assert str(strip).startswith("history  ·✓✗·")
+            assert f"pass→fail at {vaguer[:7]}" in str(strip)
+            underlined = [s for s in strip.spans if getattr(s.style, "underline", False)]
+            assert [str(strip)[s.start : s.end] for s in underlined] == ["✗"]
+
+    run(scenario())

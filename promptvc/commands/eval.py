@@ -35,10 +35,12 @@ def run(
     strict: bool = False,
     dry_run: bool = False,
     max_cost: float | None = None,
+    shard: str | None = None,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
     from promptvc.evaluation.runner import Runner
+    from promptvc.evaluation.shards import Shard, shard_plan
     from promptvc.store import Store
     from promptvc.views import eval as evalview
     from promptvc.views import reportfile
@@ -48,6 +50,7 @@ def run(
         raise UserError(f"--repeat must be from 1 to {MAX_REPEAT}")
     if junit:
         reportfile.check_path(junit)
+    part = Shard.parse(shard) if shard is not None else None
     ws = Workspace.open()
     where = INDEX if staged else (ws.resolve(rev) if rev else WORKTREE)
     snapshot = ws.snapshot(where)
@@ -70,10 +73,15 @@ def run(
     if not plan.sets and pattern and goldens:
         # As pytest: a -k that selects nothing is a mistake in the command, not a green run.
         raise UserError(f"-k {pattern!r} matches no case (it is a substring or glob of SET/CASE)")
+    planned = bool(plan.sets)
+    if part is not None:
+        plan = shard_plan(plan, part)
     if not plan.sets:
         why = "no golden sets to evaluate" + (
             f" (nothing changed since {changed_since})" if changed_since else ""
         )
+        if planned:
+            why = f"shard {part} holds no case of the selected golden sets"
         if as_json:
             print(evalview.empty_json(why, snapshot=snapshot.label, errors=broken))
         elif not broken:

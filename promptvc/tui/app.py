@@ -27,6 +27,7 @@ from promptvc.tui.screens import (
     KeysScreen,
     SetScreen,
     delta_cell,
+    history_strip,
     score_cell,
 )
 from promptvc.views.comparison import evidence_text
@@ -280,6 +281,7 @@ class PromptvcApp(App[None]):
             promote=lambda as_failure: self.promote_worker(point, set_id, case, as_failure),
         )
         self.case_details_worker(screen, point, set_id, case, self.browser.case_request(case.here))
+        self.case_history_worker(screen, point, set_id, case.case_id)
         if screen.diff_lines is None:
             self.diff_worker(point, screen)
         return screen
@@ -332,6 +334,21 @@ class PromptvcApp(App[None]):
     ) -> None:
         if screen.is_attached:
             screen.show_details(variables, request)
+
+    @work(thread=True, group="history")
+    def case_history_worker(
+        self, screen: CaseScreen, point: CommitPoint, set_id: str, case_id: str
+    ) -> None:
+        """The case along history: the store's statuses under each set key the history met."""
+        try:
+            strip = history_strip(self.browser.case_marks(set_id, case_id), point.commit.sha)
+        except PromptvcError as exc:
+            strip = Text(f"history: {exc}", style="dim")
+        self.call_from_thread(self._history_ready, screen, strip)
+
+    def _history_ready(self, screen: CaseScreen, strip: Text) -> None:
+        if screen.is_attached:
+            screen.show_history(strip)
 
     @work(thread=True, group="label")
     def label_worker(self, point: CommitPoint, set_id: str, case_id: str) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from promptvc.compare import Direction, flip_direction
 from promptvc.git.snapshot import EMPTY, Commit
-from promptvc.history import CommitPoint, SetPoint, history, stored_evidence
+from promptvc.history import CaseMark, CommitPoint, SetPoint, case_history, history, stored_evidence
 from promptvc.significance import SetEvidence
 from promptvc.store import Store
 from promptvc.workspace import Workspace
@@ -218,6 +218,14 @@ class HistoryBrowser:
             return f"{set_id} already has a case with these variables: nothing written"
         write_promotion(self.ws.root, promotion)
         return f"added case {promotion.added[0]} to {promotion.path}: review it with git diff"
+
+    def case_marks(self, set_id: str, case_id: str) -> list[CaseMark]:
+        """The case's status at each commit that changed its set (the case view's history strip)."""
+        store = Store.for_reading(self.ws.db_path)  # one connection per thread: asked from a worker
+        try:
+            return case_history(self.ws, store, set_id, case_id, self.rev)[1]
+        finally:
+            store.close()
 
     def label_session(
         self, point: CommitPoint, set_id: str, set_key: str | None, case_id: str

@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from promptvc.compare import Direction, is_unchanged
 from promptvc.evals.scoring import Status
+from promptvc.history import CaseMark
 from promptvc.tui.model import CaseRequest, CaseRow, SetRow, failed_assertions
 from promptvc.views.terminal import printable, printable_text
 
@@ -150,6 +151,7 @@ class CaseScreen(Screen[None]):
                 yield Static(right if self.case.here else Text(Status.NOT_EVALUATED, style="dim"))
         with VerticalScroll(id="case-notes"):
             yield Static(printable_text(self._notes()))
+            yield Static(Text("history: reading…", style="dim"), id="case-history")
             yield Static(Text("variables and request: reading…", style="dim"), id="case-details")
             yield Static(self._diff_text(), id="case-diff")
         yield Footer()
@@ -181,6 +183,9 @@ class CaseScreen(Screen[None]):
         self.diff_lines = lines
         self.query_one("#case-diff", Static).update(self._diff_text())
 
+    def show_history(self, strip: Text) -> None:
+        self.query_one("#case-history", Static).update(strip)
+
     def show_details(self, variables: dict | None, request: CaseRequest | None) -> None:
         text = Text()
         if variables is not None:
@@ -199,6 +204,29 @@ class CaseScreen(Screen[None]):
         if not text:
             text = Text("no variables or recorded request for this case", style="dim")
         self.query_one("#case-details", Static).update(text)
+
+
+STRIP_MARKS = {Status.PASSED: ("✓", "green"), Status.FAILED: ("✗", "red")}
+
+
+def history_strip(marks: list[CaseMark], here_sha: str) -> Text:
+    """One mark per commit that changed the case's set, oldest first (this commit's underlined),
+    and where it went from pass to fail or back, as `promptvc blame` lists them."""
+    strip = Text("history  ", style="bold")
+    before: CaseMark | None = None
+    flips = []
+    for mark in marks:
+        symbol, style = STRIP_MARKS.get(mark.status, ("·", "dim"))
+        strip.append(symbol, style=f"{style} underline" if mark.commit.sha == here_sha else style)
+        if mark.status in STRIP_MARKS:
+            if before is not None and before.status != mark.status:
+                flips.append(f"{before.verdict}→{mark.verdict} at {mark.commit.short}")
+            before = mark
+    if not marks:
+        strip.append("not in this history", style="dim")
+    if flips:
+        strip.append("  " + ", ".join(flips[-3:]), style="dim")
+    return strip
 
 
 def _indent(text: str) -> str:

@@ -323,24 +323,40 @@ def summary_line(report: DiffReport) -> Text:
 
 def stat_lines(report: DiffReport) -> list[Text]:
     width = max((len(p.name) for p in report.prompts), default=0)
-    lines = []
-    for p in report.prompts:
-        added = sum(1 for line in p.template if line.startswith("+"))
-        removed = sum(1 for line in p.template if line.startswith("-"))
-        bits = [f"template +{added} -{removed}"]
-        if p.config:
-            bits.append(f"config {len(p.config)}")
-        if p.examples:
-            bits.append(f"examples {len(p.examples)}")
-        if p.schema:
-            bits.append(f"schema {len(p.schema.changes) or 1}")
-        if p.rendered and not (p.rendered.error or p.rendered.old_error):
-            bits.append(
-                f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}"
-            )
-        lines.append(Text(f" {p.name:<{width}} | " + ", ".join(bits)))
+    lines = [Text(f" {p.name:<{width}} | " + ", ".join(_stat_bits(p))) for p in report.prompts]
     lines.append(summary_line(report))
     return lines
+
+
+def stat_line(report: DiffReport) -> str:
+    """--stat in one line (blame's and bisect's note beside a commit)."""
+    parts = [f"{p.name}: {', '.join(_stat_bits(p))}" for p in report.prompts]
+    parts += [
+        f"{s.path}: {s.status}"
+        + (f" ({plural(len(s.added), 'case')} added)" if s.added else "")
+        + (f" ({plural(len(s.changed), 'case')} changed)" if s.changed else "")
+        for s in report.sets
+    ]
+    if report.judge_changed:
+        parts.append("the judge changed")
+    return "; ".join(parts) or "no prompt changes (tiers or the environment)"
+
+
+def _stat_bits(p: PromptChange) -> list[str]:
+    added = sum(1 for line in p.template if line.startswith("+"))
+    removed = sum(1 for line in p.template if line.startswith("-"))
+    bits = [f"template +{added} -{removed}"]
+    if p.config:
+        bits.append(f"config {len(p.config)}")
+    if p.examples:
+        bits.append(f"examples {len(p.examples)}")
+    if p.schema:
+        bits.append(f"schema {len(p.schema.changes) or 1}")
+    if p.rendered and not (p.rendered.error or p.rendered.old_error):
+        bits.append(
+            f"rendered {p.rendered.changed}/{plural(p.rendered.total, 'case')}, ≈{_tokens(p.rendered.tokens_delta)}"
+        )
+    return bits
 
 
 def name_lines(report: DiffReport) -> list[str]:
