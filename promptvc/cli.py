@@ -221,6 +221,17 @@ def diff(
     metavar="USD",
     help="Refuse to run when the estimated cost of what would be sent is above USD.",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the model's requests through the Message Batches API (half price; "
+    "a re-run picks up a submitted batch).",
+)
+@click.option(
+    "--new-batch",
+    is_flag=True,
+    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
+)
 def eval_(
     names,
     pattern,
@@ -236,10 +247,14 @@ def eval_(
     strict,
     dry_run,
     max_cost,
+    batch,
+    new_batch,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
+    if new_batch and not batch:
+        raise click.UsageError("--new-batch goes with --batch")
     from promptvc.commands.eval import run
 
     sys.exit(
@@ -258,8 +273,18 @@ def eval_(
             strict=strict,
             dry_run=dry_run,
             max_cost=max_cost,
+            batch=batch_mode(batch, new_batch),
         )
     )
+
+
+def batch_mode(batch: bool, new: bool):
+    """--batch's polling and progress (one line a look, on stderr), or None without it."""
+    if not batch:
+        return None
+    from promptvc.evaluation.batching import BatchMode, default_polling
+
+    return BatchMode(default_polling(), new, lambda line: click.echo(f"promptvc: {line}", err=True))
 
 
 @cli.command()

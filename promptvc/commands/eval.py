@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from promptvc.evals.goldens import BrokenSet
+    from promptvc.evaluation.batching import BatchMode
 
 
 def run(
@@ -35,6 +36,7 @@ def run(
     strict: bool = False,
     dry_run: bool = False,
     max_cost: float | None = None,
+    batch: BatchMode | None = None,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -95,6 +97,7 @@ def run(
             no_cache=no_cache,
             concurrency=concurrency,
             on_result=lambda result: advance(),
+            batch=batch,
         )
         try:
             outcome = runner.run(

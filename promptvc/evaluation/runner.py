@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from promptvc.clock import now
@@ -17,8 +18,9 @@ from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
+from promptvc.evaluation.batching import BatchMode, BatchSender, batch_failed
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
-from promptvc.evaluation.prices import price_for
+from promptvc.evaluation.prices import BATCH, Price, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.prompts.output_schema import canonical_json
@@ -83,8 +85,10 @@ class Runner:
         concurrency: int | None = None,
         on_result: Callable[[CaseResult], None] | None = None,
         deadline: float | None = None,
+        batch: BatchMode | None = None,
     ):
-        """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors."""
+        """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors.
+        `batch`: the model's requests go through the provider's batch API (where it has one)."""
         self.store = store
         self.settings = settings
         self.root = root
@@ -98,6 +102,10 @@ class Runner:
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
         self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
+        self.batch = batch
+        # Answers a batch brought in this run (response and cost), or the error a request ended with.
+        self._batched: dict[str, tuple[Response, float | None] | ProviderError] = {}
+        self._unbatched: set[str] = set()  # providers without a batch API, warned about once
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -138,6 +146,8 @@ class Runner:
                 [j for j in todo if provider_class(j.identity.provider).recorded]
             )
         try:
+            if self.batch is not None:
+                await self._send_batched(todo)
             for job, result in zip(
                 todo,
                 await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo)),
@@ -165,6 +175,73 @@ class Runner:
         return found | {
             j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
         }
+
+    # -- the batch API (--batch) -------------------------------------------------------------
+
+    async def _send_batched(self, todo: list[CaseJob]) -> None:
+        """The model's requests that nothing stored answers, through each endpoint's batch API,
+        before the cases are graded (judge calls are then sent one by one, as in any run)."""
+        assert self.batch is not None
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                for group in self._batch_groups(todo):
+                    sender = BatchSender(
+                        self.store,
+                        group.provider,
+                        group.endpoint,
+                        self.run_id,
+                        self.batch,
+                        partial(self._batch_answer, group.prices),
+                    )
+                    found = await sender.answers(list(group.requests.values()))
+                    self._batched.update(
+                        (key, a) for key, a in found.items() if isinstance(a, ProviderError)
+                    )
+        except TimeoutError:
+            raise CannotEvaluate(
+                "the deadline passed while the batch was processing ([gate] deadline); "
+                "running again picks it up"
+            ) from None
+        except ProviderError as exc:
+            raise batch_failed(exc) from None
+
+    def _batch_groups(self, todo: list[CaseJob]) -> list[_BatchGroup]:
+        """Per provider endpoint, the requests a batch would carry: sent, not answered by a
+        recording, within their token budget. A provider without a batch API is warned about."""
+        groups: dict[tuple[str, str], _BatchGroup] = {}
+        for job in todo:
+            provider = self._provider(job.identity)
+            if not (provider.sends and provider.recorded) or job.request.key in self._cached:
+                continue
+            if job.over_budget(self._counts.get(job.request.count_key)) is not None:
+                continue
+            if not provider.batches:
+                self._warn_unbatched(provider.name)
+                continue
+            where = (provider.name, job.identity.endpoint)
+            group = groups.setdefault(where, _BatchGroup(provider, job.identity.endpoint))
+            group.requests[job.request.key] = job.request
+            group.prices[job.request.key] = job.price
+        return list(groups.values())
+
+    def _batch_answer(self, prices: dict, request: ModelRequest, response: Response) -> None:
+        """An answer read from a batch: paid for at the batch discount, stored at once."""
+        price = prices[request.key]
+        cost = price.cost(response.input_tokens, response.output_tokens) * BATCH if price else None
+        self.stats.calls += 1
+        self.stats.cost += cost or 0.0
+        self.stats.tokens_in += response.input_tokens
+        self.stats.tokens_out += response.output_tokens
+        self._remember(request, response, cost, source="batch")
+        self._batched[request.key] = (response, cost)
+
+    def _warn_unbatched(self, provider: str) -> None:
+        if provider not in self._unbatched:
+            self._unbatched.add(provider)
+            assert self.batch is not None
+            self.batch.progress(
+                f"warning: the {provider} provider has no batch API; its requests are sent one by one"
+            )
 
     # -- one case -----------------------------------------------------------------------
 
@@ -228,6 +305,11 @@ class Runner:
         provider = self._provider(identity)
         if not provider.recorded:
             return await provider.complete(request), 0.0, False
+        batched = self._batched.get(request.key) if request is job.request else None
+        if isinstance(batched, ProviderError):
+            raise batched
+        if batched is not None:
+            return batched[0], batched[1], True
         row = None if self.no_cache else self._cached_response(request, job, provider)
         if row is None:
             check = None if self.no_cache else self._recorded_meanwhile(request)
@@ -277,7 +359,9 @@ class Runner:
             return self.store.responses_asked([request.ask_key]).get(request.ask_key)
         return self.store.response(request.key)
 
-    def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
+    def _remember(
+        self, request: ModelRequest, response: Response, cost: float | None, source: str = "live"
+    ) -> None:
         """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
         self.store.save_responses(
             [
@@ -294,7 +378,7 @@ class Runner:
                     "tokens_out": response.output_tokens,
                     "latency_ms": response.latency_ms,
                     "cost": cost,
-                    "source": "live",
+                    "source": source,
                     "created_at": now(),
                     "ask_key": request.ask_key,
                 }
@@ -453,6 +537,14 @@ class Runner:
             rows, self._pending = self._pending, []
             self.store.save_results(self.run_id, rows, replace=self.no_cache)
             self._last_flush = time.monotonic()
+
+
+@dataclass
+class _BatchGroup:
+    provider: Provider
+    endpoint: str
+    requests: dict[str, ModelRequest] = field(default_factory=dict)
+    prices: dict[str, Price | None] = field(default_factory=dict)
 
 
 class _RecordedMeanwhile(Exception):

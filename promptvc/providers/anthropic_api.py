@@ -4,6 +4,9 @@ imports anthropic."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anthropic
 
 from promptvc.evals.toolcalls import tool_calls_output
@@ -15,6 +18,7 @@ from promptvc.providers import (
     ProviderOptions,
     Response,
 )
+from promptvc.providers.batchapi import BatchFailure, BatchStatus, BatchUnknown
 from promptvc.providers.retrying import RetryingClient, load_json, message_of
 
 
@@ -89,8 +93,81 @@ class MessagesClient(RetryingClient):
             raise MalformedResponse("the token count is not a number")
         return counted.input_tokens
 
+    # -- Message Batches --------------------------------------------------------------------
+    # Each control call is small and idempotent but for create, so the SDK's own retries serve.
+
+    @property
+    def batches(self):
+        return self.client.with_options(max_retries=self.options.max_retries).messages.batches
+
+    async def submit_batch(self, requests: list[ModelRequest]) -> str:
+        items = [{"custom_id": r.key, "params": r.payload()} for r in requests]
+        async with _batch_call("creating a batch"):
+            created = await self.batches.create(requests=items)
+        return created.id
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        async with _batch_call(f"retrieving batch {batch_id}", batch_id):
+            batch = await self.batches.retrieve(batch_id)
+        counts = batch.request_counts
+        return BatchStatus(
+            batch.id,
+            batch.processing_status == "ended",
+            counts.processing,
+            counts.succeeded,
+            counts.errored + counts.expired + counts.canceled,
+        )
+
+    async def batch_results(
+        self, batch_id: str
+    ) -> AsyncIterator[tuple[str, Response | BatchFailure]]:
+        async with _batch_call(f"reading the results of batch {batch_id}", batch_id):
+            async for item in await self.batches.results(batch_id):
+                yield item.custom_id, _batch_answer(item.result)
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        async with _batch_call(f"canceling batch {batch_id}", batch_id):
+            await self.batches.cancel(batch_id)
+
     async def close(self) -> None:
         await self.client.close()
+
+
+@asynccontextmanager
+async def _batch_call(doing: str, batch_id: str | None = None) -> AsyncIterator[None]:
+    """The SDK's errors as promptvc's: a batch the API does not know, or a failed call."""
+    try:
+        yield
+    except anthropic.NotFoundError as exc:
+        if batch_id is None:
+            raise ProviderError(f"{doing} failed: {message_of(exc)}", unreachable=True) from None
+        raise BatchUnknown(batch_id, f"HTTP 404: {message_of(exc)}") from None
+    except anthropic.APIError as exc:
+        raise ProviderError(
+            f"{doing} failed: {type(exc).__name__}: {message_of(exc)}", unreachable=True
+        ) from None
+
+
+# An errored request that sending again will not answer: the request itself is wrong.
+REQUEST_FAULTS = (
+    "invalid_request_error",
+    "not_found_error",
+    "permission_error",
+    "request_too_large",
+)
+
+
+def _batch_answer(result) -> Response | BatchFailure:
+    if result.type == "succeeded":
+        return parse_message(result.message.to_json().encode(), result.message.model, 0.0)
+    if result.type != "errored":
+        return BatchFailure(result.type, f"the batch request {result.type}", again=True)
+    error = result.error.error
+    return BatchFailure(
+        "errored",
+        f"the batch request errored: {error.type}: {error.message}",
+        again=error.type not in REQUEST_FAULTS,
+    )
 
 
 def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Response:
