@@ -307,13 +307,37 @@ def batch_mode(batch: bool, new: bool):
     is_flag=True,
     help="Send nothing: per set and side, the requests the gate would send and their cost.",
 )
-def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="In CI: send both sides' requests through the Message Batches API (half price; "
+    "waits past [gate] deadline).",
+)
+@click.option(
+    "--new-batch",
+    is_flag=True,
+    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
+)
+def check(base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_batch) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
+    if new_batch and not batch:
+        raise click.UsageError("--new-batch goes with --batch")
     from promptvc.commands.check import run
 
-    sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
+    sys.exit(
+        run(
+            base,
+            markdown,
+            junit,
+            strict,
+            verbose,
+            pre_push,
+            dry_run,
+            batch=batch_mode(batch, new_batch),
+        )
+    )
 
 
 @cli.group()

@@ -248,3 +248,80 @@ def test_split_keeps_each_batch_within_the_limits(monkeypatch):
 def test_polling_backs_off_exponentially_up_to_its_cap():
     waits = batching.Polling(first=1, cap=60).waits()
     assert [next(waits) for _ in range(9)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+def test_check_base_in_ci_sends_each_side_in_one_batch(
+    model_repo, model_server, cli, quick_polling
+):
+    model_server.rule = answer_by_rule
+    model_repo.git("checkout", "-q", "-b", "feature")
+    model_repo.write("prompts/partials/tone.jinja", "Be kind and brief.\n")
+    model_repo.git("commit", "-q", "--no-verify", "-am", "kinder")
+    code, out, err = cli("check", "--base", "main", "--batch")
+    assert code == 0, out + err
+    creates = [r["body"] for r in model_server.requests if r["path"] == "/v1/messages/batches"]
+    assert [len(c["requests"]) for c in creates] == [2, 2]  # the merge-base, then HEAD
+    assert _message_posts(model_server) == []
+    runs = db_rows(model_repo, "SELECT id, complete, command FROM runs ORDER BY id")
+    batches = db_rows(model_repo, "SELECT run_id, state FROM batches ORDER BY id")
+    assert [b["run_id"] for b in batches] == [r["id"] for r in runs]
+    assert {b["state"] for b in batches} == {"collected"} and all(r["complete"] for r in runs)
+
+
+def test_a_batch_that_fails_half_way_keeps_what_it_read_and_leaves_the_run_incomplete(
+    model_repo, model_server, cli, quick_polling, monkeypatch
+):
+    from promptvc.providers import ProviderError
+    from promptvc.providers.anthropic_api import MessagesClient
+
+    model_server.rule = answer_by_rule
+    read = MessagesClient.batch_results
+
+    async def cut_off(self, batch_id):
+        async for item in read(self, batch_id):
+            yield item
+            raise ProviderError("reading the results failed: the connection dropped", True)
+
+    monkeypatch.setattr(MessagesClient, "batch_results", cut_off)
+    code, _, err = cli("eval", "--batch")
+    assert code == 3, err
+    assert "the batch API failed: reading the results failed" in err
+    assert "running again picks up the submitted batch" in err
+    [run] = db_rows(model_repo, "SELECT complete FROM runs")
+    assert run["complete"] == 0
+    assert len(db_rows(model_repo, "SELECT * FROM responses")) == 1  # the answer read is kept
+    assert db_rows(model_repo, "SELECT state FROM batches") == [{"state": "open"}]
+
+    monkeypatch.setattr(MessagesClient, "batch_results", read)
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, err
+    assert model_server.batch_creates == 1  # no second charge: the same batch is read again
+    assert "picked up: 1 request" in err
+    assert json.loads(out)["sets"][0]["passed"] == 2
+    assert len(db_rows(model_repo, "SELECT * FROM responses")) == 2
+
+
+def test_two_thousand_requests_are_one_create_and_a_few_polls(
+    model_repo, model_server, cli, quick_polling
+):
+    lines = [
+        json.dumps({"id": f"q{i}", "vars": {"question": f"Question {i}?"}, "assert": []})
+        for i in range(2000)
+    ]
+    model_repo.write("evals/cases/many.jsonl", "\n".join(lines) + "\n")
+    model_repo.write(
+        "evals/support-answer.yaml",
+        "prompt: support/answer\nprovider: anthropic\nvars: {policy: P}\n"
+        "assert: [{type: contains, value: ok}]\ncases: cases/many.jsonl\n",
+    )
+    model_server.batch_delay = 0.05
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, err
+    assert model_server.batch_creates == 1
+    [create] = [r for r in model_server.requests if r["path"] == "/v1/messages/batches"]
+    assert len(create["body"]["requests"]) == 2000
+    polls = [r for r in model_server.requests if r["path"] == "/v1/messages/batches/msgbatch_0001"]
+    assert 1 <= len(polls) <= 12  # backoff, not a call per request
+    assert _message_posts(model_server) == []
+    assert json.loads(out)["sets"][0]["passed"] == 2000
+    assert len(db_rows(model_repo, "SELECT key FROM responses")) == 2000

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from promptvc.errors import UserError
 from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.wording import plural
 from promptvc.workspace import Workspace
+
+if TYPE_CHECKING:
+    from promptvc.evaluation.batching import BatchMode
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,10 @@ def run(
     verbose: bool = False,
     pre_push: str | None = None,
     dry_run: bool = False,
+    batch: BatchMode | None = None,
 ) -> int:
-    """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
+    """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin.
+    `batch`: both sides' model requests go through the batch API (`--batch`)."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
@@ -147,7 +153,7 @@ def run(
     else:
         compared = [sides(ws, base)]
     codes = [
-        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict)
+        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict, batch)
         for c in compared
         if touches_prompts(ws, c.old, c.new)
     ]
@@ -174,7 +180,12 @@ def _dry_run(ws: Workspace, compared: Sides) -> int:
 
 
 def _check(
-    ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool
+    ws: Workspace,
+    compared: Sides,
+    markdown: str | None,
+    junit: str | None,
+    strict: bool,
+    batch: BatchMode | None = None,
 ) -> int:
     import time
 
@@ -189,8 +200,15 @@ def _check(
     policy = ws.settings.gate
     started = time.monotonic()
     plans = plan_both(ws, compared.old, compared.new)
+    # A batch takes minutes to hours: with --batch the CI job's own timeout bounds the wait, not
+    # the hook's [gate] deadline (an interrupted check picks its batches up when run again).
     outcome = evaluate_both(
-        ws, plans, command="check", spend_cap=ws.settings.spend_cap, deadline=policy.deadline
+        ws,
+        plans,
+        command="check",
+        spend_cap=ws.settings.spend_cap,
+        deadline=None if batch else policy.deadline,
+        batch=batch,
     )
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     rejected = before.stats.rejected + after.stats.rejected

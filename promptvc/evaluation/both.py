@@ -14,6 +14,7 @@ from promptvc.compare import SetComparison, compare
 from promptvc.errors import CannotEvaluate
 from promptvc.evals.goldens import GoldenSet
 from promptvc.evals.scoring import CaseResult
+from promptvc.evaluation.batching import BatchMode
 from promptvc.evaluation.dryrun import DryRun, Side, dry_run
 from promptvc.evaluation.pairwise_judge import judge_pairwise, pairwise_calls
 from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
@@ -132,6 +133,7 @@ def evaluate_both(
     spend_cap: float | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
     deadline: float | None = None,
+    batch: BatchMode | None = None,
 ) -> BothOutcomes:
     """Run both plans (reusing stored results) and compare them, within `deadline` seconds when
     given (what is left then could not be evaluated). One store connection per call, so a TUI
@@ -142,7 +144,9 @@ def evaluate_both(
         if spend_cap is not None:
             check_spend(store, plans, spend_cap)
         before, after = (
-            Runner(store, ws.settings, str(ws.root), on_result=on_result, deadline=ends).run(
+            Runner(
+                store, ws.settings, str(ws.root), on_result=on_result, deadline=ends, batch=batch
+            ).run(
                 plan,
                 snapshot_label=plan.snapshot.label,
                 commit_sha=plan.snapshot.commit,
