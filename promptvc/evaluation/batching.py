@@ -57,7 +57,9 @@ def default_polling() -> Polling:
 
 
 Answer = Response | ProviderError
-OnAnswer = Callable[[ModelRequest, Response], None]
+# Receives answers as they are read, a few hundred at a time (one transaction each).
+OnAnswers = Callable[[list[tuple[ModelRequest, Response]]], None]
+SAVE_EVERY = 200
 
 
 def split(requests: list[ModelRequest]) -> list[list[ModelRequest]]:
@@ -84,18 +86,18 @@ class BatchSender:
         endpoint: str,
         run_id: int,
         mode: BatchMode,
-        on_answer: OnAnswer,
+        on_answers: OnAnswers,
     ):
         self.store = store
         self.provider = provider
         self.endpoint = endpoint
         self.run_id = run_id
         self.mode = mode
-        self.on_answer = on_answer
+        self.on_answers = on_answers
 
     async def answers(self, requests: list[ModelRequest]) -> dict[str, Answer]:
         """{request key: its answer, or the error it ends with}. Each answer is passed to
-        `on_answer` as it is read, so that an interruption keeps what was paid for."""
+        `on_answers` as it is read, so that an interruption keeps what was paid for."""
         by_key = {r.key: r for r in requests}
         answered: dict[str, Answer] = {}
         failures: dict[str, BatchFailure] = {}
@@ -153,12 +155,20 @@ class BatchSender:
         as it is read). The batch is closed only once every result is read."""
         await self._wait(batch_id)
         found: dict[str, Response | BatchFailure] = {}
-        async for key, answer in self.provider.batch_results(batch_id):
-            if key not in keys or key in found:
-                continue
-            found[key] = answer
-            if isinstance(answer, Response):
-                self.on_answer(by_key[key], answer)
+        unsaved: list[tuple[ModelRequest, Response]] = []
+        try:
+            async for key, answer in self.provider.batch_results(batch_id):
+                if key not in keys or key in found:
+                    continue
+                found[key] = answer
+                if isinstance(answer, Response):
+                    unsaved.append((by_key[key], answer))
+                if len(unsaved) >= SAVE_EVERY:
+                    self.on_answers(unsaved)
+                    unsaved = []
+        finally:  # what was read is paid for, whatever stopped the reading
+            if unsaved:
+                self.on_answers(unsaved)
         self.store.close_batch(batch_id, "collected")
         return found
 

@@ -191,7 +191,7 @@ class Runner:
                         group.endpoint,
                         self.run_id,
                         self.batch,
-                        partial(self._batch_answer, group.prices),
+                        partial(self._batch_answers, group.prices),
                     )
                     found = await sender.answers(list(group.requests.values()))
                     self._batched.update(
@@ -224,16 +224,21 @@ class Runner:
             group.prices[job.request.key] = job.price
         return list(groups.values())
 
-    def _batch_answer(self, prices: dict, request: ModelRequest, response: Response) -> None:
-        """An answer read from a batch: paid for at the batch discount, stored at once."""
-        price = prices[request.key]
-        cost = price.cost(response.input_tokens, response.output_tokens) * BATCH if price else None
-        self.stats.calls += 1
-        self.stats.cost += cost or 0.0
-        self.stats.tokens_in += response.input_tokens
-        self.stats.tokens_out += response.output_tokens
-        self._remember(request, response, cost, source="batch")
-        self._batched[request.key] = (response, cost)
+    def _batch_answers(self, prices: dict, answers: list[tuple[ModelRequest, Response]]) -> None:
+        """Answers read from a batch: paid for at the batch discount, stored at once."""
+        rows = []
+        for request, response in answers:
+            price = prices[request.key]
+            cost = (
+                price.cost(response.input_tokens, response.output_tokens) * BATCH if price else None
+            )
+            self.stats.calls += 1
+            self.stats.cost += cost or 0.0
+            self.stats.tokens_in += response.input_tokens
+            self.stats.tokens_out += response.output_tokens
+            rows.append(response_row(request, response, cost, "batch"))
+            self._batched[request.key] = (response, cost)
+        self.store.save_responses(rows, replace=self.no_cache)
 
     def _warn_unbatched(self, provider: str) -> None:
         if provider not in self._unbatched:
@@ -359,31 +364,10 @@ class Runner:
             return self.store.responses_asked([request.ask_key]).get(request.ask_key)
         return self.store.response(request.key)
 
-    def _remember(
-        self, request: ModelRequest, response: Response, cost: float | None, source: str = "live"
-    ) -> None:
+    def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
         """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
         self.store.save_responses(
-            [
-                {
-                    "key": request.key,
-                    "provider": request.provider,
-                    "endpoint": request.endpoint,
-                    "model": request.model,
-                    "request": request.as_json(),
-                    "text": response.text,
-                    "reported_model": response.model,
-                    "stop_reason": response.stop_reason,
-                    "tokens_in": response.input_tokens,
-                    "tokens_out": response.output_tokens,
-                    "latency_ms": response.latency_ms,
-                    "cost": cost,
-                    "source": source,
-                    "created_at": now(),
-                    "ask_key": request.ask_key,
-                }
-            ],
-            replace=self.no_cache,
+            [response_row(request, response, cost, "live")], replace=self.no_cache
         )
 
     async def _grade(
@@ -561,6 +545,29 @@ def structured(request: ModelRequest, response: Response) -> Response:
         return response
     text = canonical_json(response.text)
     return response if text is None else replace(response, text=text)
+
+
+def response_row(
+    request: ModelRequest, response: Response, cost: float | None, source: str
+) -> dict:
+    """A response as the `responses` table stores it (`source`: live, batch or import)."""
+    return {
+        "key": request.key,
+        "provider": request.provider,
+        "endpoint": request.endpoint,
+        "model": request.model,
+        "request": request.as_json(),
+        "text": response.text,
+        "reported_model": response.model,
+        "stop_reason": response.stop_reason,
+        "tokens_in": response.input_tokens,
+        "tokens_out": response.output_tokens,
+        "latency_ms": response.latency_ms,
+        "cost": cost,
+        "source": source,
+        "created_at": now(),
+        "ask_key": request.ask_key,
+    }
 
 
 def _response_from_row(row: dict) -> Response:
