@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from promptvc.errors import CannotEvaluate, Interrupted, PromptvcError, UserError
@@ -89,6 +90,13 @@ def run(
         _refuse_above(store, plan, max_cost)
     err = console(stderr=True)
     _warn_unchecked(plan)
+    if batch is not None:  # through the console the progress bar draws on, above the bar
+        batch = replace(
+            batch,
+            progress=lambda line: err.print(
+                f"promptvc: {line}", markup=False, highlight=False, soft_wrap=True
+            ),
+        )
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
         runner = Runner(
             store,
