@@ -325,3 +325,37 @@ def test_two_thousand_requests_are_one_create_and_a_few_polls(
     assert _message_posts(model_server) == []
     assert json.loads(out)["sets"][0]["passed"] == 2000
     assert len(db_rows(model_repo, "SELECT key FROM responses")) == 2000
+
+
+def test_a_batch_result_line_is_an_answer_or_says_whether_to_send_it_again():
+    from promptvc.providers import MalformedResponse, Response
+    from promptvc.providers.anthropic_api import batch_line
+    from promptvc.providers.batchapi import BatchFailure
+
+    def line(result: dict) -> str:
+        return json.dumps({"custom_id": "k1", "result": result})
+
+    def succeeded(content) -> str:
+        message = {"type": "message", "model": "claude-x", "content": content}
+        usage = {"input_tokens": 3, "output_tokens": 2}
+        return line({"type": "succeeded", "message": {**message, "usage": usage}})
+
+    def errored(kind: str) -> str:
+        error = {"type": "error", "error": {"type": kind, "message": "m"}}
+        return line({"type": "errored", "error": error})
+
+    answer = batch_line(succeeded([{"type": "text", "text": "hi"}]))
+    assert answer == ("k1", Response("hi", "claude-x", None, 3, 2, 0.0))
+    assert batch_line(line({"type": "expired"}))[1] == BatchFailure(
+        "expired", "the batch request expired", again=True
+    )
+    overloaded = batch_line(errored("overloaded_error"))[1]
+    assert isinstance(overloaded, BatchFailure) and overloaded.again
+    invalid = batch_line(errored("invalid_request_error"))[1]
+    assert isinstance(invalid, BatchFailure) and not invalid.again
+    assert "invalid_request_error: m" in invalid.message
+    malformed = batch_line(succeeded("not a list"))[1]
+    assert isinstance(malformed, BatchFailure) and malformed.kind == "malformed"
+    assert not malformed.again
+    with pytest.raises(MalformedResponse):
+        batch_line('{"result": {}}')

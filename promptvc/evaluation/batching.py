@@ -205,8 +205,12 @@ class BatchSender:
 
 
 def _as_answer(answer: Response | BatchFailure) -> Answer:
+    """An answer, or the error of a request that sending again would not answer: a malformed
+    answer is the provider's fault (exit 3), an invalid request the user's (exit 2)."""
     if isinstance(answer, Response):
         return answer
+    if answer.kind == "malformed":
+        return ProviderError(answer.message, unreachable=True)
     return RequestRejected(answer.message)
 
 

@@ -27,11 +27,11 @@ class BatchStatus:
 
 @dataclass(frozen=True)
 class BatchFailure:
-    """A request of a batch that has no answer: it errored, expired (not processed within 24 h)
-    or was canceled. `again`: sending it again may answer it (anything but the request's own
-    fault, such as an invalid request)."""
+    """A request of a batch that has no answer: it errored, expired (not processed within 24 h),
+    was canceled, or came back as something that is not a message (malformed). `again`: sending
+    it again may answer it (anything but the request's own fault, such as an invalid request)."""
 
-    kind: Literal["errored", "expired", "canceled"]
+    kind: Literal["errored", "expired", "canceled", "malformed"]
     message: str
     again: bool
 
