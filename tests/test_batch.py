@@ -97,6 +97,7 @@ def test_interrupted_while_polling_then_run_again_picks_up_the_batch(
     monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
     code, _, err = cli("eval", "--batch")
     assert code == 130, err
+    assert "run again to finish (a submitted batch keeps processing and is picked up)" in err
     assert model_server.batch_creates == 1
     [batch] = db_rows(model_repo, "SELECT * FROM batches")
     assert batch["state"] == "open"

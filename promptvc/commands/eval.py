@@ -116,9 +116,10 @@ def run(
                 runner, "run_id", None
             )  # None: interrupted before the run was recorded
             kept = store.kept_results(run_id) if run_id is not None else 0
+            waiting = " (a submitted batch keeps processing and is picked up)" if batch else ""
             raise Interrupted(
                 f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
-                "run again to finish"
+                f"run again to finish{waiting}"
             ) from None
     unverified = _unverified(ws, store, renderer, outcome.sets)
     if junit:
