@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -18,9 +19,7 @@ def quick_polling(monkeypatch):
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
-        import asyncio
-
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(seconds)
 
     polling = batching.Polling(first=0.01, cap=0.04, sleep=sleep)
     monkeypatch.setattr(batching, "default_polling", lambda: polling)
@@ -322,7 +321,9 @@ def test_two_thousand_requests_are_one_create_and_a_few_polls(
     [create] = [r for r in model_server.requests if r["path"] == "/v1/messages/batches"]
     assert len(create["body"]["requests"]) == 2000
     polls = [r for r in model_server.requests if r["path"] == "/v1/messages/batches/msgbatch_0001"]
-    assert 1 <= len(polls) <= 12  # backoff, not a call per request
+    # Backoff, not a call per request: a look after each wait, the first and the results' own.
+    assert len(polls) == len(quick_polling) + 2
+    assert quick_polling == [min(0.01 * 2**i, 0.04) for i in range(len(quick_polling))]
     assert _message_posts(model_server) == []
     assert json.loads(out)["sets"][0]["passed"] == 2000
     assert len(db_rows(model_repo, "SELECT key FROM responses")) == 2000
@@ -360,3 +361,21 @@ def test_a_batch_result_line_is_an_answer_or_says_whether_to_send_it_again():
     assert not malformed.again
     with pytest.raises(MalformedResponse):
         batch_line('{"result": {}}')
+
+
+def test_dry_run_and_max_cost_price_the_model_calls_at_the_batch_discount(
+    model_repo, model_server, cli
+):
+    model_server.rule = answer_by_rule
+    full = json.loads(cli("eval", "--dry-run", "--json")[1])
+    half = json.loads(cli("eval", "--dry-run", "--batch", "--json")[1])
+    assert half["total"]["requests"] == full["total"]["requests"] == 2
+    assert half["total"]["cost"] == pytest.approx(full["total"]["cost"] * 0.5, abs=1e-6)
+    code, out, _ = cli("eval", "--dry-run", "--batch")
+    assert code == 0 and "--batch (model calls at half price)" in out
+    between = str(full["total"]["cost"] * 0.75)
+    assert cli("eval", "--max-cost", between)[0] == 3
+    assert model_server.batch_creates == 0
+    code, _, err = cli("eval", "--max-cost", between, "--batch")
+    assert code == 0, err
+    assert model_server.batch_creates == 1

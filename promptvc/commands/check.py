@@ -153,7 +153,9 @@ def run(
     else:
         compared = [sides(ws, base)]
     codes = [
-        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict, batch)
+        _dry_run(ws, c, batch is not None)
+        if dry_run
+        else _check(ws, c, markdown, junit, strict, batch)
         for c in compared
         if touches_prompts(ws, c.old, c.new)
     ]
@@ -164,13 +166,14 @@ def run(
     return max(codes, default=0)
 
 
-def _dry_run(ws: Workspace, compared: Sides) -> int:
+def _dry_run(ws: Workspace, compared: Sides, batch: bool = False) -> int:
     """What the gate would send for this comparison, and its cost; nothing is sent."""
     from promptvc.evaluation.both import dry_run_both, plan_both
     from promptvc.views.dryrun import print_dry_run
 
-    result = dry_run_both(ws, plan_both(ws, compared.old, compared.new))
-    print_dry_run(f"promptvc check · {compared.label}", result)
+    result = dry_run_both(ws, plan_both(ws, compared.old, compared.new), batch=batch)
+    how = " · --batch (model calls at half price)" if batch else ""
+    print_dry_run(f"promptvc check · {compared.label}{how}", result)
     cap = ws.settings.spend_cap
     if cap is not None and result.total.cost > cap:
         from promptvc.wording import money

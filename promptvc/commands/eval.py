@@ -84,10 +84,10 @@ def run(
         return _report_broken(broken, 0)
     store = Store(ws.db_path)
     if dry_run:
-        _print_dry_run(ws, store, plan, snapshot.label, as_json)
+        _print_dry_run(ws, store, plan, snapshot.label, as_json, batch is not None)
         return _report_broken(broken, 0)
     if max_cost is not None and not no_cache:
-        _refuse_above(store, plan, max_cost)
+        _refuse_above(store, plan, max_cost, batch is not None)
     err = console(stderr=True)
     _warn_unchecked(plan)
     if batch is not None:  # through the console the progress bar draws on, above the bar
@@ -171,24 +171,25 @@ def run(
     return _report_broken(broken, 0)
 
 
-def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool) -> None:
+def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool, batch: bool) -> None:
     from promptvc.evaluation.dryrun import dry_run
     from promptvc.views.dryrun import dry_run_json, print_dry_run
 
-    result = dry_run(store, ws.settings, [("", plan)])
+    result = dry_run(store, ws.settings, [("", plan)], batch=batch)
+    label = f"{label} · --batch (model calls at half price)" if batch else label
     if as_json:
         print(dry_run_json(result, snapshot=label))
     else:
         print_dry_run(f"promptvc eval · {label}", result)
 
 
-def _refuse_above(store, plan, cap: float) -> None:
+def _refuse_above(store, plan, cap: float, batch: bool) -> None:
     """--max-cost: what the run would send (after the cache) is estimated before anything is."""
     from promptvc.evaluation.plan import estimate_cost
     from promptvc.evaluation.runner import calls_to_send
     from promptvc.wording import money
 
-    calls = calls_to_send(store, plan.jobs)
+    calls = calls_to_send(store, plan.jobs, batch=batch)
     cost = estimate_cost(calls)
     if cost > cap:
         raise CannotEvaluate(

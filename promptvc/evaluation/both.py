@@ -91,13 +91,14 @@ def spend(store: Store, plans: BothPlans) -> Spend:
     return Spend(len(calls), estimate_cost(calls))
 
 
-def dry_run_both(ws: Workspace, plans: BothPlans) -> DryRun:
+def dry_run_both(ws: Workspace, plans: BothPlans, *, batch: bool = False) -> DryRun:
     """What evaluating both sides would send, per set and side, sending nothing: the model's and
-    judge's calls of each side, and the pairwise judge's."""
+    judge's calls of each side, and the pairwise judge's (`batch`: as `check --batch` would)."""
     store = Store(ws.db_path)
     try:
         sides: list[tuple[Side, EvalPlan]] = [("before", plans.before), ("after", plans.after)]
-        return dry_run(store, ws.settings, sides, pairwise_calls(store, *plans.plans))
+        pairwise = pairwise_calls(store, *plans.plans)
+        return dry_run(store, ws.settings, sides, pairwise, batch=batch)
     finally:
         store.close()
 

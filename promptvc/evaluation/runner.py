@@ -596,14 +596,16 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
     }
 
 
-def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> list[Call]:
+def calls_to_send(
+    store: Store, jobs: list[CaseJob], *, keyed: bool = False, batch: bool = False
+) -> list[Call]:
     """The calls a run of these jobs would make: the model's, unless a result can be reused or the
     response is recorded; and the judge's, for every result not reused (its request depends on
     the output, so it cannot be looked up before). The model's input tokens are as the provider
     counted them where it has (`eval --dry-run`), else estimated offline. A case's output is
     estimated at the length its earlier answers had, where the store has any (a quarter of
     max_tokens is the fallback). `keyed`: as a run with the tier's key would (a set without one
-    runs from recordings)."""
+    runs from recordings). `batch`: the model's calls a batch API takes are at its discount."""
     to_run, to_send = jobs_to_run(store, jobs, keyed=keyed)
     counts = store.token_counts(j.request.count_key for j in to_run)
     typical = store.typical_output_tokens(j.golden.id for j in to_send)
@@ -616,7 +618,12 @@ def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> 
         if id(job) in sending:
             call = job.model_call if counted is None else job.counted_call(counted)
             seen = typical.get((job.golden.id, job.case.id))
-            calls.append(replace(call, output_tokens=round(seen)) if seen else call)
+            call = replace(call, output_tokens=round(seen)) if seen else call
+            batched = (
+                batch
+                and provider_class(job.identity.kind if keyed else job.identity.provider).batches
+            )
+            calls.append(replace(call, discount=BATCH) if batched else call)
         calls.extend(job.judge_calls)
     return calls
 
