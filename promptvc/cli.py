@@ -260,6 +260,17 @@ def report(revs, output, staged, evaluate, every_set) -> None:
     help="Run only part K of N of the cases (split by case, the same on every machine); "
     "`promptvc merge` combines the parts.",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the model's requests through the Message Batches API (half price; "
+    "a re-run picks up a submitted batch).",
+)
+@click.option(
+    "--new-batch",
+    is_flag=True,
+    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
+)
 def eval_(
     names,
     pattern,
@@ -276,10 +287,14 @@ def eval_(
     dry_run,
     max_cost,
     shard,
+    batch,
+    new_batch,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
+    if new_batch and not batch:
+        raise click.UsageError("--new-batch goes with --batch")
     from promptvc.commands.eval import run
 
     sys.exit(
@@ -299,8 +314,18 @@ def eval_(
             dry_run=dry_run,
             max_cost=max_cost,
             shard=shard,
+            batch=batch_mode(batch, new_batch),
         )
     )
+
+
+def batch_mode(batch: bool, new: bool):
+    """--batch's polling and progress (one line a look, on stderr), or None without it."""
+    if not batch:
+        return None
+    from promptvc.evaluation.batching import BatchMode, default_polling
+
+    return BatchMode(default_polling(), new, lambda line: click.echo(f"promptvc: {line}", err=True))
 
 
 @cli.command()
@@ -323,13 +348,37 @@ def eval_(
     is_flag=True,
     help="Send nothing: per set and side, the requests the gate would send and their cost.",
 )
-def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="In CI: send both sides' requests through the Message Batches API (half price; "
+    "waits past [gate] deadline).",
+)
+@click.option(
+    "--new-batch",
+    is_flag=True,
+    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
+)
+def check(base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_batch) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
+    if new_batch and not batch:
+        raise click.UsageError("--new-batch goes with --batch")
     from promptvc.commands.check import run
 
-    sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
+    sys.exit(
+        run(
+            base,
+            markdown,
+            junit,
+            strict,
+            verbose,
+            pre_push,
+            dry_run,
+            batch=batch_mode(batch, new_batch),
+        )
+    )
 
 
 @cli.command()

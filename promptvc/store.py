@@ -432,6 +432,48 @@ class Store:
             with self.immediate() as conn:
                 _insert_or_ignore(conn, "token_counts", TOKEN_COUNT_COLUMNS, rows)
 
+    # -- submitted batches ----------------------------------------------------------------
+
+    @guarded
+    def save_batch(
+        self, batch_id: str, run_id: int, provider: str, endpoint: str, keys: list[str]
+    ) -> None:
+        """Recorded right after the API accepted it: from here on a re-run picks it up."""
+        with self.immediate() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO batches (id, run_id, provider, endpoint, requests, state, "
+                "created_at) VALUES (?, ?, ?, ?, ?, 'open', ?)",
+                (batch_id, run_id, provider, endpoint, len(keys), now()),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO batch_requests (batch_id, request_key) VALUES (?, ?)",
+                [(batch_id, key) for key in keys],
+            )
+
+    @guarded
+    def open_batches(self, endpoint: str, keys: Iterable[str]) -> dict[str, list[str]]:
+        """{batch id: the given request keys it carries} for the open batches sent to `endpoint`."""
+        found: dict[str, list[str]] = {}
+        for chunk in map(list, chunks(keys, BATCH)):
+            query = (
+                "SELECT batch_id, request_key FROM batch_requests JOIN batches "
+                "ON batches.id = batch_requests.batch_id WHERE batches.state = 'open' "
+                f"AND batches.endpoint = ? AND request_key IN ({', '.join('?' for _ in chunk)}) "
+                "ORDER BY batches.created_at"
+            )
+            for batch_id, key in self.db.execute(query, [endpoint, *chunk]).fetchall():
+                found.setdefault(batch_id, []).append(key)
+        return found
+
+    @guarded
+    def close_batch(self, batch_id: str, state: str) -> None:
+        """`collected` once its results are stored; `dropped` when the user asked for a new one."""
+        with self.immediate() as conn:
+            conn.execute(
+                "UPDATE batches SET state = ?, ended_at = ? WHERE id = ?",
+                (state, now(), batch_id),
+            )
+
     # -- judge calibrations ---------------------------------------------------------------
 
     @guarded

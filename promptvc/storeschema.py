@@ -398,3 +398,31 @@ def m010_prompt_cache_tokens(db: sqlite_utils.Database) -> None:
         db.table(table).add_column("cache_read_tokens", int)
     for table in ("results", "set_scores", "runs"):
         db.table(table).add_column("cache_saved", float)
+
+
+@migrations()
+def m011_batches(db: sqlite_utils.Database) -> None:
+    # Batches submitted to a provider's batch API, with the run that submitted them and the requests
+    # they carry (by cache key): a run interrupted while a batch processes picks it up again
+    # instead of paying twice. `state`: open until its results are stored, then collected; dropped
+    # when the user asked for a new batch.
+    db.table("batches").create(
+        {
+            "id": str,
+            "run_id": int,
+            "provider": str,
+            "endpoint": str,
+            "requests": int,
+            "state": str,
+            "created_at": str,
+            "ended_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.table("batch_requests").create(
+        {"batch_id": str, "request_key": str},
+        pk=("batch_id", "request_key"),
+        foreign_keys=[("batch_id", "batches", "id")],
+    )
+    db.table("batch_requests").create_index(["request_key"], index_name="idx_batch_requests_key")

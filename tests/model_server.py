@@ -14,7 +14,12 @@ Prompt caching is simulated: a request whose blocks carry `cache_control` report
 to its last breakpoint as `cache_creation_input_tokens` the first time that prefix is seen (for
 the model) and as `cache_read_input_tokens` after, a shorter cached prefix read and the rest
 written; a prefix under `cache_min_tokens` words is not cached. Chat completions report
-`cached_tokens` as OpenAI does, in usage.prompt_tokens_details, when it is set."""
+`cached_tokens` as OpenAI does, in usage.prompt_tokens_details, when it is set.
+
+The Message Batches endpoints (create, retrieve, results as JSON Lines at the `results_url`,
+cancel) answer each request of a batch as /v1/messages would; a batch ends `batch_delay` seconds
+after it was created, and `batch_fail` of its requests (counted across batches) end as
+`batch_fail_kind` instead (errored, expired or canceled). `batch_creates` counts the creates."""
 
 from __future__ import annotations
 
@@ -53,6 +58,12 @@ class ModelServer:
     prompt_cache: set[str] = field(default_factory=set)  # the prefixes cached so far
     cache_min_tokens: int = 0
     cached_tokens: int | None = None  # what an OpenAI-compatible endpoint says it read from cache
+    batches: dict[str, dict] = field(default_factory=dict)  # id: {"requests", "created", ...}
+    batch_delay: float = 0.0
+    batch_fail: int = 0
+    batch_fail_kind: str = "errored"
+    batch_error_type: str = "api_error"  # an errored request's error type
+    batch_creates: int = 0
 
     def reply_for(self, body: dict) -> str | list[dict]:
         if self.queue:
@@ -100,6 +111,10 @@ def _handler(server: ModelServer):
                 server.requests.append(
                     {"path": self.path, "body": body, "headers": dict(self.headers)}
                 )
+            if "/messages/batches" in self.path:
+                _batch_post(self, server, body)
+                return
+            with server.lock:
                 fail = server.failures_sent < server.fail_first
                 if fail:
                     server.failures_sent += 1
@@ -121,29 +136,18 @@ def _handler(server: ModelServer):
             if raw is not None:
                 self._send_bytes(200, raw)
                 return
-            content = [{"type": "text", "text": text}] if isinstance(text, str) else text
-            calls = any(block.get("type") == "tool_use" for block in content)
-            words = max(1, len(json.dumps(content).split()) if calls else len(str(text).split()))
             if self.path.endswith("/chat/completions"):
+                words = max(1, len(str(text).split()))
                 self._send(200, _completion(server, body, text, words))
                 return
-            self._send(
-                200,
-                {
-                    "id": f"msg_{len(server.requests)}",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": body.get("model", _model_in(self.path)) + "-20990101",
-                    "content": content,
-                    "stop_reason": "tool_use" if calls else server.stop_reason,
-                    "stop_sequence": None,
-                    "usage": {
-                        "input_tokens": 100,
-                        "output_tokens": words,
-                        **_cache_usage(server, body),
-                    },
-                },
-            )
+            self._send(200, _message(server, body, text, _model_in(self.path)))
+
+        def do_GET(self):
+            with server.lock:
+                server.requests.append(
+                    {"path": self.path, "body": None, "headers": dict(self.headers)}
+                )
+            _batch_get(self, server)
 
         def _send(self, status: int, payload: dict, retry: bool = False):
             self._send_bytes(status, json.dumps(payload).encode(), retry)
@@ -164,6 +168,124 @@ def _handler(server: ModelServer):
             self.wfile.write(data)
 
     return Handler
+
+
+def _message(server: ModelServer, body: dict, text: str | list[dict], model: str) -> dict:
+    content = [{"type": "text", "text": text}] if isinstance(text, str) else text
+    calls = any(block.get("type") == "tool_use" for block in content)
+    words = max(1, len(json.dumps(content).split()) if calls else len(str(text).split()))
+    return {
+        "id": f"msg_{len(server.requests)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", model) + "-20990101",
+        "content": content,
+        "stop_reason": "tool_use" if calls else server.stop_reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 100, "output_tokens": words, **_cache_usage(server, body)},
+    }
+
+
+def _batch_post(handler, server: ModelServer, body: dict) -> None:
+    """POST /v1/messages/batches (create) and /v1/messages/batches/{id}/cancel."""
+    path = handler.path.split("?")[0]
+    if path.endswith("/cancel"):
+        batch_id = path.split("/")[-2]
+        with server.lock:
+            batch = server.batches.get(batch_id)
+            if batch is not None:
+                batch["canceled"] = True
+        if batch is None:
+            handler._send(404, _not_found(batch_id))
+            return
+        handler._send(200, _batch_object(server, batch_id))
+        return
+    with server.lock:
+        server.batch_creates += 1
+        batch_id = f"msgbatch_{server.batch_creates:04d}"
+        outcomes = {}
+        for item in body["requests"]:
+            if server.batch_fail > 0:
+                server.batch_fail -= 1
+                outcomes[item["custom_id"]] = server.batch_fail_kind
+        server.batches[batch_id] = {
+            "requests": body["requests"],
+            "created": time.monotonic(),
+            "outcomes": outcomes,
+            "canceled": False,
+        }
+    handler._send(200, _batch_object(server, batch_id))
+
+
+def _batch_get(handler, server: ModelServer) -> None:
+    """GET /v1/messages/batches/{id} (retrieve) and /v1/messages/batches/{id}/results."""
+    parts = handler.path.split("?")[0].rstrip("/").split("/")
+    results = parts[-1] == "results"
+    batch_id = parts[-2] if results else parts[-1]
+    with server.lock:
+        known = batch_id in server.batches
+    if not known:
+        handler._send(404, _not_found(batch_id))
+        return
+    if not results:
+        handler._send(200, _batch_object(server, batch_id))
+        return
+    lines = [json.dumps(line) for line in _batch_results(server, batch_id)]
+    handler._send_bytes(200, ("\n".join(lines) + "\n").encode())
+
+
+def _ended(server: ModelServer, batch: dict) -> bool:
+    return batch["canceled"] or time.monotonic() - batch["created"] >= server.batch_delay
+
+
+def _batch_object(server: ModelServer, batch_id: str) -> dict:
+    with server.lock:
+        batch = server.batches[batch_id]
+        ended = _ended(server, batch)
+        kinds = [
+            _outcome(batch, item["custom_id"]) if ended else "processing"
+            for item in batch["requests"]
+        ]
+    return {
+        "id": batch_id,
+        "type": "message_batch",
+        "processing_status": "ended" if ended else "in_progress",
+        "request_counts": {
+            kind: kinds.count(kind)
+            for kind in ("processing", "succeeded", "errored", "canceled", "expired")
+        },
+        "created_at": "2026-11-20T10:00:00Z",
+        "expires_at": "2026-11-21T10:00:00Z",
+        "ended_at": "2026-11-20T10:00:01Z" if ended else None,
+        "cancel_initiated_at": None,
+        "archived_at": None,
+        "results_url": f"{server.url}/v1/messages/batches/{batch_id}/results" if ended else None,
+    }
+
+
+def _outcome(batch: dict, custom_id: str) -> str:
+    return batch["outcomes"].get(custom_id) or ("canceled" if batch["canceled"] else "succeeded")
+
+
+def _batch_results(server: ModelServer, batch_id: str) -> Iterator[dict]:
+    batch = server.batches[batch_id]
+    for item in batch["requests"]:
+        kind = _outcome(batch, item["custom_id"])
+        if kind == "succeeded":
+            with server.lock:
+                text = server.reply_for(item["params"])
+            result = {"type": "succeeded", "message": _message(server, item["params"], text, "")}
+        elif kind == "errored":
+            error = {"type": server.batch_error_type, "message": "the request failed"}
+            result = {"type": "errored", "error": {"type": "error", "error": error}}
+        else:
+            result = {"type": kind}
+        yield {"custom_id": item["custom_id"], "result": result}
+
+
+def _not_found(batch_id: str) -> dict:
+    error = {"type": "not_found_error", "message": f"no batch {batch_id}"}
+    return {"type": "error", "error": error}
 
 
 FINISH_REASONS = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls"}

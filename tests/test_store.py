@@ -235,3 +235,20 @@ def test_log_never_compares_a_score_with_one_from_another_provider(support_repo,
     assert (
         data[0]["sets"][0]["delta"] is None and data[0]["sets"][0]["endpoint"] == model_server.url
     )
+
+
+def test_every_migration_function_is_registered_in_order():
+    """A migration written but not registered (a lost decorator in a merge) would never run."""
+    import inspect
+    import re
+
+    from promptvc import storeschema
+
+    written = sorted(
+        name
+        for name, _ in inspect.getmembers(storeschema, inspect.isfunction)
+        if re.fullmatch(r"m\d{3}_\w+", name)
+    )
+    registered = [m.name for m in storeschema.migrations._migrations]
+    assert registered == written
+    assert [int(name[1:4]) for name in written] == list(range(1, len(written) + 1))

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from promptvc.errors import UserError
 from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
 from promptvc.wording import plural
 from promptvc.workspace import Workspace
+
+if TYPE_CHECKING:
+    from promptvc.evaluation.batching import BatchMode
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,10 @@ def run(
     verbose: bool = False,
     pre_push: str | None = None,
     dry_run: bool = False,
+    batch: BatchMode | None = None,
 ) -> int:
-    """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
+    """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin.
+    `batch`: both sides' model requests go through the batch API (`--batch`)."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
         print("promptvc check: skipped (PROMPTVC_SKIP=1)")
         return 0
@@ -158,7 +164,10 @@ def run(
     if not dry_run and any([_refuse_secrets(ws, c) for c in compared]):
         return 1
     codes = [
-        _dry_run(ws, c) if dry_run else _check(ws, c, markdown, junit, strict) for c in compared
+        _dry_run(ws, c, batch is not None)
+        if dry_run
+        else _check(ws, c, markdown, junit, strict, batch)
+        for c in compared
     ]
     if (
         not codes and verbose
@@ -187,13 +196,14 @@ def _refuse_secrets(ws: Workspace, compared: Sides) -> bool:
     return bool(findings)
 
 
-def _dry_run(ws: Workspace, compared: Sides) -> int:
+def _dry_run(ws: Workspace, compared: Sides, batch: bool = False) -> int:
     """What the gate would send for this comparison, and its cost; nothing is sent."""
     from promptvc.evaluation.both import dry_run_both, plan_both
     from promptvc.views.dryrun import print_dry_run
 
-    result = dry_run_both(ws, plan_both(ws, compared.old, compared.new))
-    print_dry_run(f"promptvc check · {compared.label}", result)
+    result = dry_run_both(ws, plan_both(ws, compared.old, compared.new), batch=batch)
+    how = " · --batch (model calls at half price)" if batch else ""
+    print_dry_run(f"promptvc check · {compared.label}{how}", result)
     cap = ws.settings.spend_cap
     if cap is not None and result.total.cost > cap:
         from promptvc.wording import money
@@ -203,7 +213,12 @@ def _dry_run(ws: Workspace, compared: Sides) -> int:
 
 
 def _check(
-    ws: Workspace, compared: Sides, markdown: str | None, junit: str | None, strict: bool
+    ws: Workspace,
+    compared: Sides,
+    markdown: str | None,
+    junit: str | None,
+    strict: bool,
+    batch: BatchMode | None = None,
 ) -> int:
     import time
 
@@ -218,8 +233,15 @@ def _check(
     policy = ws.settings.gate
     started = time.monotonic()
     plans = plan_both(ws, compared.old, compared.new)
+    # A batch takes minutes to hours: with --batch the CI job's own timeout bounds the wait, not
+    # the hook's [gate] deadline (an interrupted check picks its batches up when run again).
     outcome = evaluate_both(
-        ws, plans, command="check", spend_cap=ws.settings.spend_cap, deadline=policy.deadline
+        ws,
+        plans,
+        command="check",
+        spend_cap=ws.settings.spend_cap,
+        deadline=None if batch else policy.deadline,
+        batch=batch,
     )
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     rejected = before.stats.rejected + after.stats.rejected

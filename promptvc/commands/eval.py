@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from promptvc.errors import CannotEvaluate, Interrupted, PromptvcError, UserError
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from promptvc.evals.goldens import BrokenSet
+    from promptvc.evaluation.batching import BatchMode
 
 
 def run(
@@ -36,6 +38,7 @@ def run(
     dry_run: bool = False,
     max_cost: float | None = None,
     shard: str | None = None,
+    batch: BatchMode | None = None,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -89,12 +92,19 @@ def run(
         return _report_broken(broken, 0)
     store = Store(ws.db_path)
     if dry_run:
-        _print_dry_run(ws, store, plan, snapshot.label, as_json)
+        _print_dry_run(ws, store, plan, snapshot.label, as_json, batch is not None)
         return _report_broken(broken, 0)
     if max_cost is not None and not no_cache:
-        _refuse_above(store, plan, max_cost)
+        _refuse_above(store, plan, max_cost, batch is not None)
     err = console(stderr=True)
     _warn_unchecked(plan)
+    if batch is not None:  # through the console the progress bar draws on, above the bar
+        batch = replace(
+            batch,
+            progress=lambda line: err.print(
+                f"promptvc: {line}", markup=False, highlight=False, soft_wrap=True
+            ),
+        )
     with _progress(err, len(plan.jobs), quiet=as_json) as advance:
         runner = Runner(
             store,
@@ -103,6 +113,7 @@ def run(
             no_cache=no_cache,
             concurrency=concurrency,
             on_result=lambda result: advance(),
+            batch=batch,
         )
         try:
             outcome = runner.run(
@@ -113,9 +124,10 @@ def run(
                 runner, "run_id", None
             )  # None: interrupted before the run was recorded
             kept = store.kept_results(run_id) if run_id is not None else 0
+            waiting = " (a submitted batch keeps processing and is picked up)" if batch else ""
             raise Interrupted(
                 f"interrupted: {kept} of {plural(len(plan.jobs), 'result')} kept; "
-                "run again to finish"
+                f"run again to finish{waiting}"
             ) from None
     unverified = _unverified(ws, store, renderer, outcome.sets)
     if junit:
@@ -169,24 +181,25 @@ def run(
     return _report_broken(broken, 0)
 
 
-def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool) -> None:
+def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool, batch: bool) -> None:
     from promptvc.evaluation.dryrun import dry_run
     from promptvc.views.dryrun import dry_run_json, print_dry_run
 
-    result = dry_run(store, ws.settings, [("", plan)])
+    result = dry_run(store, ws.settings, [("", plan)], batch=batch)
+    label = f"{label} · --batch (model calls at half price)" if batch else label
     if as_json:
         print(dry_run_json(result, snapshot=label))
     else:
         print_dry_run(f"promptvc eval · {label}", result)
 
 
-def _refuse_above(store, plan, cap: float) -> None:
+def _refuse_above(store, plan, cap: float, batch: bool) -> None:
     """--max-cost: what the run would send (after the cache) is estimated before anything is."""
     from promptvc.evaluation.plan import estimate_cost
     from promptvc.evaluation.runner import calls_to_send
     from promptvc.wording import money
 
-    calls = calls_to_send(store, plan.jobs)
+    calls = calls_to_send(store, plan.jobs, batch=batch)
     cost = estimate_cost(calls)
     if cost > cap:
         raise CannotEvaluate(

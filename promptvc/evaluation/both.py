@@ -14,6 +14,7 @@ from promptvc.compare import SetComparison, compare
 from promptvc.errors import CannotEvaluate
 from promptvc.evals.goldens import GoldenSet
 from promptvc.evals.scoring import CaseResult
+from promptvc.evaluation.batching import BatchMode
 from promptvc.evaluation.dryrun import DryRun, Side, dry_run
 from promptvc.evaluation.pairwise_judge import judge_pairwise, pairwise_calls
 from promptvc.evaluation.plan import EvalPlan, estimate_cost, plan_eval
@@ -90,13 +91,14 @@ def spend(store: Store, plans: BothPlans) -> Spend:
     return Spend(len(calls), estimate_cost(calls))
 
 
-def dry_run_both(ws: Workspace, plans: BothPlans) -> DryRun:
+def dry_run_both(ws: Workspace, plans: BothPlans, *, batch: bool = False) -> DryRun:
     """What evaluating both sides would send, per set and side, sending nothing: the model's and
-    judge's calls of each side, and the pairwise judge's."""
+    judge's calls of each side, and the pairwise judge's (`batch`: as `check --batch` would)."""
     store = Store(ws.db_path)
     try:
         sides: list[tuple[Side, EvalPlan]] = [("before", plans.before), ("after", plans.after)]
-        return dry_run(store, ws.settings, sides, pairwise_calls(store, *plans.plans))
+        pairwise = pairwise_calls(store, *plans.plans)
+        return dry_run(store, ws.settings, sides, pairwise, batch=batch)
     finally:
         store.close()
 
@@ -132,6 +134,7 @@ def evaluate_both(
     spend_cap: float | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
     deadline: float | None = None,
+    batch: BatchMode | None = None,
 ) -> BothOutcomes:
     """Run both plans (reusing stored results) and compare them, within `deadline` seconds when
     given (what is left then could not be evaluated). One store connection per call, so a TUI
@@ -142,7 +145,9 @@ def evaluate_both(
         if spend_cap is not None:
             check_spend(store, plans, spend_cap)
         before, after = (
-            Runner(store, ws.settings, str(ws.root), on_result=on_result, deadline=ends).run(
+            Runner(
+                store, ws.settings, str(ws.root), on_result=on_result, deadline=ends, batch=batch
+            ).run(
                 plan,
                 snapshot_label=plan.snapshot.label,
                 commit_sha=plan.snapshot.commit,

@@ -71,19 +71,29 @@ def dry_run(
     settings: Settings,
     plans: Sequence[tuple[Side, EvalPlan]],
     pairwise: list[Call] | None = None,
+    *,
+    batch: bool = False,
 ) -> DryRun:
     """Per set (and side), what a run of these plans would send, as a run with the tiers' keys
     would (without one, a set runs from recordings and sends nothing); `pairwise`: the pairwise
-    judge's calls of a comparison. Counts the model's input tokens first, where it can."""
+    judge's calls of a comparison. Counts the model's input tokens first, where it can.
+    `batch`: the model's calls are priced as `--batch` sends them."""
     counting = count_tokens(store, settings, [job for _, plan in plans for job in plan.jobs])
-    sets = [set_estimate(store, set_plan, side) for side, plan in plans for set_plan in plan.sets]
+    sets = [
+        set_estimate(store, set_plan, side, batch=batch)
+        for side, plan in plans
+        for set_plan in plan.sets
+    ]
     if pairwise:
         sets.append(SetEstimate.of(PAIRWISE, "", pairwise))
     return DryRun(tuple(sets), counting)
 
 
-def set_estimate(store: Store, plan: SetPlan, side: Side = "") -> SetEstimate:
-    return SetEstimate.of(plan.golden.id, side, calls_to_send(store, list(plan.jobs), keyed=True))
+def set_estimate(
+    store: Store, plan: SetPlan, side: Side = "", *, batch: bool = False
+) -> SetEstimate:
+    calls = calls_to_send(store, list(plan.jobs), keyed=True, batch=batch)
+    return SetEstimate.of(plan.golden.id, side, calls)
 
 
 def count_tokens(store: Store, settings: Settings, jobs: list[CaseJob]) -> str | None:

@@ -37,10 +37,13 @@ class Call:
     input_tokens: int
     output_tokens: int
     counted: bool = False  # the input tokens were counted by the provider, not estimated
+    discount: float = 1.0  # what of the price is billed: prices.BATCH when sent in a batch
 
     @property
     def cost(self) -> float:
-        return self.price.cost(self.input_tokens, self.output_tokens) if self.price else 0.0
+        if not self.price:
+            return 0.0
+        return self.price.cost(self.input_tokens, self.output_tokens) * self.discount
 
 
 @dataclass(frozen=True)

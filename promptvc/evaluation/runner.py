@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 from promptvc.clock import now
@@ -17,8 +18,9 @@ from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
+from promptvc.evaluation.batching import BatchMode, BatchSender, batch_failed
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
-from promptvc.evaluation.prices import CacheUse, price_for
+from promptvc.evaluation.prices import BATCH, CacheUse, Price, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.prompts.output_schema import canonical_json
@@ -86,8 +88,10 @@ class Runner:
         concurrency: int | None = None,
         on_result: Callable[[CaseResult], None] | None = None,
         deadline: float | None = None,
+        batch: BatchMode | None = None,
     ):
-        """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors."""
+        """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors.
+        `batch`: the model's requests go through the provider's batch API (where it has one)."""
         self.store = store
         self.settings = settings
         self.root = root
@@ -101,6 +105,10 @@ class Runner:
         self._last_flush = time.monotonic()
         self._cached: dict[str, dict] = {}
         self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
+        self.batch = batch
+        # Answers a batch brought in this run (response and cost), or the error a request ended with.
+        self._batched: dict[str, tuple[Response, float | None] | ProviderError] = {}
+        self._unbatched: set[str] = set()  # providers without a batch API, warned about once
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -141,6 +149,8 @@ class Runner:
                 [j for j in todo if provider_class(j.identity.provider).recorded]
             )
         try:
+            if self.batch is not None:
+                await self._send_batched(todo)
             for job, result in zip(
                 todo,
                 await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo)),
@@ -168,6 +178,78 @@ class Runner:
         return found | {
             j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
         }
+
+    # -- the batch API (--batch) -------------------------------------------------------------
+
+    async def _send_batched(self, todo: list[CaseJob]) -> None:
+        """The model's requests that nothing stored answers, through each endpoint's batch API,
+        before the cases are graded (judge calls are then sent one by one, as in any run)."""
+        assert self.batch is not None
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                for group in self._batch_groups(todo):
+                    sender = BatchSender(
+                        self.store,
+                        group.provider,
+                        group.endpoint,
+                        self.run_id,
+                        self.batch,
+                        partial(self._batch_answers, group.prices),
+                    )
+                    found = await sender.answers(list(group.requests.values()))
+                    self._batched.update(
+                        (key, a) for key, a in found.items() if isinstance(a, ProviderError)
+                    )
+        except TimeoutError:
+            raise CannotEvaluate(
+                "the deadline passed while the batch was processing ([gate] deadline); "
+                "running again picks it up"
+            ) from None
+        except ProviderError as exc:
+            raise batch_failed(exc) from None
+
+    def _batch_groups(self, todo: list[CaseJob]) -> list[_BatchGroup]:
+        """Per provider endpoint, the requests a batch would carry: sent, not answered by a
+        recording, within their token budget. A provider without a batch API is warned about."""
+        groups: dict[tuple[str, str], _BatchGroup] = {}
+        for job in todo:
+            provider = self._provider(job.identity)
+            if not (provider.sends and provider.recorded) or job.request.key in self._cached:
+                continue
+            if job.over_budget(self._counts.get(job.request.count_key)) is not None:
+                continue
+            if not provider.batches:
+                self._warn_unbatched(provider.name)
+                continue
+            where = (provider.name, job.identity.endpoint)
+            group = groups.setdefault(where, _BatchGroup(provider, job.identity.endpoint))
+            group.requests[job.request.key] = job.request
+            group.prices[job.request.key] = job.price
+        return list(groups.values())
+
+    def _batch_answers(self, prices: dict, answers: list[tuple[ModelRequest, Response]]) -> None:
+        """Answers read from a batch: paid for at the batch discount, stored at once."""
+        rows = []
+        for request, response in answers:
+            price = prices[request.key]
+            cost = (
+                price.cost(response.input_tokens, response.output_tokens) * BATCH if price else None
+            )
+            self.stats.calls += 1
+            self.stats.cost += cost or 0.0
+            self.stats.tokens_in += response.input_tokens
+            self.stats.tokens_out += response.output_tokens
+            rows.append(response_row(request, response, cost, "batch"))
+            self._batched[request.key] = (response, cost)
+        self.store.save_responses(rows, replace=self.no_cache)
+
+    def _warn_unbatched(self, provider: str) -> None:
+        if provider not in self._unbatched:
+            self._unbatched.add(provider)
+            assert self.batch is not None
+            self.batch.progress(
+                f"warning: the {provider} provider has no batch API; its requests are sent one by one"
+            )
 
     # -- one case -----------------------------------------------------------------------
 
@@ -231,6 +313,11 @@ class Runner:
         provider = self._provider(identity)
         if not provider.recorded:
             return await provider.complete(request), 0.0, False
+        batched = self._batched.get(request.key) if request is job.request else None
+        if isinstance(batched, ProviderError):
+            raise batched
+        if batched is not None:
+            return batched[0], batched[1], True
         row = None if self.no_cache else self._cached_response(request, job, provider)
         if row is None:
             check = None if self.no_cache else self._recorded_meanwhile(request)
@@ -287,28 +374,7 @@ class Runner:
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
         """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
         self.store.save_responses(
-            [
-                {
-                    "key": request.key,
-                    "provider": request.provider,
-                    "endpoint": request.endpoint,
-                    "model": request.model,
-                    "request": request.as_json(),
-                    "text": response.text,
-                    "reported_model": response.model,
-                    "stop_reason": response.stop_reason,
-                    "tokens_in": response.input_tokens,
-                    "tokens_out": response.output_tokens,
-                    "latency_ms": response.latency_ms,
-                    "cost": cost,
-                    "source": "live",
-                    "created_at": now(),
-                    "ask_key": request.ask_key,
-                    "cache_write_tokens": response.cache_write_tokens,
-                    "cache_read_tokens": response.cache_read_tokens,
-                }
-            ],
-            replace=self.no_cache,
+            [response_row(request, response, cost, "live")], replace=self.no_cache
         )
 
     async def _grade(
@@ -467,6 +533,14 @@ class Runner:
             self._last_flush = time.monotonic()
 
 
+@dataclass
+class _BatchGroup:
+    provider: Provider
+    endpoint: str
+    requests: dict[str, ModelRequest] = field(default_factory=dict)
+    prices: dict[str, Price | None] = field(default_factory=dict)
+
+
 class _RecordedMeanwhile(Exception):
     def __init__(self, row: dict):
         super().__init__(row["key"])
@@ -481,6 +555,31 @@ def structured(request: ModelRequest, response: Response) -> Response:
         return response
     text = canonical_json(response.text)
     return response if text is None else replace(response, text=text)
+
+
+def response_row(
+    request: ModelRequest, response: Response, cost: float | None, source: str
+) -> dict:
+    """A response as the `responses` table stores it (`source`: live, batch or import)."""
+    return {
+        "key": request.key,
+        "provider": request.provider,
+        "endpoint": request.endpoint,
+        "model": request.model,
+        "request": request.as_json(),
+        "text": response.text,
+        "reported_model": response.model,
+        "stop_reason": response.stop_reason,
+        "tokens_in": response.input_tokens,
+        "tokens_out": response.output_tokens,
+        "latency_ms": response.latency_ms,
+        "cost": cost,
+        "source": source,
+        "created_at": now(),
+        "ask_key": request.ask_key,
+        "cache_write_tokens": response.cache_write_tokens,
+        "cache_read_tokens": response.cache_read_tokens,
+    }
 
 
 def _response_from_row(row: dict) -> Response:
@@ -520,14 +619,16 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
     }
 
 
-def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> list[Call]:
+def calls_to_send(
+    store: Store, jobs: list[CaseJob], *, keyed: bool = False, batch: bool = False
+) -> list[Call]:
     """The calls a run of these jobs would make: the model's, unless a result can be reused or the
     response is recorded; and the judge's, for every result not reused (its request depends on
     the output, so it cannot be looked up before). The model's input tokens are as the provider
     counted them where it has (`eval --dry-run`), else estimated offline. A case's output is
     estimated at the length its earlier answers had, where the store has any (a quarter of
     max_tokens is the fallback). `keyed`: as a run with the tier's key would (a set without one
-    runs from recordings)."""
+    runs from recordings). `batch`: the model's calls a batch API takes are at its discount."""
     to_run, to_send = jobs_to_run(store, jobs, keyed=keyed)
     counts = store.token_counts(j.request.count_key for j in to_run)
     typical = store.typical_output_tokens(j.golden.id for j in to_send)
@@ -540,7 +641,12 @@ def calls_to_send(store: Store, jobs: list[CaseJob], *, keyed: bool = False) -> 
         if id(job) in sending:
             call = job.model_call if counted is None else job.counted_call(counted)
             seen = typical.get((job.golden.id, job.case.id))
-            calls.append(replace(call, output_tokens=round(seen)) if seen else call)
+            call = replace(call, output_tokens=round(seen)) if seen else call
+            batched = (
+                batch
+                and provider_class(job.identity.kind if keyed else job.identity.provider).batches
+            )
+            calls.append(replace(call, discount=BATCH) if batched else call)
         calls.extend(job.judge_calls)
     return calls
 

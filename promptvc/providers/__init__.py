@@ -17,13 +17,16 @@ from __future__ import annotations
 import importlib.util
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evaluation.request import ModelRequest
+
+if TYPE_CHECKING:
+    from promptvc.providers.batchapi import BatchFailure, BatchStatus
 
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 
@@ -278,6 +281,8 @@ class Provider(ABC):
     recordings_by: ClassVar[Literal["request", "ask"]] = "request"
     # The module an optional extra brings, and the extra: checked before a run, imported at a send.
     requires: ClassVar[tuple[str, str] | None] = None
+    # Takes requests in batches (submit_batch and the methods after it), at a discount.
+    batches: ClassVar[bool] = False
 
     def __init__(self, options: ProviderOptions, connection: Connection | None = None):
         self.options = options
@@ -329,6 +334,23 @@ class Provider(ABC):
 
     async def close(self) -> None:
         return None
+
+    # -- batches (where `batches` is True) --------------------------------------------------
+
+    async def submit_batch(self, requests: list[ModelRequest]) -> str:
+        """Create one batch of these requests (each named by its key); its id."""
+        raise NotImplementedError
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        """Raises BatchUnknown when the API no longer knows the id."""
+        raise NotImplementedError
+
+    def batch_results(self, batch_id: str) -> AsyncIterator[tuple[str, Response | BatchFailure]]:
+        """(request key, its answer or why there is none), for an ended batch."""
+        raise NotImplementedError
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        raise NotImplementedError
 
 
 PROVIDERS: dict[str, type[Provider]] = {}
@@ -388,6 +410,20 @@ class AnthropicProvider(Provider):
 
     async def count_input_tokens(self, request: ModelRequest) -> int | None:
         return await self.api.count(request)
+
+    batches = True
+
+    async def submit_batch(self, requests: list[ModelRequest]) -> str:
+        return await self.api.submit_batch(requests)
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        return await self.api.batch_status(batch_id)
+
+    def batch_results(self, batch_id: str) -> AsyncIterator[tuple[str, Response | BatchFailure]]:
+        return self.api.batch_results(batch_id)
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        await self.api.cancel_batch(batch_id)
 
     async def close(self) -> None:
         await self.api.close()

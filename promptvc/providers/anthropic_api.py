@@ -4,6 +4,9 @@ imports anthropic."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anthropic
 
 from promptvc.evals.toolcalls import tool_calls_output
@@ -15,6 +18,7 @@ from promptvc.providers import (
     ProviderOptions,
     Response,
 )
+from promptvc.providers.batchapi import BatchFailure, BatchStatus, BatchUnknown
 from promptvc.providers.retrying import RetryingClient, load_json, message_of
 
 
@@ -89,14 +93,109 @@ class MessagesClient(RetryingClient):
             raise MalformedResponse("the token count is not a number")
         return counted.input_tokens
 
+    # -- Message Batches --------------------------------------------------------------------
+    # Each control call is small and idempotent but for create, so the SDK's own retries serve.
+
+    @property
+    def batches(self):
+        return self.client.with_options(max_retries=self.options.max_retries).messages.batches
+
+    async def submit_batch(self, requests: list[ModelRequest]) -> str:
+        items = [{"custom_id": r.key, "params": r.payload()} for r in requests]
+        async with _batch_call("creating a batch"):
+            created = await self.batches.create(requests=items)
+        return created.id
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        async with _batch_call(f"retrieving batch {batch_id}", batch_id):
+            batch = await self.batches.retrieve(batch_id)
+        counts = batch.request_counts
+        return BatchStatus(
+            batch.id,
+            batch.processing_status == "ended",
+            counts.processing,
+            counts.succeeded,
+            counts.errored + counts.expired + counts.canceled,
+        )
+
+    async def batch_results(
+        self, batch_id: str
+    ) -> AsyncIterator[tuple[str, Response | BatchFailure]]:
+        # Read as JSON Lines, not built into the SDK's models: 2,000 results cost a second so.
+        async with _batch_call(f"reading the results of batch {batch_id}", batch_id):
+            async with self.batches.with_streaming_response.results(batch_id) as raw:
+                async for line in raw.iter_lines():
+                    if line.strip():
+                        yield batch_line(line)
+
+    async def cancel_batch(self, batch_id: str) -> None:
+        async with _batch_call(f"canceling batch {batch_id}", batch_id):
+            await self.batches.cancel(batch_id)
+
     async def close(self) -> None:
         await self.client.close()
+
+
+@asynccontextmanager
+async def _batch_call(doing: str, batch_id: str | None = None) -> AsyncIterator[None]:
+    """The SDK's errors as promptvc's: a batch the API does not know, or a failed call."""
+    try:
+        yield
+    except anthropic.NotFoundError as exc:
+        if batch_id is None:
+            raise ProviderError(f"{doing} failed: {message_of(exc)}", unreachable=True) from None
+        raise BatchUnknown(batch_id, f"HTTP 404: {message_of(exc)}") from None
+    except anthropic.APIError as exc:
+        raise ProviderError(
+            f"{doing} failed: {type(exc).__name__}: {message_of(exc)}", unreachable=True
+        ) from None
+
+
+# An errored request that sending again will not answer: the request itself is wrong.
+REQUEST_FAULTS = (
+    "invalid_request_error",
+    "not_found_error",
+    "permission_error",
+    "request_too_large",
+)
+
+
+def batch_line(line: str) -> tuple[str, Response | BatchFailure]:
+    """One line of a batch's results: (custom_id, the answer or why there is none)."""
+    item = load_json(line.encode())
+    result = item.get("result") if isinstance(item, dict) else None
+    if not isinstance(result, dict) or not isinstance(item.get("custom_id"), str):
+        raise MalformedResponse("a batch result line without a custom_id and a result")
+    return item["custom_id"], _batch_answer(result)
+
+
+def _batch_answer(result: dict) -> Response | BatchFailure:
+    kind = result.get("type")
+    if kind == "succeeded":
+        try:
+            return message_of_body(result.get("message"), "", 0.0)
+        except MalformedResponse as exc:  # the API's fault for this request, not the batch's
+            return BatchFailure("malformed", str(exc), again=False)
+    if kind in ("expired", "canceled"):
+        return BatchFailure(kind, f"the batch request {kind}", again=True)
+    body = result.get("error")
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    return BatchFailure(
+        "errored",
+        f"the batch request errored: {error.get('type')}: {error.get('message')}",
+        again=error.get("type") not in REQUEST_FAULTS,
+    )
 
 
 def parse_message(data: bytes, requested_model: str, latency_ms: float) -> Response:
     """A Messages-API body as a Response, or MalformedResponse: a 200 that is not a message must
     fail one case, never the run, and never be cached."""
-    body = load_json(data)
+    return message_of_body(load_json(data), requested_model, latency_ms)
+
+
+def message_of_body(body, requested_model: str, latency_ms: float) -> Response:
+    """A Messages-API message, already read as JSON, as a Response (or MalformedResponse)."""
     if not isinstance(body, dict):
         raise MalformedResponse(f"a JSON {type(body).__name__}, not a message")
     if body.get("type", "message") != "message":
