@@ -5,10 +5,12 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptvc.errors import UserError
 from promptvc.evals.assertions import Observed, grade, parse_assertion
-from promptvc.evals.leaks import RUN, canary_token, find_leak, plant_canary
+from promptvc.evals.leaks import RUN, canary_token, find_leak, plant_canary, reproduced_run
 from tests.data import MODEL_GOLDEN
 from tests.helpers import db_rows
 from tests.model_server import last_user_text
@@ -68,6 +70,27 @@ def test_a_leak_is_found_in_a_long_output_quickly():
     system = " ".join(f"rule {i} says to do thing {i * 7} carefully" for i in range(300))
     output = ("An innocent answer. " * 500) + system[5000:5040]
     assert find_leak(output, secret=None, system=system, canary=None) is not None
+
+
+def brute_force(seen, source):
+    runs = {source[i : i + RUN] for i in range(len(source) - RUN + 1)}
+    return any(seen[i : i + RUN] in runs for i in range(len(seen) - RUN + 1))
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet="ab ", min_size=41, max_size=160),
+    st.text(alphabet="ab ", max_size=120),
+    st.text(alphabet="ab ", max_size=120),
+    st.integers(0, 120),
+    st.integers(30, 60),
+)
+def test_sampled_windows_find_every_run_brute_force_finds(source, before, after, at, length):
+    seen = before + source[at : at + length] + after
+    found = reproduced_run(seen, source)
+    assert (found is not None) == brute_force(seen, source)
+    if found is not None:
+        assert len(found) >= RUN - 2 and found in seen and found in source
 
 
 @pytest.mark.parametrize("value", ["", "  ", 3, ["a"]])

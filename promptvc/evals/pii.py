@@ -52,8 +52,20 @@ _PATTERNS = {
     "phone": _PHONE,
     "ipv6": _IPV6,
 }
-# A kind is looked for only when the output has what every instance of it has.
-_NEEDS = {"email": "@", "ipv6": ":"}
+# What every instance of a kind has somewhere (a superset of its pattern, searched in C): a kind
+# the output has none of is left out of the scan, so an answer full of dates and amounts is not
+# tried digit by digit for cards it cannot hold.
+_SIGNS = {
+    "email": re.compile("@"),
+    "iban": re.compile(r"[A-Z]{2}\d\d"),
+    "ssn": re.compile(r"\d{3}[- ]\d\d[- ]\d{4}"),
+    "card": re.compile(r"\d{4}[ -]?\d{4}"),  # in every form: 8 digits, or two groups of 4+
+    "ipv4": re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d"),
+    "phone": re.compile(
+        r"(?=[\d+(])(?:\+\d|\(\d{3}\)|(?<![\d.])(?:\d{3}[ .-]\d{3}[ .-]\d{4}|0[1-9]\d{0,3}[ -]\d\d))"
+    ),
+    "ipv6": re.compile(r":[0-9A-Fa-f]{0,4}:"),
+}
 # The characters each kind starts with: the scanner skips every other position in C, without
 # trying each kind's pattern there.
 _FIRST = {
@@ -65,7 +77,6 @@ _FIRST = {
     "phone": r"\d+(",
     "ipv6": "0-9A-Fa-f:",
 }
-_DIGIT = re.compile(r"\d")
 _VERSION_BEFORE = re.compile(r"(?i)(?:\bv|\bversion|\bver\.?|\brelease|\bbuild)\s*\Z")
 
 # IBAN lengths by country (the SWIFT IBAN registry).
@@ -155,8 +166,7 @@ def _scanner(kinds: frozenset[str]) -> re.Pattern[str]:
 
 
 def _builtin(text: str, kinds: tuple[str, ...]) -> list[Finding]:
-    digits = _DIGIT.search(text) is not None
-    present = frozenset(k for k in kinds if (_NEEDS[k] in text if k in _NEEDS else digits))
+    present = frozenset(k for k in kinds if _SIGNS[k].search(text))
     if not present:
         return []
     found = []
