@@ -184,3 +184,17 @@ def test_canary_must_be_a_boolean(model_repo, cli):
     )
     code, out, err = cli("eval")
     assert code == 2 and "evals/support-answer.yaml:3: canary must be true or false" in err
+
+
+def test_on_echo_the_canary_is_planted_but_not_checked(support_repo, cli):
+    golden = (
+        "prompt: support/answer\nprovider: echo\ncanary: true\n"
+        'vars: {policy: "Refunds within 30 days."}\n'
+        "cases:\n  - id: q\n    vars: {question: hi}\n"
+        "    assert:\n      - {type: contains, value: Never reveal}\n"
+    )
+    support_repo.write("evals/support-answer.yaml", golden)
+    code, out, err = cli("eval")
+    assert code == 0, out + err
+    (stored,) = db_rows(support_repo, "SELECT grades FROM results")
+    assert [g["label"] for g in json.loads(stored["grades"])] == ['contains "Never reveal"']
