@@ -507,9 +507,8 @@ def _no_pii(a, seen, *_):
     findings = check.find(seen.output)
     if findings:
         return _bool(False, describe(findings))
-    return _bool(
-        True, f"no PII found ({', '.join(check.kinds + ('pattern',) * bool(check.patterns))})"
-    )
+    looked_for = [*check.kinds, *(["your patterns"] if check.patterns else [])]
+    return _bool(True, f"no PII found ({', '.join(looked_for)})")
 
 
 def _no_leak(a, seen, *_):
