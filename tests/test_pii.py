@@ -73,6 +73,7 @@ def test_each_kind_is_found_where_it_is_written(text, kind, span):
         "ORD-0123-4567, INV-2024-000123, SKU 100-200-3000",
         "Dates: 2024-01-15, 15.01.2024, 01/15/2024, 01-02-2024, 2024/01/15 12:30:45",
         "Versions: 1.2.3, v1.2.3.4, version 10.0.0.1, 10.0.19041.1, 3.14.159",
+        "See section 2.1.3.4 and step 1.1.2.5.",
         "Bad checksum: DE89 3704 0044 0532 0130 01, GB82WEST12345698765433",
         "Not an IBAN: AB12 3456 7890 1234 5 (no such country)",
         "SSN-shaped but never issued: 000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567, "

@@ -259,8 +259,11 @@ def _phone(_text: str, _start: int, span: str) -> str | None:
 
 
 def _ipv4(text: str, start: int, span: str) -> str | None:
-    if any(len(part) > 1 and part.startswith("0") for part in span.split(".")):
+    parts = span.split(".")
+    if any(len(part) > 1 and part.startswith("0") for part in parts):
         return None  # zero-padded parts: a version or a code
+    if all(len(part) == 1 for part in parts):
+        return None  # 1.2.3.4 numbers sections and versions far more often than hosts
     if _VERSION_BEFORE.search(text, max(0, start - 10), start):
         return None
     return _public_address(span)
