@@ -195,3 +195,28 @@ def test_checksums():
 def test_any_text_is_scanned_without_error(text):
     for finding in PiiCheck().find(text):
         assert finding.kind in KINDS and finding.text in text
+
+
+def with_luhn_digit(body: str) -> str:
+    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+
+
+def with_iban_check(country: str, bban: str) -> str:
+    check = 98 - int("".join(str(int(c, 36)) for c in bban + country + "00")) % 97
+    return f"{country}{check:02d}{bban}"
+
+
+@given(st.text(alphabet="0123456789", min_size=14, max_size=14), st.sampled_from(["", " ", "-"]))
+def test_every_luhn_valid_visa_number_is_found_as_printed(body, sep):
+    digits = with_luhn_digit("4" + body)
+    printed = sep.join(digits[i : i + 4] for i in range(0, 16, 4))
+    assert found(f"Card: {printed}.") == [("card", printed)]
+    assert found(f"Card: {printed[:-1]}{(int(printed[-1]) + 1) % 10}.") == []
+
+
+@given(st.text(alphabet="0123456789", min_size=18, max_size=18), st.booleans())
+def test_every_checksum_valid_german_iban_is_found(bban, grouped):
+    iban = with_iban_check("DE", bban)
+    assert iban_valid(iban)
+    printed = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if grouped else iban
+    assert found(f"Pay to {printed} today") == [("iban", printed)]
