@@ -30,6 +30,7 @@ SET_KEYS = {
     "provider",
     "assert",
     "description",
+    "canary",
 } | REPEAT_KEYS
 CASE_KEYS = {"id", "vars", "assert", "description", "cluster"}
 # `live` and `anthropic` (its older name) mean the tier's own provider, whichever it is.
@@ -60,6 +61,7 @@ class GoldenSet:
     repeat: int = 1  # samples per case
     pass_rule: PassRule = PassRule()  # what counts as a case passing over its samples
     judge_repeat: int = 1  # the judge's grades of each answer, averaged
+    canary: bool = False  # plant a canary token in the system text (evals/leaks.py)
 
     @property
     def uses_judge(self) -> bool:
@@ -255,6 +257,9 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
             path=path,
             line=line_of(text, "provider"),
         )
+    canary = data.get("canary", False)
+    if not isinstance(canary, bool):
+        raise UserError("canary must be true or false", path=path, line=line_of(text, "canary"))
     shared_vars = data.get("vars") or {}
     if not isinstance(shared_vars, dict):
         raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
@@ -274,6 +279,7 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
         repeats.repeat,
         repeats.rule,
         repeats.judge_repeat,
+        canary,
     )
 
 
