@@ -221,6 +221,11 @@ def diff(
     metavar="USD",
     help="Refuse to run when the estimated cost of what would be sent is above USD.",
 )
+@click.option(
+    "--each-tier",
+    is_flag=True,
+    help="A routed prompt: also ask the tiers past the one that answered, to report each alone.",
+)
 def eval_(
     names,
     pattern,
@@ -236,6 +241,7 @@ def eval_(
     strict,
     dry_run,
     max_cost,
+    each_tier,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
@@ -258,6 +264,7 @@ def eval_(
             strict=strict,
             dry_run=dry_run,
             max_cost=max_cost,
+            each_tier=each_tier,
         )
     )
 

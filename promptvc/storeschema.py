@@ -37,6 +37,8 @@ RESULT_COLUMNS = (
     "truncated",
     "error",
     "created_at",
+    "tier",
+    "route",
 )
 RESPONSE_COLUMNS = (
     "key",
@@ -379,3 +381,11 @@ def m009_token_counts(db: sqlite_utils.Database) -> None:
         {"key": str, "endpoint": str, "model": str, "input_tokens": int, "created_at": str},
         pk="key",
     )
+
+
+@migrations()
+def m010_routed_results(db: sqlite_utils.Database) -> None:
+    # A routed prompt's result: the tier that answered, and what each tier it tried scored (JSON),
+    # so the route's report against each tier alone survives a fully cached re-run.
+    db.table("results").add_column("tier", str)
+    db.table("results").add_column("route", str)

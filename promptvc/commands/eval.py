@@ -35,6 +35,7 @@ def run(
     strict: bool = False,
     dry_run: bool = False,
     max_cost: float | None = None,
+    each_tier: bool = False,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -95,6 +96,7 @@ def run(
             no_cache=no_cache,
             concurrency=concurrency,
             on_result=lambda result: advance(),
+            each_tier=each_tier,
         )
         try:
             outcome = runner.run(
@@ -135,6 +137,10 @@ def run(
         if by_case:
             out.print()
             emit(by_case)
+        routes = evalview.route_lines(outcome.sets)
+        if routes:
+            out.print()
+            emit(routes)
         failures = evalview.failure_lines(outcome.sets)
         if failures:
             out.print()

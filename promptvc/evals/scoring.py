@@ -16,10 +16,18 @@ from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.repeats import PassRule, Variance, judge_variance, pooled, pvariance
+from promptvc.evals.routes import (
+    RouteReport,
+    TierOutcome,
+    route_report,
+    tiers_from_json,
+    tiers_json,
+)
 from promptvc.stats import wilson
 
 if TYPE_CHECKING:
     from promptvc.evals.goldens import GoldenSet
+    from promptvc.prompts.route import Route
 
 
 class Status(StrEnum):
@@ -64,6 +72,8 @@ class CaseResult:
     called: bool = False  # this run sent its request to the model
     spent: float = 0.0  # what this run paid for it: the model's call and the judge's, if sent now
     fault: Fault | None = None  # for an error: whose it is
+    tier: str | None = None  # a routed prompt's: the tier whose answer this is
+    tiers: tuple[TierOutcome, ...] = ()  # a routed prompt's: what each tier it tried scored
 
     @property
     def evaluated(self) -> bool:
@@ -176,6 +186,8 @@ class CaseResult:
             "cost": self.cost,
             "truncated": int(self.truncated),
             "error": self.error,
+            "tier": self.tier,
+            "route": tiers_json(self.tiers),
             "created_at": now(),
         }
 
@@ -204,6 +216,8 @@ class CaseResult:
             bool(row["truncated"]),
             row["error"],
             fresh,
+            tier=row.get("tier"),
+            tiers=tiers_from_json(row.get("route")),
         )
 
 
@@ -329,6 +343,8 @@ class PlannedSet(Protocol):
     def temperature(self) -> float: ...
     @property
     def samples(self) -> int: ...
+    @property
+    def route(self) -> Route | None: ...
 
 
 @dataclass(frozen=True)
@@ -360,6 +376,12 @@ class SetOutcome:
     @property
     def tokens(self) -> int:
         return sum(r.tokens_in + r.tokens_out for r in self.results)
+
+    @cached_property
+    def routing(self) -> RouteReport | None:
+        """A routed prompt's set: the route beside each of its tiers alone."""
+        route = self.plan.route
+        return route_report(route, self.results) if route else None
 
     @property
     def unchecked(self) -> tuple[CaseResult, ...]:
