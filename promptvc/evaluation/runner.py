@@ -227,46 +227,32 @@ class Runner:
         return self._finished(result)
 
     async def _route(self, plan: EvalPlan, job: CaseJob, route: PlannedRoute) -> CaseResult:
-        """The route as production runs it: each tier in turn until no rule fires. The result is
-        the answering tier's, costing every call on the way; the tiers past it are graded for
-        the report only, where their answers cost nothing now (or `each_tier` asks for them)."""
+        """The route as production runs it: each tier in turn until no rule fires (the last tier's
+        answer stands). The result is the answering tier's, costing every model call on its path;
+        the tiers past it are graded for the report only, where their answers cost nothing now
+        (or `each_tier` asks for them)."""
+        path: list[CaseResult] = []
         outcomes: list[TierOutcome] = []
-        answer: CaseResult | None = None
-        route_cost, spent = 0.0, 0.0
-        for index, step in enumerate(route.steps):
-            last = index == len(route.steps) - 1
-            if answer is None:
-                graded, rule = await self._at_tier(plan, job, step, route)
-                route_cost += graded.cost or 0.0
-                spent += graded.spent
-                escalates = rule is not None and not last
-                if not escalates:
-                    answer = graded
-                outcomes.append(
-                    TierOutcome(
-                        step.tier,
-                        graded.score,
-                        graded.status == Status.PASSED,
-                        graded.cost,
-                        rule.describe() if escalates and rule else None,
-                    )
-                )
-            elif self.each_tier or self._free(step, job):
+        for step in route.steps:
+            graded, rule = await self._at_tier(plan, job, step, route)
+            escalated = rule.describe() if rule and step is not route.steps[-1] else None
+            path.append(graded)
+            outcomes.append(_tier_outcome(step, graded, escalated))
+            if escalated is None:
+                break
+        extras: list[CaseResult] = []
+        for step in route.steps[len(path) :]:
+            if self.each_tier or self._free(step, job):
                 extra = await self._report_only(plan, job, step, route)
                 if extra is not None:
-                    spent += extra.spent
-                    outcomes.append(
-                        TierOutcome(
-                            step.tier,
-                            extra.score,
-                            extra.status == Status.PASSED,
-                            extra.cost,
-                            answered=False,
-                        )
-                    )
-        assert answer is not None  # the last tier always answers
+                    extras.append(extra)
+                    outcomes.append(_tier_outcome(step, extra, None, answered=False))
         return replace(
-            answer, cost=route_cost, spent=spent, tier=answer_tier(outcomes), tiers=tuple(outcomes)
+            path[-1],
+            cost=_path_cost(path),
+            spent=sum(r.spent for r in (*path, *extras)),
+            tier=answer_tier(outcomes),
+            tiers=tuple(outcomes),
         )
 
     async def _at_tier(
@@ -566,6 +552,25 @@ def structured(request: ModelRequest, response: Response) -> Response:
         return response
     text = canonical_json(response.text)
     return response if text is None else replace(response, text=text)
+
+
+def _path_cost(path: list[CaseResult]) -> float | None:
+    """What a route's model calls for one case cost: None when no tier's price is known."""
+    known = [r.cost for r in path if r.cost is not None]
+    return sum(known) if known else None
+
+
+def _tier_outcome(
+    step: RouteStep, graded: CaseResult, escalated: str | None, *, answered: bool = True
+) -> TierOutcome:
+    return TierOutcome(
+        step.tier,
+        graded.score,
+        graded.status == Status.PASSED,
+        graded.cost,
+        escalated,
+        answered,
+    )
 
 
 def _response_from_row(row: dict) -> Response:
