@@ -264,3 +264,68 @@ def test_the_runtime_request_carries_the_route(git_repo):
     request = promptvc.load(str(git_repo.root)).render("route/answer", question="hi")
     assert request.provenance.route == ("fast", "default")
     assert request.provenance.tier == "fast" and request.model == "claude-haiku-4-5"
+
+
+def test_render_shows_the_route_and_the_schema_describes_it(routed, cli):
+    import jsonschema
+    import yaml
+
+    from promptvc.commands.schema import schema_text
+
+    routed("  - {not-json: true}\n  - {judge_below: 3}", "{type: is-json}", "x")
+    code, out, err = cli("render", "route/answer", "--var", "question=hi")
+    assert code == 0, err
+    assert "tier fast" in out
+    assert "route           fast→default   (escalates when: not JSON, judge below 3)" in out
+    code, out, _ = cli("render", "route/answer", "--var", "question=hi", "--json")
+    assert json.loads(out)["route"] == {
+        "tiers": ["fast", "default"],
+        "escalate_on": [{"not-json": True}, {"judge_below": 3.0}],
+    }
+    schema = json.loads(schema_text("prompt-front-matter"))
+    front = yaml.safe_load(
+        PROMPT.format(rules='  - {assert: is-json}\n  - {pattern: "(?i)not sure"}').split("---")[1]
+    )
+    jsonschema.validate(front, schema)
+    for bad in (
+        {**front, "tier": "fast"},
+        {"route": ["fast", "default"]},
+        {**front, "escalate_on": [{"unsure": True}]},
+        {**front, "escalate_on": [{"judge_below": 9}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_resampled_cases_ask_every_tier_at_the_new_sample(routed):
+    from promptvc.evaluation.plan import plan_eval, resample
+    from tests.helpers import goldens, renderer
+
+    repo = routed("  - {not-json: true}", "{type: is-json}", "x")
+    plan = plan_eval(
+        renderer(repo), list(goldens(repo).values()), provider=None, default_provider="anthropic"
+    )
+    [set_plan] = plan.sets
+    [job] = resample(set_plan, ["hard-one"], range(2, 3)).jobs
+    assert job.route is not None and job.route.steps[0].request is job.request
+    assert [s.request.sample for s in job.route.steps] == [2, 2]
+    assert [s.request.model for s in job.route.steps] == ["claude-haiku-4-5", "claude-sonnet-4-6"]
+    assert job.route.steps[1].request.payload()["max_tokens"] == 200
+
+
+def test_check_blocks_a_rule_change_that_stops_the_escalations_the_cases_needed(
+    routed, model_server, cli
+):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    repo.write("prompts/route/answer.jinja", PROMPT.format(rules='  - {pattern: "never"}'))
+    repo.stage()
+    code, out, err = cli("check")
+    assert code == 1, out + err
+    assert "blocked:" in out and "2 cases regressed" in out
+    # The base side escalated the hard cases; the staged side answered them at the fast tier.
+    hard = [
+        r["body"]["model"] for r in model_server.requests if "hard" in last_user_text(r["body"])
+    ]
+    assert "claude-sonnet-4-6" in hard
+    staged = db_rows(repo, "SELECT DISTINCT tier FROM results WHERE case_id LIKE 'hard%'")
+    assert {r["tier"] for r in staged} == {"fast", "default"}
