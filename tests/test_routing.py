@@ -329,3 +329,15 @@ def test_check_blocks_a_rule_change_that_stops_the_escalations_the_cases_needed(
     assert "claude-sonnet-4-6" in hard
     staged = db_rows(repo, "SELECT DISTINCT tier FROM results WHERE case_id LIKE 'hard%'")
     assert {r["tier"] for r in staged} == {"fast", "default"}
+
+
+def test_a_bundle_refuses_a_route_through_an_unknown_tier(git_repo, cli, tmp_path):
+    git_repo.write("prompts/tiers.yaml", TIERS)
+    rules = "  - {not-json: true}"
+    git_repo.write(
+        "prompts/route/answer.jinja", PROMPT.format(rules=rules).replace("default]", "big]")
+    )
+    git_repo.commit("a route through a tier that does not exist")
+    code, out, err = cli("bundle", "-o", str(tmp_path / "prompts.bundle.json"))
+    assert code == 2, out + err
+    assert "prompts/route/answer.jinja:2: route names unknown tier 'big'" in err
