@@ -96,6 +96,7 @@ def _files_of(renderer, name: str) -> set[str]:
     snapshot = renderer.snapshot
     prompt = renderer.prompt(name)
     renderer.config(name)  # its tier exists, its schema reads
+    renderer.route(name)  # so does every tier of its route
     renderer.examples(name)
     partials, dynamic = renderer.partials_of(name)
     renderer.variables_used(name)  # every template it reaches parses

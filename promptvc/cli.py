@@ -271,6 +271,11 @@ def report(revs, output, staged, evaluate, every_set) -> None:
     is_flag=True,
     help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
 )
+@click.option(
+    "--each-tier",
+    is_flag=True,
+    help="A routed prompt: also ask the tiers past the one that answered, to report each alone.",
+)
 def eval_(
     names,
     pattern,
@@ -289,6 +294,7 @@ def eval_(
     shard,
     batch,
     new_batch,
+    each_tier,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
@@ -315,6 +321,7 @@ def eval_(
             max_cost=max_cost,
             shard=shard,
             batch=batch_mode(batch, new_batch),
+            each_tier=each_tier,
         )
     )
 

@@ -27,6 +27,7 @@ class PromptDeps:
     tier: str | None
     schema_file: str | None = None  # output_schema's .json file under prompts/
     schema_module: str | None = None  # output_schema's Pydantic model's module
+    route: tuple[str, ...] = ()  # a routed prompt's tiers (the first is `tier`)
 
 
 def changed_files(old: Snapshot, new: Snapshot) -> set[str]:
@@ -58,7 +59,14 @@ def _prompt_deps(renderer: Renderer, name: str, with_partials: bool) -> PromptDe
         # A prompt we cannot parse may depend on anything.
         return PromptDeps(name, frozenset({path}), True, None, None)
     return PromptDeps(
-        name, frozenset({path}) | partials, dynamic, examples, tier, schema_file, schema_module
+        name,
+        frozenset({path}) | partials,
+        dynamic,
+        examples,
+        tier,
+        schema_file,
+        schema_module,
+        prompt.route.tiers if prompt.route else (),
     )
 
 
@@ -129,8 +137,9 @@ def _reasons(
             reasons.append(f"via {rel}")
         elif path in (deps.examples, deps.schema_file):
             reasons.append(f"via {rel}")
-    if deps.tier in tiers:
-        keys = ", ".join(f"{deps.tier}.{k}" for k in tiers[deps.tier])
+    reached = [t for t in (deps.route or (deps.tier,)) if t in tiers]
+    if reached:
+        keys = ", ".join(f"{tier}.{k}" for tier in reached for k in tiers[tier])
         reasons.append(f"via {TIERS_FILE}: {keys}")
     elif deps.tier is None and tiers:
         reasons.append(f"via {TIERS_FILE}")

@@ -35,6 +35,9 @@ class Provenance:
     template_sha: str  # the git blob sha of the prompt's template file
     tier: str | None
     bundle_hash: str | None  # the bundle's content hash, when loaded from one
+    # A routed prompt's tiers, cheapest first (the request is the first's); escalating is the
+    # application's, by the prompt's `escalate_on`.
+    route: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class Prompts:
     def get(self, name: str) -> PromptInfo:
         prompt = _api(lambda: self._renderer.prompt(self._known(name)))
         meta = prompt.meta
-        return PromptInfo(name, prompt.inputs, meta.get("description"), meta.get("tier"))
+        return PromptInfo(name, prompt.inputs, meta.get("description"), prompt.tier)
 
     def render(self, name: str, /, **variables: Any) -> PromptRequest:
         """The request for these variables; a missing or undeclared one raises PromptError."""
@@ -146,8 +149,14 @@ class Prompts:
         request = build_request(rendered, "runtime", "")
         # The fields are text, as typed; `.anthropic()` sends the cache breakpoints (the request).
         body = request.payload(breakpoints=False)
+        route = renderer.route(name)
         provenance = Provenance(
-            name, self._commit, prompt.sha, rendered.config.tier, self._bundle_hash
+            name,
+            self._commit,
+            prompt.sha,
+            rendered.config.tier,
+            self._bundle_hash,
+            route.tiers if route else (),
         )
         messages = tuple(body.pop("messages"))
         model, system = body.pop("model"), body.pop("system", "")

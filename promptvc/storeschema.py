@@ -40,6 +40,8 @@ RESULT_COLUMNS = (
     "cache_write_tokens",
     "cache_read_tokens",
     "cache_saved",
+    "tier",
+    "route",
 )
 RESPONSE_COLUMNS = (
     "key",
@@ -426,3 +428,11 @@ def m011_batches(db: sqlite_utils.Database) -> None:
         foreign_keys=[("batch_id", "batches", "id")],
     )
     db.table("batch_requests").create_index(["request_key"], index_name="idx_batch_requests_key")
+
+
+@migrations()
+def m012_routed_results(db: sqlite_utils.Database) -> None:
+    # A routed prompt's result: the tier that answered, and what each tier it tried scored (JSON),
+    # so the route's report against each tier alone survives a fully cached re-run.
+    db.table("results").add_column("tier", str)
+    db.table("results").add_column("route", str)

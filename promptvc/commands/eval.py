@@ -39,6 +39,7 @@ def run(
     max_cost: float | None = None,
     shard: str | None = None,
     batch: BatchMode | None = None,
+    each_tier: bool = False,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -114,6 +115,7 @@ def run(
             concurrency=concurrency,
             on_result=lambda result: advance(),
             batch=batch,
+            each_tier=each_tier,
         )
         try:
             outcome = runner.run(
@@ -155,6 +157,10 @@ def run(
         if by_case:
             out.print()
             emit(by_case)
+        routes = evalview.route_lines(outcome.sets)
+        if routes:
+            out.print()
+            emit(routes)
         failures = evalview.failure_lines(outcome.sets)
         if failures:
             out.print()

@@ -81,6 +81,7 @@ def run(
     _refuse_undeclared(renderer, name, given)
     variables.update(given)
     rendered = renderer.render(name, variables, allow_missing=allow_missing)
+    route = renderer.route(name)
     _warn_dropped(rendered.config)
     if plain:
         from promptvc.views.terminal import printable
@@ -95,6 +96,14 @@ def run(
                     "prompt": name,
                     "config": rendered.config.params,
                     "tier": rendered.config.tier,
+                    "route": (
+                        {
+                            "tiers": list(route.tiers),
+                            "escalate_on": [r.as_front_matter() for r in route.rules],
+                        }
+                        if route
+                        else None
+                    ),
                     "output_schema": _schema_json(rendered.config.output_schema),
                     "provider": rendered.config.connection,
                     "system": rendered.system,
@@ -106,11 +115,11 @@ def run(
             )
         )
         return 0
-    _show(rendered)
+    _show(rendered, route)
     return 0
 
 
-def _show(rendered) -> None:
+def _show(rendered, route) -> None:
     from rich.text import Text
 
     from promptvc.evaluation.prices import estimate_tokens
@@ -121,6 +130,9 @@ def _show(rendered) -> None:
         Text(f"{rendered.name}", style="bold yellow")
         + Text(f"   tier {config.tier or '—'}", style="dim")
     ]
+    if route is not None:
+        rules = ", ".join(r.describe() for r in route.rules)
+        lines.append(Text(f"  route           {route.label}   (escalates when: {rules})"))
     sources = {**config.sources, **{k: f"tiers.yaml: {config.tier}" for k in config.connection}}
     for key, value in {**config.connection, **config.params}.items():
         lines.append(

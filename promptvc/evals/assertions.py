@@ -61,6 +61,7 @@ class Assertion:
     threshold: float | None = None
     min: int = 4  # llm-rubric: the lowest passing judge score (1-5)
     implied_by: str | None = None  # not written in the set: added for this (e.g. output_schema)
+    metric: str | None = None  # a name the user gives it (promptfoo's); a route's rule can use it
 
     @property
     def label(self) -> str:
@@ -176,6 +177,7 @@ def parse_assertion(
         float(weight),
         float(threshold) if threshold is not None else None,
         int(minimum),
+        metric=str(raw["metric"]) if raw.get("metric") is not None else None,
     )
 
 

@@ -16,10 +16,18 @@ from promptvc.clock import now
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.repeats import PassRule, Variance, judge_variance, pooled, pvariance
+from promptvc.evals.routes import (
+    RouteReport,
+    TierOutcome,
+    route_report,
+    tiers_from_json,
+    tiers_json,
+)
 from promptvc.stats import wilson
 
 if TYPE_CHECKING:
     from promptvc.evals.goldens import GoldenSet
+    from promptvc.prompts.route import Route
 
 
 class Status(StrEnum):
@@ -69,6 +77,8 @@ class CaseResult:
     cache_written: int = 0
     cache_read: int = 0
     cache_saved: float = 0.0
+    tier: str | None = None  # a routed prompt's: the tier whose answer this is
+    tiers: tuple[TierOutcome, ...] = ()  # a routed prompt's: what each tier it tried scored
 
     @property
     def evaluated(self) -> bool:
@@ -185,6 +195,8 @@ class CaseResult:
             "cost": self.cost,
             "truncated": int(self.truncated),
             "error": self.error,
+            "tier": self.tier,
+            "route": tiers_json(self.tiers),
             "created_at": now(),
             "cache_write_tokens": self.cache_written,
             "cache_read_tokens": self.cache_read,
@@ -219,6 +231,8 @@ class CaseResult:
             cache_written=row.get("cache_write_tokens") or 0,
             cache_read=row.get("cache_read_tokens") or 0,
             cache_saved=row.get("cache_saved") or 0.0,
+            tier=row.get("tier"),
+            tiers=tiers_from_json(row.get("route")),
         )
 
 
@@ -344,6 +358,8 @@ class PlannedSet(Protocol):
     def temperature(self) -> float: ...
     @property
     def samples(self) -> int: ...
+    @property
+    def route(self) -> Route | None: ...
 
 
 @dataclass(frozen=True)
@@ -408,6 +424,12 @@ class SetOutcome:
     @property
     def tokens(self) -> int:
         return sum(r.tokens_in + r.tokens_out for r in self.results)
+
+    @cached_property
+    def routing(self) -> RouteReport | None:
+        """A routed prompt's set: the route beside each of its tiers alone."""
+        route = self.plan.route
+        return route_report(route, self.results) if route else None
 
     @property
     def cache(self) -> CacheFigures:

@@ -43,7 +43,10 @@ def set_key(renderer: Renderer, golden: GoldenSet, identity: Identity) -> str:
     files.update(python_dependencies(snapshot, modules))
     tier = renderer.tiers.get(deps.tier) if deps.tier else None
     judge = judge_fingerprint(renderer) if golden.uses_judge else None
-    return content_hash(KEY_VERSION, files, tier, judge, identity.kind, identity.endpoint)
+    route = renderer.route(golden.prompt)
+    # A routed set depends on every tier of its route (an unrouted set's key is as it was).
+    routed = ([[t, renderer.tiers.get(t)] for t in route.tiers],) if route else ()
+    return content_hash(KEY_VERSION, files, tier, judge, identity.kind, identity.endpoint, *routed)
 
 
 def set_identity(
@@ -54,6 +57,16 @@ def set_identity(
     if golden.provider == "echo" or override == "echo":
         return identity_for(golden.provider, override, default)
     return _identity(renderer, renderer.config(golden.prompt), golden.provider, override, default)
+
+
+def tier_identity(
+    renderer: Renderer, golden: GoldenSet, tier: str, override: str | None, default: str
+) -> Identity:
+    """Who answers a set's cases at one tier of its prompt's route, by the rules of set_identity."""
+    if golden.provider == "echo" or override == "echo":
+        return identity_for(golden.provider, override, default)
+    config = renderer.config(golden.prompt, tier)
+    return _identity(renderer, config, golden.provider, override, default)
 
 
 def judge_identity(

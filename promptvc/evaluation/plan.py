@@ -15,7 +15,14 @@ from promptvc.errors import UserError
 from promptvc.evals.assertions import Assertion, schema_check
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evals.leaks import canary_token, plant_canary
-from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
+from promptvc.evals.routes import check_rules
+from promptvc.evaluation.keys import (
+    judge_identity,
+    result_key,
+    set_identity,
+    set_key,
+    tier_identity,
+)
 from promptvc.evaluation.prices import Price, config_price, estimate_tokens, over_budget
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.git.snapshot import Snapshot
@@ -23,6 +30,7 @@ from promptvc.names import matches, require_matches
 from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.output_schema import OutputSchema, loaded
 from promptvc.prompts.render import Rendered, Renderer
+from promptvc.prompts.route import Route
 from promptvc.prompts.tiers import EffectiveConfig
 from promptvc.providers import Identity
 from promptvc.yamlfile import line_of
@@ -49,6 +57,32 @@ class Call:
 
 
 @dataclass(frozen=True)
+class RouteStep:
+    """One tier of a routed prompt, as a case asks it."""
+
+    tier: str
+    request: ModelRequest
+    price: Price | None
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class PlannedRoute:
+    route: Route
+    steps: tuple[RouteStep, ...]  # the first step's request is the job's own
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    """A route's tier for a whole set: its config's price and who answers it."""
+
+    tier: str
+    config: EffectiveConfig
+    price: Price | None
+    identity: Identity
+
+
+@dataclass(frozen=True)
 class CaseJob:
     golden: GoldenSet
     case: Case
@@ -64,6 +98,11 @@ class CaseJob:
     judge: Identity | None = None  # who answers its judge calls (the judge tier's provider)
     budget: int | None = None  # the prompt's max_input_tokens
     canary: str | None = None  # the token planted in its system text (a `canary: true` set)
+    route: PlannedRoute | None = None  # a routed prompt's tiers, tried in turn
+
+    def at(self, step: RouteStep) -> CaseJob:
+        """The job as one tier of its route asks it (its result says that tier answered)."""
+        return replace(self, request=step.request, price=step.price, identity=step.identity)
 
     def over_budget(self, counted: int | None = None) -> str | None:
         """Why this request does not fit the prompt's token budget (by the provider's count where
@@ -115,6 +154,7 @@ class SetPlan:
     whole: bool  # every case of the set is in the plan (no -k filter)
     temperature: float
     samples: int
+    route: Route | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +245,8 @@ def _plan_set(
         judge = judge_identity(renderer, golden.provider, *choice) if judged else None
         key = set_key(renderer, golden, identity)
         config = renderer.config(golden.prompt)
+        route = renderer.route(golden.prompt)
+        tiers = _route_tiers(renderer, golden, route, choice) if route else ()
     except UserError as exc:
         raise UserError(f"{exc} (golden set {golden.id})") from None
     if identity.kind != "echo" and not config.model:
@@ -217,6 +259,10 @@ def _plan_set(
     price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
     canary = canary_token(key) if golden.canary else None
+    if route is not None:
+        implied = [schema_check(output.schema or {})] if output and identity.kind != "echo" else []
+        asserts = [a for c in golden.cases for a in c.asserts] + implied
+        check_rules(route, asserts, renderer.prompt(golden.prompt).path, golden.id)
     jobs = []
     for case in cases:
         try:
@@ -238,6 +284,7 @@ def _plan_set(
                 case = replace(case, asserts=(*case.asserts, canary_check(canary)))
         for sample in range(repeat):
             request = build_request(rendered, identity.kind, identity.endpoint, sample)
+            routed = _planned_route(route, tiers, rendered, request, sample) if route else None
             jobs.append(
                 CaseJob(
                     golden,
@@ -252,9 +299,34 @@ def _plan_set(
                     judge,
                     budget,
                     canary,
+                    routed,
                 )
             )
-    return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
+    return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat, route)
+
+
+def _route_tiers(
+    renderer: Renderer, golden: GoldenSet, route: Route, choice: tuple[str | None, str]
+) -> tuple[TierPlan, ...]:
+    plans = []
+    for tier in route.tiers:
+        config = renderer.config(golden.prompt, tier)
+        identity = tier_identity(renderer, golden, tier, *choice)
+        plans.append(TierPlan(tier, config, config_price(config), identity))
+    return tuple(plans)
+
+
+def _planned_route(
+    route: Route, tiers: tuple[TierPlan, ...], rendered, first: ModelRequest, sample: int
+) -> PlannedRoute:
+    """Each tier's request for one case: the same messages, the tier's own config."""
+    steps = [RouteStep(tiers[0].tier, first, tiers[0].price, tiers[0].identity)]
+    for plan in tiers[1:]:
+        config = replace(plan.config, output_schema=rendered.config.output_schema)
+        at_tier = replace(rendered, config=config)
+        request = build_request(at_tier, plan.identity.kind, plan.identity.endpoint, sample)
+        steps.append(RouteStep(plan.tier, request, plan.price, plan.identity))
+    return PlannedRoute(route, tuple(steps))
 
 
 def canary_check(token: str) -> Assertion:
@@ -297,16 +369,22 @@ def resample(plan: SetPlan, case_ids: Sequence[str], samples: range) -> SetPlan:
     wanted = set(case_ids)
     firsts = {job.case.id: job for job in plan.jobs if job.case.id in wanted and job.sample == 0}
     jobs = tuple(
-        replace(
-            job,
-            sample=sample,
-            key=result_key(plan.set_key, job.case.id, sample),
-            request=replace(job.request, sample=sample),
-        )
+        _at_sample(job, result_key(plan.set_key, job.case.id, sample), sample)
         for job in firsts.values()
         for sample in samples
     )
     return replace(plan, jobs=jobs, whole=False)
+
+
+def _at_sample(job: CaseJob, key: str, sample: int) -> CaseJob:
+    request = replace(job.request, sample=sample)
+    route = job.route
+    if route is not None:
+        later = tuple(
+            replace(s, request=replace(s.request, sample=sample)) for s in route.steps[1:]
+        )
+        route = replace(route, steps=(replace(route.steps[0], request=request), *later))
+    return replace(job, sample=sample, key=key, request=request, route=route)
 
 
 def _judge_calls(renderer: Renderer, case: Case, answer_tokens: int) -> tuple[Call, ...]:

@@ -17,13 +17,15 @@ from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
+from promptvc.evals.routes import TierOutcome, answer_tier, fired, tiers_from_json
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.batching import BatchMode, BatchSender, batch_failed
-from promptvc.evaluation.plan import Call, CaseJob, EvalPlan
+from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, PlannedRoute, RouteStep
 from promptvc.evaluation.prices import BATCH, CacheUse, Price, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.prompts.output_schema import canonical_json
+from promptvc.prompts.route import Rule
 from promptvc.providers import (
     Identity,
     Provider,
@@ -89,9 +91,12 @@ class Runner:
         on_result: Callable[[CaseResult], None] | None = None,
         deadline: float | None = None,
         batch: BatchMode | None = None,
+        each_tier: bool = False,
     ):
         """`deadline`: a time.monotonic() by which the whole run ends; cases left are errors.
-        `batch`: the model's requests go through the provider's batch API (where it has one)."""
+        `batch`: the model's requests go through the provider's batch API (where it has one).
+        `each_tier`: a routed prompt's tiers past the one that answered are asked too (for the
+        report of each tier alone), not only when their answers are recorded."""
         self.store = store
         self.settings = settings
         self.root = root
@@ -100,6 +105,7 @@ class Runner:
         self.on_result = on_result or (lambda result: None)
         self.stats = RunStats()
         self.deadline = deadline
+        self.each_tier = each_tier
         self._providers: dict[tuple, Provider] = {}  # one per endpoint: its own concurrency
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
@@ -134,7 +140,7 @@ class Runner:
         reused = []
         for job in jobs:
             row = stored.get(job.key)
-            if row and row["status"] in REUSABLE:
+            if row and row["status"] in REUSABLE and not self._tiers_wanted(job, row):
                 results[job.key] = CaseResult.from_row(row, fresh=False)
                 reused.append(job.key)
                 self.on_result(results[job.key])
@@ -162,6 +168,15 @@ class Runner:
             for provider in self._providers.values():
                 await provider.close()
         return results
+
+    def _tiers_wanted(self, job: CaseJob, row: dict) -> bool:
+        """A stored routed result lacks tiers that `each_tier` asks for: it is evaluated again
+        (its route's answers come from the cache; only the missing tiers are sent)."""
+        return (
+            self.each_tier
+            and job.route is not None
+            and len(tiers_from_json(row.get("route"))) < len(job.route.steps)
+        )
 
     def _recordings(self, jobs: list[CaseJob]) -> dict[str, dict]:
         """{request key: recorded response} for these jobs, each found as its provider finds them."""
@@ -271,8 +286,11 @@ class Runner:
         if too_long is not None:
             return self._finished(over_budget_result(job, too_long))
         try:
-            response, cost, called = await self._respond(job.request, job)
-            result = await self._grade(plan, job, response, cost, called)
+            if job.route is not None:
+                result = await self._route(plan, job, job.route)
+            else:
+                response, cost, called = await self._respond(job.request, job)
+                result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
             result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
         except RequestRejected as exc:
@@ -293,6 +311,67 @@ class Runner:
             result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
         return self._finished(result)
 
+    async def _route(self, plan: EvalPlan, job: CaseJob, route: PlannedRoute) -> CaseResult:
+        """The route as production runs it: each tier in turn until no rule fires (the last tier's
+        answer stands). The result is the answering tier's, costing every model call on its path;
+        the tiers past it are graded for the report only, where their answers cost nothing now
+        (or `each_tier` asks for them)."""
+        path: list[CaseResult] = []
+        outcomes: list[TierOutcome] = []
+        for step in route.steps:
+            graded, rule = await self._at_tier(plan, job, step, route)
+            escalated = rule.describe() if rule and step is not route.steps[-1] else None
+            path.append(graded)
+            outcomes.append(_tier_outcome(step, graded, escalated))
+            if escalated is None:
+                break
+        extras: list[CaseResult] = []
+        for step in route.steps[len(path) :]:
+            if self.each_tier or self._free(step, job):
+                extra = await self._report_only(plan, job, step, route)
+                if extra is not None:
+                    extras.append(extra)
+                    outcomes.append(_tier_outcome(step, extra, None, answered=False))
+        return replace(
+            path[-1],
+            cost=_path_cost(path),
+            spent=sum(r.spent for r in (*path, *extras)),
+            tier=answer_tier(outcomes),
+            tiers=tuple(outcomes),
+        )
+
+    async def _at_tier(
+        self, plan: EvalPlan, job: CaseJob, step: RouteStep, route: PlannedRoute
+    ) -> tuple[CaseResult, Rule | None]:
+        response, cost, called = await self._respond(
+            step.request, job, identity=step.identity, price=step.price
+        )
+        at = job.at(step)
+        graded = await self._grade(plan, at, response, cost, called)
+        return graded, fired(route.route.rules, at.case.asserts, graded.grades, graded.output or "")
+
+    async def _report_only(
+        self, plan: EvalPlan, job: CaseJob, step: RouteStep, route: PlannedRoute
+    ) -> CaseResult | None:
+        """A tier past the route's answer, graded to report it alone; one that cannot be answered
+        (no recording, an error) is left out of the report, never the case's failure."""
+        try:
+            graded, _ = await self._at_tier(plan, job, step, route)
+        except (Skipped, ProviderError, UserError):
+            return None
+        return graded if graded.evaluated else None
+
+    def _free(self, step: RouteStep, job: CaseJob) -> bool:
+        """Whether a tier's answer costs nothing now: an offline provider, or a recorded answer."""
+        provider = self._provider(step.identity)
+        if not provider.sends:
+            return True
+        return (
+            provider.recorded
+            and not self.no_cache
+            and self._cached_response(step.request, job, provider) is not None
+        )
+
     def _finished(self, result: CaseResult) -> CaseResult:
         self._pending.append(result.row())
         self._flush()
@@ -306,9 +385,11 @@ class Runner:
         *,
         cache: bool = True,
         identity: Identity | None = None,
+        price: Price | None = None,
     ):
         """(response, its cost, whether it was fetched now) from the cache or the provider
-        (`identity`'s, the judge's for a judge call; else the job's)."""
+        (`identity`'s, the judge's for a judge call; else the job's), priced at `price` (a route's
+        tier) or the job's or the model's."""
         identity = identity or job.identity
         provider = self._provider(identity)
         if not provider.recorded:
@@ -327,11 +408,12 @@ class Runner:
                 row = found.row
         if row is not None:
             return _response_from_row(row), row["cost"], False
-        price = (
-            job.price
-            if request is job.request
-            else price_for(request.model, None, identity.known_price(request.model))
-        )
+        if price is None:
+            price = (
+                job.price
+                if request is job.request
+                else price_for(request.model, None, identity.known_price(request.model))
+            )
         use = cache_use(request, response)
         cost = price.cost(response.input_tokens, response.output_tokens, use) if price else None
         self.stats.calls += 1
@@ -535,7 +617,8 @@ class Runner:
         )
         if self._pending and (force or due):
             rows, self._pending = self._pending, []
-            self.store.save_results(self.run_id, rows, replace=self.no_cache)
+            # each_tier completes stored routed results: its rows replace theirs.
+            self.store.save_results(self.run_id, rows, replace=self.no_cache or self.each_tier)
             self._last_flush = time.monotonic()
 
 
@@ -586,6 +669,25 @@ def response_row(
         "cache_write_tokens": response.cache_write_tokens,
         "cache_read_tokens": response.cache_read_tokens,
     }
+
+
+def _path_cost(path: list[CaseResult]) -> float | None:
+    """What a route's model calls for one case cost: None when no tier's price is known."""
+    known = [r.cost for r in path if r.cost is not None]
+    return sum(known) if known else None
+
+
+def _tier_outcome(
+    step: RouteStep, graded: CaseResult, escalated: str | None, *, answered: bool = True
+) -> TierOutcome:
+    return TierOutcome(
+        step.tier,
+        graded.score,
+        graded.status == Status.PASSED,
+        graded.cost,
+        escalated,
+        answered,
+    )
 
 
 def _response_from_row(row: dict) -> Response:

@@ -8,6 +8,7 @@ from promptvc.errors import UserError, did_you_mean
 from promptvc.git.snapshot import Snapshot
 from promptvc.prompts.caching import CacheSpec, cache_spec
 from promptvc.prompts.output_schema import spec_problem
+from promptvc.prompts.route import Route, parse_route
 from promptvc.prompts.tiers import API_PARAMS, effort_problem
 from promptvc.yamlfile import key_line, parse_yaml
 
@@ -25,6 +26,8 @@ META_KEYS = {
     "max_input_tokens",
     "cache",
     "cache_ttl",
+    "route",
+    "escalate_on",
 }
 
 
@@ -37,10 +40,12 @@ class PromptFile:
     body: str
     body_line: int  # the file line where the body starts (1-based)
     overrides: dict = field(default_factory=dict)
+    route: Route | None = None  # the tiers it tries in turn, and what escalates a case
 
     @property
     def tier(self) -> str | None:
-        return self.meta.get("tier")
+        """Its tier: a routed prompt's is the route's first (what renders, diffs and deploys)."""
+        return self.route.tiers[0] if self.route else self.meta.get("tier")
 
     @property
     def max_input_tokens(self) -> int | None:
@@ -149,8 +154,9 @@ def parse_prompt(text: str, name: str, path: str, sha: str) -> PromptFile:
                 line=key_line(front or "", str(key), 2),
             )
     _check_meta(meta, front or "", path)
+    route = parse_route(meta, front or "", path)
     plain = {k: v for k, v in meta.items() if k in META_KEYS}
-    return PromptFile(name, path, sha, plain, body, body_line, overrides)
+    return PromptFile(name, path, sha, plain, body, body_line, overrides, route)
 
 
 def _check_meta(meta: dict, front: str, path: str) -> None:

@@ -30,6 +30,7 @@ from promptvc.prompts.caching import (
 )
 from promptvc.prompts.file import PromptFile, load_prompt, split_front_matter
 from promptvc.prompts.output_schema import OutputSchema, static_schema
+from promptvc.prompts.route import Route, unknown_route_tier
 from promptvc.prompts.sandbox import BoundedSandbox
 from promptvc.prompts.templatecache import Analysis, TemplateCache
 from promptvc.prompts.tiers import EffectiveConfig, effective_config, load_tiers, tiers_path
@@ -342,17 +343,28 @@ class Renderer:
     def prompt(self, name: str) -> PromptFile:
         return load_prompt(self.snapshot, name, self.prompts_dir)
 
-    def config(self, name: str) -> EffectiveConfig:
+    def config(self, name: str, tier: str | None = None) -> EffectiveConfig:
+        """The prompt's effective config: at its own tier, or at `tier` (a later tier of its route)."""
         prompt = self.prompt(name)
         where = tiers_path(self.prompts_dir) if prompt.tier else prompt.path
         tiers = self.tiers  # an error in tiers.yaml names tiers.yaml
         try:
-            config = effective_config(prompt.tier, prompt.overrides, tiers, where)
+            config = effective_config(tier or prompt.tier, prompt.overrides, tiers, where)
         except UserError as exc:
             raise UserError(exc.message, path=prompt.path) from None
         if prompt.output_schema is None:
             return config
         return replace(config, output_schema=self.output_schema(prompt))
+
+    def route(self, name: str) -> Route | None:
+        """The prompt's route, every tier it names known to tiers.yaml."""
+        prompt = self.prompt(name)
+        if prompt.route is None:
+            return None
+        problem = unknown_route_tier(prompt.route, self.tiers)
+        if problem:
+            raise UserError(problem, path=prompt.path, line=prompt.route.line)
+        return prompt.route
 
     def output_schema(self, prompt: PromptFile) -> OutputSchema:
         """The prompt's schema as far as it is known without running repository code."""

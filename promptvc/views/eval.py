@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from promptvc.evals.goldens import BrokenSet
+from promptvc.evals.routes import Standing
 from promptvc.evals.scoring import CacheFigures, CaseSummary, SetOutcome, Status
 from promptvc.views.terminal import printable
 from promptvc.wording import money, plural
@@ -99,6 +100,36 @@ def footnotes(
     if marked and unverified:
         notes.append(Text(f"? judge unverified: {unverified[marked[0]]}", style="yellow"))
     return notes
+
+
+def route_lines(outcomes: tuple[SetOutcome, ...]) -> list[Text]:
+    """Per routed set: the route's score and model cost per case beside each tier's alone."""
+    lines = []
+    for o in outcomes:
+        report = o.routing
+        if report is None or not report.cases:
+            continue
+        escalated = f"{report.escalated} of {plural(report.cases, 'case')} escalated"
+        parts = [f"route {_standing(report.routed)} ({escalated})"]
+        for tier in report.alone:
+            if tier.score is None:
+                parts.append(
+                    f"{tier.name} alone: {tier.missing} of {report.cases} not answered "
+                    "(eval --each-tier asks them)"
+                )
+            else:
+                parts.append(f"{tier.name} alone {_figures(tier)}")
+        lines.append(Text(f"{o.golden.id}  " + " · ".join(parts)))
+    return lines
+
+
+def _standing(standing: Standing) -> str:
+    return f"{standing.name}: {_figures(standing)}"
+
+
+def _figures(standing: Standing) -> str:
+    cost = "cost unknown" if standing.cost is None else f"{money(standing.cost)}/case"
+    return f"{score_text(standing.score)} at {cost}"
 
 
 def coverage_line(outcomes: tuple[SetOutcome, ...]) -> str | None:
@@ -340,6 +371,7 @@ def outcome_json(
                     "judge_share": o.judge_share,
                     "cache": cache_json(o.cache),
                     "case_summaries": [_case_json(c) for c in o.cases.values()],
+                    "route": o.routing.as_dict() if o.routing else None,
                     "cases": [
                         {
                             "id": r.case_id,
@@ -358,6 +390,8 @@ def outcome_json(
                             "error": r.error,
                             "fault": r.fault,
                             "judge_reason": r.judge_reason,
+                            "tier": r.tier,
+                            "tiers": [t.as_dict() for t in r.tiers],
                             "cached": not r.fresh,
                             "assertions": [g.as_dict() for g in r.grades],
                         }
