@@ -221,6 +221,11 @@ def diff(
     metavar="USD",
     help="Refuse to run when the estimated cost of what would be sent is above USD.",
 )
+@click.option(
+    "--notes",
+    is_flag=True,
+    help="Then note the commit's scores in git (refs/notes/promptvc): with --rev, or on a clean HEAD.",
+)
 def eval_(
     names,
     pattern,
@@ -236,10 +241,13 @@ def eval_(
     strict,
     dry_run,
     max_cost,
+    notes,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
+    if notes and (staged or dry_run):
+        raise click.UsageError("--notes notes a commit's run: not with --staged or --dry-run")
     from promptvc.commands.eval import run
 
     sys.exit(
@@ -258,6 +266,7 @@ def eval_(
             strict=strict,
             dry_run=dry_run,
             max_cost=max_cost,
+            notes=notes,
         )
     )
 
@@ -282,13 +291,20 @@ def eval_(
     is_flag=True,
     help="Send nothing: per set and side, the requests the gate would send and their cost.",
 )
-def check(base, markdown, junit, strict, verbose, pre_push, dry_run) -> None:
+@click.option(
+    "--notes",
+    is_flag=True,
+    help="With --base: then note both commits' scores in git (refs/notes/promptvc).",
+)
+def check(base, markdown, junit, strict, verbose, pre_push, dry_run, notes) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
+    if notes and not base:
+        raise click.UsageError("--notes needs --base (the staged snapshot is not a commit yet)")
     from promptvc.commands.check import run
 
-    sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run))
+    sys.exit(run(base, markdown, junit, strict, verbose, pre_push, dry_run, notes))
 
 
 @cli.group()
@@ -412,6 +428,56 @@ def responses_import(file: str) -> None:
     from promptvc.commands.responses import import_
 
     sys.exit(import_(file))
+
+
+@responses.command(name="push")
+@click.argument("remote", default="origin")
+def responses_push(remote: str) -> None:
+    """Send recorded responses to REMOTE as git objects (refs/promptvc/responses); only new ones travel."""
+    from promptvc.commands.responses import push
+
+    sys.exit(push(remote))
+
+
+@responses.command(name="fetch")
+@click.argument("remote", default="origin")
+def responses_fetch(remote: str) -> None:
+    """Take the responses REMOTE has (refs/promptvc/responses) into the local cache."""
+    from promptvc.commands.responses import fetch
+
+    sys.exit(fetch(remote))
+
+
+@cli.group()
+def notes() -> None:
+    """Scores as git notes (refs/notes/promptvc): CI's results in everyone's log and TUI."""
+
+
+@notes.command(name="write")
+@click.argument("revs", nargs=-1, metavar="[REV...]")
+def notes_write(revs: tuple[str, ...]) -> None:
+    """Note each commit's stored scores (default HEAD), merged with the note already there."""
+    from promptvc.commands.notes import write
+
+    sys.exit(write(revs))
+
+
+@notes.command(name="push")
+@click.argument("remote", default="origin")
+def notes_push(remote: str) -> None:
+    """Push refs/notes/promptvc to REMOTE, merging another writer's notes first if it moved on."""
+    from promptvc.commands.notes import push
+
+    sys.exit(push(remote))
+
+
+@notes.command(name="fetch")
+@click.argument("remote", default="origin")
+def notes_fetch(remote: str) -> None:
+    """Fetch REMOTE's promptvc notes and merge them into the local ones (a union by set)."""
+    from promptvc.commands.notes import fetch
+
+    sys.exit(fetch(remote))
 
 
 @cli.command()

@@ -379,3 +379,9 @@ def m009_token_counts(db: sqlite_utils.Database) -> None:
         {"key": str, "endpoint": str, "model": str, "input_tokens": int, "created_at": str},
         pk="key",
     )
+
+
+@migrations()
+def m010_run_versions(db: sqlite_utils.Database) -> None:
+    # A score travels in a git note with the promptvc that measured it.
+    db.table("runs").add_column("promptvc_version", str)

@@ -129,6 +129,7 @@ def run(
     verbose: bool = False,
     pre_push: str | None = None,
     dry_run: bool = False,
+    notes: bool = False,
 ) -> int:
     """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin."""
     if os.environ.get("PROMPTVC_SKIP") == "1":
@@ -155,7 +156,21 @@ def run(
         not codes and verbose
     ):  # the hook runs on every commit: silent on the ones it has nothing to say about
         print("promptvc check: no prompt, golden set or config change to check")
+    if notes and codes and not dry_run:
+        _write_notes(ws, compared)
     return max(codes, default=0)
+
+
+def _write_notes(ws: Workspace, compared: list[Sides]) -> None:
+    """`check --base --notes`: both commits compared get their scores as notes."""
+    import sys
+
+    from promptvc.notes import write_notes
+    from promptvc.store import Store
+
+    commits = [w.sha for c in compared for w in (c.old, c.new) if isinstance(w, Commit)]
+    for done in write_notes(ws, Store(ws.db_path), commits):
+        print(done.line, file=sys.stderr)
 
 
 def _dry_run(ws: Workspace, compared: Sides) -> int:

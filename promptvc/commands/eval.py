@@ -35,6 +35,7 @@ def run(
     strict: bool = False,
     dry_run: bool = False,
     max_cost: float | None = None,
+    notes: bool = False,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -50,6 +51,7 @@ def run(
         reportfile.check_path(junit)
     ws = Workspace.open()
     where = INDEX if staged else (ws.resolve(rev) if rev else WORKTREE)
+    noted = _noted_commit(ws, where) if notes else None
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
     names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
@@ -110,6 +112,11 @@ def run(
                 "run again to finish"
             ) from None
     unverified = _unverified(ws, store, renderer, outcome.sets)
+    if noted is not None:
+        from promptvc.notes import write_notes
+
+        for done in write_notes(ws, store, [noted]):
+            print(done.line, file=sys.stderr)
     if junit:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
@@ -157,6 +164,21 @@ def run(
     except PromptvcError as exc:
         print(f"promptvc: {exc}", file=sys.stderr)
     return _report_broken(broken, 0)
+
+
+def _noted_commit(ws: Workspace, where) -> str:
+    """The commit `--notes` notes: the revision evaluated, or HEAD when the working tree is it."""
+    from promptvc.git.snapshot import Commit
+
+    if isinstance(where, Commit):
+        return where.sha
+    head = ws.repo.try_resolve("HEAD")
+    if where is WORKTREE and head is not None and ws.repo.is_clean(ws.settings.watched_paths):
+        return head
+    raise UserError(
+        "--notes notes a commit: evaluate one with --rev, or commit (or stash) the changes to "
+        "prompts and golden sets first"
+    )
 
 
 def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool) -> None:
