@@ -39,6 +39,8 @@ class SetPoint:
     cost: float | None = None
     endpoint: str | None = None
     source: ScoreSource = "local"
+    # A note's case statuses and scores ({case id: {"status", "score"}}), for a score from a note.
+    noted_cases: dict[str, dict] = field(default_factory=dict, compare=False)
 
     @property
     def provider_label(self) -> str | None:
@@ -244,10 +246,12 @@ def _scored_point(row: dict, scores: dict[str, dict], notes: Noted) -> SetPoint:
     local = scores.get(row["set_key"])
     if local is not None or row["set_key"] not in notes.scores:
         return _point(row, local)
-    return _point(row, notes.scores[row["set_key"]], "ci")
+    return _point(row, notes.scores[row["set_key"]], "ci", notes.cases.get(row["set_key"], {}))
 
 
-def _point(row: dict, score: dict | None, source: ScoreSource = "local") -> SetPoint:
+def _point(
+    row: dict, score: dict | None, source: ScoreSource = "local", cases: dict | None = None
+) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
     return SetPoint(
@@ -262,6 +266,7 @@ def _point(row: dict, score: dict | None, source: ScoreSource = "local") -> SetP
         score.get("cost"),
         score.get("endpoint"),
         source,
+        cases or {},
     )
 
 

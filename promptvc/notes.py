@@ -1,7 +1,7 @@
 """Scores in git notes: what a commit's golden sets scored, travelling with the repository.
 
 A note is one JSON document per commit, `{"promptvc_notes": 1, "sets": {set key: entry},
-"commit_sets": {environment: [set id, set key, prompt, path]}}`: each evaluated set's score,
+"commit_sets": {environment: [set id, set key, prompt]}}`: each evaluated set's score,
 counts, cost, provider, the promptvc that measured it and when, and each case's status and score
 (never an output); and every set key at the commit, per key environment, so a clone that fetched
 the notes shows a commit's history without computing its keys. Two notes for one commit merge as
@@ -80,14 +80,18 @@ def parse(text: bytes) -> dict:
     return {"promptvc_notes": FORMAT, "sets": sets, "commit_sets": keyed}
 
 
+_STATUSES = frozenset(Status)
+
+
 def _is_entry(key: str, entry: object) -> bool:
     return (
-        isinstance(entry, dict)
+        type(entry) is dict
         and entry.get("set_key") == key
-        and isinstance(entry.get("set_id"), str)
-        and isinstance(entry.get("score"), int | float)
-        and entry.get("status") in set(Status)
-        and all(isinstance(entry.get(n) or 0, int) for n in ("passed", "cases"))
+        and type(entry.get("set_id")) is str
+        and type(entry.get("score")) in (int, float)
+        and entry.get("status") in _STATUSES
+        and type(entry.get("passed") or 0) is int
+        and type(entry.get("cases") or 0) is int
     )
 
 
@@ -139,7 +143,7 @@ def note_for(ws: Workspace, store: Store, commit: str) -> dict:
     scores = store.noted_set_scores(r["set_key"] for r in rows)
     doc = empty()
     doc["commit_sets"][environment] = sorted(
-        ({k: r.get(k) or "" for k in ("set_id", "set_key", "prompt", "path")} for r in rows),
+        ({k: r.get(k) or "" for k in ("set_id", "set_key", "prompt")} for r in rows),
         key=lambda r: r["set_id"],
     )
     for key, score in scores.items():
@@ -216,7 +220,7 @@ def noted(
             kept = found.scores.get(key)
             if kept is None or str(entry.get("run_at", "")) > str(kept.get("run_at", "")):
                 found.scores[key] = entry
-                found.cases[key] = entry.get("case_results") or {}
+                found.cases[key] = _case_results(entry.get("case_results"))
         rows = doc["commit_sets"].get(environment)
         if rows is not None:
             found.commit_sets[commit] = [
@@ -225,6 +229,19 @@ def noted(
                 if isinstance(r, dict) and isinstance(r.get("set_id"), str) and r.get("set_key")
             ] or [{"set_id": "", "set_key": "", "prompt": ""}]
     return found
+
+
+def _case_results(noted: object) -> dict[str, dict]:
+    """A note's cases that read as {"status", "score"}; anything else is left out."""
+    if not isinstance(noted, dict):
+        return {}
+    return {
+        case: {"status": row["status"], "score": row.get("score")}
+        for case, row in noted.items()
+        if isinstance(row, dict)
+        and row.get("status") in _STATUSES
+        and isinstance(row.get("score"), int | float | None)
+    }
 
 
 def resolve_all(ws: Workspace, revs: Iterable[str]) -> list[str]:

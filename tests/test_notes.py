@@ -167,3 +167,41 @@ def test_union_keeps_both_sides_and_the_newer_measurement():
     assert merged["sets"]["a"]["score"] == 0.9 and merged["sets"]["b"]["score"] == 1.0
     assert parse(combine(b"garbage", dumps(ours))) == ours
     assert combine(dumps(ours), dumps(theirs)) == combine(dumps(ours), dumps(theirs))
+
+
+def test_the_tui_shows_noted_scores_and_flips_without_a_local_store(model_repo, model_server, cli):
+    import asyncio
+    import shutil
+
+    from textual.widgets import DataTable, Static
+
+    from promptvc.tui.app import PromptvcApp
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.workspace import Workspace
+
+    model_server.rule = lambda body: (
+        "I am not sure, sorry." if "Be vague." in body.get("system", "") else answer_by_rule(body)
+    )
+    assert cli("eval", "--rev", "HEAD", "--notes")[0] == 0
+    model_repo.write("prompts/partials/tone.jinja", "Be vague.\n")
+    model_repo.commit("vaguer tone")
+    assert cli("eval", "--notes")[0] == 1
+    calls = model_server.calls
+    shutil.rmtree(model_repo.root / ".promptvc")  # as a fresh clone: nothing measured here
+
+    async def scenario():
+        app = PromptvcApp(HistoryBrowser(Workspace.open()), live_refresh=False)
+        async with app.run_test(size=(140, 36)) as pilot:
+            commits = app.query_one("#commits", DataTable)
+            assert str(commits.get_row_at(0)[2]) == "0.00"
+            assert str(commits.get_row_at(0)[3]) == "▼−1.00"
+            sets = app.query_one("#sets", DataTable)
+            assert str(sets.get_row_at(0)[6]) == "anthropic · ci"
+            flips = str(app.query_one("#flips", Static).render())
+            assert "support-answer/refund-window pass → fail" in flips
+            await pilot.press("enter", "enter")  # commit -> sets -> cases
+            cases = app.screen.query_one("#cases", DataTable)
+            assert str(cases.get_row_at(0)[3]) == "pass → fail"
+
+    asyncio.run(scenario())
+    assert model_server.calls == calls
