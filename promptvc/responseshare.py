@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from promptvc.errors import GitFailed
 from promptvc.git.keyedtree import commit_blobs, tree_blobs, usable_key
-from promptvc.git.remotes import fetch_ref, push_ref
+from promptvc.git.remotes import fetch_ref, push_ref, tracking_name
 from promptvc.git.repo import GitRepo
 from promptvc.providers import public_endpoint
 from promptvc.store import RESPONSE_COLUMNS, Store
@@ -25,7 +25,7 @@ _SHARED = tuple(c for c in RESPONSE_COLUMNS if c != "source")
 
 
 def tracking_ref(remote: str) -> str:
-    return f"refs/promptvc/responses-remote/{remote.replace(':', '_').strip('/')}"
+    return f"refs/promptvc/responses-remote/{tracking_name(remote)}"
 
 
 def response_blob(row: dict) -> bytes:

@@ -205,3 +205,31 @@ def test_the_tui_shows_noted_scores_and_flips_without_a_local_store(model_repo, 
 
     asyncio.run(scenario())
     assert model_server.calls == calls
+
+
+def test_check_in_ci_notes_both_sides_even_without_a_git_identity(
+    model_repo, model_server, cli, monkeypatch
+):
+    model_server.rule = answer_by_rule
+    model_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
+    model_repo.commit("kind tone")
+    for name in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+        monkeypatch.delenv(name)  # a CI checkout: no user.name anywhere
+    monkeypatch.setenv("EMAIL", "")
+    code, out, err = cli("check", "--base", "HEAD~1", "--notes")
+    assert code == 0, out + err
+    assert err.count("noted ") == 2
+    for rev in ("HEAD", "HEAD~1"):
+        assert {s["set_id"] for s in note_on(model_repo, rev)["sets"].values()} == {
+            "support-answer"
+        }
+
+
+def test_a_remote_given_by_path_gets_a_tracking_ref_of_its_own(shared, model_server, cli):
+    first, _second, bare = shared
+    model_server.rule = answer_by_rule
+    assert cli("eval", "--notes")[0] == 0
+    assert cli("notes", "push", str(bare))[0] == 0
+    assert cli("notes", "fetch", str(bare))[0] == 0
+    refs = first.git("for-each-ref", "--format=%(refname)", "refs/notes/")
+    assert f"refs/notes/promptvc-remote/{str(bare).replace('/', '_')}" in refs.split()

@@ -74,6 +74,8 @@ def push(remote: str) -> int:
     moved = push_responses(ws.repo, Store.for_reading(ws.db_path), remote)
     if moved.count:
         print(f"pushed {plural(moved.count, 'response')} to {remote} ({RESPONSES_REF})")
+    elif not moved.present:
+        print("no recorded responses to push (an eval against a model records them)")
     else:
         print(f"nothing new to push: {remote} has every recorded response")
     if moved.unshareable:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from promptvc.errors import GitFailed
+from promptvc.git.remotes import tracking_name
 from promptvc.git.repo import GitRepo
 
 NOTES_REF = "refs/notes/promptvc"
@@ -19,7 +20,14 @@ NOTES_REF = "refs/notes/promptvc"
 
 def tracking_ref(remote: str) -> str:
     """Where a remote's notes are fetched to before they are merged into ours."""
-    return f"refs/notes/promptvc-remote/{remote.replace(':', '_').strip('/')}"
+    return f"refs/notes/promptvc-remote/{tracking_name(remote)}"
+
+
+def _as_someone(repo: GitRepo) -> list[str]:
+    """A notes commit needs a committer; a CI checkout often has none configured, so promptvc
+    signs its own notes there rather than failing after the run."""
+    code, _out, _err = repo.attempt("var", "GIT_COMMITTER_IDENT")
+    return [] if code == 0 else ["-c", "user.name=promptvc", "-c", "user.email=promptvc@localhost"]
 
 
 def note_blobs(repo: GitRepo, ref: str = NOTES_REF) -> dict[str, str]:
@@ -45,7 +53,16 @@ def read_note(repo: GitRepo, commit: str, ref: str = NOTES_REF) -> bytes | None:
 
 def write_note(repo: GitRepo, commit: str, text: bytes, ref: str = NOTES_REF) -> None:
     """Replace a commit's note (the caller has merged what was there)."""
-    repo.run("notes", f"--ref={ref}", "add", "--force", "--file=-", commit, input=text)
+    repo.run(
+        *_as_someone(repo),
+        "notes",
+        f"--ref={ref}",
+        "add",
+        "--force",
+        "--file=-",
+        commit,
+        input=text,
+    )
 
 
 def merge_notes(repo: GitRepo, theirs: str, combine: Callable[[bytes, bytes], bytes]) -> int:
@@ -60,8 +77,9 @@ def merge_notes(repo: GitRepo, theirs: str, combine: Callable[[bytes, bytes], by
         return 0
     if repo.git_path("NOTES_MERGE_PARTIAL").exists():  # a merge left half-done by a killed process
         repo.attempt("notes", f"--ref={NOTES_REF}", "merge", "--abort")
+    someone = _as_someone(repo)
     code, _out, err = repo.attempt(
-        "notes", f"--ref={NOTES_REF}", "merge", "--quiet", "--strategy=manual", theirs
+        *someone, "notes", f"--ref={NOTES_REF}", "merge", "--quiet", "--strategy=manual", theirs
     )
     if code == 0:
         return 0
@@ -73,5 +91,5 @@ def merge_notes(repo: GitRepo, theirs: str, combine: Callable[[bytes, bytes], by
     for path in conflicted:
         commit = path.name
         path.write_bytes(combine(ours_text.get(commit, b""), theirs_text.get(commit, b"")))
-    repo.run("notes", f"--ref={NOTES_REF}", "merge", "--commit")
+    repo.run(*someone, "notes", f"--ref={NOTES_REF}", "merge", "--commit")
     return len(conflicted)

@@ -6,6 +6,7 @@ refspec. A remote that has never received one is an answer ("nothing there yet")
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from promptvc.errors import GitFailed, UserError
@@ -17,6 +18,11 @@ class Pushed:
     ok: bool
     rejected: bool  # the remote has moved on (another writer pushed first): fetch, merge, retry
     message: str
+
+
+def tracking_name(remote: str) -> str:
+    """A remote's name, or its URL made into one ref component (`/srv/x.git` -> `_srv_x.git`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", remote).strip(".") or "_"
 
 
 def check_remote(repo: GitRepo, remote: str) -> None:
