@@ -99,25 +99,24 @@ def fetch_responses(repo: GitRepo, store: Store, remote: str) -> Moved:
     known = store.response_keys()
     wanted = {key: sha for key, sha in theirs.items() if key not in known}
     texts = repo.cat_blobs(list(wanted.values()))
-    rows = [_row(texts[sha]) for sha in wanted.values() if sha in texts]
-    store.save_responses([r for r in rows if r is not None])
+    rows = [
+        row for key, sha in wanted.items() if (row := _row(key, texts.get(sha, b""))) is not None
+    ]
+    store.save_responses(rows)
     if repo.try_ref(RESPONSES_REF) is None:
         repo.run("update-ref", RESPONSES_REF, remote_sha)
     return Moved(len(rows), len(theirs) - len(wanted), True)
 
 
-def _row(blob: bytes) -> dict | None:
+def _row(key: str, blob: bytes) -> dict | None:
+    """The cache row a blob holds; None for one that is not a response, or not the one its path names."""
     from promptvc.evaluation.request import ask_key_of
 
     try:
         shared = json.loads(blob)
     except ValueError:
         return None
-    if (
-        not isinstance(shared, dict)
-        or not isinstance(shared.get("key"), str)
-        or "text" not in shared
-    ):
+    if not isinstance(shared, dict) or shared.get("key") != key or "text" not in shared:
         return None
     request = shared.get("request")
     ask_key = ask_key_of(request) if isinstance(request, str) else None

@@ -233,3 +233,16 @@ def test_a_remote_given_by_path_gets_a_tracking_ref_of_its_own(shared, model_ser
     assert cli("notes", "fetch", str(bare))[0] == 0
     refs = first.git("for-each-ref", "--format=%(refname)", "refs/notes/")
     assert f"refs/notes/promptvc-remote/{str(bare).replace('/', '_')}" in refs.split()
+
+
+def test_a_blob_that_is_not_the_response_its_path_names_is_not_imported(shared, cli, monkeypatch):
+    from promptvc.git.keyedtree import commit_blobs
+    from promptvc.git.repo import GitRepo as Git
+
+    first, second, _bare = shared
+    forged = json.dumps({"key": "f" * 64, "text": "a forged answer"}).encode()
+    commit_blobs(Git(first.root), "refs/promptvc/responses", {"a" * 64: forged, "b" * 64: b"{"})
+    first.git("push", "-q", "origin", "refs/promptvc/responses")
+    monkeypatch.chdir(second.root)
+    code, out, _ = cli("responses", "fetch")
+    assert code == 0 and "fetched 0 responses from origin" in out
