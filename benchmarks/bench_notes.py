@@ -69,6 +69,25 @@ def bench_log_in_a_fresh_clone(tmp: Path, env: dict) -> None:
         time_command([*PROMPTVC, "log"], clone, env),
         0.5,
     )
+    report(
+        f"log --json in a fresh clone, {noted} noted commits",
+        time_command([*PROMPTVC, "log", "--json"], clone, env),
+        0.5,
+    )
+    os.chdir(clone)
+    from promptvc.history import history
+    from promptvc.store import Store
+    from promptvc.workspace import Workspace
+
+    ws = Workspace.open()
+    store = Store.for_reading(ws.db_path)
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        points = history(ws, store)
+        times.append(time.perf_counter() - started)
+    assert sum(1 for p in points for s in p.sets.values() if s.source == "ci") == noted * 10
+    report(f"the history itself, {noted} noted commits (in process)", min(times), 0.5)
 
 
 def bench_write_a_200_case_note(tmp: Path, env: dict) -> None:

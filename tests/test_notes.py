@@ -202,6 +202,11 @@ def test_the_tui_shows_noted_scores_and_flips_without_a_local_store(model_repo, 
             await pilot.press("enter", "enter")  # commit -> sets -> cases
             cases = app.screen.query_one("#cases", DataTable)
             assert str(cases.get_row_at(0)[3]) == "pass → fail"
+            await pilot.press("enter")  # case -> its outputs, which a note does not carry
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            text = " ".join(str(w.render()) for w in app.screen.query(Static))
+            assert "here: failed, from a git note (CI's run): no output in this clone" in text
 
     asyncio.run(scenario())
     assert model_server.calls == calls

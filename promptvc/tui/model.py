@@ -142,7 +142,12 @@ class HistoryBrowser:
             return {}
         if point.source == "ci":
             return {
-                case: {"case_id": case, "status": row["status"], "score": row["score"]}
+                case: {
+                    "case_id": case,
+                    "status": row["status"],
+                    "score": row["score"],
+                    "noted": True,
+                }
                 for case, row in point.noted_cases.items()
             }
         return _by_case(self.store.results_for_set(point.set_key))
