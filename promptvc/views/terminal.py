@@ -31,8 +31,12 @@ def printable(text: str) -> str:
 
 
 def printable_text(text: Text) -> Text:
+    plain = text.plain
+    safe_plain = printable(plain)
+    if safe_plain == plain:
+        return text  # nothing to show differently: no copy (a long log has thousands of lines)
     safe = text.copy()
-    safe.plain = printable(text.plain)
+    safe.plain = safe_plain
     return safe
 
 
