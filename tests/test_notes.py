@@ -218,7 +218,12 @@ def test_check_in_ci_notes_both_sides_even_without_a_git_identity(
     model_server.rule = answer_by_rule
     model_repo.write("prompts/partials/tone.jinja", "Be kind.\n")
     model_repo.commit("kind tone")
-    for name in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+    for name in (
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+    ):
         monkeypatch.delenv(name)  # a CI checkout: no user.name anywhere
     monkeypatch.setenv("EMAIL", "")
     code, out, err = cli("check", "--base", "HEAD~1", "--notes")
