@@ -276,6 +276,11 @@ def report(revs, output, staged, evaluate, every_set) -> None:
     is_flag=True,
     help="A routed prompt: also ask the tiers past the one that answered, to report each alone.",
 )
+@click.option(
+    "--notes",
+    is_flag=True,
+    help="Then note the commit's scores in git (refs/notes/promptvc): with --rev, or on a clean HEAD.",
+)
 def eval_(
     names,
     pattern,
@@ -295,12 +300,15 @@ def eval_(
     batch,
     new_batch,
     each_tier,
+    notes,
 ) -> None:
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
     if new_batch and not batch:
         raise click.UsageError("--new-batch goes with --batch")
+    if notes and (staged or dry_run):
+        raise click.UsageError("--notes notes a commit's run: not with --staged or --dry-run")
     from promptvc.commands.eval import run
 
     sys.exit(
@@ -322,6 +330,7 @@ def eval_(
             shard=shard,
             batch=batch_mode(batch, new_batch),
             each_tier=each_tier,
+            notes=notes,
         )
     )
 
@@ -366,12 +375,21 @@ def batch_mode(batch: bool, new: bool):
     is_flag=True,
     help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
 )
-def check(base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_batch) -> None:
+@click.option(
+    "--notes",
+    is_flag=True,
+    help="With --base: then note both commits' scores in git (refs/notes/promptvc).",
+)
+def check(
+    base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_batch, notes
+) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
     if new_batch and not batch:
         raise click.UsageError("--new-batch goes with --batch")
+    if notes and not base:
+        raise click.UsageError("--notes needs --base (the staged snapshot is not a commit yet)")
     from promptvc.commands.check import run
 
     sys.exit(
@@ -384,6 +402,7 @@ def check(base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_
             pre_push,
             dry_run,
             batch=batch_mode(batch, new_batch),
+            notes=notes,
         )
     )
 
@@ -563,6 +582,56 @@ def responses_import(file: str) -> None:
     from promptvc.commands.responses import import_
 
     sys.exit(import_(file))
+
+
+@responses.command(name="push")
+@click.argument("remote", default="origin")
+def responses_push(remote: str) -> None:
+    """Send recorded responses to REMOTE as git objects (refs/promptvc/responses); only new ones travel."""
+    from promptvc.commands.responses import push
+
+    sys.exit(push(remote))
+
+
+@responses.command(name="fetch")
+@click.argument("remote", default="origin")
+def responses_fetch(remote: str) -> None:
+    """Take the responses REMOTE has (refs/promptvc/responses) into the local cache."""
+    from promptvc.commands.responses import fetch
+
+    sys.exit(fetch(remote))
+
+
+@cli.group()
+def notes() -> None:
+    """Scores as git notes (refs/notes/promptvc): CI's results in everyone's log and TUI."""
+
+
+@notes.command(name="write")
+@click.argument("revs", nargs=-1, metavar="[REV...]")
+def notes_write(revs: tuple[str, ...]) -> None:
+    """Note each commit's stored scores (default HEAD), merged with the note already there."""
+    from promptvc.commands.notes import write
+
+    sys.exit(write(revs))
+
+
+@notes.command(name="push")
+@click.argument("remote", default="origin")
+def notes_push(remote: str) -> None:
+    """Push refs/notes/promptvc to REMOTE, merging another writer's notes first if it moved on."""
+    from promptvc.commands.notes import push
+
+    sys.exit(push(remote))
+
+
+@notes.command(name="fetch")
+@click.argument("remote", default="origin")
+def notes_fetch(remote: str) -> None:
+    """Fetch REMOTE's promptvc notes and merge them into the local ones (a union by set)."""
+    from promptvc.commands.notes import fetch
+
+    sys.exit(fetch(remote))
 
 
 @cli.command()

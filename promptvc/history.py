@@ -10,16 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from promptvc.errors import UserError
 from promptvc.evals.scoring import CacheFigures, Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
 from promptvc.names import matches
+from promptvc.notes import Noted, noted
 from promptvc.providers import key_environment
 from promptvc.significance import SetEvidence
 from promptvc.store import Store
 from promptvc.workspace import Workspace
+
+ScoreSource = Literal["local", "ci"]  # measured on this machine, or read from a git note
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,16 @@ class SetPoint:
     cost: float | None = None
     endpoint: str | None = None
     cache: CacheFigures = field(default_factory=CacheFigures)  # the prompt cache's work for it
+    source: ScoreSource = "local"
+    # A note's case statuses and scores ({case id: {"status", "score"}}), for a score from a note.
+    noted_cases: dict[str, dict] = field(default_factory=dict, compare=False)
+
+    @property
+    def provider_label(self) -> str | None:
+        """The provider, and "ci" when the score came from a git note rather than this machine."""
+        if self.source == "ci" and self.provider:
+            return f"{self.provider} · ci"
+        return self.provider
 
     @property
     def evaluated(self) -> bool:
@@ -162,19 +176,26 @@ def history(
     states = commit_states(ws, rev, limit)
     if not states:
         return []
-    known = store.commit_sets([c.sha for c, _ in states], key_environment())
-    missing = [(c, files) for c, files in states if c.sha not in known]
+    warn = on_warning or (lambda message: None)
+    environment = key_environment()
+    notes = noted(ws.repo, environment, warn)
+    known = store.commit_sets([c.sha for c, _ in states], environment)
+    # A commit a note lists the set keys of needs no computing: a fresh clone opens fast.
+    missing = [(c, f) for c, f in states if c.sha not in known and c.sha not in notes.commit_sets]
     if missing:
-        fresh = _compute_keys(ws, missing, on_warning or (lambda message: None))
+        fresh = _compute_keys(ws, missing, warn)
         store.save_commit_sets(fresh)
         for row in fresh:
             known.setdefault(row["commit_sha"], []).append(row)
+    for commit, _files in states:
+        if commit.sha not in known and commit.sha in notes.commit_sets:
+            known[commit.sha] = notes.commit_sets[commit.sha]
     scores = store.set_scores({row["set_key"] for rows in known.values() for row in rows})
     points = []
     previous: dict[str, SetPoint] = {}
     for commit, _files in states:
         sets = {
-            row["set_id"]: _point(row, scores.get(row["set_key"]))
+            row["set_id"]: _scored_point(row, scores, notes)
             for row in known.get(commit.sha, [])
             if row["set_id"] and _wanted(row, names)
         }
@@ -221,7 +242,17 @@ def _compute_keys(ws: Workspace, states, warn: Callable[[str], None]) -> list[di
     return rows
 
 
-def _point(row: dict, score: dict | None) -> SetPoint:
+def _scored_point(row: dict, scores: dict[str, dict], notes: Noted) -> SetPoint:
+    """The local store's score, else a note's (marked "ci")."""
+    local = scores.get(row["set_key"])
+    if local is not None or row["set_key"] not in notes.scores:
+        return _point(row, local)
+    return _point(row, notes.scores[row["set_key"]], "ci", notes.cases.get(row["set_key"], {}))
+
+
+def _point(
+    row: dict, score: dict | None, source: ScoreSource = "local", cases: dict | None = None
+) -> SetPoint:
     if score is None:
         return SetPoint(row["set_id"], row["set_key"], row["prompt"])
     return SetPoint(
@@ -233,13 +264,15 @@ def _point(row: dict, score: dict | None) -> SetPoint:
         score["provider"],
         score["passed"] or 0,
         score["cases"] or 0,
-        score["cost"],
-        score["endpoint"],
+        score.get("cost"),
+        score.get("endpoint"),
         CacheFigures(
             score.get("cache_write_tokens") or 0,
             score.get("cache_read_tokens") or 0,
             score.get("cache_saved") or 0.0,
         ),
+        source,
+        cases or {},
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.utils import chunks
 
+from promptvc import __version__
 from promptvc.clock import now
 from promptvc.errors import UserError
 from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
@@ -149,8 +150,9 @@ class Store:
     def start_run(self, snapshot: str, commit_sha: str | None, provider: str, command: str) -> int:
         with self.immediate() as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (started_at, complete, snapshot, commit_sha, provider, command) VALUES (?, 0, ?, ?, ?, ?)",
-                (now(), snapshot, commit_sha, provider, command),
+                "INSERT INTO runs (started_at, complete, snapshot, commit_sha, provider, command, "
+                "promptvc_version) VALUES (?, 0, ?, ?, ?, ?, ?)",
+                (now(), snapshot, commit_sha, provider, command, __version__),
             )
             assert cursor.lastrowid is not None  # set by every INSERT into a rowid table
             return cursor.lastrowid
@@ -285,6 +287,37 @@ class Store:
                 chunk,
             ):
                 found[row["set_key"]] = row
+        return found
+
+    @guarded
+    def noted_set_scores(self, set_keys: Iterable[str]) -> dict[str, dict]:
+        """Set scores with the promptvc version of the run that measured them (for git notes)."""
+        found = {}
+        for chunk in map(list, chunks(set_keys, BATCH)):
+            query = (
+                "SELECT set_scores.*, runs.promptvc_version FROM set_scores "
+                "LEFT JOIN runs ON runs.id = set_scores.run_id "
+                f"WHERE set_key IN ({', '.join('?' for _ in chunk)})"
+            )
+            for row in self.db.query(query, chunk):
+                found[row["set_key"]] = row
+        return found
+
+    @guarded
+    def case_outcomes(self, set_key: str) -> dict[str, tuple[str, float | None]]:
+        """{case id: (status, score)} of a set: over its samples where the run summarised them,
+        else its first sample's."""
+        found = {
+            case_id: (status, score)
+            for case_id, status, score in self.db.execute(
+                "SELECT case_id, status, score FROM results WHERE set_key = ? AND sample = 0",
+                [set_key],
+            )
+        }
+        for case_id, passed, score in self.db.execute(
+            "SELECT case_id, passed, score FROM case_scores WHERE set_key = ?", [set_key]
+        ):
+            found[case_id] = ("passed" if passed else "failed", score)
         return found
 
     @guarded
@@ -510,6 +543,10 @@ class Store:
             [set_id],
         ).fetchone()
         return row[0] if row else None
+
+    @guarded
+    def response_keys(self) -> set[str]:
+        return {key for (key,) in self.db.execute("SELECT key FROM responses")}
 
     @guarded
     def response_count(self) -> int:

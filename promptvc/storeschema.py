@@ -436,3 +436,9 @@ def m012_routed_results(db: sqlite_utils.Database) -> None:
     # so the route's report against each tier alone survives a fully cached re-run.
     db.table("results").add_column("tier", str)
     db.table("results").add_column("route", str)
+
+
+@migrations()
+def m013_run_versions(db: sqlite_utils.Database) -> None:
+    # A score travels in a git note with the promptvc that measured it.
+    db.table("runs").add_column("promptvc_version", str)

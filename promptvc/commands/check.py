@@ -142,6 +142,7 @@ def run(
     pre_push: str | None = None,
     dry_run: bool = False,
     batch: BatchMode | None = None,
+    notes: bool = False,
 ) -> int:
     """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin.
     `batch`: both sides' model requests go through the batch API (`--batch`)."""
@@ -173,6 +174,8 @@ def run(
         not codes and verbose
     ):  # the hook runs on every commit: silent on the ones it has nothing to say about
         print("promptvc check: no prompt, golden set or config change to check")
+    if notes and codes and not dry_run:
+        _write_notes(ws, compared)
     return max(codes, default=0)
 
 
@@ -194,6 +197,18 @@ def _refuse_secrets(ws: Workspace, compared: Sides) -> bool:
         print(f"({ALLOW_HINT})")
         print(f"blocked: a secret in {compared.label}; nothing was evaluated")
     return bool(findings)
+
+
+def _write_notes(ws: Workspace, compared: list[Sides]) -> None:
+    """`check --base --notes`: both commits compared get their scores as notes."""
+    import sys
+
+    from promptvc.notes import write_notes
+    from promptvc.store import Store
+
+    commits = [w.sha for c in compared for w in (c.old, c.new) if isinstance(w, Commit)]
+    for done in write_notes(ws, Store(ws.db_path), commits):
+        print(done.line, file=sys.stderr)
 
 
 def _dry_run(ws: Workspace, compared: Sides, batch: bool = False) -> int:

@@ -40,6 +40,7 @@ def run(
     shard: str | None = None,
     batch: BatchMode | None = None,
     each_tier: bool = False,
+    notes: bool = False,
 ) -> int:
     from promptvc.evals.repeats import MAX_REPEAT
     from promptvc.evaluation.plan import plan_eval, select_sets
@@ -57,6 +58,7 @@ def run(
     part = Shard.parse(shard) if shard is not None else None
     ws = Workspace.open()
     where = INDEX if staged else (ws.resolve(rev) if rev else WORKTREE)
+    noted = _noted_commit(ws, where) if notes else None
     snapshot = ws.snapshot(where)
     renderer = ws.renderer(snapshot)
     names = tuple(as_name(n, ws.settings.prompts_dir) for n in names)
@@ -132,6 +134,11 @@ def run(
                 f"run again to finish{waiting}"
             ) from None
     unverified = _unverified(ws, store, renderer, outcome.sets)
+    if noted is not None:
+        from promptvc.notes import write_notes
+
+        for done in write_notes(ws, store, [noted]):
+            print(done.line, file=sys.stderr)
     if junit:
         reportfile.write(junit, evalview.junit_xml(outcome.sets, outcome.elapsed))
     if as_json:
@@ -185,6 +192,21 @@ def run(
     except PromptvcError as exc:
         print(f"promptvc: {exc}", file=sys.stderr)
     return _report_broken(broken, 0)
+
+
+def _noted_commit(ws: Workspace, where) -> str:
+    """The commit `--notes` notes: the revision evaluated, or HEAD when the working tree is it."""
+    from promptvc.git.snapshot import Commit
+
+    if isinstance(where, Commit):
+        return where.sha
+    head = ws.repo.try_resolve("HEAD")
+    if where is WORKTREE and head is not None and ws.repo.is_clean(ws.settings.watched_paths):
+        return head
+    raise UserError(
+        "--notes notes a commit: evaluate one with --rev, or commit (or stash) the changes to "
+        "prompts and golden sets first"
+    )
 
 
 def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool, batch: bool) -> None:

@@ -58,6 +58,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                                 "score": s.score,
                                 "status": s.status,
                                 "provider": s.provider,
+                                "source": s.source,
                                 "endpoint": s.endpoint,
                                 "delta": p.delta(s.set_id),
                                 "paired": paired_json(figures(p, s.set_id), alpha),
@@ -94,7 +95,9 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                     row.append_text(evidence_text(found, alpha))
                 else:
                     row.append_text(delta_text(p.delta(set_id)))
-                row.append(f"  {point.passed}/{point.cases} passed · {point.provider}", style="dim")
+                row.append(
+                    f"  {point.passed}/{point.cases} passed · {point.provider_label}", style="dim"
+                )
                 if point.cache:
                     row.append(f" · cache: {cache_text(point.cache)}", style="dim")
                 parent = p.parent.get(set_id)

@@ -62,3 +62,43 @@ def import_(path: str) -> int:
     added = store.response_count() - before
     print(f"imported {plural(added, 'response')} ({len(rows) - added} already present)")
     return 0
+
+
+def push(remote: str) -> int:
+    from promptvc.git.remotes import check_remote
+    from promptvc.responseshare import RESPONSES_REF, push_responses
+    from promptvc.store import Store
+
+    ws = Workspace.open()
+    check_remote(ws.repo, remote)
+    moved = push_responses(ws.repo, Store.for_reading(ws.db_path), remote)
+    if moved.count:
+        print(f"pushed {plural(moved.count, 'response')} to {remote} ({RESPONSES_REF})")
+    elif not moved.present:
+        print("no recorded responses to push (an eval against a model records them)")
+    else:
+        print(f"nothing new to push: {remote} has every recorded response")
+    if moved.unshareable:
+        print(
+            f"promptvc: warning: {plural(moved.unshareable, 'response')} with a key that is not a "
+            "hex digest stayed local",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def fetch(remote: str) -> int:
+    from promptvc.git.remotes import check_remote
+    from promptvc.responseshare import RESPONSES_REF, fetch_responses
+    from promptvc.store import Store
+
+    ws = Workspace.open()
+    check_remote(ws.repo, remote)
+    moved = fetch_responses(ws.repo, Store(ws.db_path), remote)
+    if not moved.remote_had_ref:
+        print(f"{remote} has no recorded responses yet ({RESPONSES_REF}); nothing to fetch")
+    else:
+        print(
+            f"fetched {plural(moved.count, 'response')} from {remote} ({moved.present} already here)"
+        )
+    return 0

@@ -92,6 +92,13 @@ class GitRepo:
             )
         return proc.stdout
 
+    def attempt(self, *args: str, input: bytes | None = None) -> tuple[int, bytes, str]:
+        """(exit code, stdout, last line of stderr) of a git command whose failure is an answer
+        (a push rejected, a notes merge with conflicts), not an error."""
+        proc = _git(list(args), self.root, input)
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return proc.returncode, proc.stdout, err[-1] if err else ""
+
     def resolve(self, rev: str) -> str:
         """The commit sha a revision names; a clear error for one git doesn't know."""
         if rev.startswith("-"):
@@ -111,6 +118,11 @@ class GitRepo:
             return self.resolve(rev)
         except UserError:
             return None
+
+    def try_ref(self, ref: str) -> str | None:
+        """The object a full ref name points at, or None when there is no such ref."""
+        out = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", ref, check=False)
+        return out.decode().strip() or None
 
     def merge_base(self, a: str, b: str) -> str:
         out = self.run("merge-base", a, b, check=False).decode().strip()
@@ -205,6 +217,11 @@ class GitRepo:
         args += ["--cached", old] if new is None else [old, new]
         out = self.run(*args, "--", *paths)
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+    def is_clean(self, paths: list[str]) -> bool:
+        """No change under these paths between HEAD and the working tree, untracked files included."""
+        out = self.run("status", "--porcelain", "-z", "--untracked-files=normal", "--", *paths)
+        return not out.strip(b"\0")
 
     def tracked_under(self, relative: str) -> list[str]:
         """Files git tracks at or under a path of the work tree; a path git will not look at

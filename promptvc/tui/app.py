@@ -212,7 +212,7 @@ class PromptvcApp(App[None]):
                 delta_cell(row.delta),
                 Text(cases) + failed,
                 cost,
-                (here.provider if here else "") or "",
+                (here.provider_label if here else "") or "",
                 key=row.set_id,
             )
         flips = [

@@ -115,10 +115,7 @@ class HistoryBrowser:
         return rows
 
     def flips(self, here: SetPoint, parent: SetPoint) -> tuple[tuple[str, Direction], ...]:
-        now, before = (
-            self.store.case_statuses(here.set_key),
-            self.store.case_statuses(parent.set_key),
-        )
+        now, before = self._statuses(here), self._statuses(parent)
         flipped = [
             (case_id, d)
             for case_id in sorted(now.keys() & before.keys())
@@ -127,14 +124,33 @@ class HistoryBrowser:
         return tuple(sorted(flipped, key=lambda f: f[1] is not Direction.REGRESSED))
 
     def case_rows(self, here: SetPoint | None, parent: SetPoint | None) -> list[CaseRow]:
-        now = _by_case(self.store.results_for_set(here.set_key)) if here else {}
-        before = _by_case(self.store.results_for_set(parent.set_key)) if parent else {}
+        now, before = self._results(here), self._results(parent)
         rows = [
             CaseRow(case_id, now.get(case_id), before.get(case_id))
             for case_id in sorted(set(now) | set(before))
         ]
         rows.sort(key=lambda r: (not r.flip, r.case_id))
         return rows
+
+    def _statuses(self, point: SetPoint) -> dict[str, str]:
+        if point.source == "ci":  # a note: case statuses without outputs
+            return {case: row["status"] for case, row in point.noted_cases.items()}
+        return self.store.case_statuses(point.set_key)
+
+    def _results(self, point: SetPoint | None) -> dict[str, dict]:
+        if point is None:
+            return {}
+        if point.source == "ci":
+            return {
+                case: {
+                    "case_id": case,
+                    "status": row["status"],
+                    "score": row["score"],
+                    "noted": True,
+                }
+                for case, row in point.noted_cases.items()
+            }
+        return _by_case(self.store.results_for_set(point.set_key))
 
     def diff(self, point: CommitPoint) -> DiffReport:
         """The commit's prompt diff against its first parent (the empty tree for a root commit)."""

@@ -172,6 +172,12 @@ class CaseScreen(Screen[None]):
             notes.append(f"judge: {self.case.here['judge_reason']}\n", style="cyan")
         if self.case.here and self.case.here.get("error"):
             notes.append(f"{self.case.here['status']}: {self.case.here['error']}\n", style="yellow")
+        for side, row in (("here", self.case.here), ("parent", self.case.parent)):
+            if row and row.get("noted"):
+                notes.append(
+                    f"{side}: {row['status']}, from a git note (CI's run): no output in this clone\n",
+                    style="dim",
+                )
         return notes
 
     def _diff_text(self) -> Text:

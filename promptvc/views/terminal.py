@@ -31,8 +31,12 @@ def printable(text: str) -> str:
 
 
 def printable_text(text: Text) -> Text:
+    plain = text.plain
+    safe_plain = printable(plain)
+    if safe_plain == plain:
+        return text  # nothing to show differently: no copy (a long log has thousands of lines)
     safe = text.copy()
-    safe.plain = printable(text.plain)
+    safe.plain = safe_plain
     return safe
 
 
@@ -54,8 +58,19 @@ def emit(lines: Sequence[Text | str], *, pager: bool = False) -> None:
                 out.print(line)
         _page(captured.get())
         return
+    if out.color_system is None and all(_plain_as_rendered(line) for line in lines):
+        # Uncoloured, rich prints a Text's plain text, at ~40 µs a line: a 2,000-commit log is
+        # 22,000 lines, so they are written as they are.
+        out.file.write("".join(line.plain + "\n" for line in lines))  # type: ignore[union-attr]
+        out.file.flush()
+        return
     for line in lines:
         out.print(line)
+
+
+def _plain_as_rendered(line: Text | str) -> bool:
+    """A Text without tabs (rich expands them) prints as its plain text when there is no colour."""
+    return not isinstance(line, str) and "\t" not in line.plain
 
 
 def _should_page(out: Console, count: int) -> bool:
