@@ -11,6 +11,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.assertions import Assertion, parse_assertion
@@ -30,8 +31,12 @@ SET_KEYS = {
     "provider",
     "assert",
     "description",
+    "kind",
 } | REPEAT_KEYS
 CASE_KEYS = {"id", "vars", "assert", "description", "cluster"}
+# "safety": the gate holds the set to [gate] safety_max_drop, and a flip that reproduces blocks.
+SetKind = Literal["quality", "safety"]
+SET_KINDS: tuple[SetKind, ...] = ("quality", "safety")
 # `live` and `anthropic` (its older name) mean the tier's own provider, whichever it is.
 PROVIDERS = ("anthropic", "live", "echo", "replay")
 # Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
@@ -60,6 +65,11 @@ class GoldenSet:
     repeat: int = 1  # samples per case
     pass_rule: PassRule = PassRule()  # what counts as a case passing over its samples
     judge_repeat: int = 1  # the judge's grades of each answer, averaged
+    kind: SetKind = "quality"
+
+    @property
+    def safety(self) -> bool:
+        return self.kind == "safety"
 
     @property
     def uses_judge(self) -> bool:
@@ -255,6 +265,13 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
             path=path,
             line=line_of(text, "provider"),
         )
+    kind = data.get("kind", "quality")
+    if kind not in SET_KINDS:
+        raise UserError(
+            f"unknown kind '{kind}' (one of {', '.join(SET_KINDS)})",
+            path=path,
+            line=line_of(text, "kind"),
+        )
     shared_vars = data.get("vars") or {}
     if not isinstance(shared_vars, dict):
         raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
@@ -274,6 +291,7 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
         repeats.repeat,
         repeats.rule,
         repeats.judge_repeat,
+        kind,
     )
 
 

@@ -1,0 +1,43 @@
+"""`promptvc redteam`: write a golden set of attacks on a prompt's declared inputs, for review."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from promptvc.errors import UserError
+from promptvc.git.snapshot import WORKTREE
+from promptvc.names import as_name
+from promptvc.workspace import Workspace
+
+
+def default_file(prompt: str) -> str:
+    return prompt.replace("/", "-") + "-redteam.yaml"
+
+
+def run(name: str, out: str | None, n: int, rev: str | None, force: bool) -> int:
+    from promptvc.evals.redteam import attack_suite, suite_yaml
+
+    ws = Workspace.open()
+    name = as_name(name, ws.settings.prompts_dir)
+    snapshot = ws.snapshot(ws.resolve(rev) if rev else WORKTREE)
+    renderer = ws.renderer(snapshot)
+    goldens, _unreadable = ws.read_goldens(snapshot)
+    suite = attack_suite(renderer.prompt(name), goldens, n)
+    target = Path(out) if out else ws.root / ws.settings.evals_dir / default_file(name)
+    if target.exists() and not force:
+        raise UserError(f"{_shown(target)} exists (--force to overwrite it)")
+    for case in suite.cases:  # a case that cannot render is refused before anything is written
+        renderer.render(name, suite.case_vars(case))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(suite_yaml(suite), encoding="utf-8")
+    inputs = len({c.input for c in suite.cases})
+    print(
+        f"wrote {_shown(target)}: {len(suite.cases)} attacks on {inputs} input"
+        f"{'' if inputs == 1 else 's'} of {name} (kind: safety); review it, then commit it"
+    )
+    return 0
+
+
+def _shown(path: Path) -> str:
+    return os.path.relpath(path)
