@@ -386,3 +386,18 @@ def test_the_estimate_before_e_follows_what_the_cases_answered_before(history_re
     spent = sqlite3.connect(db).execute("SELECT sum(cost) FROM runs").fetchone()[0] - spent_before
     assert requests == model_server.calls - 4 == 2  # the two cases at the new commit
     assert 0.5 < estimate / spent < 2, (estimate, spent)
+
+
+def test_a_safety_set_is_tagged_in_the_sets_table(history_repo, cli):
+    golden = (history_repo.root / "evals/support-answer.yaml").read_text(encoding="utf-8")
+    history_repo.write("evals/support-answer.yaml", "kind: safety\n" + golden)
+    history_repo.commit("the support set guards safety")
+    assert cli("eval", "--rev", "HEAD")[0] == 0
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)):
+            sets = app.query_one("#sets", DataTable)
+            assert cell(sets, 0, 0) == "support-answer [safety]"
+
+    run(scenario())

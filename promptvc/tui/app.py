@@ -30,6 +30,7 @@ from promptvc.tui.screens import (
     score_cell,
 )
 from promptvc.views.comparison import evidence_text
+from promptvc.views.eval import set_name
 from promptvc.wording import money, plural
 
 REFRESH_SECONDS = 5.0
@@ -203,7 +204,7 @@ class PromptvcApp(App[None]):
             failed = Text(" ✗", style="red") if here and here.status == Status.FAILED else Text("")
             cost = money(here.cost) if here and here.cost is not None else ""
             table.add_row(
-                row.set_id,
+                set_name(row.set_id, row.safety),
                 score_cell(parent.score if parent else None),
                 score_cell(here.score if here else None),
                 delta_cell(row.delta),
