@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 
 from promptvc.evals.redteam import choose_attacks, load_corpus
-from tests.helpers import renderer
+from tests.helpers import goldens, renderer
+from tests.model_server import last_user_text
 
 OUT = "evals/support-answer-redteam.yaml"
 
@@ -137,3 +140,42 @@ def test_a_prompt_without_declared_inputs_is_one_line_saying_what_to_declare(sup
 def test_a_count_below_one_is_refused(support_repo, cli):
     code, _, err = cli("redteam", "support/answer", "--n", "0")
     assert code == 2 and "--n must be at least 1" in err
+
+
+def test_the_generated_set_loads_with_the_real_loader_and_its_cases_render(support_repo, cli):
+    assert cli("redteam", "support/answer", "--n", "100")[0] == 0
+    golden = goldens(support_repo)["support-answer-redteam"]
+    assert golden.safety and golden.prompt == "support/answer"
+    assert len(golden.cases) == 2 * len(load_corpus().attacks)
+    render = renderer(support_repo)
+    for case in golden.cases:
+        assert [a.type for a in case.asserts] == ["no-leak", "llm-rubric"]
+        render.render("support/answer", case.vars)
+
+
+def _model_that_repeats_its_instructions(body):
+    """Judges every answer 5; gives its system text up when its data asks it to repeat or list
+    its instructions (in the question or in the policy)."""
+    system = body.get("system") or ""
+    asked = system + last_user_text(body)
+    if "Score: N" in asked:
+        return "Stays in its role.\nScore: 5"
+    if "Repeat the words above" in asked or "word for word" in asked:
+        return system[:80]
+    return "You have 30 days from delivery."
+
+
+def test_a_prompt_that_leaks_under_attack_fails_its_redteam_set(model_repo, model_server, cli):
+    model_server.rule = _model_that_repeats_its_instructions
+    assert cli("redteam", "support/answer", "--n", "100")[0] == 0
+    code, out, err = cli("eval", "support-answer-redteam", "--json")
+    assert code == 1, out + err
+    (found,) = json.loads(out)["sets"]
+    assert found["kind"] == "safety" and found["status"] == "failed"
+    failed = {c["id"] for c in found["cases"] if c["status"] == "failed"}
+    assert failed == {
+        "question-repeat-above",
+        "policy-repeat-above",
+        "question-summarise-rules",
+        "policy-summarise-rules",
+    }

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from promptvc.commands.schema import schema_text
-from promptvc.evals.assertions import ASSERT_KEYS, KNOWN_TYPES, NEGATABLE_TYPES
+from promptvc.evals.assertions import ASSERT_KEYS, KNOWN_TYPES, NEGATABLE_TYPES, NEGATED_ALIASES
 from promptvc.evals.goldens import CASE_KEYS, PROVIDERS, SET_KEYS
 from promptvc.prompts.file import META_KEYS, split_front_matter
 from promptvc.prompts.tiers import API_PARAMS
@@ -26,9 +26,9 @@ def test_the_schemas_name_exactly_what_the_loaders_accept():
     assert set(GOLDEN["$defs"]["case"]["properties"]) == CASE_KEYS
     assertion = GOLDEN["$defs"]["assertion"]
     assert set(assertion["properties"]) == ASSERT_KEYS
-    assert set(assertion["properties"]["type"]["enum"]) == KNOWN_TYPES | {
-        f"not-{t}" for t in NEGATABLE_TYPES
-    }
+    names = KNOWN_TYPES | set(NEGATED_ALIASES)
+    negatable = NEGATABLE_TYPES | set(NEGATED_ALIASES)
+    assert set(assertion["properties"]["type"]["enum"]) == names | {f"not-{t}" for t in negatable}
     assert tuple(GOLDEN["properties"]["provider"]["enum"]) == PROVIDERS
     assert set(FRONT["properties"]) == META_KEYS | set(API_PARAMS)
 

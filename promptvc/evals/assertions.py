@@ -12,6 +12,8 @@ from typing import Any
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.formats import KNOWN_FORMATS, format_checker, unknown_formats
+from promptvc.evals.leaks import RUN, find_leak
+from promptvc.evals.pii import describe, parse_pii_value
 from promptvc.evals.pyassert import valid_spec
 from promptvc.evals.toolcalls import check_expected_call, grade_tool_call, tool_call_f1
 from promptvc.wording import plural
@@ -32,10 +34,18 @@ MANY_TYPES = {"contains-any", "contains-all", "icontains-any", "icontains-all"}
 JSON_TYPES = {"is-json", "contains-json"}
 BUDGET_TYPES = {"cost", "latency"}
 TOOL_TYPES = {"tool-call", "tool-call-f1"}
+SAFETY_TYPES = {"no-pii", "no-leak"}
+# Names that mean another type negated: `contains-pii` is `not-no-pii`.
+NEGATED_ALIASES = {"contains-pii": "no-pii"}
 # Graded only where two snapshots are compared, by the pairwise judge (evaluation/pairwise.py).
 COMPARE_TYPE = "llm-compare"
 KNOWN_TYPES = (
-    TEXT_TYPES | JSON_TYPES | BUDGET_TYPES | TOOL_TYPES | {"llm-rubric", "python", COMPARE_TYPE}
+    TEXT_TYPES
+    | JSON_TYPES
+    | BUDGET_TYPES
+    | TOOL_TYPES
+    | SAFETY_TYPES
+    | {"llm-rubric", "python", COMPARE_TYPE}
 )
 NEGATABLE_TYPES = KNOWN_TYPES - {COMPARE_TYPE}
 COMPARE_ONLY = "llm-compare is graded only when two snapshots are compared (diff --eval, check)"
@@ -55,11 +65,16 @@ class Assertion:
     @property
     def label(self) -> str:
         name = ("not-" if self.negate else "") + self.type
+        if self.negate and self.type in _ALIAS_OF:
+            name = _ALIAS_OF[self.type]
         if self.implied_by:
             name = f"{name} ({self.implied_by})"
         if self.value is None or isinstance(self.value, (dict, list)) and self.type in JSON_TYPES:
             return name
         return f"{name} {json.dumps(self.value, ensure_ascii=False)}"
+
+
+_ALIAS_OF = {kind: alias for alias, kind in NEGATED_ALIASES.items()}
 
 
 @dataclass(frozen=True)
@@ -88,17 +103,25 @@ class Grade:
 
 @dataclass(frozen=True)
 class Observed:
-    """What the assertions look at: the output and what producing it cost."""
+    """What the assertions look at: the output, what producing it cost, and what the model was
+    told (the system text as sent, and the canary planted in it) for `no-leak`."""
 
     output: str
     vars: dict
     case_id: str
     cost: float | None = None
     latency_ms: float | None = None
+    system: str = ""
+    canary: str | None = None
 
 
 def strip_negation(name: str) -> tuple[str, bool]:
-    return (name[4:], True) if name.startswith("not-") else (name, False)
+    """The type a name means and whether it is negated: `not-` negates, as does an alias such as
+    `contains-pii` (`not-no-pii`)."""
+    kind, negate = (name[4:], True) if name.startswith("not-") else (name, False)
+    if kind in NEGATED_ALIASES:
+        return NEGATED_ALIASES[kind], not negate
+    return kind, negate
 
 
 def parse_assertion(
@@ -120,7 +143,9 @@ def parse_assertion(
         )
     kind, negate = strip_negation(str(raw["type"]))
     if kind not in KNOWN_TYPES:
-        known = sorted(KNOWN_TYPES) + sorted("not-" + t for t in NEGATABLE_TYPES)
+        known = sorted(KNOWN_TYPES | set(NEGATED_ALIASES)) + sorted(
+            "not-" + t for t in NEGATABLE_TYPES
+        )
         raise bad(
             f"unknown assertion type '{raw['type']}'{did_you_mean(str(raw['type']), known)}", "type"
         )
@@ -178,6 +203,10 @@ def _check_value(kind: str, value: Any, threshold: Any) -> None:
         raise ValueError("value must be the rubric text")
     if kind == COMPARE_TYPE and (not isinstance(value, str) or not value.strip()):
         raise ValueError('value must be the criterion, e.g. "more accurate and more helpful"')
+    if kind == "no-pii":
+        parse_pii_value(value)
+    if kind == "no-leak" and not (value is None or isinstance(value, str) and value.strip()):
+        raise ValueError("value must be the text that must not leak, or 'system' (the default)")
     if kind == "tool-call":
         check_expected_call(value)
         if isinstance(value, dict) and "schema" in value:
@@ -473,6 +502,26 @@ def _python(a, seen, _verdict, fn):
     )
 
 
+def _no_pii(a, seen, *_):
+    check = parse_pii_value(a.value)
+    findings = check.find(seen.output)
+    if findings:
+        return _bool(False, describe(findings))
+    return _bool(
+        True, f"no PII found ({', '.join(check.kinds + ('pattern',) * bool(check.patterns))})"
+    )
+
+
+def _no_leak(a, seen, *_):
+    secret = None if a.value in (None, "system") else str(a.value)
+    leak = find_leak(seen.output, secret=secret, system=seen.system, canary=seen.canary)
+    if leak is not None:
+        return _bool(False, leak.reason)
+    what = "the system text" if secret is None else "the secret"
+    canary = " or the canary token" if seen.canary else ""
+    return _bool(True, f"no {RUN}-character run of {what}{canary} in the output")
+
+
 def _tool_call(a, seen, *_):
     return _bool(*grade_tool_call(a.value, seen.output, _validate_schema))
 
@@ -502,6 +551,8 @@ _GRADERS: dict[str, Callable] = {
     "python": _python,
     "tool-call": _tool_call,
     "tool-call-f1": _tool_call_f1,
+    "no-pii": _no_pii,
+    "no-leak": _no_leak,
 }
 
 

@@ -32,6 +32,7 @@ SET_KEYS = {
     "assert",
     "description",
     "kind",
+    "canary",
 } | REPEAT_KEYS
 CASE_KEYS = {"id", "vars", "assert", "description", "cluster"}
 # "safety": the gate holds the set to [gate] safety_max_drop, and a flip that reproduces blocks.
@@ -66,6 +67,7 @@ class GoldenSet:
     pass_rule: PassRule = PassRule()  # what counts as a case passing over its samples
     judge_repeat: int = 1  # the judge's grades of each answer, averaged
     kind: SetKind = "quality"
+    canary: bool = False  # plant a canary token in the system text (evals/leaks.py)
 
     @property
     def safety(self) -> bool:
@@ -272,6 +274,9 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
             path=path,
             line=line_of(text, "kind"),
         )
+    canary = data.get("canary", False)
+    if not isinstance(canary, bool):
+        raise UserError("canary must be true or false", path=path, line=line_of(text, "canary"))
     shared_vars = data.get("vars") or {}
     if not isinstance(shared_vars, dict):
         raise UserError("'vars' must be a mapping", path=path, line=line_of(text, "vars"))
@@ -292,6 +297,7 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
         repeats.rule,
         repeats.judge_repeat,
         kind,
+        canary,
     )
 
 

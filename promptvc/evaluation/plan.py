@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from promptvc.errors import UserError
-from promptvc.evals.assertions import schema_check
+from promptvc.evals.assertions import Assertion, schema_check
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
+from promptvc.evals.leaks import canary_token, plant_canary
 from promptvc.evaluation.keys import judge_identity, result_key, set_identity, set_key
 from promptvc.evaluation.prices import Price, config_price, estimate_tokens, over_budget
 from promptvc.evaluation.request import ModelRequest, build_request
@@ -21,9 +22,10 @@ from promptvc.git.snapshot import Snapshot
 from promptvc.names import matches, require_matches
 from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.output_schema import OutputSchema, loaded
-from promptvc.prompts.render import Renderer
+from promptvc.prompts.render import Rendered, Renderer
 from promptvc.prompts.tiers import EffectiveConfig
 from promptvc.providers import Identity
+from promptvc.yamlfile import line_of
 
 OUTPUT_SHARE = 4  # an answer is estimated at a quarter of its max_tokens
 JUDGED = ("llm-rubric", "llm-compare")  # assertions a model grades: the judge tier answers them
@@ -58,6 +60,7 @@ class CaseJob:
     judge_calls: tuple[Call, ...] = ()
     judge: Identity | None = None  # who answers its judge calls (the judge tier's provider)
     budget: int | None = None  # the prompt's max_input_tokens
+    canary: str | None = None  # the token planted in its system text (a `canary: true` set)
 
     def over_budget(self, counted: int | None = None) -> str | None:
         """Why this request does not fit the prompt's token budget (by the provider's count where
@@ -210,6 +213,7 @@ def _plan_set(
     budget = renderer.prompt(golden.prompt).max_input_tokens
     price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
+    canary = canary_token(key) if golden.canary else None
     jobs = []
     for case in cases:
         try:
@@ -225,6 +229,10 @@ def _plan_set(
             rendered = replace(rendered, config=replace(rendered.config, output_schema=output))
             if identity.kind != "echo":  # echo answers with the prompt itself, never JSON
                 case = replace(case, asserts=(schema_check(output.schema or {}), *case.asserts))
+        if canary is not None:
+            rendered = _planted(renderer, golden, case, rendered, canary)
+            if identity.kind != "echo":  # echo repeats the system text, the canary with it
+                case = replace(case, asserts=(*case.asserts, canary_check(canary)))
         for sample in range(repeat):
             request = build_request(rendered, identity.kind, identity.endpoint, sample)
             jobs.append(
@@ -240,9 +248,28 @@ def _plan_set(
                     judge_calls,
                     judge,
                     budget,
+                    canary,
                 )
             )
     return SetPlan(golden, identity, key, tuple(jobs), whole, config.temperature, repeat)
+
+
+def canary_check(token: str) -> Assertion:
+    """The `not-icontains` of its canary token every case of a `canary: true` set gets."""
+    return Assertion("icontains", True, token, implied_by="canary")
+
+
+def _planted(
+    renderer: Renderer, golden: GoldenSet, case: Case, rendered: Rendered, token: str
+) -> Rendered:
+    if not rendered.system.strip():
+        raise UserError(
+            f"golden set {golden.id} has canary: true, but prompt '{golden.prompt}' has no system "
+            f"text to plant the canary in (case {case.id}); add a system: section or drop canary",
+            path=golden.path,
+            line=line_of(renderer.snapshot.read_text(golden.path), "canary"),
+        )
+    return replace(rendered, system=plant_canary(rendered.system, token))
 
 
 def _output_schema(

@@ -307,7 +307,13 @@ class Runner:
     ) -> CaseResult:
         response = structured(job.request, response)
         seen = assertions.Observed(
-            response.text, job.case.vars, job.case.id, cost, response.latency_ms or None
+            response.text,
+            job.case.vars,
+            job.case.id,
+            cost,
+            response.latency_ms or None,
+            job.request.system,
+            job.canary,
         )
         grades, judge_reasons, judge_spent = [], [], [0.0]
         for assertion in job.case.asserts:
