@@ -117,6 +117,10 @@ def test_out_and_rev_pick_the_file_and_the_revision(support_repo, cli):
     assert code == 0, err
     data = yaml.safe_load((support_repo.root / "evals/x.yaml").read_text(encoding="utf-8"))
     assert {name for c in data["cases"] for name in c["vars"]} == {"question", "policy"}
+    assert "warning" not in err
+    code, _, err = cli("redteam", "support/answer", "--out", "attacks.yaml")
+    assert code == 0 and (support_repo.root / "attacks.yaml").exists()
+    assert "attacks.yaml is outside evals/: eval and the gate will not find it there" in err
 
 
 def test_a_prompt_without_a_golden_case_gets_placeholders_to_replace(support_repo, cli):

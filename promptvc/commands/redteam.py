@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from promptvc.errors import UserError
@@ -31,6 +32,13 @@ def run(name: str, out: str | None, n: int, rev: str | None, force: bool) -> int
         renderer.render(name, suite.case_vars(case))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(suite_yaml(suite), encoding="utf-8")
+    evals = (ws.root / ws.settings.evals_dir).resolve()
+    if not target.resolve().is_relative_to(evals):
+        print(
+            f"promptvc: warning: {_shown(target)} is outside {ws.settings.evals_dir}/: eval and "
+            "the gate will not find it there",
+            file=sys.stderr,
+        )
     inputs = len({c.input for c in suite.cases})
     print(
         f"wrote {_shown(target)}: {len(suite.cases)} attacks on {inputs} input"
