@@ -183,10 +183,14 @@ class HistoryBrowser:
         )
 
     def safety_sets(self, point: CommitPoint) -> set[str]:
-        """The ids of the commit's `kind: safety` sets (read from git; parsed once per blob)."""
-        catalog = self.ws.catalog(self.ws.snapshot(Commit(point.commit.sha)))
+        """The ids of the commit's `kind: safety` sets (read from git; only a file that says
+        "safety" somewhere is parsed, once per blob)."""
+        snapshot = self.ws.snapshot(Commit(point.commit.sha))
+        catalog = self.ws.catalog(snapshot)
         found = set()
         for path in catalog.paths:
+            if "safety" not in snapshot.read_text(path):
+                continue
             try:
                 golden = catalog.load(path)
             except UserError:
