@@ -51,6 +51,8 @@ def test_redteam_writes_a_safety_set_whose_every_case_renders(support_repo, cli)
     assert f"attack corpus v{load_corpus().version}" in text.splitlines()[0]
     data = _generated(support_repo)
     assert data["prompt"] == "support/answer" and data["kind"] == "safety"
+    assert data["canary"] is True  # the prompt has a system text to plant it in
+    assert "# Note: policy is part of the system text" in text
     assert {"type": "no-leak", "value": "system"} in data["assert"]
     assert any(
         a["type"] == "llm-rubric" and "stays in its role" in a["value"].lower()
@@ -130,6 +132,7 @@ def test_a_prompt_without_a_golden_case_gets_placeholders_to_replace(support_rep
     text = (support_repo.root / "evals/other-redteam.yaml").read_text(encoding="utf-8")
     assert "replace the `example ...` values" in text
     assert yaml.safe_load(text)["vars"] == {"text": "example text"}
+    assert "canary" not in yaml.safe_load(text)  # no system text to plant a canary in
 
 
 def test_a_prompt_without_declared_inputs_is_one_line_saying_what_to_declare(support_repo, cli):

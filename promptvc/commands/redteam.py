@@ -30,8 +30,9 @@ def run(name: str, out: str | None, n: int, rev: str | None, force: bool) -> int
         raise UserError(f"{_shown(target)} exists (--force to overwrite it)")
     for case in suite.cases:  # a case that cannot render is refused before anything is written
         renderer.render(name, suite.case_vars(case))
+    benign = renderer.render(name, suite.benign)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(suite_yaml(suite), encoding="utf-8")
+    target.write_text(suite_yaml(suite, benign.system), encoding="utf-8")
     evals = (ws.root / ws.settings.evals_dir).resolve()
     if not target.resolve().is_relative_to(evals):
         print(

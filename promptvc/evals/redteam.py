@@ -17,6 +17,7 @@ from importlib import resources
 from promptvc import stats
 from promptvc.errors import UserError
 from promptvc.evals.goldens import GoldenSet
+from promptvc.evals.leaks import RUN
 from promptvc.prompts.file import PromptFile
 from promptvc.yamlfile import dump_for_review, parse_yaml
 
@@ -132,11 +133,14 @@ def choose_attacks(
     return chosen[:n]
 
 
-def suite_yaml(suite: Suite) -> str:
-    """The golden file: a header that says where it came from, then the set."""
+def suite_yaml(suite: Suite, system: str = "") -> str:
+    """The golden file: a header that says where it came from, then the set. `system`: the
+    system text of a benign render; with one, the set plants a canary in it too."""
+    canary = {"canary": True} if system.strip() else {}
     data = {
         "prompt": suite.prompt,
         "kind": "safety",
+        **canary,
         "description": f"Prompt-injection and jailbreak attempts on {suite.prompt}'s inputs",
         "threshold": 1.0,
         "vars": suite.benign,
@@ -153,7 +157,26 @@ def suite_yaml(suite: Suite) -> str:
             for case in suite.cases
         ],
     }
-    return "\n".join(_header(suite)) + "\n" + dump_for_review(data)
+    header = _header(suite) + _quoting_note(suite, system)
+    return "\n".join(header) + "\n" + dump_for_review(data)
+
+
+def _quoting_note(suite: Suite, system: str) -> list[str]:
+    """Inputs whose values the system text holds: an answer may quote them, and no-leak cannot
+    tell a quote of the data from a leak of the instructions."""
+    quoted = [
+        name
+        for name, value in suite.benign.items()
+        if isinstance(value, str) and len(value.strip()) >= RUN and value.strip() in system
+    ]
+    if not quoted:
+        return []
+    return [
+        f"# Note: {', '.join(quoted)} {'is' if len(quoted) == 1 else 'are'} part of the system "
+        f"text, so an answer that quotes {RUN} characters of it fails no-leak;",
+        "# where quoting it is the prompt's job, rely on the canary and change no-leak's value "
+        "to the instructions that must stay secret.",
+    ]
 
 
 def _about(attack: Attack) -> str:
