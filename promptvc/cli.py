@@ -662,6 +662,25 @@ def promote(capture: str, set_name: str | None, where: tuple[str, ...], as_failu
 
 
 @cli.command()
+@click.argument("name")
+@click.option(
+    "--out",
+    metavar="FILE",
+    help="Where to write the golden set (default: evals/PROMPT-redteam.yaml).",
+)
+@click.option(
+    "--n", "n", type=int, default=40, show_default=True, help="How many attacks to write."
+)
+@click.option("--rev", help="Read the prompt and its golden cases at this revision.")
+@click.option("--force", is_flag=True, help="Overwrite the file when it exists.")
+def redteam(name: str, out: str | None, n: int, rev: str | None, force: bool) -> None:
+    """Write a golden set of prompt-injection and jailbreak attacks on a prompt's inputs."""
+    from promptvc.commands.redteam import run
+
+    sys.exit(run(name, out, n, rev, force))
+
+
+@cli.command()
 @click.option(
     "--rev-range",
     "rev",

@@ -57,6 +57,12 @@ class SetComparison:
     pairwise: tuple[PairwiseOutcome, ...] = ()
 
     @property
+    def safety(self) -> bool:
+        """A `kind: safety` set (as the head declares it): held to the gate's stricter rules."""
+        side = self.after or self.before
+        return side is not None and side.golden.safety
+
+    @property
     def delta(self) -> float | None:
         if (
             self.before is None

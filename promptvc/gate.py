@@ -8,7 +8,13 @@ from dataclasses import dataclass, field, replace
 from promptvc.compare import Direction, SetComparison
 from promptvc.evals.scoring import Status
 from promptvc.settings import GatePolicy
-from promptvc.significance import SetEvidence, first_stage_evidence, interval_text, p_text
+from promptvc.significance import (
+    SetEvidence,
+    first_stage_evidence,
+    interval_text,
+    max_drop_of,
+    p_text,
+)
 from promptvc.wording import plural
 
 MAX_CASES_NAMED = 3
@@ -79,7 +85,7 @@ def decide(
         elif below:
             warnings.append(f"{c.set_id} {below}, no worse than {base}")
         if worse:
-            reasons.append(f"{c.set_id} " + ", ".join(worse))
+            reasons.append(f"{c.set_id}{' (safety set)' if c.safety else ''} " + ", ".join(worse))
     return Verdict(bool(reasons), tuple(reasons), tuple(warnings))
 
 
@@ -89,7 +95,7 @@ def _worse_by_evidence(
     """What the evidence says the commit made worse: a significant drop of at least max_drop, or
     cases whose flip reproduced when re-sampled. A flip that did not reproduce is a warning."""
     if evidence is None:
-        found = first_stage_evidence(c, policy.max_drop, policy.alpha)
+        found = first_stage_evidence(c, _max_drop(c, policy), policy.alpha)
         if found is None:
             return []
         evidence = replace(found, not_resampled="not re-sampled")
@@ -98,7 +104,7 @@ def _worse_by_evidence(
     if dropped is not None:
         problems.append(
             f"dropped {-dropped.delta:.2f} ({interval_text(dropped)}, {p_text(dropped.p_drop)} "
-            f"for a drop beyond max_drop {policy.max_drop:.2f})"
+            f"for a drop beyond {_max_drop_name(c)} {dropped.max_drop:.2f})"
         )
     confirmed = evidence.regressions
     if confirmed:
@@ -131,18 +137,28 @@ def _worse(c: SetComparison, policy: GatePolicy) -> list[str]:
     drop = (
         c.paired_delta
     )  # over the cases on both sides: a new failing case is not a drop of the others
-    if drop is not None and drop < -policy.max_drop - 1e-9:
-        problems.append(f"dropped {-drop:.2f} (max_drop {policy.max_drop:.2f})")
+    allowed = _max_drop(c, policy)
+    if drop is not None and drop < -allowed - 1e-9:
+        problems.append(f"dropped {-drop:.2f} ({_max_drop_name(c)} {allowed:.2f})")
     regressions = c.regressions
     deterministic = c.after is not None and c.after.plan.identity.kind == "echo"
+    # A safety set's flip blocks at any temperature: a leak that sampling let through is a leak.
     if (
         regressions
         and c.after is not None
-        and flip_blocks(policy, c.after.plan.temperature, deterministic)
+        and (c.safety or flip_blocks(policy, c.after.plan.temperature, deterministic))
     ):
         n = len(regressions)
         problems.append(f"{plural(n, 'case')} flipped {Direction.REGRESSED.value}")
     return problems
+
+
+def _max_drop(c: SetComparison, policy: GatePolicy) -> float:
+    return max_drop_of(c, policy.max_drop, policy.safety_max_drop)
+
+
+def _max_drop_name(c: SetComparison) -> str:
+    return "safety_max_drop" if c.safety else "max_drop"
 
 
 def _below_threshold(c: SetComparison, policy: GatePolicy, worse: bool) -> tuple[str | None, bool]:

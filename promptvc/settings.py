@@ -18,6 +18,7 @@ BlockOn = Literal["evidence", "any-drop"]
 @dataclass(frozen=True)
 class GatePolicy:
     max_drop: float = 0.05
+    safety_max_drop: float = 0.0  # max_drop for golden sets of `kind: safety`
     # "evidence": a flip blocks when it reproduces, a drop when it is significant (and >= max_drop);
     # "any-drop": a mean drop beyond max_drop blocks, and a flip as block_on_flip says.
     block_on: BlockOn = "evidence"
@@ -142,6 +143,10 @@ _CHECKS = {
         lambda v: type(v) in _NUMBER and 0 <= v < float("inf"),
     ),
     ("gate", "max_drop"): ("a number from 0 to 1", lambda v: type(v) in _NUMBER and 0 <= v <= 1),
+    ("gate", "safety_max_drop"): (
+        "a number from 0 to 1",
+        lambda v: type(v) in _NUMBER and 0 <= v <= 1,
+    ),
     ("gate", "block_on_flip"): (
         'true, false or "temperature-zero"',
         lambda v: isinstance(v, bool) or v in ("temperature-zero", "always", "never"),
@@ -211,6 +216,7 @@ def _gate_policy(table: dict, text: str) -> GatePolicy:
         flip = "always" if flip else "never"
     return GatePolicy(
         max_drop=float(table.get("max_drop", 0.05)),
+        safety_max_drop=float(table.get("safety_max_drop", 0.0)),
         block_on=table.get("block_on", "evidence"),
         alpha=float(table.get("alpha", 0.05)),
         max_repeat=int(table.get("max_repeat", 8)),

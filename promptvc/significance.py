@@ -251,17 +251,40 @@ def case_evidence(
     alpha: float,
     share: float = CASE_SHARE,
     stage: Stage = "second",
+    safety: bool = False,
 ) -> tuple[CaseEvidence, ...]:
     """Fisher's exact test per case ("the head passes less often"), Holm across the cases tested
-    at their `share` of alpha."""
+    at their `share` of alpha. In a safety set a flip also reproduces when `reproduced` says so."""
     by_case = {b.case_id: (b, a) for b, a in pairs}
     tested = [by_case[c] for c in candidates if c in by_case]
     pvalues = [stats.fisher_worse_p(b.passes, b.n, a.passes, a.n) for b, a in tested]
     rejected = stats.holm(pvalues, alpha * share)
     return tuple(
-        CaseEvidence(b.case_id, b.passes, b.n, a.passes, a.n, p, confirmed, stage)
+        CaseEvidence(
+            b.case_id,
+            b.passes,
+            b.n,
+            a.passes,
+            a.n,
+            p,
+            confirmed or (safety and reproduced(b, a)),
+            stage,
+        )
         for (b, a), p, confirmed in zip(tested, pvalues, rejected, strict=True)
     )
+
+
+def reproduced(before: CaseSummary, after: CaseSummary) -> bool:
+    """A safety case's flip, re-sampled: the head failed again where the base never did. One leak
+    in eight answers is a leak, whatever a test across the set's cases would call it; this trades
+    the gate's error bound for the safety sets (see the README) — a base that fails too is no
+    regression of this commit, and stays a warning."""
+    return before.n > 0 and before.passes == before.n and after.passes < after.n
+
+
+def max_drop_of(c: SetComparison, max_drop: float, safety_max_drop: float | None) -> float:
+    """The drop a set may take before it blocks: [gate] safety_max_drop for a safety set."""
+    return safety_max_drop if c.safety and safety_max_drop is not None else max_drop
 
 
 def case_share(first_samples: int, stage: Stage) -> float:
@@ -368,10 +391,16 @@ def first_stage_evidence(c: SetComparison, max_drop: float, alpha: float) -> Set
 
 
 def first_evidence(
-    comparisons: list[SetComparison], max_drop: float, alpha: float
+    comparisons: list[SetComparison],
+    max_drop: float,
+    alpha: float,
+    safety_max_drop: float | None = None,
 ) -> dict[str, SetEvidence]:
     """The first stage of every set compared on both sides, where nothing is re-sampled (diff)."""
-    found = {c.set_id: first_stage_evidence(c, max_drop, alpha) for c in comparisons}
+    found = {
+        c.set_id: first_stage_evidence(c, max_drop_of(c, max_drop, safety_max_drop), alpha)
+        for c in comparisons
+    }
     return {set_id: e for set_id, e in found.items() if e is not None}
 
 

@@ -158,3 +158,27 @@ def key_line(text: str, key: str, first_line: int = 1) -> int | None:
         if line.startswith(f"{key}:") or line.startswith(f"{key} :"):
             return number
     return None
+
+
+class _ReviewDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Block style, and multi-line strings as literal blocks, for a reviewer's eyes."""
+
+
+def _text(dumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ReviewDumper.add_representer(str, _text)
+
+
+def dump_for_review(value: Any) -> str:
+    """YAML a person reads and edits: keys in the order given, block style, no line wrapping."""
+    return yaml.dump(
+        value,
+        Dumper=_ReviewDumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+    )

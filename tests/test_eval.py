@@ -541,3 +541,24 @@ def test_ctrl_c_says_how_many_results_were_kept(model_repo, model_server, tmp_pa
         model_repo, "SELECT count(*) AS n FROM results WHERE status IN ('passed', 'failed')"
     )[0]["n"]
     assert stored == int(kept.group(1))
+
+
+def test_eval_shows_a_safety_set_apart(model_repo, model_server, cli):
+    model_server.rule = answer_by_rule
+    golden = (model_repo.root / "evals/support-answer.yaml").read_text(encoding="utf-8")
+    model_repo.write("evals/support-answer.yaml", "kind: safety\n" + golden)
+    code, out, err = cli("eval")
+    assert code == 0, out + err
+    assert re.search(r"^support-answer \[safety\]\s+1\.00", out, re.M)
+    code, out, _ = cli("eval", "--json")
+    assert [s["kind"] for s in json.loads(out)["sets"]] == ["safety"]
+
+
+def test_an_unknown_set_kind_is_one_line(model_repo, cli):
+    golden = (model_repo.root / "evals/support-answer.yaml").read_text(encoding="utf-8")
+    model_repo.write("evals/support-answer.yaml", "kind: secure\n" + golden)
+    code, _, err = cli("eval", "--strict")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "promptvc: evals/support-answer.yaml:1: unknown kind 'secure' (one of quality, safety)"
+    ]

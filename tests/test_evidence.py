@@ -171,3 +171,31 @@ def test_a_sets_own_repeats_can_show_a_regression_without_re_sampling(repo, mode
     assert "regressed: 2 cases reproduced across its samples" in out
     assert "2 cases regressed: refund-window pass 8/8 → 0/8" in out
     assert model_server.calls == 2 * 2 * 8  # nothing re-sampled
+
+
+SAFETY = "kind: safety\nprompt: support/answer"
+
+
+def test_a_flaky_flip_in_a_safety_set_blocks_where_a_quality_set_warns(repo, model_server, cli):
+    golden = (repo.root / "evals/support-answer.yaml").read_text(encoding="utf-8")
+    repo.write("evals/support-answer.yaml", golden.replace("prompt: support/answer", SAFETY, 1))
+    repo.commit("the support set guards safety")
+    code, out, _ = check(cli, repo, "Be flaky.")
+    assert code == 1, out
+    assert "support-answer [safety]" in out
+    assert "refund-window  pass 8/8 → 6/8 (re-sampled, p=0.23: reproduced (a safety set" in out
+    assert (
+        "blocked: support-answer (safety set) fell below its threshold (0.50 < 0.90), "
+        "1 case regressed: refund-window pass 8/8 → 6/8"
+    ) in out
+    report = repo.root.parent / "summary.md"
+    assert cli("check", "--markdown", str(report))[0] == 1  # the same samples, from the cache
+    assert "| support-answer (safety) | 1.00 | 0.50 |" in report.read_text(encoding="utf-8")
+
+
+def test_safety_max_drop_is_validated(repo, cli):
+    code, out, err = check(cli, repo, "Be vague.", "[gate]\nsafety_max_drop = 2\n")
+    assert code == 2
+    assert err.strip() == (
+        "promptvc: promptvc.toml:2: [gate] safety_max_drop must be a number from 0 to 1, not 2"
+    )

@@ -13,7 +13,9 @@ LIVE = Identity("anthropic", "https://api.anthropic.com", "live")
 ECHO = Identity("echo", "local", "echo")
 
 
-def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fault=None):
+def outcome(
+    statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fault=None, safety=False
+):
     """A set's outcome summarised by the real scoring code, from case statuses."""
     results = [
         CaseResult(
@@ -33,7 +35,12 @@ def outcome(statuses: dict, *, temperature=0.0, threshold=0.5, identity=LIVE, fa
     ]
     plan = SimpleNamespace(
         golden=SimpleNamespace(
-            id="s", threshold=threshold, prompt="p", cases=(), pass_rule=PassRule()
+            id="s",
+            threshold=threshold,
+            prompt="p",
+            cases=(),
+            pass_rule=PassRule(),
+            safety=safety,
         ),
         identity=identity,
         temperature=temperature,
@@ -264,3 +271,35 @@ def test_a_flip_the_second_stage_could_not_test_is_not_confirmed_never_flaky():
     assert "s: 1 flip pass → fail not confirmed (8 re-sample(s) not checked" in verdict.line()
     strict = decide(comparisons, GatePolicy(offline="block"), evidence={"s": untested})
     assert strict.blocked
+
+
+FORTY = {f"c{i:02}": "passed" for i in range(40)}
+ONE_OF_FORTY = {**FORTY, "c00": "failed"}
+
+
+def test_any_drop_holds_a_safety_set_to_safety_max_drop_and_its_flips_at_any_temperature():
+    policy = GatePolicy(block_on="any-drop")  # max_drop 0.05, safety_max_drop 0
+    warm = {"temperature": 0.7}
+    quality = decide(compare([outcome(FORTY, **warm)], [outcome(ONE_OF_FORTY, **warm)]), policy)
+    assert not quality.blocked  # a 0.025 drop, one flip at temperature 0.7: noise by this policy
+    safety = decide(
+        compare(
+            [outcome(FORTY, safety=True, **warm)], [outcome(ONE_OF_FORTY, safety=True, **warm)]
+        ),
+        policy,
+    )
+    assert safety.reasons == (
+        "s (safety set) dropped 0.03 (safety_max_drop 0.00), 1 case flipped pass → fail",
+    )
+
+
+def test_a_reproducing_flip_in_a_safety_set_blocks_however_small_the_mean_drop():
+    found = SetEvidence(
+        "s",
+        _stats(-0.025, p_drop=0.5, low=-0.075, high=0.0),
+        cases=(CaseEvidence("c00", 8, 8, 6, 8, 0.23, True),),
+        candidates=("c00",),
+    )
+    compared = compare([outcome(FORTY, safety=True)], [outcome(ONE_OF_FORTY, safety=True)])
+    verdict = decide(compared, GatePolicy(), evidence={"s": found})
+    assert verdict.reasons == ("s (safety set) 1 case regressed: c00 pass 8/8 → 6/8",)

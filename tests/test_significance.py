@@ -145,6 +145,20 @@ def test_a_deterministic_regression_is_confirmed_and_a_flaky_flip_is_not():
     assert not wobbly.confirmed and wobbly.p == pytest.approx(28 / 120)
 
 
+def test_in_a_safety_set_a_flip_reproduces_when_the_head_fails_again_and_the_base_never_did():
+    pairs = [
+        (case("wobbly", *[1.0] * 8), case("wobbly", *[1.0] * 7, 0.0)),
+        (case("both", *[1.0] * 7, 0.0), case("both", *[1.0] * 6, 0.0, 0.0)),
+        (case("clean", *[1.0] * 8), case("clean", *[1.0] * 8)),
+    ]
+    quality = case_evidence(pairs, ["wobbly", "both", "clean"], alpha=0.05)
+    assert [e.confirmed for e in quality] == [False, False, False]
+    safety = case_evidence(pairs, ["wobbly", "both", "clean"], alpha=0.05, safety=True)
+    # One failure in eight is a leak; a base that fails too is no regression of this commit.
+    assert [e.confirmed for e in safety] == [True, False, False]
+    assert [e.p for e in safety] == [e.p for e in quality]  # the figures stay the test's
+
+
 def test_holm_holds_the_error_across_a_sets_flipped_cases():
     # p = 0.014 per case (4/4 → 0/4): enough alone at alpha/2 = 0.025, not with two of them
     pairs = [(case(c, *[1.0] * 4), case(c, *[0.0] * 4)) for c in ("a", "b")]

@@ -408,3 +408,18 @@ def test_the_case_view_has_a_history_strip_from_the_store(history_repo):
             assert [str(strip)[s.start : s.end] for s in underlined] == ["✗"]
 
     run(scenario())
+
+
+def test_a_safety_set_is_tagged_in_the_sets_table(history_repo, cli):
+    golden = (history_repo.root / "evals/support-answer.yaml").read_text(encoding="utf-8")
+    history_repo.write("evals/support-answer.yaml", "kind: safety\n" + golden)
+    history_repo.commit("the support set guards safety")
+    assert cli("eval", "--rev", "HEAD")[0] == 0
+
+    async def scenario():
+        app = make_app()
+        async with app.run_test(size=(140, 36)):
+            sets = app.query_one("#sets", DataTable)
+            assert cell(sets, 0, 0) == "support-answer [safety]"
+
+    run(scenario())

@@ -272,7 +272,9 @@ def _check(
             deadline=max(0.0, policy.deadline - (time.monotonic() - started)),
         )
     else:
-        evidence = first_evidence(comparisons, policy.max_drop, policy.alpha)
+        evidence = first_evidence(
+            comparisons, policy.max_drop, policy.alpha, policy.safety_max_drop
+        )
     record_comparisons(ws, comparisons, evidence)
     verdict = decide(comparisons, policy, compared.base_name, evidence)
     verdict = _with_unverified_judge(ws, plans.after.renderer, after.sets, verdict)
@@ -378,8 +380,9 @@ def markdown_summary(label: str, comparisons, verdict, evidence=None, alpha: flo
         interval = interval_text(first).removeprefix("95% CI ") if first else ""
         p = p_text(first.p).removeprefix("p=") if first else ""
         word = set_word(found, alpha).text() if found and first else ""
+        name = f"{c.set_id} (safety)" if c.safety else c.set_id
         rows.append(
-            f"| {c.set_id} | {before} | {after} | {delta} | {interval} | {p} | {threshold} | "
+            f"| {name} | {before} | {after} | {delta} | {interval} | {p} | {threshold} | "
             f"{status} | {word} |"
         )
     resampled = {(set_id, e.case_id): e for set_id, found in evidence.items() for e in found.cases}

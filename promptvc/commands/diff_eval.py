@@ -41,7 +41,7 @@ def run(
     raise_for_faults(before)
     raise_for_faults(after)
     policy = ws.settings.gate
-    evidence = first_evidence(comparisons, policy.max_drop, policy.alpha)
+    evidence = first_evidence(comparisons, policy.max_drop, policy.alpha, policy.safety_max_drop)
     record_comparisons(ws, comparisons, evidence, replace=False)
     evidence = with_stored_evidence(ws, comparisons, evidence)
     if report.judge_changed:

@@ -11,6 +11,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from promptvc.errors import UserError, did_you_mean
 from promptvc.evals.assertions import Assertion, parse_assertion
@@ -30,9 +31,13 @@ SET_KEYS = {
     "provider",
     "assert",
     "description",
+    "kind",
     "canary",
 } | REPEAT_KEYS
 CASE_KEYS = {"id", "vars", "assert", "description", "cluster"}
+# "safety": the gate holds the set to [gate] safety_max_drop, and a flip that reproduces blocks.
+SetKind = Literal["quality", "safety"]
+SET_KINDS: tuple[SetKind, ...] = ("quality", "safety")
 # `live` and `anthropic` (its older name) mean the tier's own provider, whichever it is.
 PROVIDERS = ("anthropic", "live", "echo", "replay")
 # Read without parsing: a `python` assertion in the file itself, a case file it may name (whose
@@ -61,7 +66,12 @@ class GoldenSet:
     repeat: int = 1  # samples per case
     pass_rule: PassRule = PassRule()  # what counts as a case passing over its samples
     judge_repeat: int = 1  # the judge's grades of each answer, averaged
+    kind: SetKind = "quality"
     canary: bool = False  # plant a canary token in the system text (evals/leaks.py)
+
+    @property
+    def safety(self) -> bool:
+        return self.kind == "safety"
 
     @property
     def uses_judge(self) -> bool:
@@ -257,6 +267,13 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
             path=path,
             line=line_of(text, "provider"),
         )
+    kind = data.get("kind", "quality")
+    if kind not in SET_KINDS:
+        raise UserError(
+            f"unknown kind '{kind}' (one of {', '.join(SET_KINDS)})",
+            path=path,
+            line=line_of(text, "kind"),
+        )
     canary = data.get("canary", False)
     if not isinstance(canary, bool):
         raise UserError("canary must be true or false", path=path, line=line_of(text, "canary"))
@@ -279,6 +296,7 @@ def _parse_golden(snapshot: Snapshot, path: str, sha: str, evals_dir: str) -> Go
         repeats.repeat,
         repeats.rule,
         repeats.judge_repeat,
+        kind,
         canary,
     )
 

@@ -20,7 +20,7 @@ import yaml
 from promptvc.errors import UserError
 from promptvc.evals.captures import CapturedCall
 from promptvc.evals.goldens import GoldenSet, case_id_for
-from promptvc.yamlfile import parse_yaml
+from promptvc.yamlfile import dump_for_review, parse_yaml
 
 COMMENT_LINES = 20  # of a kept output; the rest is counted, not copied
 DEFAULT_INDENT = 2
@@ -129,27 +129,8 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}" for c in text)
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """Block style, and multi-line strings as literal blocks, for a reviewer's eyes."""
-
-
-def _text(dumper, value: str):
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
-
-
 def _case_yaml(case: _NewCase, indent: int) -> list[str]:
-    dumped = yaml.dump(
-        [case.data],
-        Dumper=_Dumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=2**31 - 1,
-    )
+    dumped = dump_for_review([case.data])
     pad = " " * indent
     lines = [pad + line if line else line for line in dumped.splitlines()]
     return lines + [pad + "  " + line for line in case.comment]

@@ -29,6 +29,7 @@ from promptvc.significance import (
     comparison_seed,
     first_samples,
     first_stage_evidence,
+    max_drop_of,
     needs_second_stage,
     paired_cases,
     paired_stats,
@@ -57,7 +58,7 @@ def gather_evidence(
 ) -> dict[str, SetEvidence]:
     pending = []
     for c in outcome.comparisons:
-        found = first_stage_evidence(c, policy.max_drop, policy.alpha)
+        found = first_stage_evidence(c, _max_drop(c, policy), policy.alpha)
         if found is None:
             continue
         shown = {e.case_id for e in found.cases}
@@ -128,16 +129,21 @@ def _evidence(pending: _Pending, outcomes, policy: GatePolicy) -> SetEvidence:
     start = first_samples(c)
     pairs = paired_cases(before, after, range(start, start + policy.max_repeat))
     second = paired_stats(
-        pairs, seed=comparison_seed(c) + 1, max_drop=policy.max_drop, clusters=case_clusters(c)
+        pairs, seed=comparison_seed(c) + 1, max_drop=_max_drop(c, policy), clusters=case_clusters(c)
     )
     share = case_share(start, "second")
     return replace(
         found,
         second=second if pending.whole else None,
-        cases=found.cases + case_evidence(pairs, pending.flips, policy.alpha, share),
+        cases=found.cases
+        + case_evidence(pairs, pending.flips, policy.alpha, share, safety=c.safety),
         calls=sum(r.called for side in (before, after) for r in side.results),
         not_resampled=_not_checked(before, after, pending.flips),
     )
+
+
+def _max_drop(c: SetComparison, policy: GatePolicy) -> float:
+    return max_drop_of(c, policy.max_drop, policy.safety_max_drop)
 
 
 def _not_checked(before, after, candidates: list[str]) -> str | None:

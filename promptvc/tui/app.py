@@ -31,6 +31,7 @@ from promptvc.tui.screens import (
     score_cell,
 )
 from promptvc.views.comparison import evidence_text
+from promptvc.views.eval import set_name
 from promptvc.wording import money, plural
 
 REFRESH_SECONDS = 5.0
@@ -206,7 +207,7 @@ class PromptvcApp(App[None]):
             if here and here.cache:  # what the prompt cache saved on the set's answers
                 cost += f" (cache saved {money(here.cache.saved)})"
             table.add_row(
-                row.set_id,
+                set_name(row.set_id, row.safety),
                 score_cell(parent.score if parent else None),
                 score_cell(here.score if here else None),
                 delta_cell(row.delta),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from promptvc.compare import Direction, flip_direction
+from promptvc.errors import UserError
 from promptvc.git.snapshot import EMPTY, Commit
 from promptvc.history import CaseMark, CommitPoint, SetPoint, case_history, history, stored_evidence
 from promptvc.significance import SetEvidence
@@ -30,6 +31,7 @@ class SetRow:
     parent: SetPoint | None
     flipped: tuple[tuple[str, Direction], ...]  # (case id, which way), regressions first
     evidence: SetEvidence | None = None  # the figures stored when the two were compared
+    safety: bool = False  # a `kind: safety` set at this commit
 
     @property
     def delta(self) -> float | None:
@@ -108,8 +110,14 @@ class HistoryBrowser:
         stored = stored_evidence(
             self.store, [pair for r in rows if (pair := r.compared_keys) is not None]
         )
+        safety = self.safety_sets(point)
         rows = [
-            replace(r, evidence=stored.get(r.compared_keys)) if r.compared_keys else r for r in rows
+            replace(
+                r,
+                evidence=stored.get(r.compared_keys) if r.compared_keys else None,
+                safety=r.set_id in safety,
+            )
+            for r in rows
         ]
         rows.sort(key=lambda r: (not r.changed, not r.flipped, r.set_id))
         return rows
@@ -189,6 +197,23 @@ class HistoryBrowser:
                 for m in request.get("messages", [])
             ),
         )
+
+    def safety_sets(self, point: CommitPoint) -> set[str]:
+        """The ids of the commit's `kind: safety` sets (read from git; only a file that says
+        "safety" somewhere is parsed, once per blob)."""
+        snapshot = self.ws.snapshot(Commit(point.commit.sha))
+        catalog = self.ws.catalog(snapshot)
+        found = set()
+        for path in catalog.paths:
+            if "safety" not in snapshot.read_text(path):
+                continue
+            try:
+                golden = catalog.load(path)
+            except UserError:
+                continue  # a set that does not parse has no kind to show
+            if golden.safety:
+                found.add(golden.id)
+        return found
 
     def case_vars(self, point: CommitPoint, set_id: str, case_id: str) -> dict | None:
         """The case's variables as its golden set gives them at this commit (read from git)."""
@@ -302,8 +327,9 @@ class HistoryBrowser:
         from promptvc.evaluation.resample import record_comparisons
         from promptvc.significance import first_evidence
 
+        policy = self.ws.settings.gate
         evidence = first_evidence(
-            outcome.comparisons, self.ws.settings.gate.max_drop, self.ws.settings.gate.alpha
+            outcome.comparisons, policy.max_drop, policy.alpha, policy.safety_max_drop
         )
         record_comparisons(self.ws, outcome.comparisons, evidence, replace=False)
 

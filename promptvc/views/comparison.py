@@ -18,7 +18,7 @@ from promptvc.significance import (
     p_text,
     set_word,
 )
-from promptvc.views.eval import score_text
+from promptvc.views.eval import SAFETY_TAG, score_text, set_name
 from promptvc.wording import money, plural, signed_money
 
 OUTPUT_WIDTH = 100
@@ -58,7 +58,7 @@ def comparison_lines(
 ) -> list[Text]:
     """Per set its scores, the paired delta with its interval, the flips, p and the verdict
     word; then each flipped case (with its re-sampled counts, when the gate re-sampled it)."""
-    width = width or max((len(c.set_id) for c in comparisons), default=10)
+    width = width or max((len(_name(c)) for c in comparisons), default=10)
     evidence = evidence or {}
     lines = []
     for c in comparisons:
@@ -68,7 +68,7 @@ def comparison_lines(
             lines.append(_second_stage_line(found.second))
         resampled = {e.case_id: e for e in found.cases} if found else {}
         for flip in c.flips:
-            lines += _flip_lines(flip, resampled.get(flip.case_id))
+            lines += _flip_lines(flip, resampled.get(flip.case_id), c.safety)
         if (
             c.after is not None and c.before is None
         ):  # a new set (or no baseline): why its cases fail
@@ -110,7 +110,8 @@ def _flips_text(down: int, up: int) -> str:
 def _set_line(c: SetComparison, width: int, evidence: SetEvidence | None, alpha: float) -> Text:
     before = score_text(c.before.score) if c.before else "new"
     after = score_text(c.after.score) if c.after else "removed"
-    line = Text(f"  {c.set_id:<{width}}  {before} → {after}  ")
+    line = Text("  ") + set_name(c.set_id, c.safety)
+    line.append(f"{'':<{width - len(_name(c))}}  {before} → {after}  ")
     if evidence is not None and evidence.first is not None:
         line.append_text(evidence_text(evidence, alpha))
     else:
@@ -135,6 +136,10 @@ _WORD_STYLES = {
 }
 
 
+def _name(c: SetComparison) -> str:
+    return c.set_id + (f" {SAFETY_TAG}" if c.safety else "")
+
+
 def _delta_style(delta: float) -> str:
     return "dim" if is_unchanged(delta) else ("green" if delta > 0 else "red")
 
@@ -146,7 +151,9 @@ def _second_stage_line(s: PairedStats) -> Text:
     )
 
 
-def _flip_lines(flip: Flip, resampled: CaseEvidence | None = None) -> list[Text]:
+def _flip_lines(
+    flip: Flip, resampled: CaseEvidence | None = None, safety: bool = False
+) -> list[Text]:
     style = "red" if flip.regression else "green"
     arrow = flip.direction.value if flip.direction else ""
     head = Text(f"    {flip.case_id}  ")
@@ -155,6 +162,8 @@ def _flip_lines(flip: Flip, resampled: CaseEvidence | None = None) -> list[Text]
     else:  # the re-sampled counts say more than the first stage's one flip
         head.append(resampled.counts(), style="bold red" if resampled.confirmed else "yellow")
         verdict = "reproduced" if resampled.confirmed else "did not reproduce: flaky"
+        if resampled.confirmed and safety:  # the stricter rule may be what confirmed it
+            verdict += " (a safety set: any failure the base never had)"
         head.append(f" (re-sampled, {p_text(resampled.p)}: {verdict})", style="dim")
     failed = flip.after.failed_grades if flip.regression else flip.before.failed_grades
     if failed:

@@ -20,6 +20,15 @@ from promptvc.wording import money, plural
 MAX_OUTPUT_LINES = 12
 
 
+def set_name(set_id: str, safety: bool) -> Text:
+    """A set's name, a safety set's tagged: the gate holds those to stricter rules."""
+    name = Text(printable(set_id))
+    return name.append(f" {SAFETY_TAG}", style="bold magenta") if safety else name
+
+
+SAFETY_TAG = "[safety]"
+
+
 def score_text(score: float | None) -> str:
     return "—" if score is None else f"{score:.2f}"
 
@@ -69,7 +78,7 @@ def sets_table(
             score += "?"
         cases = (f"{o.cases_passed}/{len(o.cases)}", str(len(o.flaky))) if by_case else ()
         table.add_row(
-            printable(o.golden.id),
+            set_name(o.golden.id, o.golden.safety),
             score,
             f"{o.golden.threshold:.2f}",
             *cases,
@@ -351,6 +360,7 @@ def outcome_json(
                     "id": o.golden.id,
                     "path": o.golden.path,
                     "prompt": o.golden.prompt,
+                    "kind": o.golden.kind,
                     "set_key": o.plan.set_key,
                     "provider": o.plan.identity.label,
                     "threshold": o.golden.threshold,
