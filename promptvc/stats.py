@@ -394,6 +394,8 @@ def pearson(a: Sequence[float], b: Sequence[float]) -> float:
     n = len(a)
     if n < 2 or all(x == a[0] for x in a) or all(y == b[0] for y in b):
         return math.nan  # a constant's mean need not round-trip: its spread would be noise
+    if n == 2:  # two points are on a line; their mean may not be representable (scipy does this)
+        return math.copysign(1.0, (a[1] - a[0]) * (b[1] - b[0]))
     da, db = _scaled_deviations(a), _scaled_deviations(b)
     sa = math.sqrt(sum(x * x for x in da))
     sb = math.sqrt(sum(y * y for y in db))
@@ -403,7 +405,7 @@ def pearson(a: Sequence[float], b: Sequence[float]) -> float:
 def _scaled_deviations(values: Sequence[float]) -> list[float]:
     """Deviations from the mean over the largest of them: squares that neither overflow nor
     underflow to 0, whatever the scale."""
-    mean = sum(values) / len(values)
+    mean = math.fsum(values) / len(values)
     deviations = [x - mean for x in values]
     largest = max(abs(d) for d in deviations)
     return [d / largest for d in deviations]

@@ -615,3 +615,10 @@ def test_cases_needed_has_no_answer_without_an_effect_or_a_spread():
     assert cases_needed(0.0, 0.1) is None
     assert cases_needed(math.nan, 0.1) is None
     assert cases_needed(math.inf, 0.1) is None
+
+
+def test_pearson_of_two_points_one_ulp_apart_is_exact():
+    """Found by hypothesis: the mean of two neighbouring floats is not a float, so the deviations
+    came out 0 and 1 ulp and the correlation 0.707; two points are always on a line."""
+    assert pearson([-1000.0, -999.9999999999999], [0, 1]) == 1.0
+    assert pearson([1.0, 2.0], [3.0, 1.0]) == -1.0
