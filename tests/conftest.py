@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from tests.data import ANSWER, EXAMPLES, GOLDEN, MODEL_GOLDEN, TIERS
+
+# CI lands a change on one run: there the property tests draw the same examples every time
+# (`.ci/run` sets HYPOTHESIS_PROFILE=ci); on a developer's machine they explore.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 pytest_plugins = ["tests.model_server"]
 
