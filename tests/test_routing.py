@@ -341,3 +341,64 @@ def test_a_bundle_refuses_a_route_through_an_unknown_tier(git_repo, cli, tmp_pat
     code, out, err = cli("bundle", "-o", str(tmp_path / "prompts.bundle.json"))
     assert code == 2, out + err
     assert "prompts/route/answer.jinja:2: route names unknown tier 'big'" in err
+
+
+# -- which tier answered, in log and the TUI ---------------------------------------------
+
+
+def test_log_names_the_route_and_how_many_cases_escalated(routed, model_server, cli):
+    routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    assert cli("eval")[0] == 0
+    code, out, err = cli("log")
+    assert code == 0, out + err
+    line = next(x for x in out.splitlines() if x.strip().startswith("route"))
+    assert "route fast→default: 2 of 4 escalated" in line
+    code, out, err = cli("log", "--json")
+    assert code == 0, out + err
+    [point] = json.loads(out)
+    [scored] = point["sets"]
+    assert scored["route"] == {"route": ["fast", "default"], "cases": 4, "escalated": 2}
+
+
+def test_log_shows_no_route_for_a_prompt_with_a_tier(support_repo, cli):
+    assert cli("eval")[0] == 0
+    code, out, _ = cli("log", "--json")
+    assert code == 0 and all(s["route"] is None for p in json.loads(out) for s in p["sets"])
+    assert "escalated" not in cli("log")[1]
+
+
+def test_the_tui_shows_the_route_per_set_and_the_answering_tier_per_case(routed, model_server, cli):
+    import asyncio
+
+    from textual.widgets import Static
+
+    from promptvc.tui.app import PromptvcApp
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.tui.screens import CaseScreen, SetScreen
+    from promptvc.workspace import Workspace
+
+    routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    assert cli("eval")[0] == 0
+
+    async def scenario():
+        app = PromptvcApp(HistoryBrowser(Workspace.open()), live_refresh=False)
+        async with app.run_test(size=(140, 36)) as pilot:
+            await pilot.pause()
+            figures = str(app.query_one("#flips", Static).render())
+            assert "route  route fast→default: 2 of 4 escalated" in figures
+            await pilot.press("enter", "enter")  # commit -> sets -> cases
+            assert isinstance(app.screen, SetScreen)
+            [easy, hard] = [
+                next(c for c in app.screen.cases if c.case_id == name)
+                for name in ("easy-one", "hard-one")
+            ]
+            notes = {}
+            for case in (easy, hard):
+                app.push_screen(CaseScreen("route", case))
+                await pilot.pause()
+                notes[case.case_id] = " ".join(str(w.render()) for w in app.screen.query(Static))
+                app.pop_screen()
+            assert "answered by fast" in notes["easy-one"]
+            assert "answered by default (fast: contains failed)" in notes["hard-one"]
+
+    asyncio.run(scenario())
