@@ -402,3 +402,32 @@ def test_the_tui_shows_the_route_per_set_and_the_answering_tier_per_case(routed,
             assert "answered by default (fast: contains failed)" in notes["hard-one"]
 
     asyncio.run(scenario())
+
+
+# -- the diff names the route ----------------------------------------------------------------
+
+
+def test_diff_names_the_route_and_a_change_of_it_as_config(routed, cli):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    repo.write("prompts/tiers.yaml", TIERS + "big: {model: claude-opus-4-6, max_tokens: 100}\n")
+    repo.commit("a bigger tier")
+    rules = '  - {assert: contains}\n  - {pattern: "(?i)not sure"}'
+    repo.write(
+        "prompts/route/answer.jinja",
+        PROMPT.format(rules=rules).replace("[fast, default]", "[fast, big]"),
+    )
+    code, out, err = cli("diff")
+    assert code == 0, out + err
+    head = next(x for x in out.splitlines() if x.startswith("prompts/route/answer.jinja"))
+    assert "route fast→default" not in head and "route fast→big · claude-haiku-4-5" in head
+    assert "tier fast" not in head
+    config = [x for x in out.splitlines() if "(front matter)" in x]
+    assert any("route  fast→default → fast→big" in x for x in config), out
+    assert any(
+        "escalate_on  contains failed → contains failed; matches /(?i)not sure/" in x
+        for x in config
+    ), out
+    code, out, _ = cli("diff", "--json")
+    [prompt] = json.loads(out)["prompts"]
+    assert prompt["route"] == "fast→big" and prompt["tier"] == "fast"
+    assert {c["key"] for c in prompt["config"]} == {"route", "escalate_on"}
