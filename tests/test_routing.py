@@ -431,3 +431,36 @@ def test_diff_names_the_route_and_a_change_of_it_as_config(routed, cli):
     [prompt] = json.loads(out)["prompts"]
     assert prompt["route"] == "fast→big" and prompt["tier"] == "fast"
     assert {c["key"] for c in prompt["config"]} == {"route", "escalate_on"}
+
+
+# -- --each-tier in check and diff --eval ------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("check",), ("diff", "--eval", "--staged")])
+def test_check_and_diff_eval_pass_each_tier_through_for_the_new_side(
+    routed, model_server, cli, command
+):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    rules = '  - {assert: contains}\n  - {pattern: "(?i)not sure"}'
+    repo.write("prompts/route/answer.jinja", PROMPT.format(rules=rules))
+    repo.stage()
+    code, out, err = cli(*command)
+    assert code == 0, out + err
+    assert "default alone: 2 of 4 not answered" in out
+    easy = [
+        r["body"]["model"] for r in model_server.requests if "easy" in last_user_text(r["body"])
+    ]
+    assert "claude-sonnet-4-6" not in easy
+    model_server.reset()
+    code, out, err = cli(*command, "--each-tier")
+    assert code == 0, out + err
+    # Only the new side's easy cases ask the default tier: the base side is reused as it was.
+    assert _models(model_server) == ["claude-sonnet-4-6"] * 2
+    line = next(x for x in out.splitlines() if "route fast→default:" in x)
+    assert "default alone 1.00 at $0.01/case" in line
+
+
+def test_each_tier_on_a_plain_diff_is_a_usage_error(routed, cli):
+    routed("  - {not-json: true}", "{type: is-json}", "x")
+    code, _, err = cli("diff", "--each-tier")
+    assert code == 2 and "--each-tier goes with --eval" in err
