@@ -464,3 +464,46 @@ def test_each_tier_on_a_plain_diff_is_a_usage_error(routed, cli):
     routed("  - {not-json: true}", "{type: is-json}", "x")
     code, _, err = cli("diff", "--each-tier")
     assert code == 2 and "--each-tier goes with --eval" in err
+
+
+# -- --batch with a route -------------------------------------------------------------------------
+
+
+def test_batch_sends_the_first_tier_in_the_batch_and_escalations_one_by_one_after(
+    routed, model_server, cli, monkeypatch
+):
+    from promptvc.evaluation import batching
+
+    quick = batching.Polling(first=0.01, cap=0.02)
+    monkeypatch.setattr(batching, "default_polling", lambda: quick)
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    model_server.batch_delay = 0.03
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, out + err
+    # One batch with every case's first-tier request; nothing of the first tier sent alone.
+    assert model_server.batch_creates == 1
+    [create] = [r for r in model_server.requests if r["path"] == "/v1/messages/batches"]
+    assert [r["params"]["model"] for r in create["body"]["requests"]] == ["claude-haiku-4-5"] * 4
+    # The escalations depend on the batch's answers: sent after it ended, one by one.
+    posts = [i for i, r in enumerate(model_server.requests) if r["path"] == "/v1/messages"]
+    assert [model_server.requests[i]["body"]["model"] for i in posts] == ["claude-sonnet-4-6"] * 2
+    last_look = max(
+        i for i, r in enumerate(model_server.requests) if r["path"].endswith("/results")
+    )
+    assert min(posts) > last_look
+    stored = {r["case_id"]: r["tier"] for r in db_rows(repo, "SELECT case_id, tier FROM results")}
+    assert stored == {
+        "easy-one": "fast",
+        "easy-two": "fast",
+        "hard-one": "default",
+        "hard-two": "default",
+    }
+    sources = db_rows(repo, "SELECT model, source FROM responses ORDER BY model")
+    assert {(r["model"], r["source"]) for r in sources} == {
+        ("claude-haiku-4-5", "batch"),
+        ("claude-sonnet-4-6", "live"),
+    }
+    # The batch's half price on the first tier, the full price on the escalations.
+    route = json.loads(out)["sets"][0]["route"]
+    assert route["routed"]["cost"] == pytest.approx((4 * FAST * 0.5 + 2 * DEFAULT) / 4)
+    assert json.loads(out)["cost"] == pytest.approx(4 * FAST * 0.5 + 2 * DEFAULT)
