@@ -507,3 +507,38 @@ def test_batch_sends_the_first_tier_in_the_batch_and_escalations_one_by_one_afte
     route = json.loads(out)["sets"][0]["route"]
     assert route["routed"]["cost"] == pytest.approx((4 * FAST * 0.5 + 2 * DEFAULT) / 4)
     assert json.loads(out)["cost"] == pytest.approx(4 * FAST * 0.5 + 2 * DEFAULT)
+
+
+# -- --dry-run says escalations are not counted -------------------------------------------------
+
+
+def test_dry_run_counts_the_first_tier_and_names_the_escalation_rate_it_saw(
+    routed, model_server, cli
+):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    code, out, err = cli("eval", "--dry-run", "--json")
+    assert code == 0, out + err
+    [estimate] = json.loads(out)["sets"]
+    assert estimate["requests"] == 4  # the first tier's, one a case
+    assert estimate["escalations"] == {"counted": False, "route": "fast→default", "last_run": None}
+    code, out, _ = cli("eval", "--dry-run")
+    assert (
+        "route: only the first tier's calls of route fast→default; escalations are not counted\n"
+        in out.replace("\n ", " ")
+    )
+    assert not [r for r in model_server.requests if r["path"] == "/v1/messages"]
+
+    assert cli("eval")[0] == 0
+    code, out, _ = cli("eval", "--dry-run")
+    assert code == 0 and "escalations are not counted (≈ 2 of 4 escalated last run)" in out
+    # Another version of the set: its last completed run's rate is the guide, said as such.
+    repo.write(
+        "prompts/route/answer.jinja", PROMPT.format(rules="  - {assert: contains}") + "Be brief.\n"
+    )
+    code, out, err = cli("eval", "--dry-run", "--json")
+    assert code == 0, out + err
+    [estimate] = json.loads(out)["sets"]
+    assert estimate["requests"] == 4
+    assert estimate["escalations"]["last_run"] == {"cases": 4, "escalated": 2, "same_key": False}
+    code, out, _ = cli("eval", "--dry-run")
+    assert "(≈ 2 of 4 escalated in the set's last completed run)" in out.replace("\n", " ")
