@@ -134,9 +134,14 @@ def bundle(names, rev, output, check) -> None:
     is_flag=True,
     help="With --eval: send nothing; the requests it would send per set and side, and their cost.",
 )
+@click.option(
+    "--each-tier",
+    is_flag=True,
+    help="A routed prompt: also ask the tiers past the one that answered, to report each alone (with --eval: the new side).",
+)
 @click.pass_context
 def diff(
-    ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval, dry_run
+    ctx, revs, staged, as_json, name_only, stat, all_cases, exit_code, with_eval, dry_run, each_tier
 ) -> None:
     """Show what a prompt/config diff changes.
 
@@ -151,12 +156,20 @@ def diff(
     names = ctx.meta.get("names", ())
     if dry_run and not with_eval:
         raise click.UsageError("--dry-run goes with --eval (a diff alone sends nothing)")
+    if each_tier and not with_eval:
+        raise click.UsageError("--each-tier goes with --eval (a diff alone asks no tier)")
     if with_eval:
         from promptvc.commands.diff_eval import run as run_eval
 
         sys.exit(
             run_eval(
-                revs, names, staged=staged, as_json=as_json, exit_code=exit_code, dry_run=dry_run
+                revs,
+                names,
+                staged=staged,
+                as_json=as_json,
+                exit_code=exit_code,
+                dry_run=dry_run,
+                each_tier=each_tier,
             )
         )
     from promptvc.commands.diff import run
@@ -380,8 +393,13 @@ def batch_mode(batch: bool, new: bool):
     is_flag=True,
     help="With --base: then note both commits' scores in git (refs/notes/promptvc).",
 )
+@click.option(
+    "--each-tier",
+    is_flag=True,
+    help="A routed prompt: also ask the tiers past the one that answered, to report each alone (the new side).",
+)
 def check(
-    base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_batch, notes
+    base, markdown, junit, strict, verbose, pre_push, dry_run, batch, new_batch, notes, each_tier
 ) -> None:
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
@@ -403,6 +421,7 @@ def check(
             dry_run,
             batch=batch_mode(batch, new_batch),
             notes=notes,
+            each_tier=each_tier,
         )
     )
 

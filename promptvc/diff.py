@@ -62,6 +62,7 @@ class PromptChange:
     untracked: bool = False  # a working-tree file git does not track yet
     warnings: tuple[str, ...] = ()  # parameters its model rejects, so they are not sent
     schema: SchemaDiff | None = None  # its output_schema, when that changed
+    route: str | None = None  # a routed prompt's tiers (`fast→default`); `tier` is its first
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,13 @@ def _prompt_change(
         if config and status != "removed"
         else (),
         schema=_schema_diff(old, new, name, status, old_name),
+        route=_route_label(side, name),
     )
+
+
+def _route_label(renderer: Renderer, name: str) -> str | None:
+    route = or_default(lambda: renderer.prompt(name).route, None)
+    return route.label if route else None
 
 
 def _schema_diff(
@@ -415,6 +422,12 @@ def _config_dict(renderer: Renderer, name: str) -> tuple[dict, dict]:
     for key, value in tier_only.items():
         params[key] = value
         sources[key] = f"tiers.yaml: {config.tier}"
+    # A route and its rules decide which model answers: config, named as such, not template text.
+    route = or_default(lambda: renderer.prompt(name).route, None)
+    if route is not None:
+        params["route"] = route.label
+        params["escalate_on"] = "; ".join(rule.describe() for rule in route.rules)
+        sources["route"] = sources["escalate_on"] = "front matter"
     return params, sources
 
 

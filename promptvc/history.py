@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from promptvc.errors import UserError
+from promptvc.evals.routes import RouteTally
 from promptvc.evals.scoring import CacheFigures, Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit, FileRef, Snapshot
@@ -42,6 +43,7 @@ class SetPoint:
     source: ScoreSource = "local"
     # A note's case statuses and scores ({case id: {"status", "score"}}), for a score from a note.
     noted_cases: dict[str, dict] = field(default_factory=dict, compare=False)
+    route: RouteTally | None = None  # a routed set's: how many cases went past the first tier
 
     @property
     def provider_label(self) -> str | None:
@@ -273,6 +275,7 @@ def _point(
         ),
         source,
         cases or {},
+        RouteTally.from_json(score.get("route")),
     )
 
 

@@ -536,6 +536,16 @@ class Store:
         return set(rows.fetchall())
 
     @guarded
+    def answering_tiers(self, set_key: str) -> list[str]:
+        """The tier that answered each stored routed result of a set (one per case sample)."""
+        return [
+            tier
+            for (tier,) in self.db.execute(
+                "SELECT tier FROM results WHERE set_key = ? AND tier IS NOT NULL", [set_key]
+            )
+        ]
+
+    @guarded
     def latest_set_key(self, set_id: str) -> str | None:
         """The key of the newest completed run's whole set of this id."""
         row = self.db.execute(

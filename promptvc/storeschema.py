@@ -87,6 +87,7 @@ SET_SCORE_COLUMNS = (
     "cache_write_tokens",
     "cache_read_tokens",
     "cache_saved",
+    "route",
 )
 CASE_SCORE_COLUMNS = (
     "set_key",
@@ -442,3 +443,10 @@ def m012_routed_results(db: sqlite_utils.Database) -> None:
 def m013_run_versions(db: sqlite_utils.Database) -> None:
     # A score travels in a git note with the promptvc that measured it.
     db.table("runs").add_column("promptvc_version", str)
+
+
+@migrations()
+def m014_routed_sets(db: sqlite_utils.Database) -> None:
+    # A routed set's report (the route beside each tier alone, how many cases escalated), so log
+    # and the TUI show which tier answered without re-running the route.
+    db.table("set_scores").add_column("route", str)

@@ -341,3 +341,204 @@ def test_a_bundle_refuses_a_route_through_an_unknown_tier(git_repo, cli, tmp_pat
     code, out, err = cli("bundle", "-o", str(tmp_path / "prompts.bundle.json"))
     assert code == 2, out + err
     assert "prompts/route/answer.jinja:2: route names unknown tier 'big'" in err
+
+
+# -- which tier answered, in log and the TUI ---------------------------------------------
+
+
+def test_log_names_the_route_and_how_many_cases_escalated(routed, model_server, cli):
+    routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    assert cli("eval")[0] == 0
+    code, out, err = cli("log")
+    assert code == 0, out + err
+    line = next(x for x in out.splitlines() if x.strip().startswith("route"))
+    assert "route fast→default: 2 of 4 escalated" in line
+    code, out, err = cli("log", "--json")
+    assert code == 0, out + err
+    [point] = json.loads(out)
+    [scored] = point["sets"]
+    assert scored["route"] == {"route": ["fast", "default"], "cases": 4, "escalated": 2}
+
+
+def test_log_shows_no_route_for_a_prompt_with_a_tier(support_repo, cli):
+    assert cli("eval")[0] == 0
+    code, out, _ = cli("log", "--json")
+    assert code == 0 and all(s["route"] is None for p in json.loads(out) for s in p["sets"])
+    assert "escalated" not in cli("log")[1]
+
+
+def test_the_tui_shows_the_route_per_set_and_the_answering_tier_per_case(routed, model_server, cli):
+    import asyncio
+
+    from textual.widgets import Static
+
+    from promptvc.tui.app import PromptvcApp
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.tui.screens import CaseScreen, SetScreen
+    from promptvc.workspace import Workspace
+
+    routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    assert cli("eval")[0] == 0
+
+    async def scenario():
+        app = PromptvcApp(HistoryBrowser(Workspace.open()), live_refresh=False)
+        async with app.run_test(size=(140, 36)) as pilot:
+            await pilot.pause()
+            figures = str(app.query_one("#flips", Static).render())
+            assert "route  route fast→default: 2 of 4 escalated" in figures
+            await pilot.press("enter", "enter")  # commit -> sets -> cases
+            assert isinstance(app.screen, SetScreen)
+            [easy, hard] = [
+                next(c for c in app.screen.cases if c.case_id == name)
+                for name in ("easy-one", "hard-one")
+            ]
+            notes = {}
+            for case in (easy, hard):
+                app.push_screen(CaseScreen("route", case))
+                await pilot.pause()
+                notes[case.case_id] = " ".join(str(w.render()) for w in app.screen.query(Static))
+                app.pop_screen()
+            assert "answered by fast" in notes["easy-one"]
+            assert "answered by default (fast: contains failed)" in notes["hard-one"]
+
+    asyncio.run(scenario())
+
+
+# -- the diff names the route ----------------------------------------------------------------
+
+
+def test_diff_names_the_route_and_a_change_of_it_as_config(routed, cli):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    repo.write("prompts/tiers.yaml", TIERS + "big: {model: claude-opus-4-6, max_tokens: 100}\n")
+    repo.commit("a bigger tier")
+    rules = '  - {assert: contains}\n  - {pattern: "(?i)not sure"}'
+    repo.write(
+        "prompts/route/answer.jinja",
+        PROMPT.format(rules=rules).replace("[fast, default]", "[fast, big]"),
+    )
+    code, out, err = cli("diff")
+    assert code == 0, out + err
+    head = next(x for x in out.splitlines() if x.startswith("prompts/route/answer.jinja"))
+    assert "route fast→default" not in head and "route fast→big · claude-haiku-4-5" in head
+    assert "tier fast" not in head
+    config = [x for x in out.splitlines() if "(front matter)" in x]
+    assert any("route  fast→default → fast→big" in x for x in config), out
+    assert any(
+        "escalate_on  contains failed → contains failed; matches /(?i)not sure/" in x
+        for x in config
+    ), out
+    code, out, _ = cli("diff", "--json")
+    [prompt] = json.loads(out)["prompts"]
+    assert prompt["route"] == "fast→big" and prompt["tier"] == "fast"
+    assert {c["key"] for c in prompt["config"]} == {"route", "escalate_on"}
+
+
+# -- --each-tier in check and diff --eval ------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("check",), ("diff", "--eval", "--staged")])
+def test_check_and_diff_eval_pass_each_tier_through_for_the_new_side(
+    routed, model_server, cli, command
+):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    rules = '  - {assert: contains}\n  - {pattern: "(?i)not sure"}'
+    repo.write("prompts/route/answer.jinja", PROMPT.format(rules=rules))
+    repo.stage()
+    code, out, err = cli(*command)
+    assert code == 0, out + err
+    assert "default alone: 2 of 4 not answered" in out
+    easy = [
+        r["body"]["model"] for r in model_server.requests if "easy" in last_user_text(r["body"])
+    ]
+    assert "claude-sonnet-4-6" not in easy
+    model_server.reset()
+    code, out, err = cli(*command, "--each-tier")
+    assert code == 0, out + err
+    # Only the new side's easy cases ask the default tier: the base side is reused as it was.
+    assert _models(model_server) == ["claude-sonnet-4-6"] * 2
+    line = next(x for x in out.splitlines() if "route fast→default:" in x)
+    assert "default alone 1.00 at $0.01/case" in line
+
+
+def test_each_tier_on_a_plain_diff_is_a_usage_error(routed, cli):
+    routed("  - {not-json: true}", "{type: is-json}", "x")
+    code, _, err = cli("diff", "--each-tier")
+    assert code == 2 and "--each-tier goes with --eval" in err
+
+
+# -- --batch with a route -------------------------------------------------------------------------
+
+
+def test_batch_sends_the_first_tier_in_the_batch_and_escalations_one_by_one_after(
+    routed, model_server, cli, monkeypatch
+):
+    from promptvc.evaluation import batching
+
+    quick = batching.Polling(first=0.01, cap=0.02)
+    monkeypatch.setattr(batching, "default_polling", lambda: quick)
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    model_server.batch_delay = 0.03
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, out + err
+    # One batch with every case's first-tier request; nothing of the first tier sent alone.
+    assert model_server.batch_creates == 1
+    [create] = [r for r in model_server.requests if r["path"] == "/v1/messages/batches"]
+    assert [r["params"]["model"] for r in create["body"]["requests"]] == ["claude-haiku-4-5"] * 4
+    # The escalations depend on the batch's answers: sent after it ended, one by one.
+    posts = [i for i, r in enumerate(model_server.requests) if r["path"] == "/v1/messages"]
+    assert [model_server.requests[i]["body"]["model"] for i in posts] == ["claude-sonnet-4-6"] * 2
+    last_look = max(
+        i for i, r in enumerate(model_server.requests) if r["path"].endswith("/results")
+    )
+    assert min(posts) > last_look
+    stored = {r["case_id"]: r["tier"] for r in db_rows(repo, "SELECT case_id, tier FROM results")}
+    assert stored == {
+        "easy-one": "fast",
+        "easy-two": "fast",
+        "hard-one": "default",
+        "hard-two": "default",
+    }
+    sources = db_rows(repo, "SELECT model, source FROM responses ORDER BY model")
+    assert {(r["model"], r["source"]) for r in sources} == {
+        ("claude-haiku-4-5", "batch"),
+        ("claude-sonnet-4-6", "live"),
+    }
+    # The batch's half price on the first tier, the full price on the escalations.
+    route = json.loads(out)["sets"][0]["route"]
+    assert route["routed"]["cost"] == pytest.approx((4 * FAST * 0.5 + 2 * DEFAULT) / 4)
+    assert json.loads(out)["cost"] == pytest.approx(4 * FAST * 0.5 + 2 * DEFAULT)
+
+
+# -- --dry-run says escalations are not counted -------------------------------------------------
+
+
+def test_dry_run_counts_the_first_tier_and_names_the_escalation_rate_it_saw(
+    routed, model_server, cli
+):
+    repo = routed("  - {assert: contains}", '{type: contains, value: "30 days"}', "I cannot say.")
+    code, out, err = cli("eval", "--dry-run", "--json")
+    assert code == 0, out + err
+    [estimate] = json.loads(out)["sets"]
+    assert estimate["requests"] == 4  # the first tier's, one a case
+    assert estimate["escalations"] == {"counted": False, "route": "fast→default", "last_run": None}
+    code, out, _ = cli("eval", "--dry-run")
+    assert (
+        "route: only the first tier's calls of route fast→default; escalations are not counted\n"
+        in out.replace("\n ", " ")
+    )
+    assert not [r for r in model_server.requests if r["path"] == "/v1/messages"]
+
+    assert cli("eval")[0] == 0
+    code, out, _ = cli("eval", "--dry-run")
+    assert code == 0 and "escalations are not counted (≈ 2 of 4 escalated last run)" in out
+    # Another version of the set: its last completed run's rate is the guide, said as such.
+    repo.write(
+        "prompts/route/answer.jinja", PROMPT.format(rules="  - {assert: contains}") + "Be brief.\n"
+    )
+    code, out, err = cli("eval", "--dry-run", "--json")
+    assert code == 0, out + err
+    [estimate] = json.loads(out)["sets"]
+    assert estimate["requests"] == 4
+    assert estimate["escalations"]["last_run"] == {"cases": 4, "escalated": 2, "same_key": False}
+    code, out, _ = cli("eval", "--dry-run")
+    assert "(≈ 2 of 4 escalated in the set's last completed run)" in out.replace("\n", " ")

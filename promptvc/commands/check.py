@@ -143,6 +143,7 @@ def run(
     dry_run: bool = False,
     batch: BatchMode | None = None,
     notes: bool = False,
+    each_tier: bool = False,
 ) -> int:
     """`pre_push` is the remote's name when git's pre-push hook runs this, with the refs on stdin.
     `batch`: both sides' model requests go through the batch API (`--batch`)."""
@@ -167,7 +168,7 @@ def run(
     codes = [
         _dry_run(ws, c, batch is not None)
         if dry_run
-        else _check(ws, c, markdown, junit, strict, batch)
+        else _check(ws, c, markdown, junit, strict, batch, each_tier)
         for c in compared
     ]
     if (
@@ -234,6 +235,7 @@ def _check(
     junit: str | None,
     strict: bool,
     batch: BatchMode | None = None,
+    each_tier: bool = False,
 ) -> int:
     import time
 
@@ -257,6 +259,7 @@ def _check(
         spend_cap=ws.settings.spend_cap,
         deadline=None if batch else policy.deadline,
         batch=batch,
+        each_tier=each_tier,
     )
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     rejected = before.stats.rejected + after.stats.rejected
@@ -343,6 +346,7 @@ def _report_lines(
         )
     ]
     lines += comparison_lines(comparisons, evidence=evidence, alpha=alpha) + cost_lines(comparisons)
+    lines += evalview.route_lines(after.sets)
     if unreachable:
         lines.append(
             Text(

@@ -16,6 +16,7 @@ def run(
     as_json: bool,
     exit_code: bool,
     dry_run: bool = False,
+    each_tier: bool = False,
 ) -> int:
     from rich.text import Text
 
@@ -26,6 +27,7 @@ def run(
     from promptvc.git.revisions import diff_range
     from promptvc.significance import first_evidence, paired_json
     from promptvc.views import diff as diffview
+    from promptvc.views import eval as evalview
     from promptvc.views.comparison import comparison_lines
     from promptvc.views.terminal import emit
 
@@ -36,7 +38,7 @@ def run(
     plans = plan_both(ws, span.old, span.new, sets=[a.golden for a in report.affected_sets])
     if dry_run:
         return _dry_run(ws, plans, report, span, as_json)
-    outcome = evaluate_both(ws, plans, command="diff --eval")
+    outcome = evaluate_both(ws, plans, command="diff --eval", each_tier=each_tier)
     before, after, comparisons = outcome.before, outcome.after, outcome.comparisons
     raise_for_faults(before)
     raise_for_faults(after)
@@ -87,6 +89,7 @@ def run(
         lines += comparison_lines(comparisons, evidence=evidence, alpha=policy.alpha) or [
             Text("no golden set is affected", style="dim")
         ]
+        lines += evalview.route_lines(after.sets)
         emit(lines, pager=True)
     changed = not report.empty or any(c.delta or c.flips for c in comparisons)
     return 1 if exit_code and changed else 0

@@ -63,6 +63,7 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                                 "delta": p.delta(s.set_id),
                                 "paired": paired_json(figures(p, s.set_id), alpha),
                                 "cache": cache_json(s.cache),
+                                "route": s.route.as_dict() if s.route else None,
                             }
                             for s in p.sets.values()
                         ],
@@ -100,6 +101,8 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
                 )
                 if point.cache:
                     row.append(f" · cache: {cache_text(point.cache)}", style="dim")
+                if point.route:
+                    row.append(f" · {point.route.text}", style="dim")
                 parent = p.parent.get(set_id)
                 if parent is not None and parent.evaluated and not point.comparable(parent):
                     row.append(f" (parent: {parent.provider}, not compared)", style="dim")

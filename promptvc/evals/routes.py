@@ -168,3 +168,37 @@ def _outcome(outcomes: Sequence[TierOutcome], tier: str) -> TierOutcome | None:
 def _mean(values) -> float | None:
     present = [v for v in values if v is not None]
     return statistics.fmean(present) if present else None
+
+
+@dataclass(frozen=True)
+class RouteTally:
+    """How a routed set was answered, as stored with its score: the route's tiers and how many of
+    its evaluated cases went past the first (for `log` and the TUI, which do not re-run it)."""
+
+    tiers: tuple[str, ...]
+    cases: int
+    escalated: int
+
+    @property
+    def text(self) -> str:
+        return f"route {'→'.join(self.tiers)}: {self.escalated} of {self.cases} escalated"
+
+    def as_dict(self) -> dict:
+        return {"route": list(self.tiers), "cases": self.cases, "escalated": self.escalated}
+
+    @classmethod
+    def from_json(cls, text: str | None) -> RouteTally | None:
+        """From `set_scores.route` (a RouteReport's JSON); None for a set that is not routed."""
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(tuple(data["route"]), data["cases"], data["escalated"])
+
+
+def answered_by(tier: str | None, route: str | None) -> str | None:
+    """A routed result's line for one case: which tier answered and why the earlier ones passed
+    it on (`answered by default (fast: contains failed)`); None for a result that was not routed."""
+    if not tier:
+        return None
+    reasons = [f"{o.tier}: {o.escalated}" for o in tiers_from_json(route) if o.escalated]
+    return f"answered by {tier}" + (f" ({'; '.join(reasons)})" if reasons else "")

@@ -500,6 +500,7 @@ class SetOutcome:
             "judge_share": self.judge_share,
             "created_at": now(),
             **CacheFigures.of(self.results).row(),
+            "route": json.dumps(self.routing.as_dict()) if self.routing else None,
         }
 
 

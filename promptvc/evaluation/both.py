@@ -135,10 +135,12 @@ def evaluate_both(
     on_result: Callable[[CaseResult], None] | None = None,
     deadline: float | None = None,
     batch: BatchMode | None = None,
+    each_tier: bool = False,
 ) -> BothOutcomes:
     """Run both plans (reusing stored results) and compare them, within `deadline` seconds when
     given (what is left then could not be evaluated). One store connection per call, so a TUI
-    worker thread can run this."""
+    worker thread can run this. `each_tier`: the new side's routed sets ask every tier, for the
+    route report shown of that side (`--each-tier`)."""
     ends = time.monotonic() + deadline if deadline is not None else None
     store = Store(ws.db_path)
     try:
@@ -146,7 +148,13 @@ def evaluate_both(
             check_spend(store, plans, spend_cap)
         before, after = (
             Runner(
-                store, ws.settings, str(ws.root), on_result=on_result, deadline=ends, batch=batch
+                store,
+                ws.settings,
+                str(ws.root),
+                on_result=on_result,
+                deadline=ends,
+                batch=batch,
+                each_tier=each_tier and plan is plans.after,
             ).run(
                 plan,
                 snapshot_label=plan.snapshot.label,

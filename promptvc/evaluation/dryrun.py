@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from promptvc.evals.routes import RouteTally
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, SetPlan, estimate_cost
 from promptvc.evaluation.runner import calls_to_send, jobs_to_run, provider_options
 from promptvc.providers import Identity, Provider, ProviderError, create_provider, provider_class
@@ -30,9 +31,12 @@ class SetEstimate:
     input_tokens: int
     counted_tokens: int  # of input_tokens, those the provider counted (the rest are estimated)
     cost: float
+    escalations: Escalations | None = None  # a routed set's: its first tier's calls only
 
     @classmethod
-    def of(cls, set_id: str, side: Side, calls: list[Call]) -> SetEstimate:
+    def of(
+        cls, set_id: str, side: Side, calls: list[Call], escalations: Escalations | None = None
+    ) -> SetEstimate:
         return cls(
             set_id,
             side,
@@ -40,6 +44,7 @@ class SetEstimate:
             sum(c.input_tokens for c in calls),
             sum(c.input_tokens for c in calls if c.counted),
             estimate_cost(calls),
+            escalations,
         )
 
     @property
@@ -47,6 +52,30 @@ class SetEstimate:
         if self.counted_tokens == self.input_tokens and self.input_tokens:
             return "counted"
         return "partly counted" if self.counted_tokens else "estimated"
+
+
+@dataclass(frozen=True)
+class Escalations:
+    """A routed set's calls past its first tier, which a dry run cannot count (they depend on the
+    answers): how often stored results escalated, of this set key (`same_key`) or else of the
+    set's last completed run, as a guide."""
+
+    route: str
+    seen: RouteTally | None
+    same_key: bool = True
+
+
+def escalations(store: Store, plan: SetPlan) -> Escalations | None:
+    if plan.route is None:
+        return None
+    tiers, same_key = store.answering_tiers(plan.set_key), True
+    if not tiers and (last := store.latest_set_key(plan.golden.id)) is not None:
+        tiers, same_key = store.answering_tiers(last), False
+    first = plan.route.tiers[0]
+    seen = (
+        RouteTally(plan.route.tiers, len(tiers), sum(t != first for t in tiers)) if tiers else None
+    )
+    return Escalations(plan.route.label, seen, same_key)
 
 
 @dataclass(frozen=True)
@@ -93,7 +122,7 @@ def set_estimate(
     store: Store, plan: SetPlan, side: Side = "", *, batch: bool = False
 ) -> SetEstimate:
     calls = calls_to_send(store, list(plan.jobs), keyed=True, batch=batch)
-    return SetEstimate.of(plan.golden.id, side, calls)
+    return SetEstimate.of(plan.golden.id, side, calls, escalations(store, plan))
 
 
 def count_tokens(store: Store, settings: Settings, jobs: list[CaseJob]) -> str | None:

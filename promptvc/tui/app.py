@@ -225,6 +225,11 @@ class PromptvcApp(App[None]):
             for r in self.set_rows
             if r.evidence is not None and r.evidence.first is not None
         ]
+        lines += [  # a routed set: which tier answered how many of its cases
+            Text(f"{r.set_id}  {r.here.route.text}", style="dim")
+            for r in self.set_rows
+            if r.here and r.here.route
+        ]
         if flips:
             lines.append(Text("flipped: " + ", ".join(flips), style="yellow"))
         self.query_one("#flips", Static).update(

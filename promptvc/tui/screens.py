@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from promptvc.compare import Direction, is_unchanged
+from promptvc.evals.routes import answered_by
 from promptvc.evals.scoring import Status
 from promptvc.history import CaseMark
 from promptvc.tui.model import CaseRequest, CaseRow, SetRow, failed_assertions
@@ -168,6 +169,11 @@ class CaseScreen(Screen[None]):
         notes = Text()
         for line in failed_assertions(self.case.here):
             notes.append(line + "\n", style="red")
+        answered = answered_by(
+            (self.case.here or {}).get("tier"), (self.case.here or {}).get("route")
+        )
+        if answered:
+            notes.append(answered + "\n", style="cyan")
         if self.case.here and self.case.here.get("judge_reason"):
             notes.append(f"judge: {self.case.here['judge_reason']}\n", style="cyan")
         if self.case.here and self.case.here.get("error"):

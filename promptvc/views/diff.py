@@ -58,9 +58,8 @@ def prompt_lines(
     change: PromptChange, old_label: str = "old side", new_label: str = "new side"
 ) -> list[Text]:
     head = Text(change.path, style="bold yellow")
-    where = " · ".join(
-        x for x in (f"tier {change.tier}" if change.tier else "", change.model or "") if x
-    )
+    tier = f"route {change.route}" if change.route else f"tier {change.tier}" if change.tier else ""
+    where = " · ".join(x for x in (tier, change.model or "") if x)
     status = {"added": "  (new prompt)", "removed": "  (deleted)"}.get(change.status, "")
     if change.status == "renamed":
         status = f"  (renamed from {change.old_name})"

@@ -7,7 +7,7 @@ import json
 from rich.table import Table
 from rich.text import Text
 
-from promptvc.evaluation.dryrun import DryRun, SetEstimate
+from promptvc.evaluation.dryrun import DryRun, Escalations, SetEstimate
 from promptvc.wording import money
 
 ESTIMATED_MARK = "≈"
@@ -43,7 +43,26 @@ def dry_run_lines(title: str, result: DryRun) -> list:
     if result.total.tokens != "counted" and result.total.input_tokens:
         why = f" ({result.counting})" if result.counting else ""
         lines.append(Text(f"{ESTIMATED_MARK} input tokens estimated offline{why}", style="dim"))
+    lines += [
+        Text(escalations_text(s.set_id, s.escalations), style="dim")
+        for s in result.sets
+        if s.escalations is not None
+    ]
     return lines
+
+
+def escalations_text(set_id: str, escalations: Escalations) -> str:
+    """`support: only the first tier's calls of route fast→default; escalations are not counted
+    (≈ 4 of 20 escalated last run)`."""
+    seen = escalations.seen
+    last = ""
+    if seen is not None and seen.cases:
+        when = "last run" if escalations.same_key else "in the set's last completed run"
+        last = f" ({ESTIMATED_MARK} {seen.escalated} of {seen.cases} escalated {when})"
+    return (
+        f"{set_id}: only the first tier's calls of route {escalations.route}; "
+        f"escalations are not counted{last}"
+    )
 
 
 def dry_run_json(result: DryRun, **header) -> str:
@@ -56,6 +75,11 @@ def dry_run_json(result: DryRun, **header) -> str:
             "counted_tokens": estimate.counted_tokens,
             "tokens": estimate.tokens,
             "cost": round(estimate.cost, 6),
+            **(
+                {"escalations": escalations_json(estimate.escalations)}
+                if estimate.escalations
+                else {}
+            ),
         }
 
     return json.dumps(
@@ -69,3 +93,14 @@ def dry_run_json(result: DryRun, **header) -> str:
         indent=2,
         ensure_ascii=False,
     )
+
+
+def escalations_json(escalations: Escalations) -> dict:
+    seen = escalations.seen
+    return {
+        "counted": False,
+        "route": escalations.route,
+        "last_run": None
+        if seen is None
+        else {"cases": seen.cases, "escalated": seen.escalated, "same_key": escalations.same_key},
+    }
