@@ -294,10 +294,39 @@ class CaseMark:
     commit: CommitInfo
     set_key: str
     status: Status
+    source: ScoreSource = "local"
 
     @property
     def verdict(self) -> str:
         return {Status.PASSED: "pass", Status.FAILED: "fail"}.get(self.status, str(self.status))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What is known of set keys' results without evaluating anything: the local store's, else the
+    notes' (a clone that fetched CI's notes knows what CI measured)."""
+
+    store: Store
+    notes: Noted
+
+    def set_score(self, set_key: str) -> tuple[float | None, ScoreSource]:
+        row = self.store.set_scores([set_key]).get(set_key)
+        if row is not None and row["score"] is not None:
+            return row["score"], "local"
+        noted_score = self.notes.scores.get(set_key, {}).get("score")
+        return (noted_score, "ci") if noted_score is not None else (None, "local")
+
+    def case_status(self, set_key: str, case_id: str) -> tuple[Status, ScoreSource]:
+        status = case_status(self.store, set_key, case_id)
+        if status != Status.NOT_EVALUATED:
+            return status, "local"
+        row = self.notes.cases.get(set_key, {}).get(case_id)
+        return (Status(row["status"]), "ci") if row is not None else (status, "local")
+
+
+def measured(ws: Workspace, store: Store) -> Measured:
+    """The store and the notes, read once (a malformed note was warned about by `history`)."""
+    return Measured(store, noted(ws.repo, key_environment()))
 
 
 def case_status(store: Store, set_key: str, case_id: str) -> Status:
@@ -336,6 +365,8 @@ def set_history(
 def case_history(
     ws: Workspace, store: Store, set_name: str, case_id: str, rev: str = "HEAD"
 ) -> tuple[str, list[CaseMark]]:
-    """The case's status at each commit that changed its set's key, oldest first."""
+    """The case's status at each commit that changed its set's key (from the store, else the
+    notes), oldest first."""
     set_id, changes = set_history(ws, store, set_name, rev)
-    return set_id, [CaseMark(c, key, case_status(store, key, case_id)) for c, key in changes]
+    known = measured(ws, store)
+    return set_id, [CaseMark(c, key, *known.case_status(key, case_id)) for c, key in changes]
