@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from promptvc.errors import UserError
@@ -54,7 +55,7 @@ class SetPoint:
     def evaluated(self) -> bool:
         return self.score is not None
 
-    @property
+    @cached_property  # asked for every pair of commits a long log compares
     def scores_key(self) -> tuple[str, str | None]:
         """Which provider and endpoint the score is from ("anthropic (replay)" replays anthropic)."""
         return (self.provider or "").split(" (")[0], self.endpoint
@@ -193,12 +194,16 @@ def history(
     scores = store.set_scores({row["set_key"] for rows in known.values() for row in rows})
     points = []
     previous: dict[str, SetPoint] = {}
+    # A set's point is the same at every commit that leaves its key alone: made once per key.
+    made: dict[tuple[str, str, str], SetPoint] = {}
     for commit, _files in states:
-        sets = {
-            row["set_id"]: _scored_point(row, scores, notes)
-            for row in known.get(commit.sha, [])
-            if row["set_id"] and _wanted(row, names)
-        }
+        sets = {}
+        for row in known.get(commit.sha, []):
+            if row["set_id"] and _wanted(row, names):
+                same = (row["set_id"], row["set_key"], row["prompt"])
+                if same not in made:
+                    made[same] = _scored_point(row, scores, notes)
+                sets[row["set_id"]] = made[same]
         points.append(CommitPoint(commit, sets, previous))
         previous = sets
     if limit and len(points) > limit:

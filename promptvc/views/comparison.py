@@ -26,12 +26,17 @@ MAX_ERRORS_SHOWN = 5
 
 
 def delta_text(delta: float | None) -> Text:
+    return Text(*delta_piece(delta))
+
+
+def delta_piece(delta: float | None) -> tuple[str, str]:
+    """`(+0.25)` and its style, as a Piece for terminal.emit_pieces."""
     if delta is None:
-        return Text("")
+        return "", ""
     if is_unchanged(delta):
-        return Text("(±0.00)", style="dim")
+        return "(±0.00)", "dim"
     sign, style = ("+", "green") if delta > 0 else ("−", "red")
-    return Text(f"({sign}{abs(delta):.2f})", style=style)
+    return f"({sign}{abs(delta):.2f})", style
 
 
 def _one_line(text: str | None, other: str | None = None) -> str:
