@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from promptvc.compare import Flip, SetComparison, cost_change, is_unchanged
 from promptvc.evals.assertions import Grade
-from promptvc.evals.pairwise import PairwiseOutcome
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 from promptvc.significance import (
     CaseEvidence,
@@ -20,6 +20,9 @@ from promptvc.significance import (
 )
 from promptvc.views.eval import score_text
 from promptvc.wording import money, plural, signed_money
+
+if TYPE_CHECKING:  # a type only, as in promptvc.compare
+    from promptvc.evals.pairwise import PairwiseOutcome
 
 OUTPUT_WIDTH = 100
 MAX_ERRORS_SHOWN = 5
