@@ -3,8 +3,9 @@ flipped from pass to fail).
 
 Only first-parent commits that change the set's key are candidates: a commit that leaves
 everything the set depends on alone cannot change its score. A step's score comes from the
-store where any command left one for that key (so most steps cost nothing), else the set (or
-the one case) is evaluated there, sending only what no stored result answers.
+store where any command left one for that key, else from a git note (CI's run), so most steps
+cost nothing; else the set (or the one case) is evaluated there, sending only what no stored
+result answers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals.scoring import Status
 from promptvc.git.repo import CommitInfo, history_changes
 from promptvc.git.snapshot import Commit
-from promptvc.history import case_status, set_history, set_keys_at
+from promptvc.history import Measured, ScoreSource, measured, set_history, set_keys_at
 from promptvc.store import Store
 from promptvc.workspace import Workspace
 
@@ -26,11 +27,12 @@ class Step:
     commit: CommitInfo | None  # None: GOOD itself, when it changed nothing the set reads
     sha: str
     value: float | None  # the set's score, or the case's 1.0 (pass) / 0.0 (fail); None: unknown
-    stored: bool  # read from the store, nothing evaluated
+    stored: bool  # read from the store or a note, nothing evaluated
     calls: int = 0
     cost: float = 0.0
     bad: bool | None = None
     role: str = ""  # "GOOD" or "BAD" for the two ends
+    source: ScoreSource = "local"  # "ci": a stored value read from a git note
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,11 @@ def bisect(
     good_sha, bad_sha = ws.resolve(good_rev).sha, ws.resolve(bad_rev).sha
     set_id, changes = set_history(ws, store, set_name, bad_sha)
     target = Target(set_id, case_id)
+    known = measured(ws, store)
     good_key = _key_at(ws, target, good_sha)
     candidates = _candidates(ws, target, changes, good_key, good_sha, bad_sha)
-    good = _measure(ws, store, target, good_sha, good_key, None)
-    bad = _measure(ws, store, target, bad_sha, candidates[-1][1], None)
+    good = _measure(ws, known, target, good_sha, good_key, None)
+    bad = _measure(ws, known, target, bad_sha, candidates[-1][1], None)
     cut = _cut(target, good, bad, below, good_rev, bad_rev)
     report = on_step or (lambda step: None)
     good, bad = replace(good, bad=False, role="GOOD"), replace(bad, bad=True, role="BAD")
@@ -92,7 +95,7 @@ def bisect(
     while pending:
         middle = pending[len(pending) // 2]
         commit, key = candidates[middle]
-        step = _measure(ws, store, target, commit.sha, key, commit)
+        step = _measure(ws, known, target, commit.sha, key, commit)
         if step.value is None:  # cannot be evaluated here: skipped, as `git bisect skip` does
             pending.remove(middle)
         else:
@@ -175,19 +178,19 @@ def _verdict(value: float) -> str:
 
 
 def _measure(
-    ws: Workspace, store: Store, target: Target, sha: str, key: str, commit: CommitInfo | None
+    ws: Workspace, known: Measured, target: Target, sha: str, key: str, commit: CommitInfo | None
 ) -> Step:
-    stored = _stored_value(store, target, key)
+    stored, source = _stored_value(known, target, key)
     if stored is not None:
-        return Step(commit, sha, stored, stored=True)
-    return _evaluate(ws, store, target, sha, commit)
+        return Step(commit, sha, stored, stored=True, source=source)
+    return _evaluate(ws, known.store, target, sha, commit)
 
 
-def _stored_value(store: Store, target: Target, key: str) -> float | None:
+def _stored_value(known: Measured, target: Target, key: str) -> tuple[float | None, ScoreSource]:
     if target.case_id is None:
-        row = store.set_scores([key]).get(key)
-        return row["score"] if row and row["score"] is not None else None
-    return _case_value(case_status(store, key, target.case_id))
+        return known.set_score(key)
+    status, source = known.case_status(key, target.case_id)
+    return _case_value(status), source
 
 
 def _case_value(status: Status) -> float | None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from promptvc.evals.pairwise import PairwiseOutcome
 from promptvc.evals.scoring import CaseResult, CaseSummary, SetOutcome, Status
+
+if TYPE_CHECKING:  # a type only: the pairwise judge (and jinja2) stay unimported for `log`
+    from promptvc.evals.pairwise import PairwiseOutcome
 
 # Scores are shown to two decimals: a smaller change is shown, and treated, as no change.
 UNCHANGED_BELOW = 0.005

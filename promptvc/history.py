@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from promptvc.errors import UserError
@@ -56,7 +57,7 @@ class SetPoint:
     def evaluated(self) -> bool:
         return self.score is not None
 
-    @property
+    @cached_property  # asked for every pair of commits a long log compares
     def scores_key(self) -> tuple[str, str | None]:
         """Which provider and endpoint the score is from ("anthropic (replay)" replays anthropic)."""
         return (self.provider or "").split(" (")[0], self.endpoint
@@ -195,12 +196,16 @@ def history(
     scores = store.set_scores({row["set_key"] for rows in known.values() for row in rows})
     points = []
     previous: dict[str, SetPoint] = {}
+    # A set's point is the same at every commit that leaves its key alone: made once per key.
+    made: dict[tuple[str, str, str], SetPoint] = {}
     for commit, _files in states:
-        sets = {
-            row["set_id"]: _scored_point(row, scores, notes)
-            for row in known.get(commit.sha, [])
-            if row["set_id"] and _wanted(row, names)
-        }
+        sets = {}
+        for row in known.get(commit.sha, []):
+            if row["set_id"] and _wanted(row, names):
+                same = (row["set_id"], row["set_key"], row["prompt"])
+                if same not in made:
+                    made[same] = _scored_point(row, scores, notes)
+                sets[row["set_id"]] = made[same]
         points.append(CommitPoint(commit, sets, previous))
         previous = sets
     if limit and len(points) > limit:
@@ -297,10 +302,39 @@ class CaseMark:
     commit: CommitInfo
     set_key: str
     status: Status
+    source: ScoreSource = "local"
 
     @property
     def verdict(self) -> str:
         return {Status.PASSED: "pass", Status.FAILED: "fail"}.get(self.status, str(self.status))
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What is known of set keys' results without evaluating anything: the local store's, else the
+    notes' (a clone that fetched CI's notes knows what CI measured)."""
+
+    store: Store
+    notes: Noted
+
+    def set_score(self, set_key: str) -> tuple[float | None, ScoreSource]:
+        row = self.store.set_scores([set_key]).get(set_key)
+        if row is not None and row["score"] is not None:
+            return row["score"], "local"
+        noted_score = self.notes.scores.get(set_key, {}).get("score")
+        return (noted_score, "ci") if noted_score is not None else (None, "local")
+
+    def case_status(self, set_key: str, case_id: str) -> tuple[Status, ScoreSource]:
+        status = case_status(self.store, set_key, case_id)
+        if status != Status.NOT_EVALUATED:
+            return status, "local"
+        row = self.notes.cases.get(set_key, {}).get(case_id)
+        return (Status(row["status"]), "ci") if row is not None else (status, "local")
+
+
+def measured(ws: Workspace, store: Store) -> Measured:
+    """The store and the notes, read once (a malformed note was warned about by `history`)."""
+    return Measured(store, noted(ws.repo, key_environment()))
 
 
 def case_status(store: Store, set_key: str, case_id: str) -> Status:
@@ -339,6 +373,8 @@ def set_history(
 def case_history(
     ws: Workspace, store: Store, set_name: str, case_id: str, rev: str = "HEAD"
 ) -> tuple[str, list[CaseMark]]:
-    """The case's status at each commit that changed its set's key, oldest first."""
+    """The case's status at each commit that changed its set's key (from the store, else the
+    notes), oldest first."""
     set_id, changes = set_history(ws, store, set_name, rev)
-    return set_id, [CaseMark(c, key, case_status(store, key, case_id)) for c, key in changes]
+    known = measured(ws, store)
+    return set_id, [CaseMark(c, key, *known.case_status(key, case_id)) for c, key in changes]

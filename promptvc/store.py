@@ -18,12 +18,10 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import sqlite_utils
-from sqlite_utils.utils import chunks
-
 from promptvc import __version__
 from promptvc.clock import now
 from promptvc.errors import UserError
+from promptvc.sqlitedb import chunks, sqlite_utils
 from promptvc.storefaults import StoreReadOnly, faults, guarded, kind
 from promptvc.storeschema import (
     CALIBRATION_COLUMNS,

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import sqlite_utils
-from sqlite_utils import Migrations
-
 from promptvc.errors import UserError
+from promptvc.sqlitedb import Migrations, sqlite_utils
 
 migrations = Migrations("promptvc")
 

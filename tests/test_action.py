@@ -60,8 +60,8 @@ def test_the_action_installs_itself_fetches_the_refs_comments_once_and_uploads_j
     text = (ROOT / "action.yml").read_text(encoding="utf-8")
     scripts = "\n".join(s["run"] for s in run_steps())
     assert 'pip install --quiet "$GITHUB_ACTION_PATH"' in scripts
-    assert "refs/notes/promptvc" in scripts and "refs/promptvc/responses" in scripts
-    assert "git fetch" in scripts and "git push" in scripts
+    for moved in ("notes fetch", "responses fetch", "notes push", "responses push"):
+        assert f"promptvc {moved}" in scripts, moved
     assert "<!-- promptvc -->" in scripts and "--method PATCH" in scripts
     assert '>> "$GITHUB_STEP_SUMMARY"' in scripts
     uploads = [
@@ -92,3 +92,40 @@ def test_the_readme_workflow_runs_on_pull_request_never_pull_request_target():
     assert any(re.fullmatch(r"OWNER/promptvc@v[\w.]+", s.get("uses", "")) for s in steps)
     permissions = workflow["jobs"]["prompts"]["permissions"]
     assert permissions == {"contents": "write", "pull-requests": "write"}
+
+
+def test_the_action_shares_results_through_promptvc_and_uploads_the_report():
+    """Notes and responses move with promptvc's own commands (a union merge, only new responses),
+    each tolerated when it fails; the default branch notes HEAD before pushing; a pull request's
+    report is written from what the check stored and uploaded."""
+    steps = {s.get("name", s.get("uses")): s for s in action()["runs"]["steps"]}
+    used = {tuple(c): f for c, f in invocations()}
+    for command in ("notes fetch", "responses fetch", "notes push", "responses push"):
+        assert tuple(command.split()) in used, command
+    fetch = steps["Fetch promptvc's scores and recorded responses"]["run"]
+    push = steps["Push promptvc's scores and recorded responses"]["run"]
+    for script in (fetch, push):
+        commands = [line for line in script.splitlines() if line.strip().startswith("promptvc ")]
+        assert len(commands) == 2 and all("|| echo" in line for line in commands), script
+    assert "--notes" in used[("eval",)]
+    order = list(steps)
+    assert order.index("Evaluate the default branch") < order.index(
+        "Push promptvc's scores and recorded responses"
+    )
+    report = steps["Write the HTML report"]
+    assert ("report",) in used and "--output" in used[("report",)]
+    assert report["if"].startswith("always()") and "pull_request" in report["if"]
+    assert order.index("Check the pull request") < order.index("Write the HTML report")
+    line = next(x for x in report["run"].splitlines() if x.strip().startswith("promptvc report"))
+    path = re.search(r"--output (\S+)", line)[1]
+    uploads = [
+        s for s in steps.values() if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    assert any(u["with"]["path"] == path and path in u["if"] for u in uploads)
+
+
+def test_the_readme_workflow_tells_a_teammate_how_to_get_ci_results(cli):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "promptvc notes fetch && promptvc responses fetch" in readme
+    code, out, err = cli("notes", "fetch", "--help")
+    assert code == 0, err

@@ -256,3 +256,69 @@ def test_a_blob_that_is_not_the_response_its_path_names_is_not_imported(shared, 
     monkeypatch.chdir(second.root)
     code, out, _ = cli("responses", "fetch")
     assert code == 0 and "fetched 0 responses from origin" in out
+
+
+@pytest.mark.parametrize("case", [None, "refund-window"])
+def test_a_clone_that_fetched_notes_bisects_and_blames_sending_nothing(
+    shared, model_server, cli, monkeypatch, case
+):
+    from tests.test_bisect import answer_unless_told_not_to, first_bad, tone_history
+
+    first, second, _bare = shared
+    model_server.rule = answer_unless_told_not_to
+    good = first.head()
+    shas = tone_history(first, 8, broken_at=5)
+    first.git("push", "-q", "origin", "main")
+    # CI evaluates whole sets; a case's bisection reads the case statuses of their notes.
+    code, out, err = cli("bisect", "support-answer", good, "HEAD")
+    assert code == 0, out + err
+    assert shas[5].startswith(first_bad(out)) and model_server.calls > 0
+    assert cli("notes", "write", good, *shas.values())[0] == 0
+    assert cli("notes", "push")[0] == 0
+    sent = model_server.calls
+
+    monkeypatch.chdir(second.root)
+    second.git("pull", "-q", "origin", "main")
+    assert cli("notes", "fetch")[0] == 0
+    extra = ("--case", case) if case else ()
+    code, again, err = cli("bisect", "support-answer", *extra, good, "HEAD")
+    assert code == 0, again + err
+    assert first_bad(again) == first_bad(out)
+    assert model_server.calls == sent  # every step came from a note
+    assert "evaluated 0 (0 calls" in again and "from a note (ci)" in again
+    assert "evaluated:" not in again
+
+    code, blamed, err = cli("blame", "support-answer", "refund-window")
+    assert code == 0, blamed + err
+    broke = next(line for line in blamed.splitlines() if "pass→fail" in line)
+    assert broke.startswith(shas[5][:7]) and "fail · ci" in broke
+    assert model_server.calls == sent
+
+
+def test_the_case_view_history_strip_reads_notes_in_a_fresh_clone(
+    shared, model_server, cli, monkeypatch
+):
+    from promptvc.tui.model import HistoryBrowser
+    from promptvc.tui.screens import history_strip
+    from promptvc.workspace import Workspace
+    from tests.test_bisect import answer_unless_told_not_to, tone_history
+
+    first, second, _bare = shared
+    model_server.rule = answer_unless_told_not_to
+    shas = tone_history(first, 3, broken_at=2)
+    first.git("push", "-q", "origin", "main")
+    for sha in shas.values():
+        assert cli("eval", "support-answer", "--rev", sha, "--notes")[0] in (0, 1)
+    assert cli("notes", "push")[0] == 0
+    sent = model_server.calls
+
+    monkeypatch.chdir(second.root)
+    second.git("pull", "-q", "origin", "main")
+    assert cli("notes", "fetch")[0] == 0
+    marks = HistoryBrowser(Workspace.open()).case_marks("support-answer", "refund-window")
+    assert [m.verdict for m in marks[-3:]] == ["pass", "fail", "fail"]
+    assert {m.source for m in marks[-3:]} == {"ci"}
+    strip = str(history_strip(marks, shas[3]))
+    assert strip.startswith("history  ") and strip.split()[1].endswith("✓✗✗")
+    assert f"pass→fail at {shas[2][:7]}" in strip
+    assert model_server.calls == sent

@@ -252,3 +252,22 @@ def test_every_migration_function_is_registered_in_order():
     registered = [m.name for m in storeschema.migrations._migrations]
     assert registered == written
     assert [int(name[1:4]) for name in written] == list(range(1, len(written) + 1))
+
+
+def test_opening_the_store_does_not_import_numpy_yet_numpy_stays_importable(tmp_path):
+    """sqlite-utils would import numpy (~50-80 ms) on every command; promptvc.sqlitedb skips it."""
+    import os
+
+    this_checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from promptvc.store import Store\n"
+        f"Store(Path({str(tmp_path / 'p.db')!r})).close()\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported'\n"
+        "import numpy\n"
+        "assert numpy.arange(3).sum() == 3\n"
+    )
+    env = {**os.environ, "PYTHONPATH": this_checkout}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr

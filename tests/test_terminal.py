@@ -37,3 +37,32 @@ def test_a_variable_with_escapes_is_neutralised_in_render(support_repo, cli):
     )
     assert code == 0, err
     assert "\x1b" not in out and "\x07" not in out and "␛]0;pwned" in out
+
+
+def test_lines_as_pieces_print_as_the_texts_they_stand_for(capsys, monkeypatch):
+    """`emit_pieces` (log's thousands of lines) writes exactly what `emit` writes for the same
+    lines as Texts: plain when piped, with the same colours when forced, escapes shown."""
+    from promptvc.views.terminal import emit, emit_pieces
+
+    lines = [
+        [("0771d46", "yellow"), (" 2026-11-26 ", "yellow dim"), ("subject " + HOSTILE, "yellow")],
+        [("    g0000  ", ""), ("0.56  ", ""), ("(−0.25)", "red"), ("  2/2 passed", "dim")],
+        [("  figures ", ""), Text("+0.10", style="green") + Text("  improved", style="bold")],
+        [("a\ttab", "")],  # rich expands tabs: printed through rich either way
+    ]
+
+    def printed(emitter, as_lines) -> str:
+        emitter(as_lines, pager=True)
+        return capsys.readouterr().out
+
+    as_texts = [Text.assemble(*line) for line in lines]
+    for colour in ("", "1"):
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        if colour:
+            monkeypatch.setenv("FORCE_COLOR", colour)
+        else:
+            monkeypatch.delenv("FORCE_COLOR", raising=False)
+        shown = printed(emit_pieces, lines)
+        assert shown == printed(emit, as_texts)
+        assert "\x1b[2J" not in shown and "␛[2J" in shown
+        assert ("\x1b[" in shown) == bool(colour)

@@ -35,7 +35,7 @@ def run(set_name: str, good: str, bad: str, *, case_id: str | None, below: float
         f"bad: {criterion} · {plural(found.candidates, 'commit')} in the range change "
         f"{found.set_id}'s inputs; visited {plural(len(found.steps) + 2, 'step')}, "
         f"evaluated {found.evaluated} ({plural(found.calls, 'call')}, {money(found.cost)}), "
-        "the rest from the store",
+        "the rest from the store and notes",
         style="dim",
         highlight=False,
     )
@@ -46,7 +46,9 @@ def step_line(step) -> str:
     value = "—" if step.value is None else f"{step.value:.2f}"
     verdict = {True: "bad", False: "good", None: "skipped"}[step.bad]
     where = (
-        "stored" if step.stored else f"evaluated: {plural(step.calls, 'call')}, {money(step.cost)}"
+        ("from a note (ci)" if step.source == "ci" else "stored")
+        if step.stored
+        else f"evaluated: {plural(step.calls, 'call')}, {money(step.cost)}"
     )
     subject = step.commit.subject if step.commit else ""
     subject = f"({step.role}) {subject}" if step.role else subject

@@ -1,4 +1,5 @@
-"""`promptvc blame SET CASE`: a case's status along history, and the commits that changed it."""
+"""`promptvc blame SET CASE`: a case's status along history (from the store, else CI's notes,
+marked "ci"), and the commits that changed it."""
 
 from __future__ import annotations
 
@@ -39,8 +40,9 @@ def run(set_name: str, case_id: str, rev: str) -> int:
             if before is not None and before.status != mark.status:
                 flip = f"{before.verdict}→{mark.verdict}"
             before = mark
+        verdict = f"{mark.verdict} · ci" if mark.source == "ci" else mark.verdict
         out.print(
-            f"{mark.commit.short} {day}  {mark.verdict:<13} {flip:<10} {mark.commit.subject}",
+            f"{mark.commit.short} {day}  {verdict:<13} {flip:<10} {mark.commit.subject}",
             highlight=False,
             style="red" if flip.endswith("fail") else ("green" if flip else None),
         )

@@ -16,9 +16,9 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     from promptvc.history import history, stored_evidence
     from promptvc.significance import paired_json
     from promptvc.store import Store
-    from promptvc.views.comparison import delta_text, evidence_text
+    from promptvc.views.comparison import delta_piece, evidence_text
     from promptvc.views.eval import cache_json, cache_text
-    from promptvc.views.terminal import emit
+    from promptvc.views.terminal import Piece, emit, emit_pieces
 
     ws = Workspace.open()
     store = Store.for_reading(ws.db_path)  # only reads: works on a read-only database
@@ -41,6 +41,8 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
     evidence = stored_evidence(store, compared.values())
 
     def figures(p, set_id: str):
+        if not evidence:  # nothing compared was stored (a fresh clone): no lookups per point
+            return None
         return evidence.get(compared.get((p.commit.sha, set_id), ("", "")))
 
     if as_json:
@@ -78,38 +80,36 @@ def run(names: tuple[str, ...], limit: int | None, rev: str, as_json: bool) -> i
         emit([Text("no commits touch prompts/, evals/ or promptvc.toml yet", style="dim")])
         return 0
     width = max((len(s) for p in points for s in p.sets), default=0)
-    lines = []
+    lines: list[list[Piece | Text]] = []
     for p in points:
         date = datetime.fromtimestamp(p.commit.timestamp, UTC).strftime("%Y-%m-%d")
-        head = (
-            Text(p.commit.short, style="yellow")
-            + Text(f" {date} ", style="dim")
-            + Text(p.commit.subject)
+        # The whole line yellow as git colours a commit line, its date dimmed.
+        lines.append(
+            [(p.commit.short, "yellow"), (f" {date} ", "yellow dim"), (p.commit.subject, "yellow")]
         )
-        lines.append(head)
         for set_id, point in sorted(p.sets.items()):
-            row = Text(f"    {set_id:<{width}}  ")
+            row: list[Piece | Text] = [(f"    {set_id:<{width}}  ", "")]
             if point.evaluated:
-                row.append(f"{point.score:.2f}  ")
+                row.append((f"{point.score:.2f}  ", ""))
                 found = figures(p, set_id)
                 if found is not None and found.first is not None:
-                    row.append_text(evidence_text(found, alpha))
+                    row.append(evidence_text(found, alpha))
                 else:
-                    row.append_text(delta_text(p.delta(set_id)))
+                    row.append(delta_piece(p.delta(set_id)))
                 row.append(
-                    f"  {point.passed}/{point.cases} passed · {point.provider_label}", style="dim"
+                    (f"  {point.passed}/{point.cases} passed · {point.provider_label}", "dim")
                 )
                 if point.cache:
-                    row.append(f" · cache: {cache_text(point.cache)}", style="dim")
+                    row.append((f" · cache: {cache_text(point.cache)}", "dim"))
                 if point.route:
-                    row.append(f" · {point.route.text}", style="dim")
+                    row.append((f" · {point.route.text}", "dim"))
                 parent = p.parent.get(set_id)
                 if parent is not None and parent.evaluated and not point.comparable(parent):
-                    row.append(f" (parent: {parent.provider}, not compared)", style="dim")
+                    row.append((f" (parent: {parent.provider}, not compared)", "dim"))
             else:
-                row.append(Status.NOT_EVALUATED, style="dim")
+                row.append((Status.NOT_EVALUATED, "dim"))
             lines.append(row)
-    emit(lines, pager=True)
+    emit_pieces(lines, pager=True)
     return 0
 
 

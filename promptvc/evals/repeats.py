@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from promptvc.errors import UserError
-from promptvc.yamlfile import line_of
 
 if TYPE_CHECKING:
     from promptvc.evals.assertions import Grade
@@ -55,6 +54,8 @@ def parse_repeats(data: dict, path: str, text: str) -> Repeats:
     """The repeat options of a golden set's mapping; a bad value is an error at its line."""
 
     def bad(key: str, why: str) -> UserError:
+        from promptvc.yamlfile import line_of  # YAML only on the way to an error: scores load fast
+
         return UserError(f"{key} {why}", path=path, line=line_of(text, key))
 
     repeat = _whole(data, "repeat", 1, MAX_REPEAT, bad)

@@ -345,7 +345,8 @@ class PromptvcApp(App[None]):
     def case_history_worker(
         self, screen: CaseScreen, point: CommitPoint, set_id: str, case_id: str
     ) -> None:
-        """The case along history: the store's statuses under each set key the history met."""
+        """The case along history: the store's (else the notes') statuses under each set key the
+        history met."""
         try:
             strip = history_strip(self.browser.case_marks(set_id, case_id), point.commit.sha)
         except PromptvcError as exc:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from promptvc.compare import Flip, SetComparison, cost_change, is_unchanged
 from promptvc.evals.assertions import Grade
-from promptvc.evals.pairwise import PairwiseOutcome
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status
 from promptvc.significance import (
     CaseEvidence,
@@ -21,17 +21,25 @@ from promptvc.significance import (
 from promptvc.views.eval import SAFETY_TAG, score_text, set_name
 from promptvc.wording import money, plural, signed_money
 
+if TYPE_CHECKING:  # a type only, as in promptvc.compare
+    from promptvc.evals.pairwise import PairwiseOutcome
+
 OUTPUT_WIDTH = 100
 MAX_ERRORS_SHOWN = 5
 
 
 def delta_text(delta: float | None) -> Text:
+    return Text(*delta_piece(delta))
+
+
+def delta_piece(delta: float | None) -> tuple[str, str]:
+    """`(+0.25)` and its style, as a Piece for terminal.emit_pieces."""
     if delta is None:
-        return Text("")
+        return "", ""
     if is_unchanged(delta):
-        return Text("(±0.00)", style="dim")
+        return "(±0.00)", "dim"
     sign, style = ("+", "green") if delta > 0 else ("−", "red")
-    return Text(f"({sign}{abs(delta):.2f})", style=style)
+    return f"({sign}{abs(delta):.2f})", style
 
 
 def _one_line(text: str | None, other: str | None = None) -> str:

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from xml.etree import ElementTree as ET
+from typing import TYPE_CHECKING
 
 from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from promptvc.evals.goldens import BrokenSet
 from promptvc.evals.routes import Standing
 from promptvc.evals.scoring import CacheFigures, CaseSummary, SetOutcome, Status
 from promptvc.views.terminal import printable
 from promptvc.wording import money, plural
+
+if TYPE_CHECKING:  # types only: `log` formats scores without loading golden sets or XML
+    from promptvc.evals.goldens import BrokenSet
 
 MAX_OUTPUT_LINES = 12
 
@@ -445,6 +447,8 @@ def _case_json(c: CaseSummary) -> dict:
 def junit_xml(outcomes: tuple[SetOutcome, ...], elapsed: float) -> bytes:
     """One testsuite per set and one testcase per case: with repeated samples the case's verdict
     by the set's rule, so a flaky sample is not a CI failure when the case passes."""
+    from xml.etree import ElementTree as ET
+
     suites = ET.Element("testsuites", name="promptvc", time=f"{elapsed:.3f}")
     for o in outcomes:
         verdicts = _junit_samples(o) if o.plan.samples == 1 else _junit_cases(o)

@@ -7,6 +7,7 @@ fails before anything heavy was imported."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,9 +26,13 @@ _CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20) if chr(cod
 _CONTROL_PICTURES |= {0x7F: "\u2421"} | {code: "\ufffd" for code in range(0x80, 0xA0)}
 
 
+_A_CONTROL = re.compile("[" + re.escape("".join(map(chr, _CONTROL_PICTURES))) + "]")
+
+
 def printable(text: str) -> str:
     """Text safe to print: every control character but newline and tab shown, not obeyed."""
-    return text.translate(_CONTROL_PICTURES)
+    # Searching first: a long log's megabyte of text seldom has one, and translating is slower.
+    return text.translate(_CONTROL_PICTURES) if _A_CONTROL.search(text) else text
 
 
 def printable_text(text: Text) -> Text:
@@ -49,8 +54,31 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
-def emit(lines: Sequence[Text | str], *, pager: bool = False) -> None:
+# A run of a line's text and its style ("": none), for lines built by the thousand (log).
+Piece = tuple[str, str]
+
+
+def emit_pieces(lines: Sequence[Sequence[Piece | Text]], *, pager: bool = False) -> None:
+    """Lines given as pieces: each line's rich Text is built only when colour or a pager will show
+    it. Piped or uncoloured, a 2,000-commit log's 22,000 lines are joined as strings instead, some
+    ten times cheaper than building Texts to print their plain text."""
     out = console()
+    if out.color_system is None and not (pager and _should_page(out, len(lines))):
+        plain = ["".join(p[0] if isinstance(p, tuple) else p.plain for p in line) for line in lines]
+        if not any("\t" in line for line in plain):  # rich expands tabs: let it
+            out.file.write("".join(printable(line) + "\n" for line in plain))
+            out.file.flush()
+            return
+    from rich.text import Text
+
+    _emit(out, [Text.assemble(*line) for line in lines], pager)
+
+
+def emit(lines: Sequence[Text | str], *, pager: bool = False) -> None:
+    _emit(console(), lines, pager)
+
+
+def _emit(out: Console, lines: Sequence[Text | str], pager: bool) -> None:
     lines = [printable(line) if isinstance(line, str) else printable_text(line) for line in lines]
     if pager and _should_page(out, len(lines)):
         with out.capture() as captured:
