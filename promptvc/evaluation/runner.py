@@ -8,24 +8,29 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
 
-from promptvc.clock import now
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
-from promptvc.evals.routes import TierOutcome, answer_tier, fired, tiers_from_json
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
-from promptvc.evaluation.batching import BatchMode, BatchSender, batch_failed
-from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, PlannedRoute, RouteStep
-from promptvc.evaluation.prices import BATCH, CacheUse, Price, price_for
+from promptvc.evaluation.batching import BatchMode
+from promptvc.evaluation.batchrun import Batched, BatchRun
+from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, RouteStep
+from promptvc.evaluation.prices import BATCH, Price, price_for
 from promptvc.evaluation.request import ModelRequest, build_request
+from promptvc.evaluation.responses import (
+    RunStats,
+    cache_use,
+    charge,
+    response_from_row,
+    response_row,
+    structured,
+)
+from promptvc.evaluation.routing import run_route, tiers_wanted
 from promptvc.prompts.judge import parse_verdict, render_judge
-from promptvc.prompts.output_schema import canonical_json
-from promptvc.prompts.route import Rule
 from promptvc.providers import (
     Identity,
     Provider,
@@ -41,27 +46,9 @@ from promptvc.settings import Settings
 from promptvc.store import Store
 from promptvc.wording import plural
 
-if TYPE_CHECKING:
-    pass
-
 FLUSH_EVERY = 50
 REUSABLE = (Status.PASSED, Status.FAILED)  # an errored or skipped result is tried again
 FLUSH_SECONDS = 0.5
-
-
-@dataclass
-class RunStats:
-    calls: int = 0
-    cost: float = 0.0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cache_written: int = 0  # input tokens the prompt cache wrote and read for calls sent now
-    cache_read: int = 0
-    cache_saved: float = 0.0
-    unreachable: list[str] = field(default_factory=list)
-    rejected: list[str] = field(
-        default_factory=list
-    )  # requests the API refused: a configuration error
 
 
 @dataclass(frozen=True)
@@ -112,9 +99,7 @@ class Runner:
         self._cached: dict[str, dict] = {}
         self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
         self.batch = batch
-        # Answers a batch brought in this run (response and cost), or the error a request ended with.
-        self._batched: dict[str, tuple[Response, float | None] | ProviderError] = {}
-        self._unbatched: set[str] = set()  # providers without a batch API, warned about once
+        self._batched: dict[str, Batched] = {}
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -140,7 +125,7 @@ class Runner:
         reused = []
         for job in jobs:
             row = stored.get(job.key)
-            if row and row["status"] in REUSABLE and not self._tiers_wanted(job, row):
+            if row and row["status"] in REUSABLE and not tiers_wanted(job, row, self.each_tier):
                 results[job.key] = CaseResult.from_row(row, fresh=False)
                 reused.append(job.key)
                 self.on_result(results[job.key])
@@ -156,7 +141,12 @@ class Runner:
             )
         try:
             if self.batch is not None:
-                await self._send_batched(todo)
+                batches = BatchRun(
+                    self.store, self.batch, self.run_id, self.stats, replace=self.no_cache
+                )
+                self._batched = await batches.send(
+                    self._batchable(todo), self._provider, self.deadline
+                )
             for job, result in zip(
                 todo,
                 await asyncio.gather(*(self._evaluate_in_time(plan, j) for j in todo)),
@@ -168,15 +158,6 @@ class Runner:
             for provider in self._providers.values():
                 await provider.close()
         return results
-
-    def _tiers_wanted(self, job: CaseJob, row: dict) -> bool:
-        """A stored routed result lacks tiers that `each_tier` asks for: it is evaluated again
-        (its route's answers come from the cache; only the missing tiers are sent)."""
-        return (
-            self.each_tier
-            and job.route is not None
-            and len(tiers_from_json(row.get("route"))) < len(job.route.steps)
-        )
 
     def _recordings(self, jobs: list[CaseJob]) -> dict[str, dict]:
         """{request key: recorded response} for these jobs, each found as its provider finds them."""
@@ -194,77 +175,15 @@ class Runner:
             j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
         }
 
-    # -- the batch API (--batch) -------------------------------------------------------------
-
-    async def _send_batched(self, todo: list[CaseJob]) -> None:
-        """The model's requests that nothing stored answers, through each endpoint's batch API,
-        before the cases are graded (judge calls are then sent one by one, as in any run)."""
-        assert self.batch is not None
-        try:
-            async with asyncio.timeout_at(self.deadline):
-                for group in self._batch_groups(todo):
-                    sender = BatchSender(
-                        self.store,
-                        group.provider,
-                        group.endpoint,
-                        self.run_id,
-                        self.batch,
-                        partial(self._batch_answers, group.prices),
-                    )
-                    found = await sender.answers(list(group.requests.values()))
-                    self._batched.update(
-                        (key, a) for key, a in found.items() if isinstance(a, ProviderError)
-                    )
-        except TimeoutError:
-            raise CannotEvaluate(
-                "the deadline passed while the batch was processing ([gate] deadline); "
-                "running again picks it up"
-            ) from None
-        except ProviderError as exc:
-            raise batch_failed(exc) from None
-
-    def _batch_groups(self, todo: list[CaseJob]) -> list[_BatchGroup]:
-        """Per provider endpoint, the requests a batch would carry: sent, not answered by a
-        recording, within their token budget. A provider without a batch API is warned about."""
-        groups: dict[tuple[str, str], _BatchGroup] = {}
-        for job in todo:
-            provider = self._provider(job.identity)
-            if not (provider.sends and provider.recorded) or job.request.key in self._cached:
-                continue
-            if job.over_budget(self._counts.get(job.request.count_key)) is not None:
-                continue
-            if not provider.batches:
-                self._warn_unbatched(provider.name)
-                continue
-            where = (provider.name, job.identity.endpoint)
-            group = groups.setdefault(where, _BatchGroup(provider, job.identity.endpoint))
-            group.requests[job.request.key] = job.request
-            group.prices[job.request.key] = job.price
-        return list(groups.values())
-
-    def _batch_answers(self, prices: dict, answers: list[tuple[ModelRequest, Response]]) -> None:
-        """Answers read from a batch: paid for at the batch discount, stored at once."""
-        rows = []
-        for request, response in answers:
-            price = prices[request.key]
-            cost = (
-                price.cost(response.input_tokens, response.output_tokens) * BATCH if price else None
-            )
-            self.stats.calls += 1
-            self.stats.cost += cost or 0.0
-            self.stats.tokens_in += response.input_tokens
-            self.stats.tokens_out += response.output_tokens
-            rows.append(response_row(request, response, cost, "batch"))
-            self._batched[request.key] = (response, cost)
-        self.store.save_responses(rows, replace=self.no_cache)
-
-    def _warn_unbatched(self, provider: str) -> None:
-        if provider not in self._unbatched:
-            self._unbatched.add(provider)
-            assert self.batch is not None
-            self.batch.progress(
-                f"warning: the {provider} provider has no batch API; its requests are sent one by one"
-            )
+    def _batchable(self, todo: list[CaseJob]) -> list[CaseJob]:
+        """The jobs whose model request a batch may carry: not answered by a recording, within
+        their token budget."""
+        return [
+            job
+            for job in todo
+            if job.request.key not in self._cached
+            and job.over_budget(self._counts.get(job.request.count_key)) is None
+        ]
 
     # -- one case -----------------------------------------------------------------------
 
@@ -287,7 +206,12 @@ class Runner:
             return self._finished(over_budget_result(job, too_long))
         try:
             if job.route is not None:
-                result = await self._route(plan, job, job.route)
+                result = await run_route(
+                    job,
+                    job.route,
+                    partial(self._at_tier, plan, job),
+                    lambda step: self.each_tier or self._free(step, job),
+                )
             else:
                 response, cost, called = await self._respond(job.request, job)
                 result = await self._grade(plan, job, response, cost, called)
@@ -311,55 +235,11 @@ class Runner:
             result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
         return self._finished(result)
 
-    async def _route(self, plan: EvalPlan, job: CaseJob, route: PlannedRoute) -> CaseResult:
-        """The route as production runs it: each tier in turn until no rule fires (the last tier's
-        answer stands). The result is the answering tier's, costing every model call on its path;
-        the tiers past it are graded for the report only, where their answers cost nothing now
-        (or `each_tier` asks for them)."""
-        path: list[CaseResult] = []
-        outcomes: list[TierOutcome] = []
-        for step in route.steps:
-            graded, rule = await self._at_tier(plan, job, step, route)
-            escalated = rule.describe() if rule and step is not route.steps[-1] else None
-            path.append(graded)
-            outcomes.append(_tier_outcome(step, graded, escalated))
-            if escalated is None:
-                break
-        extras: list[CaseResult] = []
-        for step in route.steps[len(path) :]:
-            if self.each_tier or self._free(step, job):
-                extra = await self._report_only(plan, job, step, route)
-                if extra is not None:
-                    extras.append(extra)
-                    outcomes.append(_tier_outcome(step, extra, None, answered=False))
-        return replace(
-            path[-1],
-            cost=_path_cost(path),
-            spent=sum(r.spent for r in (*path, *extras)),
-            tier=answer_tier(outcomes),
-            tiers=tuple(outcomes),
-        )
-
-    async def _at_tier(
-        self, plan: EvalPlan, job: CaseJob, step: RouteStep, route: PlannedRoute
-    ) -> tuple[CaseResult, Rule | None]:
+    async def _at_tier(self, plan: EvalPlan, job: CaseJob, step: RouteStep) -> CaseResult:
         response, cost, called = await self._respond(
             step.request, job, identity=step.identity, price=step.price
         )
-        at = job.at(step)
-        graded = await self._grade(plan, at, response, cost, called)
-        return graded, fired(route.route.rules, at.case.asserts, graded.grades, graded.output or "")
-
-    async def _report_only(
-        self, plan: EvalPlan, job: CaseJob, step: RouteStep, route: PlannedRoute
-    ) -> CaseResult | None:
-        """A tier past the route's answer, graded to report it alone; one that cannot be answered
-        (no recording, an error) is left out of the report, never the case's failure."""
-        try:
-            graded, _ = await self._at_tier(plan, job, step, route)
-        except (Skipped, ProviderError, UserError):
-            return None
-        return graded if graded.evaluated else None
+        return await self._grade(plan, job.at(step), response, cost, called)
 
     def _free(self, step: RouteStep, job: CaseJob) -> bool:
         """Whether a tier's answer costs nothing now: an offline provider, or a recorded answer."""
@@ -407,22 +287,14 @@ class Runner:
             except _RecordedMeanwhile as found:
                 row = found.row
         if row is not None:
-            return _response_from_row(row), row["cost"], False
+            return response_from_row(row), row["cost"], False
         if price is None:
             price = (
                 job.price
                 if request is job.request
                 else price_for(request.model, None, identity.known_price(request.model))
             )
-        use = cache_use(request, response)
-        cost = price.cost(response.input_tokens, response.output_tokens, use) if price else None
-        self.stats.calls += 1
-        self.stats.cost += cost or 0.0
-        self.stats.tokens_in += response.input_tokens
-        self.stats.tokens_out += response.output_tokens
-        self.stats.cache_written += use.written
-        self.stats.cache_read += use.read
-        self.stats.cache_saved += price.cache_saving(use) if price else 0.0
+        cost = charge(self.stats, request, response, price)
         if cache:
             self._remember(request, response, cost)
         return response, cost, True
@@ -622,91 +494,10 @@ class Runner:
             self._last_flush = time.monotonic()
 
 
-@dataclass
-class _BatchGroup:
-    provider: Provider
-    endpoint: str
-    requests: dict[str, ModelRequest] = field(default_factory=dict)
-    prices: dict[str, Price | None] = field(default_factory=dict)
-
-
 class _RecordedMeanwhile(Exception):
     def __init__(self, row: dict):
         super().__init__(row["key"])
         self.row = row
-
-
-def structured(request: ModelRequest, response: Response) -> Response:
-    """An answer asked for in a structure is kept as canonical JSON (keys sorted, no insignificant
-    space), so that equal answers are equal outputs; one that is not JSON is kept as it came, for
-    the implicit is-json check to fail."""
-    if request.output_schema is None:
-        return response
-    text = canonical_json(response.text)
-    return response if text is None else replace(response, text=text)
-
-
-def response_row(
-    request: ModelRequest, response: Response, cost: float | None, source: str
-) -> dict:
-    """A response as the `responses` table stores it (`source`: live, batch or import)."""
-    return {
-        "key": request.key,
-        "provider": request.provider,
-        "endpoint": request.endpoint,
-        "model": request.model,
-        "request": request.as_json(),
-        "text": response.text,
-        "reported_model": response.model,
-        "stop_reason": response.stop_reason,
-        "tokens_in": response.input_tokens,
-        "tokens_out": response.output_tokens,
-        "latency_ms": response.latency_ms,
-        "cost": cost,
-        "source": source,
-        "created_at": now(),
-        "ask_key": request.ask_key,
-        "cache_write_tokens": response.cache_write_tokens,
-        "cache_read_tokens": response.cache_read_tokens,
-    }
-
-
-def _path_cost(path: list[CaseResult]) -> float | None:
-    """What a route's model calls for one case cost: None when no tier's price is known."""
-    known = [r.cost for r in path if r.cost is not None]
-    return sum(known) if known else None
-
-
-def _tier_outcome(
-    step: RouteStep, graded: CaseResult, escalated: str | None, *, answered: bool = True
-) -> TierOutcome:
-    return TierOutcome(
-        step.tier,
-        graded.score,
-        graded.status == Status.PASSED,
-        graded.cost,
-        escalated,
-        answered,
-    )
-
-
-def _response_from_row(row: dict) -> Response:
-    return Response(
-        row["text"],
-        row["reported_model"] or row["model"],
-        row["stop_reason"],
-        row["tokens_in"] or 0,
-        row["tokens_out"] or 0,
-        row["latency_ms"] or 0.0,
-        row.get("cache_write_tokens") or 0,
-        row.get("cache_read_tokens") or 0,
-    )
-
-
-def cache_use(request: ModelRequest, response: Response) -> CacheUse:
-    """A response's prompt-cache tokens, its writes priced by its breakpoints' time to live."""
-    ttl = request.breakpoints[0].ttl if request.breakpoints else None
-    return CacheUse.of(response.cache_write_tokens, response.cache_read_tokens, ttl)
 
 
 def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
