@@ -16,30 +16,24 @@ from promptvc.evals import assertions
 from promptvc.evals.assertions import Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
+from promptvc.evaluation.answering import Answerer
 from promptvc.evaluation.batching import BatchMode
-from promptvc.evaluation.batchrun import Batched, BatchRun
+from promptvc.evaluation.batchrun import BatchRun
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, RouteStep
-from promptvc.evaluation.prices import BATCH, Price, price_for
+from promptvc.evaluation.prices import BATCH
 from promptvc.evaluation.request import ModelRequest, build_request
 from promptvc.evaluation.responses import (
     RunStats,
     cache_use,
-    charge,
-    response_from_row,
-    response_row,
     structured,
 )
 from promptvc.evaluation.routing import run_route, tiers_wanted
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.providers import (
-    Identity,
-    Provider,
     ProviderError,
-    ProviderOptions,
     RequestRejected,
     Response,
     Skipped,
-    create_provider,
     provider_class,
 )
 from promptvc.settings import Settings
@@ -93,13 +87,11 @@ class Runner:
         self.stats = RunStats()
         self.deadline = deadline
         self.each_tier = each_tier
-        self._providers: dict[tuple, Provider] = {}  # one per endpoint: its own concurrency
+        self.answers = Answerer(store, settings, self.concurrency, self.stats, no_cache=no_cache)
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
-        self._cached: dict[str, dict] = {}
         self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
         self.batch = batch
-        self._batched: dict[str, Batched] = {}
 
     # -- the whole run ------------------------------------------------------------------
 
@@ -135,17 +127,14 @@ class Runner:
         # Each run sends in its own order, so that runs of the same plan at once (hooks in two
         # worktrees, a hook and CI) mostly answer different cases and find each other's answers.
         random.shuffle(todo)
-        if not self.no_cache:
-            self._cached = self._recordings(
-                [j for j in todo if provider_class(j.identity.provider).recorded]
-            )
+        self.answers.look_up(todo)
         try:
             if self.batch is not None:
                 batches = BatchRun(
                     self.store, self.batch, self.run_id, self.stats, replace=self.no_cache
                 )
-                self._batched = await batches.send(
-                    self._batchable(todo), self._provider, self.deadline
+                self.answers.batched = await batches.send(
+                    self._batchable(todo), self.answers.provider, self.deadline
                 )
             for job, result in zip(
                 todo,
@@ -155,25 +144,8 @@ class Runner:
                 results[job.key] = result
         finally:
             self._flush(force=True)
-            for provider in self._providers.values():
-                await provider.close()
+            await self.answers.close()
         return results
-
-    def _recordings(self, jobs: list[CaseJob]) -> dict[str, dict]:
-        """{request key: recorded response} for these jobs, each found as its provider finds them."""
-        by_ask: list[CaseJob] = []
-        by_request: list[CaseJob] = []
-        for job in jobs:
-            (
-                by_ask
-                if provider_class(job.identity.provider).recordings_by == "ask"
-                else by_request
-            ).append(job)
-        found = self.store.responses_for([j.request.key for j in by_request])
-        asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
-        return found | {
-            j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
-        }
 
     def _batchable(self, todo: list[CaseJob]) -> list[CaseJob]:
         """The jobs whose model request a batch may carry: not answered by a recording, within
@@ -181,7 +153,7 @@ class Runner:
         return [
             job
             for job in todo
-            if job.request.key not in self._cached
+            if job.request.key not in self.answers.records
             and job.over_budget(self._counts.get(job.request.count_key)) is None
         ]
 
@@ -210,10 +182,12 @@ class Runner:
                     job,
                     job.route,
                     partial(self._at_tier, plan, job),
-                    lambda step: self.each_tier or self._free(step, job),
+                    lambda step: (
+                        self.each_tier or self.answers.free(step.identity, step.request, job)
+                    ),
                 )
             else:
-                response, cost, called = await self._respond(job.request, job)
+                response, cost, called = await self.answers.respond(job.request, job)
                 result = await self._grade(plan, job, response, cost, called)
         except Skipped as exc:
             result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
@@ -236,100 +210,16 @@ class Runner:
         return self._finished(result)
 
     async def _at_tier(self, plan: EvalPlan, job: CaseJob, step: RouteStep) -> CaseResult:
-        response, cost, called = await self._respond(
+        response, cost, called = await self.answers.respond(
             step.request, job, identity=step.identity, price=step.price
         )
         return await self._grade(plan, job.at(step), response, cost, called)
-
-    def _free(self, step: RouteStep, job: CaseJob) -> bool:
-        """Whether a tier's answer costs nothing now: an offline provider, or a recorded answer."""
-        provider = self._provider(step.identity)
-        if not provider.sends:
-            return True
-        return (
-            provider.recorded
-            and not self.no_cache
-            and self._cached_response(step.request, job, provider) is not None
-        )
 
     def _finished(self, result: CaseResult) -> CaseResult:
         self._pending.append(result.row())
         self._flush()
         self.on_result(result)
         return result
-
-    async def _respond(
-        self,
-        request: ModelRequest,
-        job: CaseJob,
-        *,
-        cache: bool = True,
-        identity: Identity | None = None,
-        price: Price | None = None,
-    ):
-        """(response, its cost, whether it was fetched now) from the cache or the provider
-        (`identity`'s, the judge's for a judge call; else the job's), priced at `price` (a route's
-        tier) or the job's or the model's."""
-        identity = identity or job.identity
-        provider = self._provider(identity)
-        if not provider.recorded:
-            return await provider.complete(request), 0.0, False
-        batched = self._batched.get(request.key) if request is job.request else None
-        if isinstance(batched, ProviderError):
-            raise batched
-        if batched is not None:
-            return batched[0], batched[1], True
-        row = None if self.no_cache else self._cached_response(request, job, provider)
-        if row is None:
-            check = None if self.no_cache else self._recorded_meanwhile(request)
-            try:
-                response = await provider.complete(request, check)
-            except _RecordedMeanwhile as found:
-                row = found.row
-        if row is not None:
-            return response_from_row(row), row["cost"], False
-        if price is None:
-            price = (
-                job.price
-                if request is job.request
-                else price_for(request.model, None, identity.known_price(request.model))
-            )
-        cost = charge(self.stats, request, response, price)
-        if cache:
-            self._remember(request, response, cost)
-        return response, cost, True
-
-    def _provider(self, identity: Identity) -> Provider:
-        name = identity.provider
-        key = (name, identity.connection) if name == identity.kind else (name,)
-        if key not in self._providers:
-            self._providers[key] = create_provider(
-                name, provider_options(self.settings, self.concurrency), identity.connection
-            )
-        return self._providers[key]
-
-    def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None]:
-        def check() -> None:  # another run may have paid for this answer since this one started
-            row = self.store.response(request.key)
-            if row is not None:
-                raise _RecordedMeanwhile(row)
-
-        return check
-
-    def _cached_response(
-        self, request: ModelRequest, job: CaseJob, provider: Provider
-    ) -> dict | None:
-        if request is job.request:  # the case requests were all looked up in one query
-            return self._cached.get(request.key)
-        if provider.recordings_by == "ask":
-            return self.store.responses_asked([request.ask_key]).get(request.ask_key)
-        return self.store.response(request.key)
-
-    def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
-        """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
-        self.store.save_responses(
-            [response_row(request, response, cost, "live")], replace=self.no_cache
-        )
 
     async def _grade(
         self, plan: EvalPlan, job: CaseJob, response: Response, cost: float | None, called: bool
@@ -413,11 +303,11 @@ class Runner:
     ) -> tuple[Response, float | None, bool]:
         """A judge's (response, cost, fetched now), through the cache like every call; only a
         reply that parses is cached, so a garbled verdict is asked again next time."""
-        response, cost, fresh = await self._respond(
-            request, job, cache=False, identity=job.judged_by
+        response, cost, fresh = await self.answers.respond(
+            request, job, remember=False, identity=job.judged_by
         )
         if fresh and parses(response.text):
-            self._remember(request, response, cost)
+            self.answers.remember(request, response, cost)
         return response, cost, fresh
 
     # -- judge calls outside a case (the pairwise judge) --------------------------------
@@ -436,9 +326,7 @@ class Runner:
         try:
             return list(await asyncio.gather(*(self._ask_in_time(r, j, parses) for r, j in asks)))
         finally:
-            for provider in self._providers.values():
-                await provider.close()
-            self._providers.clear()
+            await self.answers.close()
 
     async def _ask_in_time(
         self, request: ModelRequest, job: CaseJob, parses: Callable[[str], bool]
@@ -457,13 +345,11 @@ class Runner:
         return asyncio.run(self._judge_all(jobs))
 
     async def _judge_all(self, jobs: list[CaseJob]) -> list[JudgeReply]:
-        if not self.no_cache:
-            self._cached = self._recordings(jobs)
+        self.answers.look_up(jobs)
         try:
             return list(await asyncio.gather(*(self._judge_reply(job) for job in jobs)))
         finally:
-            for provider in self._providers.values():
-                await provider.close()
+            await self.answers.close()
 
     async def _judge_reply(self, job: CaseJob) -> JudgeReply:
         try:
@@ -492,12 +378,6 @@ class Runner:
             # each_tier completes stored routed results: its rows replace theirs.
             self.store.save_results(self.run_id, rows, replace=self.no_cache or self.each_tier)
             self._last_flush = time.monotonic()
-
-
-class _RecordedMeanwhile(Exception):
-    def __init__(self, row: dict):
-        super().__init__(row["key"])
-        self.row = row
 
 
 def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
@@ -570,16 +450,6 @@ def jobs_to_run(
     ]
     cached = store.responses_for([j.request.key for j in to_run])
     return to_run, [job for job in to_run if job.request.key not in cached]
-
-
-def provider_options(settings: Settings, concurrency: int) -> ProviderOptions:
-    return ProviderOptions(
-        concurrency=concurrency,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        retry_after_cap=settings.retry_after_cap,
-        deadline=settings.request_deadline,
-    )
 
 
 def raise_for_faults(outcome: RunOutcome) -> None:
