@@ -48,8 +48,13 @@ def charge(
     stats.tokens_out += response.output_tokens
     stats.cache_written += use.written
     stats.cache_read += use.read
-    stats.cache_saved += price.cache_saving(use) * discount if price else 0.0
+    stats.cache_saved += cache_saving(price, request, response) * discount
     return cost
+
+
+def cache_saving(price: Price | None, request: ModelRequest, response: Response) -> float:
+    """What the prompt cache saved on a response (nothing at an unknown price)."""
+    return price.cache_saving(cache_use(request, response)) if price else 0.0
 
 
 def cache_use(request: ModelRequest, response: Response) -> CacheUse:

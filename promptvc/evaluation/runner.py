@@ -7,28 +7,29 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar
 
 from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals import assertions
-from promptvc.evals.assertions import Grade
+from promptvc.evals.assertions import Assertion, Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.answering import Answerer
 from promptvc.evaluation.batching import BatchMode
 from promptvc.evaluation.batchrun import BatchRun
+from promptvc.evaluation.judging import JudgeReply, Judging
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, RouteStep
 from promptvc.evaluation.prices import BATCH
-from promptvc.evaluation.request import ModelRequest, build_request
+from promptvc.evaluation.request import ModelRequest
 from promptvc.evaluation.responses import (
     RunStats,
-    cache_use,
+    cache_saving,
     structured,
 )
 from promptvc.evaluation.routing import run_route, tiers_wanted
-from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.providers import (
     ProviderError,
     RequestRejected,
@@ -40,16 +41,11 @@ from promptvc.settings import Settings
 from promptvc.store import Store
 from promptvc.wording import plural
 
+T = TypeVar("T")
+
 FLUSH_EVERY = 50
 REUSABLE = (Status.PASSED, Status.FAILED)  # an errored or skipped result is tried again
 FLUSH_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class JudgeReply:
-    verdict: tuple[int, str] | None  # None: no reply, or one without a `Score: N` line
-    text: str
-    problem: str | None = None  # why there is no reply (no recording, the API failed)
 
 
 @dataclass(frozen=True)
@@ -88,6 +84,7 @@ class Runner:
         self.deadline = deadline
         self.each_tier = each_tier
         self.answers = Answerer(store, settings, self.concurrency, self.stats, no_cache=no_cache)
+        self.judging = Judging(self.answers, self.stats, deadline)
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
         self._counts: dict[str, int] = {}  # input tokens counted by the provider, by count key
@@ -234,26 +231,18 @@ class Runner:
             job.request.system,
             job.canary,
         )
-        grades, judge_reasons, judge_spent = [], [], [0.0]
+        grades: list[Grade] = []
+        judge_reasons: list[str] = []
+        judge_spent = [0.0]
         for assertion in job.case.asserts:
             try:
-                if assertion.type == "llm-rubric":
-                    verdicts = await self._judge(plan, job, assertion, response.text, judge_spent)
-                    grade = assertions.grade_judged(assertion, seen, verdicts)
-                    mean = sum(score for score, _ in verdicts) / len(verdicts)
-                    judge_reasons.append(f"{mean:.3g}/5 {verdicts[0][1]}")
-                else:
-                    function = (
-                        load_function(plan.snapshot, str(assertion.value), self.root)
-                        if assertion.type == "python"
-                        else None
-                    )
-                    grade = assertions.grade(assertion, seen, python_fn=function)
+                grades.append(
+                    await self._check(plan, job, assertion, seen, judge_reasons, judge_spent)
+                )
             except (Skipped, ProviderError, UserError, KeyboardInterrupt, asyncio.CancelledError):
                 raise
             except BaseException as exc:  # the user's python assertion raised, or called sys.exit()
                 raise UserError(f"{assertion.label}: {type(exc).__name__}: {exc}") from None
-            grades.append(grade)
         return CaseResult.graded(
             job,
             response,
@@ -262,55 +251,32 @@ class Runner:
             " | ".join(judge_reasons) or None,
             called,
             judge_spent=judge_spent[0],
-            cache_saved=job.price.cache_saving(cache_use(job.request, response))
-            if job.price
-            else 0.0,
+            cache_saved=cache_saving(job.price, job.request, response),
         )
 
-    async def _judge(
-        self, plan: EvalPlan, job: CaseJob, assertion, output: str, spent: list[float]
-    ) -> list[tuple[int, str]]:
-        """The judge's verdicts on one answer: `judge_repeat` draws, each its own cached call."""
-        rendered = render_judge(plan.renderer, str(assertion.value), output, job.case.vars)
-        if not provider_class(job.identity.provider).judges:
-            raise UserError(
-                f"llm-rubric needs a model; this set uses the {job.identity.provider} provider"
-            )
-        identity = job.judged_by
-        requests = [
-            build_request(rendered, identity.kind, identity.endpoint, job.sample, draw)
-            for draw in range(job.golden.judge_repeat)
-        ]
-        return list(
-            await asyncio.gather(*(self._judge_once(job, request, spent) for request in requests))
+    async def _check(
+        self,
+        plan: EvalPlan,
+        job: CaseJob,
+        assertion: Assertion,
+        seen: assertions.Observed,
+        judge_reasons: list[str],
+        judge_spent: list[float],
+    ) -> Grade:
+        """One assertion's grade; a judged one adds its mean verdict to `judge_reasons`."""
+        if assertion.type == "llm-rubric":
+            verdicts = await self.judging.verdicts(plan, job, assertion, seen.output, judge_spent)
+            mean = sum(score for score, _ in verdicts) / len(verdicts)
+            judge_reasons.append(f"{mean:.3g}/5 {verdicts[0][1]}")
+            return assertions.grade_judged(assertion, seen, verdicts)
+        function = (
+            load_function(plan.snapshot, str(assertion.value), self.root)
+            if assertion.type == "python"
+            else None
         )
+        return assertions.grade(assertion, seen, python_fn=function)
 
-    async def _judge_once(
-        self, job: CaseJob, request: ModelRequest, spent: list[float]
-    ) -> tuple[int, str]:
-        response, cost, fresh = await self._ask_judge(
-            request, job, lambda text: parse_verdict(text) is not None
-        )
-        if fresh:
-            spent[0] += cost or 0.0
-        verdict = parse_verdict(response.text)
-        if verdict is None:
-            raise UserError(f"the judge's reply has no 'Score: N' line: {response.text[:120]!r}")
-        return verdict
-
-    async def _ask_judge(
-        self, request: ModelRequest, job: CaseJob, parses: Callable[[str], bool]
-    ) -> tuple[Response, float | None, bool]:
-        """A judge's (response, cost, fetched now), through the cache like every call; only a
-        reply that parses is cached, so a garbled verdict is asked again next time."""
-        response, cost, fresh = await self.answers.respond(
-            request, job, remember=False, identity=job.judged_by
-        )
-        if fresh and parses(response.text):
-            self.answers.remember(request, response, cost)
-        return response, cost, fresh
-
-    # -- judge calls outside a case (the pairwise judge) --------------------------------
+    # -- the judge's calls outside a run (the pairwise judge, calibration) ------------------
 
     def ask(
         self, asks: list[tuple[ModelRequest, CaseJob]], parses: Callable[[str], bool]
@@ -318,53 +284,18 @@ class Runner:
         """Send judge requests that belong to no single case, as a case's judge calls are sent
         (cache, provider, deadline). A request that could not be answered (no recording, the
         model unreachable, the deadline passed) comes back as its exception, in its place."""
-        return asyncio.run(self._ask_all(asks, parses))
-
-    async def _ask_all(
-        self, asks: list[tuple[ModelRequest, CaseJob]], parses: Callable[[str], bool]
-    ) -> list[Response | Exception]:
-        try:
-            return list(await asyncio.gather(*(self._ask_in_time(r, j, parses) for r, j in asks)))
-        finally:
-            await self.answers.close()
-
-    async def _ask_in_time(
-        self, request: ModelRequest, job: CaseJob, parses: Callable[[str], bool]
-    ) -> Response | Exception:
-        try:
-            async with asyncio.timeout_at(self.deadline):
-                return (await self._ask_judge(request, job, parses))[0]
-        except (Skipped, ProviderError, TimeoutError) as exc:
-            return exc
-
-    # -- the judge alone (calibration against human labels) -------------------------------
+        return asyncio.run(self._closing(self.judging.ask_all(asks, parses)))
 
     def judge_requests(self, jobs: list[CaseJob]) -> list[JudgeReply]:
         """The judge's replies to requests already rendered (each job's `request` is the judge's),
         through the cache as in a run; nothing is stored as a result."""
-        return asyncio.run(self._judge_all(jobs))
+        return asyncio.run(self._closing(self.judging.replies(jobs)))
 
-    async def _judge_all(self, jobs: list[CaseJob]) -> list[JudgeReply]:
-        self.answers.look_up(jobs)
+    async def _closing(self, work: Awaitable[T]) -> T:
         try:
-            return list(await asyncio.gather(*(self._judge_reply(job) for job in jobs)))
+            return await work
         finally:
             await self.answers.close()
-
-    async def _judge_reply(self, job: CaseJob) -> JudgeReply:
-        try:
-            response, _, _ = await self._ask_judge(
-                job.request, job, lambda text: parse_verdict(text) is not None
-            )
-        except Skipped as exc:
-            return JudgeReply(None, "", problem=str(exc))
-        except ProviderError as exc:
-            if isinstance(exc, RequestRejected):
-                self.stats.rejected.append(str(exc))
-            elif exc.unreachable:
-                self.stats.unreachable.append(str(exc))
-            return JudgeReply(None, "", problem=str(exc))
-        return JudgeReply(parse_verdict(response.text), response.text)
 
     # -- storage ------------------------------------------------------------------------
 
