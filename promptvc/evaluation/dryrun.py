@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from promptvc.evaluation.answering import provider_options
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, SetPlan, estimate_cost
-from promptvc.evaluation.runner import calls_to_send, jobs_to_run
+from promptvc.evaluation.runner import calls_to_send, jobs_to_run, provider_options
 from promptvc.providers import Identity, Provider, ProviderError, create_provider, provider_class
 from promptvc.settings import Settings
 from promptvc.store import Store

@@ -18,6 +18,7 @@ from promptvc.evals.assertions import Assertion, Grade
 from promptvc.evals.pyassert import load_function
 from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.answering import Answerer
+from promptvc.evaluation.answering import provider_options as provider_options  # dryrun's
 from promptvc.evaluation.batching import BatchMode
 from promptvc.evaluation.batchrun import BatchRun
 from promptvc.evaluation.judging import JudgeReply, Judging
@@ -174,37 +175,42 @@ class Runner:
         if too_long is not None:
             return self._finished(over_budget_result(job, too_long))
         try:
-            if job.route is not None:
-                result = await run_route(
-                    job,
-                    job.route,
-                    partial(self._at_tier, plan, job),
-                    lambda step: (
-                        self.each_tier or self.answers.free(step.identity, step.request, job)
-                    ),
-                )
-            else:
-                response, cost, called = await self.answers.respond(job.request, job)
-                result = await self._grade(plan, job, response, cost, called)
-        except Skipped as exc:
-            result = CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
-        except RequestRejected as exc:
+            result = await self._answered(plan, job)
+        except (Skipped, ProviderError, UserError) as exc:
+            result = self._not_answered(job, exc)
+        return self._finished(result)
+
+    async def _answered(self, plan: EvalPlan, job: CaseJob) -> CaseResult:
+        if job.route is None:
+            response, cost, called = await self.answers.respond(job.request, job)
+            return await self._grade(plan, job, response, cost, called)
+        return await run_route(
+            job,
+            job.route,
+            partial(self._at_tier, plan, job),
+            lambda step: self.each_tier or self.answers.free(step.identity, step.request, job),
+        )
+
+    def _not_answered(self, job: CaseJob, exc: Skipped | ProviderError | UserError) -> CaseResult:
+        """A case that was skipped, or errored: the request refused (a configuration error), the
+        provider unreachable, or the case's own checks (a python assertion, the judge's reply)."""
+        if isinstance(exc, Skipped):
+            return CaseResult.of_job(job, status=Status.SKIPPED, error=str(exc))
+        if isinstance(exc, RequestRejected):
             self.stats.rejected.append(
                 f"prompt {job.golden.prompt} (golden set {job.golden.id}): {exc}"
             )
-            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="request")
-        except ProviderError as exc:
+            return CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="request")
+        if isinstance(exc, ProviderError):
             if exc.unreachable:
                 self.stats.unreachable.append(str(exc))
-            result = CaseResult.of_job(
+            return CaseResult.of_job(
                 job,
                 status=Status.ERROR,
                 error=str(exc),
                 fault="unreachable" if exc.unreachable else "request",
             )
-        except UserError as exc:  # the case's own checks: a python assertion, the judge's reply
-            result = CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
-        return self._finished(result)
+        return CaseResult.of_job(job, status=Status.ERROR, error=str(exc), fault="check")
 
     async def _at_tier(self, plan: EvalPlan, job: CaseJob, step: RouteStep) -> CaseResult:
         response, cost, called = await self.answers.respond(
