@@ -293,3 +293,23 @@ def test_a_bad_cache_ttl_is_one_line_and_exit_2(model_repo, cli):
     code, _, err = cli("render", "support/answer", "--case", "refund-window")
     assert code == 2 and err.count("\n") == 1
     assert "prompts/support/answer.jinja:5: 'cache_ttl' must be one of 5m, 1h, not '2h'" in err
+
+
+def test_a_batch_answer_pays_its_cache_writes_and_reads_at_the_batch_discount(
+    model_repo, model_server, cli
+):
+    cached_answer(model_repo)
+    model_server.rule = lambda body: "Within 30 days."
+    code, out, err = cli("eval", "--batch")
+    assert code == 0, out + err
+    assert model_server.batch_creates == 1
+    rows = db_rows(model_repo, "SELECT * FROM responses")
+    assert {r["source"] for r in rows} == {"batch"}
+    assert any(r["cache_write_tokens"] for r in rows) and any(r["cache_read_tokens"] for r in rows)
+    for r in rows:  # as sent one by one (input $1, output $5 per million), then halved
+        cached = r["cache_write_tokens"] * 1.25 + r["cache_read_tokens"] * 0.1
+        full = (r["tokens_in"] + cached) / 1e6 + r["tokens_out"] * 5 / 1e6
+        assert r["cost"] == pytest.approx(full * 0.5)
+    run = db_rows(model_repo, "SELECT * FROM runs")[-1]
+    assert run["cache_write_tokens"] == sum(r["cache_write_tokens"] for r in rows)
+    assert run["cache_read_tokens"] == sum(r["cache_read_tokens"] for r in rows)

@@ -11,11 +11,12 @@ from promptvc.errors import CannotEvaluate, UserError
 from promptvc.evals.assertions import Assertion
 from promptvc.evals.goldens import BrokenSet, Case, GoldenSet
 from promptvc.evals.labels import Label, labels_files, labels_path, read_labels
+from promptvc.evaluation.judging import JudgeReply
 from promptvc.evaluation.keys import judge_identity, judge_key, labels_key
 from promptvc.evaluation.plan import CaseJob, select_sets
 from promptvc.evaluation.prices import price_for
 from promptvc.evaluation.request import build_request
-from promptvc.evaluation.runner import JudgeReply, Runner
+from promptvc.evaluation.runner import Runner
 from promptvc.git.snapshot import Where
 from promptvc.prompts.judge import judge_config, render_judge
 from promptvc.prompts.render import Renderer
