@@ -24,7 +24,7 @@ def test_the_contracts_check_this_checkout():
     assert Path(promptvc.__file__).resolve().parent == PYPROJECT.parent / "promptvc"
 
 
-FACE = {"promptvc.cli", "promptvc.commands", "promptvc.views", "promptvc.tui"}
+FACE = {"promptvc.cli", "promptvc.cli_team", "promptvc.commands", "promptvc.views", "promptvc.tui"}
 
 
 def test_every_module_is_face_or_domain():
