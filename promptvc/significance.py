@@ -12,13 +12,17 @@ real is blocked at most `alpha` of the time, however the stages go.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from promptvc import stats
 from promptvc.compare import Direction, SetComparison, case_flip
 from promptvc.evals.scoring import CaseSummary, SetOutcome
+
+if TYPE_CHECKING:  # a type only: log reads stored figures without loading the pairwise judge
+    from promptvc.evals.pairwise import PairwiseOutcome
 
 Test = Literal["McNemar", "sign-flip"]
 Word = Literal["regressed", "improved", "no regression", "unchanged", "inconclusive"]
@@ -307,6 +311,8 @@ class SetEvidence:
     candidates: tuple[str, ...] = ()  # cases that flipped pass → fail in the first stage
     calls: int = 0  # requests the second stage sent
     not_resampled: str | None = None  # why the second stage could not run
+    # The pairwise judge's verdicts on the set's llm-compare criteria, as the comparison found them.
+    pairwise: tuple[PairwiseOutcome, ...] = ()
 
     def dropped(self, alpha: float) -> PairedStats | None:
         """The stage whose drop beyond max_drop is significant, if one is."""
@@ -324,6 +330,7 @@ class SetEvidence:
             "candidates": list(self.candidates),
             "calls": self.calls,
             "not_resampled": self.not_resampled,
+            "pairwise": [dataclasses.asdict(o) for o in self.pairwise],
         }
 
     @classmethod
@@ -339,6 +346,7 @@ class SetEvidence:
             tuple(data["candidates"]),
             data["calls"],
             data["not_resampled"],
+            _pairwise_from_json(data.get("pairwise") or []),
         )
 
     @property
@@ -355,6 +363,18 @@ class SetEvidence:
         evaluated on one side): neither a regression nor flaky, and never passed silently."""
         tested = {c.case_id for c in self.cases}
         return tuple(c for c in self.candidates if c not in tested)
+
+
+def _pairwise_from_json(rows: list[dict]) -> tuple[PairwiseOutcome, ...]:
+    """Stored pairwise verdicts; the judge's module is loaded only when some were stored."""
+    if not rows:
+        return ()
+    from promptvc.evals.pairwise import PairwiseOutcome
+
+    return tuple(
+        PairwiseOutcome(**{**row, "interval": tuple(row["interval"]) if row["interval"] else None})
+        for row in rows
+    )
 
 
 def first_stage(c: SetComparison, max_drop: float) -> tuple[PairedStats | None, list[str]]:
@@ -436,6 +456,7 @@ def paired_json(evidence: SetEvidence | None, alpha: float) -> dict | None:
         "verdict": set_word(evidence, alpha).text(),
         "resampled": evidence.second.to_json() if evidence.second else None,
         "cases": [e.__dict__ for e in evidence.cases],
+        "pairwise": [dataclasses.asdict(o) for o in evidence.pairwise],
     }
 
 

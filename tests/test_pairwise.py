@@ -453,3 +453,25 @@ def test_a_judge_request_the_api_rejects_is_a_configuration_error(compared, mode
         "promptvc: the pairwise judge: the API does not know model 'claude-sonnet-4-6'"
     )
     assert len(err.strip().splitlines()) == 1
+
+
+def test_log_and_log_json_show_the_pairwise_verdict_the_check_stored(compared, model_server, cli):
+    """The pairwise judge's tally is stored with the comparison's figures: the commit's log line
+    says it without asking the judge again."""
+    scored = golden().replace("assert:\n", 'assert:\n  - {type: contains, value: "answer"}\n')
+    compared.write("evals/support-answer.yaml", scored)
+    compared.commit("a scored check beside the pairwise one")
+    quality = {("vague", "1"): "poor", ("vague", "2"): "poor", ("warm", "3"): "poor"}
+    model_server.rule = scripted(quality)
+    assert cli("eval")[0] == 0
+    stage_vague_tone(compared)
+    assert cli("check")[0] == 0
+    compared.commit("vaguer tone")
+    model_server.reset()
+
+    code, out, _ = cli("log")
+    assert code == 0
+    assert f"pairwise ({CRITERION}): 1 win · 3 ties · 2 losses  p=0.50" in out
+    code, out, _ = cli("log", "--json")
+    assert '"wins": 1' in out and '"losses": 2' in out
+    assert model_server.calls == 0

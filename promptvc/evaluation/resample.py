@@ -9,6 +9,7 @@ cases are sent, within the spend cap; what cannot be re-sampled is said, never p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field, replace
@@ -169,7 +170,9 @@ def record_comparisons(
             "before_key": c.before.plan.set_key,
             "after_key": c.after.plan.set_key,
             "set_id": c.set_id,
-            "figures": json.dumps(evidence[c.set_id].to_json()),
+            "figures": json.dumps(
+                dataclasses.replace(evidence[c.set_id], pairwise=c.pairwise).to_json()
+            ),
             "created_at": now(),
         }
         for c in comparisons
