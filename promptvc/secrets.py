@@ -45,7 +45,12 @@ _KINDS = [
         4,
     ),
     _Kind("GitLab token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 6),
-    _Kind("Slack token", ("xox",), re.compile(r"\bxox[baprs]-[A-Za-z0-9\-]{10,}"), 5),
+    _Kind(  # bot, user, app, refresh and config tokens, and app-level `xapp-` tokens
+        "Slack token",
+        ("xox", "xapp-"),
+        re.compile(r"\b(?:xox[abeprs]|xapp)-[A-Za-z0-9\-]{10,}"),
+        5,
+    ),
     _Kind(
         "Google API key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4
     ),

@@ -46,6 +46,19 @@ def test_an_old_style_openai_key_and_a_fine_grained_github_token_are_found():
     assert [f.kind for f in found] == ["OpenAI API key", "GitHub token"]
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        f"xoxe-1-{rand(140, seed=21)}",  # a rotating token's refresh token
+        f"xoxe.xoxp-1-{rand(140, seed=22)}",  # a rotating user token
+        f"xapp-1-A{rand(10, string.digits)}-{rand(13, string.digits)}-{rand(64, '0123456789abcdef')}",
+    ],
+)
+def test_slack_refresh_and_app_level_tokens_are_found(token):
+    [finding] = find_secrets("prompts/bot.jinja", f"Post with {token}\n")
+    assert finding.kind == "Slack token" and token[8:-2] not in finding.text()
+
+
 def test_a_private_key_block_is_found_by_its_header():
     text = "notes:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow…\n-----END RSA PRIVATE KEY-----\n"
     [finding] = find_secrets("evals/x.yaml", text)
