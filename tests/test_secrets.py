@@ -103,6 +103,13 @@ def test_a_high_entropy_value_assigned_to_a_key_name_is_found(line):
         "task: Ask for the user's password and never store it.",
         "ghp_short",
         "-----BEGIN PUBLIC KEY-----",
+        # values made of words and numbers are names, not keys
+        "tokenizer: meta-llama/Llama-3.1-8B-Instruct",
+        "token_model: claude-3-5-sonnet-20241022",
+        "secret_name: prod/db/credentials-2024",
+        "token_type: access_token_v2_2024",
+        "token_endpoint: /oauth2/v1/token-2024-rotation",
+        "see sk-learn-pipeline-for-text-classification-v2",
     ],
 )
 def test_placeholders_and_look_alikes_are_not_secrets(text):
