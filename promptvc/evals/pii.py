@@ -178,9 +178,18 @@ def _builtin(text: str, kinds: tuple[str, ...]) -> list[Finding]:
     return found
 
 
+# File types, none of them a top-level domain: `logo@2x.png` names an image, not a mailbox.
+_FILE_SUFFIXES = frozenset(
+    "png jpg jpeg gif webp svg avif heic ico bmp tif tiff pdf tgz gz js css json txt html htm "
+    "yaml yml".split()
+)
+
+
 def _email(text: str, start: int, domain: str) -> str | None:
     local = _LOCAL_PART.search(text, max(0, start - 64), start)
     if local is None or local[0].startswith(".") or local[0].endswith("."):
+        return None
+    if domain.rpartition(".")[2].casefold() in _FILE_SUFFIXES:
         return None
     return local[0] + domain
 
