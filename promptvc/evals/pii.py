@@ -33,8 +33,8 @@ _IBAN = r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}(?![A-Za-z0-9])"
 _SSN = r"(?<![\w.-])\d{3}(?P<ssn_sep>[- ])\d{2}(?P=ssn_sep)\d{4}(?![\w-]|\.\d)"
 _PHONE = (
     r"(?<![\w.+/-])(?:"
-    # international: +CC and groups, E.164 written plain or grouped
-    r"\+\d{1,3}(?:\d{5,12}|(?:[ .-]?\(\d{1,4}\)\d{0,6})?(?:[ .-]\d{1,6}){1,6})"
+    # international: +CC and groups (a German subscriber number is 8 digits), E.164 written plain
+    r"\+\d{1,3}(?:\d{5,12}|(?:[ .-]?\(\d{1,4}\)\d{0,6})?(?:[ .-]\d{1,8}){1,6})"
     # North American: (415) 555-0100, 415-555-0100, 1 415 555 0100
     r"|(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}"
     # national with a trunk 0: 020 7946 0958, 01 23 45 67 89, 030 1234567
