@@ -86,6 +86,7 @@ def test_each_kind_is_found_where_it_is_written(text, kind, span):
         "Numbers: +1 2, +12 points, 3.14159265358979, 1234567890, call 123-456-7890",
         "US-shaped, but no area code starts with 1: 155-555-0100, 415-155-0100",
         "Mixed separators: 415-555.0100",
+        "Part numbers: 800-555-0100-X, 212-555-0199-B2",
         "Assets: logo@2x.png, icon@3x.webp, bundle@latest.tgz, hero@1.5x.jpeg",
     ],
 )
