@@ -471,6 +471,7 @@ class Runner:
             response.latency_ms or None,
             job.request.system,
             job.canary,
+            "\n".join(text for _role, text in job.request.messages),
         )
         grades, judge_reasons, judge_spent = [], [], [0.0]
         for assertion in job.case.asserts:
