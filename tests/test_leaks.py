@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from promptvc.errors import UserError
@@ -119,7 +119,10 @@ def brute_force(seen, source):
     st.integers(30, 60),
 )
 def test_sampled_windows_find_every_run_brute_force_finds(source, before, after, at, length):
-    seen = before + source[at : at + length] + after
+    # find_leak hands both texts over normalised: no two spaces in a row.
+    source = re.sub(" +", " ", source)
+    assume(len(source) > RUN)
+    seen = re.sub(" +", " ", before + source[at : at + length] + after)
     found = reproduced_run(seen, source)
     assert (found is not None) == brute_force(seen, source)
     if found is not None:
