@@ -147,6 +147,8 @@ def test_contains_pii_is_no_pii_negated():
             {"patterns": ["E-(\\d+"]},
             "invalid pattern /E-(\\d+/: missing ), unterminated subpattern",
         ),
+        ({"patterns": ["E-\\d{99999999999}"]}, "the repetition number is too large"),
+        ({"patterns": ["(" * 1000 + ")" * 1000]}, "nested too deeply"),
         ({"allow": [1]}, "'allow' must be a list of strings"),
         ({"kind": ["email"]}, "unknown key 'kind' (one of kinds, patterns, allow)"),
         ("email", "value must be a mapping of kinds, patterns and allow"),

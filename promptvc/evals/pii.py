@@ -140,8 +140,10 @@ def parse_pii_value(value: Any) -> PiiCheck:
     for pattern in patterns:
         try:
             _compiled(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # OverflowError: a repeat count past re's limit
             raise ValueError(f"invalid pattern /{pattern}/: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"invalid pattern /{pattern[:60]}…/: nested too deeply") from None
     return PiiCheck(tuple(kinds), tuple(patterns), tuple(_strings(value.get("allow", []), "allow")))
 
 
