@@ -129,6 +129,17 @@ def test_sampled_windows_find_every_run_brute_force_finds(source, before, after,
         assert len(found) >= RUN - 2 and found in seen and found in source
 
 
+@settings(max_examples=200)
+@given(
+    st.text(alphabet="ab ", min_size=41, max_size=160),
+    st.text(alphabet="ab ", max_size=400),
+)
+def test_what_the_case_supplied_is_never_a_leak_and_what_it_did_not_still_is(source, seen):
+    source, seen = re.sub(" +", " ", source), re.sub(" +", " ", seen)
+    assert reproduced_run(seen, source, supplied=seen) is None
+    assert reproduced_run(seen, source, supplied="x" * 50) == reproduced_run(seen, source)
+
+
 @pytest.mark.parametrize("value", ["", "  ", 3, ["a"]])
 def test_a_bad_value_is_an_input_error(value):
     with pytest.raises(UserError, match="no-leak: value must be the text that must not leak"):

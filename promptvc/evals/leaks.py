@@ -80,25 +80,34 @@ def reproduced_run(seen: str, source: str, supplied: str = "") -> str | None:
     # Any RUN-long run holds a GRAM-long window that starts at a multiple of STRIDE in `seen`:
     # only those windows are looked up, and a hit is grown both ways to see how far it goes.
     grams = _grams(source)
-    looked_at: set[tuple[int, int]] = set()
-    for at in range(0, len(seen) - GRAM + 1, STRIDE):
+    pieces: set[str] | None = None  # of `supplied`, built at the first run found
+    at = 0
+    while at <= len(seen) - GRAM:
+        next_at = at + STRIDE
         for start in grams.get(seen[at : at + GRAM], ()):
             left = _grown(seen, at - 1, source, start - 1, -1)
             right = _grown(seen, at + GRAM, source, start + GRAM, 1)
-            span = (at - left, at + GRAM + right)
-            if left + GRAM + right >= RUN and span not in looked_at:
-                looked_at.add(span)
-                if not _all_supplied(seen[span[0] : span[1]], supplied):
-                    return seen[span[0] : span[1]].strip()
+            if left + GRAM + right < RUN:
+                continue
+            run = seen[at - left : at + GRAM + right]
+            if pieces is None:
+                pieces = {supplied[i : i + GRAM] for i in range(len(supplied) - GRAM + 1)}
+            if not _all_supplied(run, pieces):
+                return run.strip()
+            # The case's own words up to here: a leak needs RUN characters past them, and holds
+            # a sampled window from the first multiple of STRIDE within GRAM of their end.
+            end = at + GRAM + right - GRAM
+            next_at = max(next_at, -(-end // STRIDE) * STRIDE)
+            break
+        at = next_at
     return None
 
 
-def _all_supplied(run: str, supplied: str) -> bool:
-    """Whether the run holds no RUN-long stretch outside the GRAM-long pieces of it that
-    `supplied` holds too: a quote of the user's words is theirs, the `: ` before it is no leak."""
-    if not supplied:
+def _all_supplied(run: str, pieces: set[str]) -> bool:
+    """Whether the run holds no RUN-long stretch outside its GRAM-long pieces that the case's
+    turns hold too: a quote of the user's words is theirs, the `: ` before it is no leak."""
+    if not pieces:
         return False
-    pieces = _grams(supplied)
     covered_to, outside = 0, 0
     for i, _char in enumerate(run):
         if run[i : i + GRAM] in pieces:
