@@ -178,6 +178,22 @@ def test_check_base_in_ci_refuses_a_secret_anywhere_in_the_branch(support_repo, 
     assert "evals/cases.jsonl:1: Slack token xoxb-" in out
 
 
+def test_check_base_refuses_a_secret_a_later_commit_of_the_branch_took_out(support_repo, cli):
+    """The key is gone from the branch's last commit, but not from the history CI pushed."""
+    support_repo.git("checkout", "-q", "-b", "feature")
+    support_repo.write("prompts/partials/tone.jinja", f"Be warm.\nKey: {ANTHROPIC_KEY}\n")
+    support_repo.commit("try the staging key")
+    added = support_repo.git("rev-parse", "--short=7", "HEAD").strip()
+    support_repo.write("prompts/partials/tone.jinja", "Be warm and brief.\n")
+    support_repo.commit("take the key out")
+
+    code, out, _ = cli("check", "--base", "main")
+
+    assert code == 1, out
+    assert f"prompts/partials/tone.jinja:2 in {added}: Anthropic API key sk-ant-ap***…AA" in out
+    assert ANTHROPIC_KEY not in out
+
+
 def test_a_secret_in_a_file_promptvc_does_not_read_is_not_its_business(support_repo, cli):
     support_repo.write("src/settings.py", f"KEY = '{ANTHROPIC_KEY}'\n")
     support_repo.write("prompts/partials/tone.jinja", "Be warm, brief and exact.\n")
