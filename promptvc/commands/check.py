@@ -213,9 +213,10 @@ def _secrets_taken_out(ws: Workspace, compared: Sides, scanned: set[str]) -> lis
     changed again: a secret taken out by a later commit is still in the history sent."""
     from promptvc.secrets import find_secrets
 
-    if not _between_commits(compared):
+    old, new = compared.old, compared.new
+    if not (isinstance(old, Commit) and isinstance(new, Commit)):
         return []
-    written = ws.repo.files_written(compared.old.sha, compared.new.sha, ws.settings.watched_paths)
+    written = ws.repo.files_written(old.sha, new.sha, ws.settings.watched_paths)
     earlier = [(commit, entry) for commit, entry in written if entry.sha not in scanned]
     blobs = ws.repo.cat_blobs(list(dict.fromkeys(entry.sha for _c, entry in earlier)))
     return [
