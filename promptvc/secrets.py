@@ -45,7 +45,12 @@ _KINDS = [
         4,
     ),
     _Kind("GitLab token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 6),
-    _Kind("Slack token", ("xox",), re.compile(r"\bxox[baprs]-[A-Za-z0-9\-]{10,}"), 5),
+    _Kind(  # bot, user, app, refresh and config tokens, and app-level `xapp-` tokens
+        "Slack token",
+        ("xox", "xapp-"),
+        re.compile(r"\b(?:xox[abeprs]|xapp)-[A-Za-z0-9\-]{10,}"),
+        5,
+    ),
     _Kind(
         "Google API key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4
     ),
@@ -65,6 +70,10 @@ _NAME = re.compile(
 )
 _PLACEHOLDER = re.compile(r"(?i)x{4,}|\.{3}|your|example|placeholder|redacted|dummy|changeme")
 MIN_ENTROPY = 3.5  # bits per character: a random base64 or hex key is above it, words below
+# A name made of words and numbers (`claude-3-5-sonnet-20241022`, `prod/db/credentials-2024`) can
+# be as varied per character as a key; a key's runs mix letters and digits at random.
+_SEPARATORS = re.compile(r"[\-_/.:+=]+")
+_WORD = re.compile(r"(?:[A-Z]?[a-z]+|[A-Z]+)\d*|\d+|[A-Za-z0-9]{1,3}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ def _real(value: str, shown: int) -> bool:
     if value.startswith("-----"):
         return True
     body = value[shown:]
-    return not _PLACEHOLDER.search(body) and len(set(body)) >= 8
+    return not _PLACEHOLDER.search(body) and len(set(body)) >= 8 and not _wordy(body)
 
 
 def _assigned_kind(value: str) -> tuple[str, str, int]:
@@ -132,10 +141,17 @@ def _secret_value(value: str) -> bool:
         return _real(value, _assigned_kind(value)[2])
     return (
         not _PLACEHOLDER.search(value)
+        and not _wordy(value)
         and entropy(value) >= MIN_ENTROPY
         and any(c.isdigit() for c in value)
         and any(c.isalpha() for c in value)
     )
+
+
+def _wordy(value: str) -> bool:
+    """Words and numbers between separators: a model, a path or an id, not an issued secret."""
+    pieces = [piece for piece in _SEPARATORS.split(value) if piece]
+    return len(pieces) > 1 and all(_WORD.fullmatch(piece) for piece in pieces)
 
 
 def entropy(value: str) -> float:

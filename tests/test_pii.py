@@ -32,6 +32,8 @@ def check(spec, output):
         ("E.164: +14155550100.", "phone", "+14155550100"),
         ("London +44 20 7946 0958", "phone", "+44 20 7946 0958"),
         ("Berlin +49 (0)30 123456", "phone", "+49 (0)30 123456"),
+        ("Berlin +49 30 12345678", "phone", "+49 30 12345678"),
+        ("Berlin +49 (0)30 12345678.", "phone", "+49 (0)30 12345678"),
         ("Paris +33 1 23 45 67 89", "phone", "+33 1 23 45 67 89"),
         ("US 415-555-0100 or so", "phone", "415-555-0100"),
         ("US (212) 555-0199", "phone", "(212) 555-0199"),
@@ -84,6 +86,8 @@ def test_each_kind_is_found_where_it_is_written(text, kind, span):
         "Numbers: +1 2, +12 points, 3.14159265358979, 1234567890, call 123-456-7890",
         "US-shaped, but no area code starts with 1: 155-555-0100, 415-155-0100",
         "Mixed separators: 415-555.0100",
+        "Part numbers: 800-555-0100-X, 212-555-0199-B2",
+        "Assets: logo@2x.png, icon@3x.webp, bundle@latest.tgz, hero@1.5x.jpeg",
     ],
 )
 def test_look_alikes_are_not_pii(text):
@@ -143,6 +147,8 @@ def test_contains_pii_is_no_pii_negated():
             {"patterns": ["E-(\\d+"]},
             "invalid pattern /E-(\\d+/: missing ), unterminated subpattern",
         ),
+        ({"patterns": ["E-\\d{99999999999}"]}, "the repetition number is too large"),
+        ({"patterns": ["(" * 1000 + ")" * 1000]}, "nested too deeply"),
         ({"allow": [1]}, "'allow' must be a list of strings"),
         ({"kind": ["email"]}, "unknown key 'kind' (one of kinds, patterns, allow)"),
         ("email", "value must be a mapping of kinds, patterns and allow"),

@@ -46,6 +46,19 @@ def test_an_old_style_openai_key_and_a_fine_grained_github_token_are_found():
     assert [f.kind for f in found] == ["OpenAI API key", "GitHub token"]
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        f"xoxe-1-{rand(140, seed=21)}",  # a rotating token's refresh token
+        f"xoxe.xoxp-1-{rand(140, seed=22)}",  # a rotating user token
+        f"xapp-1-A{rand(10, string.digits)}-{rand(13, string.digits)}-{rand(64, '0123456789abcdef')}",
+    ],
+)
+def test_slack_refresh_and_app_level_tokens_are_found(token):
+    [finding] = find_secrets("prompts/bot.jinja", f"Post with {token}\n")
+    assert finding.kind == "Slack token" and token[8:-2] not in finding.text()
+
+
 def test_a_private_key_block_is_found_by_its_header():
     text = "notes:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow…\n-----END RSA PRIVATE KEY-----\n"
     [finding] = find_secrets("evals/x.yaml", text)
@@ -90,6 +103,13 @@ def test_a_high_entropy_value_assigned_to_a_key_name_is_found(line):
         "task: Ask for the user's password and never store it.",
         "ghp_short",
         "-----BEGIN PUBLIC KEY-----",
+        # values made of words and numbers are names, not keys
+        "tokenizer: meta-llama/Llama-3.1-8B-Instruct",
+        "token_model: claude-3-5-sonnet-20241022",
+        "secret_name: prod/db/credentials-2024",
+        "token_type: access_token_v2_2024",
+        "token_endpoint: /oauth2/v1/token-2024-rotation",
+        "see sk-learn-pipeline-for-text-classification-v2",
     ],
 )
 def test_placeholders_and_look_alikes_are_not_secrets(text):
@@ -156,6 +176,22 @@ def test_check_base_in_ci_refuses_a_secret_anywhere_in_the_branch(support_repo, 
 
     assert code == 1
     assert "evals/cases.jsonl:1: Slack token xoxb-" in out
+
+
+def test_check_base_refuses_a_secret_a_later_commit_of_the_branch_took_out(support_repo, cli):
+    """The key is gone from the branch's last commit, but not from the history CI pushed."""
+    support_repo.git("checkout", "-q", "-b", "feature")
+    support_repo.write("prompts/partials/tone.jinja", f"Be warm.\nKey: {ANTHROPIC_KEY}\n")
+    support_repo.commit("try the staging key")
+    added = support_repo.git("rev-parse", "--short=7", "HEAD").strip()
+    support_repo.write("prompts/partials/tone.jinja", "Be warm and brief.\n")
+    support_repo.commit("take the key out")
+
+    code, out, _ = cli("check", "--base", "main")
+
+    assert code == 1, out
+    assert f"prompts/partials/tone.jinja:2 in {added}: Anthropic API key sk-ant-ap***…AA" in out
+    assert ANTHROPIC_KEY not in out
 
 
 def test_a_secret_in_a_file_promptvc_does_not_read_is_not_its_business(support_repo, cli):

@@ -162,9 +162,13 @@ def run(
         compared = pushed_sides(ws, pre_push, sys.stdin.read().splitlines())
     else:
         compared = [sides(ws, base)]
-    compared = [c for c in compared if touches_prompts(ws, c.old, c.new)]
-    if not dry_run and any([_refuse_secrets(ws, c) for c in compared]):
+    touching = [c for c in compared if touches_prompts(ws, c.old, c.new)]
+    # Between two commits the history is scanned too: a range whose net change is nothing may
+    # still hold a key that one commit added and the next took out.
+    scanned = [c for c in compared if c in touching or _between_commits(c)]
+    if not dry_run and any([_refuse_secrets(ws, c) for c in scanned]):
         return 1
+    compared = touching
     codes = [
         _dry_run(ws, c, batch is not None)
         if dry_run
@@ -188,16 +192,40 @@ def _refuse_secrets(ws: Workspace, compared: Sides) -> bool:
     paths = [p for p in watched(ws, changed_paths(ws, compared.old, compared.new)) if p in snapshot]
     snapshot.prefetch(paths)
     findings = [
-        f
+        f.text()
         for path in paths
         for f in find_secrets(path, snapshot.read_bytes(path).decode("utf-8", "replace"))
     ]
+    findings += _secrets_taken_out(ws, compared, {snapshot.files[p].sha for p in paths})
     for finding in findings:
-        print(f"promptvc check: {finding.text()}")
+        print(f"promptvc check: {finding}")
     if findings:
         print(f"({ALLOW_HINT})")
         print(f"blocked: a secret in {compared.label}; nothing was evaluated")
     return bool(findings)
+
+
+def _between_commits(compared: Sides) -> bool:
+    return isinstance(compared.old, Commit) and isinstance(compared.new, Commit)
+
+
+def _secrets_taken_out(ws: Workspace, compared: Sides, scanned: set[str]) -> list[str]:
+    """Between two commits (`--base`, a push), the versions a commit wrote and a later one
+    changed again: a secret taken out by a later commit is still in the history sent."""
+    from promptvc.secrets import find_secrets
+
+    old, new = compared.old, compared.new
+    if not (isinstance(old, Commit) and isinstance(new, Commit)):
+        return []
+    written = ws.repo.files_written(old.sha, new.sha, ws.settings.watched_paths)
+    earlier = [(commit, entry) for commit, entry in written if entry.sha not in scanned]
+    blobs = ws.repo.cat_blobs(list(dict.fromkeys(entry.sha for _c, entry in earlier)))
+    return [
+        f"{f.path}:{f.line} in {commit[:7]}: {f.kind} {f.masked}"
+        for commit, entry in earlier
+        if entry.sha in blobs
+        for f in find_secrets(entry.path, blobs[entry.sha].decode("utf-8", "replace"))
+    ]
 
 
 def _write_notes(ws: Workspace, compared: list[Sides]) -> None:

@@ -33,13 +33,13 @@ _IBAN = r"(?<![\w])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}(?![A-Za-z0-9])"
 _SSN = r"(?<![\w.-])\d{3}(?P<ssn_sep>[- ])\d{2}(?P=ssn_sep)\d{4}(?![\w-]|\.\d)"
 _PHONE = (
     r"(?<![\w.+/-])(?:"
-    # international: +CC and groups, E.164 written plain or grouped
-    r"\+\d{1,3}(?:\d{5,12}|(?:[ .-]?\(\d{1,4}\)\d{0,6})?(?:[ .-]\d{1,6}){1,6})"
+    # international: +CC and groups (a German subscriber number is 8 digits), E.164 written plain
+    r"\+\d{1,3}(?:\d{5,12}|(?:[ .-]?\(\d{1,4}\)\d{0,6})?(?:[ .-]\d{1,8}){1,6})"
     # North American: (415) 555-0100, 415-555-0100, 1 415 555 0100
     r"|(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}"
     # national with a trunk 0: 020 7946 0958, 01 23 45 67 89, 030 1234567
     r"|0[1-9]\d{0,3}(?P<trunk_sep>[ -])\d{2,8}(?:(?P=trunk_sep)\d{2,8}){0,3}"
-    r")(?![\w/]|[.-]\d)"
+    r")(?![\w/]|\.\d|-\w)"  # 800-555-0100-X goes on: a part number
 )
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
 _IPV6 = r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}(?:\.\d{1,3}){0,3}(?![\w:]|\.\d)"
@@ -140,8 +140,10 @@ def parse_pii_value(value: Any) -> PiiCheck:
     for pattern in patterns:
         try:
             _compiled(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # OverflowError: a repeat count past re's limit
             raise ValueError(f"invalid pattern /{pattern}/: {exc}") from None
+        except RecursionError:
+            raise ValueError(f"invalid pattern /{pattern[:60]}…/: nested too deeply") from None
     return PiiCheck(tuple(kinds), tuple(patterns), tuple(_strings(value.get("allow", []), "allow")))
 
 
@@ -178,9 +180,18 @@ def _builtin(text: str, kinds: tuple[str, ...]) -> list[Finding]:
     return found
 
 
+# File types, none of them a top-level domain: `logo@2x.png` names an image, not a mailbox.
+_FILE_SUFFIXES = frozenset(
+    "png jpg jpeg gif webp svg avif heic ico bmp tif tiff pdf tgz gz js css json txt html htm "
+    "yaml yml".split()
+)
+
+
 def _email(text: str, start: int, domain: str) -> str | None:
     local = _LOCAL_PART.search(text, max(0, start - 64), start)
     if local is None or local[0].startswith(".") or local[0].endswith("."):
+        return None
+    if domain.rpartition(".")[2].casefold() in _FILE_SUFFIXES:
         return None
     return local[0] + domain
 

@@ -236,6 +236,7 @@ class Runner:
             response.latency_ms or None,
             job.request.system,
             job.canary,
+            "\n".join(text for _role, text in job.request.messages),
         )
         grades: list[Grade] = []
         judge_reasons: list[str] = []

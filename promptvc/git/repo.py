@@ -218,6 +218,24 @@ class GitRepo:
         out = self.run(*args, "--", *paths)
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
+    def files_written(self, old: str, new: str, paths: list[str]) -> list[tuple[str, TreeEntry]]:
+        """Each regular file a commit of old..new wrote under these paths, with that commit: what
+        the history holds, a version a later commit took out again included."""
+        args = ["log", "--raw", "-z", "--no-renames", "--no-abbrev", "--format=%H"]
+        out = self.run(*args, f"{old}..{new}", "--", *paths)
+        written: list[tuple[str, TreeEntry]] = []
+        commit, tokens = "", iter(out.split(b"\0"))
+        for token in tokens:
+            text = token.strip(b"\n").decode("ascii", "replace")
+            if text.startswith(":"):  # `:old-mode new-mode old-sha new-sha status`, then its path
+                path = next(tokens).decode("utf-8", "surrogateescape")
+                _old_mode, mode, _old_sha, sha, status = text[1:].split(" ")
+                if status != "D" and mode in ("100644", "100755"):
+                    written.append((commit, TreeEntry(path, mode, sha)))
+            elif text:
+                commit = text
+        return written
+
     def is_clean(self, paths: list[str]) -> bool:
         """No change under these paths between HEAD and the working tree, untracked files included."""
         out = self.run("status", "--porcelain", "-z", "--untracked-files=normal", "--", *paths)
