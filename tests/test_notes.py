@@ -256,3 +256,38 @@ def test_a_blob_that_is_not_the_response_its_path_names_is_not_imported(shared, 
     monkeypatch.chdir(second.root)
     code, out, _ = cli("responses", "fetch")
     assert code == 0 and "fetched 0 responses from origin" in out
+
+
+def _hostile(entry: dict, rows: list | None = None) -> str:
+    from promptvc.providers import key_environment
+
+    rows = rows if rows is not None else [{"set_id": "s", "set_key": "k", "prompt": "p"}]
+    doc = {"promptvc_notes": 1, "sets": {"k": entry}, "commit_sets": {key_environment(): rows}}
+    return json.dumps(doc)
+
+
+_CLAIM = {"set_key": "k", "set_id": "s", "score": 1.0, "status": "passed"}
+
+
+@pytest.mark.parametrize(
+    "note, warned",
+    [
+        ("[" * 100_000 + "]" * 100_000, True),
+        (_hostile(_CLAIM | {"provider": 7, "cache_saved": "b"}), True),
+        (_hostile(_CLAIM | {"cases": "many"}), True),
+        (_hostile(_CLAIM | {"provider": "x"}, [{"set_id": "s", "set_key": ["k"]}]), False),
+        (_hostile(_CLAIM), False),  # fields missing: shown with what it has
+    ],
+    ids=["deeply-nested", "wrong-types", "wrong-count", "unhashable-key", "missing-fields"],
+)
+@pytest.mark.parametrize("command", [("log",), ("log", "--json"), ("blame", "s", "c")])
+def test_a_hostile_note_is_a_warning_never_a_traceback(
+    model_repo, cli, tmp_path, note, warned, command
+):
+    head = model_repo.head()
+    (tmp_path / "note").write_text(note)
+    model_repo.git("notes", "--ref=promptvc", "add", "-F", str(tmp_path / "note"), head)
+    code, out, err = cli(*command)
+    assert code in (0, 2) and "Traceback" not in err, err[-800:]
+    if warned and command == ("log",):
+        assert f"skipped the promptvc note on commit {head[:7]}" in err
