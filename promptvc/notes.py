@@ -68,6 +68,8 @@ def parse(text: bytes) -> dict:
         doc = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedNote(f"not JSON ({exc})") from None
+    except RecursionError:  # a note is anyone's push: nesting deep enough to exhaust the stack
+        raise MalformedNote("nested too deeply to be a promptvc note") from None
     if not isinstance(doc, dict) or "promptvc_notes" not in doc:
         raise MalformedNote("not a promptvc note (no promptvc_notes version)")
     if doc["promptvc_notes"] != FORMAT:
@@ -81,6 +83,14 @@ def parse(text: bytes) -> dict:
 
 
 _STATUSES = frozenset(Status)
+_NUMBER = (int, float)
+# The type of each field a note's entry may carry (None allowed, a bool never: JSON's true is no count).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("prompt", "provider", "endpoint", "promptvc_version", "run_at"), (str,)),
+    **dict.fromkeys(("threshold", "cost", "cache_saved"), _NUMBER),
+    **dict.fromkeys(("cases", "passed", "failed", "errored", "skipped", "samples"), (int,)),
+    **dict.fromkeys(("cache_write_tokens", "cache_read_tokens"), (int,)),
+}
 
 
 def _is_entry(key: str, entry: object) -> bool:
@@ -88,11 +98,18 @@ def _is_entry(key: str, entry: object) -> bool:
         type(entry) is dict
         and entry.get("set_key") == key
         and type(entry.get("set_id")) is str
-        and type(entry.get("score")) in (int, float)
-        and entry.get("status") in _STATUSES
-        and type(entry.get("passed") or 0) is int
-        and type(entry.get("cases") or 0) is int
+        and type(entry.get("score")) in _NUMBER
+        and _is_status(entry.get("status"))
+        and all(_typed(entry.get(f), types) for f, types in _FIELD_TYPES.items())
     )
+
+
+def _is_status(value: object) -> bool:
+    return isinstance(value, str) and value in _STATUSES
+
+
+def _typed(value: object, types: tuple[type, ...]) -> bool:
+    return value is None or type(value) in types
 
 
 def dumps(doc: dict) -> bytes:
@@ -219,14 +236,19 @@ def noted(
         for key, entry in doc["sets"].items():
             kept = found.scores.get(key)
             if kept is None or str(entry.get("run_at", "")) > str(kept.get("run_at", "")):
-                found.scores[key] = entry
+                # Every field a reader looks up is there (None where the writer left it out).
+                found.scores[key] = dict.fromkeys(_SET_FIELDS) | entry
                 found.cases[key] = _case_results(entry.get("case_results"))
         rows = doc["commit_sets"].get(environment)
         if rows is not None:
             found.commit_sets[commit] = [
-                {"set_id": r["set_id"], "set_key": r["set_key"], "prompt": r.get("prompt", "")}
+                {"set_id": r["set_id"], "set_key": r["set_key"], "prompt": r.get("prompt") or ""}
                 for r in rows
-                if isinstance(r, dict) and isinstance(r.get("set_id"), str) and r.get("set_key")
+                if isinstance(r, dict)
+                and isinstance(r.get("set_id"), str)
+                and isinstance(r.get("set_key"), str)
+                and r["set_key"]
+                and isinstance(r.get("prompt") or "", str)
             ] or [{"set_id": "", "set_key": "", "prompt": ""}]
     return found
 
@@ -239,7 +261,7 @@ def _case_results(noted: object) -> dict[str, dict]:
         case: {"status": row["status"], "score": row.get("score")}
         for case, row in noted.items()
         if isinstance(row, dict)
-        and row.get("status") in _STATUSES
+        and _is_status(row.get("status"))
         and isinstance(row.get("score"), int | float | None)
     }
 

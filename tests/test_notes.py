@@ -275,10 +275,20 @@ _CLAIM = {"set_key": "k", "set_id": "s", "score": 1.0, "status": "passed"}
         ("[" * 100_000 + "]" * 100_000, True),
         (_hostile(_CLAIM | {"provider": 7, "cache_saved": "b"}), True),
         (_hostile(_CLAIM | {"cases": "many"}), True),
+        (_hostile(_CLAIM | {"status": ["passed"]}), True),
+        (_hostile(_CLAIM | {"case_results": {"c": {"status": {}}, "d": []}}), False),
         (_hostile(_CLAIM | {"provider": "x"}, [{"set_id": "s", "set_key": ["k"]}]), False),
         (_hostile(_CLAIM), False),  # fields missing: shown with what it has
     ],
-    ids=["deeply-nested", "wrong-types", "wrong-count", "unhashable-key", "missing-fields"],
+    ids=[
+        "deeply-nested",
+        "wrong-types",
+        "wrong-count",
+        "unhashable-status",
+        "unhashable-case-status",
+        "unhashable-key",
+        "missing-fields",
+    ],
 )
 @pytest.mark.parametrize("command", [("log",), ("log", "--json"), ("blame", "s", "c")])
 def test_a_hostile_note_is_a_warning_never_a_traceback(
