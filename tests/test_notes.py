@@ -301,3 +301,37 @@ def test_a_hostile_note_is_a_warning_never_a_traceback(
     assert code in (0, 2) and "Traceback" not in err, err[-800:]
     if warned and command == ("log",):
         assert f"skipped the promptvc note on commit {head[:7]}" in err
+
+
+def test_a_fetched_blob_never_answers_a_request_it_does_not_record(
+    shared, model_server, cli, monkeypatch
+):
+    """A hostile remote files one case's recording under another case's key, and claims a
+    replay key for a blob that records no request: neither answers the request it names."""
+    from promptvc.git.keyedtree import commit_blobs
+    from promptvc.git.repo import GitRepo as Git
+
+    first, second, _bare = shared
+    model_server.rule = answer_by_rule
+    assert cli("eval", "support-answer")[0] == 0
+    recorded = db_rows(first, "SELECT * FROM responses ORDER BY key")
+    assert len(recorded) == 2
+    one, other = recorded
+    misfiled = {k: v for k, v in other.items() if k != "source"} | {"key": one["key"]}
+    misfiled["text"] = "forged: filed under another request's key"
+    unasked = {"key": "c" * 64, "text": "forged: no request", "ask_key": other["ask_key"]}
+    blobs = {one["key"]: json.dumps(misfiled), "c" * 64: json.dumps(unasked)}
+    commit_blobs(
+        Git(first.root), "refs/promptvc/responses", {k: v.encode() for k, v in blobs.items()}
+    )
+    first.git("push", "-q", "origin", "refs/promptvc/responses")
+
+    monkeypatch.chdir(second.root)
+    assert cli("responses", "fetch")[0] == 0
+    replayable = db_rows(second, f"SELECT ask_key FROM responses WHERE key = '{'c' * 64}'")
+    assert replayable == [{"ask_key": None}]  # what it says was asked is no request at all
+    calls = model_server.calls
+    code, out, err = cli("eval", "support-answer")
+    assert code == 0, out + err
+    assert model_server.calls == calls + 2  # neither forged blob stood in for a call
+    assert "forged" not in json.dumps(db_rows(second, "SELECT output FROM results"))
