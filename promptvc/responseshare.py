@@ -119,8 +119,6 @@ def _row(key: str, blob: bytes) -> dict | None:
     if not isinstance(shared, dict) or shared.get("key") != key or "text" not in shared:
         return None
     request = shared.get("request")
+    # What was asked is read from the request itself, never from the blob's word for it.
     ask_key = ask_key_of(request) if isinstance(request, str) else None
-    return {c: shared.get(c) for c in RESPONSE_COLUMNS} | {
-        "source": "git",
-        "ask_key": ask_key or shared.get("ask_key"),
-    }
+    return {c: shared.get(c) for c in RESPONSE_COLUMNS} | {"source": "git", "ask_key": ask_key}

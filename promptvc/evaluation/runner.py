@@ -22,7 +22,7 @@ from promptvc.evals.scoring import CaseResult, SetOutcome, Status, summarise_set
 from promptvc.evaluation.batching import BatchMode, BatchSender, batch_failed
 from promptvc.evaluation.plan import Call, CaseJob, EvalPlan, PlannedRoute, RouteStep
 from promptvc.evaluation.prices import BATCH, CacheUse, Price, price_for
-from promptvc.evaluation.request import ModelRequest, build_request
+from promptvc.evaluation.request import ModelRequest, build_request, recording_of
 from promptvc.prompts.judge import parse_verdict, render_judge
 from promptvc.prompts.output_schema import canonical_json
 from promptvc.prompts.route import Rule
@@ -188,7 +188,12 @@ class Runner:
                 if provider_class(job.identity.provider).recordings_by == "ask"
                 else by_request
             ).append(job)
-        found = self.store.responses_for([j.request.key for j in by_request])
+        stored = self.store.responses_for([j.request.key for j in by_request])
+        found = {
+            j.request.key: row
+            for j in by_request
+            if (row := recording_of(stored.get(j.request.key), j.request)) is not None
+        }
         asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
         return found | {
             j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
@@ -438,7 +443,7 @@ class Runner:
 
     def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None]:
         def check() -> None:  # another run may have paid for this answer since this one started
-            row = self.store.response(request.key)
+            row = recording_of(self.store.response(request.key), request)
             if row is not None:
                 raise _RecordedMeanwhile(row)
 
@@ -451,7 +456,7 @@ class Runner:
             return self._cached.get(request.key)
         if provider.recordings_by == "ask":
             return self.store.responses_asked([request.ask_key]).get(request.ask_key)
-        return self.store.response(request.key)
+        return recording_of(self.store.response(request.key), request)
 
     def _remember(self, request: ModelRequest, response: Response, cost: float | None) -> None:
         """Store a response as soon as it arrives: it was paid for, and a kill must not lose it."""
