@@ -379,3 +379,24 @@ def test_dry_run_and_max_cost_price_the_model_calls_at_the_batch_discount(
     code, _, err = cli("eval", "--max-cost", between, "--batch")
     assert code == 0, err
     assert model_server.batch_creates == 1
+
+
+def test_a_batched_answer_pays_its_cache_writes_and_reads_at_the_batch_discount(
+    model_repo, model_server, cli, quick_polling
+):
+    from tests.test_prompt_caching import cached_answer
+
+    cached_answer(model_repo)
+    model_server.rule = lambda body: "Within 30 days."
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, out + err
+    rows = db_rows(model_repo, "SELECT * FROM responses ORDER BY cache_read_tokens")
+    assert {r["source"] for r in rows} == {"batch"}
+    written = rows[0]["cache_write_tokens"] + rows[1]["cache_write_tokens"]
+    read = rows[0]["cache_read_tokens"] + rows[1]["cache_read_tokens"]
+    assert written and read  # the second request read what the first wrote
+    tokens_in = sum(r["tokens_in"] for r in rows)
+    # haiku-4-5 in the model repository: $1 in, $5 out per million; writes ×1.25, reads ×0.1
+    full = (tokens_in + written * 1.25 + read * 0.1) / 1e6 + 2 * 3 * 5 / 1e6
+    assert sum(r["cost"] for r in rows) == pytest.approx(full * 0.5)
+    assert json.loads(out)["cost"] == pytest.approx(full * 0.5)
