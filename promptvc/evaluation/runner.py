@@ -251,14 +251,7 @@ class Runner:
         """Answers read from a batch: paid for at the batch discount, stored at once."""
         rows = []
         for request, response in answers:
-            price = prices[request.key]
-            cost = (
-                price.cost(response.input_tokens, response.output_tokens) * BATCH if price else None
-            )
-            self.stats.calls += 1
-            self.stats.cost += cost or 0.0
-            self.stats.tokens_in += response.input_tokens
-            self.stats.tokens_out += response.output_tokens
+            cost = self._paid(prices[request.key], request, response, BATCH)
             rows.append(response_row(request, response, cost, "batch"))
             self._batched[request.key] = (response, cost)
         self.store.save_responses(rows, replace=self.no_cache)
@@ -419,15 +412,7 @@ class Runner:
                 if request is job.request
                 else price_for(request.model, None, identity.known_price(request.model))
             )
-        use = cache_use(request, response)
-        cost = price.cost(response.input_tokens, response.output_tokens, use) if price else None
-        self.stats.calls += 1
-        self.stats.cost += cost or 0.0
-        self.stats.tokens_in += response.input_tokens
-        self.stats.tokens_out += response.output_tokens
-        self.stats.cache_written += use.written
-        self.stats.cache_read += use.read
-        self.stats.cache_saved += price.cache_saving(use) if price else 0.0
+        cost = self._paid(price, request, response)
         if cache:
             self._remember(request, response, cost)
         return response, cost, True
@@ -448,6 +433,26 @@ class Runner:
                 raise _RecordedMeanwhile(row)
 
         return check
+
+    def _paid(
+        self, price: Price | None, request: ModelRequest, response: Response, share: float = 1.0
+    ) -> float | None:
+        """What a call sent now cost (`share` of the price: the batch discount), its prompt-cache
+        writes and reads included, counted into the run's figures."""
+        use = cache_use(request, response)
+        cost = (
+            price.cost(response.input_tokens, response.output_tokens, use) * share
+            if price
+            else None
+        )
+        self.stats.calls += 1
+        self.stats.cost += cost or 0.0
+        self.stats.tokens_in += response.input_tokens
+        self.stats.tokens_out += response.output_tokens
+        self.stats.cache_written += use.written
+        self.stats.cache_read += use.read
+        self.stats.cache_saved += price.cache_saving(use) * share if price else 0.0
+        return cost
 
     def _cached_response(
         self, request: ModelRequest, job: CaseJob, provider: Provider
