@@ -84,6 +84,18 @@ def test_max_cost_refuses_a_run_above_it_before_sending(model_repo, model_server
     assert cli("eval", "--max-cost", "5")[0] == 0
 
 
+def test_max_cost_holds_with_no_cache_which_sends_everything_again(model_repo, model_server, cli):
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0
+    assert model_server.calls == 2
+    code, _, err = cli("eval", "--no-cache", "--max-cost", "0.000001")
+    assert code == 3, err
+    assert "above --max-cost $0.000001" in err and "2 requests" in err
+    assert model_server.calls == 2
+    assert cli("eval", "--no-cache", "--max-cost", "5")[0] == 0
+    assert model_server.calls == 4
+
+
 @pytest.mark.parametrize(
     ("model", "factor"),
     [
