@@ -442,3 +442,10 @@ def m012_routed_results(db: sqlite_utils.Database) -> None:
 def m013_run_versions(db: sqlite_utils.Database) -> None:
     # A score travels in a git note with the promptvc that measured it.
     db.table("runs").add_column("promptvc_version", str)
+
+
+@migrations()
+def m014_batch_requests_read(db: sqlite_utils.Database) -> None:
+    # When a request's result was read from its batch: a re-run that wants only some of a batch's
+    # requests reads those, and the batch stays open for the rest (paid for, not yet stored).
+    db.table("batch_requests").add_column("read_at", str)
