@@ -335,3 +335,18 @@ def test_a_fetched_blob_never_answers_a_request_it_does_not_record(
     assert code == 0, out + err
     assert model_server.calls == calls + 2  # neither forged blob stood in for a call
     assert "forged" not in json.dumps(db_rows(second, "SELECT output FROM results"))
+
+
+def test_a_note_from_a_newer_promptvc_is_neither_replaced_nor_merged_away(model_repo, cli):
+    from promptvc.notes import combine, dumps, empty
+
+    head = model_repo.head()
+    newer = json.dumps({"promptvc_notes": 2, "sets": {"k": {"what": "a newer promptvc's"}}})
+    model_repo.git("notes", "--ref=promptvc", "add", "-m", newer, head)
+    code, out, err = cli("notes", "write", "HEAD")
+    assert code == 0, out + err
+    assert "note format 2" in out + err  # said, not silently replaced
+    assert json.loads(model_repo.git("notes", "--ref=promptvc", "show", head)) == json.loads(newer)
+    ours = dumps(empty())
+    assert combine(ours, newer.encode()) == newer.encode()
+    assert combine(newer.encode(), ours) == newer.encode()
