@@ -49,6 +49,10 @@ class MalformedNote(ValueError):
     pass
 
 
+class NewerNote(MalformedNote):
+    """A note in a format a newer promptvc writes: unreadable here, but never to be replaced."""
+
+
 @dataclass(frozen=True)
 class Noted:
     """Everything the notes ref says: scores by set key, and set keys by commit (this environment)."""
@@ -72,8 +76,12 @@ def parse(text: bytes) -> dict:
         raise MalformedNote("nested too deeply to be a promptvc note") from None
     if not isinstance(doc, dict) or "promptvc_notes" not in doc:
         raise MalformedNote("not a promptvc note (no promptvc_notes version)")
-    if doc["promptvc_notes"] != FORMAT:
-        raise MalformedNote(f"note format {doc['promptvc_notes']!r}; this promptvc reads {FORMAT}")
+    version = doc["promptvc_notes"]
+    if version != FORMAT:
+        newer = type(version) is int and version > FORMAT
+        raise (NewerNote if newer else MalformedNote)(
+            f"note format {version!r}; this promptvc reads {FORMAT}"
+        )
     sets, keyed = doc.get("sets", {}), doc.get("commit_sets", {})
     if not isinstance(sets, dict) or not all(_is_entry(k, v) for k, v in sets.items()):
         raise MalformedNote("its sets are not entries by set key")
@@ -131,11 +139,14 @@ def union(ours: dict, theirs: dict) -> dict:
 
 
 def combine(ours: bytes, theirs: bytes) -> bytes:
-    """git's notes merge, for promptvc notes: the union; a side that does not parse gives way."""
+    """git's notes merge, for promptvc notes: the union; a side that does not parse gives way,
+    except to a side a newer promptvc wrote, which is kept whole (only it can merge the two)."""
     docs = []
     for text in (ours, theirs):
         try:
             docs.append(parse(text))
+        except NewerNote:
+            return text
         except MalformedNote:
             continue
     if not docs:
@@ -190,9 +201,14 @@ def _no_sets(commit: str, environment: str) -> dict:
 class Written:
     commit: str
     sets: int  # scored sets in the note after the merge
+    newer: str = ""  # why the note there was kept as it is: a newer promptvc wrote it
 
     @property
     def line(self) -> str:
+        if self.newer:
+            return (
+                f"kept the note on {self.commit[:7]} ({self.newer}): upgrade promptvc to add to it"
+            )
         scored = plural(self.sets, "scored set") if self.sets else "no scored set yet"
         return f"noted {self.commit[:7]}: {scored}"
 
@@ -206,6 +222,9 @@ def write_notes(ws: Workspace, store: Store, commits: Iterable[str]) -> list[Wri
         if existing is not None:
             try:
                 doc = union(doc, parse(existing))
+            except NewerNote as exc:
+                written.append(Written(commit, 0, str(exc)))
+                continue
             except MalformedNote:
                 pass
         write_note(ws.repo, commit, dumps(doc))
