@@ -350,3 +350,18 @@ def test_a_note_from_a_newer_promptvc_is_neither_replaced_nor_merged_away(model_
     ours = dumps(empty())
     assert combine(ours, newer.encode()) == newer.encode()
     assert combine(newer.encode(), ours) == newer.encode()
+
+
+def test_a_note_too_large_to_be_a_promptvc_note_is_skipped_unread(
+    model_repo, cli, tmp_path, monkeypatch
+):
+    from promptvc import notes
+
+    monkeypatch.setattr(notes, "MAX_NOTE_BYTES", 1000)
+    head = model_repo.head()
+    (tmp_path / "note").write_text(_hostile(_CLAIM | {"padding": "x" * 2000}))
+    model_repo.git("notes", "--ref=promptvc", "add", "-F", str(tmp_path / "note"), head)
+    code, out, err = cli("log")
+    assert code == 0, err
+    assert f"skipped the promptvc note on commit {head[:7]}: 2," in err
+    assert "larger than a promptvc note may be" in err
