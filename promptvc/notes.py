@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
 from promptvc.evals.scoring import Status
-from promptvc.git.notes import NOTES_REF, merge_notes, read_note, read_notes, write_note
+from promptvc.git.notes import NOTES_REF, merge_notes, read_note, read_notes_within, write_note
 from promptvc.git.repo import GitRepo
 from promptvc.git.snapshot import Commit
 from promptvc.store import Store
@@ -25,6 +25,9 @@ from promptvc.wording import plural
 from promptvc.workspace import Workspace
 
 FORMAT = 1
+# A note holds scores and statuses, never outputs: a few hundred bytes a set, a few dozen a case.
+# Anything past this is not a promptvc note, and is not read into memory.
+MAX_NOTE_BYTES = 32 * 1024 * 1024
 _SET_FIELDS = (
     "set_id",
     "set_key",
@@ -245,7 +248,14 @@ def noted(
 ) -> Noted:
     """All notes at once; a malformed one is skipped with a warning naming its commit."""
     found = Noted()
-    for commit, text in read_notes(repo, ref).items():
+    texts, oversized = read_notes_within(repo, ref, MAX_NOTE_BYTES)
+    for commit, size in oversized.items():
+        if warn is not None:
+            warn(
+                f"skipped the promptvc note on commit {commit[:7]}: {size:,} bytes, larger than "
+                f"a promptvc note may be ({MAX_NOTE_BYTES:,})"
+            )
+    for commit, text in texts.items():
         try:
             doc = parse(text)
         except MalformedNote as exc:
