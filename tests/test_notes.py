@@ -365,3 +365,22 @@ def test_a_note_too_large_to_be_a_promptvc_note_is_skipped_unread(
     assert code == 0, err
     assert f"skipped the promptvc note on commit {head[:7]}: 2," in err
     assert "larger than a promptvc note may be" in err
+
+
+def test_a_fetched_blob_too_large_to_be_a_response_is_not_read(shared, cli, monkeypatch):
+    from promptvc import responseshare
+    from promptvc.git.keyedtree import commit_blobs
+    from promptvc.git.repo import GitRepo as Git
+
+    monkeypatch.setattr(responseshare, "MAX_RESPONSE_BYTES", 1000)
+    first, second, _bare = shared
+    huge = json.dumps({"key": "d" * 64, "text": "x" * 5000}).encode()
+    small = json.dumps({"key": "e" * 64, "text": "fine"}).encode()
+    commit_blobs(Git(first.root), "refs/promptvc/responses", {"d" * 64: huge, "e" * 64: small})
+    first.git("push", "-q", "origin", "refs/promptvc/responses")
+    monkeypatch.chdir(second.root)
+    code, out, err = cli("responses", "fetch")
+    assert code == 0, out + err
+    assert "fetched 1 response from origin" in out
+    assert "1 blob larger than a recorded response may be, not read" in out + err
+    assert [r["key"] for r in db_rows(second, "SELECT key FROM responses")] == ["e" * 64]
