@@ -119,6 +119,8 @@ class Store:
             conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
         db = sqlite_utils.Database(conn, execute_plugins=False)
         refuse_newer(db, path)
+        if not migrations.applied(db) and db.table_names():
+            raise UserError("is not a promptvc database (it holds other tables)", path=str(path))
         if migrations.pending(db):
             raise StoreReadOnly(
                 "is read-only and was written by an older promptvc; make it writable once so "
