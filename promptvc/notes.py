@@ -12,6 +12,7 @@ it; the newer run wins).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -109,10 +110,16 @@ def _is_entry(key: str, entry: object) -> bool:
         type(entry) is dict
         and entry.get("set_key") == key
         and type(entry.get("set_id")) is str
-        and type(entry.get("score")) in _NUMBER
+        and _within(entry.get("score"), 0.0, 1.0)
+        and (entry.get("cost") is None or _within(entry.get("cost"), 0.0, sys.float_info.max))
         and _is_status(entry.get("status"))
         and all(_typed(entry.get(f), types) for f, types in _FIELD_TYPES.items())
     )
+
+
+def _within(value: object, low: float, high: float) -> bool:
+    """A JSON number from low to high (NaN is none: it compares with nothing)."""
+    return type(value) in _NUMBER and low <= value <= high  # type: ignore[operator]
 
 
 def _is_status(value: object) -> bool:
