@@ -130,6 +130,19 @@ def test_prices_know_the_current_claude_models_and_the_long_prompt_rate():
     assert price_for("claude-haiku-4-5").cost(1_000_000, 0) == 1.0  # not the 5.5 family
 
 
+def test_what_the_cache_saved_on_a_long_prompt_is_at_the_rate_the_call_paid():
+    """A prompt over 100k tokens in all (uncached, written and read) pays the long-prompt rate
+    on every token: its cache reads saved at that rate, not at the short one."""
+    from promptvc.evaluation.prices import CacheUse, price_for
+
+    haiku = price_for("claude-haiku-5-5")
+    use = CacheUse(written=0, read=60_000)
+    paid = haiku.cost(50_000, 0, use)
+    assert paid == pytest.approx((50_000 + 60_000 * 0.1) * 0.5 / 1e6)  # the long rate
+    uncached = haiku.cost(110_000, 0)
+    assert haiku.cache_saving(use, 50_000) == pytest.approx(uncached - paid)
+
+
 @pytest.mark.parametrize(
     ("price", "says"),
     [
