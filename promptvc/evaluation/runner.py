@@ -451,7 +451,9 @@ class Runner:
         self.stats.tokens_out += response.output_tokens
         self.stats.cache_written += use.written
         self.stats.cache_read += use.read
-        self.stats.cache_saved += price.cache_saving(use) * share if price else 0.0
+        self.stats.cache_saved += (
+            price.cache_saving(use, response.input_tokens) * share if price else 0.0
+        )
         return cost
 
     def _cached_response(
@@ -510,7 +512,9 @@ class Runner:
             " | ".join(judge_reasons) or None,
             called,
             judge_spent=judge_spent[0],
-            cache_saved=job.price.cache_saving(cache_use(job.request, response))
+            cache_saved=job.price.cache_saving(
+                cache_use(job.request, response), response.input_tokens
+            )
             if job.price
             else 0.0,
         )
