@@ -12,12 +12,13 @@ it; the newer run wins).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from promptvc.errors import UserError
 from promptvc.evals.scoring import Status
-from promptvc.git.notes import NOTES_REF, merge_notes, read_note, read_notes, write_note
+from promptvc.git.notes import NOTES_REF, merge_notes, read_note, read_notes_within, write_note
 from promptvc.git.repo import GitRepo
 from promptvc.git.snapshot import Commit
 from promptvc.store import Store
@@ -25,6 +26,9 @@ from promptvc.wording import plural
 from promptvc.workspace import Workspace
 
 FORMAT = 1
+# A note holds scores and statuses, never outputs: a few hundred bytes a set, a few dozen a case.
+# Anything past this is not a promptvc note, and is not read into memory.
+MAX_NOTE_BYTES = 32 * 1024 * 1024
 _SET_FIELDS = (
     "set_id",
     "set_key",
@@ -49,6 +53,10 @@ class MalformedNote(ValueError):
     pass
 
 
+class NewerNote(MalformedNote):
+    """A note in a format a newer promptvc writes: unreadable here, but never to be replaced."""
+
+
 @dataclass(frozen=True)
 class Noted:
     """Everything the notes ref says: scores by set key, and set keys by commit (this environment)."""
@@ -68,10 +76,16 @@ def parse(text: bytes) -> dict:
         doc = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedNote(f"not JSON ({exc})") from None
+    except RecursionError:  # a note is anyone's push: nesting deep enough to exhaust the stack
+        raise MalformedNote("nested too deeply to be a promptvc note") from None
     if not isinstance(doc, dict) or "promptvc_notes" not in doc:
         raise MalformedNote("not a promptvc note (no promptvc_notes version)")
-    if doc["promptvc_notes"] != FORMAT:
-        raise MalformedNote(f"note format {doc['promptvc_notes']!r}; this promptvc reads {FORMAT}")
+    version = doc["promptvc_notes"]
+    if version != FORMAT:
+        newer = type(version) is int and version > FORMAT
+        raise (NewerNote if newer else MalformedNote)(
+            f"note format {version!r}; this promptvc reads {FORMAT}"
+        )
     sets, keyed = doc.get("sets", {}), doc.get("commit_sets", {})
     if not isinstance(sets, dict) or not all(_is_entry(k, v) for k, v in sets.items()):
         raise MalformedNote("its sets are not entries by set key")
@@ -81,6 +95,14 @@ def parse(text: bytes) -> dict:
 
 
 _STATUSES = frozenset(Status)
+_NUMBER = (int, float)
+# The type of each field a note's entry may carry (None allowed, a bool never: JSON's true is no count).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("prompt", "provider", "endpoint", "promptvc_version", "run_at"), (str,)),
+    **dict.fromkeys(("threshold", "cost", "cache_saved"), _NUMBER),
+    **dict.fromkeys(("cases", "passed", "failed", "errored", "skipped", "samples"), (int,)),
+    **dict.fromkeys(("cache_write_tokens", "cache_read_tokens"), (int,)),
+}
 
 
 def _is_entry(key: str, entry: object) -> bool:
@@ -88,11 +110,24 @@ def _is_entry(key: str, entry: object) -> bool:
         type(entry) is dict
         and entry.get("set_key") == key
         and type(entry.get("set_id")) is str
-        and type(entry.get("score")) in (int, float)
-        and entry.get("status") in _STATUSES
-        and type(entry.get("passed") or 0) is int
-        and type(entry.get("cases") or 0) is int
+        and _within(entry.get("score"), 0.0, 1.0)
+        and (entry.get("cost") is None or _within(entry.get("cost"), 0.0, sys.float_info.max))
+        and _is_status(entry.get("status"))
+        and all(_typed(entry.get(f), types) for f, types in _FIELD_TYPES.items())
     )
+
+
+def _within(value: object, low: float, high: float) -> bool:
+    """A JSON number from low to high (NaN is none: it compares with nothing)."""
+    return type(value) in _NUMBER and low <= value <= high  # type: ignore[operator]
+
+
+def _is_status(value: object) -> bool:
+    return isinstance(value, str) and value in _STATUSES
+
+
+def _typed(value: object, types: tuple[type, ...]) -> bool:
+    return value is None or type(value) in types
 
 
 def dumps(doc: dict) -> bytes:
@@ -114,11 +149,14 @@ def union(ours: dict, theirs: dict) -> dict:
 
 
 def combine(ours: bytes, theirs: bytes) -> bytes:
-    """git's notes merge, for promptvc notes: the union; a side that does not parse gives way."""
+    """git's notes merge, for promptvc notes: the union; a side that does not parse gives way,
+    except to a side a newer promptvc wrote, which is kept whole (only it can merge the two)."""
     docs = []
     for text in (ours, theirs):
         try:
             docs.append(parse(text))
+        except NewerNote:
+            return text
         except MalformedNote:
             continue
     if not docs:
@@ -173,9 +211,14 @@ def _no_sets(commit: str, environment: str) -> dict:
 class Written:
     commit: str
     sets: int  # scored sets in the note after the merge
+    newer: str = ""  # why the note there was kept as it is: a newer promptvc wrote it
 
     @property
     def line(self) -> str:
+        if self.newer:
+            return (
+                f"kept the note on {self.commit[:7]} ({self.newer}): upgrade promptvc to add to it"
+            )
         scored = plural(self.sets, "scored set") if self.sets else "no scored set yet"
         return f"noted {self.commit[:7]}: {scored}"
 
@@ -189,6 +232,9 @@ def write_notes(ws: Workspace, store: Store, commits: Iterable[str]) -> list[Wri
         if existing is not None:
             try:
                 doc = union(doc, parse(existing))
+            except NewerNote as exc:
+                written.append(Written(commit, 0, str(exc)))
+                continue
             except MalformedNote:
                 pass
         write_note(ws.repo, commit, dumps(doc))
@@ -209,7 +255,14 @@ def noted(
 ) -> Noted:
     """All notes at once; a malformed one is skipped with a warning naming its commit."""
     found = Noted()
-    for commit, text in read_notes(repo, ref).items():
+    texts, oversized = read_notes_within(repo, ref, MAX_NOTE_BYTES)
+    for commit, size in oversized.items():
+        if warn is not None:
+            warn(
+                f"skipped the promptvc note on commit {commit[:7]}: {size:,} bytes, larger than "
+                f"a promptvc note may be ({MAX_NOTE_BYTES:,})"
+            )
+    for commit, text in texts.items():
         try:
             doc = parse(text)
         except MalformedNote as exc:
@@ -219,14 +272,19 @@ def noted(
         for key, entry in doc["sets"].items():
             kept = found.scores.get(key)
             if kept is None or str(entry.get("run_at", "")) > str(kept.get("run_at", "")):
-                found.scores[key] = entry
+                # Every field a reader looks up is there (None where the writer left it out).
+                found.scores[key] = dict.fromkeys(_SET_FIELDS) | entry
                 found.cases[key] = _case_results(entry.get("case_results"))
         rows = doc["commit_sets"].get(environment)
         if rows is not None:
             found.commit_sets[commit] = [
-                {"set_id": r["set_id"], "set_key": r["set_key"], "prompt": r.get("prompt", "")}
+                {"set_id": r["set_id"], "set_key": r["set_key"], "prompt": r.get("prompt") or ""}
                 for r in rows
-                if isinstance(r, dict) and isinstance(r.get("set_id"), str) and r.get("set_key")
+                if isinstance(r, dict)
+                and isinstance(r.get("set_id"), str)
+                and isinstance(r.get("set_key"), str)
+                and r["set_key"]
+                and isinstance(r.get("prompt") or "", str)
             ] or [{"set_id": "", "set_key": "", "prompt": ""}]
     return found
 
@@ -239,7 +297,7 @@ def _case_results(noted: object) -> dict[str, dict]:
         case: {"status": row["status"], "score": row.get("score")}
         for case, row in noted.items()
         if isinstance(row, dict)
-        and row.get("status") in _STATUSES
+        and _is_status(row.get("status"))
         and isinstance(row.get("score"), int | float | None)
     }
 

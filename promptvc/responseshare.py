@@ -21,6 +21,9 @@ from promptvc.store import RESPONSE_COLUMNS, Store
 
 RESPONSES_REF = "refs/promptvc/responses"
 PUSH_TRIES = 3
+# A request and its answer, as JSON: a long prompt and a long answer are a few megabytes. A blob
+# past this is not one, and a remote's word is not enough to read it into memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _SHARED = tuple(c for c in RESPONSE_COLUMNS if c != "source")
 
 
@@ -41,6 +44,7 @@ class Moved:
     present: int  # already on the other side
     remote_had_ref: bool
     unshareable: int = 0  # keys that cannot name a path (imported from a hand-made file)
+    oversized: int = 0  # the remote's blobs too large to be a response, left unread
 
 
 def push_responses(repo: GitRepo, store: Store, remote: str) -> Moved:
@@ -98,14 +102,17 @@ def fetch_responses(repo: GitRepo, store: Store, remote: str) -> Moved:
     theirs = tree_blobs(repo, tracking_ref(remote))
     known = store.response_keys()
     wanted = {key: sha for key, sha in theirs.items() if key not in known}
-    texts = repo.cat_blobs(list(wanted.values()))
+    sizes = repo.blob_sizes(list(wanted.values()))
+    readable = [sha for sha in wanted.values() if sizes.get(sha, 0) <= MAX_RESPONSE_BYTES]
+    texts = repo.cat_blobs(readable)
     rows = [
         row for key, sha in wanted.items() if (row := _row(key, texts.get(sha, b""))) is not None
     ]
     store.save_responses(rows)
     if repo.try_ref(RESPONSES_REF) is None:
         repo.run("update-ref", RESPONSES_REF, remote_sha)
-    return Moved(len(rows), len(theirs) - len(wanted), True)
+    oversized = len(set(wanted.values())) - len(set(readable))
+    return Moved(len(rows), len(theirs) - len(wanted), True, oversized=oversized)
 
 
 def _row(key: str, blob: bytes) -> dict | None:
@@ -119,8 +126,6 @@ def _row(key: str, blob: bytes) -> dict | None:
     if not isinstance(shared, dict) or shared.get("key") != key or "text" not in shared:
         return None
     request = shared.get("request")
+    # What was asked is read from the request itself, never from the blob's word for it.
     ask_key = ask_key_of(request) if isinstance(request, str) else None
-    return {c: shared.get(c) for c in RESPONSE_COLUMNS} | {
-        "source": "git",
-        "ask_key": ask_key or shared.get("ask_key"),
-    }
+    return {c: shared.get(c) for c in RESPONSE_COLUMNS} | {"source": "git", "ask_key": ask_key}

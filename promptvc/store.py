@@ -117,6 +117,8 @@ class Store:
             conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
         db = sqlite_utils.Database(conn, execute_plugins=False)
         refuse_newer(db, path)
+        if not migrations.applied(db) and db.table_names():
+            raise UserError("is not a promptvc database (it holds other tables)", path=str(path))
         if migrations.pending(db):
             raise StoreReadOnly(
                 "is read-only and was written by an older promptvc; make it writable once so "
@@ -489,6 +491,7 @@ class Store:
             query = (
                 "SELECT batch_id, request_key FROM batch_requests JOIN batches "
                 "ON batches.id = batch_requests.batch_id WHERE batches.state = 'open' "
+                "AND batch_requests.read_at IS NULL "
                 f"AND batches.endpoint = ? AND request_key IN ({', '.join('?' for _ in chunk)}) "
                 "ORDER BY batches.created_at"
             )
@@ -497,8 +500,27 @@ class Store:
         return found
 
     @guarded
+    def read_from_batch(self, batch_id: str, keys: Iterable[str]) -> None:
+        """These requests' results are read (and their answers stored); the batch is `collected`
+        once none of its requests is left unread."""
+        with self.immediate() as conn:
+            conn.executemany(
+                "UPDATE batch_requests SET read_at = ? WHERE batch_id = ? AND request_key = ?",
+                [(now(), batch_id, key) for key in keys],
+            )
+            unread = conn.execute(
+                "SELECT 1 FROM batch_requests WHERE batch_id = ? AND read_at IS NULL LIMIT 1",
+                [batch_id],
+            ).fetchone()
+            if unread is None:
+                conn.execute(
+                    "UPDATE batches SET state = 'collected', ended_at = ? WHERE id = ?",
+                    (now(), batch_id),
+                )
+
+    @guarded
     def close_batch(self, batch_id: str, state: str) -> None:
-        """`collected` once its results are stored; `dropped` when the user asked for a new one."""
+        """`dropped` when the user asked for a new one (`read_from_batch` collects one)."""
         with self.immediate() as conn:
             conn.execute(
                 "UPDATE batches SET state = ?, ended_at = ? WHERE id = ?",

@@ -448,3 +448,10 @@ def m014_routed_sets(db: sqlite_utils.Database) -> None:
     # A routed set's report (the route beside each tier alone, how many cases escalated), so log
     # and the TUI show which tier answered without re-running the route.
     db.table("set_scores").add_column("route", str)
+
+
+@migrations()
+def m015_batch_requests_read(db: sqlite_utils.Database) -> None:
+    # When a request's result was read from its batch: a re-run that wants only some of a batch's
+    # requests reads those, and the batch stays open for the rest (paid for, not yet stored).
+    db.table("batch_requests").add_column("read_at", str)

@@ -379,3 +379,49 @@ def test_dry_run_and_max_cost_price_the_model_calls_at_the_batch_discount(
     code, _, err = cli("eval", "--max-cost", between, "--batch")
     assert code == 0, err
     assert model_server.batch_creates == 1
+
+
+def test_a_batched_answer_pays_its_cache_writes_and_reads_at_the_batch_discount(
+    model_repo, model_server, cli, quick_polling
+):
+    from tests.test_prompt_caching import cached_answer
+
+    cached_answer(model_repo)
+    model_server.rule = lambda body: "Within 30 days."
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, out + err
+    rows = db_rows(model_repo, "SELECT * FROM responses ORDER BY cache_read_tokens")
+    assert {r["source"] for r in rows} == {"batch"}
+    written = rows[0]["cache_write_tokens"] + rows[1]["cache_write_tokens"]
+    read = rows[0]["cache_read_tokens"] + rows[1]["cache_read_tokens"]
+    assert written and read  # the second request read what the first wrote
+    tokens_in = sum(r["tokens_in"] for r in rows)
+    # haiku-4-5 in the model repository: $1 in, $5 out per million; writes ×1.25, reads ×0.1
+    full = (tokens_in + written * 1.25 + read * 0.1) / 1e6 + 2 * 3 * 5 / 1e6
+    assert sum(r["cost"] for r in rows) == pytest.approx(full * 0.5)
+    assert json.loads(out)["cost"] == pytest.approx(full * 0.5, rel=1e-3)  # rounded
+
+
+def test_a_resume_that_wants_part_of_a_batch_leaves_the_rest_to_be_picked_up(
+    model_repo, model_server, cli, monkeypatch
+):
+    """The batch carried both cases; a run for one of them must not close it, or the other's
+    answer (paid for) is never read and the next run pays for it again."""
+    model_server.rule = answer_by_rule
+    model_server.batch_delay = 0.3
+
+    async def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
+    assert cli("eval", "--batch")[0] == 130
+    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(first=0.05, cap=0.1))
+    code, out, err = cli("eval", "--batch", "-k", "refund-window")
+    assert code == 0, out + err
+    assert "picked up: 1 request" in err
+    code, out, err = cli("eval", "--batch", "--json")
+    assert code == 0, out + err
+    assert model_server.batch_creates == 1  # the other case's answer came from the first batch
+    assert "picked up: 1 request" in err
+    assert json.loads(out)["sets"][0]["passed"] == 2
+    assert db_rows(model_repo, "SELECT state FROM batches") == [{"state": "collected"}]

@@ -84,6 +84,18 @@ def test_max_cost_refuses_a_run_above_it_before_sending(model_repo, model_server
     assert cli("eval", "--max-cost", "5")[0] == 0
 
 
+def test_max_cost_holds_with_no_cache_which_sends_everything_again(model_repo, model_server, cli):
+    model_server.rule = answer_by_rule
+    assert cli("eval")[0] == 0
+    assert model_server.calls == 2
+    code, _, err = cli("eval", "--no-cache", "--max-cost", "0.000001")
+    assert code == 3, err
+    assert "above --max-cost $0.000001" in err and "2 requests" in err
+    assert model_server.calls == 2
+    assert cli("eval", "--no-cache", "--max-cost", "5")[0] == 0
+    assert model_server.calls == 4
+
+
 @pytest.mark.parametrize(
     ("model", "factor"),
     [
@@ -116,6 +128,19 @@ def test_prices_know_the_current_claude_models_and_the_long_prompt_rate():
     # A prompt over 100k tokens pays the long-prompt rate on every token, output included.
     assert haiku.cost(100_001, 1_000) == pytest.approx((100_001 * 0.5 + 1_000 * 2.5) / 1e6)
     assert price_for("claude-haiku-4-5").cost(1_000_000, 0) == 1.0  # not the 5.5 family
+
+
+def test_what_the_cache_saved_on_a_long_prompt_is_at_the_rate_the_call_paid():
+    """A prompt over 100k tokens in all (uncached, written and read) pays the long-prompt rate
+    on every token: its cache reads saved at that rate, not at the short one."""
+    from promptvc.evaluation.prices import CacheUse, price_for
+
+    haiku = price_for("claude-haiku-5-5")
+    use = CacheUse(written=0, read=60_000)
+    paid = haiku.cost(50_000, 0, use)
+    assert paid == pytest.approx((50_000 + 60_000 * 0.1) * 0.5 / 1e6)  # the long rate
+    uncached = haiku.cost(110_000, 0)
+    assert haiku.cache_saving(use, 50_000) == pytest.approx(uncached - paid)
 
 
 @pytest.mark.parametrize(

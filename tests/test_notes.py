@@ -322,3 +322,137 @@ def test_the_case_view_history_strip_reads_notes_in_a_fresh_clone(
     assert strip.startswith("history  ") and strip.split()[1].endswith("✓✗✗")
     assert f"pass→fail at {shas[2][:7]}" in strip
     assert model_server.calls == sent
+
+
+def _hostile(entry: dict, rows: list | None = None) -> str:
+    from promptvc.providers import key_environment
+
+    rows = rows if rows is not None else [{"set_id": "s", "set_key": "k", "prompt": "p"}]
+    doc = {"promptvc_notes": 1, "sets": {"k": entry}, "commit_sets": {key_environment(): rows}}
+    return json.dumps(doc)
+
+
+_CLAIM = {"set_key": "k", "set_id": "s", "score": 1.0, "status": "passed"}
+
+
+@pytest.mark.parametrize(
+    "note, warned",
+    [
+        ("[" * 100_000 + "]" * 100_000, True),
+        (_hostile(_CLAIM | {"provider": 7, "cache_saved": "b"}), True),
+        (_hostile(_CLAIM | {"cases": "many"}), True),
+        (_hostile(_CLAIM | {"score": 7.5}), True),
+        (_hostile(_CLAIM).replace('"score": 1.0', '"score": NaN'), True),
+        (_hostile(_CLAIM | {"cost": -3.0}), True),
+        (_hostile(_CLAIM | {"status": ["passed"]}), True),
+        (_hostile(_CLAIM | {"case_results": {"c": {"status": {}}, "d": []}}), False),
+        (_hostile(_CLAIM | {"provider": "x"}, [{"set_id": "s", "set_key": ["k"]}]), False),
+        (_hostile(_CLAIM), False),  # fields missing: shown with what it has
+    ],
+    ids=[
+        "deeply-nested",
+        "wrong-types",
+        "wrong-count",
+        "score-above-one",
+        "score-nan",
+        "negative-cost",
+        "unhashable-status",
+        "unhashable-case-status",
+        "unhashable-key",
+        "missing-fields",
+    ],
+)
+@pytest.mark.parametrize("command", [("log",), ("log", "--json"), ("blame", "s", "c")])
+def test_a_hostile_note_is_a_warning_never_a_traceback(
+    model_repo, cli, tmp_path, note, warned, command
+):
+    head = model_repo.head()
+    (tmp_path / "note").write_text(note)
+    model_repo.git("notes", "--ref=promptvc", "add", "-F", str(tmp_path / "note"), head)
+    code, out, err = cli(*command)
+    assert code in (0, 2) and "Traceback" not in err, err[-800:]
+    if warned and command == ("log",):
+        assert f"skipped the promptvc note on commit {head[:7]}" in err
+
+
+def test_a_fetched_blob_never_answers_a_request_it_does_not_record(
+    shared, model_server, cli, monkeypatch
+):
+    """A hostile remote files one case's recording under another case's key, and claims a
+    replay key for a blob that records no request: neither answers the request it names."""
+    from promptvc.git.keyedtree import commit_blobs
+    from promptvc.git.repo import GitRepo as Git
+
+    first, second, _bare = shared
+    model_server.rule = answer_by_rule
+    assert cli("eval", "support-answer")[0] == 0
+    recorded = db_rows(first, "SELECT * FROM responses ORDER BY key")
+    assert len(recorded) == 2
+    one, other = recorded
+    misfiled = {k: v for k, v in other.items() if k != "source"} | {"key": one["key"]}
+    misfiled["text"] = "forged: filed under another request's key"
+    unasked = {"key": "c" * 64, "text": "forged: no request", "ask_key": other["ask_key"]}
+    blobs = {one["key"]: json.dumps(misfiled), "c" * 64: json.dumps(unasked)}
+    commit_blobs(
+        Git(first.root), "refs/promptvc/responses", {k: v.encode() for k, v in blobs.items()}
+    )
+    first.git("push", "-q", "origin", "refs/promptvc/responses")
+
+    monkeypatch.chdir(second.root)
+    assert cli("responses", "fetch")[0] == 0
+    replayable = db_rows(second, f"SELECT ask_key FROM responses WHERE key = '{'c' * 64}'")
+    assert replayable == [{"ask_key": None}]  # what it says was asked is no request at all
+    calls = model_server.calls
+    code, out, err = cli("eval", "support-answer")
+    assert code == 0, out + err
+    assert model_server.calls == calls + 2  # neither forged blob stood in for a call
+    assert "forged" not in json.dumps(db_rows(second, "SELECT output FROM results"))
+
+
+def test_a_note_from_a_newer_promptvc_is_neither_replaced_nor_merged_away(model_repo, cli):
+    from promptvc.notes import combine, dumps, empty
+
+    head = model_repo.head()
+    newer = json.dumps({"promptvc_notes": 2, "sets": {"k": {"what": "a newer promptvc's"}}})
+    model_repo.git("notes", "--ref=promptvc", "add", "-m", newer, head)
+    code, out, err = cli("notes", "write", "HEAD")
+    assert code == 0, out + err
+    assert "note format 2" in out + err  # said, not silently replaced
+    assert json.loads(model_repo.git("notes", "--ref=promptvc", "show", head)) == json.loads(newer)
+    ours = dumps(empty())
+    assert combine(ours, newer.encode()) == newer.encode()
+    assert combine(newer.encode(), ours) == newer.encode()
+
+
+def test_a_note_too_large_to_be_a_promptvc_note_is_skipped_unread(
+    model_repo, cli, tmp_path, monkeypatch
+):
+    from promptvc import notes
+
+    monkeypatch.setattr(notes, "MAX_NOTE_BYTES", 1000)
+    head = model_repo.head()
+    (tmp_path / "note").write_text(_hostile(_CLAIM | {"padding": "x" * 2000}))
+    model_repo.git("notes", "--ref=promptvc", "add", "-F", str(tmp_path / "note"), head)
+    code, out, err = cli("log")
+    assert code == 0, err
+    assert f"skipped the promptvc note on commit {head[:7]}: 2," in err
+    assert "larger than a promptvc note may be" in err
+
+
+def test_a_fetched_blob_too_large_to_be_a_response_is_not_read(shared, cli, monkeypatch):
+    from promptvc import responseshare
+    from promptvc.git.keyedtree import commit_blobs
+    from promptvc.git.repo import GitRepo as Git
+
+    monkeypatch.setattr(responseshare, "MAX_RESPONSE_BYTES", 1000)
+    first, second, _bare = shared
+    huge = json.dumps({"key": "d" * 64, "text": "x" * 5000}).encode()
+    small = json.dumps({"key": "e" * 64, "text": "fine"}).encode()
+    commit_blobs(Git(first.root), "refs/promptvc/responses", {"d" * 64: huge, "e" * 64: small})
+    first.git("push", "-q", "origin", "refs/promptvc/responses")
+    monkeypatch.chdir(second.root)
+    code, out, err = cli("responses", "fetch")
+    assert code == 0, out + err
+    assert "fetched 1 response from origin" in out
+    assert "1 blob larger than a recorded response may be, not read" in out + err
+    assert [r["key"] for r in db_rows(second, "SELECT key FROM responses")] == ["e" * 64]

@@ -252,3 +252,22 @@ def test_the_page_in_headless_chromium_with_and_without_javascript(echo_repo, cl
         "late-return": False,
         "refund-window": True,
     }
+
+
+def test_bidi_controls_in_outputs_and_prompts_are_shown_not_obeyed(support_repo, cli, tmp_path):
+    """An embedding (U+202B) before `pass → fail` would show it as `fail → pass`; on the page every
+    bidi control is a visible mark instead, so nothing reorders what the reviewer reads."""
+    support_repo.write(
+        "evals/support-answer.yaml",
+        GOLDEN.replace("threshold: 0.9", "provider: echo\nthreshold: 0.9"),
+    )
+    support_repo.write("prompts/partials/tone.jinja", "Say sorry \u202b\u2067\n")
+    support_repo.commit("checked with echo, apologetic")
+    support_repo.write("prompts/partials/tone.jinja", "Say hello \u202b\u2067\n")
+    support_repo.commit("no apologies")
+    code, out, err = cli("report", "--eval", "HEAD~1..HEAD", "-o", str(tmp_path / "r.html"))
+    assert code == 0, out + err
+    page = read(tmp_path / "r.html")
+    assert "regressed" in page or "fixed" in page  # a flip, with its outputs and prompt diff
+    assert not set(page) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "⟨U+202B⟩⟨U+2067⟩" in page

@@ -113,3 +113,17 @@ def db_rows_at(path: str, query: str) -> list[dict]:
         return [dict(r) for r in conn.execute(query)]
     finally:
         conn.close()
+
+
+def test_merge_says_a_database_of_something_else_is_not_a_promptvc_database(
+    model_repo, cli, tmp_path
+):
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT)")
+    code, out, err = cli("merge", str(other))
+    assert code == 2, out + err
+    assert "is not a promptvc database" in err and err.count("\n") == 1
+    assert "older promptvc" not in err

@@ -97,8 +97,8 @@ def run(
     if dry_run:
         _print_dry_run(ws, store, plan, snapshot.label, as_json, batch is not None)
         return _report_broken(broken, 0)
-    if max_cost is not None and not no_cache:
-        _refuse_above(store, plan, max_cost, batch is not None)
+    if max_cost is not None:
+        _refuse_above(store, plan, max_cost, batch is not None, no_cache)
     err = console(stderr=True)
     _warn_unchecked(plan)
     if batch is not None:  # through the console the progress bar draws on, above the bar
@@ -221,13 +221,13 @@ def _print_dry_run(ws: Workspace, store, plan, label: str, as_json: bool, batch:
         print_dry_run(f"promptvc eval · {label}", result)
 
 
-def _refuse_above(store, plan, cap: float, batch: bool) -> None:
+def _refuse_above(store, plan, cap: float, batch: bool, no_cache: bool) -> None:
     """--max-cost: what the run would send (after the cache) is estimated before anything is."""
     from promptvc.evaluation.plan import estimate_cost
     from promptvc.evaluation.runner import calls_to_send
     from promptvc.wording import money
 
-    calls = calls_to_send(store, plan.jobs, batch=batch)
+    calls = calls_to_send(store, plan.jobs, batch=batch, no_cache=no_cache)
     cost = estimate_cost(calls)
     if cost > cap:
         raise CannotEvaluate(

@@ -101,4 +101,10 @@ def fetch(remote: str) -> int:
         print(
             f"fetched {plural(moved.count, 'response')} from {remote} ({moved.present} already here)"
         )
+    if moved.oversized:
+        print(
+            f"promptvc: {plural(moved.oversized, 'blob')} larger than a recorded response may be, "
+            "not read",
+            file=sys.stderr,
+        )
     return 0

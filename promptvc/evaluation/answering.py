@@ -10,7 +10,7 @@ from collections.abc import Callable
 from promptvc.evaluation.batchrun import Batched
 from promptvc.evaluation.plan import CaseJob
 from promptvc.evaluation.prices import Price, price_for
-from promptvc.evaluation.request import ModelRequest
+from promptvc.evaluation.request import ModelRequest, recording_of
 from promptvc.evaluation.responses import RunStats, charge, response_from_row, response_row
 from promptvc.providers import (
     Identity,
@@ -52,7 +52,12 @@ class Answerer:
                 continue
             kind = provider_class(job.identity.provider).recordings_by
             (by_ask if kind == "ask" else by_request).append(job)
-        found = self.store.responses_for([j.request.key for j in by_request])
+        stored = self.store.responses_for([j.request.key for j in by_request])
+        found = {
+            j.request.key: row
+            for j in by_request
+            if (row := recording_of(stored.get(j.request.key), j.request)) is not None
+        }
         asked = self.store.responses_asked([j.request.ask_key for j in by_ask])
         self.records = found | {
             j.request.key: asked[j.request.ask_key] for j in by_ask if j.request.ask_key in asked
@@ -127,14 +132,14 @@ class Answerer:
             return self.records.get(request.key)
         if provider.recordings_by == "ask":
             return self.store.responses_asked([request.ask_key]).get(request.ask_key)
-        return self.store.response(request.key)
+        return recording_of(self.store.response(request.key), request)
 
     def _recorded_meanwhile(self, request: ModelRequest) -> Callable[[], None] | None:
         if self.no_cache:
             return None
 
         def check() -> None:  # another run may have paid for this answer since this one started
-            row = self.store.response(request.key)
+            row = recording_of(self.store.response(request.key), request)
             if row is not None:
                 raise _RecordedMeanwhile(row)
 

@@ -152,7 +152,8 @@ class BatchSender:
         self, batch_id: str, keys: set[str], by_key: dict[str, ModelRequest]
     ) -> dict[str, Response | BatchFailure]:
         """Wait for the batch to end, then read its results for `keys` (an answer is handed over
-        as it is read). The batch is closed only once every result is read."""
+        as it is read). The batch is closed only once every request it carries is read: another
+        run may want the rest."""
         await self._wait(batch_id)
         found: dict[str, Response | BatchFailure] = {}
         unsaved: list[tuple[ModelRequest, Response]] = []
@@ -169,7 +170,7 @@ class BatchSender:
         finally:  # what was read is paid for, whatever stopped the reading
             if unsaved:
                 self.on_answers(unsaved)
-        self.store.close_batch(batch_id, "collected")
+        self.store.read_from_batch(batch_id, keys)
         return found
 
     async def _wait(self, batch_id: str) -> BatchStatus:

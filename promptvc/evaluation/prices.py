@@ -48,10 +48,11 @@ class Price:
             return self.long_prompt
         return self
 
-    def cache_saving(self, cache: CacheUse) -> float:
+    def cache_saving(self, cache: CacheUse, input_tokens: int = 0) -> float:
         """What the prompt cache saved against sending the same tokens uncached (negative while
-        writes are not yet paid back by reads)."""
-        rate = self.rate(cache.written + cache.read).input
+        writes are not yet paid back by reads), at the rate the whole prompt (`input_tokens`
+        uncached besides) is paid at."""
+        rate = self.rate(input_tokens + cache.written + cache.read).input
         saved = cache.read * (1 - CACHE_READ) - cache.written * (cache.write_rate - 1)
         return saved * rate / 1_000_000
 

@@ -170,6 +170,14 @@ def ask_key_of(request_json: str) -> str | None:
     return content_hash("ask/1", provider, body, sample, *_draw(draw))
 
 
+def recording_of(row: dict | None, request: ModelRequest) -> dict | None:
+    """A stored recording, if it records this request. A response fetched through git is filed
+    under a key the remote chose; it answers only the request it says was asked."""
+    if row is None or (row.get("source") == "git" and row.get("ask_key") != request.ask_key):
+        return None
+    return row
+
+
 def _unmarked(_index: int, text: str) -> str:
     return text
 

@@ -54,7 +54,7 @@ def charge(
 
 def cache_saving(price: Price | None, request: ModelRequest, response: Response) -> float:
     """What the prompt cache saved on a response (nothing at an unknown price)."""
-    return price.cache_saving(cache_use(request, response)) if price else 0.0
+    return price.cache_saving(cache_use(request, response), response.input_tokens) if price else 0.0
 
 
 def cache_use(request: ModelRequest, response: Response) -> CacheUse:

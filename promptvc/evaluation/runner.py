@@ -337,7 +337,12 @@ def _totals(outcomes: tuple[SetOutcome, ...], stats: RunStats) -> dict:
 
 
 def calls_to_send(
-    store: Store, jobs: list[CaseJob], *, keyed: bool = False, batch: bool = False
+    store: Store,
+    jobs: list[CaseJob],
+    *,
+    keyed: bool = False,
+    batch: bool = False,
+    no_cache: bool = False,
 ) -> list[Call]:
     """The calls a run of these jobs would make: the model's, unless a result can be reused or the
     response is recorded; and the judge's, for every result not reused (its request depends on
@@ -345,8 +350,9 @@ def calls_to_send(
     counted them where it has (`eval --dry-run`), else estimated offline. A case's output is
     estimated at the length its earlier answers had, where the store has any (a quarter of
     max_tokens is the fallback). `keyed`: as a run with the tier's key would (a set without one
-    runs from recordings). `batch`: the model's calls a batch API takes are at its discount."""
-    to_run, to_send = jobs_to_run(store, jobs, keyed=keyed)
+    runs from recordings). `batch`: the model's calls a batch API takes are at its discount.
+    `no_cache`: as `--no-cache` runs, nothing stored is reused."""
+    to_run, to_send = jobs_to_run(store, jobs, keyed=keyed, no_cache=no_cache)
     counts = store.token_counts(j.request.count_key for j in to_run)
     typical = store.typical_output_tokens(j.golden.id for j in to_send)
     sending = {id(j) for j in to_send}
@@ -375,10 +381,17 @@ def over_budget_result(job: CaseJob, reason: str) -> CaseResult:
 
 
 def jobs_to_run(
-    store: Store, jobs: list[CaseJob], *, keyed: bool = False
+    store: Store, jobs: list[CaseJob], *, keyed: bool = False, no_cache: bool = False
 ) -> tuple[list[CaseJob], list[CaseJob]]:
     """(the jobs a run would evaluate: a provider that sends, no reusable result; of those, the
-    ones whose model request would be sent: no recorded response)."""
+    ones whose model request would be sent: no recorded response; `no_cache`: none reused)."""
+    if no_cache:
+        sent = [
+            j
+            for j in jobs
+            if provider_class(j.identity.kind if keyed else j.identity.provider).sends
+        ]
+        return sent, sent
     stored = store.results(j.key for j in jobs)
     to_run = [
         job

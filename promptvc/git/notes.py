@@ -41,9 +41,22 @@ def note_blobs(repo: GitRepo, ref: str = NOTES_REF) -> dict[str, str]:
 
 def read_notes(repo: GitRepo, ref: str = NOTES_REF) -> dict[str, bytes]:
     """{commit: note text} of every note on a ref, in two git processes whatever their number."""
+    return read_notes_within(repo, ref)[0]
+
+
+def read_notes_within(
+    repo: GitRepo, ref: str = NOTES_REF, max_bytes: int | None = None
+) -> tuple[dict[str, bytes], dict[str, int]]:
+    """({commit: note text} of the notes on a ref of at most `max_bytes`, {commit: size} of
+    the larger ones, left unread)."""
     blobs = note_blobs(repo, ref)
+    oversized: dict[str, int] = {}
+    if max_bytes is not None:
+        sizes = repo.blob_sizes(list(blobs.values()))
+        oversized = {c: sizes[b] for c, b in blobs.items() if sizes.get(b, 0) > max_bytes}
+        blobs = {c: b for c, b in blobs.items() if c not in oversized}
     texts = repo.cat_blobs(list(blobs.values()))
-    return {commit: texts[blob] for commit, blob in blobs.items() if blob in texts}
+    return {commit: texts[blob] for commit, blob in blobs.items() if blob in texts}, oversized
 
 
 def read_note(repo: GitRepo, commit: str, ref: str = NOTES_REF) -> bytes | None:

@@ -192,6 +192,20 @@ class GitRepo:
         names = sorted({decode(p) for p in tracked if p} | untracked)
         return names, untracked
 
+    def blob_sizes(self, shas: list[str]) -> dict[str, int]:
+        """{sha: size in bytes} of these objects, through one `git cat-file --batch-check`
+        (a missing one is left out): how big a blob is before anything reads it."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        out = self.run("cat-file", "--batch-check", input=("\n".join(wanted) + "\n").encode())
+        sizes = {}
+        for line in out.decode().splitlines():
+            parts = line.split(" ")
+            if len(parts) == 3 and parts[2].isdigit():
+                sizes[parts[0]] = int(parts[2])
+        return sizes
+
     def cat_blobs(self, shas: list[str]) -> dict[str, bytes]:
         """Read many blobs through one `git cat-file --batch` process."""
         wanted = list(dict.fromkeys(shas))

@@ -26,6 +26,9 @@ from promptvc.views.comparison import pairwise_line
 from promptvc.wording import money, plural, signed_money
 
 MISSING = "—"  # a case or score a side does not have
+# Bidi embeddings, overrides and isolates reorder the text after them (an embedding before
+# `pass → fail` shows `fail → pass`): on a page that reviews untrusted text, each is a visible mark.
+_BIDI_CONTROLS = {c: f"⟨U+{c:04X}⟩" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 TEMPLATE = "report.html.jinja"
 SCRIPT = "report.js"
 
@@ -172,7 +175,8 @@ def render_html(page: Page) -> str:
     template = env.from_string(folder.joinpath(TEMPLATE).read_text(encoding="utf-8"))
     script = folder.joinpath(SCRIPT).read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    return template.render(page=page, script=script, script_hash=digest, version=__version__)
+    document = template.render(page=page, script=script, script_hash=digest, version=__version__)
+    return document.translate(_BIDI_CONTROLS)
 
 
 # -- one set ----------------------------------------------------------------------------
