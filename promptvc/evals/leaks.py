@@ -18,10 +18,10 @@ _SPACE = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
-def canary_token(set_key: str) -> str:
-    """Random to the model, stable per set key: the same set sends the same request again, so the
-    response cache still answers it."""
-    return "canary-" + hashlib.sha256(f"canary/1:{set_key}".encode()).hexdigest()[:16]
+def canary_token(set_id: str, prompt: str) -> str:
+    """Random to the model, stable per golden set and prompt: editing one case (or a threshold)
+    leaves the other cases' requests as they were, so the response cache still answers them."""
+    return "canary-" + hashlib.sha256(f"canary/1:{set_id}:{prompt}".encode()).hexdigest()[:16]
 
 
 def plant_canary(system: str, token: str) -> str:

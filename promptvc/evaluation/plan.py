@@ -258,7 +258,7 @@ def _plan_set(
     budget = renderer.prompt(golden.prompt).max_input_tokens
     price = config_price(config)
     answer_tokens = int(config.params.get("max_tokens", 1024)) // OUTPUT_SHARE
-    canary = canary_token(key) if golden.canary else None
+    canary = canary_token(golden.id, golden.prompt) if golden.canary else None
     if route is not None:
         implied = [schema_check(output.schema or {})] if output and identity.kind != "echo" else []
         asserts = [a for c in golden.cases for a in c.asserts] + implied
