@@ -44,7 +44,19 @@ _KINDS = [
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
         4,
     ),
-    _Kind("GitLab token", ("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), 6),
+    _Kind(  # personal, deploy, runner, pipeline-trigger, feed, incoming-mail and agent tokens
+        "GitLab token",
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glimt-", "glagent-"),
+        re.compile(r"\bgl(?:pat|dt|rt|ptt|ft|imt|agent)-[A-Za-z0-9_\-]{20,}"),
+        6,
+    ),
+    _Kind("Hugging Face token", ("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{34,}\b"), 3),
+    _Kind(
+        "Slack webhook",
+        ("hooks.slack.com/",),
+        re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_\-]{20,}"),
+        33,
+    ),
     _Kind(  # bot, user, app, refresh and config tokens, and app-level `xapp-` tokens
         "Slack token",
         ("xox", "xapp-"),

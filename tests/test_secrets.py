@@ -28,6 +28,11 @@ TOKENS = {
     "GitLab token": f"glpat-{rand(20)}",
     "Slack token": f"xoxb-{rand(12, string.digits)}-{rand(13, string.digits)}-{rand(24)}",
     "Google API key": f"AIza{rand(35)}",
+    "Hugging Face token": f"hf_{rand(34)}",
+    "Slack webhook": (
+        f"https://hooks.slack.com/services/T{rand(8, string.ascii_uppercase)}/"
+        f"B{rand(10, string.ascii_uppercase, seed=5)}/{rand(24, seed=6)}"
+    ),
 }
 
 
@@ -39,6 +44,12 @@ def test_each_token_kind_is_found_named_and_masked(kind):
     assert (finding.path, finding.line, finding.kind) == ("prompts/bot.jinja", 3, kind)
     assert token not in finding.text() and token[-10:] not in finding.text()
     assert finding.masked.endswith(token[-2:]) and "***" in finding.masked
+
+
+def test_gitlab_tokens_of_every_kind_are_found():
+    for prefix in ("glpat-", "gldt-", "glrt-", "glptt-"):
+        [finding] = find_secrets("x", f"token {prefix}{rand(20, seed=len(prefix))}\n")
+        assert finding.kind == "GitLab token", prefix
 
 
 def test_an_old_style_openai_key_and_a_fine_grained_github_token_are_found():
