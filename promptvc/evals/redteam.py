@@ -111,10 +111,11 @@ def attack_suite(
 
 def benign_vars(prompt: PromptFile, goldens: list[GoldenSet]) -> tuple[dict, str | None]:
     """The declared inputs' values in the first golden case of this prompt (by file path) that
-    has them all; else a placeholder per input, for the user to replace."""
+    has them all; else a placeholder per input, for the user to replace. Safety sets are passed
+    over: their values are attacks (a generated set sorts before the set it took its values from)."""
     inputs = prompt.inputs or ()
     for golden in sorted(goldens, key=lambda g: g.path):
-        if golden.prompt != prompt.name:
+        if golden.prompt != prompt.name or golden.safety:
             continue
         for case in golden.cases:
             if all(name in case.vars for name in inputs):
