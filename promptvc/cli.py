@@ -701,9 +701,7 @@ def promote(capture: str, set_name: str | None, where: tuple[str, ...], as_failu
 @click.option(
     "--variations",
     type=int,
-    default=8,
-    show_default=True,
-    help="With --model: how many variations per input.",
+    help="With --model: how many variations per input (default 8).",
 )
 @click.option("--no-cache", is_flag=True, help="With --model: ask again, not from the cache.")
 def redteam(
@@ -713,13 +711,13 @@ def redteam(
     rev: str | None,
     force: bool,
     use_model: bool,
-    variations: int,
+    variations: int | None,
     no_cache: bool,
 ) -> None:
     """Write a golden set of prompt-injection and jailbreak attacks on a prompt's inputs."""
     from promptvc.commands.redteam import run
 
-    sys.exit(run(name, out, n, rev, force, variations if use_model else None, no_cache))
+    sys.exit(run(name, out, n, rev, force, use_model, variations, no_cache))
 
 
 @cli.command()

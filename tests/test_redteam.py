@@ -349,3 +349,10 @@ def test_an_unreachable_model_cannot_evaluate(support_repo, model_server, cli):
 def test_variations_below_one_are_refused(support_repo, cli):
     code, _, err = cli("redteam", "support/answer", "--model", "--variations", "0")
     assert code == 2 and "--variations must be at least 1" in err
+
+
+def test_the_model_options_go_with_model(support_repo, cli):
+    for option in (("--variations", "3"), ("--no-cache",)):
+        code, _, err = cli("redteam", "support/answer", *option)
+        assert code == 2 and "--variations and --no-cache go with --model" in err
+    assert not (support_repo.root / OUT).exists()

@@ -22,11 +22,15 @@ def run(
     n: int,
     rev: str | None,
     force: bool,
+    model: bool = False,
     variations: int | None = None,
     no_cache: bool = False,
 ) -> int:
-    """`variations`: how many attacks per input the judge tier writes (`--model`); None: none."""
+    """`model`: the judge tier writes `variations` more attacks per input (default 8)."""
     from promptvc.evals.redteam import attack_suite, load_corpus, suite_yaml
+
+    if not model and (variations is not None or no_cache):
+        raise UserError("--variations and --no-cache go with --model")
 
     ws = Workspace.open()
     name = as_name(name, ws.settings.prompts_dir)
@@ -38,12 +42,15 @@ def run(
     target = Path(out) if out else ws.root / ws.settings.evals_dir / default_file(name)
     if target.exists() and not force:
         raise UserError(f"{_shown(target)} exists (--force to overwrite it)")
-    if variations is not None:
-        from promptvc.evaluation.attack_writer import with_written, write_variations
-
-        written = write_variations(
-            ws, renderer, prompt, suite, load_corpus(), variations, no_cache=no_cache
+    if model:
+        from promptvc.evaluation.attack_writer import (
+            DEFAULT_VARIATIONS,
+            with_written,
+            write_variations,
         )
+
+        k = DEFAULT_VARIATIONS if variations is None else variations
+        written = write_variations(ws, renderer, prompt, suite, load_corpus(), k, no_cache=no_cache)
         suite = with_written(suite, written)
         if dropped := written.dropped_line():
             print(f"promptvc: warning: {dropped}", file=sys.stderr)

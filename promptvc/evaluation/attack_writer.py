@@ -84,36 +84,46 @@ def write_variations(
     if k < 1:
         raise UserError(f"--variations must be at least 1, got {k}")
     identity = _writer_identity(ws, renderer)
-    inputs = prompt.inputs or ()
-    asks = [
-        writer_request(renderer, prompt, name, suite.benign[name], corpus, k, identity)
-        for name in inputs
-    ]
+    asks = {
+        name: writer_request(renderer, prompt, name, suite.benign[name], corpus, k, identity)
+        for name in prompt.inputs or ()
+    }
+    replies = _ask(ws, prompt, asks, identity, _usable(corpus, k), no_cache)
+    model = next(iter(asks.values())).model if asks else ""
+    return _written(model, suite, corpus, k, replies)
+
+
+def _ask(
+    ws: Workspace,
+    prompt: PromptFile,
+    asks: dict[str, ModelRequest],
+    identity: Identity,
+    usable: Callable[[str], bool],
+    no_cache: bool,
+) -> dict[str, Response | Exception]:
     store = Store(ws.db_path)
     try:
         runner = Runner(store, ws.settings, str(ws.root), no_cache=no_cache)
-        replies = runner.ask(
-            [(r, _job(prompt, name, r, identity)) for name, r in zip(inputs, asks, strict=True)],
-            _usable(corpus, k),
-        )
+        jobs = [(request, _job(prompt, name, request, identity)) for name, request in asks.items()]
+        return dict(zip(asks, runner.ask(jobs, usable), strict=True))
     finally:
         store.close()
-    model = asks[0].model if asks else ""
+
+
+def _written(
+    model: str, suite: Suite, corpus: Corpus, k: int, replies: dict[str, Response | Exception]
+) -> Written:
+    """The replies' good lines as cases (each input's in the order written), and the rest."""
     cases: list[AttackCase] = []
     dropped: list[str] = []
     lines = 0
-    for name, reply in zip(inputs, replies, strict=True):
+    for name, reply in replies.items():
         found, problems, counted = parse_variations(_text_of(reply), corpus, k)
         lines += counted
         dropped += [f"{name} {problem}" for problem in problems]
-        benign = suite.benign[name]
-        cases += [
-            AttackCase(name, attack, attack.into(benign))
-            for attack in (
-                Attack(variation_id(text), technique, (), text, written_by=model)
-                for technique, text in found
-            )
-        ]
+        for technique, text in found:
+            attack = Attack(variation_id(text), technique, (), text, written_by=model)
+            cases.append(AttackCase(name, attack, attack.into(suite.benign[name])))
     return Written(model, tuple(cases), lines, tuple(dropped))
 
 
