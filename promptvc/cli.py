@@ -532,11 +532,32 @@ def promote(capture: str, set_name: str | None, where: tuple[str, ...], as_failu
 )
 @click.option("--rev", help="Read the prompt and its golden cases at this revision.")
 @click.option("--force", is_flag=True, help="Overwrite the file when it exists.")
-def redteam(name: str, out: str | None, n: int, rev: str | None, force: bool) -> None:
+@click.option(
+    "--model",
+    "use_model",
+    is_flag=True,
+    help="Also ask the judge tier to write variations of the corpus for this prompt (cached).",
+)
+@click.option(
+    "--variations",
+    type=int,
+    help="With --model: how many variations per input (default 8).",
+)
+@click.option("--no-cache", is_flag=True, help="With --model: ask again, not from the cache.")
+def redteam(
+    name: str,
+    out: str | None,
+    n: int,
+    rev: str | None,
+    force: bool,
+    use_model: bool,
+    variations: int | None,
+    no_cache: bool,
+) -> None:
     """Write a golden set of prompt-injection and jailbreak attacks on a prompt's inputs."""
     from promptvc.commands.redteam import run
 
-    sys.exit(run(name, out, n, rev, force))
+    sys.exit(run(name, out, n, rev, force, use_model, variations, no_cache))
 
 
 @cli.command()

@@ -33,6 +33,7 @@ class Attack:
     technique: str
     sources: tuple[str, ...]
     text: str
+    written_by: str | None = None  # the model that wrote it (`redteam --model`); None: the corpus
 
     def into(self, benign: object) -> str:
         """The attack with the input's benign value in its slot (a value that is not text is
@@ -78,6 +79,11 @@ class Suite:
     benign_from: str | None  # "evals/x.yaml case ID", or None when no golden case had them
     cases: tuple[AttackCase, ...]
 
+    @property
+    def written(self) -> tuple[AttackCase, ...]:
+        """The cases a model wrote (`redteam --model`), after the corpus's."""
+        return tuple(c for c in self.cases if c.attack.written_by)
+
     def case_vars(self, case: AttackCase) -> dict:
         return {**self.benign, case.input: case.value}
 
@@ -105,10 +111,11 @@ def attack_suite(
 
 def benign_vars(prompt: PromptFile, goldens: list[GoldenSet]) -> tuple[dict, str | None]:
     """The declared inputs' values in the first golden case of this prompt (by file path) that
-    has them all; else a placeholder per input, for the user to replace."""
+    has them all; else a placeholder per input, for the user to replace. Safety sets are passed
+    over: their values are attacks (a generated set sorts before the set it took its values from)."""
     inputs = prompt.inputs or ()
     for golden in sorted(goldens, key=lambda g: g.path):
-        if golden.prompt != prompt.name:
+        if golden.prompt != prompt.name or golden.safety:
             continue
         for case in golden.cases:
             if all(name in case.vars for name in inputs):
@@ -180,6 +187,10 @@ def _quoting_note(suite: Suite, system: str) -> list[str]:
 
 
 def _about(attack: Attack) -> str:
+    if attack.written_by:
+        return (
+            f"model variation of {attack.technique} (promptvc redteam --model, {attack.written_by})"
+        )
     return f"{attack.technique} ({', '.join(attack.sources)})"
 
 
@@ -196,6 +207,18 @@ def _header(suite: Suite) -> list[str]:
         f"v{suite.corpus_version}",
         f"# (promptvc/evals/{CORPUS_FILE}, which cites the source of every attack):",
         f"# {len(suite.cases)} attacks, {techniques} techniques, {inputs} inputs; {benign}.",
+        *_written_note(suite),
         "# Review it like any golden set (drop what the prompt is not meant to resist), then "
         "commit it.",
+    ]
+
+
+def _written_note(suite: Suite) -> list[str]:
+    written = suite.written
+    if not written:
+        return []
+    models = ", ".join(sorted({c.attack.written_by or "" for c in written}))
+    return [
+        f"# {len(written)} of the attacks are variations written by {models} "
+        "(`--model`, the judge tier): review them as closely as the rest."
     ]
