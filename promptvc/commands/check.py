@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from promptvc.changes import between_commits, changed_paths, watched
 from promptvc.errors import UserError
 from promptvc.git.invocation import amending
 from promptvc.git.snapshot import EMPTY, INDEX, Commit, Where
@@ -76,17 +77,6 @@ def sides(ws: Workspace, base: str | None) -> Sides:
     return Sides(
         Commit(current), INDEX, f"staged vs HEAD ({current[:7]})", "HEAD", "git commit --no-verify"
     )
-
-
-def changed_paths(ws: Workspace, old: Where, new: Where) -> list[str]:
-    tree = old.sha if isinstance(old, Commit) else ws.repo.empty_tree
-    return ws.repo.changed_paths(tree, new.sha if isinstance(new, Commit) else None, [])
-
-
-def watched(ws: Workspace, paths: list[str]) -> list[str]:
-    """The paths among these that promptvc reads: prompts, examples, tiers, goldens, settings."""
-    dirs = tuple(p.rstrip("/") + "/" for p in ws.settings.watched_paths)
-    return [p for p in paths if p.startswith(dirs) or p in ws.settings.watched_paths]
 
 
 def touches_prompts(ws: Workspace, old: Where, new: Where) -> bool:
@@ -165,7 +155,7 @@ def run(
     touching = [c for c in compared if touches_prompts(ws, c.old, c.new)]
     # Between two commits the history is scanned too: a range whose net change is nothing may
     # still hold a key that one commit added and the next took out.
-    scanned = [c for c in compared if c in touching or _between_commits(c)]
+    scanned = [c for c in compared if c in touching or between_commits(c.old, c.new)]
     if not dry_run and any([_refuse_secrets(ws, c) for c in scanned]):
         return 1
     compared = touching
@@ -186,46 +176,16 @@ def run(
 
 def _refuse_secrets(ws: Workspace, compared: Sides) -> bool:
     """Before anything is sent: a secret in a file this change adds or edits refuses it."""
-    from promptvc.secrets import ALLOW_HINT, find_secrets
+    from promptvc.changes import secrets_added
+    from promptvc.secrets import ALLOW_HINT
 
-    snapshot = ws.snapshot(compared.new)
-    paths = [p for p in watched(ws, changed_paths(ws, compared.old, compared.new)) if p in snapshot]
-    snapshot.prefetch(paths)
-    findings = [
-        f.text()
-        for path in paths
-        for f in find_secrets(path, snapshot.read_bytes(path).decode("utf-8", "replace"))
-    ]
-    findings += _secrets_taken_out(ws, compared, {snapshot.files[p].sha for p in paths})
+    findings = secrets_added(ws, compared.old, compared.new)
     for finding in findings:
         print(f"promptvc check: {finding}")
     if findings:
         print(f"({ALLOW_HINT})")
         print(f"blocked: a secret in {compared.label}; nothing was evaluated")
     return bool(findings)
-
-
-def _between_commits(compared: Sides) -> bool:
-    return isinstance(compared.old, Commit) and isinstance(compared.new, Commit)
-
-
-def _secrets_taken_out(ws: Workspace, compared: Sides, scanned: set[str]) -> list[str]:
-    """Between two commits (`--base`, a push), the versions a commit wrote and a later one
-    changed again: a secret taken out by a later commit is still in the history sent."""
-    from promptvc.secrets import find_secrets
-
-    old, new = compared.old, compared.new
-    if not (isinstance(old, Commit) and isinstance(new, Commit)):
-        return []
-    written = ws.repo.files_written(old.sha, new.sha, ws.settings.watched_paths)
-    earlier = [(commit, entry) for commit, entry in written if entry.sha not in scanned]
-    blobs = ws.repo.cat_blobs(list(dict.fromkeys(entry.sha for _c, entry in earlier)))
-    return [
-        f"{f.path}:{f.line} in {commit[:7]}: {f.kind} {f.masked}"
-        for commit, entry in earlier
-        if entry.sha in blobs
-        for f in find_secrets(entry.path, blobs[entry.sha].decode("utf-8", "replace"))
-    ]
 
 
 def _write_notes(ws: Workspace, compared: list[Sides]) -> None:
