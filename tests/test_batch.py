@@ -26,6 +26,19 @@ def quick_polling(monkeypatch):
     return waits
 
 
+def ctrl_c_while_polling(monkeypatch) -> None:
+    """The next run is interrupted at its first wait for the batch (after submitting it)."""
+
+    async def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
+
+
+def poll_every(monkeypatch, first: float, cap: float) -> None:
+    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(first=first, cap=cap))
+
+
 def _message_posts(server) -> list[dict]:
     return [r for r in server.requests if r["path"] == "/v1/messages"]
 
@@ -90,10 +103,7 @@ def test_interrupted_while_polling_then_run_again_picks_up_the_batch(
     model_server.rule = answer_by_rule
     model_server.batch_delay = 0.3
 
-    async def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
+    ctrl_c_while_polling(monkeypatch)
     code, _, err = cli("eval", "--batch")
     assert code == 130, err
     assert "run again to finish (a submitted batch keeps processing and is picked up)" in err
@@ -103,7 +113,7 @@ def test_interrupted_while_polling_then_run_again_picks_up_the_batch(
     [run] = db_rows(model_repo, "SELECT * FROM runs")
     assert run["complete"] == 0
 
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(first=0.05, cap=0.1))
+    poll_every(monkeypatch, 0.05, 0.1)
     code, out, err = cli("eval", "--batch", "--json")
     assert code == 0, err
     assert model_server.batch_creates == 1  # the resume created none
@@ -148,10 +158,7 @@ def test_a_batch_the_api_no_longer_knows_exits_2_and_new_batch_forgets_it(
     model_server.rule = answer_by_rule
     model_server.batch_delay = 30
 
-    async def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
+    ctrl_c_while_polling(monkeypatch)
     assert cli("eval", "--batch")[0] == 130
     model_server.batches.clear()  # the API forgot it
     code, out, err = cli("eval", "--batch")
@@ -162,7 +169,7 @@ def test_a_batch_the_api_no_longer_knows_exits_2_and_new_batch_forgets_it(
     assert "--new-batch" in line and "Traceback" not in err
 
     model_server.batch_delay = 0
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(first=0.01, cap=0.01))
+    poll_every(monkeypatch, 0.01, 0.01)
     code, out, err = cli("eval", "--batch", "--new-batch", "--json")
     assert code == 0, err
     assert model_server.batch_creates == 2
@@ -179,12 +186,9 @@ def test_new_batch_cancels_the_open_batch_before_submitting(
     model_server.rule = answer_by_rule
     model_server.batch_delay = 30
 
-    async def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
+    ctrl_c_while_polling(monkeypatch)
     assert cli("eval", "--batch")[0] == 130
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(first=0.01, cap=0.01))
+    poll_every(monkeypatch, 0.01, 0.01)
     model_server.batch_delay = 0
     code, _, err = cli("eval", "--batch", "--new-batch")
     assert code == 0, err
@@ -410,12 +414,9 @@ def test_a_resume_that_wants_part_of_a_batch_leaves_the_rest_to_be_picked_up(
     model_server.rule = answer_by_rule
     model_server.batch_delay = 0.3
 
-    async def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(sleep=interrupt))
+    ctrl_c_while_polling(monkeypatch)
     assert cli("eval", "--batch")[0] == 130
-    monkeypatch.setattr(batching, "default_polling", lambda: batching.Polling(first=0.05, cap=0.1))
+    poll_every(monkeypatch, 0.05, 0.1)
     code, out, err = cli("eval", "--batch", "-k", "refund-window")
     assert code == 0, out + err
     assert "picked up: 1 request" in err
