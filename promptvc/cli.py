@@ -27,6 +27,13 @@ class _RevisionsThenNames(click.Command):
         return super().parse_args(ctx, args)
 
 
+_NEW_BATCH = click.option(
+    "--new-batch",
+    is_flag=True,
+    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promptvc")
 def cli() -> None:
@@ -246,11 +253,7 @@ def diff(
     help="Send the model's requests through the Message Batches API (half price; "
     "a re-run picks up a submitted batch).",
 )
-@click.option(
-    "--new-batch",
-    is_flag=True,
-    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
-)
+@_NEW_BATCH
 @click.option(
     "--each-tier",
     is_flag=True,
@@ -285,8 +288,6 @@ def eval_(
     """Run golden sets, store the results, and show the scores. Exit 1 when a set fails or a case errors."""
     if rev and staged:
         raise click.UsageError("--rev and --staged are exclusive")
-    if new_batch and not batch:
-        raise click.UsageError("--new-batch goes with --batch")
     if notes and (staged or dry_run):
         raise click.UsageError("--notes notes a commit's run: not with --staged or --dry-run")
     from promptvc.commands.eval import run
@@ -317,6 +318,8 @@ def eval_(
 
 def batch_mode(batch: bool, new: bool):
     """--batch's polling and progress (one line a look, on stderr), or None without it."""
+    if new and not batch:
+        raise click.UsageError("--new-batch goes with --batch")
     if not batch:
         return None
     from promptvc.evaluation.batching import BatchMode, default_polling
@@ -350,11 +353,7 @@ def batch_mode(batch: bool, new: bool):
     help="In CI: send both sides' requests through the Message Batches API (half price; "
     "waits past [gate] deadline).",
 )
-@click.option(
-    "--new-batch",
-    is_flag=True,
-    help="With --batch: cancel and forget the open batches of these requests, and submit anew.",
-)
+@_NEW_BATCH
 @click.option(
     "--notes",
     is_flag=True,
@@ -371,8 +370,6 @@ def check(
     """The pre-commit gate: staged snapshot vs HEAD. Exit 1 on a regression by the policy."""
     if base and pre_push is not None:
         raise click.UsageError("--base and --pre-push are exclusive")
-    if new_batch and not batch:
-        raise click.UsageError("--new-batch goes with --batch")
     if notes and not base:
         raise click.UsageError("--notes needs --base (the staged snapshot is not a commit yet)")
     from promptvc.commands.check import run
